@@ -1,0 +1,184 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/shirou/gopsutil/v3/process"
+)
+
+// MarkerEnv is the environment variable every process of a task inherits.
+// Its value is the task id; it survives double forks and setsid, so it finds
+// descendants that left the task's process group.
+const MarkerEnv = "BG_TASK_ID"
+
+// Proc names one process for its whole life: a PID alone is ambiguous once
+// the process has exited and the OS hands the number to another process.
+type Proc struct {
+	PID int
+	// Start is the process start time in milliseconds since the Unix epoch,
+	// as gopsutil's CreateTime reports it. Zero means unknown, and an
+	// unknown start time never matches a live process.
+	Start int64
+}
+
+func (p Proc) String() string { return fmt.Sprintf("pid %d (started %d)", p.PID, p.Start) }
+
+// ErrNotFound reports that no live process matches a Proc: it exited, or its
+// PID now belongs to a process that started at another time.
+var ErrNotFound = errors.New("process not found")
+
+// Lookup returns pid with its current start time.
+func Lookup(ctx context.Context, pid int) (Proc, error) {
+	if pid <= 0 {
+		return Proc{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
+	}
+	p, err := process.NewProcessWithContext(ctx, int32(pid))
+	if err != nil {
+		return Proc{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
+	}
+	start, err := p.CreateTimeWithContext(ctx)
+	if err != nil {
+		return Proc{}, fmt.Errorf("start time of pid %d: %w", pid, err)
+	}
+	return Proc{PID: pid, Start: start}, nil
+}
+
+// Alive reports whether p still runs: the PID exists, started at the
+// recorded time and is not a zombie. A zombie has exited; only its exit
+// status waits for its parent.
+func Alive(ctx context.Context, p Proc) bool {
+	if p.PID <= 0 || p.Start == 0 {
+		return false
+	}
+	gp, err := process.NewProcessWithContext(ctx, int32(p.PID))
+	if err != nil {
+		return false
+	}
+	start, err := gp.CreateTimeWithContext(ctx)
+	if err != nil || start != p.Start {
+		return false
+	}
+	return !isZombie(ctx, gp)
+}
+
+func isZombie(ctx context.Context, gp *process.Process) bool {
+	st, err := gp.StatusWithContext(ctx)
+	if err != nil {
+		// Gone between the two reads.
+		return true
+	}
+	return slices.Contains(st, process.Zombie)
+}
+
+// entry is one row of a process table snapshot.
+type entry struct {
+	proc   Proc
+	ppid   int
+	uid    int32
+	marker string // value of MarkerEnv, read only for our own processes
+}
+
+// Table is a snapshot of the processes this user owns, read once so that a
+// tree walk costs one pass over /proc rather than a pgrep per node.
+type Table struct {
+	byPID    map[int]entry
+	children map[int][]int
+}
+
+// Snapshot reads the process table. Processes of other users are left out:
+// we never signal them, so we need not know them. Zombies are left out too.
+func Snapshot(ctx context.Context) (*Table, error) {
+	pids, err := process.PidsWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	uid := int32(os.Getuid())
+	t := &Table{byPID: make(map[int]entry, len(pids)), children: make(map[int][]int)}
+	for _, pid := range pids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		gp, err := process.NewProcessWithContext(ctx, pid)
+		if err != nil {
+			continue // Exited since the listing.
+		}
+		uids, err := gp.UidsWithContext(ctx)
+		if err != nil || len(uids) == 0 || uids[0] != uid {
+			continue
+		}
+		start, err := gp.CreateTimeWithContext(ctx)
+		if err != nil {
+			continue
+		}
+		ppid, err := gp.PpidWithContext(ctx)
+		if err != nil || isZombie(ctx, gp) {
+			continue
+		}
+		e := entry{proc: Proc{PID: int(pid), Start: start}, ppid: int(ppid), uid: uids[0]}
+		if env, err := gp.EnvironWithContext(ctx); err == nil {
+			e.marker = markerValue(env)
+		}
+		t.byPID[e.proc.PID] = e
+		t.children[e.ppid] = append(t.children[e.ppid], e.proc.PID)
+	}
+	return t, nil
+}
+
+func markerValue(env []string) string {
+	prefix := MarkerEnv + "="
+	for _, kv := range env {
+		if len(kv) > len(prefix) && kv[:len(prefix)] == prefix {
+			return kv[len(prefix):]
+		}
+	}
+	return ""
+}
+
+// Tree returns the live members of a task's tree: root if it still matches
+// its recorded start time, its descendants by parent links, and every process
+// carrying marker in MarkerEnv. Descendants are only followed from a root
+// that matches, so a reused PID never pulls a stranger's children in. The
+// result is ordered by PID.
+func (t *Table) Tree(root Proc, marker string) []Proc {
+	seen := make(map[int]bool)
+	var out []Proc
+	var walk func(pid int)
+	walk = func(pid int) {
+		if seen[pid] {
+			return
+		}
+		seen[pid] = true
+		out = append(out, t.byPID[pid].proc)
+		for _, c := range t.children[pid] {
+			walk(c)
+		}
+	}
+	if e, ok := t.byPID[root.PID]; ok && root.Start != 0 && e.proc.Start == root.Start {
+		walk(root.PID)
+	}
+	if marker != "" {
+		for pid, e := range t.byPID {
+			if e.marker == marker {
+				walk(pid)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Proc) int { return a.PID - b.PID })
+	return out
+}
+
+// Marked returns the task ids found in MarkerEnv of live processes, with
+// the processes carrying each. Used by the reaper to find orphans in one pass.
+func (t *Table) Marked() map[string][]Proc {
+	out := make(map[string][]Proc)
+	for _, e := range t.byPID {
+		if e.marker != "" {
+			out[e.marker] = append(out[e.marker], e.proc)
+		}
+	}
+	return out
+}

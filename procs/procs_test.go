@@ -1,0 +1,250 @@
+package procs
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the processes the tests kill, as in os/exec's
+// tests: PROCS_HELPER names the role, so no system program is needed.
+func TestMain(m *testing.M) {
+	if role := os.Getenv("PROCS_HELPER"); role != "" {
+		runHelper(role)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runHelper plays one role:
+//
+//	hang        print "ready PID", then sleep forever
+//	report      like hang, but append the name of each SIGTERM/SIGWINCH it gets to $REPORT_FILE
+//	tree        start "mid" and wait; mid starts $LEAF_ROLE in a new session (setsid) and
+//	            waits, or exits at once when $MID_EXITS is set (a double-forked daemon)
+//	leaf        print "leaf PID", then sleep forever
+//	stubborn    like leaf but ignore SIGTERM
+func runHelper(role string) {
+	switch role {
+	case "hang":
+		fmt.Printf("ready %d\n", os.Getpid())
+	case "report":
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGWINCH)
+		fmt.Printf("ready %d\n", os.Getpid())
+		for s := range ch {
+			f, err := os.OpenFile(os.Getenv("REPORT_FILE"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			if err == nil {
+				fmt.Fprintln(f, s)
+				_ = f.Close() // Best effort.
+			}
+		}
+	case "tree", "mid":
+		next, setsid := "mid", false
+		if role == "mid" {
+			next, setsid = os.Getenv("LEAF_ROLE"), true
+		}
+		c := helperCmd(next)
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
+		c.Stdout = os.Stdout
+		if err := c.Start(); err != nil {
+			fmt.Println("error", err)
+			return
+		}
+		fmt.Printf("%s %d\n", role, os.Getpid())
+		if role == "mid" && os.Getenv("MID_EXITS") != "" {
+			os.Exit(0) // Double fork: the leaf is orphaned, reparented away from the tree.
+		}
+		_ = c.Wait() // Best effort: we only wait to stay alive.
+		select {}
+	case "leaf":
+		fmt.Printf("leaf %d\n", os.Getpid())
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Printf("leaf %d\n", os.Getpid())
+	}
+	select {}
+}
+
+func helperCmd(role string, env ...string) *exec.Cmd {
+	c := exec.Command(os.Args[0])
+	c.Env = append(os.Environ(), append(env, "PROCS_HELPER="+role)...)
+	return c
+}
+
+// startHelper starts a helper in its own session and returns it once it has
+// printed a line starting with until. Cleanup ends its group and anything
+// carrying marker.
+func startHelper(t *testing.T, role, marker, until string, env ...string) (*exec.Cmd, Proc) {
+	t.Helper()
+	if marker != "" {
+		env = append(env, MarkerEnv+"="+marker)
+	}
+	c := helperCmd(role, env...)
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL) // Best effort: may be gone already.
+		if marker != "" {
+			_, _ = KillTree(context.Background(), Target{Marker: marker, Grace: 100 * time.Millisecond})
+		}
+		_ = c.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), until) {
+			break
+		}
+	}
+	if sc.Err() != nil {
+		t.Fatalf("helper %s: %v", role, sc.Err())
+	}
+	go func() { // Keep draining so the helpers never block on a full pipe.
+		for sc.Scan() {
+		}
+	}()
+	p, err := Lookup(context.Background(), c.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p
+}
+
+func markerOf(t *testing.T) string {
+	return fmt.Sprintf("test-%s-%d", t.Name(), time.Now().UnixNano())
+}
+
+func marked(t *testing.T, marker string) []Proc {
+	t.Helper()
+	tab, err := Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab.Marked()[marker]
+}
+
+func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
+	for _, tc := range []struct {
+		name, leaf string
+		midExits   bool
+		// Processes alive before the kill: all, and those reachable by parent links.
+		marked, linked int
+	}{
+		{"setsid leaf", "leaf", false, 3, 3},
+		{"leaf ignores SIGTERM", "stubborn", false, 3, 3},
+		{"double-forked leaf", "leaf", true, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			marker := markerOf(t)
+			env := []string{"LEAF_ROLE=" + tc.leaf}
+			if tc.midExits {
+				env = append(env, "MID_EXITS=1")
+			}
+			_, root := startHelper(t, "tree", marker, "leaf ", env...)
+			waitFor(t, func() (string, bool) {
+				n := len(marked(t, marker))
+				return fmt.Sprint(n), n == tc.marked // The exiting mid may take a moment to be reaped.
+			})
+			tab, _ := Snapshot(context.Background())
+			if got := len(tab.Tree(root, "")); got != tc.linked {
+				t.Errorf("parent links alone find %d processes, want %d", got, tc.linked)
+			}
+			leaf := tc.leaf
+			res, err := KillTree(context.Background(), Target{Root: root, Marker: marker, Grace: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Signalled) != tc.marked {
+				t.Errorf("signalled %v, want %d processes", res.Signalled, tc.marked)
+			}
+			if leaf == "stubborn" && len(res.Forced) != 1 {
+				t.Errorf("forced %v, want exactly the process that ignores SIGTERM", res.Forced)
+			}
+			if left := marked(t, marker); len(left) != 0 {
+				t.Fatalf("still alive after KillTree: %v", left)
+			}
+		})
+	}
+}
+
+func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
+	report := t.TempDir() + "/signals"
+	c, real := startHelper(t, "report", "", "ready", "REPORT_FILE="+report)
+	stale := Proc{PID: real.PID, Start: real.Start - 5000} // Same PID, another life.
+	res, err := KillTree(context.Background(), Target{Root: stale, Grace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Signalled) != 0 {
+		t.Fatalf("signalled %v for a stale record", res.Signalled)
+	}
+	// Signals are delivered lowest number first, so once the helper reports
+	// SIGWINCH (28) a SIGTERM (15) sent before it would have been reported.
+	if err := c.Process.Signal(syscall.SIGWINCH); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, func() (string, bool) {
+		b, _ := os.ReadFile(report)
+		return string(b), strings.Contains(string(b), "window changed")
+	})
+	if strings.Contains(got, "terminated") {
+		t.Fatalf("helper got SIGTERM although its start time did not match: %q", got)
+	}
+	if !Alive(context.Background(), real) {
+		t.Fatal("helper died")
+	}
+}
+
+func TestAliveRejectsZombieAndStaleStart(t *testing.T) {
+	c := helperCmd("hang")
+	out, _ := c.StdoutPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	_, _ = bufio.NewReader(out).ReadString('\n')
+	p, err := Lookup(context.Background(), c.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Alive(context.Background(), p) {
+		t.Fatal("live helper not alive")
+	}
+	if Alive(context.Background(), Proc{PID: p.PID, Start: p.Start + 10}) {
+		t.Fatal("alive with another start time")
+	}
+	if err := c.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not waited for yet: the helper is a zombie now, and must count as gone.
+	waitFor(t, func() (string, bool) { return "", !Alive(context.Background(), p) })
+}
+
+// waitFor polls cond until it holds or 10 s pass: generous, as the box may be loaded.
+func waitFor(t *testing.T, cond func() (string, bool)) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, ok := cond()
+		if ok {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within 10s (last: %q)", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
