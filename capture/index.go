@@ -1,0 +1,76 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The index of a stream is the file ".<stream>.segments": one line per
+// rotated segment, oldest first, "<name> <lines> <bytes>". It outlives the
+// segments lumberjack deletes, which is how readers know how many lines
+// went before the oldest segment still on disk.
+
+func indexPath(dir, stream string) string { return filepath.Join(dir, "."+stream+".segments") }
+
+// ReadIndex returns the recorded segments of stream; none when there is no index.
+func ReadIndex(dir, stream string) ([]Segment, error) {
+	b, err := os.ReadFile(indexPath(dir, stream))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read segment index of %s: %w", stream, err)
+	}
+	var out []Segment
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 3 {
+			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
+		}
+		lines, err1 := strconv.ParseInt(f[1], 10, 64)
+		size, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil || lines < 0 || size < 0 {
+			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
+		}
+		out = append(out, Segment{Name: f[0], Lines: lines, Bytes: size})
+	}
+	return out, nil
+}
+
+func writeIndex(dir, stream string, segs []Segment) error {
+	var b bytes.Buffer
+	for _, s := range segs {
+		fmt.Fprintf(&b, "%s %d %d\n", s.Name, s.Lines, s.Bytes)
+	}
+	return WriteFileAtomic(indexPath(dir, stream), b.Bytes())
+}
+
+// WriteFileAtomic replaces path with data, mode 0600, through a temporary
+// file in the same folder and a rename, so a reader sees the old content
+// or the new, never a part.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp) // Best effort: the error below is what matters.
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+// Defaults for WriterOptions.
+const (
+	DefaultMaxBytes = 10 << 20
+	DefaultBackups  = 5
+)
+
+// WriterOptions configure a stream's rotation.
+type WriterOptions struct {
+	// MaxBytes is the size of one segment. Zero means DefaultMaxBytes.
+	// Segments are cut at exactly this size, mid-line if need be: readers
+	// join segments back into one stream, so nothing is lost at the cut.
+	MaxBytes int64
+	// Backups is how many rotated segments lumberjack keeps; older ones
+	// are deleted in the background. Zero means DefaultBackups; negative
+	// means keep all.
+	Backups int
+}
+
+// Writer writes one stream of a task ("stdout" or "stderr") into size
+// rotated files through lumberjack, and keeps the segment index that lets
+// readers count lines that were rotated away.
+//
+// Writer decides when to rotate instead of leaving it to lumberjack, for
+// two reasons: lumberjack's size limit is in whole megabytes, and its backup
+// names have millisecond resolution, so two rotations within one
+// millisecond would give the same name and the second rename would silently
+// replace the first backup. Writer waits for the clock to pass the
+// previous backup's millisecond before it rotates.
+//
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	dir, stream string
+	max         int64
+	lj          *lumberjack.Logger
+	size        int64 // bytes in the current file
+	lines       int64 // newlines in the current file
+	index       []Segment
+	lastBackup  time.Time
+}
+
+// Segment describes one rotated segment in the index.
+type Segment struct {
+	Name  string // file name in the task folder
+	Lines int64  // newline bytes in it
+	Bytes int64
+}
+
+// NewWriter appends to dir/stream, creating it 0600 if needed.
+func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	backups := o.Backups
+	switch {
+	case backups == 0:
+		backups = DefaultBackups
+	case backups < 0:
+		backups = 0 // lumberjack: 0 keeps all.
+	}
+	index, err := ReadIndex(dir, stream)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		dir: dir, stream: stream, max: o.MaxBytes, index: index,
+		lj: &lumberjack.Logger{
+			Filename: filepath.Join(dir, stream),
+			// Above our own limit, so that lumberjack never rotates on its own.
+			MaxSize:    int((o.MaxBytes + 1<<20 - 1) >> 20),
+			MaxBackups: backups,
+		},
+	}
+	if fi, err := os.Stat(w.lj.Filename); err == nil {
+		w.size = fi.Size()
+		if w.lines, err = countLines(w.lj.Filename); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Write writes all of p, rotating as many times as needed.
+func (w *Writer) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if w.size >= w.max {
+			if err := w.rotate(); err != nil {
+				return written, err
+			}
+		}
+		chunk := p
+		if room := w.max - w.size; int64(len(chunk)) > room {
+			chunk = chunk[:room]
+		}
+		n, err := w.lj.Write(chunk)
+		w.size += int64(n)
+		w.lines += int64(bytes.Count(chunk[:n], []byte{'\n'}))
+		written += n
+		if err != nil {
+			return written, fmt.Errorf("write %s: %w", w.stream, err)
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Close closes the current file.
+func (w *Writer) Close() error { return w.lj.Close() }
+
+func (w *Writer) rotate() error {
+	// Wait until lumberjack's clock reads a later millisecond than the last
+	// backup's name; see the type comment.
+	if d := w.lastBackup.Add(time.Millisecond).Sub(time.Now()); d > 0 {
+		time.Sleep(d)
+	}
+	before, err := backups(w.dir, w.stream)
+	if err != nil {
+		return err
+	}
+	if err := w.lj.Rotate(); err != nil {
+		return fmt.Errorf("rotate %s: %w", w.stream, err)
+	}
+	after, err := backups(w.dir, w.stream)
+	if err != nil {
+		return err
+	}
+	var name string
+	for _, b := range after {
+		if !slices.Contains(before, b) && b > name {
+			name = b
+		}
+	}
+	if name == "" {
+		return fmt.Errorf("rotate %s: no new backup appeared", w.stream)
+	}
+	w.lastBackup, _ = backupTime(w.stream, name)
+	w.index = append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size})
+	w.size, w.lines = 0, 0
+	return writeIndex(w.dir, w.stream, w.index)
+}
+
+// backupLayout is lumberjack's timestamp format in backup names.
+const backupLayout = "2006-01-02T15-04-05.000"
+
+// backupTime parses the time in a backup name, reporting whether name is one.
+func backupTime(stream, name string) (time.Time, bool) {
+	ts, ok := strings.CutPrefix(name, stream+"-")
+	if !ok || len(ts) != len(backupLayout) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(backupLayout, ts)
+	return t, err == nil
+}
+
+// backups lists the rotated segments of stream in dir, oldest first.
+func backups(dir, stream string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list segments of %s: %w", stream, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if _, ok := backupTime(stream, e.Name()); ok && e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out) // The timestamp layout sorts chronologically.
+	return out, nil
+}
+
+func countLines(path string) (int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }() // Read only.
+	var n int64
+	buf := make([]byte, 256<<10)
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, fmt.Errorf("count lines in %s: %w", path, err)
+		}
+	}
+}
