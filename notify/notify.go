@@ -1,0 +1,281 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Mode says which task endings deserve a notification. It is the value of
+// BG_NOTIFY and of bg_run's notify parameter; the caller decides which of
+// the two applies.
+type Mode string
+
+const (
+	// ModeFailure notifies when a task failed, timed out or was reaped,
+	// and stays silent on success and on a stop the user asked for. The
+	// zero Mode behaves as ModeFailure.
+	ModeFailure Mode = "failure"
+	// ModeAlways notifies on every end status.
+	ModeAlways Mode = "always"
+	// ModeNever never notifies.
+	ModeNever Mode = "never"
+)
+
+// ParseMode reads a BG_NOTIFY or notify value. Case and surrounding blanks
+// are ignored; the empty string means the default, ModeFailure.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return ModeFailure, nil
+	case ModeFailure, ModeAlways, ModeNever:
+		return m, nil
+	}
+	return "", fmt.Errorf("notify mode %q: want %q, %q or %q", s, ModeFailure, ModeAlways, ModeNever)
+}
+
+// Wants reports whether a task that ended with status should be notified.
+// Statuses are the task store's words: completed, failed, killed, timeout,
+// reaped; running (and the empty string) is not an ending and is never
+// wanted. A Mode that is not one of the constants behaves as ModeFailure.
+func (m Mode) Wants(status string) bool {
+	if status == "" || status == "running" {
+		return false
+	}
+	switch m {
+	case ModeNever:
+		return false
+	case ModeAlways:
+		return true
+	}
+	// completed and killed are what the user expected (success, or a stop
+	// they asked for): telling them again is noise.
+	return status == "failed" || status == "timeout" || status == "reaped"
+}
+
+// Event is one task ending, as the caller recorded it.
+type Event struct {
+	TaskID  string
+	Label   string // shown in the title; TaskID is used when empty
+	Command string
+	Status  string // completed, failed, killed, timeout or reaped
+	// ExitCode is the command's exit code, nil when it has none (killed by
+	// a signal, timed out, reaped).
+	ExitCode *int
+	Duration time.Duration // how long the task ran
+	Timeout  time.Duration // the task's timeout, named in a timeout's title
+	// LastLine is the last non-blank output line, already cleaned of
+	// escape codes by the caller.
+	LastLine string
+}
+
+// Title is the notification's one-line summary: a mark, the task's label
+// and what happened, e.g. "✗ tests failed (exit 1)" or
+// "⏱ dev-server timed out after 120m".
+func Title(ev Event) string {
+	name := clean(ev.Label, maxField)
+	if name == "" {
+		name = clean(ev.TaskID, maxField)
+	}
+	if name == "" {
+		name = "task"
+	}
+	switch ev.Status {
+	case "completed":
+		return "✓ " + name + " completed"
+	case "failed":
+		if ev.ExitCode != nil {
+			return fmt.Sprintf("✗ %s failed (exit %d)", name, *ev.ExitCode)
+		}
+		return "✗ " + name + " failed"
+	case "timeout":
+		if ev.Timeout > 0 {
+			return "⏱ " + name + " timed out after " + formatTimeout(ev.Timeout)
+		}
+		return "⏱ " + name + " timed out"
+	case "reaped":
+		return "✗ " + name + " reaped (orphaned or too old)"
+	case "killed":
+		return "■ " + name + " killed"
+	}
+	return name + " " + clean(ev.Status, maxField)
+}
+
+// Body is the notification's text: the command, how long it ran and its
+// last output line, one per line, each omitted when unknown. Fields are
+// kept to one line and shortened, since a notification is read at a glance.
+func Body(ev Event) string {
+	var lines []string
+	if c := clean(ev.Command, maxField); c != "" {
+		lines = append(lines, "$ "+c)
+	}
+	if ev.Duration > 0 {
+		lines = append(lines, "ran for "+formatDuration(ev.Duration))
+	}
+	if l := clean(ev.LastLine, maxField); l != "" {
+		lines = append(lines, "last line: "+l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// maxField bounds each field of a title or body, in characters.
+const maxField = 200
+
+// clean makes s fit on one line of a notification: valid UTF-8 (D-Bus
+// rejects anything else), line breaks and tabs turned into spaces, other
+// control characters dropped, surrounding blanks trimmed, and at most max
+// characters.
+func clean(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			r = ' '
+		case unicode.IsControl(r):
+			continue
+		}
+		b.WriteRune(r)
+		n++
+	}
+	s = strings.TrimSpace(b.String())
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-1]) + "…"
+}
+
+// formatTimeout writes a timeout the way bg_run takes it, in minutes
+// ("120m"), falling back to Go's notation when it is not whole minutes.
+func formatTimeout(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return formatDuration(d)
+}
+
+// formatDuration writes d to the second ("1h2m3s"), or to the millisecond
+// below a second.
+func formatDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// ErrNoSessionBus is returned (wrapped) for the desktop channel on Linux
+// when the environment names no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS
+// is unset and $XDG_RUNTIME_DIR/bus is not a socket. It is the normal case on
+// a server or in a container; notify does not launch a bus.
+var ErrNoSessionBus = errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)")
+
+// DefaultTimeout bounds each channel when Notifier.Timeout is zero.
+const DefaultTimeout = 3 * time.Second
+
+// DefaultAppName names the sender when Notifier.AppName is empty.
+const DefaultAppName = "amp-bg-tasks"
+
+// A Notifier sends Events to a human through two channels: the desktop
+// (a D-Bus org.freedesktop.Notifications call on Linux, beeep elsewhere)
+// and, when Command is set, a user command. The zero Notifier sends
+// failures to the desktop only, as the process environment allows.
+type Notifier struct {
+	Mode Mode
+	// Command is BG_NOTIFY_CMD: run with sh -c, in its own process group,
+	// with the event in its environment (BG_TASK_ID, BG_TASK_LABEL,
+	// BG_TASK_STATUS, BG_TASK_EXIT_CODE, empty when there is none,
+	// BG_TASK_LAST_LINE, BG_TASK_COMMAND, and the notification's
+	// BG_NOTIFY_TITLE and BG_NOTIFY_BODY). Its process group is killed when
+	// it exits or at Timeout, whichever comes first: a hook does not leave
+	// processes behind.
+	Command string
+	// Timeout bounds each channel; DefaultTimeout when zero.
+	Timeout time.Duration
+	// AppName names the sender to the notification daemon; DefaultAppName
+	// when empty.
+	AppName string
+	// Env is the environment to look for a session bus in and to run
+	// Command with; os.Environ() when nil. Tests and callers that know
+	// better set it; notify never changes the process environment.
+	Env []string
+}
+
+// Notify sends ev when n.Mode wants ev.Status, through the desktop and the
+// command (when set) concurrently, each bounded by n.Timeout and by ctx.
+// sent reports whether at least one channel delivered it; err joins what
+// failed, each prefixed by its channel ("desktop notification: ",
+// "BG_NOTIFY_CMD: "). A channel that ran out of time wraps
+// context.DeadlineExceeded; a desktop without a session bus wraps
+// ErrNoSessionBus. When the mode does not want ev, Notify returns false,
+// nil without doing anything.
+func (n *Notifier) Notify(ctx context.Context, ev Event) (sent bool, err error) {
+	if !n.Mode.Wants(ev.Status) {
+		return false, nil
+	}
+	timeout := n.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	env := n.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	app := n.AppName
+	if app == "" {
+		app = DefaultAppName
+	}
+	title, body := Title(ev), Body(ev)
+	// The cause names the limit, so that the caller's log says why a
+	// channel was abandoned; it still matches context.DeadlineExceeded.
+	late := fmt.Errorf("no result within %v: %w", timeout, context.DeadlineExceeded)
+
+	var (
+		wg                  sync.WaitGroup
+		desktopErr, hookErr error
+	)
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeoutCause(ctx, timeout, late)
+		defer cancel()
+		desktopErr = bounded(ctx, func(ctx context.Context) error {
+			return sendDesktop(ctx, env, app, ev.Status, title, body)
+		})
+		if desktopErr != nil {
+			desktopErr = fmt.Errorf("desktop notification: %w", desktopErr)
+		}
+	})
+	if n.Command != "" {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeoutCause(ctx, timeout, late)
+			defer cancel()
+			hookErr = runHook(ctx, n.Command, hookEnv(env, ev, title, body))
+			if hookErr != nil {
+				hookErr = fmt.Errorf("BG_NOTIFY_CMD: %w", hookErr)
+			}
+		})
+	}
+	wg.Wait()
+	sent = desktopErr == nil || (n.Command != "" && hookErr == nil)
+	return sent, errors.Join(desktopErr, hookErr)
+}
+
+// bounded runs f and returns its error, or ctx's error as soon as ctx is
+// done. f is given ctx and should stop by itself when it is done; when it
+// cannot (beeep takes no context, a dial may not), it is left to finish in
+// the background, which costs a goroutine and keeps the caller on time.
+func bounded(ctx context.Context, f func(context.Context) error) error {
+	done := make(chan error, 1) // Buffered: an abandoned f must not block.
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
