@@ -72,7 +72,7 @@ func sendDesktop(ctx context.Context, env []string, app, status, title, body str
 func sessionBusAddress(env []string) (string, error) {
 	if addr := lookupEnv(env, "DBUS_SESSION_BUS_ADDRESS"); addr != "" {
 		if strings.HasPrefix(addr, "autolaunch:") {
-			return "", fmt.Errorf("%w: %s would start a bus", ErrNoSessionBus, addr)
+			return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS=%s would start one", ErrNoSessionBus, addr)
 		}
 		return addr, nil
 	}
@@ -82,7 +82,7 @@ func sessionBusAddress(env []string) (string, error) {
 			return "unix:path=" + dbus.EscapeBusAddressValue(path), nil
 		}
 	}
-	return "", ErrNoSessionBus
+	return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus is not a socket", ErrNoSessionBus)
 }
 
 // lookupEnv returns the value of the last key=value entry of env, as

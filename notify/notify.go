@@ -170,11 +170,13 @@ func formatDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// ErrNoSessionBus is returned (wrapped) for the desktop channel on Linux
-// when the environment names no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS
-// is unset and $XDG_RUNTIME_DIR/bus is not a socket. It is the normal case on
-// a server or in a container; notify does not launch a bus.
-var ErrNoSessionBus = errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)")
+// ErrNoSessionBus is returned, wrapped with the reason, for the desktop
+// channel on Linux when the environment names no D-Bus session bus:
+// DBUS_SESSION_BUS_ADDRESS is unset (or asks for autolaunch) and
+// $XDG_RUNTIME_DIR/bus is not a socket. It is the normal case on a server or
+// in a container, and a caller that also has BG_NOTIFY_CMD may choose not to
+// log it. notify never starts a bus.
+var ErrNoSessionBus = errors.New("no D-Bus session bus")
 
 // DefaultTimeout bounds each channel when Notifier.Timeout is zero.
 const DefaultTimeout = 3 * time.Second
@@ -274,6 +276,10 @@ func bounded(ctx context.Context, f func(context.Context) error) error {
 	go func() { done <- f(ctx) }()
 	select {
 	case err := <-done:
+		if err != nil && ctx.Err() != nil {
+			// f noticed ctx first: say so the same way as below.
+			return context.Cause(ctx)
+		}
 		return err
 	case <-ctx.Done():
 		return context.Cause(ctx)
