@@ -14,13 +14,13 @@ import (
 // its process group is gone, held by a process that left the group (setsid).
 const hookWaitDelay = time.Second
 
-// runHook runs command with sh -c in a process group of its own and kills
-// the whole group when the shell exits or when ctx is done, whichever comes
-// first. Killing after a normal exit too is what makes "a hook leaves
+// runHook runs command with /bin/sh -c (as system(3) does, whatever PATH
+// says) in a process group of its own, and kills the whole group when the
+// shell exits or when ctx is done, whichever comes first. Killing after a normal exit too is what makes "a hook leaves
 // nothing behind" hold, and it keeps Wait from hanging on a background
 // child that still holds the output pipe.
 func runHook(ctx context.Context, command string, env []string) error {
-	cmd := exec.Command("sh", "-c", command)
+	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = env
 	out := &tailBuffer{max: 512}
 	cmd.Stdout, cmd.Stderr = out, out

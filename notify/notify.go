@@ -190,7 +190,7 @@ const DefaultAppName = "amp-bg-tasks"
 // failures to the desktop only, as the process environment allows.
 type Notifier struct {
 	Mode Mode
-	// Command is BG_NOTIFY_CMD: run with sh -c, in its own process group,
+	// Command is BG_NOTIFY_CMD: run with /bin/sh -c, in its own process group,
 	// with the event in its environment (BG_TASK_ID, BG_TASK_LABEL,
 	// BG_TASK_STATUS, BG_TASK_EXIT_CODE, empty when there is none,
 	// BG_TASK_LAST_LINE, BG_TASK_COMMAND, and the notification's
@@ -200,8 +200,8 @@ type Notifier struct {
 	Command string
 	// Timeout bounds each channel; DefaultTimeout when zero.
 	Timeout time.Duration
-	// AppName names the sender to the notification daemon; DefaultAppName
-	// when empty.
+	// AppName names the sender to the notification daemon (on Linux:
+	// osascript has no such field); DefaultAppName when empty.
 	AppName string
 	// Env is the environment to look for a session bus in and to run
 	// Command with; os.Environ() when nil. Tests and callers that know
