@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ type part struct {
 	bytes     int64
 	lines     int64 // newlines; -1 until counted
 	gone      bool  // rotated away and deleted: only the index remembers it
+	info      os.FileInfo
 }
 
 // Stream is one logical log, "stdout" or "stderr" of a task: the rotated
@@ -68,7 +70,7 @@ func OpenStream(dir, stream string) (*Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		add(part{name: name, bytes: fi.Size(), lines: n})
+		add(part{name: name, bytes: fi.Size(), lines: n, info: fi})
 	}
 	return s, nil
 }
@@ -91,4 +93,70 @@ func (s *Stream) Stats() Stats {
 		}
 	}
 	return st
+}
+
+// ErrChanged reports that the stream rotated while it was being read: open
+// it again and retry.
+var ErrChanged = errors.New("stream rotated while reading")
+
+// open opens a part that is on disk and checks it is still the file that
+// was listed: the current file's name is reused by every rotation.
+func (s *Stream) open(p part) (*os.File, error) {
+	f, err := os.Open(filepath.Join(s.dir, p.name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrChanged // Deleted by lumberjack since the listing.
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p.name, err)
+	}
+	if p.info != nil {
+		if fi, err := f.Stat(); err != nil || !os.SameFile(fi, p.info) {
+			_ = f.Close() // Read only.
+			return nil, ErrChanged
+		}
+	}
+	return f, nil
+}
+
+// CopyFrom copies the stream from byte position from to its current end
+// into w. It returns the position after the last byte copied and how many
+// bytes from that position on had already been rotated away unread.
+func (s *Stream) CopyFrom(w io.Writer, from int64) (next, skipped int64, err error) {
+	next = from
+	for _, p := range s.parts {
+		end := p.firstByte + p.bytes
+		if end <= next && p.name != s.name {
+			continue
+		}
+		if p.gone {
+			skipped += end - next
+			next = end
+			continue
+		}
+		if next < p.firstByte { // A gap: segments deleted and not indexed.
+			skipped += p.firstByte - next
+			next = p.firstByte
+		}
+		f, err := s.open(p)
+		if err != nil {
+			return next, skipped, err
+		}
+		// The current file keeps growing: copy to its end, not to its
+		// listed size.
+		var r io.Reader = io.NewSectionReader(f, next-p.firstByte, p.bytes-(next-p.firstByte))
+		if p.name == s.name {
+			_, err = f.Seek(next-p.firstByte, io.SeekStart)
+			r = f
+		}
+		var n int64
+		if err == nil {
+			n, err = io.Copy(w, r)
+		}
+		_ = f.Close() // Read only.
+		next += n
+		if err != nil {
+			return next, skipped, fmt.Errorf("read %s: %w", p.name, err)
+		}
+	}
+	return next, skipped, nil
 }

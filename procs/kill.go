@@ -115,5 +115,17 @@ func treeOf(ctx context.Context, t Target) ([]Proc, error) {
 	return tab.Tree(t.Root, t.Marker), nil
 }
 
+// Wait returns when every process in ps has exited (or was never the
+// recorded process), or when ctx is done.
+func Wait(ctx context.Context, ps ...Proc) { waitGone(ctx, ps) }
+
+// Signal sends sig to p if p is still the process that started at p.Start.
+func Signal(p Proc, sig syscall.Signal) error {
+	if err := sendSignal(p, sig); err != nil {
+		return fmt.Errorf("signal %v: %w", p, err)
+	}
+	return nil
+}
+
 // errStale reports that a PID no longer names the process we meant.
 var errStale = errors.New("pid reused or exited")

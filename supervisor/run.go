@@ -1,0 +1,258 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+)
+
+// drainBound is how long output is still read after the command's tree is
+// gone. The PTY master reports end of stream once the last holder of the
+// terminal closes it; a process that escaped the tree kill (another user's,
+// say) would hold it forever.
+const drainBound = 2 * time.Second
+
+// Supervisor is one supervisor process's job: run the task prepared in
+// Staging, then move it to Dir.
+type Supervisor struct {
+	Staging, Dir string
+	// Ready receives one line, "ok" or why the command did not start, and
+	// is closed; the bg_run that started us is waiting on it.
+	Ready io.WriteCloser
+	// Env is the environment the command inherits (plus BG_TASK_ID).
+	Env []string
+	// Grace is the time between SIGTERM and SIGKILL when the tree is
+	// killed; zero means procs.DefaultGrace.
+	Grace time.Duration
+	// OnFinish, if set, runs after the outcome is recorded (notifications).
+	OnFinish func(context.Context, *Task)
+	// Log receives the supervisor's own messages; nil discards them.
+	Log *log.Logger
+}
+
+// Run supervises the task until it ends and returns after recording how.
+// It ignores SIGHUP; SIGTERM or SIGINT mean "stop the task" (bg_stop).
+func (sv *Supervisor) Run(ctx context.Context) error {
+	if sv.Log == nil {
+		sv.Log = log.New(io.Discard, "", 0)
+	}
+	signal.Ignore(syscall.SIGHUP)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(stop)
+
+	t, child, masters, err := sv.start(ctx)
+	if err != nil {
+		_, _ = fmt.Fprintf(sv.Ready, "%v\n", err) // Best effort: the caller may be gone.
+		_ = sv.Ready.Close()
+		return err
+	}
+	outW, err1 := capture.NewWriter(t.Dir, "stdout", t.Log)
+	errW, err2 := capture.NewWriter(t.Dir, "stderr", t.Log)
+	if err := errors.Join(err1, err2); err != nil {
+		_, _ = fmt.Fprintf(sv.Ready, "open logs: %v\n", err)
+		_ = sv.Ready.Close()
+		sv.kill(ctx, t)
+		_ = child.Wait()
+		_ = Finish(t, StatusFailed, nil, time.Now())
+		return err
+	}
+	copied := make(chan error, 2)
+	go func() { copied <- pump(masters[0], outW) }()
+	go func() { copied <- pump(masters[1], errW) }()
+	_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
+	_ = sv.Ready.Close()
+
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	var timeout <-chan time.Time
+	if dl := t.Deadline(); !dl.IsZero() {
+		timer := time.NewTimer(time.Until(dl))
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	status, done := "", false
+	select {
+	case <-exited:
+		done = true
+	case <-timeout:
+		status = StatusTimeout
+		sv.Log.Printf("timeout after %gm: killing the tree", t.TimeoutMinutes)
+	case sig := <-stop:
+		status = StatusKilled
+		sv.Log.Printf("%v: killing the tree", sig)
+	}
+	// The command is done or must be: end whatever is left of its tree
+	// (a task owns every process it started), then collect its status.
+	sv.kill(ctx, t)
+	if !done {
+		<-exited
+	}
+	code := exitCode(child.ProcessState)
+	if status == "" {
+		status = StatusCompleted
+		if code != 0 {
+			status = StatusFailed
+		}
+	}
+
+	// Read what the PTYs still buffer; the tree is gone, so end of stream
+	// comes at once, unless a stranger holds a terminal.
+	for _, m := range masters {
+		_ = m.SetReadDeadline(time.Now().Add(drainBound)) // Best effort: without it we wait for EOF.
+	}
+	for range masters {
+		if err := <-copied; err != nil {
+			sv.Log.Printf("capture: %v", err)
+		}
+	}
+	for _, c := range []io.Closer{masters[0], masters[1], outW, errW} {
+		_ = c.Close() // Best effort: every byte read has been written.
+	}
+	if err := Finish(t, status, &code, time.Now()); err != nil {
+		return err
+	}
+	if sv.OnFinish != nil {
+		sv.OnFinish(ctx, t)
+	}
+	return nil
+}
+
+// start starts the command under two PTYs, records its pid and ours, and
+// moves the task folder into place.
+func (sv *Supervisor) start(ctx context.Context) (*Task, *exec.Cmd, [2]*os.File, error) {
+	var masters [2]*os.File
+	t, err := readTask(sv.Staging)
+	if err != nil {
+		return nil, nil, masters, fmt.Errorf("read task: %w", err)
+	}
+	var ttys [2]*os.File
+	for i := range 2 {
+		if masters[i], ttys[i], err = openPTY(); err != nil {
+			closeAll(masters[:], ttys[:])
+			return nil, nil, masters, err
+		}
+	}
+	cmd := exec.Command(shell(), "-c", t.Command)
+	cmd.Dir = t.Cwd
+	cmd.Env = commandEnv(sv.Env, filepath.Base(sv.Dir))
+	cmd.Stdout, cmd.Stderr = ttys[0], ttys[1]
+	// Stdin stays nil: /dev/null. Setctty makes stdout's terminal the
+	// controlling one; Ctty is a descriptor number in the child.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	err = cmd.Start()
+	closeAll(ttys[:]) // The child has them; ours would hide its end of output.
+	if err != nil {
+		closeAll(masters[:])
+		return nil, nil, masters, fmt.Errorf("start command in %s: %w", t.Cwd, err)
+	}
+	root, err1 := procs.Lookup(ctx, cmd.Process.Pid)
+	self, err2 := procs.Lookup(ctx, os.Getpid())
+	err = errors.Join(err1, err2)
+	if err == nil {
+		err = writeFiles(sv.Staging,
+			filePID, strconv.Itoa(root.PID), filePIDStart, strconv.FormatInt(root.Start, 10),
+			fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10))
+	}
+	if err == nil {
+		// Onto the empty folder Store.Start reserved: the task appears
+		// complete, pid included, or not at all. rename(2) replaces an
+		// empty directory; os.Rename refuses to, hence the syscall.
+		err = syscall.Rename(sv.Staging, sv.Dir)
+	}
+	if err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Nothing ran long enough to matter.
+		_ = cmd.Wait()
+		closeAll(masters[:])
+		return nil, nil, masters, fmt.Errorf("record task: %w", err)
+	}
+	t.Dir, t.ID, t.Root, t.Watchdog = sv.Dir, filepath.Base(sv.Dir), root, self
+	return t, cmd, masters, nil
+}
+
+func (sv *Supervisor) kill(ctx context.Context, t *Task) {
+	res, err := procs.KillTree(ctx, procs.Target{Root: t.Root, Marker: t.ID, Grace: sv.Grace})
+	if len(res.Signalled) > 0 {
+		sv.Log.Printf("killed %d process(es), %d needed SIGKILL", len(res.Signalled), len(res.Forced))
+	}
+	if err != nil {
+		sv.Log.Printf("kill tree: %v", err)
+	}
+}
+
+// pump copies a PTY master into a log until the terminal side is closed by
+// its last holder (Linux reports EIO then) or the read deadline passes.
+func pump(master *os.File, w io.Writer) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := master.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF), errors.Is(err, syscall.EIO), errors.Is(err, os.ErrDeadlineExceeded):
+			return nil
+		default:
+			return fmt.Errorf("read pty: %w", err)
+		}
+	}
+}
+
+// commandEnv is env with BG_TASK_ID set to id (replacing an outer task's
+// marker) and TERM defaulted, since the streams are terminals.
+func commandEnv(env []string, id string) []string {
+	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, procs.MarkerEnv+"=")
+	})
+	if !slices.ContainsFunc(out, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
+		out = append(out, "TERM=xterm-256color")
+	}
+	return append(out, procs.MarkerEnv+"="+id)
+}
+
+// shell is bash, or sh where bash is missing.
+func shell() string {
+	if p, err := exec.LookPath("bash"); err == nil {
+		return p
+	}
+	return "/bin/sh"
+}
+
+// exitCode is the command's exit status, 128+N for death by signal N as
+// shells report it.
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func closeAll(groups ...[]*os.File) {
+	for _, g := range groups {
+		for _, f := range g {
+			if f != nil {
+				_ = f.Close() // Best effort.
+			}
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+// SuperviseArg is the hidden first argument that turns the executable into a
+// task's supervisor: `<exe> __supervise <staging folder> <task folder>`.
+const SuperviseArg = "__supervise"
+
+// Request describes a task to start.
+type Request struct {
+	Command string
+	// Label names the task for humans; empty means the task id.
+	Label string
+	// Cwd is where the command runs: an existing folder, absolute.
+	Cwd string
+	// TimeoutMinutes is when the supervisor kills the task; 0 disables.
+	TimeoutMinutes float64
+	// Notify is the task's notification mode; empty leaves it to BG_NOTIFY.
+	Notify string
+	// Log sets the rotation of both streams.
+	Log capture.WriterOptions
+	// Executable runs as the supervisor, with SuperviseArg; empty means
+	// this program (os.Executable), which is what production wants.
+	Executable string
+	// Env is the environment of the supervisor and the command; nil means
+	// os.Environ(). BG_TASK_ID is added for the command.
+	Env []string
+}
+
+// StartError reports that a task could not be started; nothing of it is
+// left in the store.
+type StartError struct {
+	Command string
+	Err     error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("start %q: %v", e.Command, e.Err) }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Start creates a task and starts its supervisor, which starts the command.
+// It returns once the command runs and its pid is recorded, or with a
+// *StartError and no trace in the store. The supervisor is detached (its
+// own session, SIGHUP ignored): it outlives the caller.
+func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
+	fail := func(err error) (*Task, error) { return nil, &StartError{Command: r.Command, Err: err} }
+	if strings.TrimSpace(r.Command) == "" {
+		return fail(errors.New("empty command"))
+	}
+	if !filepath.IsAbs(r.Cwd) {
+		return fail(fmt.Errorf("cwd %q is not absolute", r.Cwd))
+	}
+	if fi, err := os.Stat(r.Cwd); err != nil || !fi.IsDir() {
+		return fail(fmt.Errorf("cwd %q is not an existing folder", r.Cwd))
+	}
+	exe := r.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fail(fmt.Errorf("find own executable: %w", err))
+		}
+	}
+	now := time.Now()
+	id, dir, err := s.newID(now)
+	if err != nil {
+		return fail(err)
+	}
+	staging := filepath.Join(s.Dir, ".staging-"+id)
+	cleanup := func() {
+		_ = os.RemoveAll(staging) // Best effort: leftovers are skipped by List.
+		_ = os.Remove(dir)        // Only if still the empty reservation.
+	}
+	if err := os.Mkdir(staging, 0o700); err != nil {
+		cleanup()
+		return fail(fmt.Errorf("create task folder: %w", err))
+	}
+	label := r.Label
+	if label == "" {
+		label = id
+	}
+	if err := writeFiles(staging,
+		fileCommand, r.Command,
+		fileLabel, label,
+		fileCwd, r.Cwd,
+		fileTimeout, strconv.FormatFloat(r.TimeoutMinutes, 'f', -1, 64),
+		fileNotify, r.Notify,
+		fileLogMaxBytes, strconv.FormatInt(r.Log.MaxBytes, 10),
+		fileLogBackups, strconv.Itoa(r.Log.Backups),
+		fileStartedAt, now.UTC().Format(TimeLayout),
+		fileStatus, StatusRunning,
+	); err != nil {
+		cleanup()
+		return fail(err)
+	}
+	if err := spawn(ctx, exe, staging, dir, r.Env); err != nil {
+		cleanup()
+		return fail(err)
+	}
+	return s.Load(id)
+}
+
+// spawn starts the supervisor and waits for its one-line report on a pipe:
+// "ok" once the command runs, or the reason it could not start it.
+func spawn(ctx context.Context, exe, staging, dir string, env []string) error {
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	defer func() { _ = rd.Close() }() // Read side only.
+	logf, err := os.OpenFile(filepath.Join(staging, FileSupervisorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		_ = wr.Close() // Best effort.
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	cmd := exec.Command(exe, SuperviseArg, staging, dir)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{wr} // fd 3 in the supervisor.
+	cmd.SysProcAttr = detached()
+	err = cmd.Start()
+	_ = wr.Close()   // Ours is not needed: EOF must mean the supervisor closed or died.
+	_ = logf.Close() // The supervisor has its own copy.
+	if err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	// Reap it whenever it ends, for callers that live on (an MCP server):
+	// a CLI caller exits first and the supervisor is reparented.
+	go func() { _ = cmd.Wait() }()
+
+	msg := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(rd).ReadString('\n')
+		msg <- strings.TrimSpace(line)
+	}()
+	select {
+	case m := <-msg:
+		switch {
+		case m == "ok":
+			return nil
+		case m == "":
+			return fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
+		default:
+			return errors.New(m)
+		}
+	case <-ctx.Done():
+		_ = cmd.Process.Kill() // Best effort: it has not started anything we know of.
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,286 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+)
+
+// Status words, as written in a task's "status" file.
+const (
+	StatusRunning   = "running"
+	StatusCompleted = "completed" // exit 0
+	StatusFailed    = "failed"    // non-zero exit
+	StatusKilled    = "killed"    // stopped by bg_stop, or found dead with nothing recorded
+	StatusTimeout   = "timeout"   // killed by the supervisor at the timeout
+	StatusReaped    = "reaped"    // killed by the reaper: too old, or orphaned
+)
+
+// TimeLayout is how times are written: UTC, seconds.
+const TimeLayout = "2006-01-02T15:04:05Z"
+
+// File names inside a task folder. The seed's names are a public
+// interface: shell scripts and people read them.
+const (
+	fileCommand       = "command"
+	fileLabel         = "label"
+	fileCwd           = "cwd"
+	fileStatus        = "status"
+	filePID           = "pid"
+	filePIDStart      = "pid_start_ms" // start time of pid, ms since epoch, against PID reuse
+	fileWatchdog      = "watchdog_pid" // the supervisor
+	fileWatchdogStart = "watchdog_start_ms"
+	fileExitCode      = "exit_code"
+	fileStartedAt     = "started_at"
+	fileFinishedAt    = "finished_at"
+	fileTimeout       = "timeout" // minutes as given; 0: none
+	fileNotify        = "notify"  // failure|always|never; empty: the environment decides
+	fileLogMaxBytes   = "log_max_bytes"
+	fileLogBackups    = "log_backups"
+	// FileSupervisorLog collects what the supervisor itself has to say
+	// (a failed notification, a panic): never the task's output.
+	FileSupervisorLog = "supervisor.log"
+)
+
+// Store is the state folder holding one folder per task.
+type Store struct {
+	// Dir is the state folder; see DefaultDir.
+	Dir string
+}
+
+// DefaultDir is $TASKS_DIR, else ${XDG_STATE_HOME:-$HOME/.local/state}/amp-bg-tasks.
+// getenv is os.Getenv in production; tests pass their own.
+func DefaultDir(getenv func(string) string) (string, error) {
+	if d := getenv("TASKS_DIR"); d != "" {
+		return d, nil
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "amp-bg-tasks"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", errors.New("no state folder: set TASKS_DIR or HOME")
+	}
+	return filepath.Join(home, ".local", "state", "amp-bg-tasks"), nil
+}
+
+var idPattern = regexp.MustCompile(`^task-[0-9]{1,20}-[0-9a-z]{1,32}$`)
+
+// ErrInvalidID reports a task id that is not of the form task-<seconds>-<suffix>.
+var ErrInvalidID = errors.New("invalid task_id")
+
+// ErrNoTask reports a well-formed id with no task folder.
+var ErrNoTask = errors.New("no such task")
+
+// ValidID checks that id can only name a folder directly inside the store.
+func ValidID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%w %q: want task-<unix seconds>-<suffix>", ErrInvalidID, id)
+	}
+	return nil
+}
+
+// Path returns the folder of task id, after validating id.
+func (s Store) Path(id string) (string, error) {
+	if err := ValidID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.Dir, id), nil
+}
+
+// Task is what a task folder records.
+type Task struct {
+	ID, Dir        string
+	Command, Label string
+	Cwd            string
+	Status         string
+	Root           procs.Proc // the command's process
+	Watchdog       procs.Proc // the supervisor
+	ExitCode       *int
+	StartedAt      time.Time
+	FinishedAt     time.Time // zero while running
+	// TimeoutMinutes is the auto-kill delay; 0 disables it.
+	TimeoutMinutes float64
+	Notify         string
+	Log            capture.WriterOptions
+}
+
+// Deadline is when the supervisor kills the task, or zero for none.
+func (t *Task) Deadline() time.Time {
+	if t.TimeoutMinutes <= 0 {
+		return time.Time{}
+	}
+	return t.StartedAt.Add(time.Duration(t.TimeoutMinutes * float64(time.Minute)))
+}
+
+// Load reads task id.
+func (s Store) Load(id string) (*Task, error) {
+	dir, err := s.Path(id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := readTask(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoTask, id)
+	}
+	return t, err
+}
+
+// List returns every task, oldest first. Folders that are not tasks, or
+// whose creation has not finished, are skipped.
+func (s Store) List() ([]*Task, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	var out []*Task
+	for _, e := range ents {
+		if !e.IsDir() || ValidID(e.Name()) != nil {
+			continue
+		}
+		t, err := readTask(filepath.Join(s.Dir, e.Name()))
+		if err != nil {
+			continue // Being created or removed right now.
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *Task) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func readTask(dir string) (*Task, error) {
+	r := fileReader{dir: dir}
+	t := &Task{ID: filepath.Base(dir), Dir: dir}
+	t.Status = r.str(fileStatus)
+	if r.err != nil {
+		return nil, r.err // No status: not a (finished) task folder.
+	}
+	t.Command = r.str(fileCommand)
+	t.Label = r.opt(fileLabel)
+	t.Cwd = r.opt(fileCwd)
+	t.Root = procs.Proc{PID: r.int(filePID), Start: int64(r.int(filePIDStart))}
+	t.Watchdog = procs.Proc{PID: r.int(fileWatchdog), Start: int64(r.int(fileWatchdogStart))}
+	if s := r.opt(fileExitCode); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			t.ExitCode = &n
+		}
+	}
+	t.StartedAt, _ = time.Parse(TimeLayout, r.opt(fileStartedAt))
+	t.FinishedAt, _ = time.Parse(TimeLayout, r.opt(fileFinishedAt))
+	t.TimeoutMinutes, _ = strconv.ParseFloat(r.opt(fileTimeout), 64)
+	t.Notify = r.opt(fileNotify)
+	t.Log.MaxBytes = int64(r.int(fileLogMaxBytes))
+	t.Log.Backups = r.int(fileLogBackups)
+	if t.Label == "" {
+		t.Label = t.ID
+	}
+	return t, r.err
+}
+
+// fileReader reads one-value files, remembering the first error of a
+// required file; optional ones read as "" when missing.
+type fileReader struct {
+	dir string
+	err error
+}
+
+func (r *fileReader) str(name string) string {
+	b, err := os.ReadFile(filepath.Join(r.dir, name))
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (r *fileReader) opt(name string) string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, name))
+	return strings.TrimSpace(string(b))
+}
+
+func (r *fileReader) int(name string) int {
+	n, _ := strconv.Atoi(r.opt(name))
+	return n
+}
+
+// writeFiles writes name→value files atomically into dir.
+func writeFiles(dir string, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := capture.WriteFileAtomic(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finish records how a task ended: exit code and end time first, status
+// last, so whoever sees the final status also sees the rest.
+func Finish(t *Task, status string, exitCode *int, at time.Time) error {
+	kv := []string{fileFinishedAt, at.UTC().Format(TimeLayout)}
+	if exitCode != nil {
+		kv = append(kv, fileExitCode, strconv.Itoa(*exitCode))
+	}
+	if err := writeFiles(t.Dir, append(kv, fileStatus, status)...); err != nil {
+		return fmt.Errorf("record end of %s: %w", t.ID, err)
+	}
+	t.Status, t.ExitCode, t.FinishedAt = status, exitCode, at.UTC().Truncate(time.Second)
+	return nil
+}
+
+// newID returns a fresh task id and reserves its folder in the store by
+// creating it empty (List skips it until it is filled), so two bg_run
+// calls in the same second can never pick the same id.
+func (s Store) newID(now time.Time) (id, dir string, err error) {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("create state folder: %w", err)
+	}
+	for range 10 {
+		var b [4]byte
+		_, _ = rand.Read(b[:]) // crypto/rand never fails on supported systems.
+		id = fmt.Sprintf("task-%d-%s", now.Unix(), hex.EncodeToString(b[:]))
+		dir = filepath.Join(s.Dir, id)
+		err = os.Mkdir(dir, 0o700)
+		if err == nil {
+			return id, dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
+	return "", "", fmt.Errorf("reserve task folder: %w", err)
+}
+
+// Remove deletes a finished task's folder.
+func (s Store) Remove(t *Task) error {
+	if t.Status == StatusRunning {
+		return fmt.Errorf("remove %s: still running", t.ID)
+	}
+	if err := os.RemoveAll(t.Dir); err != nil {
+		return fmt.Errorf("remove %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Running reports whether the task's command or its supervisor is alive.
+func Running(ctx context.Context, t *Task) (command, supervisor bool) {
+	return procs.Alive(ctx, t.Root), procs.Alive(ctx, t.Watchdog)
+}

@@ -1,0 +1,177 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// ExitCode is what Main returns for os.Exit.
+type ExitCode int
+
+const (
+	ExitOK    ExitCode = 0
+	ExitError ExitCode = 1
+)
+
+// App is everything a command needs from its surroundings, so tests can
+// run it in-process against a temporary state folder.
+type App struct {
+	Store  supervisor.Store
+	Getenv func(string) string
+	// Environ is passed to the supervisor and, through it, the command.
+	Environ []string
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	// Executable runs as the supervisor; empty means this program.
+	Executable string
+	// Wd resolves relative cwd parameters, and is the default cwd.
+	Wd string
+	// Now is the clock, for status ages.
+	Now func() time.Time
+}
+
+// NewApp returns an App for this process's environment.
+func NewApp(stdin io.Reader, stdout, stderr io.Writer) (*App, error) {
+	dir, err := supervisor.DefaultDir(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
+	return &App{
+		Store:  supervisor.Store{Dir: dir},
+		Getenv: os.Getenv, Environ: os.Environ(),
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Wd: wd, Now: time.Now,
+	}, nil
+}
+
+// Main runs the program named by args[0] and returns its exit code. It is
+// the only place that decides one.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
+	if len(args) > 1 && args[1] == supervisor.SuperviseArg {
+		return superviseMain(args[2:], stderr)
+	}
+	app, err := NewApp(stdin, stdout, stderr)
+	name := filepath.Base(args[0])
+	if tool := toolByCommand(name); tool != nil {
+		if err != nil {
+			return writeError(stdout, err)
+		}
+		return app.ServeToolbox(context.Background(), tool, os.Getenv("TOOLBOX_ACTION"))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bgtask:", err)
+		return ExitError
+	}
+	return app.CLI(context.Background(), name, args[1:])
+}
+
+// ServeToolbox speaks the Amp toolbox protocol for one tool: "describe"
+// prints its name, description and input schema; "execute" reads one
+// JSON object of parameters from stdin and prints one JSON result, or
+// {"error": ...} with exit code 1.
+func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode {
+	switch action {
+	case "describe":
+		return writeJSON(a.Stdout, map[string]any{"name": t.Name, "description": t.Description, "inputSchema": t.Schema()})
+	case "execute":
+		raw, err := io.ReadAll(a.Stdin)
+		if err != nil {
+			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))
+		}
+		res, err := a.Call(ctx, t, raw)
+		if err != nil {
+			return writeError(a.Stdout, err)
+		}
+		return writeJSON(a.Stdout, res)
+	default:
+		return writeError(a.Stdout, fmt.Errorf("TOOLBOX_ACTION must be describe or execute, got %q", action))
+	}
+}
+
+// Call validates raw input and runs the tool.
+func (a *App) Call(ctx context.Context, t *Tool, raw []byte) (any, error) {
+	in, err := t.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return t.Run(ctx, a, in)
+}
+
+func writeJSON(w io.Writer, v any) ExitCode {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // Logs are full of <, > and &.
+	if err := enc.Encode(v); err != nil {
+		return ExitError
+	}
+	return ExitOK
+}
+
+func writeError(w io.Writer, err error) ExitCode {
+	_ = writeJSON(w, map[string]string{"error": err.Error()}) // Nothing better to do if stdout is gone.
+	return ExitError
+}
+
+// superviseMain is the hidden entry point of a task's supervisor process.
+func superviseMain(args []string, stderr io.Writer) ExitCode {
+	logger := log.New(stderr, "supervisor: ", log.LstdFlags|log.LUTC)
+	if len(args) != 2 {
+		logger.Printf("usage: %s <staging> <task folder>", supervisor.SuperviseArg)
+		return ExitError
+	}
+	sv := &supervisor.Supervisor{
+		Staging: args[0], Dir: args[1],
+		Ready: os.NewFile(3, "ready"),
+		Env:   os.Environ(),
+		Grace: graceFromEnv(os.Getenv),
+		Log:   logger,
+	}
+	if err := sv.Run(context.Background()); err != nil {
+		logger.Print(err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+// graceFromEnv reads BG_KILL_GRACE (seconds between SIGTERM and SIGKILL).
+func graceFromEnv(getenv func(string) string) time.Duration {
+	f, err := strconv.ParseFloat(getenv("BG_KILL_GRACE"), 64)
+	if err != nil || f <= 0 {
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// logOptions reads BG_LOG_MAX_MB and BG_LOG_BACKUPS.
+func logOptions(getenv func(string) string) (capture.WriterOptions, error) {
+	var o capture.WriterOptions
+	if s := getenv("BG_LOG_MAX_MB"); s != "" {
+		mb, err := strconv.ParseFloat(s, 64)
+		if err != nil || mb <= 0 || mb > 1<<20 {
+			return o, fmt.Errorf("BG_LOG_MAX_MB: want a positive number of megabytes, got %q", s)
+		}
+		o.MaxBytes = int64(mb * (1 << 20))
+	}
+	if s := getenv("BG_LOG_BACKUPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("BG_LOG_BACKUPS: want a whole number of segments (0 keeps all), got %q", s)
+		}
+		o.Backups = n
+		if n == 0 {
+			o.Backups = -1
+		}
+	}
+	return o, nil
+}

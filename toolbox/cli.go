@@ -1,0 +1,240 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+const cliUsage = `bgtask runs long commands in the background for coding agents.
+
+Usage:
+  bgtask run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...
+  bgtask ls
+  bgtask status ID
+  bgtask stop ID
+  bgtask logs ID [-f] [--stream stdout|stderr]
+
+Installed as bg-run, bg-status, bg-output and bg-stop it speaks the Amp
+toolbox protocol (TOOLBOX_ACTION=describe|execute).
+`
+
+// command is one CLI subcommand: its flags and what it does with them.
+type command struct {
+	usage string
+	run   func(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":    {"run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...", cliRun},
+		"ls":     {"ls", cliList},
+		"status": {"status ID", cliStatus},
+		"stop":   {"stop ID", cliStop},
+		"logs":   {"logs ID [-f] [--stream stdout|stderr]", cliLogs},
+	}
+}
+
+// errUsage makes CLI print the command's usage.
+var errUsage = errors.New("usage")
+
+// CLI runs the human command line: `bgtask <command> ...`.
+func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(a.Stdout, cliUsage)
+		if len(args) == 0 {
+			return ExitError
+		}
+		return ExitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(a.Stderr, "%s: unknown command %q\n\n%s", name, args[0], cliUsage)
+		return ExitError
+	}
+	fs := flag.NewFlagSet(name+" "+args[0], flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	err := cmd.run(ctx, a, fs, args[1:])
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(a.Stderr, "usage: %s %s\n", name, cmd.usage)
+	default:
+		fmt.Fprintf(a.Stderr, "%s %s: %v\n", name, args[0], err)
+	}
+	return ExitError
+}
+
+// callTool runs a tool with params, so the CLI behaves exactly as the
+// agent tools do.
+func (a *App) callTool(ctx context.Context, t *Tool, params map[string]any) (any, error) {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	return a.Call(ctx, t, raw)
+}
+
+func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	label := fs.String("label", "", "short name for the task")
+	cwd := fs.String("cwd", "", "working directory (default: here)")
+	timeout := fs.Float64("timeout", DefaultTimeoutMinutes, "minutes before auto-kill; 0 disables")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errUsage
+	}
+	res, err := a.callTool(ctx, bgRun(), map[string]any{
+		"command": shellJoin(fs.Args()), "label": *label, "cwd": *cwd, "timeout": *timeout,
+	})
+	if err != nil {
+		return err
+	}
+	r := res.(RunResult)
+	fmt.Fprintf(a.Stdout, "%s\n%s\n", r.TaskID, r.Message)
+	return nil
+}
+
+// shellJoin turns argv back into one bash command line. A single argument
+// is taken as a command line already (bgtask run -- 'npm run dev | tee x').
+func shellJoin(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	quoted := make([]string, len(args))
+	for i, s := range args {
+		if s != "" && strings.IndexFunc(s, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			quoted[i] = s
+			continue
+		}
+		quoted[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return strings.Join(quoted, " ")
+}
+
+func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	res, err := a.callTool(ctx, bgStatus(), map[string]any{})
+	if err != nil {
+		return err
+	}
+	l := res.(StatusList)
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tLABEL\tSTATUS\tAGE\tAUTO-KILL\tCOMMAND")
+	for _, t := range l.Tasks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Label, t.Status, t.Age, t.AutoKill, t.Command)
+	}
+	_ = tw.Flush() // Stdout errors have nowhere to go.
+	fmt.Fprintf(a.Stdout, "%d task(s), %d running\n", l.Summary.Total, l.Summary.Running)
+	return nil
+}
+
+func oneID(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if fs.NArg() != 1 {
+		return "", errUsage
+	}
+	return fs.Arg(0), nil
+}
+
+func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	id, err := oneID(fs, args)
+	if err != nil {
+		return err
+	}
+	res, err := a.callTool(ctx, bgStatus(), map[string]any{"task_id": id})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(a.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	id, err := oneID(fs, args)
+	if err != nil {
+		return err
+	}
+	res, err := a.callTool(ctx, bgStop(), map[string]any{"task_id": id})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, res.(StopResult).Message)
+	return nil
+}
+
+// followInterval is how often `logs -f` looks for new output: files give
+// no portable way to be told that they grew.
+const followInterval = 200 * time.Millisecond
+
+func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
+	stream := fs.String("stream", "stdout", "stdout or stderr")
+	var rest []string
+	// Accept the id before or after the flags.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		rest, args = args[:1], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest = append(rest, fs.Args()...)
+	if len(rest) != 1 || (*stream != "stdout" && *stream != "stderr") {
+		return errUsage
+	}
+	t, err := a.loadTask(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	var pos int64
+	for {
+		s, err := capture.OpenStream(t.Dir, *stream)
+		if err != nil {
+			return err
+		}
+		next, skipped, err := s.CopyFrom(a.Stdout, pos)
+		if errors.Is(err, capture.ErrChanged) {
+			pos = next
+			continue // Rotated under us: list the segments again.
+		}
+		if err != nil {
+			return err
+		}
+		if skipped > 0 {
+			fmt.Fprintf(a.Stderr, "[... %d bytes rotated away unread ...]\n", skipped)
+		}
+		pos = next
+		if !*follow || t.Status != supervisor.StatusRunning {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(followInterval):
+		}
+		// Re-read the status after the copy: output written before the
+		// task ended is then certain to be copied once more.
+		if t, err = a.loadTask(ctx, t.ID); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package toolbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Tool is one agent tool, defined once and served through every protocol
+// (the Amp toolbox here, MCP too): its parameters give both the JSON Schema
+// an agent sees and the validation its input gets.
+type Tool struct {
+	Name        string
+	Description string
+	Params      []Param
+	Run         func(ctx context.Context, a *App, in Input) (any, error)
+}
+
+// Param describes one parameter.
+type Param struct {
+	Name        string
+	Type        string // "string", "number", "integer" or "boolean"
+	Description string
+	Required    bool
+	Enum        []string // allowed strings
+	Default     any      // documented in the schema; handlers apply it
+	Min         *float64 // inclusive lower bound for numbers
+}
+
+func minimum(v float64) *float64 { return &v }
+
+// Schema returns the tool's input JSON Schema.
+func (t *Tool) Schema() map[string]any {
+	props := map[string]any{}
+	var required []string
+	for _, p := range t.Params {
+		s := map[string]any{"type": p.Type, "description": p.Description}
+		if len(p.Enum) > 0 {
+			s["enum"] = p.Enum
+		}
+		if p.Default != nil {
+			s["default"] = p.Default
+		}
+		if p.Min != nil {
+			s["minimum"] = *p.Min
+		}
+		props[p.Name] = s
+		if p.Required {
+			required = append(required, p.Name)
+		}
+	}
+	schema := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		schema["required"] = required
+	}
+	return schema
+}
+
+// InputError reports input an agent must correct; its message names the
+// parameter.
+type InputError struct {
+	Param string
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	if e.Param == "" {
+		return e.Msg
+	}
+	return e.Param + ": " + e.Msg
+}
+
+// Input is a tool call's validated parameters.
+type Input struct {
+	vals map[string]any // string, float64 or bool, by Param.Type
+}
+
+// Decode validates raw JSON input against the tool's parameters. Agents
+// are lenient writers, so numbers and booleans given as strings ("30",
+// "true") are accepted; anything else of the wrong type is an error.
+func (t *Tool) Decode(raw []byte) (Input, error) {
+	in := Input{vals: map[string]any{}}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("trailing data")
+		}
+		return in, &InputError{Msg: fmt.Sprintf("invalid JSON input (want one object of parameters): %v", err)}
+	}
+	var unknown []string
+	for k := range m {
+		if !slices.ContainsFunc(t.Params, func(p Param) bool { return p.Name == k }) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return in, &InputError{Param: unknown[0], Msg: fmt.Sprintf("unknown parameter for %s (known: %s)", t.Name, t.paramNames())}
+	}
+	for _, p := range t.Params {
+		v, ok := m[p.Name]
+		if !ok || string(v) == "null" {
+			if p.Required {
+				return in, &InputError{Param: p.Name, Msg: "required"}
+			}
+			continue
+		}
+		val, err := p.decode(v)
+		if err != nil {
+			return in, &InputError{Param: p.Name, Msg: err.Error()}
+		}
+		in.vals[p.Name] = val
+	}
+	return in, nil
+}
+
+func (t *Tool) paramNames() string {
+	var names []string
+	for _, p := range t.Params {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (p Param) decode(v json.RawMessage) (any, error) {
+	var s string
+	isString := json.Unmarshal(v, &s) == nil
+	switch p.Type {
+	case "string":
+		if !isString {
+			return nil, fmt.Errorf("must be a string, got %s", v)
+		}
+		if len(p.Enum) > 0 && !slices.Contains(p.Enum, s) {
+			return nil, fmt.Errorf("must be one of %s, got %q", strings.Join(p.Enum, ", "), s)
+		}
+		return s, nil
+	case "boolean":
+		var b bool
+		if err := json.Unmarshal(v, &b); err == nil {
+			return b, nil
+		}
+		if b, err := strconv.ParseBool(strings.TrimSpace(s)); isString && err == nil {
+			return b, nil
+		}
+		return nil, fmt.Errorf("must be true or false, got %s", v)
+	case "number", "integer":
+		var f float64
+		err := json.Unmarshal(v, &f)
+		if err != nil && isString {
+			f, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+		}
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("must be a number, got %s", v)
+		}
+		if p.Type == "integer" && f != math.Trunc(f) {
+			return nil, fmt.Errorf("must be a whole number, got %s", v)
+		}
+		if p.Min != nil && f < *p.Min {
+			return nil, fmt.Errorf("must be at least %g, got %g", *p.Min, f)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("parameter type %q not supported", p.Type)
+}
+
+// Has reports whether the caller gave name.
+func (in Input) Has(name string) bool { _, ok := in.vals[name]; return ok }
+
+// String returns a string parameter, or def when absent.
+func (in Input) String(name, def string) string {
+	if v, ok := in.vals[name].(string); ok {
+		return v
+	}
+	return def
+}
+
+// Float returns a number parameter, or def when absent.
+func (in Input) Float(name string, def float64) float64 {
+	if v, ok := in.vals[name].(float64); ok {
+		return v
+	}
+	return def
+}
+
+// Int returns an integer parameter, or def when absent.
+func (in Input) Int(name string, def int) int {
+	if v, ok := in.vals[name].(float64); ok {
+		return int(min(v, math.MaxInt32))
+	}
+	return def
+}
+
+// Bool returns a boolean parameter, or def when absent.
+func (in Input) Bool(name string, def bool) bool {
+	if v, ok := in.vals[name].(bool); ok {
+		return v
+	}
+	return def
+}

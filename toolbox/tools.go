@@ -1,0 +1,357 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Tools returns every agent tool, in the order agents should learn them.
+func Tools() []*Tool {
+	return []*Tool{bgRun(), bgStatus(), bgStop()}
+}
+
+// toolByCommand maps an executable name (bg-run, or bg_run) to its tool.
+func toolByCommand(name string) *Tool {
+	name = strings.ReplaceAll(name, "-", "_")
+	for _, t := range Tools() {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// DefaultTimeoutMinutes is bg_run's auto-kill delay when none is given.
+const DefaultTimeoutMinutes = 120
+
+func bgRun() *Tool {
+	return &Tool{
+		Name: "bg_run",
+		Description: "Start a long-running command (dev server, test suite, build, log tail) in the background and return a task_id at once. " +
+			"Output is captured; read it with bg_output (never cat the raw logs). The task and every process it starts are killed after `timeout` minutes (default 120; 0 disables).",
+		Params: []Param{
+			{Name: "command", Type: "string", Required: true, Description: "Shell command, run with bash -c (sh -c where bash is missing)."},
+			{Name: "label", Type: "string", Description: "Short human-readable name, e.g. backend, tests. Default: the task id."},
+			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
+			{Name: "timeout", Type: "number", Min: minimum(0), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed; 0 disables the auto-kill."},
+		},
+		Run: runBgRun,
+	}
+}
+
+// RunResult is bg_run's answer.
+type RunResult struct {
+	TaskID         string  `json:"task_id"`
+	PID            int     `json:"pid"`
+	Command        string  `json:"command"`
+	Label          string  `json:"label"`
+	Cwd            string  `json:"cwd"`
+	TimeoutMinutes float64 `json:"timeout_minutes"`
+	Status         string  `json:"status"`
+	Message        string  `json:"message"`
+}
+
+func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
+	command := in.String("command", "")
+	if strings.TrimSpace(command) == "" {
+		return nil, &InputError{Param: "command", Msg: "must not be empty"}
+	}
+	cwd, err := a.resolveCwd(in.String("cwd", ""))
+	if err != nil {
+		return nil, err
+	}
+	logOpts, err := logOptions(a.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	timeout := in.Float("timeout", DefaultTimeoutMinutes)
+	t, err := a.Store.Start(ctx, supervisor.Request{
+		Command: command, Label: strings.TrimSpace(in.String("label", "")), Cwd: cwd,
+		TimeoutMinutes: timeout, Log: logOpts,
+		Executable: a.Executable, Env: a.Environ,
+	})
+	if err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("Started %q as %s (pid %d). No auto-kill (timeout=0): stop it with bg_stop.", t.Label, t.ID, t.Root.PID)
+	if dl := t.Deadline(); !dl.IsZero() {
+		msg = fmt.Sprintf("Started %q as %s (pid %d). Auto-kills in %s, at %s.", t.Label, t.ID, t.Root.PID,
+			formatMinutes(timeout), dl.UTC().Format(supervisor.TimeLayout))
+	}
+	return RunResult{
+		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
+		TimeoutMinutes: timeout, Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
+	}, nil
+}
+
+// resolveCwd makes dir absolute (relative to the caller's directory, ~ to
+// HOME) and checks that it is an existing folder.
+func (a *App) resolveCwd(dir string) (string, error) {
+	switch {
+	case dir == "":
+		dir = a.Wd
+	case dir == "~" || strings.HasPrefix(dir, "~/"):
+		dir = filepath.Join(a.Getenv("HOME"), dir[1:])
+	case !filepath.IsAbs(dir):
+		dir = filepath.Join(a.Wd, dir)
+	}
+	if dir == "" {
+		return "", &InputError{Param: "cwd", Msg: "no current directory known: give an absolute cwd"}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", &InputError{Param: "cwd", Msg: fmt.Sprintf("%s does not exist", dir)}
+	}
+	if !fi.IsDir() {
+		return "", &InputError{Param: "cwd", Msg: fmt.Sprintf("%s is not a directory", dir)}
+	}
+	return filepath.Clean(dir), nil
+}
+
+func bgStatus() *Tool {
+	return &Tool{
+		Name:        "bg_status",
+		Description: "List all background tasks (status, age, auto-kill countdown), or one task in detail with its exit code and output size.",
+		Params: []Param{
+			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list every task."},
+		},
+		Run: runBgStatus,
+	}
+}
+
+// TaskSummary is one row of bg_status's list.
+type TaskSummary struct {
+	TaskID    string `json:"task_id"`
+	Label     string `json:"label"`
+	Status    string `json:"status"`
+	Command   string `json:"command"`
+	PID       int    `json:"pid"`
+	StartedAt string `json:"started_at"`
+	Age       string `json:"age"`
+	AutoKill  string `json:"auto_kill"`
+}
+
+// TaskDetail is bg_status's answer for one task.
+type TaskDetail struct {
+	TaskSummary
+	Cwd            string  `json:"cwd"`
+	FinishedAt     string  `json:"finished_at,omitempty"`
+	ExitCode       *int    `json:"exit_code"`
+	TimeoutMinutes float64 `json:"timeout_minutes"`
+	StdoutLines    int64   `json:"stdout_lines"`
+	StderrLines    int64   `json:"stderr_lines"`
+	StdoutBytes    int64   `json:"stdout_bytes"`
+	StderrBytes    int64   `json:"stderr_bytes"`
+	LogDir         string  `json:"log_dir"`
+}
+
+// StatusList is bg_status's answer without task_id.
+type StatusList struct {
+	Tasks   []TaskSummary `json:"tasks"`
+	Summary struct {
+		Total   int `json:"total"`
+		Running int `json:"running"`
+	} `json:"summary"`
+}
+
+func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
+	if id := in.String("task_id", ""); id != "" {
+		t, err := a.loadTask(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+		if !t.FinishedAt.IsZero() {
+			d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
+		}
+		for _, s := range []struct {
+			name         string
+			lines, bytes *int64
+		}{{"stdout", &d.StdoutLines, &d.StdoutBytes}, {"stderr", &d.StderrLines, &d.StderrBytes}} {
+			st, err := capture.OpenStream(t.Dir, s.name)
+			if err != nil {
+				return nil, err
+			}
+			stats := st.Stats()
+			*s.lines, *s.bytes = stats.Lines, stats.Bytes
+		}
+		return d, nil
+	}
+	tasks, err := a.Store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := StatusList{Tasks: []TaskSummary{}}
+	for _, t := range tasks {
+		if t, err = a.Store.Settle(ctx, t); err != nil {
+			return nil, err
+		}
+		out.Tasks = append(out.Tasks, a.summarize(t))
+		if t.Status == supervisor.StatusRunning {
+			out.Summary.Running++
+		}
+	}
+	out.Summary.Total = len(out.Tasks)
+	return out, nil
+}
+
+// loadTask loads a task and settles it (see Store.Settle).
+func (a *App) loadTask(ctx context.Context, id string) (*supervisor.Task, error) {
+	t, err := a.Store.Load(id)
+	if errors.Is(err, supervisor.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
+		return nil, &InputError{Param: "task_id", Msg: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.Store.Settle(ctx, t)
+}
+
+func (a *App) summarize(t *supervisor.Task) TaskSummary {
+	now := a.Now()
+	s := TaskSummary{
+		TaskID: t.ID, Label: t.Label, Status: t.Status, Command: t.Command, PID: t.Root.PID,
+		StartedAt: t.StartedAt.UTC().Format(supervisor.TimeLayout),
+		Age:       formatDuration(now.Sub(t.StartedAt)),
+		AutoKill:  "finished",
+	}
+	if t.Status == supervisor.StatusRunning {
+		s.AutoKill = autoKill(t.Deadline(), now)
+	}
+	return s
+}
+
+// autoKill is the countdown agents see: "95m left", "EXPIRING in 4m",
+// "OVERDUE", or "no timeout".
+func autoKill(deadline, now time.Time) string {
+	if deadline.IsZero() {
+		return "no timeout"
+	}
+	left := deadline.Sub(now)
+	switch {
+	case left <= 0:
+		return "OVERDUE"
+	case left < 10*time.Minute:
+		return fmt.Sprintf("EXPIRING in %s", formatMinutes(left.Minutes()))
+	default:
+		return fmt.Sprintf("%s left", formatMinutes(left.Minutes()))
+	}
+}
+
+// formatMinutes prints minutes as "120m", or "30s" under one minute.
+func formatMinutes(m float64) string {
+	if m < 1 {
+		return fmt.Sprintf("%ds", int(m*60+0.5))
+	}
+	return fmt.Sprintf("%dm", int(m+0.5))
+}
+
+// formatDuration prints an age: "45s", "12m", "3h05m", "2d4h".
+func formatDuration(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
+
+func bgStop() *Tool {
+	return &Tool{
+		Name: "bg_stop",
+		Description: "Stop a running task with its whole process tree (action=kill, the default), or remove finished tasks' records and logs (action=cleanup; " +
+			"with task_id only that task).",
+		Params: []Param{
+			{Name: "task_id", Type: "string", Description: "The task to stop (required for kill)."},
+			{Name: "action", Type: "string", Enum: []string{"kill", "cleanup"}, Default: "kill", Description: "kill: stop the task; cleanup: delete finished tasks."},
+		},
+		Run: runBgStop,
+	}
+}
+
+// StopResult is bg_stop's answer for kill.
+type StopResult struct {
+	TaskID  string `json:"task_id"`
+	PID     int    `json:"pid"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// CleanupResult is bg_stop's answer for cleanup.
+type CleanupResult struct {
+	Action  string `json:"action"`
+	Cleaned int    `json:"cleaned"`
+	Message string `json:"message"`
+}
+
+func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
+	id := in.String("task_id", "")
+	if in.String("action", "kill") == "cleanup" {
+		return a.cleanup(ctx, id)
+	}
+	if id == "" {
+		return nil, &InputError{Param: "task_id", Msg: "required to kill a task (or use action=cleanup)"}
+	}
+	t, err := a.loadTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != supervisor.StatusRunning {
+		return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
+			Message: fmt.Sprintf("%s (%s) is not running: it ended as %s. Nothing to stop.", t.ID, t.Label, t.Status)}, nil
+	}
+	t, err = a.Store.Stop(ctx, t, graceFromEnv(a.Getenv))
+	if err != nil {
+		return nil, err
+	}
+	return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
+		Message: fmt.Sprintf("Stopped %s (%s) and every process it started.", t.ID, t.Label)}, nil
+}
+
+func (a *App) cleanup(ctx context.Context, id string) (CleanupResult, error) {
+	res := CleanupResult{Action: "cleanup"}
+	var tasks []*supervisor.Task
+	if id != "" {
+		t, err := a.loadTask(ctx, id)
+		if err != nil {
+			return res, err
+		}
+		tasks = append(tasks, t)
+	} else {
+		all, err := a.Store.List()
+		if err != nil {
+			return res, err
+		}
+		tasks = all
+	}
+	running := 0
+	for _, t := range tasks {
+		t, err := a.Store.Settle(ctx, t)
+		if err != nil {
+			return res, err
+		}
+		if t.Status == supervisor.StatusRunning {
+			running++
+			continue
+		}
+		if err := a.Store.Remove(t); err != nil {
+			return res, err
+		}
+		res.Cleaned++
+	}
+	res.Message = fmt.Sprintf("Removed %d finished task(s); %d running task(s) kept.", res.Cleaned, running)
+	return res, nil
+}
