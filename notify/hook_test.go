@@ -176,3 +176,29 @@ func running(pid int) bool {
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
+
+// TestHookCanceled checks that the caller's context ends a hook too, not
+// only Timeout.
+func TestHookCanceled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Notifier{
+		Command: `echo $$ > "$D/shell"; exec sleep 300`,
+		Env:     append(noDesktop(), "D="+dir),
+		Timeout: time.Hour,
+	}
+	go func() {
+		// Cancel once the hook runs; give up polling with the test.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if b, err := os.ReadFile(filepath.Join(dir, "shell")); err == nil && len(b) > 0 {
+				break
+			}
+		}
+		cancel()
+	}()
+	_, err := n.Notify(ctx, Event{Label: "x", Status: "failed"})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "BG_NOTIFY_CMD: killed") {
+		t.Errorf("err = %v, want BG_NOTIFY_CMD killed, wrapping context.Canceled", err)
+	}
+	waitGone(t, "hook", readPID(t, filepath.Join(dir, "shell")))
+}

@@ -190,8 +190,8 @@ const DefaultAppName = "amp-bg-tasks"
 // failures to the desktop only, as the process environment allows.
 type Notifier struct {
 	Mode Mode
-	// Command is BG_NOTIFY_CMD: run with /bin/sh -c, in its own process group,
-	// with the event in its environment (BG_TASK_ID, BG_TASK_LABEL,
+	// Command is BG_NOTIFY_CMD: run with /bin/sh -c, in its own process
+	// group, with the event in its environment (BG_TASK_ID, BG_TASK_LABEL,
 	// BG_TASK_STATUS, BG_TASK_EXIT_CODE, empty when there is none,
 	// BG_TASK_LAST_LINE, BG_TASK_COMMAND, and the notification's
 	// BG_NOTIFY_TITLE and BG_NOTIFY_BODY). Its process group is killed when
