@@ -75,15 +75,15 @@ func OpenStream(dir, stream string) (*Stream, error) {
 	return s, nil
 }
 
-// Stats sums up a stream.
-type Stats struct {
+// StreamStats sums up a stream.
+type StreamStats struct {
 	Lines, Bytes         int64 // everything ever written
 	GoneLines, GoneBytes int64 // of which rotated away and deleted
 }
 
 // Stats returns the totals of s.
-func (s *Stream) Stats() Stats {
-	var st Stats
+func (s *Stream) Stats() StreamStats {
+	var st StreamStats
 	for _, p := range s.parts {
 		st.Lines += p.lines
 		st.Bytes += p.bytes

@@ -86,6 +86,13 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 			MaxBackups: backups,
 		},
 	}
+	// Create the file now: people and scripts expect stdout and stderr to
+	// exist from the start, and lumberjack would wait for the first byte.
+	f, err := os.OpenFile(w.lj.Filename, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", stream, err)
+	}
+	_ = f.Close() // Nothing written.
 	if fi, err := os.Stat(w.lj.Filename); err == nil {
 		w.size = fi.Size()
 		if w.lines, err = countLines(w.lj.Filename); err != nil {

@@ -1,0 +1,30 @@
+package supervisor
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestCommandEnv(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+	}{
+		{[]string{"A=1"}, []string{"A=1", "TERM=xterm-256color", "BG_TASK_ID=task-1-a"}},
+		{[]string{"TERM=dumb", "BG_TASK_ID=task-0-outer"}, []string{"TERM=dumb", "BG_TASK_ID=task-1-a"}},
+	} {
+		if got := commandEnv(tc.in, "task-1-a"); !slices.Equal(got, tc.want) {
+			t.Errorf("commandEnv(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"task-1795463206-7fbbf9c9": true, "task-1234567-890": true,
+		"../../etc": false, "/tmp/x": false, "task-1-": false, "task-1-a/b": false, "task-1-A": false, "": false,
+	} {
+		if err := ValidID(id); (err == nil) != ok {
+			t.Errorf("ValidID(%q) = %v", id, err)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package toolbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Every bad input is a clear {"error"} naming what is wrong, exit code 1,
+// and leaves the state folder as it was.
+func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
+	a := newTestApp(t)
+	done := startTask(t, a, map[string]any{"command": "true", "label": "existing"})
+	waitEnd(t, a, done.TaskID)
+	outside := filepath.Join(t.TempDir(), "outside")
+	for _, tc := range []struct {
+		tool, input string
+		want        string // in the error message
+	}{
+		{"bg_run", `not json`, "invalid JSON"},
+		{"bg_run", `{"command":"true"} {"command":"true"}`, "invalid JSON"},
+		{"bg_run", `["true"]`, "invalid JSON"},
+		{"bg_run", `{}`, "command: required"},
+		{"bg_run", `{"command":"   "}`, "command: must not be empty"},
+		{"bg_run", `{"command":42}`, "command: must be a string"},
+		{"bg_run", `{"command":"true","timeout":"abc"}`, "timeout: must be a number"},
+		{"bg_run", `{"command":"true","timeout":-1}`, "timeout: must be at least 0"},
+		{"bg_run", `{"command":"true","timeout":true}`, "timeout: must be a number"},
+		{"bg_run", `{"command":"true","cwd":"/does/not/exist"}`, "cwd: /does/not/exist does not exist"},
+		{"bg_run", `{"command":"true","cwd":"` + os.Args[0] + `"}`, "is not a directory"},
+		{"bg_run", `{"command":"true","labl":"x"}`, "labl: unknown parameter"},
+		{"bg_status", `{"task_id":"task-1-nosuch"}`, "task_id: no such task"},
+		{"bg_status", `{"task_id":"../../etc"}`, "task_id: invalid task_id"},
+		{"bg_stop", `{"task_id":"/tmp/x"}`, "task_id: invalid task_id"},
+		{"bg_stop", `{"task_id":"task-1-x/../../` + filepath.Base(outside) + `"}`, "task_id: invalid task_id"},
+		{"bg_stop", `{}`, "task_id: required"},
+		{"bg_stop", `{"task_id":"` + done.TaskID + `","action":"explode"}`, "action: must be one of kill, cleanup"},
+		{"bg_stop", `{"task_id":7}`, "task_id: must be a string"},
+	} {
+		t.Run(tc.tool+" "+tc.input, func(t *testing.T) {
+			before := snapshotDir(t, a.Store.Dir)
+			var stdout bytes.Buffer
+			a.Stdout, a.Stdin = &stdout, strings.NewReader(tc.input)
+			code := a.ServeToolbox(t.Context(), toolByCommand(tc.tool), "execute")
+			var res map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+				t.Fatalf("output %q is not one JSON object: %v", stdout.String(), err)
+			}
+			msg, _ := res["error"].(string)
+			if code != ExitError || len(res) != 1 || !strings.Contains(msg, tc.want) {
+				t.Fatalf("exit %d, output %s; want exit 1 and an error containing %q", code, stdout.String(), tc.want)
+			}
+			if after := snapshotDir(t, a.Store.Dir); after != before {
+				t.Fatalf("state changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+	if _, err := os.Stat(outside); err == nil {
+		t.Fatal("a file outside the state folder was created")
+	}
+}
+
+// snapshotDir lists every file under dir with its size, as one string.
+func snapshotDir(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b.WriteString(p + " " + fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+
+func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
+	a := newTestApp(t)
+	for _, tool := range Tools() {
+		var stdout bytes.Buffer
+		a.Stdout = &stdout
+		if code := a.ServeToolbox(t.Context(), tool, "describe"); code != ExitOK {
+			t.Fatalf("%s describe: exit %d", tool.Name, code)
+		}
+		var d struct {
+			Name        string         `json:"name"`
+			Description string         `json:"description"`
+			InputSchema map[string]any `json:"inputSchema"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		props, _ := d.InputSchema["properties"].(map[string]any)
+		if d.Name != tool.Name || d.Description == "" || d.InputSchema["type"] != "object" || len(props) != len(tool.Params) {
+			t.Fatalf("%s describe: %s", tool.Name, stdout.String())
+		}
+	}
+	var stdout bytes.Buffer
+	a.Stdout = &stdout
+	if code := a.ServeToolbox(t.Context(), bgRun(), ""); code != ExitError || !strings.Contains(stdout.String(), "TOOLBOX_ACTION") {
+		t.Fatalf("no action: exit %d, %s", code, stdout.String())
+	}
+}
