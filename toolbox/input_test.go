@@ -85,7 +85,6 @@ func snapshotDir(t *testing.T, dir string) string {
 	return b.String()
 }
 
-
 func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
 	a := newTestApp(t)
 	for _, tool := range Tools() {
