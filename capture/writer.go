@@ -86,6 +86,15 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 			MaxBackups: backups,
 		},
 	}
+	// The guard against same-millisecond backups must also cover the
+	// backups of an earlier Writer on this stream.
+	existing, err := backups(dir, stream)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(existing); n > 0 {
+		w.lastBackup, _ = backupTime(stream, existing[n-1])
+	}
 	// Create the file now: people and scripts expect stdout and stderr to
 	// exist from the start, and lumberjack would wait for the first byte.
 	f, err := os.OpenFile(w.lj.Filename, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
