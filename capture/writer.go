@@ -66,12 +66,12 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	backups := o.Backups
+	keep := o.Backups
 	switch {
-	case backups == 0:
-		backups = DefaultBackups
-	case backups < 0:
-		backups = 0 // lumberjack: 0 keeps all.
+	case keep == 0:
+		keep = DefaultBackups
+	case keep < 0:
+		keep = 0 // lumberjack: 0 keeps all.
 	}
 	index, err := ReadIndex(dir, stream)
 	if err != nil {
@@ -83,7 +83,7 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 			Filename: filepath.Join(dir, stream),
 			// Above our own limit, so that lumberjack never rotates on its own.
 			MaxSize:    int((o.MaxBytes + 1<<20 - 1) >> 20),
-			MaxBackups: backups,
+			MaxBackups: keep,
 		},
 	}
 	// The guard against same-millisecond backups must also cover the
