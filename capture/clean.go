@@ -1,0 +1,414 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Cleaning turns what a program wrote to its terminal into the few lines an
+// agent should read. A Pipeline is a stream: bytes go in through Write in
+// any chunking and it keeps only what its steps need (the terminal window,
+// the previous line for collapsing, the context lines before a match and
+// the newest MaxLines lines), so memory stays flat however long the log.
+//
+// The steps, in order:
+//
+//  1. terminal emulation: the final state of lines redrawn with \r,
+//     backspaces, erase and cursor movement (see screen.go); screen clears
+//     separate rather than delete;
+//  2. escape sequences and control characters are dropped (the emulator
+//     consumes them) and invalid UTF-8 becomes U+FFFD;
+//  3. node_modules paths and paths under Options.Cwd are shortened;
+//  4. trailing whitespace is trimmed, blank lines dropped and lines longer
+//     than MaxLineLen runes cut to MaxLineLen runes plus TruncatedMarker;
+//  5. Exclude, then Filter with Context;
+//  6. runs of similar lines collapse into the first and CollapsedMarker;
+//  7. only the newest MaxLines lines are kept: when lines are omitted the
+//     first line is OmittedMarker and counts toward MaxLines, so the output
+//     never has more than MaxLines lines.
+//
+// Raw skips steps 1-4 and 6: lines are split on \n (a trailing \r
+// removed) and only made valid UTF-8.
+//
+// Cleaning is idempotent: cleaning the joined output again with the same
+// options and no filter gives the same lines.
+
+// Defaults for the zero Options values.
+const (
+	DefaultMaxLineLen = 150
+	DefaultMaxLines   = 80
+
+	// maxRawLine bounds a line in Raw mode, which otherwise keeps lines
+	// whole, so that a log without newlines cannot exhaust memory.
+	maxRawLine = 1 << 20
+)
+
+// Options control cleaning; zero values mean the defaults.
+type Options struct {
+	Raw        bool   // skip terminal semantics, escape stripping, path shortening, truncation, blank-line dropping and collapsing (filter/exclude/cap still apply)
+	MaxLineLen int    // default 150, at most 65536
+	Cwd        string // absolute paths inside this directory become relative
+	Filter     string // regex, case-insensitive; only matching lines (after cleaning)
+	Exclude    string // regex, case-insensitive; applied first
+	Context    int    // lines of context around each filter match, like grep -C
+	MaxLines   int    // default 80; keep the newest, first line "[... N earlier lines omitted ...]"
+}
+
+// Stats counts what a Pipeline did with its lines.
+type Stats struct {
+	LinesIn        int // lines written: newline-terminated, plus a trailing partial one
+	LinesBlank     int // blank lines dropped after terminal emulation
+	LinesExcluded  int // lines dropped by Exclude
+	LinesMatched   int // lines matching Filter (0 without a filter)
+	LinesCollapsed int // similar lines folded into a CollapsedMarker
+	LinesOmitted   int // lines dropped by the MaxLines cap
+}
+
+// Pipeline cleans one stream. It is not safe for concurrent use.
+type Pipeline struct {
+	opt     Options
+	screen  *screen // nil when Raw
+	raw     []byte  // Raw mode: the line being read
+	rawLong bool    // Raw mode: the line being read was cut at maxRawLine
+	paths   pathShortener
+	exclude *matcher
+	filter  *matcher
+	grep    grepContext
+	coll    collapser
+	tail    tailRing
+	stats   Stats
+	closed  bool
+	written bool
+	last    byte // last byte written, to count a trailing partial line
+
+	pathBuf []byte // scratch for path shortening
+	lineBuf []byte // scratch for truncation and UTF-8 repair
+}
+
+// NewPipeline validates o and returns a pipeline ready for Write.
+func NewPipeline(o Options) (*Pipeline, error) {
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max_line_len", o.MaxLineLen}, {"context", o.Context}, {"max_lines", o.MaxLines}} {
+		if n.v < 0 {
+			return nil, fmt.Errorf("invalid %s %d: must not be negative", n.name, n.v)
+		}
+	}
+	if o.MaxLineLen > maxScreenCols {
+		return nil, fmt.Errorf("invalid max_line_len %d: must be at most %d", o.MaxLineLen, maxScreenCols)
+	}
+	if o.MaxLineLen == 0 {
+		o.MaxLineLen = DefaultMaxLineLen
+	}
+	if o.MaxLines == 0 {
+		o.MaxLines = DefaultMaxLines
+	}
+	p := &Pipeline{opt: o}
+	var err error
+	if o.Exclude != "" {
+		if p.exclude, err = newMatcher("exclude", o.Exclude); err != nil {
+			return nil, err
+		}
+	}
+	if o.Filter != "" {
+		if p.filter, err = newMatcher("filter", o.Filter); err != nil {
+			return nil, err
+		}
+	}
+	if p.paths, err = newPathShortener(o.Cwd); err != nil {
+		return nil, err
+	}
+	p.tail.max = o.MaxLines
+	p.grep.n = o.Context
+	p.grep.before.max = o.Context
+	p.grep.emit = p.matched
+	p.coll.emit = func(l []byte) { p.tail.add(l) }
+	if !o.Raw {
+		p.screen = newScreen(p.line)
+	}
+	return p, nil
+}
+
+// Clean is NewPipeline, Write and Close in one call.
+func Clean(raw []byte, o Options) ([]string, error) {
+	p, err := NewPipeline(o)
+	if err != nil {
+		return nil, err
+	}
+	p.Write(raw)
+	return p.Close(), nil
+}
+
+// Write feeds raw terminal output. It never fails; after Close it ignores b.
+func (p *Pipeline) Write(b []byte) (int, error) {
+	if p.closed {
+		return len(b), nil
+	}
+	if len(b) > 0 {
+		p.last, p.written = b[len(b)-1], true
+	}
+	if p.screen != nil {
+		p.screen.write(b)
+		return len(b), nil
+	}
+	for rest := b; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			p.appendRaw(rest)
+			break
+		}
+		p.appendRaw(rest[:i])
+		p.endRaw()
+		rest = rest[i+1:]
+	}
+	return len(b), nil
+}
+
+// appendRaw adds part of a Raw line, cutting it at maxRawLine bytes.
+func (p *Pipeline) appendRaw(b []byte) {
+	room := maxRawLine - len(TruncatedMarker) - len(p.raw)
+	if len(b) > room {
+		b = b[:max(0, room)]
+		p.rawLong = true
+	}
+	p.raw = append(p.raw, b...)
+}
+
+func (p *Pipeline) endRaw() {
+	l := bytes.TrimSuffix(p.raw, []byte("\r"))
+	if p.rawLong {
+		l = append(l, TruncatedMarker...)
+	}
+	p.stats.LinesIn++
+	p.line(l)
+	p.raw = p.raw[:0]
+	p.rawLong = false
+}
+
+// Close ends the input and returns the cleaned lines. Later calls return
+// nil.
+func (p *Pipeline) Close() []string {
+	if p.closed {
+		return nil
+	}
+	if p.screen != nil {
+		p.screen.finish()
+		p.stats.LinesIn = p.screen.newlines
+		if p.written && p.last != '\n' {
+			p.stats.LinesIn++ // a trailing line without newline
+		}
+	} else if len(p.raw) > 0 || p.rawLong {
+		p.endRaw()
+	}
+	p.closed = true
+	p.coll.endRun()
+	p.stats.LinesCollapsed = p.coll.total
+	out, omitted := p.tail.lines()
+	p.stats.LinesOmitted = omitted
+	return out
+}
+
+// Stats returns the counts so far; they are complete after Close.
+func (p *Pipeline) Stats() Stats { return p.stats }
+
+// line takes one line from the terminal emulator (or the Raw splitter)
+// through steps 3 to 7. l is only valid during the call.
+func (p *Pipeline) line(l []byte) {
+	if p.opt.Raw {
+		if !utf8.Valid(l) {
+			p.lineBuf = appendValidUTF8(p.lineBuf[:0], l)
+			l = p.lineBuf
+		}
+	} else {
+		l = trimRightSpace(l)
+		if len(l) == 0 {
+			p.stats.LinesBlank++
+			return
+		}
+		if s, ok := p.paths.shorten(p.pathBuf[:0], l); ok {
+			p.pathBuf = s
+			l = s
+		}
+		if len(l) > p.opt.MaxLineLen { // bytes >= runes: only then can it be too long
+			l = p.truncate(l)
+		}
+	}
+	if p.exclude != nil && p.exclude.match(l) {
+		p.stats.LinesExcluded++
+		return
+	}
+	if p.filter == nil {
+		p.matched(l)
+		return
+	}
+	isMatch := p.filter.match(l)
+	if isMatch {
+		p.stats.LinesMatched++
+	}
+	p.grep.add(l, isMatch)
+}
+
+// truncate cuts a line longer than its budget to the budget plus
+// TruncatedMarker. The budget is MaxLineLen, half as much again for a line
+// that reports a problem in its first MaxLineLen runes: truncation is there
+// for minified code, data dumps and progress bars, and compiler messages
+// run to 160 characters. Deciding on the part that is always kept makes
+// cutting again a no-op.
+func (p *Pipeline) truncate(l []byte) []byte {
+	n := utf8.RuneCount(l)
+	limit := p.opt.MaxLineLen
+	if n <= limit {
+		return l
+	}
+	if hasDiagnosticWord(&p.lineBuf, l[:runeOffset(l, limit)]) {
+		limit += limit / 2
+		if n <= limit {
+			return l
+		}
+	}
+	p.lineBuf = append(append(p.lineBuf[:0], l[:runeOffset(l, limit)]...), TruncatedMarker...)
+	return p.lineBuf
+}
+
+// diagnosticWords mark a line that reports a problem, in lower case.
+var diagnosticWords = [][]byte{[]byte("error"), []byte("warn"), []byte("fail"), []byte("panic"), []byte("exception"), []byte("fatal")}
+
+// hasDiagnosticWord reports whether b contains a diagnostic word, ignoring
+// ASCII case; scratch is reused for the lower-case copy.
+func hasDiagnosticWord(scratch *[]byte, b []byte) bool {
+	low := (*scratch)[:0]
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low = append(low, c)
+	}
+	*scratch = low
+	for _, w := range diagnosticWords {
+		if bytes.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// matched takes a line that passed the filter (or its context) to the
+// collapse and cap steps.
+func (p *Pipeline) matched(l []byte) {
+	if p.opt.Raw {
+		p.tail.add(l)
+	} else {
+		p.coll.add(l)
+	}
+}
+
+// trimRightSpace removes trailing white space, Unicode included.
+func trimRightSpace(l []byte) []byte {
+	for len(l) > 0 {
+		c := l[len(l)-1]
+		if c == ' ' || c == '\t' {
+			l = l[:len(l)-1]
+			continue
+		}
+		if c < 0x80 {
+			return l
+		}
+		r, n := utf8.DecodeLastRune(l)
+		if !unicode.IsSpace(r) {
+			return l
+		}
+		l = l[:len(l)-n]
+	}
+	return l
+}
+
+// grepContext passes on matching lines with Context lines around them, and
+// a ContextSeparator between groups that are not adjacent, like grep -C.
+type grepContext struct {
+	n       int
+	emit    func([]byte)
+	before  tailRing // up to n lines before the next match
+	after   int      // lines still to pass on after the last match
+	printed bool     // a group was passed on
+	gap     bool     // lines were skipped since the last line passed on
+}
+
+func (g *grepContext) add(l []byte, isMatch bool) {
+	if isMatch {
+		if g.printed && g.gap {
+			g.emit([]byte(ContextSeparator))
+		}
+		g.before.each(g.emit)
+		g.before.reset()
+		g.emit(l)
+		g.after = g.n
+		g.printed = true
+		g.gap = false
+		return
+	}
+	if g.after > 0 {
+		g.after--
+		g.emit(l)
+		return
+	}
+	if g.n == 0 {
+		g.gap = true
+		return
+	}
+	if g.before.add(l) {
+		g.gap = true
+	}
+}
+
+// tailRing keeps the newest max lines in reused buffers.
+type tailRing struct {
+	max   int
+	bufs  [][]byte // grows up to max, then wraps
+	start int      // index of the oldest line once full
+	total int      // lines added
+}
+
+// add copies l in and reports whether the oldest line was dropped for it.
+func (r *tailRing) add(l []byte) bool {
+	r.total++
+	if n := len(r.bufs); n < r.max {
+		if n < cap(r.bufs) { // reuse a buffer kept by reset
+			r.bufs = r.bufs[:n+1]
+			r.bufs[n] = append(r.bufs[n][:0], l...)
+		} else {
+			r.bufs = append(r.bufs, append([]byte(nil), l...))
+		}
+		return false
+	}
+	r.bufs[r.start] = append(r.bufs[r.start][:0], l...)
+	r.start = (r.start + 1) % len(r.bufs)
+	return true
+}
+
+func (r *tailRing) reset() {
+	r.bufs = r.bufs[:0]
+	r.start = 0
+	r.total = 0
+}
+
+// each calls f with the kept lines, oldest first.
+func (r *tailRing) each(f func([]byte)) {
+	for i := range r.bufs {
+		f(r.bufs[(r.start+i)%len(r.bufs)])
+	}
+}
+
+// lines returns the kept lines, oldest first, led by OmittedMarker when
+// lines were dropped; the marker takes the place of the oldest kept line.
+func (r *tailRing) lines() (out []string, omitted int) {
+	out = make([]string, 0, len(r.bufs))
+	r.each(func(l []byte) { out = append(out, string(l)) })
+	if r.total > r.max {
+		omitted = r.total - r.max + 1
+		out[0] = OmittedMarker(omitted)
+	}
+	return out, omitted
+}

@@ -1,0 +1,163 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"unicode"
+)
+
+// Filters are case-insensitive regular expressions, and most of them are a
+// handful of words ("error|warn|fail"). Go's regexp runs at tens of MB/s,
+// so when an expression is exactly a set of ASCII literals the matcher
+// searches for the literals itself and keeps the regexp for the rare line
+// where ASCII case folding would be wrong.
+
+// maxLiterals bounds the literal set an expression may expand to.
+const maxLiterals = 32
+
+// matcher reports whether a cleaned line matches an expression.
+type matcher struct {
+	re *regexp.Regexp
+	// lits, when not nil, are lower-case ASCII strings such that the
+	// expression matches exactly the lines containing one of them,
+	// ignoring ASCII case.
+	lits  [][]byte
+	lower []byte // scratch
+}
+
+// newMatcher compiles expr case-insensitively; what names the parameter in
+// errors.
+func newMatcher(what, expr string) (*matcher, error) {
+	re, err := regexp.Compile("(?i)" + expr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid %s regex %q: %w", what, expr, err)
+	}
+	m := &matcher{re: re}
+	if tree, err := syntax.Parse("(?i)"+expr, syntax.Perl); err == nil {
+		if lits, ok := literalSet(tree, maxLiterals); ok {
+			m.lits = make([][]byte, len(lits))
+			for i, l := range lits {
+				m.lits[i] = []byte(l)
+			}
+		}
+	}
+	return m, nil
+}
+
+// Kelvin sign and long s are the only non-ASCII runes whose case folding
+// reaches ASCII letters ('k' and 's'): a line holding one needs the regexp.
+var (
+	kelvin = []byte("\u212A")
+	longS  = []byte("\u017F")
+)
+
+func (m *matcher) match(line []byte) bool {
+	if m.lits == nil {
+		return m.re.Match(line)
+	}
+	m.lower = m.lower[:0]
+	ascii := true
+	for _, c := range line {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c >= 0x80 {
+			ascii = false
+		}
+		m.lower = append(m.lower, c)
+	}
+	if !ascii && (bytes.Contains(line, kelvin) || bytes.Contains(line, longS)) {
+		return m.re.Match(line)
+	}
+	for _, l := range m.lits {
+		if bytes.Contains(m.lower, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// literalSet expands a parsed expression into the lower-case literals it
+// matches, if it is a finite, case-insensitive set of ASCII strings with no
+// anchors or repetition. An unanchored match of such an expression is a
+// substring search for any of the literals.
+func literalSet(re *syntax.Regexp, limit int) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 {
+			return nil, false
+		}
+		b := make([]byte, 0, len(re.Rune))
+		for _, r := range re.Rune {
+			if r >= 0x80 {
+				return nil, false
+			}
+			b = append(b, byte(unicode.ToLower(r)))
+		}
+		return []string{string(b)}, true
+	case syntax.OpCharClass:
+		// Only classes closed under ASCII case folding, like the [Ee]
+		// that (?i)e parses to, expand to lower-case literals.
+		var in [128]bool
+		n := 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi >= 0x80 || int(hi-lo) >= limit {
+				return nil, false
+			}
+			for r := lo; r <= hi; r++ {
+				in[r] = true
+				n++
+			}
+		}
+		if n > limit {
+			return nil, false
+		}
+		var out []string
+		for r := range rune(128) {
+			if !in[r] {
+				continue
+			}
+			l, u := unicode.ToLower(r), unicode.ToUpper(r)
+			if !in[l] || !in[u] {
+				return nil, false
+			}
+			if r == l {
+				out = append(out, string(r))
+			}
+		}
+		return out, len(out) > 0
+	case syntax.OpCapture:
+		return literalSet(re.Sub[0], limit)
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			s, ok := literalSet(sub, limit)
+			if !ok || len(out)+len(s) > limit {
+				return nil, false
+			}
+			out = append(out, s...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			s, ok := literalSet(sub, limit)
+			if !ok || len(out)*len(s) > limit {
+				return nil, false
+			}
+			next := make([]string, 0, len(out)*len(s))
+			for _, a := range out {
+				for _, b := range s {
+					next = append(next, a+b)
+				}
+			}
+			out = next
+		}
+		return out, true
+	}
+	return nil, false
+}
