@@ -15,7 +15,7 @@ import (
 
 // Tools returns every agent tool, in the order agents should learn them.
 func Tools() []*Tool {
-	return []*Tool{bgRun(), bgStatus(), bgStop()}
+	return []*Tool{bgRun(), bgStatus(), bgOutput(), bgStop()}
 }
 
 // toolByCommand maps an executable name (bg-run, or bg_run) to its tool.

@@ -1,0 +1,392 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Pos is a place in a logical stream: a byte offset and the number of
+// newlines before it, both counted from the first byte ever written.
+type Pos struct {
+	Byte, Line int64
+}
+
+// ReadOptions say which lines of a stream to read and how to clean them.
+type ReadOptions struct {
+	Clean Options
+	// Tail, when positive, limits the read to the last Tail lines (of the
+	// new lines with Since).
+	Tail int
+	// Since reads only what arrived after the reader's cursor, and moves
+	// the cursor. The first read of a reader returns the newest lines.
+	Since bool
+	// Reader names whose cursor Since uses: "" is the default cursor file
+	// (.cursor_stdout, as the original tool named it); agents pass their
+	// thread id so two threads do not take each other's lines.
+	Reader string
+}
+
+// ReadResult is what Read found.
+type ReadResult struct {
+	Lines []string
+	// TotalLines counts the lines of the stream, a last line still
+	// without newline included.
+	TotalLines int64
+	// Cursor is the reader's position in lines after this read: every
+	// complete line before it has been returned (or filtered out).
+	Cursor int64
+	// Unread counts lines that were rotated away before this reader saw them.
+	Unread int64
+}
+
+// unreadMarker is the first line of a read that lost lines to rotation.
+func unreadMarker(n int64) string {
+	return fmt.Sprintf("[... %d lines rotated away unread ...]", n)
+}
+
+// Read reads one stream of the task folder dir. Its cost follows what it
+// returns: tail and first reads look at the end of the stream, Since
+// reads start at the cursor; only a full read with a filter scans it all,
+// streaming.
+func Read(dir, stream string, o ReadOptions) (ReadResult, error) {
+	if _, err := NewPipeline(o.Clean); err != nil {
+		return ReadResult{}, err // Bad options: say so before touching the cursor.
+	}
+	// A rotation between listing and reading invalidates the listing;
+	// such a race is rare, and a second listing is consistent.
+	for attempt := 0; ; attempt++ {
+		s, err := OpenStream(dir, stream)
+		if err != nil {
+			return ReadResult{}, err
+		}
+		res, err := s.read(o)
+		if errors.Is(err, ErrChanged) && attempt < 5 {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (s *Stream) read(o ReadOptions) (ReadResult, error) {
+	end := s.end()
+	res := ReadResult{TotalLines: end.Line}
+	if s.partial(end) {
+		res.TotalLines++
+	}
+	var cur Pos
+	haveCursor := false
+	if o.Since {
+		c, ok, err := s.loadCursor(o.Reader)
+		if err != nil {
+			return res, err
+		}
+		cur, haveCursor = c, ok
+	}
+	var (
+		lines []string
+		to    Pos
+		err   error
+	)
+	switch {
+	case haveCursor:
+		from := cur
+		if first := s.firstOnDisk(); from.Byte < first.Byte {
+			res.Unread = first.Line - from.Line
+			from = first
+		}
+		if o.Tail > 0 {
+			if tailFrom, err := s.posOfLine(res.TotalLines - int64(o.Tail)); err == nil && tailFrom.Byte > from.Byte {
+				from = tailFrom
+			}
+		}
+		lines, to, err = s.clean(o.Clean, from)
+	case o.Tail > 0:
+		var from Pos
+		if from, err = s.posOfLine(res.TotalLines - int64(o.Tail)); err == nil {
+			lines, to, err = s.clean(o.Clean, from)
+		}
+	case o.Clean.Filter != "" && !o.Since:
+		lines, to, err = s.clean(o.Clean, s.firstOnDisk())
+		if first := s.firstOnDisk(); err == nil && first.Line > 0 {
+			res.Unread = first.Line
+		}
+	default:
+		lines, to, err = s.newest(o.Clean, res.TotalLines)
+	}
+	if err != nil {
+		return res, err
+	}
+	if res.Unread > 0 {
+		lines = append([]string{unreadMarker(res.Unread)}, lines...)
+	}
+	res.Lines, res.Cursor = lines, to.Line
+	if o.Since {
+		if err := s.saveCursor(o.Reader, to); err != nil {
+			return res, err
+		}
+	} else {
+		res.Cursor = end.Line
+	}
+	return res, nil
+}
+
+// newest returns the newest MaxLines cleaned lines, reading backwards in
+// growing windows so that a long log costs what the answer needs: cleaning
+// drops and collapses lines, so how many raw lines make MaxLines clean
+// ones is only known by trying.
+func (s *Stream) newest(o Options, total int64) ([]string, Pos, error) {
+	want := o.MaxLines
+	if want <= 0 {
+		want = DefaultMaxLines
+	}
+	first := s.firstOnDisk()
+	for window := int64(max(4*want, 256)); ; window *= 4 {
+		from, err := s.posOfLine(total - window)
+		if err != nil {
+			return nil, Pos{}, err
+		}
+		if from.Byte < first.Byte {
+			from = first
+		}
+		lines, to, err := s.clean(o, from)
+		if err != nil {
+			return nil, Pos{}, err
+		}
+		atStart := from.Byte <= first.Byte
+		if len(lines) >= want || atStart {
+			if !atStart || from.Line > 0 {
+				lines = markEarlier(lines, want, from.Line)
+			}
+			return lines, to, nil
+		}
+	}
+}
+
+// markEarlier makes the first line say how many lines came before those
+// shown, adding to the count a cap marker the pipeline already put there.
+func markEarlier(lines []string, max int, before int64) []string {
+	if before <= 0 || len(lines) == 0 {
+		return lines
+	}
+	if n, ok := parseOmitted(lines[0]); ok {
+		lines[0] = OmittedMarker(int(before) + n)
+		return lines
+	}
+	if len(lines) >= max {
+		lines[0] = OmittedMarker(int(before) + 1)
+		return lines
+	}
+	return append([]string{OmittedMarker(int(before))}, lines...)
+}
+
+var omittedRE = regexp.MustCompile(`^\[\.\.\. (\d+) earlier lines omitted \.\.\.\]$`)
+
+func parseOmitted(line string) (int, bool) {
+	m := omittedRE.FindStringSubmatch(line)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
+// clean runs the stream from `from` to its end through a pipeline. It
+// returns the cleaned lines and the position after the last complete line
+// fed: a last line without newline is shown, but not consumed.
+func (s *Stream) clean(o Options, from Pos) ([]string, Pos, error) {
+	p, err := NewPipeline(o)
+	if err != nil {
+		return nil, Pos{}, err
+	}
+	lw := &lineWriter{w: p, pos: from, complete: from}
+	if _, _, err := s.CopyFrom(lw, from.Byte); err != nil {
+		return nil, Pos{}, err
+	}
+	return p.Close(), lw.complete, nil
+}
+
+// lineWriter passes bytes on and tracks the position after the last newline.
+type lineWriter struct {
+	w        io.Writer
+	pos      Pos
+	complete Pos
+}
+
+func (lw *lineWriter) Write(b []byte) (int, error) {
+	n, err := lw.w.Write(b)
+	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
+		lw.complete = Pos{Byte: lw.pos.Byte + int64(i) + 1, Line: lw.pos.Line + int64(bytes.Count(b[:n], []byte{'\n'}))}
+	}
+	lw.pos.Byte += int64(n)
+	lw.pos.Line += int64(bytes.Count(b[:n], []byte{'\n'}))
+	return n, err
+}
+
+// end is the position after the last byte.
+func (s *Stream) end() Pos {
+	if len(s.parts) == 0 {
+		return Pos{}
+	}
+	p := s.parts[len(s.parts)-1]
+	return Pos{Byte: p.firstByte + p.bytes, Line: p.firstLine + p.lines}
+}
+
+// firstOnDisk is where the oldest segment still on disk begins.
+func (s *Stream) firstOnDisk() Pos {
+	for _, p := range s.parts {
+		if !p.gone {
+			return Pos{Byte: p.firstByte, Line: p.firstLine}
+		}
+	}
+	return s.end()
+}
+
+// partial reports whether the stream ends with a line still without newline.
+func (s *Stream) partial(end Pos) bool {
+	for i := len(s.parts) - 1; i >= 0; i-- {
+		p := s.parts[i]
+		if p.bytes == 0 {
+			continue
+		}
+		if p.gone {
+			return false // Cannot tell; the current file is empty anyway.
+		}
+		f, err := s.open(p)
+		if err != nil {
+			return false
+		}
+		defer func() { _ = f.Close() }() // Read only.
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], p.bytes-1); err != nil {
+			return false
+		}
+		return b[0] != '\n'
+	}
+	return false
+}
+
+// posOfLine returns where line number `line` (0-based: the number of
+// newlines before it) begins. Lines before the stream's start clamp to
+// its start; lines in deleted segments clamp to the first one on disk.
+func (s *Stream) posOfLine(line int64) (Pos, error) {
+	if line <= 0 {
+		return Pos{}, nil
+	}
+	for _, p := range s.parts {
+		if line > p.firstLine+p.lines || line <= p.firstLine && p.lines > 0 {
+			continue
+		}
+		if p.gone {
+			continue // Inside a deleted segment: clamp below.
+		}
+		off, err := s.afterNewline(p, line-p.firstLine)
+		if err != nil {
+			return Pos{}, err
+		}
+		return Pos{Byte: p.firstByte + off, Line: line}, nil
+	}
+	if line > s.end().Line {
+		return s.end(), nil
+	}
+	return s.firstOnDisk(), nil
+}
+
+// afterNewline returns the offset just after the k-th newline of part p.
+func (s *Stream) afterNewline(p part, k int64) (int64, error) {
+	f, err := s.open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }() // Read only.
+	buf := make([]byte, 256<<10)
+	var off int64
+	for {
+		n, err := f.ReadAt(buf, off)
+		chunk := buf[:n]
+		if c := int64(bytes.Count(chunk, []byte{'\n'})); c >= k {
+			for at := off; ; {
+				j := bytes.IndexByte(chunk, '\n')
+				if k--; k == 0 {
+					return at + int64(j) + 1, nil
+				}
+				chunk, at = chunk[j+1:], at+int64(j)+1
+			}
+		} else {
+			k -= c
+		}
+		off += int64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return off, nil // Fewer newlines than listed: the file changed.
+			}
+			return 0, fmt.Errorf("read %s: %w", p.name, err)
+		}
+	}
+}
+
+// cursorPath is the reader's cursor file: ".cursor_<stream>" as the
+// original tool named it, or ".cursor_<stream>.<reader>" per thread.
+func (s *Stream) cursorPath(reader string) string {
+	name := ".cursor_" + s.name
+	if reader != "" {
+		name += "." + safeName(reader)
+	}
+	return filepath.Join(s.dir, name)
+}
+
+// safeName reduces a reader id to characters safe in a file name.
+func safeName(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	return b.String()
+}
+
+// loadCursor reads "<line> <byte>"; a lone number, as the original tool
+// wrote, is a line count.
+func (s *Stream) loadCursor(reader string) (Pos, bool, error) {
+	b, err := os.ReadFile(s.cursorPath(reader))
+	if errors.Is(err, os.ErrNotExist) {
+		return Pos{}, false, nil
+	}
+	if err != nil {
+		return Pos{}, false, fmt.Errorf("read cursor: %w", err)
+	}
+	f := strings.Fields(string(b))
+	var c Pos
+	if len(f) >= 1 {
+		c.Line, err = strconv.ParseInt(f[0], 10, 64)
+	}
+	if len(f) == 0 || err != nil || c.Line < 0 {
+		return Pos{}, false, nil // Unreadable: as if first read.
+	}
+	if len(f) >= 2 {
+		if c.Byte, err = strconv.ParseInt(f[1], 10, 64); err == nil && c.Byte >= 0 && c.Byte <= s.end().Byte {
+			return c, true, nil
+		}
+	}
+	if c.Line > s.end().Line {
+		return s.end(), true, nil
+	}
+	c, err = s.posOfLine(c.Line)
+	return c, err == nil, err
+}
+
+func (s *Stream) saveCursor(reader string, c Pos) error {
+	return WriteFileAtomic(s.cursorPath(reader), []byte(fmt.Sprintf("%d %d\n", c.Line, c.Byte)))
+}

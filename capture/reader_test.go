@@ -1,0 +1,172 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// numbered returns lines "event <word> <i>" for i in [from, to): words
+// differ, so nothing collapses even when cleaning is on.
+func numbered(from, to int) []string {
+	words := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"}
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("event %s%d %d", words[i%len(words)], i, i))
+	}
+	return out
+}
+
+func writeLines(t *testing.T, w *Writer, lines []string) {
+	t.Helper()
+	if _, err := w.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sinceRead(t *testing.T, dir, reader string) ReadResult {
+	t.Helper()
+	res, err := Read(dir, "stdout", ReadOptions{Since: true, Reader: reader, Clean: Options{Raw: true, MaxLines: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestSinceReadsEachLineOnceAcrossRotations(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 700, Backups: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close() }()
+	var got []string
+	n := 0
+	for batch := 1; batch <= 40; batch++ {
+		k := 1 + batch%9
+		writeLines(t, w, numbered(n, n+k))
+		n += k
+		res := sinceRead(t, dir, "")
+		if res.Unread != 0 {
+			t.Fatalf("batch %d: %d lines rotated away unread, reads were frequent enough", batch, res.Unread)
+		}
+		got = append(got, res.Lines...)
+		if res.Cursor != int64(n) || res.TotalLines != int64(n) {
+			t.Fatalf("batch %d: cursor %d, total %d; want %d", batch, res.Cursor, res.TotalLines, n)
+		}
+	}
+	if want := numbered(0, n); !slices.Equal(got, want) {
+		t.Fatalf("since reads returned %d lines, want each of %d exactly once:\n%q", len(got), len(want), got)
+	}
+	names, _ := backups(dir, "stdout")
+	if idx, _ := ReadIndex(dir, "stdout"); len(idx) <= len(names) {
+		t.Fatalf("test did not make rotation delete segments (%d indexed, %d on disk)", len(idx), len(names))
+	}
+}
+
+func TestSinceReadSaysWhatRotationTookUnread(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 500, Backups: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close() }()
+	writeLines(t, w, numbered(0, 5))
+	if res := sinceRead(t, dir, ""); len(res.Lines) != 5 {
+		t.Fatalf("first read: %q", res.Lines)
+	}
+	writeLines(t, w, numbered(5, 400)) // Many rotations, only 2 kept.
+	res := sinceRead(t, dir, "")
+	if res.Unread <= 0 || res.Lines[0] != fmt.Sprintf("[... %d lines rotated away unread ...]", res.Unread) {
+		t.Fatalf("no unread marker: unread %d, first line %q", res.Unread, res.Lines[0])
+	}
+	// After the marker: a possibly cut first line, then every line to the end.
+	rest := res.Lines[1:]
+	want := numbered(5, 400)
+	tail := want[len(want)-len(rest)+1:]
+	if !slices.Equal(rest[1:], tail) || !strings.HasSuffix(want[len(want)-len(rest)], rest[0]) {
+		t.Fatalf("lines after the marker are not the stream's end: %q...", rest[:3])
+	}
+	// Lines before the marker's count plus those shown cover the stream.
+	if int64(len(rest))+res.Unread != 400-5+1 && int64(len(rest))+res.Unread != 400-5 {
+		t.Fatalf("%d unread + %d shown does not add up to the %d new lines", res.Unread, len(rest), 395)
+	}
+}
+
+func TestPartialLineShownThenShownComplete(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewWriter(dir, "stdout", WriterOptions{})
+	defer func() { _ = w.Close() }()
+	_, _ = w.Write([]byte("ready\nPassword: "))
+	res := sinceRead(t, dir, "")
+	if !slices.Equal(res.Lines, []string{"ready", "Password: "}) || res.Cursor != 1 || res.TotalLines != 2 {
+		t.Fatalf("first read %q cursor %d total %d", res.Lines, res.Cursor, res.TotalLines)
+	}
+	_, _ = w.Write([]byte("accepted\nnext\n"))
+	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"Password: accepted", "next"}) {
+		t.Fatalf("second read %q", res.Lines)
+	}
+}
+
+func TestReadersKeepTheirOwnCursors(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := NewWriter(dir, "stdout", WriterOptions{})
+	defer func() { _ = w.Close() }()
+	writeLines(t, w, numbered(0, 3))
+	a1, b1 := sinceRead(t, dir, "T-thread-a"), sinceRead(t, dir, "T-thread-b")
+	writeLines(t, w, numbered(3, 5))
+	a2 := sinceRead(t, dir, "T-thread-a")
+	b2 := sinceRead(t, dir, "T-thread-b")
+	d := sinceRead(t, dir, "")
+	if len(a1.Lines) != 3 || len(b1.Lines) != 3 || !slices.Equal(a2.Lines, numbered(3, 5)) || !slices.Equal(b2.Lines, numbered(3, 5)) || len(d.Lines) != 5 {
+		t.Fatalf("a %q %q, b %q %q, default %q", a1.Lines, a2.Lines, b1.Lines, b2.Lines, d.Lines)
+	}
+	for _, name := range []string{".cursor_stdout", ".cursor_stdout.T-thread-a", ".cursor_stdout.T-thread-b"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("cursor file %s: %v", name, err)
+		}
+	}
+}
+
+// People copy task folders and write plain files: no index, no backups.
+func TestReadPlainFolderWithoutIndex(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for _, l := range numbered(0, 500) {
+		b.WriteString(l + "\r\n") // Terminal line ends, as a capture tool writes them.
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stdout"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(dir, "stdout", ReadOptions{Tail: 3})
+	if err != nil || !slices.Equal(res.Lines, numbered(497, 500)) || res.TotalLines != 500 {
+		t.Fatalf("tail 3: %q total %d err %v", res.Lines, res.TotalLines, err)
+	}
+	res, err = Read(dir, "stdout", ReadOptions{Clean: Options{MaxLines: 10}})
+	if err != nil || len(res.Lines) != 10 || res.Lines[0] != OmittedMarker(491) || res.Lines[9] != numbered(499, 500)[0] {
+		t.Fatalf("newest 10: %q err %v", res.Lines, err)
+	}
+	res, err = Read(dir, "stdout", ReadOptions{Clean: Options{Filter: `bravo(1|8)\d\b`, MaxLines: 100}})
+	want := []string{"event bravo15 15", "event bravo85 85"}
+	if err != nil || !slices.Equal(res.Lines, want) {
+		t.Fatalf("filtered full read: %q err %v, want %q", res.Lines, err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cursor_stdout")); err == nil {
+		t.Error("a read with since=false wrote a cursor")
+	}
+}
+
+func TestReadRejectsBadRegexBeforeMovingCursor(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "stdout"), []byte("x\n"), 0o600)
+	_, err := Read(dir, "stdout", ReadOptions{Since: true, Clean: Options{Filter: "("}})
+	if err == nil || !strings.Contains(err.Error(), "filter") {
+		t.Fatalf("err %v, want one naming filter", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cursor_stdout")); err == nil {
+		t.Error("a failed read moved the cursor")
+	}
+}

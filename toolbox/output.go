@@ -1,0 +1,89 @@
+package toolbox
+
+import (
+	"context"
+	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+func bgOutput() *Tool {
+	return &Tool{
+		Name: "bg_output",
+		Description: "Read a background task's output, cleaned for an agent: ANSI codes and spinner frames removed, long paths shortened, long lines truncated, " +
+			"repeated lines collapsed, at most max_lines lines. By default only what is new since your last read (since=true). " +
+			"Use filter (regex) to see only errors, exclude to drop noise such as health checks or HMR.",
+		Params: []Param{
+			{Name: "task_id", Type: "string", Required: true, Description: "The task, from bg_run."},
+			{Name: "stream", Type: "string", Enum: []string{"both", "stdout", "stderr"}, Default: "both", Description: "Which output to read."},
+			{Name: "tail", Type: "integer", Min: minimum(0), Description: "Only the last N lines (of the new lines when since=true)."},
+			{Name: "filter", Type: "string", Description: "Case-insensitive regex: keep only matching lines, e.g. error|warn|FAIL."},
+			{Name: "exclude", Type: "string", Description: "Case-insensitive regex: drop matching lines first, e.g. GET 200|HMR|static."},
+			{Name: "context", Type: "integer", Min: minimum(0), Default: 0, Description: "Lines of context around each filter match, like grep -C."},
+			{Name: "since", Type: "boolean", Default: true, Description: "Only lines that arrived since your previous read (the first read returns the newest). false reads the whole log."},
+			{Name: "max_lines", Type: "integer", Min: minimum(1), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned; the newest are kept."},
+			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
+			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
+		},
+		Run: runBgOutput,
+	}
+}
+
+// StreamMeta locates a read in its stream, counted in lines.
+type StreamMeta struct {
+	TotalLines int64 `json:"total_lines"`
+	Cursor     int64 `json:"cursor"`
+}
+
+// OutputResult is bg_output's answer; a stream not asked for is absent.
+type OutputResult struct {
+	TaskID     string      `json:"task_id"`
+	Status     string      `json:"status"`
+	Stdout     *string     `json:"stdout,omitempty"`
+	Stderr     *string     `json:"stderr,omitempty"`
+	StdoutMeta *StreamMeta `json:"stdout_meta,omitempty"`
+	StderrMeta *StreamMeta `json:"stderr_meta,omitempty"`
+}
+
+func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
+	t, err := a.loadTask(ctx, in.String("task_id", ""))
+	if err != nil {
+		return nil, err
+	}
+	opts := capture.ReadOptions{
+		Tail:   in.Int("tail", 0),
+		Since:  in.Bool("since", true),
+		Reader: a.Getenv("AMP_THREAD_ID"),
+		Clean: capture.Options{
+			Raw:        in.Bool("raw", false),
+			MaxLineLen: in.Int("max_line_len", capture.DefaultMaxLineLen),
+			Cwd:        t.Cwd,
+			Filter:     in.String("filter", ""),
+			Exclude:    in.String("exclude", ""),
+			Context:    in.Int("context", 0),
+			MaxLines:   in.Int("max_lines", capture.DefaultMaxLines),
+		},
+	}
+	// Validate once, so a bad regex moves neither stream's cursor.
+	if _, err := capture.NewPipeline(opts.Clean); err != nil {
+		return nil, err
+	}
+	res := OutputResult{TaskID: t.ID, Status: t.Status}
+	stream := in.String("stream", "both")
+	for _, s := range []struct {
+		name string
+		text **string
+		meta **StreamMeta
+	}{{"stdout", &res.Stdout, &res.StdoutMeta}, {"stderr", &res.Stderr, &res.StderrMeta}} {
+		if stream != "both" && stream != s.name {
+			continue
+		}
+		r, err := capture.Read(t.Dir, s.name, opts)
+		if err != nil {
+			return nil, err
+		}
+		text := strings.Join(r.Lines, "\n")
+		*s.text, *s.meta = &text, &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor}
+	}
+	return res, nil
+}

@@ -1,0 +1,53 @@
+package toolbox
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestOutputStreamsCursorsAndThreads(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": `printf '\033[1;31mERROR\033[0m boom in /x\nok line\n'; echo 'warn: disk' >&2`})
+	waitEnd(t, a, r.TaskID)
+	id := `"task_id":"` + r.TaskID + `"`
+
+	both := call[OutputResult](t, a, bgOutput(), `{`+id+`}`)
+	if both.Stdout == nil || *both.Stdout != "ERROR boom in /x\nok line" || both.Stderr == nil || *both.Stderr != "warn: disk" {
+		t.Fatalf("first read: %+v", both)
+	}
+	if both.StdoutMeta.TotalLines != 2 || both.StdoutMeta.Cursor != 2 || both.StderrMeta.Cursor != 1 || both.Status != "completed" {
+		t.Fatalf("meta: %+v %+v", both.StdoutMeta, both.StderrMeta)
+	}
+	again := call[OutputResult](t, a, bgOutput(), `{`+id+`}`)
+	if *again.Stdout != "" || *again.Stderr != "" {
+		t.Fatalf("second since read returned old lines: %+v", again)
+	}
+
+	// Another thread has its own cursor, and sees everything on its first read.
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-0190-other")
+	other := call[OutputResult](t, a, bgOutput(), `{`+id+`,"stream":"stdout","filter":"error"}`)
+	if *other.Stdout != "ERROR boom in /x" {
+		t.Fatalf("other thread: %+v", other)
+	}
+	raw, _ := json.Marshal(other)
+	if strings.Contains(string(raw), "stderr") {
+		t.Fatalf("stream=stdout answered with stderr fields: %s", raw)
+	}
+	full := call[OutputResult](t, a, bgOutput(), `{`+id+`,"since":false,"raw":true,"stream":"stdout"}`)
+	if *full.Stdout != "\x1b[1;31mERROR\x1b[0m boom in /x\nok line" {
+		t.Fatalf("raw full read: %q", *full.Stdout)
+	}
+	if _, err := a.Call(t.Context(), bgOutput(), []byte(`{`+id+`,"filter":"(unclosed"}`)); err == nil || !strings.Contains(err.Error(), "filter") {
+		t.Fatalf("bad filter: %v", err)
+	}
+}
+
+func withEnv(getenv func(string) string, key, val string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return val
+		}
+		return getenv(k)
+	}
+}
