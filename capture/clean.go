@@ -204,7 +204,7 @@ func (p *Pipeline) Close() []string {
 		p.endRaw()
 	}
 	p.closed = true
-	p.coll.endRun()
+	p.coll.finish()
 	p.stats.LinesCollapsed = p.coll.total
 	out, omitted := p.tail.lines()
 	p.stats.LinesOmitted = omitted
@@ -232,7 +232,10 @@ func (p *Pipeline) line(l []byte) {
 			p.pathBuf = s
 			l = s
 		}
-		if len(l) > p.opt.MaxLineLen { // bytes >= runes: only then can it be too long
+		// Bytes >= runes: only a line this long can be too long. The
+		// pipeline's own markers are never cut, so they read back as
+		// markers.
+		if len(l) > p.opt.MaxLineLen && !isMarker(l) {
 			l = p.truncate(l)
 		}
 	}
@@ -325,8 +328,9 @@ func trimRightSpace(l []byte) []byte {
 	return l
 }
 
-// grepContext passes on matching lines with Context lines around them, and
-// a ContextSeparator between groups that are not adjacent, like grep -C.
+// grepContext passes on matching lines with Context lines around them and,
+// when there is context, a ContextSeparator between groups that are not
+// adjacent, like grep -C.
 type grepContext struct {
 	n       int
 	emit    func([]byte)
@@ -338,7 +342,7 @@ type grepContext struct {
 
 func (g *grepContext) add(l []byte, isMatch bool) {
 	if isMatch {
-		if g.printed && g.gap {
+		if g.n > 0 && g.printed && g.gap {
 			g.emit([]byte(ContextSeparator))
 		}
 		g.before.each(g.emit)

@@ -153,126 +153,134 @@ func (m *maskedLine) set(line []byte) {
 	m.hl, m.hs = hashBytes(m.loose), hashBytes(m.strict)
 }
 
+// similar compares two lines for a repeat of the given period.
+func (m *maskedLine) similar(o *maskedLine, period int) bool {
+	if period == 1 {
+		return m.hl == o.hl && bytes.Equal(m.loose, o.loose)
+	}
+	return m.hs == o.hs && bytes.Equal(m.strict, o.strict)
+}
+
 func (m *maskedLine) copyFrom(o *maskedLine) {
 	m.loose = append(m.loose[:0], o.loose...)
 	m.strict = append(m.strict[:0], o.strict...)
 	m.hl, m.hs = o.hl, o.hs
 }
 
-// collapser folds runs of similar lines: a line is dropped when it is
-// similar to the line one period above it and the whole block of period
-// lines has repeated. Only emitted lines are compared against, so every
-// dropped line is similar to a line the reader still sees. A marker line
-// ends a run and forgets the history, so cleaning again is stable.
+// histSize is how many emitted lines the collapser remembers: enough to
+// see a block of collapsePeriod lines repeated once.
+const histSize = 2 * collapsePeriod
+
+// collapser folds repeats. A repeat is a block of p <= collapsePeriod lines
+// followed by lines similar to it (compared with the loose mask for p = 1
+// and the strict mask otherwise); once the block has repeated whole, the
+// repeat is dropped, and so is everything that continues it, until a line
+// breaks the pattern and a CollapsedMarker takes their place. Every dropped
+// line is similar to a line the reader still sees.
+//
+// The newest collapsePeriod-1 lines are held back so that a repeat can be
+// removed once it is complete. As a result the output between two markers
+// never contains a repeat, and neither does any part of it (such as what
+// the MaxLines cap keeps), so cleaning the output again changes nothing.
 type collapser struct {
 	emit func([]byte)
 
-	hist  [collapsePeriod]maskedLine // the last emitted lines, a ring
-	nhist int                        // valid entries in hist
-	next  int                        // index in hist for the next line
+	hist    [histSize]maskedLine // lines since the last marker, a ring
+	text    [histSize][]byte     // their text, needed while held
+	n       int                  // valid entries in hist
+	next    int                  // slot for the next line
+	pending int                  // newest entries not emitted yet
 
-	period    int          // period of the run in progress; 0 when none
-	pos       int          // lines of the run matched so far
-	committed bool         // a whole block repeated: matched lines are dropped
-	held      [][]byte     // lines matched before the block completed
-	heldMask  []maskedLine // their masked forms
-	dropped   int          // lines dropped in the committed run
-	total     int          // lines dropped overall
+	period  int // period of the repeat being dropped; 0 when none
+	pos     int // lines of the repeat so far
+	dropped int // lines dropped in it
+	total   int // lines dropped overall
 
 	cur maskedLine // the line being added
+}
+
+// at returns the entry back lines before the next slot (1 is the newest).
+func (c *collapser) at(back int) *maskedLine {
+	return &c.hist[(c.next-back+histSize)%histSize]
 }
 
 func (c *collapser) add(line []byte) {
 	if isMarker(line) {
 		c.endRun()
-		c.nhist = 0
+		c.flushPending()
+		c.n = 0
 		c.emit(line)
 		return
 	}
 	c.cur.set(line)
 	if c.period > 0 {
-		if c.similar(c.period-c.pos%c.period, c.period) {
+		if c.cur.similar(c.at(c.period-c.pos%c.period), c.period) {
 			c.pos++
-			switch {
-			case c.committed:
-				c.dropped++
-			case c.pos == c.period:
-				c.committed = true
-				c.dropped = c.pos
-				c.held = c.held[:0]
-				c.heldMask = c.heldMask[:0]
-			default:
-				c.hold(line)
-			}
+			c.dropped++
 			return
 		}
 		c.endRun()
 	}
-	for p := 1; p <= c.nhist; p++ {
-		if c.similar(p, p) {
-			c.period, c.pos = p, 1
-			if p == 1 {
-				c.committed, c.dropped = true, 1
-			} else {
-				c.hold(line)
-			}
+	for p := 1; p <= collapsePeriod && 2*p-1 <= c.n; p++ {
+		if c.repeatEnds(p) {
+			// The newest p-1 lines and this one repeat the block before
+			// them: take them back (they are still held) and drop them.
+			c.n -= p - 1
+			c.pending -= p - 1
+			c.next = (c.next - (p - 1) + histSize) % histSize
+			c.period, c.pos, c.dropped = p, p, p
 			return
 		}
 	}
-	c.push(line, &c.cur)
+	c.hist[c.next].copyFrom(&c.cur)
+	c.text[c.next] = append(c.text[c.next][:0], line...)
+	c.next = (c.next + 1) % histSize
+	c.n = min(c.n+1, histSize)
+	c.pending++
+	if c.pending >= collapsePeriod {
+		c.emit(c.text[(c.next-c.pending+histSize)%histSize])
+		c.pending--
+	}
 }
 
-// similar reports whether the current line is similar to the emitted line
-// back lines ago, for a run of the given period.
-func (c *collapser) similar(back, period int) bool {
-	if back > c.nhist {
+// repeatEnds reports whether the newest p-1 lines and the current line are
+// similar to the p lines before them.
+func (c *collapser) repeatEnds(p int) bool {
+	if !c.cur.similar(c.at(p), p) {
 		return false
 	}
-	e := &c.hist[(c.next-back+collapsePeriod)%collapsePeriod]
-	if period == 1 {
-		return e.hl == c.cur.hl && bytes.Equal(e.loose, c.cur.loose)
-	}
-	return e.hs == c.cur.hs && bytes.Equal(e.strict, c.cur.strict)
-}
-
-// push emits a line and remembers its masked forms.
-func (c *collapser) push(line []byte, m *maskedLine) {
-	c.emit(line)
-	c.hist[c.next].copyFrom(m)
-	c.next = (c.next + 1) % collapsePeriod
-	c.nhist = min(c.nhist+1, collapsePeriod)
-}
-
-// hold keeps a line of a block that has not repeated whole yet.
-func (c *collapser) hold(line []byte) {
-	n := len(c.held)
-	if n < cap(c.held) {
-		c.held = c.held[:n+1]
-		c.heldMask = c.heldMask[:n+1]
-	} else {
-		c.held = append(c.held, nil)
-		c.heldMask = append(c.heldMask, maskedLine{})
-	}
-	c.held[n] = append(c.held[n][:0], line...)
-	c.heldMask[n].copyFrom(&c.cur)
-}
-
-// endRun ends the run in progress: a committed run leaves its marker (which
-// also forgets the history, as a marker read back would), held lines are
-// emitted after all.
-func (c *collapser) endRun() {
-	if c.committed {
-		c.total += c.dropped
-		c.emit([]byte(CollapsedMarker(c.dropped)))
-		c.nhist = 0
-	} else {
-		for i, l := range c.held {
-			c.push(l, &c.heldMask[i])
+	for k := 1; k < p; k++ {
+		if !c.at(k).similar(c.at(k+p), p) {
+			return false
 		}
 	}
-	c.held = c.held[:0]
-	c.heldMask = c.heldMask[:0]
-	c.period, c.pos, c.committed, c.dropped = 0, 0, false, 0
+	return true
+}
+
+// flushPending emits the held lines.
+func (c *collapser) flushPending() {
+	for ; c.pending > 0; c.pending-- {
+		c.emit(c.text[(c.next-c.pending+histSize)%histSize])
+	}
+}
+
+// endRun ends a repeat being dropped: the block is emitted, then the marker,
+// which starts a new history as it would when read back.
+func (c *collapser) endRun() {
+	if c.period == 0 {
+		return
+	}
+	c.flushPending()
+	c.emit([]byte(CollapsedMarker(c.dropped)))
+	c.total += c.dropped
+	c.n = 0
+	c.period, c.pos, c.dropped = 0, 0, 0
+}
+
+// finish ends the input.
+func (c *collapser) finish() {
+	c.endRun()
+	c.flushPending()
 }
 
 // hashBytes is FNV-1a, a cheap first check before comparing masks.

@@ -169,8 +169,7 @@ func (s *screen) finish() {
 		s.feed(c)
 	}
 	s.state = stGround
-	last := s.lines[len(s.lines)-1]
-	if len(last.b) == 0 && len(s.lines) > 0 {
+	if last := s.lines[len(s.lines)-1]; len(last.b) == 0 {
 		// The newline after the last line opened this one; it is not a line.
 		s.lines = s.lines[:len(s.lines)-1]
 	}
@@ -443,6 +442,9 @@ func (s *screen) restoreCursor() {
 // separate handles a full clear: what was shown stays in the history and
 // drawing starts over on a fresh line.
 func (s *screen) separate() {
+	if len(s.lines) == 1 && len(s.lines[0].b) == 0 {
+		return // already a fresh screen
+	}
 	s.flush(len(s.lines))
 	s.lines = append(s.lines[:0], s.newLine())
 	s.row = 0

@@ -1,0 +1,71 @@
+package capture
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestCollapse(t *testing.T) {
+	tests := []struct {
+		name     string
+		in, want []string
+	}{
+		{"five similar lines", []string{
+			"Using flag 1", "Using flag 2", "Using flag 3", "Using flag 4", "Using flag 5",
+		}, []string{"Using flag 1", "... 4 similar lines collapsed"}},
+		{"durations and timestamps masked", []string{
+			"[19:03:40.200] GET / 200 1.2 ms", "[19:03:41.007] GET / 200 13.25 ms", "next",
+		}, []string{"[19:03:40.200] GET / 200 1.2 ms", "... 1 similar lines collapsed", "next"}},
+		{"hex ids masked", []string{
+			"goroutine at 0xc000123abc", "goroutine at 0xc0001f0000",
+		}, []string{"goroutine at 0xc000123abc", "... 1 similar lines collapsed"}},
+		{"different messages never collapse", []string{
+			"error: file 1 not found", "error: file 2 is locked", "warning: file 3 not found",
+		}, []string{"error: file 1 not found", "error: file 2 is locked", "warning: file 3 not found"}},
+		{"a repeated block collapses", []string{
+			"GET /a 200 1.1 ms", "GET /b 200 2.2 ms", "GET /a 200 3.3 ms", "GET /b 200 4.4 ms", "GET /a 200 5.5 ms", "done",
+		}, []string{"GET /a 200 1.1 ms", "GET /b 200 2.2 ms", "... 3 similar lines collapsed", "done"}},
+		{"blocks keep lines told apart by plain numbers", []string{
+			"=== RUN T/1", "want 19", "=== RUN T/2", "want 28",
+		}, []string{"=== RUN T/1", "want 19", "=== RUN T/2", "want 28"}},
+		{"a broken block is shown whole", []string{
+			"a", "b", "a", "c",
+		}, []string{"a", "b", "a", "c"}},
+		{"markers never collapse", []string{
+			"... 3 similar lines collapsed", "... 3 similar lines collapsed", "--", "--",
+		}, []string{"... 3 similar lines collapsed", "... 3 similar lines collapsed", "--", "--"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			c := collapser{emit: func(b []byte) { got = append(got, string(b)) }}
+			for _, l := range tt.in {
+				c.add([]byte(l))
+			}
+			c.finish()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("collapse(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaskVolatile(t *testing.T) {
+	tests := []struct{ in, loose, strict string }{
+		{"want 29", "want #", "want 29"},
+		{"took 0.00s", "took #.#s", "took #.#s"},
+		{"at 7:01:03 PM", "at #:#:# PM", "at #:#:# PM"},
+		{"hash e5196ed1 id", "hash # id", "hash # id"},
+		{"c0ffee1 has a digit, deadbeef is a word", "# has a digit, deadbeef is a word", "# has a digit, deadbeef is a word"},
+		{"TS2551", "TS#", "TS2551"},
+		{"update (x12)", "update (x#)", "update (x#)"},
+	}
+	for _, tt := range tests {
+		if got := string(maskVolatile(nil, []byte(tt.in), false)); got != tt.loose {
+			t.Errorf("loose mask of %q = %q, want %q", tt.in, got, tt.loose)
+		}
+		if got := string(maskVolatile(nil, []byte(tt.in), true)); got != tt.strict {
+			t.Errorf("strict mask of %q = %q, want %q", tt.in, got, tt.strict)
+		}
+	}
+}
