@@ -36,15 +36,11 @@ func Lookup(ctx context.Context, pid int) (Proc, error) {
 	if pid <= 0 {
 		return Proc{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
 	}
-	p, err := process.NewProcessWithContext(ctx, int32(pid))
+	st, err := readStat(ctx, pid)
 	if err != nil {
-		return Proc{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
+		return Proc{}, err
 	}
-	start, err := p.CreateTimeWithContext(ctx)
-	if err != nil {
-		return Proc{}, fmt.Errorf("start time of pid %d: %w", pid, err)
-	}
-	return Proc{PID: pid, Start: start}, nil
+	return Proc{PID: pid, Start: st.start}, nil
 }
 
 // Alive reports whether p still runs: the PID exists, started at the
@@ -54,24 +50,8 @@ func Alive(ctx context.Context, p Proc) bool {
 	if p.PID <= 0 || p.Start == 0 {
 		return false
 	}
-	gp, err := process.NewProcessWithContext(ctx, int32(p.PID))
-	if err != nil {
-		return false
-	}
-	start, err := gp.CreateTimeWithContext(ctx)
-	if err != nil || start != p.Start {
-		return false
-	}
-	return !isZombie(ctx, gp)
-}
-
-func isZombie(ctx context.Context, gp *process.Process) bool {
-	st, err := gp.StatusWithContext(ctx)
-	if err != nil {
-		// Gone between the two reads.
-		return true
-	}
-	return slices.Contains(st, process.Zombie)
+	st, err := readStat(ctx, p.PID)
+	return err == nil && st.start == p.Start && !st.zombie
 }
 
 // entry is one row of a process table snapshot.
@@ -102,23 +82,18 @@ func Snapshot(ctx context.Context) (*Table, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		gp, err := process.NewProcessWithContext(ctx, pid)
-		if err != nil {
+		st, err := readStat(ctx, int(pid))
+		if err != nil || st.zombie {
 			continue // Exited since the listing.
 		}
+		// A Process value without NewProcess's existence probe: we just
+		// read its stat, and a read below that fails skips it anyway.
+		gp := &process.Process{Pid: pid}
 		uids, err := gp.UidsWithContext(ctx)
 		if err != nil || len(uids) == 0 || uids[0] != uid {
 			continue
 		}
-		start, err := gp.CreateTimeWithContext(ctx)
-		if err != nil {
-			continue
-		}
-		ppid, err := gp.PpidWithContext(ctx)
-		if err != nil || isZombie(ctx, gp) {
-			continue
-		}
-		e := entry{proc: Proc{PID: int(pid), Start: start}, ppid: int(ppid), uid: uids[0]}
+		e := entry{proc: Proc{PID: int(pid), Start: st.start}, ppid: st.ppid, uid: uids[0]}
 		if env, err := gp.EnvironWithContext(ctx); err == nil {
 			e.marker = markerValue(env)
 		}

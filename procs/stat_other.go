@@ -1,0 +1,32 @@
+//go:build !linux
+
+package procs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/shirou/gopsutil/v3/process"
+)
+
+type statInfo struct {
+	ppid   int
+	zombie bool
+	start  int64 // ms since the epoch
+}
+
+// readStat asks gopsutil, which on macOS and the BSDs reads one sysctl.
+func readStat(ctx context.Context, pid int) (statInfo, error) {
+	gp, err := process.NewProcessWithContext(ctx, int32(pid))
+	if err != nil {
+		return statInfo{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
+	}
+	start, err1 := gp.CreateTimeWithContext(ctx)
+	ppid, err2 := gp.PpidWithContext(ctx)
+	st, err3 := gp.StatusWithContext(ctx)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return statInfo{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
+	}
+	return statInfo{ppid: int(ppid), zombie: slices.Contains(st, process.Zombie), start: start}, nil
+}
