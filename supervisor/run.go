@@ -20,6 +20,9 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
+// ReapSignal asks a supervisor to kill its task and record it as reaped.
+const ReapSignal = syscall.SIGUSR1
+
 // drainBound is how long output is still read after the command's tree is
 // gone. The PTY master reports end of stream once the last holder of the
 // terminal closes it; a process that escaped the tree kill (another user's,
@@ -45,14 +48,15 @@ type Supervisor struct {
 }
 
 // Run supervises the task until it ends and returns after recording how.
-// It ignores SIGHUP; SIGTERM or SIGINT mean "stop the task" (bg_stop).
+// It ignores SIGHUP; SIGTERM or SIGINT mean "stop the task" (bg_stop,
+// recorded as killed), SIGUSR1 "reap it" (the reaper, recorded as reaped).
 func (sv *Supervisor) Run(ctx context.Context) error {
 	if sv.Log == nil {
 		sv.Log = log.New(io.Discard, "", 0)
 	}
 	signal.Ignore(syscall.SIGHUP)
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)
 	defer signal.Stop(stop)
 
 	t, child, masters, err := sv.start(ctx)
@@ -94,6 +98,9 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		sv.Log.Printf("timeout after %gm: killing the tree", t.TimeoutMinutes)
 	case sig := <-stop:
 		status = StatusKilled
+		if sig == ReapSignal {
+			status = StatusReaped
+		}
 		sv.Log.Printf("%v: killing the tree", sig)
 	}
 	// The command is done or must be: end whatever is left of its tree

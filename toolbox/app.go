@@ -74,6 +74,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
 		fmt.Fprintln(stderr, "bgtask:", err)
 		return ExitError
 	}
+	if name == "bg-reaper" {
+		return app.CLI(context.Background(), name, append([]string{"reap"}, args[1:]...))
+	}
 	return app.CLI(context.Background(), name, args[1:])
 }
 
@@ -130,12 +133,20 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		logger.Printf("usage: %s <staging> <task folder>", supervisor.SuperviseArg)
 		return ExitError
 	}
+	a := &App{Getenv: os.Getenv, Environ: os.Environ()}
 	sv := &supervisor.Supervisor{
 		Staging: args[0], Dir: args[1],
 		Ready: os.NewFile(3, "ready"),
-		Env:   os.Environ(),
+		Env:   a.Environ,
 		Grace: graceFromEnv(os.Getenv),
 		Log:   logger,
+		// The outcome is recorded before this runs; a notification that
+		// fails or hangs is logged and bounded, never holds the task.
+		OnFinish: func(ctx context.Context, t *supervisor.Task) {
+			if err := a.notifyEnd(ctx, t); err != nil {
+				logger.Print(err)
+			}
+		},
 	}
 	if err := sv.Run(context.Background()); err != nil {
 		logger.Print(err)

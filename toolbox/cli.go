@@ -22,6 +22,7 @@ Usage:
   bgtask status ID
   bgtask stop ID
   bgtask logs ID [-f] [--stream stdout|stderr]
+  bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
 
 Installed as bg-run, bg-status, bg-output and bg-stop it speaks the Amp
 toolbox protocol (TOOLBOX_ACTION=describe|execute).
@@ -40,6 +41,7 @@ func commands() map[string]command {
 		"status": {"status ID", cliStatus},
 		"stop":   {"stop ID", cliStop},
 		"logs":   {"logs ID [-f] [--stream stdout|stderr]", cliLogs},
+		"reap":   {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
 	}
 }
 

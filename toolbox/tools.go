@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -42,6 +43,7 @@ func bgRun() *Tool {
 			{Name: "label", Type: "string", Description: "Short human-readable name, e.g. backend, tests. Default: the task id."},
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
 			{Name: "timeout", Type: "number", Min: minimum(0), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed; 0 disables the auto-kill."},
+			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
 		},
 		Run: runBgRun,
 	}
@@ -72,10 +74,13 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := notify.ParseMode(a.Getenv("BG_NOTIFY")); err != nil {
+		return nil, fmt.Errorf("BG_NOTIFY: %w", err)
+	}
 	timeout := in.Float("timeout", DefaultTimeoutMinutes)
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: command, Label: strings.TrimSpace(in.String("label", "")), Cwd: cwd,
-		TimeoutMinutes: timeout, Log: logOpts,
+		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
 		Executable: a.Executable, Env: a.Environ,
 	})
 	if err != nil {

@@ -1,0 +1,195 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+)
+
+// ReapOptions configure Store.Reap.
+type ReapOptions struct {
+	// MaxAge: running tasks started longer ago are killed, finished ones
+	// that ended longer ago are removed.
+	MaxAge time.Duration
+	// DryRun reports what would be done and does nothing.
+	DryRun bool
+	// Grace is the SIGTERM→SIGKILL delay for trees the reaper kills
+	// itself; zero means procs.DefaultGrace.
+	Grace time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Reap actions.
+const (
+	ActionKill  = "kill"  // running past MaxAge: killed, recorded reaped
+	ActionReap  = "reap"  // supervisor gone, processes left: killed, recorded reaped
+	ActionDead  = "dead"  // supervisor and processes gone: recorded killed
+	ActionClean = "clean" // finished past MaxAge: folder removed
+)
+
+// ReapAction is one thing the reaper did, or would do in a dry run.
+type ReapAction struct {
+	Action string
+	Task   *Task
+	Why    string
+	// Killed lists the processes ended (ActionReap).
+	Killed []procs.Proc
+	Err    error
+}
+
+// Reap makes sure nothing is left running unowned: it kills running tasks
+// older than MaxAge (through their supervisor, which records "reaped"),
+// kills what is left of tasks whose supervisor died (found by their
+// BG_TASK_ID marker, also outside their process group, and recorded
+// "reaped"), records tasks found dead with nothing recorded as killed, and
+// removes finished tasks older than MaxAge.
+//
+// It is meant to run on every shell start, so the path where there is
+// nothing to do reads two small files per task and never walks the
+// process table; the table is read only for a task whose supervisor is gone.
+func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reap: list tasks: %w", err)
+	}
+	var out []ReapAction
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".staging-") {
+			s.reapStaging(e, now(), o.DryRun)
+			continue
+		}
+		if ValidID(e.Name()) != nil {
+			continue
+		}
+		dir := filepath.Join(s.Dir, e.Name())
+		status := readOne(dir, fileStatus)
+		if status == "" {
+			continue // Reserved folder of a task being created.
+		}
+		if status != StatusRunning {
+			end := readTime(dir, fileFinishedAt, fileStartedAt)
+			if end.IsZero() || now().Sub(end) <= o.MaxAge {
+				continue
+			}
+			t, err := readTask(dir)
+			if err != nil {
+				continue
+			}
+			a := ReapAction{Action: ActionClean, Task: t, Why: fmt.Sprintf("%s %s ago", t.Status, age(now().Sub(end)))}
+			if !o.DryRun {
+				a.Err = s.Remove(t)
+			}
+			out = append(out, a)
+			continue
+		}
+		t, err := readTask(dir)
+		if err != nil {
+			continue
+		}
+		if a, ok := s.reapRunning(ctx, t, now(), o); ok {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOptions) (ReapAction, bool) {
+	if procs.Alive(ctx, t.Watchdog) {
+		if now.Sub(t.StartedAt) <= o.MaxAge {
+			return ReapAction{}, false // Fresh and supervised: the common case.
+		}
+		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, max age %s", age(now.Sub(t.StartedAt)), age(o.MaxAge))}
+		if !o.DryRun {
+			a.Err = s.reapThroughSupervisor(ctx, t, o.Grace)
+		}
+		return a, true
+	}
+	// The supervisor is gone without recording an end: SIGKILL, OOM,
+	// reboot. Whatever carries the task's marker is an orphan now.
+	tab, err := procs.Snapshot(ctx)
+	if err != nil {
+		return ReapAction{Action: ActionReap, Task: t, Err: err}, true
+	}
+	left := tab.Tree(t.Root, t.ID)
+	if len(left) == 0 {
+		a := ReapAction{Action: ActionDead, Task: t, Why: "supervisor and command gone, nothing recorded"}
+		if !o.DryRun {
+			if cur, err := s.Settle(ctx, t); err != nil {
+				a.Err = err
+			} else if cur.Status != StatusKilled {
+				return ReapAction{}, false // Its supervisor recorded an end after all.
+			}
+		}
+		return a, true
+	}
+	a := ReapAction{Action: ActionReap, Task: t, Killed: left,
+		Why: fmt.Sprintf("supervisor gone, %d orphaned process(es)", len(left))}
+	if !o.DryRun {
+		_, a.Err = s.takeOver(ctx, t, StatusReaped, o.Grace)
+	}
+	return a, true
+}
+
+// reapThroughSupervisor asks the supervisor to reap, so that it remains the
+// single writer of the outcome, and takes over if it does not.
+func (s Store) reapThroughSupervisor(ctx context.Context, t *Task, grace time.Duration) error {
+	if err := procs.Signal(t.Watchdog, ReapSignal); err == nil {
+		wctx, cancel := context.WithTimeout(ctx, procs.DefaultGrace+10*time.Second)
+		procs.Wait(wctx, t.Watchdog)
+		cancel()
+	}
+	cur, err := s.Load(t.ID)
+	if err != nil || cur.Status != StatusRunning {
+		return err
+	}
+	_, err = s.takeOver(ctx, cur, StatusReaped, grace)
+	return err
+}
+
+// reapStaging removes what a bg_run that died mid-way left behind: its
+// staging folder and the empty folder it reserved, after a minute (a live
+// bg_run needs milliseconds).
+func (s Store) reapStaging(e os.DirEntry, now time.Time, dryRun bool) {
+	fi, err := e.Info()
+	if err != nil || now.Sub(fi.ModTime()) < time.Minute || dryRun {
+		return
+	}
+	_ = os.RemoveAll(filepath.Join(s.Dir, e.Name()))                               // Best effort: retried next time.
+	_ = os.Remove(filepath.Join(s.Dir, strings.TrimPrefix(e.Name(), ".staging-"))) // Only if empty.
+}
+
+func readOne(dir, name string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, name))
+	return strings.TrimSpace(string(b))
+}
+
+// readTime reads the first of names that holds a time.
+func readTime(dir string, names ...string) time.Time {
+	for _, n := range names {
+		if t, err := time.Parse(TimeLayout, readOne(dir, n)); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// age prints a duration in minutes, as --max-age takes it.
+func age(d time.Duration) string { return strconv.Itoa(int(d.Minutes())) + "m" }

@@ -1,0 +1,81 @@
+package toolbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// notifyMode is the task's own mode (bg_run's notify parameter), else
+// BG_NOTIFY, else failure.
+func (a *App) notifyMode(t *supervisor.Task) (notify.Mode, error) {
+	if t.Notify != "" {
+		return notify.ParseMode(t.Notify)
+	}
+	m, err := notify.ParseMode(a.Getenv("BG_NOTIFY"))
+	if err != nil {
+		return m, fmt.Errorf("BG_NOTIFY: %w", err)
+	}
+	return m, nil
+}
+
+// notifyEnd tells the user how t ended, if its mode wants it. A task the
+// reaper found dead is recorded as killed, which the failure mode does not
+// announce when bg_stop did it; dying unseen is a failure, so it is
+// announced as one.
+func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
+	mode, err := a.notifyMode(t)
+	if err != nil {
+		return err
+	}
+	if t.Status == supervisor.StatusKilled && mode != notify.ModeNever {
+		mode = notify.ModeAlways
+	}
+	n := &notify.Notifier{Mode: mode, Command: a.Getenv("BG_NOTIFY_CMD"), Env: a.Environ}
+	ev := notify.Event{
+		TaskID: t.ID, Label: t.Label, Command: t.Command, Status: t.Status,
+		ExitCode: t.ExitCode,
+		Timeout:  time.Duration(t.TimeoutMinutes * float64(time.Minute)),
+		LastLine: lastLine(t),
+	}
+	if !t.FinishedAt.IsZero() {
+		ev.Duration = t.FinishedAt.Sub(t.StartedAt)
+	}
+	if _, err := n.Notify(ctx, ev); err != nil {
+		return fmt.Errorf("notify end of %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// lastLine is the last line the task printed, cleaned: from the stream
+// written last, since the two are separate files.
+func lastLine(t *supervisor.Task) string {
+	newest, when := "", time.Time{}
+	for _, s := range []string{"stdout", "stderr"} {
+		fi, err := os.Stat(filepath.Join(t.Dir, s))
+		if err != nil || fi.Size() == 0 || !fi.ModTime().After(when) && newest != "" {
+			continue
+		}
+		newest, when = s, fi.ModTime()
+	}
+	if newest == "" {
+		return ""
+	}
+	r, err := capture.Read(t.Dir, newest, capture.ReadOptions{Tail: 20, Clean: capture.Options{Cwd: t.Cwd}})
+	if err != nil {
+		return ""
+	}
+	for i := len(r.Lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(r.Lines[i]); l != "" && !strings.HasPrefix(l, "[... ") && !strings.HasPrefix(l, "... ") {
+			return l
+		}
+	}
+	return ""
+}

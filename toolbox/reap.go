@@ -1,0 +1,75 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// DefaultReapMaxAge is bg-reaper's --max-age in minutes: three hours.
+const DefaultReapMaxAge = 180
+
+// cliReap is `bgtask reap` and `bg-reaper`: run on every shell start, it
+// prints one line per action and nothing when there is nothing to do.
+func cliReap(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	maxAge := fs.Float64("max-age", DefaultReapMaxAge, "minutes: kill running tasks started earlier, remove finished tasks that ended earlier")
+	dryRun := fs.Bool("dry-run", false, "print what would be done (Would kill: / Would clean:) and change nothing")
+	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *maxAge < 0 {
+		return errUsage
+	}
+	actions, err := a.Store.Reap(ctx, supervisor.ReapOptions{
+		MaxAge: time.Duration(*maxAge * float64(time.Minute)),
+		DryRun: *dryRun,
+		Grace:  graceFromEnv(a.Getenv),
+		Now:    a.Now,
+	})
+	var errs []error
+	for _, act := range actions {
+		if act.Err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", act.Action, act.Task.ID, act.Err))
+			continue
+		}
+		if !*quiet {
+			fmt.Fprintln(a.Stdout, reapLine(act, *dryRun))
+		}
+		if !*dryRun && (act.Action == supervisor.ActionReap || act.Action == supervisor.ActionDead) {
+			// No supervisor is left to tell the user: the reaper does. A
+			// machine without a desktop fails here routinely: a warning,
+			// not a failed reap.
+			if err := a.notifyEnd(ctx, act.Task); err != nil && !*quiet {
+				fmt.Fprintln(a.Stderr, "warning:", err)
+			}
+		}
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+func reapLine(act supervisor.ReapAction, dryRun bool) string {
+	name := fmt.Sprintf("%s (%s)", act.Task.ID, act.Task.Label)
+	if dryRun {
+		switch act.Action {
+		case supervisor.ActionClean:
+			return fmt.Sprintf("Would clean: %s: %s", name, act.Why)
+		case supervisor.ActionDead:
+			return fmt.Sprintf("Would mark killed: %s: %s", name, act.Why)
+		default:
+			return fmt.Sprintf("Would kill: %s: %s", name, act.Why)
+		}
+	}
+	switch act.Action {
+	case supervisor.ActionClean:
+		return fmt.Sprintf("Cleaned %s: %s", name, act.Why)
+	case supervisor.ActionDead:
+		return fmt.Sprintf("Marked %s killed: %s", name, act.Why)
+	default:
+		return fmt.Sprintf("Reaped %s: %s", name, act.Why)
+	}
+}

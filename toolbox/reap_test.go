@@ -1,0 +1,201 @@
+package toolbox
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// reap runs bg-reaper in-process and returns what it printed.
+func reap(t *testing.T, a *App, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a.Stdout, a.Stderr = &out, &errOut
+	if code := a.CLI(context.Background(), "bg-reaper", append([]string{"reap"}, args...)); code != ExitOK {
+		t.Fatalf("bg-reaper %v: exit %d: %s", args, code, errOut.String())
+	}
+	return out.String()
+}
+
+// startTree starts a task running the 3-level helper tree and waits for
+// the setsid grandchild.
+func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
+	t.Helper()
+	r := startTask(t, a, map[string]any{"command": helperCommand("tree"), "label": "tree", "timeout": timeout})
+	waitFor(t, "the setsid grandchild", func() bool {
+		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
+		return bytes.Contains(b, []byte("leaf "))
+	})
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
+	hook := filepath.Join(t.TempDir(), "hook-env")
+	a := newTestApp(t, "BG_NOTIFY_CMD=env > "+hook)
+	fresh := startTree(t, a, 0)
+	task := startTree(t, a, 0)
+	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	if n := len(markerProcs(t, task.ID)); n < 3 {
+		t.Fatalf("%d marker processes after the supervisor died, want the whole orphaned tree", n)
+	}
+
+	dry := reap(t, a, "--dry-run")
+	if !strings.Contains(dry, "Would kill: "+task.ID) || strings.Contains(dry, fresh.ID) {
+		t.Fatalf("dry run printed %q", dry)
+	}
+	if n := len(markerProcs(t, task.ID)); n < 3 {
+		t.Fatal("dry run killed processes")
+	}
+
+	out := reap(t, a)
+	if !strings.Contains(out, "Reaped "+task.ID) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("reaper printed %q", out)
+	}
+	if left := markerProcs(t, task.ID); len(left) != 0 {
+		t.Fatalf("orphans still alive: %v", left)
+	}
+	if got, _ := a.Store.Load(task.ID); got.Status != supervisor.StatusReaped {
+		t.Fatalf("status %s, want reaped", got.Status)
+	}
+	// The fresh task, supervised and young, is untouched.
+	if got, _ := a.Store.Load(fresh.ID); got.Status != supervisor.StatusRunning || len(markerProcs(t, fresh.ID)) < 3 {
+		t.Fatalf("fresh task disturbed: %s", got.Status)
+	}
+	// With no supervisor left, the reaper itself tells the user.
+	env := readFile(t, hook)
+	for _, want := range []string{"BG_TASK_ID=" + task.ID, "BG_TASK_STATUS=reaped", "BG_TASK_LABEL=tree", "BG_TASK_LAST_LINE=leaf "} {
+		if !strings.Contains(env, want) {
+			t.Errorf("hook environment lacks %q:\n%s", want, env)
+		}
+	}
+	if again := reap(t, a); again != "" {
+		t.Fatalf("second run printed %q, want nothing", again)
+	}
+}
+
+func TestReaperAgesAndCleans(t *testing.T) {
+	a := newTestApp(t)
+	old := startTree(t, a, 0)
+	done := startTask(t, a, map[string]any{"command": "echo done"})
+	waitEnd(t, a, done.TaskID)
+	// Four hours pass.
+	later := time.Now().Add(4 * time.Hour)
+	a.Now = func() time.Time { return later }
+
+	before := snapshotDir(t, a.Store.Dir)
+	dry := reap(t, a, "--dry-run", "--max-age", "180")
+	if !strings.Contains(dry, "Would kill: "+old.ID) || !strings.Contains(dry, "Would clean: "+done.TaskID) {
+		t.Fatalf("dry run printed %q", dry)
+	}
+	if after := snapshotDir(t, a.Store.Dir); after != before {
+		t.Fatal("dry run changed the state folder")
+	}
+
+	out := reap(t, a, "--max-age", "180")
+	if !strings.Contains(out, "Reaped "+old.ID) || !strings.Contains(out, "Cleaned "+done.TaskID) {
+		t.Fatalf("reaper printed %q", out)
+	}
+	got, err := a.Store.Load(old.ID)
+	if err != nil || got.Status != supervisor.StatusReaped {
+		t.Fatalf("old task: %v %v", got, err)
+	}
+	// Recorded by its own supervisor, the single writer, not by the reaper.
+	if log := readFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
+		t.Errorf("supervisor log: %q", log)
+	}
+	if left := markerProcs(t, old.ID); len(left) != 0 {
+		t.Fatalf("still alive: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(a.Store.Dir, done.TaskID)); !os.IsNotExist(err) {
+		t.Fatal("finished task not removed")
+	}
+}
+
+// A task whose supervisor and command are gone, with a recorded PID now
+// used by an unrelated process, is recorded killed and the process is
+// left alone.
+func TestReaperLeavesReusedPIDAlone(t *testing.T) {
+	a := newTestApp(t)
+	stranger := exec.Command(os.Args[0])
+	stranger.Env = append(os.Environ(), "BGTEST_HELPER=hang")
+	out, _ := stranger.StdoutPipe()
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() })
+	if _, err := out.Read(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	real, _ := procs.Lookup(context.Background(), stranger.Process.Pid)
+	id := "task-1700000000-reused"
+	dir := filepath.Join(a.Store.Dir, id)
+	_ = os.MkdirAll(dir, 0o700)
+	pid, stale := strconv.Itoa(real.PID), strconv.FormatInt(real.Start-3_600_000, 10)
+	for name, v := range map[string]string{
+		"command": "sleep 1000", "status": "running", "started_at": time.Now().UTC().Format(supervisor.TimeLayout), "cwd": "/",
+		"pid": pid, "pid_start_ms": stale, "watchdog_pid": pid, "watchdog_start_ms": stale,
+	} {
+		_ = os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600)
+	}
+	got := reap(t, a)
+	if !strings.Contains(got, "Marked "+id+" (") || !strings.Contains(got, "killed") {
+		t.Fatalf("reaper printed %q", got)
+	}
+	if !procs.Alive(context.Background(), real) {
+		t.Fatal("the unrelated process was killed")
+	}
+	if task, _ := a.Store.Load(id); task.Status != supervisor.StatusKilled {
+		t.Fatalf("status %s, want killed", task.Status)
+	}
+}
+
+// The supervisor records the outcome, then runs the notification hook
+// with the task's fields; success is silent by default.
+func TestSupervisorNotifiesFailureOnly(t *testing.T) {
+	dir := t.TempDir()
+	a := newTestApp(t, `BG_NOTIFY_CMD=env > "`+dir+`/$BG_TASK_ID"`)
+	fail := startTask(t, a, map[string]any{"command": `printf 'compiling\n\033[31merror: x.go:3: undefined: y\033[0m\n\n'; exit 2`, "label": "build"})
+	ok := startTask(t, a, map[string]any{"command": "echo fine", "label": "quick"})
+	always := startTask(t, a, map[string]any{"command": "echo fine", "label": "loud", "notify": "always"})
+	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID} {
+		waitEnd(t, a, id)
+	}
+	var env string
+	waitFor(t, "the hook of the failed task", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, fail.TaskID))
+		env = string(b)
+		return err == nil && strings.Contains(env, "BG_TASK_LAST_LINE")
+	})
+	for _, want := range []string{"BG_TASK_STATUS=failed", "BG_TASK_EXIT_CODE=2", "BG_TASK_LABEL=build", "BG_TASK_LAST_LINE=error: x.go:3: undefined: y\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("hook environment lacks %q:\n%s", want, env)
+		}
+	}
+	waitFor(t, "the hook of the notify=always task", func() bool {
+		_, err := os.Stat(filepath.Join(dir, always.TaskID))
+		return err == nil
+	})
+	// Hooks run before the supervisor exits; the quick task's supervisor is gone.
+	task, _ := a.Store.Load(ok.TaskID)
+	waitFor(t, "the quick task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	if _, err := os.Stat(filepath.Join(dir, ok.TaskID)); err == nil {
+		t.Fatal("a successful task notified with the default mode")
+	}
+}
