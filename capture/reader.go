@@ -336,13 +336,14 @@ func (s *Stream) afterNewline(p part, k int64) (int64, error) {
 func (s *Stream) cursorPath(reader string) string {
 	name := ".cursor_" + s.name
 	if reader != "" {
-		name += "." + safeName(reader)
+		name += "." + ReaderKey(reader)
 	}
 	return filepath.Join(s.dir, name)
 }
 
-// safeName reduces a reader id to characters safe in a file name.
-func safeName(id string) string {
+// ReaderKey reduces a reader id (an agent's thread id) to a key safe in a
+// file name: letters, digits, - and _, at most 64 bytes.
+func ReaderKey(id string) string {
 	var b strings.Builder
 	for _, r := range id {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {

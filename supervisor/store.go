@@ -284,3 +284,30 @@ func (s Store) Remove(t *Task) error {
 func Running(ctx context.Context, t *Task) (command, supervisor bool) {
 	return procs.Alive(ctx, t.Root), procs.Alive(ctx, t.Watchdog)
 }
+
+// Ended returns the tasks that have ended, skipping ids for which skip
+// returns true before reading more than their status: callers that run on
+// every tool call only pay for what they have not seen yet.
+func (s Store) Ended(skip func(id string) bool) ([]*Task, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	var out []*Task
+	for _, e := range ents {
+		if !e.IsDir() || ValidID(e.Name()) != nil || skip(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(s.Dir, e.Name())
+		if st := readOne(dir, fileStatus); st == "" || st == StatusRunning {
+			continue
+		}
+		if t, err := readTask(dir); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

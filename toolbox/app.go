@@ -93,11 +93,14 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 		if err != nil {
 			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))
 		}
-		res, err := a.Call(ctx, t, raw)
+		res, err := a.Execute(ctx, t, raw)
 		if err != nil {
 			return writeError(a.Stdout, err)
 		}
-		return writeJSON(a.Stdout, res)
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", res); err != nil {
+			return ExitError
+		}
+		return ExitOK
 	default:
 		return writeError(a.Stdout, fmt.Errorf("TOOLBOX_ACTION must be describe or execute, got %q", action))
 	}

@@ -1,0 +1,189 @@
+package toolbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Notice tells an agent that a task ended since its previous call, so that
+// it learns "tests failed" without polling.
+type Notice struct {
+	TaskID   string `json:"task_id"`
+	Label    string `json:"label"`
+	Status   string `json:"status"`
+	ExitCode *int   `json:"exit_code"`
+	Duration string `json:"duration"`
+	Message  string `json:"message"`
+}
+
+// Execute runs a tool for a protocol (toolbox or MCP): the tool's result as
+// a JSON object, with "notices" added when tasks ended since this reader's
+// previous call.
+func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage, error) {
+	in, err := t.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.Run(ctx, a, in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	notices, err := a.notices(in.String("task_id", ""))
+	if err != nil || len(notices) == 0 {
+		// Notices are a courtesy: failing to compute them must not
+		// hide the answer the agent asked for.
+		return out, nil
+	}
+	extra, err := marshal(map[string]any{"notices": notices})
+	if err != nil {
+		return out, nil
+	}
+	// Both are JSON objects: splice the second's members into the first,
+	// keeping the result's own field order.
+	merged := bytes.TrimSuffix(bytes.TrimSpace(out), []byte("}"))
+	if !bytes.HasSuffix(bytes.TrimSpace(merged), []byte("{")) {
+		merged = append(merged, ',')
+	}
+	return append(merged, bytes.TrimPrefix(extra, []byte("{"))...), nil
+}
+
+func marshal(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // Logs are full of <, > and &.
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// noticeState is one reader's memory, in <state>/.notices/<reader>: when it
+// first called (tasks that ended before are old news), then the ids of the
+// ended tasks it has been told about, one per line.
+type noticeState struct {
+	path  string
+	since time.Time
+	seen  []string
+}
+
+func (a *App) noticePath() string {
+	reader := "default"
+	if id := a.Getenv("AMP_THREAD_ID"); id != "" {
+		reader = "thread-" + capture.ReaderKey(id)
+	}
+	return filepath.Join(a.Store.Dir, ".notices", reader)
+}
+
+// notices returns the tasks that ended since the reader's previous call,
+// each once. about is the task the call itself was about: its answer
+// already says how it ended.
+func (a *App) notices(about string) ([]Notice, error) {
+	st, err := loadNoticeState(a.noticePath())
+	if err != nil {
+		return nil, err
+	}
+	now := a.Now()
+	first := st.since.IsZero()
+	if first {
+		st.since = now
+	}
+	ended, err := a.Store.Ended(func(id string) bool { return slices.Contains(st.seen, id) })
+	if err != nil {
+		return nil, err
+	}
+	var out []Notice
+	var seen []string
+	for _, t := range ended {
+		seen = append(seen, t.ID)
+		// Second resolution on disk: a task that ended in the second of
+		// the first call counts as new rather than be lost.
+		if first || t.ID == about || t.FinishedAt.Before(st.since.Truncate(time.Second)) {
+			continue
+		}
+		out = append(out, noticeOf(t, now))
+	}
+	// Keep only ids whose folders still exist, so the file stays small.
+	keep := seen
+	for _, id := range st.seen {
+		if _, err := os.Stat(filepath.Join(a.Store.Dir, id)); err == nil {
+			keep = append(keep, id)
+		}
+	}
+	if first || len(seen) > 0 || len(keep) != len(st.seen) {
+		st.seen = keep
+		if err := st.save(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func noticeOf(t *supervisor.Task, now time.Time) Notice {
+	n := Notice{TaskID: t.ID, Label: t.Label, Status: t.Status, ExitCode: t.ExitCode}
+	if !t.FinishedAt.IsZero() {
+		n.Duration = formatDuration(t.FinishedAt.Sub(t.StartedAt))
+	}
+	what := t.Status
+	switch t.Status {
+	case supervisor.StatusFailed:
+		if t.ExitCode != nil {
+			what = fmt.Sprintf("failed (exit %d)", *t.ExitCode)
+		}
+	case supervisor.StatusTimeout:
+		what = fmt.Sprintf("timed out after %s", formatMinutes(t.TimeoutMinutes))
+	case supervisor.StatusReaped:
+		what = "was reaped (orphaned or too old)"
+	}
+	n.Message = fmt.Sprintf("%s %s %s ago; read it with bg_output task_id=%s", t.Label, what, formatDuration(now.Sub(t.FinishedAt)), t.ID)
+	return n
+}
+
+func loadNoticeState(path string) (*noticeState, error) {
+	st := &noticeState{path: path}
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read notices state: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for i := 0; sc.Scan(); i++ {
+		line := strings.TrimSpace(sc.Text())
+		if i == 0 {
+			st.since, _ = time.Parse(time.RFC3339Nano, line)
+			continue
+		}
+		if supervisor.ValidID(line) == nil {
+			st.seen = append(st.seen, line)
+		}
+	}
+	return st, nil
+}
+
+func (st *noticeState) save() error {
+	if err := os.MkdirAll(filepath.Dir(st.path), 0o700); err != nil {
+		return fmt.Errorf("save notices state: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString(st.since.UTC().Format(time.RFC3339Nano) + "\n")
+	for _, id := range st.seen {
+		b.WriteString(id + "\n")
+	}
+	return capture.WriteFileAtomic(st.path, []byte(b.String()))
+}

@@ -1,0 +1,80 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// execute runs a tool as the protocols do and decodes the answer.
+func execute(t *testing.T, a *App, tool *Tool, params string) map[string]any {
+	t.Helper()
+	raw, err := a.Execute(context.Background(), tool, []byte(params))
+	if err != nil {
+		t.Fatalf("%s %s: %v", tool.Name, params, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s answered invalid JSON %s: %v", tool.Name, raw, err)
+	}
+	return m
+}
+
+func noticesOf(m map[string]any) []string {
+	var out []string
+	list, _ := m["notices"].([]any)
+	for _, n := range list {
+		out = append(out, n.(map[string]any)["message"].(string))
+	}
+	return out
+}
+
+func TestNoticesTellEachEndOncePerThread(t *testing.T) {
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-main")
+	r := execute(t, a, bgRun(), `{"command":"echo testing; exit 1","label":"tests"}`)
+	if len(noticesOf(r)) != 0 {
+		t.Fatalf("first call has notices: %v", r["notices"])
+	}
+	id := r["task_id"].(string)
+	waitEnd(t, a, id)
+
+	st := execute(t, a, bgStatus(), `{}`)
+	got := noticesOf(st)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "tests failed (exit 1) ") || !strings.Contains(got[0], id) {
+		t.Fatalf("notices %q, want the failed tests once", got)
+	}
+	if n := st["notices"].([]any)[0].(map[string]any); n["status"] != "failed" || n["exit_code"] != 1.0 || n["label"] != "tests" {
+		t.Fatalf("notice fields %v", n)
+	}
+	if again := noticesOf(execute(t, a, bgStatus(), `{}`)); len(again) != 0 {
+		t.Fatalf("told twice: %q", again)
+	}
+
+	// Another thread keeps its own memory; a call about the task itself
+	// needs no notice of it.
+	other := newTestApp(t)
+	other.Store = a.Store
+	other.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-other")
+	execute(t, other, bgStatus(), `{}`) // First call of T-other.
+	r2 := execute(t, a, bgRun(), `{"command":"exit 0","label":"lint"}`)
+	waitEnd(t, a, r2["task_id"].(string))
+	if got := noticesOf(execute(t, other, bgOutput(), `{"task_id":"`+r2["task_id"].(string)+`"}`)); len(got) != 0 {
+		t.Fatalf("bg_output about the task itself carried its notice: %q", got)
+	}
+	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 1 || !strings.HasPrefix(got[0], "lint completed") {
+		t.Fatalf("main thread notices %q", got)
+	}
+}
+
+func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
+	a := newTestApp(t)
+	execute(t, a, bgStatus(), `{}`) // First call.
+	r := execute(t, a, bgRun(), `{"command":"exit 3"}`)
+	waitEnd(t, a, r["task_id"].(string))
+	st := execute(t, a, bgStatus(), `{}`) // {"tasks":[...],"summary":{...}} ends in "}}".
+	if len(noticesOf(st)) != 1 || st["summary"].(map[string]any)["total"] != 1.0 {
+		t.Fatalf("answer %v", st)
+	}
+}
