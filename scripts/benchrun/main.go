@@ -1,7 +1,9 @@
-// Command benchrun measures the core runtime as users meet it: the latency
-// of a bg-run call as a whole process (exec to JSON printed), and the
-// resident memory of a task's supervisor while its command is idle and
-// while it writes as fast as it can.
+// Command benchrun measures the tools as users meet them, each call a whole
+// process: bg-run latency (exec to JSON printed); the resident memory of a
+// task's supervisor while its command is idle and while it writes as fast
+// as it can; bg-reaper's nothing-to-do path and bg-status with 50 tasks;
+// bg-output on a 60 MB log in six segments (tail, incremental read, full
+// filtered scan).
 //
 //	go run ./scripts/benchrun [-runs 50] [-seconds 5]
 //
@@ -23,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/shirou/gopsutil/v3/process"
 )
 
@@ -47,7 +50,7 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/bgtask").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
-	for _, n := range []string{"bg-run", "bg-stop", "bg-status"} {
+	for _, n := range []string{"bg-run", "bg-stop", "bg-status", "bg-output", "bg-reaper"} {
 		if err := os.Symlink(bin, filepath.Join(tmp, n)); err != nil {
 			return err
 		}
@@ -80,6 +83,30 @@ func run() error {
 		_ = res
 	}
 	fmt.Printf("bg-run latency (exec to JSON printed), %d runs: %s\n", *runs, summary(lat))
+
+	// The tasks above have ended: the reaper's everyday path, nothing to do.
+	waitAllEnded(filepath.Join(tmp, "state"))
+	var reapT, statusT []time.Duration
+	for range *runs {
+		start := time.Now()
+		cmd := exec.Command(filepath.Join(tmp, "bg-reaper"), "--max-age", "180")
+		cmd.Env = env
+		out, err := cmd.Output()
+		reapT = append(reapT, time.Since(start))
+		if err != nil || len(out) > 0 {
+			return fmt.Errorf("bg-reaper with nothing to do: %v %q", err, out)
+		}
+		_, took, err := call("bg-status", `{}`)
+		if err != nil {
+			return err
+		}
+		statusT = append(statusT, took)
+	}
+	fmt.Printf("bg-reaper, %d finished tasks, nothing to do, %d runs: %s\n", *runs, *runs, summary(reapT))
+	fmt.Printf("bg-status listing %d tasks, %d runs: %s\n", *runs, *runs, summary(statusT))
+	if err := benchOutput(tmp, env, *runs); err != nil {
+		return err
+	}
 
 	for _, c := range []struct{ name, command string }{
 		{"idle (command sleeps)", "sleep 600"},
@@ -119,6 +146,125 @@ func run() error {
 	}
 	fmt.Println("rerun: go run ./scripts/benchrun")
 	return nil
+}
+
+// waitAllEnded waits until no task in state is running.
+func waitAllEnded(state string) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ents, _ := os.ReadDir(state)
+		running := 0
+		for _, e := range ents {
+			if b, _ := os.ReadFile(filepath.Join(state, e.Name(), "status")); strings.TrimSpace(string(b)) == "running" {
+				running++
+			}
+		}
+		if running == 0 {
+			return
+		}
+	}
+}
+
+// benchOutput times bg-output on a 60 MB log in six 10 MB segments, as a
+// whole process: tail=80, an incremental read of 1,000 new lines, and a
+// full filtered scan.
+func benchOutput(tmp string, env []string, runs int) error {
+	id := "task-1700000000-bench"
+	dir := filepath.Join(tmp, "state", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"command": "bench", "status": "completed", "started_at": "2023-11-14T22:13:20Z", "finished_at": "2023-11-14T22:13:20Z", "cwd": "/home/dev/shop", "exit_code": "0"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	// Exactly 60 MB: five rotated 10 MB segments and a full current file.
+	w, err := capture.NewWriter(dir, "stdout", capture.WriterOptions{MaxBytes: 10 << 20, Backups: 5})
+	if err != nil {
+		return err
+	}
+	line := func(i int) string {
+		switch {
+		case i%997 == 0:
+			return fmt.Sprintf("\x1b[31mERROR\x1b[39m request %d failed: ECONNREFUSED 127.0.0.1:5432 at /home/dev/shop/node_modules/.pnpm/pg@8.11.3_pg-native@3.0.1/node_modules/pg/lib/client.js:132:17\n", i)
+		case i%50 == 0:
+			return fmt.Sprintf("\x1b[33mwarn\x1b[39m slow query %d took %dms\n", i, i%700)
+		default:
+			return fmt.Sprintf("\x1b[2m2026-11-23T10:%02d:%02d.%03dZ\x1b[22m \x1b[32mGET\x1b[39m /api/products/%d \x1b[32m200\x1b[39m %d.%03d ms - %d\n", i/60%60, i%60, i%1000, i%5000, i%90, i%1000, 1000+i%9000)
+		}
+	}
+	var b strings.Builder
+	i := 0
+	for written := 0; written < 60<<20; {
+		b.Reset()
+		for b.Len() < 1<<20 {
+			b.WriteString(line(i))
+			i++
+		}
+		chunk := []byte(b.String())
+		chunk = chunk[:min(len(chunk), 60<<20-written)]
+		n, err := w.Write(chunk)
+		if err != nil {
+			return err
+		}
+		written += n
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "stdout*"))
+	fmt.Printf("bg-output on a 60 MB log in %d files (%d lines):\n", len(names), i)
+	timeOut := func(name, input string, before func() error) ([]time.Duration, error) {
+		var ts []time.Duration
+		for range runs {
+			if before != nil {
+				if err := before(); err != nil {
+					return nil, err
+				}
+			}
+			cmd := exec.Command(filepath.Join(tmp, "bg-output"))
+			cmd.Env = append(env, "TOOLBOX_ACTION=execute")
+			cmd.Stdin = strings.NewReader(input)
+			start := time.Now()
+			out, err := cmd.Output()
+			ts = append(ts, time.Since(start))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v %s", name, err, out)
+			}
+		}
+		fmt.Printf("  %s, %d runs: %s\n", name, runs, summary(ts))
+		return ts, nil
+	}
+	if _, err := timeOut("tail=80", `{"task_id":"`+id+`","tail":80,"stream":"stdout"}`, nil); err != nil {
+		return err
+	}
+	// Prime the cursor, then each run reads 1,000 new lines.
+	if _, err := timeOut("first since read (newest 80)", `{"task_id":"`+id+`","stream":"stdout"}`, nil); err != nil {
+		return err
+	}
+	appendLines := func() error {
+		b.Reset()
+		for range 1000 {
+			b.WriteString(line(i))
+			i++
+		}
+		_, err := w.Write([]byte(b.String()))
+		return err
+	}
+	if _, err := timeOut("since read of 1,000 new lines", `{"task_id":"`+id+`","stream":"stdout"}`, appendLines); err != nil {
+		return err
+	}
+	scans, err := timeOut("full scan since=false filter=error|warn", `{"task_id":"`+id+`","stream":"stdout","since":false,"filter":"error|warn"}`, nil)
+	if err != nil {
+		return err
+	}
+	slices.Sort(scans)
+	var onDisk int64
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil {
+			onDisk += fi.Size()
+		}
+	}
+	fmt.Printf("  full filtered scan throughput (median, whole process): %.0f MB/s over %.0f MB\n",
+		float64(onDisk)/(1<<20)/scans[len(scans)/2].Seconds(), float64(onDisk)/(1<<20))
+	return w.Close()
 }
 
 func summary(d []time.Duration) string {
