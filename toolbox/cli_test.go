@@ -1,0 +1,106 @@
+package toolbox
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// A command that exits while a background child still holds its terminal:
+// the task ends with the command, its last output captured, and the child
+// (part of the task's tree) is stopped too.
+func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": helperCommand("hang") + " & sleep 0.2; printf 'last words without newline'"})
+	task := waitEnd(t, a, r.TaskID)
+	if task.Status != supervisor.StatusCompleted {
+		t.Fatalf("status %s", task.Status)
+	}
+	out := readFile(t, filepath.Join(task.Dir, "stdout"))
+	if !strings.HasSuffix(out, "last words without newline") || !strings.Contains(out, "ready\n") {
+		t.Fatalf("stdout %q", out)
+	}
+	if left := markerProcs(t, r.TaskID); len(left) != 0 {
+		t.Fatalf("left running after the command exited: %v", left)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// `bgtask logs -f` prints every byte once, across rotations, and returns
+// when the task ends.
+func TestLogsFollowAcrossRotation(t *testing.T) {
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.01", "BG_LOG_BACKUPS=0") // 10 KB segments, all kept.
+	const size = 300_000
+	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helperCommand("flood", "300000", "9")})
+	var out syncBuffer
+	a.Stdout, a.Stderr = &out, io.Discard
+	if code := a.CLI(context.Background(), "bgtask", []string{"logs", r.TaskID, "-f"}); code != ExitOK {
+		t.Fatalf("logs -f: exit %d", code)
+	}
+	if got := out.String(); got != string(floodBytes(size, 9)) {
+		t.Fatalf("logs -f printed %d bytes, want the %d written, in order", len(got), size)
+	}
+	names, _ := filepath.Glob(filepath.Join(a.Store.Dir, r.TaskID, "stdout-*"))
+	if len(names) < 20 {
+		t.Fatalf("only %d rotations: the test did not exercise following across them", len(names))
+	}
+}
+
+func TestCLIRunListStatusStop(t *testing.T) {
+	a := newTestApp(t)
+	var out, errOut bytes.Buffer
+	a.Stdout, a.Stderr = &out, &errOut
+	cli := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		if code := a.CLI(context.Background(), "bgtask", args); code != ExitOK {
+			t.Fatalf("bgtask %v: exit %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	id := strings.Fields(cli("run", "--label", "srv", "--timeout", "5", "--", os.Args[0], "-test.run=^$"))[0]
+	if err := supervisor.ValidID(id); err != nil {
+		t.Fatalf("run printed %q", out.String())
+	}
+	waitEnd(t, a, id)
+	if ls := cli("ls"); !strings.Contains(ls, id) || !strings.Contains(ls, "srv") || !strings.Contains(ls, "1 task(s), 0 running") {
+		t.Fatalf("ls printed %q", ls)
+	}
+	if st := cli("status", id); !strings.Contains(st, `"exit_code": 0`) {
+		t.Fatalf("status printed %q", st)
+	}
+	if stop := cli("stop", id); !strings.Contains(stop, "not running") {
+		t.Fatalf("stop printed %q", stop)
+	}
+	errOut.Reset()
+	if code := a.CLI(context.Background(), "bgtask", []string{"stop"}); code != ExitError || !strings.Contains(errOut.String(), "usage") {
+		t.Fatalf("stop without id: exit %d, %q", code, errOut.String())
+	}
+	if got := shellJoin([]string{"echo", "it's", "a b", "ok"}); got != `echo 'it'\''s' 'a b' ok` {
+		t.Fatalf("shellJoin: %s", got)
+	}
+}
