@@ -73,9 +73,14 @@ func volatileNumber(line []byte, i, j int) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
+func isAlnum(c byte) bool { return alnum[c] }
+
+var alnum = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	return t
+}()
 
 func isHexDigit(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
@@ -138,33 +143,42 @@ func leadingNumber(b []byte) (int, bool) {
 // catch a request loop or a retried stack trace printed over and over.
 const collapsePeriod = 16
 
-// maskedLine is a line in its two masked forms: loose (all numbers
-// masked) compares a line with the one just before it, strict compares
-// lines a longer period apart, where plain numbers are what tells two
-// test cases or requests apart.
+// maskedLine is a line with its masked forms: loose (all numbers masked)
+// compares a line with the one just before it, strict compares lines a
+// longer period apart, where plain numbers are what tells two test cases
+// or requests apart. Lines that differ loosely differ strictly too, so
+// the strict form is only computed when the loose forms are equal.
 type maskedLine struct {
-	loose, strict []byte
-	hl, hs        uint64
+	text      []byte
+	loose     []byte
+	strict    []byte
+	hasStrict bool
 }
 
 func (m *maskedLine) set(line []byte) {
+	m.text = append(m.text[:0], line...)
 	m.loose = maskVolatile(m.loose[:0], line, false)
-	m.strict = maskVolatile(m.strict[:0], line, true)
-	m.hl, m.hs = hashBytes(m.loose), hashBytes(m.strict)
+	m.hasStrict = false
+}
+
+func (m *maskedLine) ensureStrict() {
+	if !m.hasStrict {
+		m.strict = maskVolatile(m.strict[:0], m.text, true)
+		m.hasStrict = true
+	}
 }
 
 // similar compares two lines for a repeat of the given period.
 func (m *maskedLine) similar(o *maskedLine, period int) bool {
-	if period == 1 {
-		return m.hl == o.hl && bytes.Equal(m.loose, o.loose)
+	if !bytes.Equal(m.loose, o.loose) {
+		return false
 	}
-	return m.hs == o.hs && bytes.Equal(m.strict, o.strict)
-}
-
-func (m *maskedLine) copyFrom(o *maskedLine) {
-	m.loose = append(m.loose[:0], o.loose...)
-	m.strict = append(m.strict[:0], o.strict...)
-	m.hl, m.hs = o.hl, o.hs
+	if period == 1 {
+		return true
+	}
+	m.ensureStrict()
+	o.ensureStrict()
+	return bytes.Equal(m.strict, o.strict)
 }
 
 // histSize is how many emitted lines the collapser remembers: enough to
@@ -186,7 +200,6 @@ type collapser struct {
 	emit func([]byte)
 
 	hist    [histSize]maskedLine // lines since the last marker, a ring
-	text    [histSize][]byte     // their text, needed while held
 	n       int                  // valid entries in hist
 	next    int                  // slot for the next line
 	pending int                  // newest entries not emitted yet
@@ -232,13 +245,12 @@ func (c *collapser) add(line []byte) {
 			return
 		}
 	}
-	c.hist[c.next].copyFrom(&c.cur)
-	c.text[c.next] = append(c.text[c.next][:0], line...)
+	c.hist[c.next], c.cur = c.cur, c.hist[c.next] // swap: buffers are reused
 	c.next = (c.next + 1) % histSize
 	c.n = min(c.n+1, histSize)
 	c.pending++
 	if c.pending >= collapsePeriod {
-		c.emit(c.text[(c.next-c.pending+histSize)%histSize])
+		c.emit(c.hist[(c.next-c.pending+histSize)%histSize].text)
 		c.pending--
 	}
 }
@@ -260,7 +272,7 @@ func (c *collapser) repeatEnds(p int) bool {
 // flushPending emits the held lines.
 func (c *collapser) flushPending() {
 	for ; c.pending > 0; c.pending-- {
-		c.emit(c.text[(c.next-c.pending+histSize)%histSize])
+		c.emit(c.hist[(c.next-c.pending+histSize)%histSize].text)
 	}
 }
 
@@ -281,14 +293,4 @@ func (c *collapser) endRun() {
 func (c *collapser) finish() {
 	c.endRun()
 	c.flushPending()
-}
-
-// hashBytes is FNV-1a, a cheap first check before comparing masks.
-func hashBytes(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }

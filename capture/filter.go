@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -23,8 +24,13 @@ type matcher struct {
 	// lits, when not nil, are lower-case ASCII strings such that the
 	// expression matches exactly the lines containing one of them,
 	// ignoring ASCII case.
-	lits  [][]byte
-	lower []byte // scratch
+	lits [][]byte
+	// starts holds the first two bytes of each literal in every ASCII
+	// case, as a bit set indexed by b0<<8|b1, when every literal has two
+	// bytes or more: one pass over the line then finds the places a
+	// literal can start.
+	starts *[1 << 16 / 64]uint64
+	lower  []byte // scratch
 }
 
 // newMatcher compiles expr case-insensitively; what names the parameter in
@@ -38,8 +44,19 @@ func newMatcher(what, expr string) (*matcher, error) {
 	if tree, err := syntax.Parse("(?i)"+expr, syntax.Perl); err == nil {
 		if lits, ok := literalSet(tree, maxLiterals); ok {
 			m.lits = make([][]byte, len(lits))
+			m.starts = new([1 << 16 / 64]uint64)
 			for i, l := range lits {
 				m.lits[i] = []byte(l)
+				if len(l) < 2 {
+					m.starts = nil
+				} else if m.starts != nil {
+					for _, a := range caseVariants(l[0]) {
+						for _, b := range caseVariants(l[1]) {
+							k := uint16(a)<<8 | uint16(b)
+							m.starts[k/64] |= 1 << (k % 64)
+						}
+					}
+				}
 			}
 		}
 	}
@@ -57,26 +74,85 @@ func (m *matcher) match(line []byte) bool {
 	if m.lits == nil {
 		return m.re.Match(line)
 	}
-	m.lower = m.lower[:0]
-	ascii := true
-	for _, c := range line {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		} else if c >= 0x80 {
-			ascii = false
-		}
-		m.lower = append(m.lower, c)
+	if m.starts != nil {
+		return m.matchStarts(line)
 	}
-	if !ascii && (bytes.Contains(line, kelvin) || bytes.Contains(line, longS)) {
+	if cap(m.lower) < len(line) {
+		m.lower = make([]byte, len(line), 2*len(line))
+	}
+	low := m.lower[:len(line)]
+	hi := byte(0)
+	for i, c := range line {
+		low[i] = asciiLower[c]
+		hi |= c
+	}
+	if hi >= 0x80 && (bytes.Contains(line, kelvin) || bytes.Contains(line, longS)) {
 		return m.re.Match(line)
 	}
 	for _, l := range m.lits {
-		if bytes.Contains(m.lower, l) {
+		if bytes.Contains(low, l) {
 			return true
 		}
 	}
 	return false
 }
+
+// matchStarts is match for literals of two bytes or more: it folds case
+// and looks for literal starts in a single pass.
+func (m *matcher) matchStarts(line []byte) bool {
+	hi := byte(0)
+	for i := 0; i+1 < len(line); i++ {
+		hi |= line[i]
+		k := binary.BigEndian.Uint16(line[i:])
+		if m.starts[k/64]&(1<<(k%64)) == 0 {
+			continue
+		}
+		for _, l := range m.lits {
+			if hasFoldPrefix(line[i:], l) {
+				return true // an ASCII match is a match whatever the folding
+			}
+		}
+	}
+	if hi >= 0x80 || len(line) > 0 && line[len(line)-1] >= 0x80 {
+		if bytes.Contains(line, kelvin) || bytes.Contains(line, longS) {
+			return m.re.Match(line)
+		}
+	}
+	return false
+}
+
+// caseVariants returns the ASCII cases of a lower-case byte.
+func caseVariants(c byte) []byte {
+	if c >= 'a' && c <= 'z' {
+		return []byte{c, c - ('a' - 'A')}
+	}
+	return []byte{c}
+}
+
+// hasFoldPrefix reports whether b starts with the lower-case ASCII lit,
+// ignoring ASCII case.
+func hasFoldPrefix(b, lit []byte) bool {
+	if len(b) < len(lit) {
+		return false
+	}
+	for i, c := range lit {
+		if asciiLower[b[i]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower maps each byte to its ASCII lower case.
+var asciiLower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 // literalSet expands a parsed expression into the lower-case literals it
 // matches, if it is a finite, case-insensitive set of ASCII strings with no

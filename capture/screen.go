@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -40,6 +41,9 @@ const (
 	stString               // inside OSC, DCS, SOS, PM or APC, dropped
 	stStringEsc            // ESC seen inside a string: ESC \ ends it
 )
+
+// tab is the one control character a line keeps.
+var tab = []byte{'\t'}
 
 // isCtl marks the bytes that end a run of printable text: C0 controls and DEL.
 var isCtl = func() (t [256]bool) {
@@ -117,7 +121,7 @@ func (s *screen) newLine() *screenLine {
 		l.reset()
 		return l
 	}
-	return &screenLine{ascii: true}
+	return &screenLine{b: make([]byte, 0, 256), ascii: true} // most lines fit
 }
 
 // write feeds bytes. An incomplete UTF-8 sequence at the end is held back
@@ -142,6 +146,57 @@ func (s *screen) write(b []byte) {
 		b = b[:len(b)-k]
 	}
 	s.feed(b)
+}
+
+// printableRun returns the end of the run of printable bytes (no C0
+// control, no DEL) starting at i, and whether the run is ASCII. It looks
+// at eight bytes at a time: most of a log is printable text.
+func printableRun(b []byte, i int) (end int, ascii bool) {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	j, acc := i, uint64(0)
+	for j+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[j:])
+		// A byte below 0x20, or a byte equal to 0x7f, ends the run.
+		lt := (x - 0x20*ones) & ^x & highs
+		y := x ^ 0x7f*ones
+		del := (y - ones) & ^y & highs
+		if lt|del != 0 {
+			break
+		}
+		acc |= x
+		j += 8
+	}
+	hi := byte(0)
+	if acc&highs != 0 {
+		hi = 0x80
+	}
+	for j < len(b) && !isCtl[b[j]] {
+		hi |= b[j]
+		j++
+	}
+	return j, hi < 0x80
+}
+
+// skipSGR returns the end of the SGR sequence (ESC [ digits and ; then m)
+// starting at i, or i when there is none complete in b.
+func skipSGR(b []byte, i int) int {
+	j := i + 2
+	if j > len(b) || b[i+1] != '[' {
+		return i
+	}
+	for ; j < len(b); j++ {
+		switch c := b[j]; {
+		case c >= '0' && c <= '9' || c == ';':
+		case c == 'm':
+			return j + 1
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 // incompleteTail returns the length of a UTF-8 sequence cut off at the end of b.
@@ -183,15 +238,18 @@ func (s *screen) feed(b []byte) {
 	for i := 0; i < len(b); {
 		if s.state == stGround {
 			// Fast path: a run of printable text goes in at once.
-			j, hi := i, byte(0)
-			for j < len(b) && !isCtl[b[j]] {
-				hi |= b[j]
-				j++
-			}
-			if j > i {
-				s.put(b[i:j], hi < 0x80)
+			if j, ascii := printableRun(b, i); j > i {
+				s.put(b[i:j], ascii)
 				i = j
 				continue
+			}
+			// Fast path: a color sequence (ESC [ params m), the most
+			// common escape, has no effect and is skipped in one go.
+			if b[i] == 0x1b {
+				if j := skipSGR(b, i); j > i {
+					i = j
+					continue
+				}
 			}
 			s.control(b[i])
 			i++
@@ -211,6 +269,28 @@ func (s *screen) feed(b []byte) {
 				continue // not part of the sequence: reprocess
 			}
 		case stCSI:
+			// Fast path for the parameters, most of an SGR sequence.
+			for ; c >= '0' && c <= '9' || c == ';'; c = b[i] {
+				if c == ';' {
+					if s.nparams == 0 {
+						s.nparams = 1
+					}
+					if s.nparams < maxCSIParams {
+						s.params[s.nparams] = 0
+						s.nparams++
+					}
+				} else {
+					if s.nparams == 0 {
+						s.nparams = 1
+					}
+					if p := &s.params[s.nparams-1]; *p < maxScreenCols {
+						*p = *p*10 + int(c-'0')
+					}
+				}
+				if i++; i == len(b) {
+					return
+				}
+			}
 			if !s.csiByte(c) {
 				s.state = stGround
 				continue // aborted: reprocess the byte as text or control
@@ -255,7 +335,7 @@ func (s *screen) control(c byte) {
 			s.col--
 		}
 	case '\t':
-		s.put([]byte{'\t'}, true)
+		s.put(tab, true)
 	case 0x1b:
 		s.state = stEscape
 	}
