@@ -24,6 +24,8 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 		{"bg_run", `not json`, "invalid JSON"},
 		{"bg_run", `{"command":"true"} {"command":"true"}`, "invalid JSON"},
 		{"bg_run", `["true"]`, "invalid JSON"},
+		{"bg_status", `null}`, "invalid JSON"},
+		{"bg_status", `null`, "invalid JSON"},
 		{"bg_run", `{}`, "command: required"},
 		{"bg_run", `{"command":"   "}`, "command: must not be empty"},
 		{"bg_run", `{"command":42}`, "command: must be a string"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -93,10 +94,16 @@ func (t *Tool) Decode(raw []byte) (Input, error) {
 	}
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&m); err != nil || dec.More() {
-		if err == nil {
-			err = errors.New("trailing data")
+	err := dec.Decode(&m)
+	if err == nil && m == nil {
+		err = errors.New("null") // Decodes into a nil map without complaint.
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the object")
 		}
+	}
+	if err != nil {
 		return in, &InputError{Msg: fmt.Sprintf("invalid JSON input (want one object of parameters): %v", err)}
 	}
 	var unknown []string
