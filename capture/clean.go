@@ -20,11 +20,16 @@ import (
 //     separate rather than delete;
 //  2. escape sequences and control characters are dropped (the emulator
 //     consumes them) and invalid UTF-8 becomes U+FFFD;
-//  3. node_modules paths and paths under Options.Cwd are shortened;
+//  3. node_modules paths (pnpm store paths included) and paths under
+//     Options.Cwd are shortened (see paths.go);
 //  4. trailing whitespace is trimmed, blank lines dropped and lines longer
-//     than MaxLineLen runes cut to MaxLineLen runes plus TruncatedMarker;
-//  5. Exclude, then Filter with Context;
-//  6. runs of similar lines collapse into the first and CollapsedMarker;
+//     than their budget cut to it plus TruncatedMarker; the budget is
+//     MaxLineLen runes, half as much again for a line that reports a
+//     problem (see Pipeline.truncate);
+//  5. Exclude, then Filter with Context, both on the cleaned text;
+//  6. repeats collapse: a line similar to the one before it, or a block of
+//     up to 16 lines repeated, is kept once and followed by
+//     CollapsedMarker (see collapse.go);
 //  7. only the newest MaxLines lines are kept: when lines are omitted the
 //     first line is OmittedMarker and counts toward MaxLines, so the output
 //     never has more than MaxLines lines.
@@ -45,7 +50,9 @@ const (
 	maxRawLine = 1 << 20
 )
 
-// Options control cleaning; zero values mean the defaults.
+// Options control cleaning; zero values mean the defaults. Errors about
+// them use the bg_output parameter names (filter, exclude, context,
+// max_lines, max_line_len, cwd).
 type Options struct {
 	Raw        bool   // skip terminal semantics, escape stripping, path shortening, truncation, blank-line dropping and collapsing (filter/exclude/cap still apply)
 	MaxLineLen int    // default 150, at most 65536

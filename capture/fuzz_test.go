@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,8 @@ import (
 
 // fuzzOptions picks options from the fuzzer's mode byte: bit 0 sets a
 // working directory, bit 1 a short line length (so truncation and path
-// shortening interact), bit 2 a small cap.
+// shortening interact), bit 2 a small cap, bit 3 a filter with context
+// (which the literal matcher serves).
 func fuzzOptions(mode uint8) Options {
 	var o Options
 	if mode&1 != 0 {
@@ -21,6 +23,10 @@ func fuzzOptions(mode uint8) Options {
 	}
 	if mode&4 != 0 {
 		o.MaxLines = 5
+	}
+	if mode&8 != 0 {
+		o.Filter = "err|warn|k8s"
+		o.Context = 1
 	}
 	return o
 }
@@ -44,6 +50,7 @@ func FuzzClean(f *testing.F) {
 		"\xff\xfe bad \xe2\x82 utf8\n",
 		strings.Repeat("long words ", 40) + "\n",
 		"A\nB\nA\nB\nA\nB\nC\n",
+		"ERR one\nctx\nother\nWarning \u212A8s\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(0xff))
@@ -62,6 +69,20 @@ func FuzzClean(f *testing.F) {
 				t.Fatalf("line %d keeps an ESC: %q", i, l)
 			}
 		}
+		if o.Filter != "" {
+			// The literal fast path must agree with the regexp.
+			m, err := newMatcher("filter", o.Filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			re := regexp.MustCompile("(?i)" + o.Filter)
+			for _, l := range bytes.Split(raw, []byte("\n")) {
+				l = bytes.ToValidUTF8(l, []byte("\uFFFD"))
+				if m.match(l) != re.Match(l) {
+					t.Fatalf("matcher and regexp disagree on %q", l)
+				}
+			}
+		}
 		if len(out) > o.MaxLines && o.MaxLines > 0 {
 			t.Fatalf("%d lines, more than MaxLines %d", len(out), o.MaxLines)
 		}
@@ -71,7 +92,7 @@ func FuzzClean(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		chunk := int(mode>>3) + 1
+		chunk := int(mode>>4) + 1
 		for rest := raw; len(rest) > 0; {
 			n := min(chunk, len(rest))
 			p.Write(rest[:n])
@@ -82,6 +103,9 @@ func FuzzClean(f *testing.F) {
 		}
 
 		// Idempotence: cleaning the cleaned output changes nothing.
+		if o.Filter != "" {
+			return // a filter drops the lines that gave its matches context
+		}
 		var joined bytes.Buffer
 		for _, l := range out {
 			joined.WriteString(l)

@@ -258,7 +258,9 @@ func (s *screen) feed(b []byte) {
 		c := b[i]
 		switch s.state {
 		case stEscape:
-			s.escape(c)
+			if !s.escape(c) {
+				continue // a lone ESC: the byte is text or a control
+			}
 		case stEscInter:
 			switch {
 			case c >= 0x20 && c <= 0x2f: // more intermediates
@@ -342,8 +344,9 @@ func (s *screen) control(c byte) {
 	// Other controls (BEL, SO, SI, NUL, DEL ...) show nothing.
 }
 
-// escape handles the byte after ESC.
-func (s *screen) escape(c byte) {
+// escape handles the byte after ESC and reports whether it was part of
+// the sequence.
+func (s *screen) escape(c byte) bool {
 	s.state = stGround
 	switch {
 	case c == '[':
@@ -373,16 +376,9 @@ func (s *screen) escape(c byte) {
 	case c == 0x1b:
 		s.state = stEscape
 	case c < 0x20 || c >= 0x7f:
-		// Not a sequence: a lone ESC. Let the byte through.
-		s.feedOne(c)
+		return false // not a sequence: a lone ESC
 	}
-}
-
-// feedOne reprocesses a single byte in the ground state.
-func (s *screen) feedOne(c byte) {
-	var b [1]byte
-	b[0] = c
-	s.feed(b[:])
+	return true
 }
 
 // csiByte consumes one byte of a CSI sequence and reports whether it belongs

@@ -54,6 +54,7 @@ func TestScreen(t *testing.T) {
 		{"private modes", "\x1b[?2026h\x1b[?25lframe\x1b[?2026l\x1b[?2004h\n", []string{"frame"}},
 		{"charset select", "\x1b(Bplain\x1b)0\n", []string{"plain"}},
 		{"lone esc", "a\x1b\nb\n", []string{"a", "b"}},
+		{"lone esc before a rune", "a\x1bé\n", []string{"aé"}},
 		{"other c0 controls", "a\x07b\x00c\x0ed\x7f\n", []string{"abcd"}},
 		{"tab kept", "ok\t\tpkg\n", []string{"ok\t\tpkg"}},
 		{"invalid utf-8 replaced", "a\xffb\n", []string{"a\uFFFDb"}},
