@@ -171,7 +171,7 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *exec.Cmd, [2]*os.File,
 	self, err2 := procs.Lookup(ctx, os.Getpid())
 	err = errors.Join(err1, err2)
 	if err == nil {
-		err = writeFiles(sv.Staging,
+		err = writeStaging(sv.Staging,
 			filePID, strconv.Itoa(root.PID), filePIDStart, strconv.FormatInt(root.Start, 10),
 			fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10))
 	}

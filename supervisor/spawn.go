@@ -90,7 +90,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	if label == "" {
 		label = id
 	}
-	if err := writeFiles(staging,
+	if err := writeStaging(staging,
 		fileCommand, r.Command,
 		fileLabel, label,
 		fileCwd, r.Cwd,

@@ -222,6 +222,19 @@ func (r *fileReader) int(name string) int {
 	return n
 }
 
+// writeStaging writes name→value files into a staging folder that no
+// reader can see yet: the rename of the whole folder makes them appear at
+// once, so each file needs no rename of its own (bg_run's latency is in
+// these syscalls).
+func writeStaging(dir string, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", kv[i], err)
+		}
+	}
+	return nil
+}
+
 // writeFiles writes name→value files atomically into dir.
 func writeFiles(dir string, kv ...string) error {
 	for i := 0; i+1 < len(kv); i += 2 {
