@@ -107,18 +107,18 @@ func TestCleanStats(t *testing.T) {
 	}
 }
 
-// TestCleanStreamingMemory writes 64 MB through a pipeline and checks the
+// TestCleanStreamingMemory writes 16 MB through a pipeline and checks the
 // heap stays bounded: the pipeline keeps only what its steps need.
 func TestCleanStreamingMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 64 MB")
+		t.Skip("writes 16 MB")
 	}
 	p, err := NewPipeline(Options{Filter: "error", Context: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	chunk := []byte(strings.Repeat("GET /api 200 1.2 ms\r\n\x1b[31merror\x1b[0m: boom 7\r\n50%\r100%\r\n", 1<<12))
-	for range (64 << 20) / len(chunk) {
+	for range (16 << 20) / len(chunk) {
 		p.Write(chunk)
 	}
 	retained := 0
@@ -129,7 +129,7 @@ func TestCleanStreamingMemory(t *testing.T) {
 		retained += cap(l.b)
 	}
 	if retained > 1<<20 {
-		t.Errorf("pipeline retains %d bytes after 64 MB", retained)
+		t.Errorf("pipeline retains %d bytes after 16 MB", retained)
 	}
 	out := p.Close()
 	// With two lines of context every line passes, as a block of three.

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -100,10 +99,8 @@ func (m *matcher) match(line []byte) bool {
 // matchStarts is match for literals of two bytes or more: it folds case
 // and looks for literal starts in a single pass.
 func (m *matcher) matchStarts(line []byte) bool {
-	hi := byte(0)
 	for i := 0; i+1 < len(line); i++ {
-		hi |= line[i]
-		k := binary.BigEndian.Uint16(line[i:])
+		k := uint16(line[i])<<8 | uint16(line[i+1])
 		if m.starts[k/64]&(1<<(k%64)) == 0 {
 			continue
 		}
@@ -113,10 +110,8 @@ func (m *matcher) matchStarts(line []byte) bool {
 			}
 		}
 	}
-	if hi >= 0x80 || len(line) > 0 && line[len(line)-1] >= 0x80 {
-		if bytes.Contains(line, kelvin) || bytes.Contains(line, longS) {
-			return m.re.Match(line)
-		}
+	if bytes.Contains(line, kelvin) || bytes.Contains(line, longS) {
+		return m.re.Match(line)
 	}
 	return false
 }
