@@ -131,6 +131,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	p.tail.max = o.MaxLines
 	p.grep.n = o.Context
 	p.grep.before.max = o.Context
+	p.grep.sep = []byte(ContextSeparator)
 	p.grep.emit = p.matched
 	p.coll.emit = func(l []byte) { p.tail.add(l) }
 	if !o.Raw {
@@ -268,7 +269,7 @@ func (p *Pipeline) line(l []byte) {
 // run to 160 characters. Deciding on the part that is always kept makes
 // cutting again a no-op.
 func (p *Pipeline) truncate(l []byte) []byte {
-	n := utf8.RuneCount(l)
+	n := runeCount(l) // l is valid UTF-8: it comes from the screen
 	limit := p.opt.MaxLineLen
 	if n <= limit {
 		return l
@@ -341,6 +342,7 @@ func trimRightSpace(l []byte) []byte {
 type grepContext struct {
 	n       int
 	emit    func([]byte)
+	sep     []byte   // ContextSeparator, converted once
 	before  tailRing // up to n lines before the next match
 	after   int      // lines still to pass on after the last match
 	printed bool     // a group was passed on
@@ -350,7 +352,7 @@ type grepContext struct {
 func (g *grepContext) add(l []byte, isMatch bool) {
 	if isMatch {
 		if g.n > 0 && g.printed && g.gap {
-			g.emit([]byte(ContextSeparator))
+			g.emit(g.sep)
 		}
 		g.before.each(g.emit)
 		g.before.reset()

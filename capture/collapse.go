@@ -209,7 +209,8 @@ type collapser struct {
 	dropped int // lines dropped in it
 	total   int // lines dropped overall
 
-	cur maskedLine // the line being added
+	cur    maskedLine // the line being added
+	marker []byte     // scratch for CollapsedMarker
 }
 
 // at returns the entry back lines before the next slot (1 is the newest).
@@ -283,7 +284,8 @@ func (c *collapser) endRun() {
 		return
 	}
 	c.flushPending()
-	c.emit([]byte(CollapsedMarker(c.dropped)))
+	c.marker = append(strconv.AppendInt(append(c.marker[:0], "... "...), int64(c.dropped), 10), " similar lines collapsed"...)
+	c.emit(c.marker)
 	c.total += c.dropped
 	c.n = 0
 	c.period, c.pos, c.dropped = 0, 0, 0

@@ -553,13 +553,10 @@ func (s *screen) flush(n int) {
 	k := copy(s.lines, s.lines[n:])
 	clear(s.lines[k:])
 	s.lines = s.lines[:k]
-	s.row -= n
+	s.row = max(0, s.row-n)
 	s.base += n
-	if len(s.lines) == 0 {
-		s.lines = append(s.lines, s.newLine())
-		s.row = 0
-	}
-	s.row = max(0, s.row)
+	// Emptying the window is left to the callers (separate, finish),
+	// which start the next line themselves.
 }
 
 // put writes printable text at the cursor.
@@ -573,7 +570,7 @@ func (s *screen) put(t []byte, ascii bool) {
 			s.fix = appendValidUTF8(s.fix[:0], t)
 			t = s.fix
 		}
-		k = utf8.RuneCount(t)
+		k = runeCount(t)
 	}
 	if s.col+k > maxScreenCols {
 		k = maxScreenCols - s.col
@@ -638,6 +635,18 @@ func (s *screen) spaceRun(n int) []byte {
 		s.spaces = append(s.spaces, ' ')
 	}
 	return s.spaces[:n]
+}
+
+// runeCount counts the runes of valid UTF-8 b: the bytes that are not
+// continuation bytes. (utf8.RuneCount allocates for non-ASCII input.)
+func runeCount(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xC0 != 0x80 {
+			n++
+		}
+	}
+	return n
 }
 
 // runeOffset returns the byte offset of the n-th rune of valid UTF-8 t.
