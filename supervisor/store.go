@@ -141,19 +141,13 @@ func (s Store) Load(id string) (*Task, error) {
 // List returns every task, oldest first. Folders that are not tasks, or
 // whose creation has not finished, are skipped.
 func (s Store) List() ([]*Task, error) {
-	ents, err := os.ReadDir(s.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	ids, err := s.ids()
 	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return nil, err
 	}
 	var out []*Task
-	for _, e := range ents {
-		if !e.IsDir() || ValidID(e.Name()) != nil {
-			continue
-		}
-		t, err := readTask(filepath.Join(s.Dir, e.Name()))
+	for _, id := range ids {
+		t, err := readTask(filepath.Join(s.Dir, id))
 		if err != nil {
 			continue // Being created or removed right now.
 		}
@@ -166,6 +160,25 @@ func (s Store) List() ([]*Task, error) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// ids lists the folder names in the store that are task ids; a store not
+// created yet holds none.
+func (s Store) ids() ([]string, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
 }
 
 func readTask(dir string) (*Task, error) {
@@ -302,19 +315,16 @@ func Running(ctx context.Context, t *Task) (command, supervisor bool) {
 // returns true before reading more than their status: callers that run on
 // every tool call only pay for what they have not seen yet.
 func (s Store) Ended(skip func(id string) bool) ([]*Task, error) {
-	ents, err := os.ReadDir(s.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	ids, err := s.ids()
 	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return nil, err
 	}
 	var out []*Task
-	for _, e := range ents {
-		if !e.IsDir() || ValidID(e.Name()) != nil || skip(e.Name()) {
+	for _, id := range ids {
+		if skip(id) {
 			continue
 		}
-		dir := filepath.Join(s.Dir, e.Name())
+		dir := filepath.Join(s.Dir, id)
 		if st := readOne(dir, fileStatus); st == "" || st == StatusRunning {
 			continue
 		}

@@ -52,24 +52,22 @@ func cliReap(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	return errors.Join(append(errs, err)...)
 }
 
-func reapLine(act supervisor.ReapAction, dryRun bool) string {
-	name := fmt.Sprintf("%s (%s)", act.Task.ID, act.Task.Label)
-	if dryRun {
-		switch act.Action {
-		case supervisor.ActionClean:
-			return fmt.Sprintf("Would clean: %s: %s", name, act.Why)
-		case supervisor.ActionDead:
-			return fmt.Sprintf("Would mark killed: %s: %s", name, act.Why)
-		default:
-			return fmt.Sprintf("Would kill: %s: %s", name, act.Why)
-		}
-	}
-	switch act.Action {
-	case supervisor.ActionClean:
-		return fmt.Sprintf("Cleaned %s: %s", name, act.Why)
+// reapFormats says an action, done and in a dry run.
+func reapFormats(action string) (done, dry string) {
+	switch action {
 	case supervisor.ActionDead:
-		return fmt.Sprintf("Marked %s killed: %s", name, act.Why)
-	default:
-		return fmt.Sprintf("Reaped %s: %s", name, act.Why)
+		return "Marked %s killed: %s", "Would mark killed: %s: %s"
+	case supervisor.ActionClean:
+		return "Cleaned %s: %s", "Would clean: %s: %s"
+	default: // ActionKill, ActionReap
+		return "Reaped %s: %s", "Would kill: %s: %s"
 	}
+}
+
+func reapLine(act supervisor.ReapAction, dryRun bool) string {
+	format, dry := reapFormats(act.Action)
+	if dryRun {
+		format = dry
+	}
+	return fmt.Sprintf(format, fmt.Sprintf("%s (%s)", act.Task.ID, act.Task.Label), act.Why)
 }
