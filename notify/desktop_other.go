@@ -2,19 +2,15 @@
 
 package notify
 
-import (
-	"context"
-
-	"github.com/gen2brain/beeep"
-)
+import "context"
 
 // sendDesktop shows one notification through beeep: osascript on macOS
-// (with an empty icon beeep skips terminal-notifier, which is also why
-// beeep.AppName, a global, is never read and never set here).
+// (with an empty icon beeep skips terminal-notifier), a toast on Windows.
+// There is no session bus to check first; the environment is not read.
 //
 // beeep takes no context and starts osascript without a deadline: ctx is
 // honoured by the caller (bounded), which abandons a call that overruns
-// and lets it finish in the background.
-func sendDesktop(_ context.Context, _ []string, _, _, title, body string) error {
-	return beeep.Notify(title, body, "")
+// and lets it finish in the background (see beeepNotify).
+func sendDesktop(ctx context.Context, _ []string, app, _, title, body string) error {
+	return beeepNotify(ctx, app, title, body, "", nil)
 }

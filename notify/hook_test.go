@@ -28,6 +28,7 @@ func TestHookEnvironment(t *testing.T) {
 	n := &Notifier{
 		Command: `env > "$OUT"`,
 		Env:     append(noDesktop(), "OUT="+out),
+		Timeout: slowBox,
 	}
 	ev := Event{TaskID: "k3x9", Label: "tests", Command: "go test ./...", Status: "failed",
 		ExitCode: intp(1), Duration: 42 * time.Second, LastLine: "FAIL pkg 0.1s"}
@@ -80,7 +81,7 @@ func TestHookNotRunWhenModeSaysNo(t *testing.T) {
 }
 
 func TestHookFailure(t *testing.T) {
-	n := &Notifier{Command: `echo "ntfy: no such topic" >&2; exit 7`, Env: noDesktop()}
+	n := &Notifier{Command: `echo "ntfy: no such topic" >&2; exit 7`, Env: noDesktop(), Timeout: slowBox}
 	sent, err := n.Notify(context.Background(), Event{Label: "x", Status: "timeout"})
 	if sent {
 		t.Errorf("sent = true with no desktop and a failing hook")
@@ -95,25 +96,38 @@ func TestHookFailure(t *testing.T) {
 // both must be killed at the timeout, and Notify must come back with an
 // error saying so.
 func TestHookHangs(t *testing.T) {
-	dir := t.TempDir()
-	n := &Notifier{
-		Command: `sleep 300 & echo $! > "$D/child"; echo $$ > "$D/shell"; wait`,
-		Env:     append(noDesktop(), "D="+dir),
-		Timeout: 500 * time.Millisecond,
-	}
-	start := time.Now()
-	_, err := n.Notify(context.Background(), Event{Label: "x", Status: "failed"})
-	elapsed := time.Since(start)
-	t.Logf("Notify returned after %v: %v", elapsed, err)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "BG_NOTIFY_CMD: killed") {
-		t.Errorf("err = %v, want BG_NOTIFY_CMD killed, wrapping context.DeadlineExceeded", err)
-	}
-	if elapsed > 10*time.Second {
-		t.Errorf("Notify took %v with a 500ms timeout", elapsed)
-	}
-	for _, name := range []string{"shell", "child"} {
-		pid := readPID(t, filepath.Join(dir, name))
-		waitGone(t, name, pid)
+	// The shell writes its PIDs before it waits; on a loaded box it may not
+	// get that far within a short timeout, so the test tries longer ones
+	// until it does.
+	for timeout := 500 * time.Millisecond; ; timeout *= 4 {
+		dir := t.TempDir()
+		n := &Notifier{
+			Command: `sleep 300 & echo $! > "$D/child"; echo $$ > "$D/shell"; wait`,
+			Env:     append(noDesktop(), "D="+dir),
+			Timeout: timeout,
+		}
+		start := time.Now()
+		_, err := n.Notify(context.Background(), Event{Label: "x", Status: "failed"})
+		elapsed := time.Since(start)
+		t.Logf("Notify returned after %v: %v", elapsed, err)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "BG_NOTIFY_CMD: killed") {
+			t.Errorf("err = %v, want BG_NOTIFY_CMD killed, wrapping context.DeadlineExceeded", err)
+		}
+		if elapsed > timeout+10*time.Second {
+			t.Errorf("Notify took %v with a %v timeout", elapsed, timeout)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "shell")); err != nil {
+			if timeout >= 8*time.Second {
+				t.Fatalf("the hook did not write its PIDs within %v: %v", timeout, err)
+			}
+			t.Logf("the hook did not write its PIDs within %v; again with a longer timeout", timeout)
+			continue
+		}
+		for _, name := range []string{"shell", "child"} {
+			pid := readPID(t, filepath.Join(dir, name))
+			waitGone(t, name, pid)
+		}
+		return
 	}
 }
 
@@ -122,6 +136,7 @@ func TestHookBackgroundChildKilledAfterExit(t *testing.T) {
 	n := &Notifier{
 		Command: `sleep 300 > /dev/null 2>&1 & echo $! > "$D/child"`,
 		Env:     append(noDesktop(), "D="+dir),
+		Timeout: slowBox,
 	}
 	_, err := n.Notify(context.Background(), Event{Label: "x", Status: "failed"})
 	if err != nil && strings.Contains(err.Error(), "BG_NOTIFY_CMD") {

@@ -185,9 +185,10 @@ const DefaultTimeout = 3 * time.Second
 const DefaultAppName = "amp-bg-tasks"
 
 // A Notifier sends Events to a human through two channels: the desktop
-// (a D-Bus org.freedesktop.Notifications call on Linux, beeep elsewhere)
-// and, when Command is set, a user command. The zero Notifier sends
-// failures to the desktop only, as the process environment allows.
+// (beeep.Notify, on Linux only once a session bus and a notification
+// server are known to be there) and, when Command is set, a user command.
+// The zero Notifier sends failures to the desktop only, as the process
+// environment allows.
 type Notifier struct {
 	Mode Mode
 	// Command is BG_NOTIFY_CMD: run with /bin/sh -c, in its own process
@@ -201,11 +202,20 @@ type Notifier struct {
 	// Timeout bounds each channel; DefaultTimeout when zero.
 	Timeout time.Duration
 	// AppName names the sender to the notification daemon (on Linux:
-	// osascript has no such field); DefaultAppName when empty.
+	// osascript has no such field); DefaultAppName when empty. It is
+	// passed to beeep through its global beeep.AppName, set before each
+	// notification.
 	AppName string
 	// Env is the environment to look for a session bus in and to run
-	// Command with; os.Environ() when nil. Tests and callers that know
-	// better set it; notify never changes the process environment.
+	// Command with; os.Environ() when nil, which is what production
+	// callers should leave it at. beeep (through godbus) reads the
+	// session bus from the process environment and keeps its connection
+	// for the life of the process, so on Linux the bus found in Env must
+	// be the process's: when the process environment names no bus,
+	// DBUS_SESSION_BUS_ADDRESS is set in it to the one found in Env (the
+	// only change notify makes to the process environment); when it
+	// names another, or an earlier notification of the process went to
+	// another, the desktop channel fails with an error saying so.
 	Env []string
 }
 
@@ -276,8 +286,9 @@ func bounded(ctx context.Context, f func(context.Context) error) error {
 	go func() { done <- f(ctx) }()
 	select {
 	case err := <-done:
-		if err != nil && ctx.Err() != nil {
-			// f noticed ctx first: say so the same way as below.
+		if err != nil && ctx.Err() != nil && !errors.Is(err, context.Cause(ctx)) {
+			// f noticed ctx first: say so the same way as below, unless
+			// f's error already does (and says more).
 			return context.Cause(ctx)
 		}
 		return err

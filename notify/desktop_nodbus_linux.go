@@ -1,0 +1,7 @@
+//go:build linux && nodbus
+
+package notify
+
+// With -tags nodbus beeep's Linux Notify has no D-Bus path and only runs
+// notify-send; sendDesktop refuses rather than start it.
+func init() { beeepWithoutDBus = true }
