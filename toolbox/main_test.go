@@ -111,7 +111,8 @@ func helperCommand(role string, args ...string) string {
 // ends every task's tree and supervisor.
 func newTestApp(t *testing.T, env ...string) *App {
 	t.Helper()
-	environ := append(os.Environ(), "BG_KILL_GRACE=1")
+	// A loaded box is slow: give notification hooks time, kills less.
+	environ := append(os.Environ(), "BG_KILL_GRACE=1", "BG_NOTIFY_TIMEOUT=30")
 	environ = append(environ, env...)
 	getenv := func(k string) string {
 		for i := len(environ) - 1; i >= 0; i-- {

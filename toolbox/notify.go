@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
 	if t.Status == supervisor.StatusKilled && mode != notify.ModeNever {
 		mode = notify.ModeAlways
 	}
-	n := &notify.Notifier{Mode: mode, Command: a.Getenv("BG_NOTIFY_CMD"), Env: a.Environ}
+	n := &notify.Notifier{Mode: mode, Command: a.Getenv("BG_NOTIFY_CMD"), Env: a.Environ, Timeout: notifyTimeout(a.Getenv)}
 	ev := notify.Event{
 		TaskID: t.ID, Label: t.Label, Command: t.Command, Status: t.Status,
 		ExitCode: t.ExitCode,
@@ -52,6 +53,16 @@ func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
 		return fmt.Errorf("notify end of %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// notifyTimeout reads BG_NOTIFY_TIMEOUT: seconds each channel (desktop,
+// BG_NOTIFY_CMD) may take, 5 by default. A webhook on a slow network may
+// need more; the supervisor's exit waits for it.
+func notifyTimeout(getenv func(string) string) time.Duration {
+	if f, err := strconv.ParseFloat(getenv("BG_NOTIFY_TIMEOUT"), 64); err == nil && f > 0 {
+		return time.Duration(f * float64(time.Second))
+	}
+	return 5 * time.Second
 }
 
 // lastLine is the last line the task printed, cleaned: from the stream
