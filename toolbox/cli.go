@@ -23,6 +23,8 @@ Usage:
   bgtask stop ID
   bgtask logs ID [-f] [--stream stdout|stderr]
   bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
+  bgtask mcp                                          (MCP server on stdio)
+  bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
 
 Installed as bg-run, bg-status, bg-output and bg-stop it speaks the Amp
 toolbox protocol (TOOLBOX_ACTION=describe|execute).
@@ -42,6 +44,10 @@ func commands() map[string]command {
 		"stop":   {"stop ID", cliStop},
 		"logs":   {"logs ID [-f] [--stream stdout|stderr]", cliLogs},
 		"reap":   {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
+
+		// Setup, and the tools served to MCP clients.
+		"install": {"install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--uninstall]", cliInstall},
+		"mcp":     {"mcp", cliMCP},
 	}
 }
 

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds bgtask with the local Go toolchain and installs it for the current
+# user: the binary, the toolbox entries, the skill, the AGENTS.md guidance
+# and the shell-profile lines. The install itself is `bgtask install`, so
+# this script and an installed binary do exactly the same thing; every
+# argument is passed on (--prefix DIR, --toolbox DIR, --shell LIST,
+# --uninstall: see `bgtask install -h`).
+set -eu
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if ! command -v go >/dev/null 2>&1; then
+	echo "install.sh: building bgtask needs Go (https://go.dev/dl/); none found on PATH" >&2
+	exit 1
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM # Through the EXIT trap.
+echo "building   bgtask with $(go version)"
+(cd "$repo" && go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask)
+"$tmp/bgtask" install "$@"

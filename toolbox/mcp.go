@@ -1,0 +1,233 @@
+package toolbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+)
+
+// MCPServer returns a Model Context Protocol server offering every tool of
+// Tools() under the same name, with the same description and input schema
+// as its toolbox entry, answered by the same App.Execute: one definition,
+// two protocols, nothing to drift. The server's instructions are the
+// AGENTS.md guidance, so MCP clients get it without an install step.
+func (a *App) MCPServer() (*mcp.Server, error) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: buildVersion()},
+		&mcp.ServerOptions{
+			Instructions: agents.Guidance(),
+			// stdout carries the protocol: anything else goes to stderr,
+			// which MCP clients show as the server's log.
+			Logger: logger(a.Stderr),
+		})
+	for _, t := range Tools() {
+		mt, err := mcpTool(t)
+		if err != nil {
+			return nil, err
+		}
+		s.AddTool(mt, a.mcpHandler(t))
+	}
+	return s, nil
+}
+
+// mcpTool describes t for MCP: its toolbox schema, converted to the SDK's
+// schema type.
+func mcpTool(t *Tool) (*mcp.Tool, error) {
+	b, err := json.Marshal(t.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("encode %s input schema: %w", t.Name, err)
+	}
+	var schema jsonschema.Schema
+	if err := json.Unmarshal(b, &schema); err != nil {
+		return nil, fmt.Errorf("convert %s input schema for MCP: %w", t.Name, err)
+	}
+	return &mcp.Tool{Name: t.Name, Description: t.Description, InputSchema: &schema}, nil
+}
+
+// mcpHandler answers tools/call for t. The SDK's low-level handler is used
+// because Tool.Decode already validates input, more leniently than a JSON
+// Schema validator would ("30" for a number, as the toolbox accepts).
+// Every failure is a tool error (isError with the message), which the
+// model reads and can correct; a protocol error would only reach the
+// client's log.
+func (a *App) mcpHandler(t *Tool) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+		defer func() {
+			// One bad call must not take every tool away from the agent
+			// for the rest of its session, as a crashed server would.
+			if p := recover(); p != nil {
+				logger(a.Stderr).Error("tool panicked", "tool", t.Name, "panic", p, "stack", string(debug.Stack()))
+				res, err = toolError(fmt.Errorf("%s: internal error: %v", t.Name, p)), nil
+			}
+		}()
+		out, err := a.Execute(ctx, t, req.Params.Arguments)
+		if err != nil {
+			return toolError(err), nil
+		}
+		// The text is what the toolbox prints; structuredContent is the
+		// same object for clients that read it instead.
+		return &mcp.CallToolResult{
+			Content:           []mcp.Content{&mcp.TextContent{Text: string(out)}},
+			StructuredContent: out,
+		}, nil
+	}
+}
+
+func toolError(err error) *mcp.CallToolResult {
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}
+}
+
+// buildVersion is the module version bgtask was built at, "(devel)" for a
+// build from a checkout.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// cliMCP is `bgtask mcp`: an MCP server on stdin and stdout until the
+// client closes stdin.
+func cliMCP(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	s, err := a.MCPServer()
+	if err != nil {
+		return err
+	}
+	// The App's streams rather than mcp.StdioTransport's os.Stdin and
+	// os.Stdout, so that the server can be run in-process too. Closing is
+	// left to the process's exit.
+	out := &syncWriter{w: a.Stdout}
+	in := &lineGuard{r: bufio.NewReader(a.Stdin), w: out, log: logger(a.Stderr)}
+	t := &mcp.IOTransport{Reader: io.NopCloser(in), Writer: out}
+	if err := s.Run(ctx, t); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("serve MCP on stdio: %w", err)
+	}
+	return nil
+}
+
+func logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// maxMessage bounds one line from the client, as the SDK's own stdio
+// transport does.
+const maxMessage = mcp.DefaultMaxLineLength
+
+// lineGuard passes the client's lines to the SDK, but answers a line that
+// is not a JSON-RPC message itself, with a JSON-RPC error: the SDK's stdio
+// connection ends the session on such a line, and with it every tool the
+// agent has for the rest of its session.
+type lineGuard struct {
+	r       *bufio.Reader
+	w       io.Writer
+	log     *slog.Logger
+	pending []byte // the rest of the valid line being read
+	err     error  // the read error that follows pending
+}
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	for len(g.pending) == 0 {
+		if g.err != nil {
+			return 0, g.err
+		}
+		var line []byte
+		line, g.err = readLine(g.r, maxMessage)
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if code, msg := checkMessage(line); code != 0 {
+			g.reject(line, code, msg)
+			continue
+		}
+		g.pending = line
+	}
+	n := copy(p, g.pending)
+	g.pending = g.pending[n:]
+	return n, nil
+}
+
+// readLine reads one line, newline included. A longer line than max is
+// read to its end but returned cut, so that it is rejected as invalid.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line) < max {
+			line = append(line, chunk[:min(len(chunk), max-len(line))]...)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// checkMessage returns a JSON-RPC error code and message for a line the
+// SDK could not take, or 0. Batches are left to the SDK, which answers them.
+func checkMessage(line []byte) (code int, msg string) {
+	if !json.Valid(line) {
+		return jsonrpc.CodeParseError, "parse error: not a JSON value on one line"
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(line), []byte("[")) {
+		return 0, ""
+	}
+	if _, err := jsonrpc.DecodeMessage(line); err != nil {
+		return jsonrpc.CodeInvalidRequest, fmt.Sprintf("invalid request: %v", err)
+	}
+	return 0, ""
+}
+
+func (g *lineGuard) reject(line []byte, code int, msg string) {
+	g.log.Warn("rejected a line from the client", "error", msg, "line", string(line[:min(len(line), 200)]))
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(line, &req) // Best effort: without an id the answer has "id": null.
+	if len(req.ID) == 0 || !(req.ID[0] == '"' || req.ID[0] == '-' || req.ID[0] >= '0' && req.ID[0] <= '9') {
+		req.ID = json.RawMessage("null")
+	}
+	b, err := json.Marshal(map[string]any{
+		"jsonrpc": "2.0", "id": req.ID,
+		"error": map[string]any{"code": code, "message": msg},
+	})
+	if err == nil {
+		_, err = g.w.Write(append(b, '\n'))
+	}
+	if err != nil {
+		g.log.Warn("answer a rejected line", "error", err)
+	}
+}
+
+// syncWriter serializes the SDK's writes and lineGuard's, one whole
+// message each, on stdout.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// Close leaves stdout open: the process's exit closes it.
+func (s *syncWriter) Close() error { return nil }

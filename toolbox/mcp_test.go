@@ -1,0 +1,341 @@
+package toolbox
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+)
+
+// mcpCommand is `bgtask mcp` as a real process (the test binary, as
+// Main), storing tasks in a's state folder so that a's cleanup ends them.
+func mcpCommand(t *testing.T, a *App) (*exec.Cmd, *bytes.Buffer) {
+	cmd := exec.Command(os.Args[0], "mcp")
+	cmd.Env = append(slices.Clone(a.Environ), "BGTEST_MAIN_AS=bgtask", "TASKS_DIR="+a.Store.Dir)
+	cmd.Dir = a.Wd
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	return cmd, &stderr
+}
+
+// startMCP connects the SDK's client to a `bgtask mcp` subprocess.
+func startMCP(t *testing.T, a *App) *mcp.ClientSession {
+	t.Helper()
+	cmd, stderr := mcpCommand(t, a)
+	client := mcp.NewClient(&mcp.Implementation{Name: "bgtask-test", Version: "0"}, nil)
+	cs, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to bgtask mcp: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cs.Close(); err != nil {
+			t.Errorf("close MCP session: %v", err)
+		}
+		if stderr.Len() > 0 {
+			t.Logf("bgtask mcp stderr:\n%s", stderr)
+		}
+	})
+	return cs
+}
+
+// callMCP calls a tool and returns its answer: the JSON object of its
+// text, which must equal its structuredContent.
+func callMCP(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) map[string]any {
+	t.Helper()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	text := resultText(t, res)
+	if res.IsError {
+		t.Fatalf("%s %v: tool error: %s", tool, args, text)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(text), &got); err != nil {
+		t.Fatalf("%s: text is not a JSON object: %v\n%s", tool, err, text)
+	}
+	if !reflect.DeepEqual(got, res.StructuredContent) {
+		t.Errorf("%s: text %v differs from structuredContent %v", tool, got, res.StructuredContent)
+	}
+	return got
+}
+
+func resultText(t *testing.T, res *mcp.CallToolResult) string {
+	t.Helper()
+	if len(res.Content) != 1 {
+		t.Fatalf("want one content item, got %d", len(res.Content))
+	}
+	tc, ok := res.Content[0].(*mcp.TextContent)
+	if !ok {
+		t.Fatalf("want text content, got %T", res.Content[0])
+	}
+	return tc.Text
+}
+
+// describe runs a toolbox entry as a real process: TOOLBOX_ACTION=describe.
+func describe(t *testing.T, a *App, tool *Tool) map[string]any {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(slices.Clone(a.Environ), "BGTEST_MAIN_AS="+toolCommand(tool), "TOOLBOX_ACTION=describe", "TASKS_DIR="+a.Store.Dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s describe: %v", toolCommand(tool), err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatalf("%s describe: %v\n%s", toolCommand(tool), err, out)
+	}
+	return d
+}
+
+// The two protocols serve one definition: names, descriptions and input
+// schemas are the same, compared as JSON values.
+func TestMCPToolsMatchToolbox(t *testing.T) {
+	a := newTestApp(t)
+	cs := startMCP(t, a)
+	list, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, mt := range list.Tools {
+		names = append(names, mt.Name)
+	}
+	var want []string
+	for _, tool := range Tools() {
+		want = append(want, tool.Name)
+	}
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("MCP tools %v, toolbox tools %v", names, want)
+	}
+	for _, mt := range list.Tools {
+		d := describe(t, a, toolByCommand(mt.Name))
+		// The client decodes the schema into a map; round-trip both
+		// through JSON so that numbers compare alike.
+		var mcpSchema, boxSchema any
+		remarshal(t, mt.InputSchema, &mcpSchema)
+		remarshal(t, d["inputSchema"], &boxSchema)
+		if !reflect.DeepEqual(mcpSchema, boxSchema) {
+			t.Errorf("%s input schema differs:\nMCP     %s\ntoolbox %s", mt.Name, mcpJSON(mcpSchema), mcpJSON(boxSchema))
+		}
+		if mt.Description != d["description"] {
+			t.Errorf("%s description differs:\nMCP     %s\ntoolbox %s", mt.Name, mt.Description, d["description"])
+		}
+	}
+}
+
+func remarshal(t *testing.T, in, out any) {
+	t.Helper()
+	b, err := json.Marshal(in)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mcpJSON(v any) string {
+	b, _ := json.Marshal(v) // Only for messages.
+	return string(b)
+}
+
+// The whole cycle an agent goes through, over a real stdio connection:
+// initialize, start a dev server, read its errors, stop it.
+func TestMCPRunOutputStop(t *testing.T) {
+	a := newTestApp(t)
+	cs := startMCP(t, a)
+
+	init := cs.InitializeResult()
+	if init.ServerInfo.Name != "amp-bg-tasks" {
+		t.Errorf("server name %q", init.ServerInfo.Name)
+	}
+	if init.Instructions != agents.Guidance() {
+		t.Errorf("instructions are not agents/AGENTS.md:\n%s", init.Instructions)
+	}
+	if init.Capabilities.Tools == nil {
+		t.Errorf("no tools capability: %+v", init.Capabilities)
+	}
+
+	run := callMCP(t, cs, "bg_run", map[string]any{"command": docTaskCommand, "label": "web", "timeout": 5})
+	id, _ := run["task_id"].(string)
+	if id == "" || run["status"] != "running" || run["label"] != "web" {
+		t.Fatalf("bg_run answer: %v", run)
+	}
+
+	// Poll as an agent would, with filter: only the error lines.
+	var seen []string
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(seen, func(s string) bool { return strings.Contains(s, "Cannot find module") }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error line read; got %q", seen)
+		}
+		out := callMCP(t, cs, "bg_output", map[string]any{"task_id": id, "filter": "error|fail", "exclude": "GET|HMR"})
+		if s, _ := out["stdout"].(string); s != "" {
+			seen = append(seen, strings.Split(s, "\n")...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, line := range seen {
+		if !strings.Contains(strings.ToLower(line), "error") && !strings.Contains(strings.ToLower(line), "fail") {
+			t.Errorf("filter let through %q", line)
+		}
+	}
+
+	status := callMCP(t, cs, "bg_status", map[string]any{"task_id": id})
+	if status["status"] != "running" {
+		t.Errorf("bg_status: %v", status)
+	}
+	stop := callMCP(t, cs, "bg_stop", map[string]any{"task_id": id})
+	if stop["status"] != "killed" {
+		t.Errorf("bg_stop: %v", stop)
+	}
+	if left := markerProcs(t, id); len(left) > 0 {
+		t.Errorf("processes left after bg_stop: %v", left)
+	}
+}
+
+// Every failure is a tool error the model can read and correct, and the
+// session goes on.
+func TestMCPToolErrors(t *testing.T) {
+	a := newTestApp(t)
+	cs := startMCP(t, a)
+	tests := []struct {
+		tool    string
+		args    map[string]any
+		wantErr string
+	}{
+		{"bg_run", map[string]any{}, "command: required"},
+		{"bg_run", map[string]any{"command": "  "}, "command: must not be empty"},
+		{"bg_run", map[string]any{"command": "true", "cwd": "/does/not/exist"}, "cwd: /does/not/exist does not exist"},
+		{"bg_run", map[string]any{"command": "true", "timeout": -1}, "timeout: must be at least 0"},
+		{"bg_run", map[string]any{"command": "true", "colour": "red"}, "colour: unknown parameter"},
+		{"bg_output", map[string]any{"task_id": "nope"}, "task_id: invalid task_id"},
+		{"bg_output", map[string]any{"task_id": "task-1700000000-abcd"}, "task_id:"},
+		{"bg_output", map[string]any{"task_id": "task-1700000000-abcd", "stream": "both-ways"}, "stream: must be one of"},
+		{"bg_stop", map[string]any{}, "task_id: required to kill"},
+		{"bg_status", map[string]any{"task_id": 7}, "task_id: must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool+" "+mcpJSON(tt.args), func(t *testing.T) {
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tt.tool, Arguments: tt.args})
+			if err != nil {
+				t.Fatalf("protocol error, want a tool error: %v", err)
+			}
+			text := resultText(t, res)
+			if !res.IsError || !strings.Contains(text, tt.wantErr) {
+				t.Errorf("isError=%v %q, want an error containing %q", res.IsError, text, tt.wantErr)
+			}
+		})
+	}
+	// A bad regex is caught after the task is found.
+	run := callMCP(t, cs, "bg_run", map[string]any{"command": "exec sleep 600", "label": "sleeper"})
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "bg_output", Arguments: map[string]any{"task_id": run["task_id"], "filter": "(unclosed"}})
+	if err != nil || !res.IsError {
+		t.Errorf("bad filter: err=%v result=%+v, want a tool error", err, res)
+	}
+	callMCP(t, cs, "bg_stop", map[string]any{"task_id": run["task_id"]})
+	if _, err := cs.ListTools(t.Context(), nil); err != nil {
+		t.Errorf("session unusable after tool errors: %v", err)
+	}
+}
+
+// stdout carries JSON-RPC and nothing else, even when the client sends
+// lines that are not messages: those get a JSON-RPC error, not a dead
+// server. Logs go to stderr. Closing stdin ends the server cleanly.
+func TestMCPStdoutIsProtocolOnly(t *testing.T) {
+	a := newTestApp(t)
+	cmd, stderr := mcpCommand(t, a)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`this is not JSON`,
+		`{"id":2,"method":"tools/list"}`,
+		``,
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"bg_output","arguments":{"task_id":"nope"}}}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"bg_status","arguments":{}}}`,
+	}
+	go func() {
+		for _, l := range lines {
+			if _, err := io.WriteString(stdin, l+"\n"); err != nil {
+				return
+			}
+		}
+		// stdin stays open until every answer is in: closing it ends
+		// the session, and answers still being worked out with it.
+	}()
+	got := map[string]string{} // id -> "result" or the error message
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for len(got) < 5 && sc.Scan() {
+		// JSON-RPC 2.0, checked here rather than by the SDK's decoder,
+		// which refuses the "id": null that answers an unparsable line.
+		var msg struct {
+			Version string          `json:"jsonrpc"`
+			ID      json.RawMessage `json:"id"`
+			Method  string          `json:"method"`
+			Result  json.RawMessage `json:"result"`
+			Error   *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil || msg.Version != "2.0" ||
+			(msg.Method == "" && len(msg.ID) == 0) || (msg.Method == "" && (msg.Result == nil) == (msg.Error == nil)) {
+			t.Fatalf("stdout line is not JSON-RPC 2.0 (%v):\n%s", err, sc.Bytes())
+		}
+		if msg.Method != "" {
+			continue // A request or notification from the server is fine too.
+		}
+		switch id := string(msg.ID); {
+		case msg.Error != nil:
+			got[id] = msg.Error.Message
+		case bytes.Contains(msg.Result, []byte(`"isError":true`)):
+			got[id] = "tool error"
+		default:
+			got[id] = "result"
+		}
+	}
+	if err := stdin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("bgtask mcp after stdin closed: %v\nstderr:\n%s", err, stderr)
+	}
+	want := map[string]string{"1": "result", "3": "tool error", "4": "result"}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("answer to %s: %q, want %q (all: %v)", id, got[id], w, got)
+		}
+	}
+	if !strings.Contains(got["null"], "parse error") || !strings.Contains(got["2"], "invalid request") {
+		t.Errorf("bad lines not answered with JSON-RPC errors: %v", got)
+	}
+	if !strings.Contains(stderr.String(), "rejected a line") {
+		t.Errorf("stderr has no log of the rejected lines:\n%s", stderr)
+	}
+}
