@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,8 @@ func TestValidID(t *testing.T) {
 	for id, ok := range map[string]bool{
 		"task-1795463206-7fbbf9c9": true, "task-1234567-890": true,
 		"../../etc": false, "/tmp/x": false, "task-1-": false, "task-1-a/b": false, "task-1-A": false, "": false,
+		"task--a": false, "task-1-a-b": false, "task-x-1": false, "xtask-1-a": false, "task-123456789012345678901-a": false,
+		"task-1-" + strings.Repeat("a", 32): true, "task-1-" + strings.Repeat("a", 33): false, "task-1-a\n": false,
 	} {
 		if err := ValidID(id); (err == nil) != ok {
 			t.Errorf("ValidID(%q) = %v", id, err)
