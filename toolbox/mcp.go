@@ -73,6 +73,9 @@ func (a *App) mcpHandler(t *Tool) mcp.ToolHandler {
 				res, err = toolError(fmt.Errorf("%s: internal error: %v", t.Name, p)), nil
 			}
 		}()
+		if ip := req.Session.InitializeParams(); ip != nil && ip.ClientInfo != nil && ip.ClientInfo.Name != "" {
+			ctx = withReader(ctx, "mcp-"+ip.ClientInfo.Name)
+		}
 		out, err := a.Execute(ctx, t, req.Params.Arguments)
 		if err != nil {
 			return toolError(err), nil

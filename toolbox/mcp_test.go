@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"reflect"
 	"slices"
@@ -193,6 +194,15 @@ func TestMCPRunOutputStop(t *testing.T) {
 		if !strings.Contains(strings.ToLower(line), "error") && !strings.Contains(strings.ToLower(line), "fail") {
 			t.Errorf("filter let through %q", line)
 		}
+	}
+
+	// Without AMP_THREAD_ID the client's own name keeps its cursors apart
+	// from Amp's default ones.
+	if _, err := os.Stat(filepath.Join(a.Store.Dir, id, ".cursor_stdout.mcp-bgtask-test")); err != nil {
+		t.Errorf("no per-client cursor: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(a.Store.Dir, id, ".cursor_stdout")); err == nil {
+		t.Error("the MCP client moved the default cursor")
 	}
 
 	status := callMCP(t, cs, "bg_status", map[string]any{"task_id": id})

@@ -43,7 +43,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	notices, err := a.notices(in.String("task_id", ""))
+	notices, err := a.notices(ctx, in.String("task_id", ""))
 	if err != nil || len(notices) == 0 {
 		// Notices are a courtesy: failing to compute them must not
 		// hide the answer the agent asked for.
@@ -81,19 +81,39 @@ type noticeState struct {
 	seen  []string
 }
 
-func (a *App) noticePath() string {
+func (a *App) noticePath(ctx context.Context) string {
 	reader := "default"
-	if id := a.Getenv("AMP_THREAD_ID"); id != "" {
+	if id := a.reader(ctx); id != "" {
 		reader = "thread-" + capture.ReaderKey(id)
 	}
 	return filepath.Join(a.Store.Dir, ".notices", reader)
 }
 
+// readerKey carries, in a context, who is calling when the environment
+// does not say: an MCP server serves one client per session, and that
+// client's cursors and notices are its own.
+type readerKey struct{}
+
+func withReader(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, readerKey{}, id)
+}
+
+// reader identifies the caller for bg_output's cursors and for notices:
+// AMP_THREAD_ID when the agent sets it, else what the protocol knows of
+// the caller, else "" (the shared default reader).
+func (a *App) reader(ctx context.Context) string {
+	if id := a.Getenv("AMP_THREAD_ID"); id != "" {
+		return id
+	}
+	id, _ := ctx.Value(readerKey{}).(string)
+	return id
+}
+
 // notices returns the tasks that ended since the reader's previous call,
 // each once. about is the task the call itself was about: its answer
 // already says how it ended.
-func (a *App) notices(about string) ([]Notice, error) {
-	st, err := loadNoticeState(a.noticePath())
+func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
+	st, err := loadNoticeState(a.noticePath(ctx))
 	if err != nil {
 		return nil, err
 	}

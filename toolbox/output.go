@@ -53,7 +53,7 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 	opts := capture.ReadOptions{
 		Tail:   in.Int("tail", 0),
 		Since:  in.Bool("since", true),
-		Reader: a.Getenv("AMP_THREAD_ID"),
+		Reader: a.reader(ctx),
 		Clean: capture.Options{
 			Raw:        in.Bool("raw", false),
 			MaxLineLen: in.Int("max_line_len", capture.DefaultMaxLineLen),
