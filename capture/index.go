@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,12 +58,21 @@ func writeIndex(dir, stream string, segs []Segment) error {
 // file in the same folder and a rename, so a reader sees the old content
 // or the new, never a part.
 func WriteFileAtomic(path string, data []byte) error {
+	return WriteAtomic(path, bytes.NewReader(data), 0o600)
+}
+
+// WriteAtomic is WriteFileAtomic for any content and mode: the installer
+// replaces binaries and user files the same way.
+func WriteAtomic(path string, r io.Reader, mode fs.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = io.Copy(f, r)
+	if err == nil && mode != 0o600 { // CreateTemp made it 0600.
+		err = f.Chmod(mode)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

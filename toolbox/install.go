@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
 	"github.com/amp-bg-tasks/amp-bg-tasks/skill"
 )
@@ -318,7 +319,7 @@ func (in *installer) installBinary(src, dst string) error {
 	}
 	// Through a rename, so a running bgtask (a task's supervisor) keeps
 	// its old file and nobody sees a half-written one.
-	if err := writeAtomic(dst, f, 0o755); err != nil {
+	if err := capture.WriteAtomic(dst, f, 0o755); err != nil {
 		return fmt.Errorf("install binary: %w", err)
 	}
 	in.m.file(dst, "")
@@ -404,7 +405,7 @@ func (in *installer) writeFile(path string, data []byte, mode fs.FileMode) error
 	if err := in.prepare(path); err != nil {
 		return err
 	}
-	if err := writeAtomic(path, bytes.NewReader(data), mode); err != nil {
+	if err := capture.WriteAtomic(path, bytes.NewReader(data), mode); err != nil {
 		return err
 	}
 	in.m.file(path, "")
@@ -577,32 +578,7 @@ func writeUserFile(path, content string, mode fs.FileMode) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	return writeAtomic(path, strings.NewReader(content), mode)
-}
-
-// writeAtomic writes r to path through a temporary file in the same
-// folder and a rename.
-func writeAtomic(path string, r io.Reader, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp) // Best effort: the error below is what matters.
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return capture.WriteAtomic(path, strings.NewReader(content), mode)
 }
 
 // markers are the lines around a block the installer owns in a user's
@@ -731,7 +707,7 @@ func (m *manifest) save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save install record: %w", err)
 	}
-	return writeAtomic(path, bytes.NewReader(append(b, '\n')), 0o644)
+	return capture.WriteAtomic(path, bytes.NewReader(append(b, '\n')), 0o644)
 }
 
 func (m *manifest) empty() bool {
