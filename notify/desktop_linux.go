@@ -43,9 +43,6 @@ const (
 	notificationsIface = "org.freedesktop.Notifications"
 )
 
-// beeepWithoutDBus is set when the program is built with -tags nodbus, in
-// which case beeep on Linux only ever runs notify-send.
-var beeepWithoutDBus = false
 
 // sendDesktop shows one notification, through beeep, on the session bus
 // named in env.

@@ -2,6 +2,6 @@
 
 package notify
 
-// With -tags nodbus beeep's Linux Notify has no D-Bus path and only runs
-// notify-send; sendDesktop refuses rather than start it.
-func init() { beeepWithoutDBus = true }
+// beeepWithoutDBus: with -tags nodbus beeep's Linux Notify has no D-Bus
+// path and only runs notify-send; sendDesktop refuses rather than start it.
+const beeepWithoutDBus = true
