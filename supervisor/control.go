@@ -24,8 +24,8 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 	}
 	if err := procs.Signal(t.Watchdog, syscall.SIGTERM); err == nil {
 		// The supervisor's own kill needs its grace period and a SIGKILL
-		// round; wait a little longer than that before taking over.
-		wctx, cancel := context.WithTimeout(ctx, procs.DefaultGrace+10*time.Second)
+		// round; wait longer than that before taking over.
+		wctx, cancel := context.WithTimeout(ctx, supervisorWait(grace))
 		procs.Wait(wctx, t.Watchdog)
 		cancel()
 	}
@@ -37,6 +37,12 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 		return cur, nil
 	}
 	return s.takeOver(ctx, cur, StatusKilled, grace)
+}
+
+// supervisorWait is how long to wait for a supervisor asked to stop: its
+// grace period and a SIGKILL round, with room for a loaded machine.
+func supervisorWait(grace time.Duration) time.Duration {
+	return max(grace, procs.DefaultGrace) + 10*time.Second
 }
 
 // takeOver kills the tree of a task whose supervisor is gone and records

@@ -152,7 +152,7 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 // single writer of the outcome, and takes over if it does not.
 func (s Store) reapThroughSupervisor(ctx context.Context, t *Task, grace time.Duration) error {
 	if err := procs.Signal(t.Watchdog, ReapSignal); err == nil {
-		wctx, cancel := context.WithTimeout(ctx, procs.DefaultGrace+10*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, supervisorWait(grace))
 		procs.Wait(wctx, t.Watchdog)
 		cancel()
 	}
