@@ -43,7 +43,6 @@ const (
 	notificationsIface = "org.freedesktop.Notifications"
 )
 
-
 // sendDesktop shows one notification, through beeep, on the session bus
 // named in env.
 func sendDesktop(ctx context.Context, env []string, app, status, title, body string) error {
