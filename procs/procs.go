@@ -36,7 +36,11 @@ func Lookup(ctx context.Context, pid int) (Proc, error) {
 	if pid <= 0 {
 		return Proc{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
 	}
-	st, err := readStat(ctx, pid)
+	r, err := newStatReader()
+	if err != nil {
+		return Proc{}, err
+	}
+	st, err := r.read(ctx, pid)
 	if err != nil {
 		return Proc{}, err
 	}
@@ -50,7 +54,11 @@ func Alive(ctx context.Context, p Proc) bool {
 	if p.PID <= 0 || p.Start == 0 {
 		return false
 	}
-	st, err := readStat(ctx, p.PID)
+	r, err := newStatReader()
+	if err != nil {
+		return false
+	}
+	st, err := r.read(ctx, p.PID)
 	return err == nil && st.start == p.Start && !st.zombie
 }
 
@@ -76,13 +84,17 @@ func Snapshot(ctx context.Context) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
+	r, err := newStatReader()
+	if err != nil {
+		return nil, err
+	}
 	uid := int32(os.Getuid())
 	t := &Table{byPID: make(map[int]entry, len(pids)), children: make(map[int][]int)}
 	for _, pid := range pids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		st, err := readStat(ctx, int(pid))
+		st, err := r.read(ctx, int(pid))
 		if err != nil || st.zombie {
 			continue // Exited since the listing.
 		}

@@ -21,14 +21,14 @@ type statInfo struct {
 // kernel's user-space ABI whatever the kernel's internal HZ.
 const userHZ = 100
 
-// readStat reads a process's parent, state and start time from
+// read reads a process's parent, state and start time from
 // /proc/PID/stat, once. gopsutil computes the start time from a boot time
 // that, in containers, it derives from /proc/uptime and truncates to whole
 // seconds, so two processes can disagree by a second about the same
 // process; /proc/stat's btime is one fixed number. It also probes the
 // virtualization type on every uncached call, which made a process-table
 // walk cost milliseconds per process.
-func readStat(_ context.Context, pid int) (statInfo, error) {
+func (r statReader) read(_ context.Context, pid int) (statInfo, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return statInfo{}, fmt.Errorf("read stat of pid %d: %w", pid, ErrNotFound)
@@ -46,15 +46,27 @@ func readStat(_ context.Context, pid int) (statInfo, error) {
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	ticks, err2 := strconv.ParseInt(string(f[19]), 10, 64)
-	bt, err3 := bootTime()
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err1 != nil || err2 != nil {
 		return statInfo{}, fmt.Errorf("parse stat of pid %d: bad field", pid)
 	}
 	return statInfo{
 		ppid:   ppid,
 		zombie: f[0][0] == 'Z' || f[0][0] == 'X',
-		start:  bt*1000 + ticks*1000/userHZ,
+		start:  r.btime*1000 + ticks*1000/userHZ,
 	}, nil
+}
+
+// statReader reads /proc/PID/stat files against one reading of the boot
+// time, so that a walk over the process table reads /proc/stat once, not
+// once per process.
+type statReader struct{ btime int64 }
+
+func newStatReader() (statReader, error) {
+	bt, err := bootTime()
+	if err != nil {
+		return statReader{}, fmt.Errorf("read boot time: %w", err)
+	}
+	return statReader{btime: bt}, nil
 }
 
 // bootTime is /proc/stat's btime: seconds since the epoch at boot.

@@ -16,8 +16,13 @@ type statInfo struct {
 	start  int64 // ms since the epoch
 }
 
-// readStat asks gopsutil, which on macOS and the BSDs reads one sysctl.
-func readStat(ctx context.Context, pid int) (statInfo, error) {
+// statReader asks gopsutil, which on macOS and the BSDs reads one sysctl
+// per process and needs no boot time of ours.
+type statReader struct{}
+
+func newStatReader() (statReader, error) { return statReader{}, nil }
+
+func (statReader) read(ctx context.Context, pid int) (statInfo, error) {
 	gp, err := process.NewProcessWithContext(ctx, int32(pid))
 	if err != nil {
 		return statInfo{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
