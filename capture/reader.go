@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -90,9 +89,8 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		cur, haveCursor = c, ok
 	}
 	var (
-		lines []string
-		to    Pos
-		err   error
+		c   cleaned
+		err error
 	)
 	switch {
 	case haveCursor:
@@ -106,29 +104,28 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 				from = tailFrom
 			}
 		}
-		lines, to, err = s.clean(o.Clean, from)
+		c, err = s.cleanFrom(o.Clean, from)
 	case o.Tail > 0:
 		var from Pos
 		if from, err = s.posOfLine(res.TotalLines - int64(o.Tail)); err == nil {
-			lines, to, err = s.clean(o.Clean, from)
+			c, err = s.cleanFrom(o.Clean, from)
 		}
 	case o.Clean.Filter != "" && !o.Since:
-		lines, to, err = s.clean(o.Clean, s.firstOnDisk())
-		if first := s.firstOnDisk(); err == nil && first.Line > 0 {
-			res.Unread = first.Line
-		}
+		first := s.firstOnDisk()
+		c, err = s.cleanFrom(o.Clean, first)
+		res.Unread = first.Line
 	default:
-		lines, to, err = s.newest(o.Clean, res.TotalLines)
+		c, err = s.newest(o.Clean, res.TotalLines)
 	}
 	if err != nil {
 		return res, err
 	}
 	if res.Unread > 0 {
-		lines = append([]string{unreadMarker(res.Unread)}, lines...)
+		c.lines = append([]string{unreadMarker(res.Unread)}, c.lines...)
 	}
-	res.Lines, res.Cursor = lines, to.Line
+	res.Lines, res.Cursor = c.lines, c.end.Line
 	if o.Since {
-		if err := s.saveCursor(o.Reader, to); err != nil {
+		if err := s.saveCursor(o.Reader, c.end); err != nil {
 			return res, err
 		}
 	} else {
@@ -141,7 +138,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 // growing windows so that a long log costs what the answer needs: cleaning
 // drops and collapses lines, so how many raw lines make MaxLines clean
 // ones is only known by trying.
-func (s *Stream) newest(o Options, total int64) ([]string, Pos, error) {
+func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 	want := o.MaxLines
 	if want <= 0 {
 		want = DefaultMaxLines
@@ -150,33 +147,34 @@ func (s *Stream) newest(o Options, total int64) ([]string, Pos, error) {
 	for window := int64(max(4*want, 256)); ; window *= 4 {
 		from, err := s.posOfLine(total - window)
 		if err != nil {
-			return nil, Pos{}, err
+			return cleaned{}, err
 		}
 		if from.Byte < first.Byte {
 			from = first
 		}
-		lines, to, err := s.clean(o, from)
+		c, err := s.cleanFrom(o, from)
 		if err != nil {
-			return nil, Pos{}, err
+			return cleaned{}, err
 		}
 		atStart := from.Byte <= first.Byte
-		if len(lines) >= want || atStart {
+		if len(c.lines) >= want || atStart {
 			if !atStart || from.Line > 0 {
-				lines = markEarlier(lines, want, from.Line)
+				c.lines = markEarlier(c.lines, c.omitted, want, from.Line)
 			}
-			return lines, to, nil
+			return c, nil
 		}
 	}
 }
 
 // markEarlier makes the first line say how many lines came before those
-// shown, adding to the count a cap marker the pipeline already put there.
-func markEarlier(lines []string, max int, before int64) []string {
+// shown: the lines before the window, plus those the pipeline's cap
+// omitted inside it (its marker already stands in the first line then).
+func markEarlier(lines []string, omitted, max int, before int64) []string {
 	if before <= 0 || len(lines) == 0 {
 		return lines
 	}
-	if n, ok := parseOmitted(lines[0]); ok {
-		lines[0] = OmittedMarker(int(before) + n)
+	if omitted > 0 {
+		lines[0] = OmittedMarker(int(before) + omitted)
 		return lines
 	}
 	if len(lines) >= max {
@@ -186,30 +184,26 @@ func markEarlier(lines []string, max int, before int64) []string {
 	return append([]string{OmittedMarker(int(before))}, lines...)
 }
 
-var omittedRE = regexp.MustCompile(`^\[\.\.\. (\d+) earlier lines omitted \.\.\.\]$`)
-
-func parseOmitted(line string) (int, bool) {
-	m := omittedRE.FindStringSubmatch(line)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(m[1])
-	return n, err == nil
+// cleaned is what one pass of the pipeline over the stream gave.
+type cleaned struct {
+	lines   []string
+	omitted int // lines the MaxLines cap dropped
+	end     Pos // after the last complete line fed
 }
 
-// clean runs the stream from `from` to its end through a pipeline. It
-// returns the cleaned lines and the position after the last complete line
-// fed: a last line without newline is shown, but not consumed.
-func (s *Stream) clean(o Options, from Pos) ([]string, Pos, error) {
+// cleanFrom runs the stream from `from` to its end through a pipeline. A
+// last line without newline is shown, but not consumed: end stops before it.
+func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
 	p, err := NewPipeline(o)
 	if err != nil {
-		return nil, Pos{}, err
+		return cleaned{}, err
 	}
 	lw := &lineWriter{w: p, pos: from, complete: from}
 	if _, _, err := s.CopyFrom(lw, from.Byte); err != nil {
-		return nil, Pos{}, err
+		return cleaned{}, err
 	}
-	return p.Close(), lw.complete, nil
+	lines := p.Close()
+	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, end: lw.complete}, nil
 }
 
 // lineWriter passes bytes on and tracks the position after the last newline.
