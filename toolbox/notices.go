@@ -122,7 +122,16 @@ func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
 	if first {
 		st.since = now
 	}
-	ended, err := a.Store.Ended(func(id string) bool { return slices.Contains(st.seen, id) })
+	// Ended asks about every task folder there is: remember the ones
+	// already told, still on disk, so the file keeps only those.
+	var keep []string
+	ended, err := a.Store.Ended(func(id string) bool {
+		if slices.Contains(st.seen, id) {
+			keep = append(keep, id)
+			return true
+		}
+		return false
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +146,8 @@ func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
 		}
 		out = append(out, noticeOf(t, now))
 	}
-	// Keep only ids whose folders still exist, so the file stays small.
-	keep := seen
-	for _, id := range st.seen {
-		if _, err := os.Stat(filepath.Join(a.Store.Dir, id)); err == nil {
-			keep = append(keep, id)
-		}
-	}
 	if first || len(seen) > 0 || len(keep) != len(st.seen) {
-		st.seen = keep
+		st.seen = append(keep, seen...)
 		if err := st.save(); err != nil {
 			return nil, err
 		}
