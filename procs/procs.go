@@ -66,7 +66,6 @@ func Alive(ctx context.Context, p Proc) bool {
 type entry struct {
 	proc   Proc
 	ppid   int
-	uid    int32
 	marker string // value of MarkerEnv, read only for our own processes
 }
 
@@ -105,7 +104,7 @@ func Snapshot(ctx context.Context) (*Table, error) {
 		if err != nil || len(uids) == 0 || uids[0] != uid {
 			continue
 		}
-		e := entry{proc: Proc{PID: int(pid), Start: st.start}, ppid: st.ppid, uid: uids[0]}
+		e := entry{proc: Proc{PID: int(pid), Start: st.start}, ppid: st.ppid}
 		if env, err := gp.EnvironWithContext(ctx); err == nil {
 			e.marker = markerValue(env)
 		}
@@ -159,7 +158,7 @@ func (t *Table) Tree(root Proc, marker string) []Proc {
 }
 
 // Marked returns the task ids found in MarkerEnv of live processes, with
-// the processes carrying each. Used by the reaper to find orphans in one pass.
+// the processes carrying each: every task's processes from one walk.
 func (t *Table) Marked() map[string][]Proc {
 	out := make(map[string][]Proc)
 	for _, e := range t.byPID {

@@ -182,9 +182,6 @@ func (p Param) decode(v json.RawMessage) (any, error) {
 	return nil, fmt.Errorf("parameter type %q not supported", p.Type)
 }
 
-// Has reports whether the caller gave name.
-func (in Input) Has(name string) bool { _, ok := in.vals[name]; return ok }
-
 // String returns a string parameter, or def when absent.
 func (in Input) String(name, def string) string {
 	if v, ok := in.vals[name].(string); ok {
