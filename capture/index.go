@@ -14,7 +14,9 @@ import (
 )
 
 // The index of a stream is the file ".<stream>.segments": one line per
-// rotated segment, oldest first, "<name> <lines> <bytes>". It outlives the
+// rotated segment, oldest first, "<name> <lines> <bytes>", followed by
+// " cut" when the segment ends mid-line (the next one starts with the rest
+// of that line: readers that lost the segment skip that rest). It outlives the
 // segments lumberjack deletes, which is how readers know how many lines
 // went before the oldest segment still on disk.
 
@@ -33,7 +35,8 @@ func ReadIndex(dir, stream string) ([]Segment, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 3 {
+		cut := len(f) == 4 && f[3] == "cut"
+		if len(f) != 3 && !cut {
 			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
 		}
 		lines, err1 := strconv.ParseInt(f[1], 10, 64)
@@ -41,7 +44,7 @@ func ReadIndex(dir, stream string) ([]Segment, error) {
 		if err1 != nil || err2 != nil || lines < 0 || size < 0 {
 			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
 		}
-		out = append(out, Segment{Name: f[0], Lines: lines, Bytes: size})
+		out = append(out, Segment{Name: f[0], Lines: lines, Bytes: size, Cut: cut})
 	}
 	return out, nil
 }
@@ -49,7 +52,11 @@ func ReadIndex(dir, stream string) ([]Segment, error) {
 func writeIndex(dir, stream string, segs []Segment) error {
 	var b bytes.Buffer
 	for _, s := range segs {
-		fmt.Fprintf(&b, "%s %d %d\n", s.Name, s.Lines, s.Bytes)
+		fmt.Fprintf(&b, "%s %d %d", s.Name, s.Lines, s.Bytes)
+		if s.Cut {
+			b.WriteString(" cut")
+		}
+		b.WriteByte('\n')
 	}
 	return WriteFileAtomic(indexPath(dir, stream), b.Bytes())
 }

@@ -43,6 +43,9 @@ type ReadResult struct {
 	Cursor int64
 	// Unread counts lines that were rotated away before this reader saw them.
 	Unread int64
+	// Remaining counts complete lines after Cursor: a raw since-read
+	// that filled its page leaves them for the next read.
+	Remaining int64
 }
 
 // unreadMarker is the first line of a read that lost lines to rotation.
@@ -50,28 +53,40 @@ func unreadMarker(n int64) string {
 	return fmt.Sprintf("[... %d lines rotated away unread ...]", n)
 }
 
-// Read reads one stream of the task folder dir. Its cost follows what it
-// returns: tail and first reads look at the end of the stream, Since
-// reads start at the cursor; only a full read with a filter scans it all,
-// streaming.
+// Read reads one stream of the task folder dir from a consistent snapshot
+// (see Stream): a writer however fast cannot make it fail or tear a line.
+// Its cost follows what it returns: tail and first reads look at the end of
+// the stream, Since reads start at the cursor (and clean at most the newest
+// maxNewestWindow lines when far behind); only a full read with a filter
+// scans it all, streaming. Since reads of one task folder are serialized,
+// so two parallel calls of one reader never return the same line.
 func Read(dir, stream string, o ReadOptions) (ReadResult, error) {
 	if _, err := NewPipeline(o.Clean); err != nil {
 		return ReadResult{}, err // Bad options: say so before touching the cursor.
 	}
-	// A rotation between listing and reading invalidates the listing;
-	// such a race is rare, and a second listing is consistent.
-	for attempt := 0; ; attempt++ {
-		s, err := OpenStream(dir, stream)
+	if o.Since {
+		unlock, err := lockCursors(dir)
 		if err != nil {
 			return ReadResult{}, err
 		}
-		res, err := s.read(o)
-		if errors.Is(err, ErrChanged) && attempt < 5 {
-			continue
-		}
-		return res, err
+		defer unlock()
 	}
+	s, err := OpenStream(dir, stream)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	defer func() { _ = s.Close() }() // Read only.
+	return s.read(o)
 }
+
+// maxNewestWindow bounds the lines a since-read cleans when the reader is
+// far behind: older new lines are counted as omitted, as the MaxLines cap
+// would have omitted them anyway.
+const maxNewestWindow = 262144
+
+// farBehind is how many unread bytes make a cleaned since-read start at
+// the newest maxNewestWindow lines instead of at the cursor.
+const farBehind = 8 << 20
 
 func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	end := s.end()
@@ -100,14 +115,26 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 			from = first
 		}
 		if o.Tail > 0 {
-			if tailFrom, err := s.posOfLine(res.TotalLines - int64(o.Tail)); err == nil && tailFrom.Byte > from.Byte {
+			if tailFrom, err := s.posOfLine(end.Line - int64(o.Tail)); err == nil && tailFrom.Byte > from.Byte {
 				from = tailFrom
 			}
 		}
-		c, err = s.cleanFrom(o.Clean, from)
+		if o.Clean.Raw {
+			c, err = s.page(o.Clean, from)
+			break
+		}
+		var skipped int64
+		if end.Byte-from.Byte > farBehind {
+			if w, err := s.posOfLine(end.Line - maxNewestWindow); err == nil && w.Byte > from.Byte {
+				skipped, from = w.Line-from.Line, w
+			}
+		}
+		if c, err = s.cleanFrom(o.Clean, from); err == nil && skipped > 0 {
+			c.lines = markEarlier(c.lines, c.omitted, o.Clean.maxLines(), skipped)
+		}
 	case o.Tail > 0:
 		var from Pos
-		if from, err = s.posOfLine(res.TotalLines - int64(o.Tail)); err == nil {
+		if from, err = s.posOfLine(end.Line - int64(o.Tail)); err == nil {
 			c, err = s.cleanFrom(o.Clean, from)
 		}
 	case o.Clean.Filter != "" && !o.Since:
@@ -115,7 +142,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		c, err = s.cleanFrom(o.Clean, first)
 		res.Unread = first.Line
 	default:
-		c, err = s.newest(o.Clean, res.TotalLines)
+		c, err = s.newest(o.Clean, end.Line)
 	}
 	if err != nil {
 		return res, err
@@ -124,14 +151,43 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		c.lines = append([]string{unreadMarker(res.Unread)}, c.lines...)
 	}
 	res.Lines, res.Cursor = c.lines, c.end.Line
+	res.Remaining = end.Line - c.end.Line
 	if o.Since {
 		if err := s.saveCursor(o.Reader, c.end); err != nil {
 			return res, err
 		}
 	} else {
-		res.Cursor = end.Line
+		res.Cursor, res.Remaining = end.Line, 0
 	}
 	return res, nil
+}
+
+// maxLines is MaxLines with its default.
+func (o Options) maxLines() int {
+	if o.MaxLines <= 0 {
+		return DefaultMaxLines
+	}
+	return o.MaxLines
+}
+
+// errPageFull stops a page's copy once it has its lines.
+var errPageFull = errors.New("page full")
+
+// page reads the next MaxLines complete lines from `from`, oldest first: a
+// raw since-read pages through the stream, every line delivered once, the
+// rest left for the next read.
+func (s *Stream) page(o Options, from Pos) (cleaned, error) {
+	p, err := NewPipeline(o)
+	if err != nil {
+		return cleaned{}, err
+	}
+	lw := &lineWriter{w: p, pos: from, complete: from, limit: int64(o.maxLines())}
+	_, _, err = s.CopyFrom(lw, from.Byte)
+	if err != nil && !errors.Is(err, errPageFull) {
+		return cleaned{}, err
+	}
+	lines := p.Close()
+	return cleaned{lines: lines, end: lw.complete}, nil
 }
 
 // newest returns the newest MaxLines cleaned lines, reading backwards in
@@ -206,21 +262,54 @@ func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
 	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, end: lw.complete}, nil
 }
 
-// lineWriter passes bytes on and tracks the position after the last newline.
+// lineWriter passes bytes on and tracks the position after the last
+// newline. With a limit, it passes at most that many complete lines and
+// then fails with errPageFull.
 type lineWriter struct {
 	w        io.Writer
 	pos      Pos
 	complete Pos
+	limit    int64 // 0: none
+	passed   int64 // newlines passed on
 }
 
 func (lw *lineWriter) Write(b []byte) (int, error) {
+	var full error
+	if lw.limit > 0 {
+		if lw.passed >= lw.limit {
+			return 0, errPageFull
+		}
+		if cut := nthNewline(b, lw.limit-lw.passed); cut >= 0 {
+			b, full = b[:cut+1], errPageFull
+		}
+	}
 	n, err := lw.w.Write(b)
+	nl := int64(bytes.Count(b[:n], []byte{'\n'}))
+	lw.passed += nl
 	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
-		lw.complete = Pos{Byte: lw.pos.Byte + int64(i) + 1, Line: lw.pos.Line + int64(bytes.Count(b[:n], []byte{'\n'}))}
+		lw.complete = Pos{Byte: lw.pos.Byte + int64(i) + 1, Line: lw.pos.Line + nl}
 	}
 	lw.pos.Byte += int64(n)
-	lw.pos.Line += int64(bytes.Count(b[:n], []byte{'\n'}))
+	lw.pos.Line += nl
+	if err == nil {
+		err = full
+	}
 	return n, err
+}
+
+// nthNewline returns the index of the k-th newline in b, or -1.
+func nthNewline(b []byte, k int64) int {
+	off := 0
+	for {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		if k--; k == 0 {
+			return off + i
+		}
+		off += i + 1
+	}
 }
 
 // end is the position after the last byte.
@@ -232,12 +321,22 @@ func (s *Stream) end() Pos {
 	return Pos{Byte: p.firstByte + p.bytes, Line: p.firstLine + p.lines}
 }
 
-// firstOnDisk is where the oldest segment still on disk begins.
+// firstOnDisk is where the first whole line on disk begins: the start of
+// the oldest segment still on disk, or just after its first newline when
+// that segment starts with the rest of a line whose head was deleted (a
+// cut line would hide its ERROR: prefix from a filter; it counts as
+// rotated away unread).
 func (s *Stream) firstOnDisk() Pos {
-	for _, p := range s.parts {
-		if !p.gone {
-			return Pos{Byte: p.firstByte, Line: p.firstLine}
+	for i, p := range s.parts {
+		if p.gone {
+			continue
 		}
+		if i > 0 && s.parts[i-1].cut && p.lines > 0 {
+			if off, err := s.afterNewline(p, 1); err == nil {
+				return Pos{Byte: p.firstByte + off, Line: p.firstLine + 1}
+			}
+		}
+		return Pos{Byte: p.firstByte, Line: p.firstLine}
 	}
 	return s.end()
 }
@@ -252,13 +351,8 @@ func (s *Stream) partial(end Pos) bool {
 		if p.gone {
 			return false // Cannot tell; the current file is empty anyway.
 		}
-		f, err := s.open(p)
-		if err != nil {
-			return false
-		}
-		defer func() { _ = f.Close() }() // Read only.
 		var b [1]byte
-		if _, err := f.ReadAt(b[:], p.bytes-1); err != nil {
+		if _, err := p.f.ReadAt(b[:], p.bytes-1); err != nil {
 			return false
 		}
 		return b[0] != '\n'
@@ -294,11 +388,7 @@ func (s *Stream) posOfLine(line int64) (Pos, error) {
 
 // afterNewline returns the offset just after the k-th newline of part p.
 func (s *Stream) afterNewline(p part, k int64) (int64, error) {
-	f, err := s.open(p)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = f.Close() }() // Read only.
+	f := io.NewSectionReader(p.f, 0, p.bytes)
 	buf := make([]byte, 256<<10)
 	var off int64
 	for {

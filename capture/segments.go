@@ -1,12 +1,15 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
+	"time"
 )
 
 // part is one piece of a logical stream: a rotated segment or the current
@@ -16,63 +19,241 @@ type part struct {
 	firstByte int64
 	firstLine int64
 	bytes     int64
-	lines     int64 // newlines; -1 until counted
-	gone      bool  // rotated away and deleted: only the index remembers it
-	info      os.FileInfo
+	lines     int64
+	cut       bool     // ends mid-line: the next part starts with the rest of a line
+	gone      bool     // rotated away and deleted: only the index remembers it
+	f         *os.File // open while the Stream is; nil when gone
 }
 
-// Stream is one logical log, "stdout" or "stderr" of a task: the rotated
-// segments, oldest first, then the current file. Positions (byte offsets and
-// line numbers) count from the first byte ever written, deleted segments
-// included, so a cursor stays valid across any number of rotations.
+// Stream is a consistent snapshot of one logical log, "stdout" or
+// "stderr" of a task: the rotated segments, oldest first, then the current
+// file. Positions (byte offsets and line numbers) count from the first byte
+// ever written, deleted segments included, so a cursor stays valid across
+// any number of rotations.
+//
+// The snapshot holds every segment file open, so a rotation or a deletion
+// while it is read cannot pull a file from under it: it reads what was
+// there when it was taken, and lines written later are for the next read.
+// Close it when done.
 type Stream struct {
 	dir, name string
 	parts     []part
 }
 
-// OpenStream lists the pieces of stream in dir as they are now. A folder
-// without index (plain files written by something else) is read as its
-// backups in name order, then the current file.
+// ErrNotRegular reports a log file that is a symlink, a FIFO, a device or
+// anything else than a regular file: it is never followed or read, since
+// reading it could hang or show a file outside the task folder.
+var ErrNotRegular = errors.New("not a regular file")
+
+// snapshotAttempts bounds how often OpenStream retries a snapshot that a
+// rotation changed while it was taken; the last attempt is used as it is.
+const snapshotAttempts = 8
+
+// OpenStream takes a snapshot of stream in dir. A folder without index
+// (plain files written by something else) is read as its backups in name
+// order, then the current file.
 func OpenStream(dir, stream string) (*Stream, error) {
+	for attempt := 1; ; attempt++ {
+		s, stable, err := snapshot(dir, stream)
+		if err != nil || stable || attempt == snapshotAttempts {
+			return s, err
+		}
+		_ = s.Close() // Read only.
+		// A rotation is in flight (renamed, index not yet written): it
+		// takes well under a millisecond.
+		time.Sleep(time.Duration(attempt) * 200 * time.Microsecond)
+	}
+}
+
+// snapshot opens the current file and every backup, then checks that the
+// index did not change meanwhile: then the open files are exactly the
+// stream the index describes. stable is false when a rotation ran during
+// the snapshot.
+func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
 	index, err := ReadIndex(dir, stream)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	s = &Stream{dir: dir, name: stream}
+	cur, err := openLog(filepath.Join(dir, stream))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("open %s: %w", stream, err)
 	}
 	onDisk, err := backups(dir, stream)
 	if err != nil {
-		return nil, err
+		closeIf(cur)
+		return nil, false, err
 	}
-	s := &Stream{dir: dir, name: stream}
+	open := make(map[string]*os.File, len(onDisk))
+	defer func() {
+		for _, f := range open { // Opened but not used by the snapshot.
+			_ = f.Close() // Read only.
+		}
+	}()
+	for _, name := range onDisk {
+		f, err := openLog(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // Deleted by lumberjack since the listing.
+		}
+		if err != nil {
+			closeIf(cur)
+			return nil, false, fmt.Errorf("open %s: %w", name, err)
+		}
+		open[name] = f
+	}
+	again, err := ReadIndex(dir, stream)
+	if err != nil {
+		closeIf(cur)
+		return nil, false, err
+	}
+	stable = slices.Equal(index, again)
+
 	var pos, line int64
-	add := func(p part) {
+	add := func(p part) error {
+		if p.f != nil && p.lines < 0 {
+			n, err := countNewlines(p.f, p.bytes)
+			if err != nil {
+				return fmt.Errorf("count lines in %s: %w", p.name, err)
+			}
+			p.lines = n
+		}
 		p.firstByte, p.firstLine = pos, line
 		pos += p.bytes
-		line += max(p.lines, 0)
+		line += p.lines
 		s.parts = append(s.parts, p)
+		return nil
+	}
+	fail := func(err error) (*Stream, bool, error) {
+		closeIf(cur)
+		_ = s.Close() // Read only.
+		return nil, false, err
 	}
 	for _, seg := range index {
-		i := slices.Index(onDisk, seg.Name)
-		add(part{name: seg.Name, bytes: seg.Bytes, lines: seg.Lines, gone: i < 0})
-		if i >= 0 {
-			onDisk = slices.Delete(onDisk, i, i+1)
+		p := part{name: seg.Name, bytes: seg.Bytes, lines: seg.Lines, cut: seg.Cut}
+		if f := open[seg.Name]; f != nil {
+			delete(open, seg.Name)
+			if fi, err := f.Stat(); err == nil && fi.Size() >= seg.Bytes {
+				p.f = f
+			} else {
+				_ = f.Close() // Read only; not the file the index describes.
+			}
+		}
+		p.gone = p.f == nil
+		if err := add(p); err != nil {
+			return fail(err)
 		}
 	}
-	// Backups the index does not know: someone else's rotation.
-	for _, name := range append(onDisk, stream) {
-		fi, err := os.Stat(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
+	// Backups the index does not know: someone else's rotation, or ours
+	// between its rename and its index line.
+	var curInfo os.FileInfo
+	if cur != nil {
+		if curInfo, err = cur.Stat(); err != nil {
+			return fail(fmt.Errorf("stat %s: %w", stream, err))
+		}
+	}
+	for _, name := range onDisk {
+		f := open[name]
+		if f == nil {
 			continue
 		}
+		delete(open, name)
+		fi, err := f.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", stream, err)
+			_ = f.Close() // Read only.
+			return fail(fmt.Errorf("stat %s: %w", name, err))
 		}
-		n, err := countLines(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
+		if len(index) > 0 && name > index[len(index)-1].Name {
+			stable = false // Our writer's rotation, index line to come.
 		}
-		add(part{name: name, bytes: fi.Size(), lines: n, info: fi})
+		if curInfo != nil && os.SameFile(fi, curInfo) {
+			_ = f.Close() // The current file we hold was rotated meanwhile.
+			stable = false
+			continue
+		}
+		if err := add(part{name: name, bytes: fi.Size(), lines: -1, f: f}); err != nil {
+			_ = f.Close() // Read only.
+			return fail(err)
+		}
 	}
-	return s, nil
+	if cur != nil {
+		if err := add(part{name: stream, bytes: curInfo.Size(), lines: -1, f: cur}); err != nil {
+			return fail(err)
+		}
+	}
+	// Lumberjack deletes the oldest segments first; a segment gone while an
+	// older one is still listed means the listing raced a deletion. Treat
+	// everything up to the last gone segment as gone, so the parts on disk
+	// are one run up to the end.
+	last := -1
+	for i, p := range s.parts {
+		if p.gone {
+			last = i
+		}
+	}
+	for i := 0; i < last; i++ {
+		if p := &s.parts[i]; !p.gone {
+			_ = p.f.Close() // Read only.
+			p.f, p.gone = nil, true
+		}
+	}
+	return s, stable, nil
+}
+
+// openLog opens a log file for reading without following a symlink and
+// without blocking on a FIFO, and refuses anything but a regular file.
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrNotRegular)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w", filepath.Base(path), ErrNotRegular)
+	}
+	if err != nil {
+		_ = f.Close() // Read only.
+		return nil, err
+	}
+	return f, nil
+}
+
+func closeIf(f *os.File) {
+	if f != nil {
+		_ = f.Close() // Read only.
+	}
+}
+
+// Close releases the snapshot's files.
+func (s *Stream) Close() error {
+	if s == nil {
+		return nil
+	}
+	for i := range s.parts {
+		closeIf(s.parts[i].f)
+		s.parts[i].f = nil
+	}
+	return nil
+}
+
+// countNewlines counts the newlines in the first n bytes of f.
+func countNewlines(f *os.File, n int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var count, off int64
+	for off < n {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), n-off)], off)
+		count += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		off += int64(k)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return count, nil
+			}
+			return count, err
+		}
+	}
+	return count, nil
 }
 
 // StreamStats sums up a stream.
@@ -95,37 +276,19 @@ func (s *Stream) Stats() StreamStats {
 	return st
 }
 
-// ErrChanged reports that the stream rotated while it was being read: open
-// it again and retry.
-var ErrChanged = errors.New("stream rotated while reading")
-
-// open opens a part that is on disk and checks it is still the file that
-// was listed: the current file's name is reused by every rotation.
-func (s *Stream) open(p part) (*os.File, error) {
-	f, err := os.Open(filepath.Join(s.dir, p.name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrChanged // Deleted by lumberjack since the listing.
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p.name, err)
-	}
-	if p.info != nil {
-		if fi, err := f.Stat(); err != nil || !os.SameFile(fi, p.info) {
-			_ = f.Close() // Read only.
-			return nil, ErrChanged
-		}
-	}
-	return f, nil
+// CopyFrom copies the snapshot from byte position from to its end into w.
+// It returns the position after the last byte copied and how many bytes
+// from that position on had already been rotated away unread.
+func (s *Stream) CopyFrom(w io.Writer, from int64) (next, skipped int64, err error) {
+	return s.copyRange(w, from, s.end().Byte)
 }
 
-// CopyFrom copies the stream from byte position from to its current end
-// into w. It returns the position after the last byte copied and how many
-// bytes from that position on had already been rotated away unread.
-func (s *Stream) CopyFrom(w io.Writer, from int64) (next, skipped int64, err error) {
+// copyRange copies bytes [from, to) of the snapshot into w.
+func (s *Stream) copyRange(w io.Writer, from, to int64) (next, skipped int64, err error) {
 	next = from
 	for _, p := range s.parts {
-		end := p.firstByte + p.bytes
-		if end <= next && p.name != s.name {
+		end := min(p.firstByte+p.bytes, to)
+		if end <= next {
 			continue
 		}
 		if p.gone {
@@ -137,25 +300,14 @@ func (s *Stream) CopyFrom(w io.Writer, from int64) (next, skipped int64, err err
 			skipped += p.firstByte - next
 			next = p.firstByte
 		}
-		f, err := s.open(p)
-		if err != nil {
-			return next, skipped, err
-		}
-		// The current file keeps growing: copy to its end, not to its
-		// listed size.
-		var r io.Reader = io.NewSectionReader(f, next-p.firstByte, p.bytes-(next-p.firstByte))
-		if p.name == s.name {
-			_, err = f.Seek(next-p.firstByte, io.SeekStart)
-			r = f
-		}
-		var n int64
-		if err == nil {
-			n, err = io.Copy(w, r)
-		}
-		_ = f.Close() // Read only.
+		n, err := io.Copy(w, io.NewSectionReader(p.f, next-p.firstByte, end-next))
 		next += n
 		if err != nil {
 			return next, skipped, fmt.Errorf("read %s: %w", p.name, err)
+		}
+		if next < end { // Shorter than it was: truncated by someone else.
+			skipped += end - next
+			next = end
 		}
 	}
 	return next, skipped, nil

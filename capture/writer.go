@@ -50,6 +50,7 @@ type Writer struct {
 	lj          *lumberjack.Logger
 	size        int64 // bytes in the current file
 	lines       int64 // newlines in the current file
+	last        byte  // last byte written to the current file
 	index       []Segment
 	lastBackup  time.Time
 }
@@ -59,6 +60,7 @@ type Segment struct {
 	Name  string // file name in the task folder
 	Lines int64  // newline bytes in it
 	Bytes int64
+	Cut   bool // ends mid-line
 }
 
 // NewWriter appends to dir/stream, creating it 0600 if needed.
@@ -107,6 +109,7 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 		if w.lines, err = countLines(w.lj.Filename); err != nil {
 			return nil, err
 		}
+		w.last = lastByte(w.lj.Filename, w.size)
 	}
 	return w, nil
 }
@@ -127,6 +130,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 		n, err := w.lj.Write(chunk)
 		w.size += int64(n)
 		w.lines += int64(bytes.Count(chunk[:n], []byte{'\n'}))
+		if n > 0 {
+			w.last = chunk[n-1]
+		}
 		written += n
 		if err != nil {
 			return written, fmt.Errorf("write %s: %w", w.stream, err)
@@ -166,7 +172,7 @@ func (w *Writer) rotate() error {
 		return fmt.Errorf("rotate %s: no new backup appeared", w.stream)
 	}
 	w.lastBackup, _ = backupTime(w.stream, name)
-	w.index = append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size})
+	w.index = append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size, Cut: w.size > 0 && w.last != '\n'})
 	w.size, w.lines = 0, 0
 	return writeIndex(w.dir, w.stream, w.index)
 }
@@ -221,4 +227,20 @@ func countLines(path string) (int64, error) {
 			return n, fmt.Errorf("count lines in %s: %w", path, err)
 		}
 	}
+}
+
+// lastByte returns the byte at size-1 of path, or '\n' when there is none
+// to read (an empty file ends no line).
+func lastByte(path string, size int64) byte {
+	f, err := os.Open(path)
+	if err != nil || size == 0 {
+		closeIf(f)
+		return '\n'
+	}
+	defer func() { _ = f.Close() }() // Read only.
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], size-1); err != nil {
+		return '\n'
+	}
+	return b[0]
 }

@@ -220,10 +220,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			return err
 		}
 		next, skipped, err := s.CopyFrom(a.Stdout, pos)
-		if errors.Is(err, capture.ErrChanged) {
-			pos = next
-			continue // Rotated under us: list the segments again.
-		}
+		_ = s.Close() // Read only.
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func bgOutput() *Tool {
 			{Name: "exclude", Type: "string", Description: "Case-insensitive regex: drop matching lines first, e.g. GET 200|HMR|static."},
 			{Name: "context", Type: "integer", Min: minimum(0), Default: 0, Description: "Lines of context around each filter match, like grep -C."},
 			{Name: "since", Type: "boolean", Default: true, Description: "Only lines that arrived since your previous read (the first read returns the newest). false reads the whole log."},
-			{Name: "max_lines", Type: "integer", Min: minimum(1), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned; the newest are kept."},
+			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned (at most 5000); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read."},
 			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
@@ -29,10 +29,17 @@ func bgOutput() *Tool {
 	}
 }
 
+// MaxLinesLimit bounds bg_output's max_lines, so that one answer's size
+// and the memory to build it stay bounded whatever the log's size.
+const MaxLinesLimit = 5000
+
 // StreamMeta locates a read in its stream, counted in lines.
 type StreamMeta struct {
 	TotalLines int64 `json:"total_lines"`
 	Cursor     int64 `json:"cursor"`
+	// Remaining counts lines after the cursor that a raw since-read left
+	// for the next call.
+	Remaining int64 `json:"remaining,omitempty"`
 }
 
 // OutputResult is bg_output's answer; a stream not asked for is absent.
@@ -83,7 +90,7 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 			return nil, err
 		}
 		text := strings.Join(r.Lines, "\n")
-		*s.text, *s.meta = &text, &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor}
+		*s.text, *s.meta = &text, &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor, Remaining: r.Remaining}
 	}
 	return res, nil
 }

@@ -234,6 +234,7 @@ func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	var got bytes.Buffer
 	next, skipped, err := s.CopyFrom(&got, 0)
 	if err != nil {

@@ -33,9 +33,12 @@ type Param struct {
 	Enum        []string // allowed strings
 	Default     any      // documented in the schema; handlers apply it
 	Min         *float64 // inclusive lower bound for numbers
+	Max         *float64 // inclusive upper bound for numbers
 }
 
 func minimum(v float64) *float64 { return &v }
+
+func maximum(v float64) *float64 { return &v }
 
 // Schema returns the tool's input JSON Schema.
 func (t *Tool) Schema() map[string]any {
@@ -51,6 +54,9 @@ func (t *Tool) Schema() map[string]any {
 		}
 		if p.Min != nil {
 			s["minimum"] = *p.Min
+		}
+		if p.Max != nil {
+			s["maximum"] = *p.Max
 		}
 		props[p.Name] = s
 		if p.Required {
@@ -176,6 +182,9 @@ func (p Param) decode(v json.RawMessage) (any, error) {
 		}
 		if p.Min != nil && f < *p.Min {
 			return nil, fmt.Errorf("must be at least %g, got %g", *p.Min, f)
+		}
+		if p.Max != nil && f > *p.Max {
+			return nil, fmt.Errorf("must be at most %g, got %g", *p.Max, f)
 		}
 		return f, nil
 	}

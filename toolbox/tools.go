@@ -33,6 +33,10 @@ func toolByCommand(name string) *Tool {
 // DefaultTimeoutMinutes is bg_run's auto-kill delay when none is given.
 const DefaultTimeoutMinutes = 120
 
+// MaxTimeoutMinutes bounds bg_run's timeout (30 days): a deadline must stay
+// a time the clock can reach; use 0 for no auto-kill at all.
+const MaxTimeoutMinutes = 43200
+
 func bgRun() *Tool {
 	return &Tool{
 		Name: "bg_run",
@@ -42,7 +46,7 @@ func bgRun() *Tool {
 			{Name: "command", Type: "string", Required: true, Description: "Shell command, run with bash -c (sh -c where bash is missing)."},
 			{Name: "label", Type: "string", Description: "Short human-readable name, e.g. backend, tests. Default: the task id."},
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
-			{Name: "timeout", Type: "number", Min: minimum(0), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed; 0 disables the auto-kill."},
+			{Name: "timeout", Type: "number", Min: minimum(0), Max: maximum(MaxTimeoutMinutes), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed, at most 43200 (30 days); 0 disables the auto-kill."},
 			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
 		},
 		Run: runBgRun,
@@ -186,6 +190,7 @@ func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 				return nil, err
 			}
 			stats := st.Stats()
+			_ = st.Close() // Read only.
 			*s.lines, *s.bytes = stats.Lines, stats.Bytes
 		}
 		return d, nil
