@@ -200,7 +200,7 @@ func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 		want = DefaultMaxLines
 	}
 	first := s.firstOnDisk()
-	for window := int64(max(4*want, 256)); ; window *= 4 {
+	for window := int64(max(4*want, 256)); ; window = min(4*window, maxNewestWindow) {
 		from, err := s.posOfLine(total - window)
 		if err != nil {
 			return cleaned{}, err
@@ -213,7 +213,10 @@ func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 			return cleaned{}, err
 		}
 		atStart := from.Byte <= first.Byte
-		if len(c.lines) >= want || atStart {
+		// Collapsing can shrink any window to a few lines (a flood of
+		// similar lines): past maxNewestWindow, what came before counts
+		// as omitted rather than read.
+		if len(c.lines) >= want || atStart || window >= maxNewestWindow {
 			if !atStart || from.Line > 0 {
 				c.lines = markEarlier(c.lines, c.omitted, want, from.Line)
 			}
