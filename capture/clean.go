@@ -61,6 +61,10 @@ type Options struct {
 	Exclude    string // regex, case-insensitive; applied first
 	Context    int    // lines of context around each filter match, like grep -C
 	MaxLines   int    // default 80; keep the newest, first line "[... N earlier lines omitted ...]"
+	// Digest keeps, instead of the newest MaxLines lines, the lines of
+	// the whole input a debugger needs, within MaxLines (see digest.go).
+	// It replaces step 6's collapsing with its own repeat handling.
+	Digest bool
 }
 
 // Stats counts what a Pipeline did with its lines.
@@ -85,6 +89,7 @@ type Pipeline struct {
 	grep    grepContext
 	coll    collapser
 	tail    tailRing
+	digest  *digest // nil unless Options.Digest
 	stats   Stats
 	closed  bool
 	written bool
@@ -134,6 +139,9 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	p.grep.sep = []byte(ContextSeparator)
 	p.grep.emit = p.matched
 	p.coll.emit = func(l []byte) { p.tail.add(l) }
+	if o.Digest {
+		p.digest = &digest{max: o.MaxLines}
+	}
 	if !o.Raw {
 		p.screen = newScreen(p.line)
 	}
@@ -214,7 +222,15 @@ func (p *Pipeline) Close() []string {
 	p.closed = true
 	p.coll.finish()
 	p.stats.LinesCollapsed = p.coll.total
+	if p.digest != nil {
+		out, omitted := p.digest.lines()
+		p.stats.LinesOmitted = omitted
+		return out
+	}
 	out, omitted := p.tail.lines()
+	if !p.opt.Raw {
+		out = referRepeats(out)
+	}
 	p.stats.LinesOmitted = omitted
 	return out
 }
@@ -231,7 +247,7 @@ func (p *Pipeline) line(l []byte) {
 			l = p.lineBuf
 		}
 	} else {
-		l = trimRightSpace(l)
+		l = trimRightSpace(dropCaretEscapes(dropTimestamp(l)))
 		if len(l) == 0 {
 			p.stats.LinesBlank++
 			return
@@ -262,25 +278,34 @@ func (p *Pipeline) line(l []byte) {
 	p.grep.add(l, isMatch)
 }
 
-// truncate cuts a line longer than its budget to the budget plus
-// TruncatedMarker. The budget is MaxLineLen, half as much again for a line
-// that reports a problem in its first MaxLineLen runes: truncation is there
-// for minified code, data dumps and progress bars, and compiler messages
-// run to 160 characters. Deciding on the part that is always kept makes
-// cutting again a no-op.
+// truncate cuts a line longer than its budget. The budget is MaxLineLen;
+// a line cut there ends with TruncatedMarker: truncation is there for
+// minified code, data dumps and progress bars. A line that reports a
+// problem in its first MaxLineLen runes gets three times as much, and when
+// even that is too little keeps its head and its end around
+// TruncatedMarker: the end of an error often holds what went wrong.
+// Deciding on the part that is always kept, and cutting to exactly the
+// budget, makes cutting again a no-op.
 func (p *Pipeline) truncate(l []byte) []byte {
 	n := runeCount(l) // l is valid UTF-8: it comes from the screen
 	limit := p.opt.MaxLineLen
 	if n <= limit {
 		return l
 	}
-	if hasDiagnosticWord(&p.lineBuf, l[:runeOffset(l, limit)]) {
-		limit += limit / 2
-		if n <= limit {
-			return l
-		}
+	if !hasDiagnosticWord(&p.lineBuf, l[:runeOffset(l, limit)]) {
+		p.lineBuf = append(append(p.lineBuf[:0], l[:runeOffset(l, limit)]...), TruncatedMarker...)
+		return p.lineBuf
 	}
-	p.lineBuf = append(append(p.lineBuf[:0], l[:runeOffset(l, limit)]...), TruncatedMarker...)
+	limit *= 3
+	if n <= limit {
+		return l
+	}
+	mark := " " + TruncatedMarker + " "
+	head := limit * 2 / 3
+	tail := limit - head - len(mark)
+	p.lineBuf = append(p.lineBuf[:0], l[:runeOffset(l, head)]...)
+	p.lineBuf = append(p.lineBuf, mark...)
+	p.lineBuf = append(p.lineBuf, l[runeOffset(l, n-tail):]...)
 	return p.lineBuf
 }
 
@@ -309,11 +334,67 @@ func hasDiagnosticWord(scratch *[]byte, b []byte) bool {
 // matched takes a line that passed the filter (or its context) to the
 // collapse and cap steps.
 func (p *Pipeline) matched(l []byte) {
+	if p.digest != nil {
+		p.digest.add(l)
+		return
+	}
 	if p.opt.Raw {
 		p.tail.add(l)
 	} else {
 		p.coll.add(l)
 	}
+}
+
+// dropTimestamp removes a leading machine timestamp, ISO 8601 in UTC with
+// a T and a Z ("2026-04-22T16:27:50.8673728Z "), as CI systems and cloud
+// loggers put on every line: 29 characters of noise per line for a
+// diagnosis, which would push the message past the line budget.
+func dropTimestamp(l []byte) []byte {
+	const minLen = len("2006-01-02T15:04:05Z")
+	if len(l) < minLen || l[4] != '-' || l[7] != '-' || l[10] != 'T' || l[13] != ':' || l[16] != ':' {
+		return l
+	}
+	for _, i := range []int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if !isDigit(l[i]) {
+			return l
+		}
+	}
+	i := 19
+	if l[i] == '.' {
+		for i++; i < len(l) && isDigit(l[i]); i++ {
+		}
+	}
+	if i+1 < len(l) && l[i] == 'Z' && l[i+1] == ' ' {
+		return l[i+2:]
+	}
+	if i+1 == len(l) && l[i] == 'Z' {
+		return l[:0]
+	}
+	return l
+}
+
+// dropCaretEscapes removes color codes written out in caret notation
+// ("^[[31m"), as logs downloaded from CI services carry them: the terminal
+// emulator only sees real escape bytes.
+func dropCaretEscapes(l []byte) []byte {
+	if !bytes.Contains(l, []byte("^[[")) {
+		return l
+	}
+	out := l[:0:0]
+	for i := 0; i < len(l); i++ {
+		if l[i] == '^' && i+2 < len(l) && l[i+1] == '[' && l[i+2] == '[' {
+			j := i + 3
+			for j < len(l) && (isDigit(l[j]) || l[j] == ';' || l[j] == '?') {
+				j++
+			}
+			if j < len(l) && (l[j] >= '@' && l[j] <= '~') {
+				i = j
+				continue
+			}
+		}
+		out = append(out, l[i])
+	}
+	return out
 }
 
 // trimRightSpace removes trailing white space, Unicode included.

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Repeated lines (request logs, retry loops, the same warning per file)
@@ -122,11 +124,58 @@ func isMarker(line []byte) bool {
 	case bytes.HasPrefix(line, []byte("... ")):
 		n, ok := leadingNumber(line[4:])
 		return ok && string(line[4+n:]) == " similar lines collapsed"
+	case bytes.HasPrefix(line, []byte("[... same ")):
+		return bytes.HasSuffix(line, []byte(" time ...]"))
 	case bytes.HasPrefix(line, []byte("[... ")):
 		n, ok := leadingNumber(line[5:])
 		return ok && string(line[5+n:]) == " earlier lines omitted ...]"
 	}
 	return false
+}
+
+// minRepeatBlock is the shortest block that referRepeats replaces: a
+// shorter one is no longer than its reference.
+const minRepeatBlock = 3
+
+// referRepeats replaces each block of at least minRepeatBlock lines that
+// equals a block shown earlier in lines by one reference line, "[... same
+// 28 lines as above, 4th time ...]", however long the block and whatever
+// lies between the two: a warning block re-printed on every request, a
+// stack trace per retry. Adjacent repeats of short blocks are the
+// collapser's; this catches the rest in what a read returns.
+func referRepeats(lines []string) []string {
+	if len(lines) < 2*minRepeatBlock {
+		return lines
+	}
+	at := map[string][]int{} // line -> earlier positions in lines
+	times := map[string]int{} // block text -> times seen
+	out := make([]string, 0, len(lines))
+	for i := 0; i < len(lines); {
+		bestLen, bestFrom := 0, -1
+		for _, j := range at[lines[i]] {
+			n := 0
+			for i+n < len(lines) && j+n < i && lines[j+n] == lines[i+n] && !isMarker([]byte(lines[i+n])) {
+				n++
+			}
+			if n > bestLen {
+				bestLen, bestFrom = n, j
+			}
+		}
+		if bestLen >= minRepeatBlock {
+			key := strings.Join(lines[bestFrom:bestFrom+bestLen], "\n")
+			if times[key] == 0 {
+				times[key] = 1
+			}
+			times[key]++
+			out = append(out, fmt.Sprintf("[... same %d lines as above, %s time ...]", bestLen, ordinal(times[key])))
+			i += bestLen
+			continue
+		}
+		at[lines[i]] = append(at[lines[i]], i)
+		out = append(out, lines[i])
+		i++
+	}
+	return out
 }
 
 // leadingNumber returns the length of the run of digits b starts with.
@@ -150,6 +199,7 @@ const collapsePeriod = 16
 // the strict form is only computed when the loose forms are equal.
 type maskedLine struct {
 	text      []byte
+	ident     []byte // diagnostic identity: locations and error codes, unmasked
 	loose     []byte
 	strict    []byte
 	hasStrict bool
@@ -158,7 +208,58 @@ type maskedLine struct {
 func (m *maskedLine) set(line []byte) {
 	m.text = append(m.text[:0], line...)
 	m.loose = maskVolatile(m.loose[:0], line, false)
+	m.ident = diagIdentity(m.ident[:0], line)
 	m.hasStrict = false
+}
+
+// diagIdentity appends what tells one diagnostic from another although
+// only numbers differ: file locations ("main.go:80:5", "x.py:12") and
+// error codes ("E0308", "TS2304"). Two lines with different identities
+// never collapse: "main.go:80:5: undefined: err" and "main.go:81:35:
+// undefined: err" are two errors to fix.
+func diagIdentity(dst, line []byte) []byte {
+	for len(line) > 0 {
+		i := bytes.IndexAny(line, " \t()'\"<>,;[]")
+		w := line
+		if i >= 0 {
+			w, line = line[:i], line[i+1:]
+		} else {
+			line = nil
+		}
+		if isLocation(w) || isErrorCode(w) {
+			dst = append(append(dst, w...), ' ')
+		}
+	}
+	return dst
+}
+
+// isLocation reports whether w looks like path:line[:col].
+func isLocation(w []byte) bool {
+	c := bytes.IndexByte(w, ':')
+	if c <= 0 || c+1 >= len(w) || !isDigit(w[c+1]) {
+		return false
+	}
+	return bytes.ContainsAny(w[:c], "./")
+}
+
+// isErrorCode reports whether w is a compiler's error code: capitals then
+// three to five digits.
+func isErrorCode(w []byte) bool {
+	w = bytes.TrimRight(w, ":.")
+	i := 0
+	for i < len(w) && w[i] >= 'A' && w[i] <= 'Z' {
+		i++
+	}
+	d := len(w) - i
+	if i == 0 || i > 4 || d < 3 || d > 5 {
+		return false
+	}
+	for _, c := range w[i:] {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *maskedLine) ensureStrict() {
@@ -170,7 +271,7 @@ func (m *maskedLine) ensureStrict() {
 
 // similar compares two lines for a repeat of the given period.
 func (m *maskedLine) similar(o *maskedLine, period int) bool {
-	if !bytes.Equal(m.loose, o.loose) {
+	if !bytes.Equal(m.loose, o.loose) || !bytes.Equal(m.ident, o.ident) {
 		return false
 	}
 	if period == 1 {

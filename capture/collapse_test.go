@@ -31,6 +31,15 @@ func TestCollapse(t *testing.T) {
 		{"a broken block is shown whole", []string{
 			"a", "b", "a", "c",
 		}, []string{"a", "b", "a", "c"}},
+		{"distinct locations never collapse", []string{
+			"cmd/inventory/main.go:80:5: undefined: err", "cmd/inventory/main.go:81:35: undefined: err",
+		}, []string{"cmd/inventory/main.go:80:5: undefined: err", "cmd/inventory/main.go:81:35: undefined: err"}},
+		{"distinct error codes never collapse", []string{
+			"src/a.ts(3,1): error TS2304: x", "src/a.ts(3,1): error TS2305: x",
+		}, []string{"src/a.ts(3,1): error TS2304: x", "src/a.ts(3,1): error TS2305: x"}},
+		{"one location repeated collapses", []string{
+			"x.go:3:1: warn 1", "x.go:3:1: warn 2", "x.go:3:1: warn 3",
+		}, []string{"x.go:3:1: warn 1", "... 2 similar lines collapsed"}},
 		{"markers never collapse", []string{
 			"... 3 similar lines collapsed", "... 3 similar lines collapsed", "--", "--",
 		}, []string{"... 3 similar lines collapsed", "... 3 similar lines collapsed", "--", "--"}},

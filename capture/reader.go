@@ -108,6 +108,11 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		err error
 	)
 	switch {
+	case o.Clean.Digest:
+		// A digest is of the whole retained stream, whatever the cursor;
+		// a since-read still moves the cursor to the end.
+		c, err = s.digest(o.Clean, end)
+		res.Unread = s.firstOnDisk().Line
 	case haveCursor:
 		from := cur
 		if first := s.firstOnDisk(); from.Byte < first.Byte {
@@ -160,6 +165,20 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		res.Cursor, res.Remaining = end.Line, 0
 	}
 	return res, nil
+}
+
+// digest digests the newest maxNewestWindow lines on disk.
+func (s *Stream) digest(o Options, end Pos) (cleaned, error) {
+	from := s.firstOnDisk()
+	var skipped int64
+	if w, err := s.posOfLine(end.Line - maxNewestWindow); err == nil && w.Byte > from.Byte {
+		skipped, from = w.Line-from.Line, w
+	}
+	c, err := s.cleanFrom(o, from)
+	if err == nil && skipped > 0 {
+		c.lines = append([]string{OmittedMarker(int(skipped))}, c.lines...)
+	}
+	return c, err
 }
 
 // maxLines is MaxLines with its default.

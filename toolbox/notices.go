@@ -172,6 +172,9 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 		what = "was reaped (orphaned or too old)"
 	}
 	n.Message = fmt.Sprintf("%s %s %s ago; read it with bg_output task_id=%s", t.Label, what, formatDuration(now.Sub(t.FinishedAt)), t.ID)
+	if t.Status != supervisor.StatusCompleted {
+		n.Message += ` view="digest"`
+	}
 	return n
 }
 

@@ -12,7 +12,7 @@ func bgOutput() *Tool {
 		Name: "bg_output",
 		Description: "Read a background task's output, cleaned for an agent: ANSI codes and spinner frames removed, long paths shortened, long lines truncated, " +
 			"repeated lines collapsed, at most max_lines lines. By default only what is new since your last read (since=true). " +
-			"Use filter (regex) to see only errors, exclude to drop noise such as health checks or HMR.",
+			"Use filter (regex) to see only errors, exclude to drop noise such as health checks or HMR. After a failed run, view=digest shows its errors however far from the end.",
 		Params: []Param{
 			{Name: "task_id", Type: "string", Required: true, Description: "The task, from bg_run."},
 			{Name: "stream", Type: "string", Enum: []string{"both", "stdout", "stderr"}, Default: "both", Description: "Which output to read."},
@@ -23,11 +23,16 @@ func bgOutput() *Tool {
 			{Name: "since", Type: "boolean", Default: true, Description: "Only lines that arrived since your previous read (the first read returns the newest). false reads the whole log."},
 			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned (at most 5000); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read."},
 			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
+			{Name: "view", Type: "string", Enum: []string{"tail", "digest"}, Default: "tail", Description: "tail: the newest lines. digest: for a failed run or any log to diagnose, every distinct error, failure, assertion and stack head of the whole log with its context, the summary and exit lines and the last lines, in log order, the rest counted; default max_lines 150 for it."},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
 		Run: runBgOutput,
 	}
 }
+
+// DigestMaxLines is max_lines' default for view=digest: a digest of a
+// failed run's log costs about 2,000 tokens.
+const DigestMaxLines = 150
 
 // MaxLinesLimit bounds bg_output's max_lines, so that one answer's size
 // and the memory to build it stay bounded whatever the log's size.
@@ -69,7 +74,11 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 			Exclude:    in.String("exclude", ""),
 			Context:    in.Int("context", 0),
 			MaxLines:   in.Int("max_lines", capture.DefaultMaxLines),
+			Digest:     in.String("view", "tail") == "digest",
 		},
+	}
+	if opts.Clean.Digest && !in.Has("max_lines") {
+		opts.Clean.MaxLines = DigestMaxLines
 	}
 	// Validate once, so a bad regex moves neither stream's cursor.
 	if _, err := capture.NewPipeline(opts.Clean); err != nil {

@@ -222,3 +222,9 @@ func (in Input) Bool(name string, def bool) bool {
 	}
 	return def
 }
+
+// Has reports whether the caller gave parameter name.
+func (in Input) Has(name string) bool {
+	_, ok := in.vals[name]
+	return ok
+}

@@ -1,0 +1,373 @@
+package capture
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// A digest is the read for diagnosis: instead of the newest lines, the
+// lines of the whole (retained) stream that a debugger needs, in log
+// order, within the MaxLines budget:
+//
+//   - every problem line (error, failure, panic, assertion, traceback,
+//     fatal) with the lines that lead into it and the indented lines that
+//     continue it (stack frames, expected/actual, code frames);
+//   - summary and exit lines (test totals, "Found N errors", exit codes);
+//   - the last lines of the log;
+//
+// and the lines between them summarized by a count line saying what they
+// were ("[... 1,234 lines: 1,180 passing, 40 progress, 14 other ...]").
+// A block of lines equal to one already shown is not shown again but
+// referred to ("[... same 28 lines as above, 4th time ...]"). When the
+// problems do not fit, the first ones of every kind are shown in full and
+// the rest counted, by kind: no kind is ever dropped silently.
+//
+// A digest holds the cleaned lines of one read in memory; the reader
+// bounds what it feeds (the newest maxNewestWindow lines).
+
+// lineKind classifies a cleaned line for the digest.
+type lineKind uint8
+
+const (
+	kindOther    lineKind = iota
+	kindPass              // a passing test or step
+	kindProgress          // downloads, progress, compilation of dependencies
+	kindWarn              // a warning or deprecation
+	kindSummary           // totals, exit codes, "Found N errors"
+	kindError             // an error, failure, panic, assertion, fatal
+	kindStrong            // certainly the failure: FAIL, error:, exceptions, exit codes
+)
+
+var kindNames = [...]string{kindOther: "other", kindPass: "passing", kindProgress: "progress", kindWarn: "warning", kindSummary: "summary", kindError: "error", kindStrong: "error"}
+
+var (
+	// Case-insensitive words and shapes that report a problem.
+	errorRe = regexp.MustCompile(`(?i)(\berr(or)?s?\b|\b[a-z]+error\b|\bfail(ed|ure|ing|s)?\b|\bpanic(ked)?\b|\bfatal\b|traceback|\bexception\b|\bassert(ion)?\b|\bE\d{3,5}\b|ERR!|ERR_[A-Z_]+|\bcannot\b|\bcan't\b|\bcould not\b|\bunable to\b|not found|no such file|\bundefined\b|\brefused\b|\btimed? ?out\b|\bsegmentation fault\b|\baborted\b|did not complete|\bbad gateway\b|\bunexpected\b|\bexpected\b.*\b(got|received|found|but)\b|✕|✗|✘|×|❌|\bnot ok\b|returned error)`)
+	// Words that mean a line is not itself a problem although it names
+	// one: counters at zero, success of a test named after an error.
+	notErrorRe = regexp.MustCompile(`(?i)(\b0 (errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berrors?: 0\b|\bfailed: 0\b|✓|✔|\bpassed\b.*\b0 failed\b)`)
+	summaryRe  = regexp.MustCompile(`(?i)(\b\d+ (passed|failed|errors?|skipped|tests?|suites?|warnings?|xfailed|xpassed|problems?)\b|^\s*(tests?|test suites|test files|snapshots|suites)\s*:|\btest result\b|\bfound \d+ (errors?|problems?)\b|\bexit(ed)? (with )?(code|status)\b|\bexit code\b|\bcompleted with\b|short test summary|^=+ .+ =+$|^-+ .+ -+$|\bcommand failed\b|\belifecycle\b|^##\[(error|warning)\]|\bbuild (failed|succeeded)\b|\bcompiled with \d+ errors?\b)`)
+	// Shapes that certainly report the failure itself, case-sensitive:
+	// test runners' FAIL lines, compilers' "error:", exception names,
+	// CI's ##[error], exit codes other than 0.
+	strongRe = regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`)
+	warnRe     = regexp.MustCompile(`(?i)(\bwarn(ing)?s?\b|\bdeprecat)`)
+	passRe     = regexp.MustCompile(`(?i)(^\s*(✓|✔|√|PASS\b|ok\b)|\bPASSED\b|\.\.\. ok$|^\s*ok \d+ |^\s*--- PASS|^test .* \.\.\. ok$)`)
+	progressRe = regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`)
+)
+
+// testParams matches the parameters of a test id ("test_x[a-OSError-1]"):
+// free text that must not make a test's name read as an error.
+var testParams = regexp.MustCompile(`::[\w.]+\[[^\]]*\]`)
+
+// classify says what a cleaned line is for the digest.
+func classify(l string) lineKind {
+	if strings.Contains(l, "::") && strings.Contains(l, "[") {
+		l = testParams.ReplaceAllString(l, "::test")
+	}
+	switch {
+	case passRe.MatchString(l):
+		return kindPass
+	case strongRe.MatchString(l) && !notErrorRe.MatchString(l):
+		return kindStrong
+	case errorRe.MatchString(l) && !notErrorRe.MatchString(l) && !passRe.MatchString(l):
+		return kindError
+	case summaryRe.MatchString(l):
+		return kindSummary
+	case passRe.MatchString(l):
+		return kindPass
+	case warnRe.MatchString(l):
+		return kindWarn
+	case progressRe.MatchString(l):
+		return kindProgress
+	}
+	return kindOther
+}
+
+// continues reports whether l continues the problem reported above it:
+// indented lines, stack frames, code frames and expected/actual lines.
+func continues(l string) bool {
+	if l == "" {
+		return false
+	}
+	switch l[0] {
+	case ' ', '\t', '|', '^', '>', '+', '~':
+		return true
+	}
+	t := strings.TrimLeft(l, " \t")
+	for _, p := range []string{"at ", "-->", "E ", "Expected", "Received", "expected", "received", "actual", "Actual", "Caused by", "caused by", "File \"", "note:", "help:", "= note", "= help", "hint:", "Hint:", "from "} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	// "12 | code" frames and "  42:7  error ..." columns start with digits.
+	if i := strings.IndexAny(t, "|:"); i > 0 && i < 8 && strings.Trim(t[:i], "0123456789 ") == "" {
+		return true
+	}
+	return false
+}
+
+// Digest budget shares of MaxLines: the log's end always, the lines before
+// a problem and the continuation after it at most.
+const (
+	digestTailShare = 6 // 1/6 of the budget for the last lines
+	digestBefore    = 2
+	digestAfter     = 12
+)
+
+type digest struct {
+	max   int
+	arena []byte
+	ends  []int
+}
+
+func (d *digest) add(l []byte) {
+	d.arena = append(d.arena, l...)
+	d.ends = append(d.ends, len(d.arena))
+}
+
+func (d *digest) line(i int) string {
+	start := 0
+	if i > 0 {
+		start = d.ends[i-1]
+	}
+	return string(d.arena[start:d.ends[i]])
+}
+
+// block is a run of selected lines [from, to).
+type block struct {
+	from, to int
+	kind     lineKind // the most important kind in it
+	first    int      // the line that made it (the problem or summary line)
+	key      string   // identity of that line, numbers and all
+}
+
+// digestRound is one pass of block selection: which kinds it takes, from
+// which end of the log, and how many blocks of one message shape (the
+// anchor line with numbers masked) may be shown in all.
+type digestRound struct {
+	kinds    []lineKind
+	backward bool
+	perShape int
+	share    int // percent of the budget this round and the ones before may fill
+}
+
+// digestRounds give the order of importance: the failure lines first (the
+// first ones of every message), then the run's summaries (the last ones
+// first), then other error lines (the last ones first: the end is where a
+// run failed), then more places of messages already shown.
+var digestRounds = []digestRound{
+	{kinds: []lineKind{kindStrong}, perShape: 1, share: 55},
+	{kinds: []lineKind{kindSummary}, backward: true, perShape: 1, share: 75},
+	{kinds: []lineKind{kindError}, backward: true, perShape: 1, share: 85},
+	{kinds: []lineKind{kindStrong, kindError}, perShape: 3, share: 100},
+}
+
+// lines selects and renders the digest; omitted counts the lines not shown.
+func (d *digest) lines() (out []string, omitted int) {
+	n := len(d.ends)
+	if n == 0 {
+		return nil, 0
+	}
+	text := make([]string, n)
+	kinds := make([]lineKind, n)
+	for i := range text {
+		text[i] = d.line(i)
+		kinds[i] = classify(text[i])
+	}
+	if n <= d.max {
+		return text, 0
+	}
+	// Anchor blocks: a problem or summary line with what leads into it and
+	// what continues it.
+	var blocks []block
+	for i := 0; i < n; i++ {
+		k := kinds[i]
+		if k < kindSummary {
+			continue
+		}
+		from := i
+		if k >= kindError {
+			for from > 0 && i-from < digestBefore && kinds[from-1] != kindPass && kinds[from-1] != kindProgress {
+				from--
+			}
+		}
+		to := i + 1
+		for to < n && to-i <= digestAfter && continues(text[to]) {
+			to++
+		}
+		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i]})
+		i = to - 1
+	}
+	// The last lines, before a CI runner's own clean-up when there is one.
+	end := n
+	for i := n - 1; i >= max(0, n-200); i-- {
+		if text[i] == "Post job cleanup." {
+			end = i + 1
+		}
+	}
+	tailLen := max(3, d.max/digestTailShare)
+	tail := block{from: max(0, end-tailLen), to: end, kind: kindSummary, first: end - 1}
+
+	budget := d.max - (tail.to - tail.from) - 1 // one line for the "not shown" count
+	chosen := make([]bool, len(blocks))
+	seen := map[string]bool{} // anchor lines shown
+	shape := map[string]int{} // masked anchor line -> blocks shown
+	var masked []byte
+	used := 0 // lines, gap lines included
+	for _, r := range digestRounds {
+		for j := range blocks {
+			bi := j
+			if r.backward {
+				bi = len(blocks) - 1 - j
+			}
+			b := blocks[bi]
+			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) {
+				continue
+			}
+			masked = messageShape(masked[:0], text[b.first])
+			sh := string(masked)
+			if shape[sh] >= r.perShape {
+				continue
+			}
+			room := budget*r.share/100 - used - 1 // a gap line before it
+			if room < 1 {
+				break
+			}
+			if b.to-b.from > room { // Too long whole: its anchor and what follows.
+				b.from = b.first
+				b.to = min(b.to, b.first+room)
+				blocks[bi] = b
+			}
+			chosen[bi] = true
+			seen[b.key] = true
+			shape[sh]++
+			used += b.to - b.from + 1
+		}
+	}
+
+	// Repeats of a block shown cost one reference line each.
+	bodies := map[string]bool{}
+	for bi, b := range blocks {
+		if chosen[bi] {
+			bodies[strings.Join(text[b.first:b.to], "\n")] = true
+		}
+	}
+	for bi, b := range blocks {
+		if !chosen[bi] && b.to-b.first > 1 && used+2 <= budget && bodies[strings.Join(text[b.first:b.to], "\n")] {
+			chosen[bi] = true
+			blocks[bi].from = b.first // what leads into it differs; the repeat is the rest
+			used += 2
+		}
+	}
+
+	// Render in log order; gaps become count lines.
+	var sel []block
+	notShown := 0
+	for bi, b := range blocks {
+		if chosen[bi] {
+			sel = append(sel, b)
+		} else if b.kind >= kindError && b.first < tail.from {
+			notShown++
+		}
+	}
+	sel = append(sel, tail)
+	if end < n {
+		sel = append(sel, block{from: n - 1, to: n})
+	}
+	slices.SortFunc(sel, func(a, b block) int { return a.from - b.from })
+	shownBlocks := map[string]int{}
+	pos := 0
+	for _, b := range sel {
+		if b.to <= pos {
+			continue
+		}
+		b.from = max(b.from, pos)
+		if b.from > pos {
+			out = append(out, gapLine(kinds[pos:b.from]))
+			omitted += b.from - pos
+		}
+		start := max(b.first, b.from)
+		body := strings.Join(text[start:b.to], "\n")
+		if k := shownBlocks[body]; k > 0 && b.to-start > 1 {
+			out = append(out, text[b.from:start]...)
+			out = append(out, fmt.Sprintf("[... same %d lines as above, %s time ...]", b.to-start, ordinal(k+1)))
+			omitted += b.to - start
+		} else {
+			out = append(out, text[b.from:b.to]...)
+		}
+		shownBlocks[body]++
+		pos = b.to
+	}
+	if notShown > 0 {
+		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
+	}
+	return out, omitted
+}
+
+// messageShape is what two reports of one kind of problem share: the line
+// with numbers, quoted names and file paths masked, so that "a.py:3: error:
+// Module has no attribute "x"" and "b.py:9: error: Module has no attribute
+// "y"" are one shape, shown once before more places of it are.
+func messageShape(dst []byte, l string) []byte {
+	var b strings.Builder
+	for _, w := range strings.Fields(l) {
+		switch {
+		case strings.ContainsAny(w, "/\\") || strings.Contains(w, ".") && strings.Contains(w, ":"):
+			b.WriteString("<path>")
+		case len(w) > 1 && strings.ContainsRune(`"'`+"`", rune(w[0])):
+			b.WriteString("<name>")
+		default:
+			b.WriteString(w)
+		}
+		b.WriteByte(' ')
+	}
+	return maskVolatile(dst, []byte(b.String()), false)
+}
+
+// gapLine summarizes skipped lines by kind.
+func gapLine(kinds []lineKind) string {
+	var counts [len(kindNames)]int
+	for _, k := range kinds {
+		counts[min(k, kindError)]++
+	}
+	var parts []string
+	for _, k := range []lineKind{kindError, kindSummary, kindWarn, kindPass, kindProgress, kindOther} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", commas(counts[k]), kindNames[k]))
+		}
+	}
+	if len(parts) == 1 {
+		return fmt.Sprintf("[... %s lines ...]", parts[0])
+	}
+	return fmt.Sprintf("[... %s lines: %s ...]", commas(len(kinds)), strings.Join(parts, ", "))
+}
+
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	var b bytes.Buffer
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
+}

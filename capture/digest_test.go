@@ -1,0 +1,195 @@
+package capture
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type groundTruth struct {
+	RequiredSignals []struct {
+		Importance string   `json:"importance"`
+		Value      string   `json:"value"`
+		Aliases    []string `json:"aliases"`
+		File       string   `json:"file"`
+	} `json:"required_signals"`
+}
+
+// kept is LogDx-CI's text rule: a signal is kept when its value, an
+// alias, or its file appears in the text.
+func kept(value string, aliases []string, file, text string) bool {
+	if v := strings.TrimSpace(value); v != "" && strings.Contains(text, v) {
+		return true
+	}
+	for _, a := range aliases {
+		if a = strings.TrimSpace(a); a != "" && strings.Contains(text, a) {
+			return true
+		}
+	}
+	f := strings.TrimSpace(file)
+	return f != "" && strings.Contains(text, f)
+}
+
+// TestDigestSignalRecall holds the digest to its promise on real CI
+// failure logs nobody here wrote (testdata/logdx): the signals a debugger
+// needs survive, in a few thousand tokens.
+func TestDigestSignalRecall(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/logdx/*/raw.log.gz")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	var critical, all []float64
+	var tokens []int
+	for _, p := range dirs {
+		dir := filepath.Dir(p)
+		raw := gunzip(t, p)
+		var gt groundTruth
+		b, err := os.ReadFile(filepath.Join(dir, "ground_truth.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &gt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := Clean(raw, Options{Digest: true, MaxLines: 150})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(lines, "\n")
+		var nc, kc, na, ka float64
+		for _, s := range gt.RequiredSignals {
+			k := kept(s.Value, s.Aliases, s.File, text)
+			na++
+			if k {
+				ka++
+			}
+			if s.Importance == "critical" {
+				nc++
+				if k {
+					kc++
+				}
+			} else if !k {
+				t.Logf("%s: %s signal lost: %.80q", filepath.Base(dir), s.Importance, s.Value+s.File)
+			}
+			if s.Importance == "critical" && !k {
+				t.Errorf("%s: critical signal lost: %.100q", filepath.Base(dir), s.Value+s.File)
+			}
+		}
+		critical = append(critical, kc/max(nc, 1))
+		all = append(all, ka/max(na, 1))
+		tokens = append(tokens, len(text)/4)
+		if len(lines) > 150 {
+			t.Errorf("%s: %d lines, budget 150", filepath.Base(dir), len(lines))
+		}
+	}
+	mean := func(v []float64) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(len(v))
+	}
+	slices.Sort(tokens)
+	median := tokens[len(tokens)/2]
+	t.Logf("digest on %d LogDx-CI cases: critical recall %.3f, all signals %.3f, median %d tokens", len(dirs), mean(critical), mean(all), median)
+	if mean(critical) < 0.95 || mean(all) < 0.90 || median > 2500 {
+		t.Errorf("critical recall %.3f (want >= 0.95), all %.3f (want >= 0.90), median tokens %d (want <= 2500)", mean(critical), mean(all), median)
+	}
+}
+
+func gunzip(t testing.TB, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDigest(t *testing.T) {
+	pass := func(n int) []string {
+		var out []string
+		for i := 0; i < n; i++ {
+			out = append(out, "PASS src/ok"+strings.Repeat("x", i%7)+".test.ts")
+		}
+		return out
+	}
+	warnBlock := []string{"Warning: font block", "  line a", "  line b", "  line c"}
+	tests := []struct {
+		name  string
+		in    []string
+		max   int
+		check func(t *testing.T, out []string)
+	}{
+		{"short logs are shown whole", []string{"a", "error: b", "c"}, 10, func(t *testing.T, out []string) {
+			if !slices.Equal(out, []string{"a", "error: b", "c"}) {
+				t.Fatalf("got %q", out)
+			}
+		}},
+		{"an early error survives a long passing run", append(append([]string{"step 1", "error: early failure", "  at x.go:3"}, pass(500)...), "Tests: 1 failed, 500 passed", "exit code 1"), 20, func(t *testing.T, out []string) {
+			text := strings.Join(out, "\n")
+			for _, want := range []string{"error: early failure", "  at x.go:3", "Tests: 1 failed, 500 passed", "exit code 1", "passing lines ...]"} {
+				if !strings.Contains(text, want) {
+					t.Fatalf("%q missing from:\n%s", want, text)
+				}
+			}
+		}},
+		{"a repeated block is referred to", func() []string {
+			var in []string
+			for i := 0; i < 5; i++ {
+				in = append(in, "GET /page "+strings.Repeat("1", i+1))
+				in = append(in, "error: boom in handler", "  at handler.go:9", "  at server.go:12")
+				in = append(in, pass(30)...)
+			}
+			return in
+		}(), 60, func(t *testing.T, out []string) {
+			text := strings.Join(out, "\n")
+			if strings.Count(text, "error: boom in handler") != 1 || !strings.Contains(text, "lines as above, 2nd time ...]") && !strings.Contains(text, "[... same") {
+				t.Fatalf("want the block once, then references:\n%s", text)
+			}
+		}},
+		{"distinct errors all shown", []string{"a.go:1:2: undefined: x", "a.go:2:2: undefined: x", "b.go:7:1: undefined: y"}, 2, func(t *testing.T, out []string) {
+			text := strings.Join(out, "\n")
+			if !strings.Contains(text, "a.go:1:2") || !strings.Contains(text, "b.go:7:1") {
+				t.Fatalf("got:\n%s", text)
+			}
+		}},
+		{"errors over the budget are counted", func() []string {
+			var in []string
+			for i := 0; i < 100; i++ {
+				in = append(in, "pkg/f"+strings.Repeat("x", i%9)+".go:1:1: error: kind"+string(rune('a'+i%26))+" problem")
+			}
+			return append(in, warnBlock...)
+		}(), 30, func(t *testing.T, out []string) {
+			if len(out) > 30 {
+				t.Fatalf("%d lines over the budget of 30", len(out))
+			}
+			if !strings.Contains(strings.Join(out, "\n"), "more error blocks not shown") {
+				t.Fatalf("no count of what did not fit:\n%s", strings.Join(out, "\n"))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Clean([]byte(strings.Join(tt.in, "\n")+"\n"), Options{Digest: true, MaxLines: tt.max})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, out)
+		})
+	}
+}
