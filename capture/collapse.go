@@ -147,7 +147,7 @@ func referRepeats(lines []string) []string {
 	if len(lines) < 2*minRepeatBlock {
 		return lines
 	}
-	at := map[string][]int{} // line -> earlier positions in lines
+	at := map[string][]int{}  // line -> earlier positions in lines
 	times := map[string]int{} // block text -> times seen
 	out := make([]string, 0, len(lines))
 	for i := 0; i < len(lines); {
