@@ -59,3 +59,5 @@ func BenchmarkCleanFiltered(b *testing.B) {
 func BenchmarkCleanFilteredRegexp(b *testing.B) {
 	benchClean(b, Options{Filter: `\berr(or)?\b|warn\w*`})
 }
+
+func BenchmarkCleanDigest(b *testing.B) { benchClean(b, Options{Digest: true, MaxLines: 150}) }

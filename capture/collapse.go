@@ -200,6 +200,7 @@ const collapsePeriod = 16
 type maskedLine struct {
 	text      []byte
 	ident     []byte // diagnostic identity: locations and error codes, unmasked
+	hasIdent  bool
 	loose     []byte
 	strict    []byte
 	hasStrict bool
@@ -208,8 +209,7 @@ type maskedLine struct {
 func (m *maskedLine) set(line []byte) {
 	m.text = append(m.text[:0], line...)
 	m.loose = maskVolatile(m.loose[:0], line, false)
-	m.ident = diagIdentity(m.ident[:0], line)
-	m.hasStrict = false
+	m.hasStrict, m.hasIdent = false, false
 }
 
 // diagIdentity appends what tells one diagnostic from another although
@@ -271,7 +271,15 @@ func (m *maskedLine) ensureStrict() {
 
 // similar compares two lines for a repeat of the given period.
 func (m *maskedLine) similar(o *maskedLine, period int) bool {
-	if !bytes.Equal(m.loose, o.loose) || !bytes.Equal(m.ident, o.ident) {
+	if !bytes.Equal(m.loose, o.loose) {
+		return false
+	}
+	for _, x := range []*maskedLine{m, o} {
+		if !x.hasIdent {
+			x.ident, x.hasIdent = diagIdentity(x.ident[:0], x.text), true
+		}
+	}
+	if !bytes.Equal(m.ident, o.ident) {
 		return false
 	}
 	if period == 1 {
