@@ -59,6 +59,27 @@ var (
 	progressRe = regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`)
 )
 
+// Gates: cheap substring tests on the lower-cased line that must pass
+// before the regexp they guard runs. Go's regexps are slow on long
+// case-insensitive alternations; most lines of a log fail every gate.
+var (
+	errorGate    = []string{"err", "fail", "panic", "fatal", "traceback", "exception", "assert", "cannot", "can't", "could not", "unable", "not found", "no such", "undefined", "refused", "time", "segmentation", "abort", "did not", "gateway", "expected", "✕", "✗", "✘", "×", "❌", "not ok"}
+	strongGate   = append([]string{"●", "##[", "exit", "internal", "unavailable", "forbidden", "unauthorized", "no tests found"}, errorGate...)
+	summaryGate  = []string{"pass", "fail", "error", "skip", "test", "suite", "warn", "xfail", "xpass", "problem", "result", "found", "exit", "complet", "summary", "==", "--", "elifecycle", "##[", "build", "compiled", "snapshots"}
+	passGate     = []string{"pass", "ok", "✓", "✔", "√"}
+	warnGate     = []string{"warn", "deprecat"}
+	progressGate = []string{"download", "fetch", "resolv", "install", "collect", "compil", "check", "build", "unpack", "extract", "pull", "wait", "prepar", "progress", "get:", "hit:", "setting up", "selecting", "using cached", "%", "/s", "#", "/"}
+)
+
+func gate(low string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // testParams matches the parameters of a test id ("test_x[a-OSError-1]"):
 // free text that must not make a test's name read as an error.
 var testParams = regexp.MustCompile(`::[\w.]+\[[^\]]*\]`)
@@ -68,20 +89,21 @@ func classify(l string) lineKind {
 	if strings.Contains(l, "::") && strings.Contains(l, "[") {
 		l = testParams.ReplaceAllString(l, "::test")
 	}
+	low := strings.ToLower(l)
+	isPass := gate(low, passGate) && passRe.MatchString(l)
+	trimmed := strings.TrimLeft(l, " \t")
 	switch {
-	case passRe.MatchString(l):
+	case isPass:
 		return kindPass
-	case strongRe.MatchString(l) && !notErrorRe.MatchString(l):
+	case (gate(low, strongGate) || strings.HasPrefix(trimmed, "E ")) && strongRe.MatchString(l) && !notErrorRe.MatchString(l):
 		return kindStrong
-	case errorRe.MatchString(l) && !notErrorRe.MatchString(l) && !passRe.MatchString(l):
+	case gate(low, errorGate) && errorRe.MatchString(l) && !notErrorRe.MatchString(l):
 		return kindError
-	case summaryRe.MatchString(l):
+	case gate(low, summaryGate) && summaryRe.MatchString(l):
 		return kindSummary
-	case passRe.MatchString(l):
-		return kindPass
-	case warnRe.MatchString(l):
+	case gate(low, warnGate) && warnRe.MatchString(l):
 		return kindWarn
-	case progressRe.MatchString(l):
+	case gate(low, progressGate) && progressRe.MatchString(l):
 		return kindProgress
 	}
 	return kindOther
@@ -174,9 +196,17 @@ func (d *digest) lines() (out []string, omitted int) {
 	}
 	text := make([]string, n)
 	kinds := make([]lineKind, n)
+	known := map[string]lineKind{} // logs repeat lines: classify each once
 	for i := range text {
 		text[i] = d.line(i)
-		kinds[i] = classify(text[i])
+		k, ok := known[text[i]]
+		if !ok {
+			k = classify(text[i])
+			if len(known) < 1<<16 {
+				known[text[i]] = k
+			}
+		}
+		kinds[i] = k
 	}
 	if n <= d.max {
 		return text, 0
