@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +53,27 @@ func commands() map[string]command {
 	}
 }
 
+// printUsage prints a command's usage line and its flags, spelled with
+// two dashes as the README writes them (the flag package accepts both).
+func printUsage(w io.Writer, name, cmd, usage string, fs *flag.FlagSet) {
+	if name == cmd || strings.HasSuffix(name, "-"+cmd) || strings.HasSuffix(name, "-reaper") {
+		fmt.Fprintf(w, "usage: %s %s\n", name, strings.TrimPrefix(usage, cmd+" "))
+	} else {
+		fmt.Fprintf(w, "usage: %s %s\n", name, usage)
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(w, "  %s%s\n        %s%s\n", dash, f.Name, f.Usage, def)
+	})
+}
+
 // errUsage makes CLI print the command's usage.
 var errUsage = errors.New("usage")
 
@@ -70,6 +93,14 @@ func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
 	}
 	fs := flag.NewFlagSet(name+" "+args[0], flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
+	help := slices.ContainsFunc(args[1:], func(s string) bool { return s == "-h" || s == "--help" || s == "-help" })
+	fs.Usage = func() {
+		w := a.Stderr // A mistake: usage goes with the error.
+		if help {
+			w = a.Stdout // Asked for: it is the answer.
+		}
+		printUsage(w, name, args[0], cmd.usage, fs)
+	}
 	err := cmd.run(ctx, a, fs, args[1:])
 	switch {
 	case err == nil:

@@ -199,3 +199,16 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 		t.Fatal("a successful task notified with the default mode")
 	}
 }
+
+func TestReaperHelpGoesToStdout(t *testing.T) {
+	a := newTestApp(t)
+	out := reap(t, a, "--help")
+	for _, want := range []string{"usage: bg-reaper", "--max-age", "--dry-run", "--quiet"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("bg-reaper --help printed %q, missing %q", out, want)
+		}
+	}
+	if strings.Contains(out, "\n  -max-age") {
+		t.Fatalf("single-dash flag in help: %q", out)
+	}
+}
