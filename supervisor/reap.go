@@ -72,7 +72,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 		if !e.IsDir() {
 			continue
 		}
-		if strings.HasPrefix(e.Name(), ".staging-") {
+		if strings.HasPrefix(e.Name(), ".staging-") || strings.HasPrefix(e.Name(), ".removing-") {
 			s.reapStaging(e, now(), o.DryRun)
 			continue
 		}
@@ -172,8 +172,10 @@ func (s Store) reapStaging(e os.DirEntry, now time.Time, dryRun bool) {
 	if err != nil || now.Sub(fi.ModTime()) < time.Minute || dryRun {
 		return
 	}
-	_ = os.RemoveAll(filepath.Join(s.Dir, e.Name()))                               // Best effort: retried next time.
-	_ = os.Remove(filepath.Join(s.Dir, strings.TrimPrefix(e.Name(), ".staging-"))) // Only if empty.
+	_ = os.RemoveAll(filepath.Join(s.Dir, e.Name())) // Best effort: retried next time.
+	if name, ok := strings.CutPrefix(e.Name(), ".staging-"); ok {
+		_ = os.Remove(filepath.Join(s.Dir, name)) // Only if empty.
+	}
 }
 
 func readOne(dir, name string) string {

@@ -309,13 +309,30 @@ func (s Store) newID(now time.Time) (id, dir string, err error) {
 	return "", "", fmt.Errorf("reserve task folder: %w", err)
 }
 
-// Remove deletes a finished task's folder.
+// Remove deletes a finished task's folder. It first renames the folder
+// away (to ".removing-<id>-<random>", which no listing shows), so the task
+// vanishes at once and whole: a reader that opened it meanwhile, and may
+// still write its cursor there, fails with "no such task" instead of
+// making the removal fail with "directory not empty". What the removal
+// cannot delete is left under the hidden name; the reaper retries it.
 func (s Store) Remove(t *Task) error {
 	if t.Status == StatusRunning {
 		return fmt.Errorf("remove %s: still running", t.ID)
 	}
-	if err := os.RemoveAll(t.Dir); err != nil {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:]) // Never fails (crypto/rand).
+	gone := filepath.Join(filepath.Dir(t.Dir), fmt.Sprintf(".removing-%s-%x", t.ID, rnd))
+	if err := os.Rename(t.Dir, gone); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // Removed by someone else meanwhile.
+		}
 		return fmt.Errorf("remove %s: %w", t.ID, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		// A reader recreated a cursor file meanwhile: once more.
+		if err = os.RemoveAll(gone); err != nil {
+			return fmt.Errorf("remove %s: %w", t.ID, err)
+		}
 	}
 	return nil
 }

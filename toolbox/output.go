@@ -2,9 +2,14 @@ package toolbox
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 func bgOutput() *Tool {
@@ -96,7 +101,11 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
 		if err != nil {
-			return nil, err
+			if _, statErr := os.Stat(t.Dir); errors.Is(statErr, fs.ErrNotExist) {
+				// Cleaned up while we read it.
+				return nil, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, t.ID)}
+			}
+			return nil, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
 		}
 		text := strings.Join(r.Lines, "\n")
 		*s.text, *s.meta = &text, &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor, Remaining: r.Remaining}

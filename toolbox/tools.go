@@ -348,20 +348,28 @@ func (a *App) cleanup(ctx context.Context, id string) (CleanupResult, error) {
 		tasks = all
 	}
 	running := 0
+	var failed []string // One task that cannot be removed must not keep the rest.
 	for _, t := range tasks {
 		t, err := a.Store.Settle(ctx, t)
-		if err != nil {
-			return res, err
-		}
-		if t.Status == supervisor.StatusRunning {
+		if err == nil && t.Status == supervisor.StatusRunning {
 			running++
 			continue
 		}
-		if err := a.Store.Remove(t); err != nil {
-			return res, err
+		if err == nil {
+			err = a.Store.Remove(t)
+		}
+		if err != nil {
+			failed = append(failed, err.Error())
+			continue
 		}
 		res.Cleaned++
 	}
 	res.Message = fmt.Sprintf("Removed %d finished task(s); %d running task(s) kept.", res.Cleaned, running)
+	if len(failed) > 0 {
+		if res.Cleaned == 0 && id != "" {
+			return res, errors.New(failed[0])
+		}
+		res.Message += fmt.Sprintf(" Could not remove %d: %s.", len(failed), strings.Join(failed, "; "))
+	}
 	return res, nil
 }

@@ -1,0 +1,61 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Cleanup racing readers: the task vanishes whole, the cleanup succeeds,
+// and readers answer either output or "no such task".
+func TestCleanupRacingReads(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		a := newTestApp(t)
+		r := startTask(t, a, map[string]any{"command": "seq 1 20000"})
+		waitEnd(t, a, r.TaskID)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		errs := make(chan error, 100)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					params := fmt.Sprintf(`{"task_id":%q,"max_lines":5}`, r.TaskID)
+					ctx := withReader(context.Background(), fmt.Sprintf("reader-%d-%d", g, i%3))
+					_, err := a.Call(ctx, bgOutput(), []byte(params))
+					var in *InputError
+					if err != nil && !(errors.As(err, &in) && strings.Contains(err.Error(), "no such task")) {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		res := call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("a reader racing the cleanup failed: %v", err)
+		}
+		if res.Cleaned != 1 {
+			t.Fatalf("cleanup: %+v", res)
+		}
+		left, _ := os.ReadDir(a.Store.Dir)
+		for _, e := range left {
+			if e.Name() != ".notices" {
+				t.Fatalf("left in the state folder after cleanup: %s", e.Name())
+			}
+		}
+	}
+}
