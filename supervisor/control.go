@@ -65,7 +65,11 @@ func (s Store) takeOver(ctx context.Context, t *Task, status string, grace time.
 // is recorded as killed now. A task whose supervisor died while its
 // command lives on stays running: the reaper (or bg_stop) ends it.
 func (s Store) Settle(ctx context.Context, t *Task) (*Task, error) {
-	if t.Status != StatusRunning || procs.Alive(ctx, t.Watchdog) || procs.Alive(ctx, t.Root) {
+	if t.Status != StatusRunning || procs.Alive(ctx, t.Watchdog) {
+		return t, nil
+	}
+	if procs.Alive(ctx, t.Root) {
+		t.Unsupervised = true // Killed by hand or by OOM: nobody enforces the timeout.
 		return t, nil
 	}
 	// The supervisor may have recorded the end just before exiting: only

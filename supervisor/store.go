@@ -122,9 +122,13 @@ type Task struct {
 	Status         string
 	Root           procs.Proc // the command's process
 	Watchdog       procs.Proc // the supervisor
-	ExitCode       *int
-	StartedAt      time.Time
-	FinishedAt     time.Time // zero while running
+	// Unsupervised is set by Settle when the command runs on but its
+	// supervisor is gone: no timeout is enforced, no end will be recorded
+	// until the reaper or bg_stop ends it. Not stored.
+	Unsupervised bool
+	ExitCode     *int
+	StartedAt    time.Time
+	FinishedAt   time.Time // zero while running
 	// TimeoutMinutes is the auto-kill delay; 0 disables it.
 	TimeoutMinutes float64
 	Notify         string

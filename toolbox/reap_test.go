@@ -3,6 +3,7 @@ package toolbox
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,10 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	if n := len(markerProcs(t, task.ID)); n < 3 {
 		t.Fatalf("%d marker processes after the supervisor died, want the whole orphaned tree", n)
+	}
+	st := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
+	if st.Status != supervisor.StatusRunning || !strings.HasPrefix(st.AutoKill, "NOT ENFORCED") {
+		t.Fatalf("status of a task whose supervisor died: %s, auto_kill %q", st.Status, st.AutoKill)
 	}
 
 	dry := reap(t, a, "--dry-run")

@@ -235,6 +235,9 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now)
+		if t.Unsupervised {
+			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at the next shell start"
+		}
 	}
 	return s
 }
