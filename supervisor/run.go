@@ -103,6 +103,13 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		}
 		sv.Log.Printf("%v: killing the tree", sig)
 	}
+	if !done && !procs.Alive(ctx, t.Root) {
+		// The command ended on its own just before the stop or the
+		// timeout took effect: record what really happened.
+		<-exited
+		done, status = true, ""
+		sv.Log.Printf("the command had already exited")
+	}
 	// The command is done or must be: end whatever is left of its tree
 	// (a task owns every process it started), then collect its status.
 	sv.kill(ctx, t)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
 // Cleanup racing readers: the task vanishes whole, the cleanup succeeds,
@@ -56,6 +58,28 @@ func TestCleanupRacingReads(t *testing.T) {
 			if e.Name() != ".notices" {
 				t.Fatalf("left in the state folder after cleanup: %s", e.Name())
 			}
+		}
+	}
+}
+
+// A stop that arrives after the command exited on its own, before its
+// supervisor recorded the end, records what really happened: failed with
+// the command's exit code 3, not killed.
+func TestStopAfterNaturalExit(t *testing.T) {
+	a := newTestApp(t)
+	for i := 0; i < 10; i++ {
+		r := startTask(t, a, map[string]any{"command": "exit 3"})
+		task, err := a.Store.Load(r.TaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the command to exit", func() bool { return !procs.Alive(context.Background(), task.Root) })
+		if _, err := a.Call(context.Background(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID))); err != nil {
+			t.Fatal(err)
+		}
+		task = waitEnd(t, a, r.TaskID)
+		if task.Status != "failed" || task.ExitCode == nil || *task.ExitCode != 3 {
+			t.Fatalf("run %d: recorded %s, exit code %v; want failed, 3", i, task.Status, task.ExitCode)
 		}
 	}
 }

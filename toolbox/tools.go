@@ -330,8 +330,11 @@ func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
-		Message: fmt.Sprintf("Stopped %s (%s) and every process it started.", t.ID, t.Label)}, nil
+	msg := fmt.Sprintf("Stopped %s (%s) and every process it started.", t.ID, t.Label)
+	if t.Status == supervisor.StatusCompleted || t.Status == supervisor.StatusFailed {
+		msg = fmt.Sprintf("%s (%s) ended on its own (%s) just before the stop; every process it started is gone.", t.ID, t.Label, t.Status)
+	}
+	return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status, Message: msg}, nil
 }
 
 func (a *App) cleanup(ctx context.Context, id string) (CleanupResult, error) {
