@@ -39,7 +39,8 @@ func openPTY() (master, tty *os.File, err error) {
 	if err = unix.IoctlSetTermios(int(tty.Fd()), ioctlSetTermios, tio); err != nil {
 		return nil, nil, fmt.Errorf("set pty modes: %w", err)
 	}
-	fd, err := unix.Dup(int(m.Fd()))
+	// Close-on-exec, or the command would inherit the master.
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dup pty master: %w", err)
 	}

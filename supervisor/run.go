@@ -54,6 +54,7 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	if sv.Log == nil {
 		sv.Log = log.New(io.Discard, "", 0)
 	}
+	closeInheritedOnExec()
 	signal.Ignore(syscall.SIGHUP)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
@@ -81,5 +83,27 @@ func TestStopAfterNaturalExit(t *testing.T) {
 		if task.Status != "failed" || task.ExitCode == nil || *task.ExitCode != 3 {
 			t.Fatalf("run %d: recorded %s, exit code %v; want failed, 3", i, task.Status, task.ExitCode)
 		}
+	}
+}
+
+// The command gets exactly stdin, stdout and stderr: not the supervisor's
+// PTY masters, not bg_run's readiness pipe, not what bg_run's caller left
+// open without close-on-exec.
+func TestCommandInheritsOnlyStdio(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc")
+	}
+	// A descriptor the caller leaks: opened without close-on-exec.
+	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": `ls /proc/$$/fd; true`})
+	task := waitEnd(t, a, r.TaskID)
+	out := readFile(t, filepath.Join(task.Dir, "stdout"))
+	if strings.Join(strings.Fields(out), " ") != "0 1 2" { // ls prints columns on a terminal
+		t.Fatalf("the command's descriptors: %q", out)
 	}
 }
