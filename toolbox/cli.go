@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"ls":     {"ls", cliList},
 		"status": {"status ID", cliStatus},
 		"stop":   {"stop ID", cliStop},
-		"logs":   {"logs ID [-f] [--stream stdout|stderr]", cliLogs},
+		"logs":   {"logs ID [-f] [--digest] [--stream stdout|stderr]", cliLogs},
 		"reap":   {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
 
 		// Setup, and the tools served to MCP clients.
@@ -228,6 +228,7 @@ const followInterval = 200 * time.Millisecond
 func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
 	stream := fs.String("stream", "stdout", "stdout or stderr")
+	digest := fs.Bool("digest", false, "print the digest of the log for diagnosis (errors with their context, summaries, the end) instead of the log")
 	var rest []string
 	// Accept the id before or after the flags.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -243,6 +244,21 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	t, err := a.loadTask(ctx, rest[0])
 	if err != nil {
 		return err
+	}
+	if *digest {
+		res, err := a.callTool(ctx, bgOutput(), map[string]any{"task_id": t.ID, "stream": *stream, "view": "digest", "since": false})
+		if err != nil {
+			return err
+		}
+		out := res.(OutputResult)
+		text := out.Stdout
+		if *stream == "stderr" {
+			text = out.Stderr
+		}
+		if text != nil && *text != "" {
+			fmt.Fprintln(a.Stdout, *text)
+		}
+		return nil
 	}
 	var pos int64
 	for {

@@ -104,3 +104,22 @@ func TestCLIRunListStatusStop(t *testing.T) {
 		t.Fatalf("shellJoin: %s", got)
 	}
 }
+
+func TestLogsDigest(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "seq 1 3000; echo 'src/app.ts:3:7 - error TS2304: Cannot find name x'; seq 1 3000; echo 'Found 1 error.'; exit 2"})
+	waitEnd(t, a, r.TaskID)
+	var out bytes.Buffer
+	a.Stdout, a.Stderr = &out, io.Discard
+	if code := a.CLI(context.Background(), "bgtask", []string{"logs", r.TaskID, "--digest"}); code != ExitOK {
+		t.Fatalf("logs --digest: exit %d", code)
+	}
+	for _, want := range []string{"error TS2304: Cannot find name x", "Found 1 error.", "lines"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("digest %q misses %q", out.String(), want)
+		}
+	}
+	if n := strings.Count(out.String(), "\n"); n > 150 {
+		t.Fatalf("digest of %d lines", n)
+	}
+}
