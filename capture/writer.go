@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,18 +214,15 @@ func countLines(path string) (int64, error) {
 		return 0, err
 	}
 	defer func() { _ = f.Close() }() // Read only.
-	var n int64
-	buf := make([]byte, 256<<10)
-	for {
-		k, err := f.Read(buf)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
-			return n, fmt.Errorf("count lines in %s: %w", path, err)
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("count lines in %s: %w", path, err)
 	}
+	n, err := countNewlines(f, fi.Size())
+	if err != nil {
+		return n, fmt.Errorf("count lines in %s: %w", path, err)
+	}
+	return n, nil
 }
 
 // lastByte returns the byte at size-1 of path, or '\n' when there is none

@@ -24,9 +24,3 @@ func closeInheritedOnExec() {
 		}
 	}
 }
-
-func closeOnExecUpTo(n int) {
-	for fd := 3; fd < n; fd++ {
-		syscall.CloseOnExec(fd)
-	}
-}
