@@ -130,9 +130,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		}
 		var skipped int64
 		if end.Byte-from.Byte > farBehind {
-			if w, err := s.posOfLine(end.Line - maxNewestWindow); err == nil && w.Byte > from.Byte {
-				skipped, from = w.Line-from.Line, w
-			}
+			from, skipped = s.newestWindow(from, end)
 		}
 		if c, err = s.cleanFrom(o.Clean, from); err == nil && skipped > 0 {
 			c.lines = markEarlier(c.lines, c.omitted, o.Clean.maxLines(), skipped)
@@ -169,16 +167,21 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 
 // digest digests the newest maxNewestWindow lines on disk.
 func (s *Stream) digest(o Options, end Pos) (cleaned, error) {
-	from := s.firstOnDisk()
-	var skipped int64
-	if w, err := s.posOfLine(end.Line - maxNewestWindow); err == nil && w.Byte > from.Byte {
-		skipped, from = w.Line-from.Line, w
-	}
+	from, skipped := s.newestWindow(s.firstOnDisk(), end)
 	c, err := s.cleanFrom(o, from)
 	if err == nil && skipped > 0 {
 		c.lines = append([]string{OmittedMarker(int(skipped))}, c.lines...)
 	}
 	return c, err
+}
+
+// newestWindow moves from up to the start of the newest maxNewestWindow
+// lines before end, and says how many lines that skipped.
+func (s *Stream) newestWindow(from, end Pos) (Pos, int64) {
+	if w, err := s.posOfLine(end.Line - maxNewestWindow); err == nil && w.Byte > from.Byte {
+		return w, w.Line - from.Line
+	}
+	return from, 0
 }
 
 // maxLines is MaxLines with its default.
@@ -214,10 +217,7 @@ func (s *Stream) page(o Options, from Pos) (cleaned, error) {
 // drops and collapses lines, so how many raw lines make MaxLines clean
 // ones is only known by trying.
 func (s *Stream) newest(o Options, total int64) (cleaned, error) {
-	want := o.MaxLines
-	if want <= 0 {
-		want = DefaultMaxLines
-	}
+	want := o.maxLines()
 	first := s.firstOnDisk()
 	for window := int64(max(4*want, 256)); ; window = min(4*window, maxNewestWindow) {
 		from, err := s.posOfLine(total - window)
