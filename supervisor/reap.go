@@ -60,6 +60,9 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
+	if err := s.Check(); err != nil {
+		return nil, fmt.Errorf("reap: %w", err)
+	}
 	ents, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -80,6 +83,9 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 			continue
 		}
 		dir := filepath.Join(s.Dir, e.Name())
+		if checkTaskDir(dir) != nil {
+			continue // Planted or tampered with: never act on its records.
+		}
 		status := readOne(dir, fileStatus)
 		if status == "" {
 			continue // Reserved folder of a task being created.

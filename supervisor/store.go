@@ -149,6 +149,15 @@ func (s Store) Load(id string) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	if err := checkTaskDir(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoTask, id)
+		}
+		return nil, err
+	}
 	t, err := readTask(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNoTask, id)
@@ -167,7 +176,7 @@ func (s Store) List() ([]*Task, error) {
 	for _, id := range ids {
 		t, err := readTask(filepath.Join(s.Dir, id))
 		if err != nil {
-			continue // Being created or removed right now.
+			continue // Being created or removed right now, or refused.
 		}
 		out = append(out, t)
 	}
@@ -180,9 +189,12 @@ func (s Store) List() ([]*Task, error) {
 	return out, nil
 }
 
-// ids lists the folder names in the store that are task ids; a store not
-// created yet holds none.
+// ids lists the folder names in the store that are task ids, in trusted
+// task folders (see Check); a store not created yet holds none.
 func (s Store) ids() ([]string, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -192,7 +204,7 @@ func (s Store) ids() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && ValidID(e.Name()) == nil {
+		if e.IsDir() && ValidID(e.Name()) == nil && checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil {
 			ids = append(ids, e.Name())
 		}
 	}
@@ -296,6 +308,9 @@ func Finish(t *Task, status string, exitCode *int, at time.Time) error {
 func (s Store) newID(now time.Time) (id, dir string, err error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", "", fmt.Errorf("create state folder: %w", err)
+	}
+	if err := s.Check(); err != nil {
+		return "", "", err
 	}
 	for range 10 {
 		var b [4]byte
