@@ -78,7 +78,11 @@ func (s Store) Settle(ctx context.Context, t *Task) (*Task, error) {
 	if err != nil || cur.Status != StatusRunning {
 		return cur, err
 	}
-	if err := Finish(cur, StatusKilled, nil, time.Now()); err != nil {
+	at := time.Now()
+	if cur.Watchdog.PID == 0 {
+		at = time.Time{} // Never supervised: when it ended is not known.
+	}
+	if err := Finish(cur, StatusKilled, nil, at); err != nil {
 		return cur, err
 	}
 	return cur, nil

@@ -92,6 +92,9 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 		}
 		if status != StatusRunning {
 			end := readTime(dir, fileFinishedAt, fileStartedAt)
+			if end.IsZero() {
+				end = idTime(e.Name())
+			}
 			if end.IsZero() || now().Sub(end) <= o.MaxAge {
 				continue
 			}

@@ -218,7 +218,9 @@ func readTask(dir string) (*Task, error) {
 	if r.err != nil {
 		return nil, r.err // No status: not a (finished) task folder.
 	}
-	t.Command = r.str(fileCommand)
+	// Only status is required: folders made by the original tool, by hand
+	// or by scripts may hold nothing else but the logs.
+	t.Command = r.opt(fileCommand)
 	t.Label = r.opt(fileLabel)
 	t.Cwd = r.opt(fileCwd)
 	t.Root = procs.Proc{PID: r.int(filePID), Start: int64(r.int(filePIDStart))}
@@ -229,6 +231,9 @@ func readTask(dir string) (*Task, error) {
 		}
 	}
 	t.StartedAt, _ = time.Parse(TimeLayout, r.opt(fileStartedAt))
+	if t.StartedAt.IsZero() {
+		t.StartedAt = idTime(t.ID)
+	}
 	t.FinishedAt, _ = time.Parse(TimeLayout, r.opt(fileFinishedAt))
 	t.TimeoutMinutes, _ = strconv.ParseFloat(r.opt(fileTimeout), 64)
 	t.Notify = r.opt(fileNotify)
@@ -290,16 +295,40 @@ func writeFiles(dir string, kv ...string) error {
 
 // Finish records how a task ended: exit code and end time first, status
 // last, so whoever sees the final status also sees the rest.
+//
+// A zero at records no finished_at: the end of a task nobody supervised
+// (made by the original tool, by hand) is not known, and is not invented.
 func Finish(t *Task, status string, exitCode *int, at time.Time) error {
-	kv := []string{fileFinishedAt, at.UTC().Format(TimeLayout)}
+	var kv []string
+	if !at.IsZero() {
+		kv = append(kv, fileFinishedAt, at.UTC().Format(TimeLayout))
+	}
 	if exitCode != nil {
 		kv = append(kv, fileExitCode, strconv.Itoa(*exitCode))
 	}
 	if err := writeFiles(t.Dir, append(kv, fileStatus, status)...); err != nil {
 		return fmt.Errorf("record end of %s: %w", t.ID, err)
 	}
-	t.Status, t.ExitCode, t.FinishedAt = status, exitCode, at.UTC().Truncate(time.Second)
+	t.Status, t.ExitCode = status, exitCode
+	if !at.IsZero() {
+		t.FinishedAt = at.UTC().Truncate(time.Second)
+	}
 	return nil
+}
+
+// idTime is the start time a task id carries ("task-<unix seconds>-..."),
+// for folders that record no started_at; zero when the id has none.
+func idTime(id string) time.Time {
+	rest, ok := strings.CutPrefix(id, "task-")
+	if !ok {
+		return time.Time{}
+	}
+	secs, _, _ := strings.Cut(rest, "-")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
 }
 
 // newID returns a fresh task id and reserves its folder in the store by

@@ -11,8 +11,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // Cleanup racing readers: the task vanishes whole, the cleanup succeeds,
@@ -194,4 +196,53 @@ func TestUntrustedStateRefused(t *testing.T) {
 		}
 		_ = os.RemoveAll(taskDir) // Not ours to end in the cleanup.
 	})
+}
+
+// Folders made by the original tool, by hand or by scripts: status and
+// stdout are enough to be a task, listed, read, stopped and cleaned, with
+// times taken from the id and no invented finished_at.
+func TestLegacyFoldersAreTasks(t *testing.T) {
+	a := newTestApp(t)
+	started := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	mk := func(id, status string) string {
+		dir := filepath.Join(a.Store.Dir, id)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]string{"status": status + "\n", "stdout": "hello from " + id + "\nERROR: it broke\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	done := mk(fmt.Sprintf("task-%d-legacy01", started.Unix()), "completed")
+	running := mk(fmt.Sprintf("task-%d-legacy02", started.Unix()), "running")
+
+	l := call[StatusList](t, a, bgStatus(), `{}`)
+	if len(l.Tasks) != 2 {
+		t.Fatalf("listed %d legacy tasks, want 2: %+v", len(l.Tasks), l.Tasks)
+	}
+	for _, s := range l.Tasks {
+		if s.StartedAt != started.UTC().Format(supervisor.TimeLayout) || !strings.HasPrefix(s.Age, "2h") {
+			t.Fatalf("%s: started_at %s, age %s; want the id's time, 2h ago", s.TaskID, s.StartedAt, s.Age)
+		}
+	}
+	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error"}`, done))
+	if out.Stdout == nil || *out.Stdout != "ERROR: it broke" {
+		t.Fatalf("bg_output of a legacy task: %+v", out)
+	}
+	// A legacy running task with no process recorded has ended: it is
+	// recorded so, without an invented finished_at.
+	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, running))
+	if d.Status == supervisor.StatusRunning || d.FinishedAt != "" {
+		t.Fatalf("legacy running task: status %s, finished_at %q", d.Status, d.FinishedAt)
+	}
+	if _, err := os.Stat(filepath.Join(a.Store.Dir, running, "finished_at")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("finished_at invented: %v", err)
+	}
+	// The reaper ages them by their id: both are older than an hour.
+	if out := reap(t, a, "--max-age", "60"); strings.Count(out, "Cleaned") != 2 {
+		t.Fatalf("reaper --max-age 60 on 2h-old legacy tasks printed %q", out)
+	}
 }
