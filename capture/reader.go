@@ -46,6 +46,9 @@ type ReadResult struct {
 	// Remaining counts complete lines after Cursor: a raw since-read
 	// that filled its page leaves them for the next read.
 	Remaining int64
+	// CursorErr is set when a since-read could not save the cursor: the
+	// next read returns these lines again.
+	CursorErr error
 }
 
 // unreadMarker is the first line of a read that lost lines to rotation.
@@ -156,9 +159,9 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	res.Lines, res.Cursor = c.lines, c.end.Line
 	res.Remaining = end.Line - c.end.Line
 	if o.Since {
-		if err := s.saveCursor(o.Reader, c.end); err != nil {
-			return res, err
-		}
+		// A read must not fail because a write does (a full disk): the
+		// lines are returned, and the caller told the cursor stayed.
+		res.CursorErr = s.saveCursor(o.Reader, c.end)
 	} else {
 		res.Cursor, res.Remaining = end.Line, 0
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,8 +78,9 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	copied := make(chan error, 2)
-	go func() { copied <- pump(masters[0], outW) }()
-	go func() { copied <- pump(masters[1], errW) }()
+	capErr := &captureErrors{dir: t.Dir}
+	go func() { copied <- pump(masters[0], outW, capErr.report("stdout")) }()
+	go func() { copied <- pump(masters[1], errW, capErr.report("stderr")) }()
 	_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
 	_ = sv.Ready.Close()
 
@@ -138,7 +140,7 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	for _, c := range []io.Closer{masters[0], masters[1], outW, errW} {
 		_ = c.Close() // Best effort: every byte read has been written.
 	}
-	if err := Finish(t, status, &code, time.Now()); err != nil {
+	if err := sv.record(ctx, t, capErr, status, &code, time.Now()); err != nil {
 		return err
 	}
 	if sv.OnFinish != nil {
@@ -211,13 +213,16 @@ func (sv *Supervisor) kill(ctx context.Context, t *Task) {
 
 // pump copies a PTY master into a log until the terminal side is closed by
 // its last holder (Linux reports EIO then) or the read deadline passes.
-func pump(master *os.File, w io.Writer) error {
+// A failed write (a full disk) never stops it: the command must not block
+// on a terminal nobody drains, so what cannot be written is dropped and
+// reported, and writing is tried again with the next bytes.
+func pump(master *os.File, w io.Writer, dropped func(n int, err error)) error {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := master.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
+			if k, werr := w.Write(buf[:n]); werr != nil {
+				dropped(n-k, werr)
 			}
 		}
 		switch {
@@ -228,6 +233,108 @@ func pump(master *os.File, w io.Writer) error {
 			return fmt.Errorf("read pty: %w", err)
 		}
 	}
+}
+
+// captureErrors counts what the pumps could not write and records it in
+// the task folder's capture_error file, where bg_status and bg_output
+// report it. Recording is tried at the first failure and again at the end:
+// on a full disk the file itself may have to wait for space.
+type captureErrors struct {
+	dir string
+	mu  sync.Mutex
+	// Guarded by mu:
+	first   map[string]error
+	dropped map[string]int64
+	written bool // the file holds the newest counts
+}
+
+func (c *captureErrors) report(stream string) func(int, error) {
+	return func(n int, err error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.first == nil {
+			c.first, c.dropped = map[string]error{}, map[string]int64{}
+		}
+		if c.first[stream] == nil {
+			c.first[stream] = err
+		}
+		c.dropped[stream] += int64(n)
+		c.written = false
+		if len(c.first) == 1 && c.dropped[stream] == int64(n) {
+			c.writeLocked() // The first failure: say so while the task runs.
+		}
+	}
+}
+
+// flush records the final counts, best effort.
+func (c *captureErrors) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first != nil && !c.written {
+		c.writeLocked()
+	}
+}
+
+func (c *captureErrors) writeLocked() {
+	var parts []string
+	for _, s := range []string{"stdout", "stderr"} {
+		if err := c.first[s]; err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %v; %d bytes dropped", s, err, c.dropped[s]))
+		}
+	}
+	c.written = writeFiles(c.dir, fileCaptureError, strings.Join(parts, "; ")) == nil
+}
+
+// record records the outcome and the capture error, waiting for space when the disk is full:
+// it frees what it can of the task's own rotated logs first, then retries
+// with a growing pause (a person may free space), for up to a day. An
+// outcome recorded late is better than one lost.
+//
+// The capture error goes first, so whoever sees the final status also sees
+// what output is missing.
+func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors, status string, code *int, at time.Time) error {
+	pause := 100 * time.Millisecond
+	deadline := time.Now().Add(24 * time.Hour)
+	for {
+		capErr.flush()
+		err := Finish(t, status, code, at)
+		if err == nil || !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) || time.Now().After(deadline) {
+			return err
+		}
+		if freed := freeOldestSegment(t.Dir); freed != "" {
+			sv.Log.Printf("disk full: removed %s to record the outcome", freed)
+			continue
+		}
+		sv.Log.Printf("disk full: waiting for space to record %s", status)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+// freeOldestSegment deletes the oldest rotated log segment of the task,
+// returning its name, or "" when there is none.
+func freeOldestSegment(dir string) string {
+	var oldest, oldestTime string
+	for _, stream := range []string{"stdout", "stderr"} {
+		names, err := filepath.Glob(filepath.Join(dir, stream+"-*"))
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			// Backup names end in a timestamp that sorts in time order.
+			if ts := strings.TrimPrefix(filepath.Base(n), stream+"-"); oldest == "" || ts < oldestTime {
+				oldest, oldestTime = n, ts
+			}
+		}
+	}
+	if oldest == "" || os.Remove(oldest) != nil {
+		return ""
+	}
+	return filepath.Base(oldest)
 }
 
 // commandEnv is env with BG_TASK_ID set to id (replacing an outer task's

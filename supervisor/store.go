@@ -48,6 +48,9 @@ const (
 	fileNotify        = "notify"  // failure|always|never; empty: the environment decides
 	fileLogMaxBytes   = "log_max_bytes"
 	fileLogBackups    = "log_backups"
+	// fileCaptureError says what output could not be written (a full
+	// disk) and how many bytes were dropped; absent when nothing was.
+	fileCaptureError = "capture_error"
 	// FileSupervisorLog collects what the supervisor itself has to say
 	// (a failed notification, a panic): never the task's output.
 	FileSupervisorLog = "supervisor.log"
@@ -126,6 +129,9 @@ type Task struct {
 	// supervisor is gone: no timeout is enforced, no end will be recorded
 	// until the reaper or bg_stop ends it. Not stored.
 	Unsupervised bool
+	// CaptureError says what output could not be written (a full disk)
+	// and how many bytes were dropped; "" when nothing was.
+	CaptureError string
 	ExitCode     *int
 	StartedAt    time.Time
 	FinishedAt   time.Time // zero while running
@@ -237,6 +243,7 @@ func readTask(dir string) (*Task, error) {
 	t.FinishedAt, _ = time.Parse(TimeLayout, r.opt(fileFinishedAt))
 	t.TimeoutMinutes, _ = strconv.ParseFloat(r.opt(fileTimeout), 64)
 	t.Notify = r.opt(fileNotify)
+	t.CaptureError = r.opt(fileCaptureError)
 	t.Log.MaxBytes = int64(r.int(fileLogMaxBytes))
 	t.Log.Backups = r.int(fileLogBackups)
 	if t.Label == "" {

@@ -246,3 +246,38 @@ func TestLegacyFoldersAreTasks(t *testing.T) {
 		t.Fatalf("reaper --max-age 60 on 2h-old legacy tasks printed %q", out)
 	}
 }
+
+// A full disk: the supervisor keeps draining the terminal (the command
+// never blocks on it), still enforces the timeout, records the outcome and
+// what it could not write, and the reading tools keep answering.
+func TestDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: -short")
+	}
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40")
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", a.Store.Dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a 2 MB tmpfs here (needs root; CI runs it): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", a.Store.Dir).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+		}
+	})
+	r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
+	task := waitEnd(t, a, r.TaskID)
+	if task.Status != supervisor.StatusTimeout {
+		t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
+	}
+	if !strings.Contains(task.CaptureError, "no space left on device") || !strings.Contains(task.CaptureError, "bytes dropped") {
+		t.Fatalf("capture_error %q", task.CaptureError)
+	}
+	l := call[StatusList](t, a, bgStatus(), `{}`)
+	if len(l.Tasks) != 1 || l.Tasks[0].CaptureError == "" {
+		t.Fatalf("bg_status list on a full disk: %+v", l)
+	}
+	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if out.Stdout == nil || !strings.Contains(*out.Stdout, "[... capture failed") {
+		t.Fatalf("bg_output does not say output is missing: %+v", out)
+	}
+	call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+}

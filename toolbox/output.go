@@ -50,6 +50,9 @@ type StreamMeta struct {
 	// Remaining counts lines after the cursor that a raw since-read left
 	// for the next call.
 	Remaining int64 `json:"remaining,omitempty"`
+	// Warning says what went wrong around the read without failing it:
+	// a cursor that could not be saved (a full disk).
+	Warning string `json:"warning,omitempty"`
 }
 
 // OutputResult is bg_output's answer; a stream not asked for is absent.
@@ -107,8 +110,15 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 			}
 			return nil, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
 		}
+		if strings.Contains(t.CaptureError, s.name+":") {
+			r.Lines = append(r.Lines, "[... capture failed, output is missing: "+t.CaptureError+" ...]")
+		}
 		text := strings.Join(r.Lines, "\n")
-		*s.text, *s.meta = &text, &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor, Remaining: r.Remaining}
+		meta := &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor, Remaining: r.Remaining}
+		if r.CursorErr != nil {
+			meta.Warning = fmt.Sprintf("cursor not saved, the next read repeats these lines: %v", r.CursorErr)
+		}
+		*s.text, *s.meta = &text, meta
 	}
 	return res, nil
 }

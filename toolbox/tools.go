@@ -146,6 +146,9 @@ type TaskSummary struct {
 	StartedAt string `json:"started_at"`
 	Age       string `json:"age"`
 	AutoKill  string `json:"auto_kill"`
+	// CaptureError says what output could not be written (a full disk)
+	// and how much was dropped.
+	CaptureError string `json:"capture_error,omitempty"`
 }
 
 // TaskDetail is bg_status's answer for one task.
@@ -201,8 +204,8 @@ func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 	}
 	out := StatusList{Tasks: []TaskSummary{}}
 	for _, t := range tasks {
-		if t, err = a.Store.Settle(ctx, t); err != nil {
-			return nil, err
+		if settled, err := a.Store.Settle(ctx, t); err == nil {
+			t = settled // Else (a full disk) list it as recorded: one task never breaks the list.
 		}
 		out.Tasks = append(out.Tasks, a.summarize(t))
 		if t.Status == supervisor.StatusRunning {
@@ -222,16 +225,20 @@ func (a *App) loadTask(ctx context.Context, id string) (*supervisor.Task, error)
 	if err != nil {
 		return nil, err
 	}
-	return a.Store.Settle(ctx, t)
+	if settled, err := a.Store.Settle(ctx, t); err == nil {
+		return settled, nil
+	}
+	return t, nil // Recording its end failed (a full disk): as recorded.
 }
 
 func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	now := a.Now()
 	s := TaskSummary{
 		TaskID: t.ID, Label: t.Label, Status: t.Status, Command: t.Command, PID: t.Root.PID,
-		StartedAt: t.StartedAt.UTC().Format(supervisor.TimeLayout),
-		Age:       formatDuration(now.Sub(t.StartedAt)),
-		AutoKill:  "finished",
+		StartedAt:    t.StartedAt.UTC().Format(supervisor.TimeLayout),
+		Age:          formatDuration(now.Sub(t.StartedAt)),
+		AutoKill:     "finished",
+		CaptureError: t.CaptureError,
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now)
