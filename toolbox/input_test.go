@@ -42,6 +42,38 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 		{"bg_stop", `{}`, "task_id: required"},
 		{"bg_stop", `{"task_id":"` + done.TaskID + `","action":"explode"}`, "action: must be one of kill, cleanup"},
 		{"bg_stop", `{"task_id":7}`, "task_id: must be a string"},
+		{"bg_run", `{"command":"true","timeout":9999999999999}`, "timeout: must be at most 43200"},
+		{"bg_run", `{"command":"true","timeout":2e8}`, "timeout: must be at most 43200"},
+		{"bg_run", `{"command":"true","timeout":1e400}`, "timeout: must be a number"},
+		{"bg_run", `{"command":"true","notify":"sometimes"}`, "notify: must be one of"},
+		{"bg_run", `{"command":"true","label":["a"]}`, "label: must be a string"},
+		{"bg_run", `{"command":"true","cwd":7}`, "cwd: must be a string"},
+		{"bg_run", `{"command":null}`, "command: required"},
+		{"bg_run", `{"command":"true","command":"false","timeout":{}}`, "timeout: must be a number"},
+		{"bg_run", ``, "command: required"},
+		{"bg_run", `{"command":"true","cwd":"` + outside + `/missing"}`, "does not exist"},
+		{"bg_output", `{}`, "task_id: required"},
+		{"bg_output", `{"task_id":"task-1-nosuch"}`, "task_id: no such task"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","filter":"(unclosed"}`, "filter"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","exclude":"[a-"}`, "exclude"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","max_lines":0}`, "max_lines: must be at least 1"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","max_lines":5001}`, "max_lines: must be at most 5000"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","max_lines":1.5}`, "max_lines: must be a whole number"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","max_line_len":5}`, "max_line_len: must be at least 20"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","tail":-3}`, "tail: must be at least 0"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","context":-1}`, "context: must be at least 0"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","stream":"stdin"}`, "stream: must be one of"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","view":"summary"}`, "view: must be one of tail, digest"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","since":"no"}`, "since: must be true or false"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","raw":1}`, "raw: must be true or false"},
+		{"bg_output", `{"task_id":"` + done.TaskID + `","lines":5}`, "lines: unknown parameter"},
+		{"bg_output", `{"task_id":"..\/..\/etc"}`, "task_id: invalid task_id"},
+		{"bg_status", `{"all":"yes"}`, "all: unknown parameter"},
+		{"bg_status", `{"task_id":"task-1-x","extra":1}`, "extra: unknown parameter"},
+		{"bg_stop", `{"action":"kill"}`, "task_id: required"},
+		{"bg_stop", `{"task_id":"task-99999999999-zz","action":"kill"}`, "task_id: no such task"},
+		{"bg_stop", `{"action":"cleanup","task_id":"task-1-nosuch"}`, "task_id: no such task"},
+		{"bg_stop", `{"action":null}`, "task_id: required to kill"},
 	} {
 		t.Run(tc.tool+" "+tc.input, func(t *testing.T) {
 			before := snapshotDir(t, a.Store.Dir)
@@ -112,5 +144,47 @@ func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
 	a.Stdout = &stdout
 	if code := a.ServeToolbox(t.Context(), bgRun(), ""); code != ExitError || !strings.Contains(stdout.String(), "TOOLBOX_ACTION") {
 		t.Fatalf("no action: exit %d, %s", code, stdout.String())
+	}
+}
+
+// The human CLI: every bad invocation exits non-zero with a message on
+// stderr, prints nothing on stdout, and changes nothing.
+func TestCLIBadInputChangesNothing(t *testing.T) {
+	a := newTestApp(t)
+	done := startTask(t, a, map[string]any{"command": "true"})
+	waitEnd(t, a, done.TaskID)
+	for _, args := range [][]string{
+		{"explode"},
+		{"run"},
+		{"run", "--timeout", "abc", "--", "true"},
+		{"run", "--timeout", "-1", "--", "true"},
+		{"run", "--timeout", "99999999", "--", "true"},
+		{"run", "--cwd", "/does/not/exist", "--", "true"},
+		{"status"},
+		{"status", "nope"},
+		{"status", "task-1-nosuch"},
+		{"stop", "../../etc"},
+		{"stop", "task-1-nosuch"},
+		{"logs"},
+		{"logs", done.TaskID, "--stream", "stdin"},
+		{"logs", "task-1-nosuch"},
+		{"reap", "--max-age", "-5"},
+		{"reap", "extra"},
+		{"reap", "--max-age", "soon"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			before := snapshotDir(t, a.Store.Dir)
+			var stdout, stderr bytes.Buffer
+			a.Stdout, a.Stderr = &stdout, &stderr
+			if code := a.CLI(t.Context(), "bgtask", args); code != ExitError {
+				t.Fatalf("exit %d, want %d", code, ExitError)
+			}
+			if stderr.Len() == 0 || stdout.Len() != 0 {
+				t.Fatalf("stdout %q, stderr %q; want only a message on stderr", stdout.String(), stderr.String())
+			}
+			if after := snapshotDir(t, a.Store.Dir); after != before {
+				t.Fatalf("state changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
 	}
 }

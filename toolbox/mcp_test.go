@@ -238,9 +238,20 @@ func TestMCPToolErrors(t *testing.T) {
 		{"bg_output", map[string]any{"task_id": "task-1700000000-abcd", "stream": "both-ways"}, "stream: must be one of"},
 		{"bg_stop", map[string]any{}, "task_id: required to kill"},
 		{"bg_status", map[string]any{"task_id": 7}, "task_id: must be a string"},
+		{"bg_run", map[string]any{"command": "true", "timeout": 9999999999999}, "timeout: must be at most 43200"},
+		{"bg_output", map[string]any{"task_id": "task-1700000000-abcd", "max_lines": 100000}, "max_lines: must be at most 5000"},
+		{"bg_output", map[string]any{"task_id": "task-1700000000-abcd", "view": "everything"}, "view: must be one of"},
+		{"bg_stop", map[string]any{"task_id": "../x", "action": "kill"}, "task_id: invalid task_id"},
+		{"bg_stop", map[string]any{"action": "nuke"}, "action: must be one of"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+" "+mcpJSON(tt.args), func(t *testing.T) {
+			before := snapshotDir(t, a.Store.Dir)
+			defer func() {
+				if after := snapshotDir(t, a.Store.Dir); after != before {
+					t.Errorf("state changed:\nbefore %s\nafter  %s", before, after)
+				}
+			}()
 			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tt.tool, Arguments: tt.args})
 			if err != nil {
 				t.Fatalf("protocol error, want a tool error: %v", err)
