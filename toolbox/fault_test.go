@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,3 +283,111 @@ func TestDiskFull(t *testing.T) {
 	}
 	call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
 }
+
+// floodTask starts a task writing as fast as it can, with small segments,
+// and waits until it has rotated.
+func floodTask(t *testing.T, a *App) *supervisor.Task {
+	t.Helper()
+	r := startTask(t, a, map[string]any{"command": "yes 'flooding the log'", "timeout": 0})
+	waitFor(t, "a rotation", func() bool {
+		names, _ := filepath.Glob(filepath.Join(a.Store.Dir, r.TaskID, "stdout-*"))
+		return len(names) > 0
+	})
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func TestSupervisorKilledMidFlood(t *testing.T) {
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=2")
+	task := floodTask(t, a)
+	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	// The command dies with its terminal when the supervisor does, or
+	// lives on as an orphan: either way the reaper says which.
+	if out := reap(t, a); !strings.Contains(out, "Reaped "+task.ID) && !strings.Contains(out, "Marked "+task.ID+" ") {
+		t.Fatalf("reaper printed %q", out)
+	}
+	if left := markerProcs(t, task.ID); len(left) > 0 {
+		t.Fatalf("%d processes left after the reaper", len(left))
+	}
+	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
+	if d.Status != supervisor.StatusReaped && d.Status != supervisor.StatusKilled {
+		t.Fatalf("status %s, want reaped or killed", d.Status)
+	}
+	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"stream":"stdout"}`, task.ID))
+	if out.Stdout == nil || !strings.Contains(*out.Stdout, "flooding the log") {
+		t.Fatalf("output after the reap: %+v", out)
+	}
+}
+
+func TestSupervisorTerminatedMidFlood(t *testing.T) {
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=2")
+	task := floodTask(t, a)
+	if err := procs.Signal(task.Watchdog, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	task = waitEnd(t, a, task.ID)
+	if task.Status != supervisor.StatusKilled {
+		t.Fatalf("status %s, want killed", task.Status)
+	}
+	waitFor(t, "the tree to be gone", func() bool { return len(markerProcs(t, task.ID)) == 0 })
+}
+
+// Twenty agents reading one fast writer at once, each with its own cursor:
+// after its first read (the newest lines, the earlier ones counted), each
+// gets every line exactly once, in order.
+func TestTwentyReadersOfOneWriter(t *testing.T) {
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.5", "BG_LOG_BACKUPS=0") // all kept
+	const n = 200000
+	// Written in 40 bursts, so the readers page while it writes.
+	r := startTask(t, a, map[string]any{"command": fmt.Sprintf("for i in $(seq 0 39); do seq $((i*%d+1)) $(((i+1)*%d)); sleep 0.02; done", n/40, n/40)})
+	var wg sync.WaitGroup
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := withReader(context.Background(), fmt.Sprintf("agent-%d", g))
+			params := fmt.Sprintf(`{"task_id":%q,"stream":"stdout","raw":true,"max_lines":5000}`, r.TaskID)
+			last := 0
+			for first := true; last < n; first = false {
+				res, err := a.Call(ctx, bgOutput(), []byte(params))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out := res.(OutputResult)
+				lines := strings.Split(*out.Stdout, "\n")
+				if m := out.StdoutMeta; m.Remaining == 0 && m.TotalLines > m.Cursor {
+					lines = lines[:len(lines)-1] // A partial last line: shown, not consumed.
+				}
+				for i, l := range lines {
+					if l == "" {
+						continue
+					}
+					if m := gapRe.FindStringSubmatch(l); m != nil && first && i == 0 {
+						k, _ := strconv.Atoi(m[1])
+						last += k
+						continue
+					}
+					if v, err := strconv.Atoi(l); err != nil || v != last+1 {
+						t.Errorf("reader %d: line %q after %d", g, l, last)
+						return
+					}
+					last++
+				}
+				if len(lines) == 0 && out.Status != supervisor.StatusRunning && out.StdoutMeta.Remaining == 0 && last < n {
+					t.Errorf("reader %d: ended at %d of %d", g, last, n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+var gapRe = regexp.MustCompile(`^\[\.\.\. (\d+) (?:lines rotated away unread|earlier lines omitted) \.\.\.\]$`)
