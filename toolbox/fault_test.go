@@ -261,12 +261,24 @@ func TestDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a 2 MB tmpfs here (needs root; CI runs it): %v %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", a.Store.Dir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v %s", err, out)
+		// Runs after the test body, before newTestApp's cleanup: end
+		// what is still running first (a supervisor finishing its
+		// notification holds the folder), then unmount.
+		endAllTasks(t, a)
+		var out []byte
+		var err error
+		for range 50 {
+			if out, err = exec.Command("umount", a.Store.Dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // Busy: a process is still closing its files.
 		}
+		t.Errorf("umount: %v %s", err, out)
+		_ = exec.Command("umount", "-l", a.Store.Dir).Run() // Best effort: detach it at least.
 	})
 	r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
 	task := waitEnd(t, a, r.TaskID)
+	waitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	if task.Status != supervisor.StatusTimeout {
 		t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
 	}
