@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -70,6 +72,21 @@ func runHelper(role string, args []string) int {
 			return 1
 		}
 		return 0
+	case "serve": // serve ADDR DELAY [crash]: an HTTP server ready after DELAY
+		d, _ := time.ParseDuration(args[1])
+		time.Sleep(d)
+		if len(args) > 2 && args[2] == "crash" {
+			fmt.Fprintln(os.Stderr, "Error: listen EADDRINUSE: address already in use "+args[0])
+			return 3
+		}
+		l, err := net.Listen("tcp", args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("ready on http://%s\n", args[0])
+		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+		return 1
 	case "signal-report":
 		ch := make(chan os.Signal, 2)
 		signal.Notify(ch, syscall.SIGTERM, syscall.SIGWINCH)

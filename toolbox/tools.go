@@ -48,6 +48,10 @@ func bgRun() *Tool {
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
 			{Name: "timeout", Type: "number", Min: minimum(0), Max: maximum(MaxTimeoutMinutes), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed, at most 43200 (30 days); 0 disables the auto-kill."},
 			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
+			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
+			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
+			{Name: "wait_url", Type: "string", Description: "Wait until this http(s) URL answers with a status below 500."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
 		},
 		Run: runBgRun,
 	}
@@ -63,6 +67,11 @@ type RunResult struct {
 	TimeoutMinutes float64 `json:"timeout_minutes"`
 	Status         string  `json:"status"`
 	Message        string  `json:"message"`
+	// Set when the call waited (wait_for, wait_port, wait_url, wait_seconds).
+	*WaitResult
+	ExitCode *int    `json:"exit_code,omitempty"` // when the task ended during the wait
+	Stdout   *string `json:"stdout,omitempty"`    // its digest when it ended, its last lines when the wait timed out
+	Stderr   *string `json:"stderr,omitempty"`
 }
 
 func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
@@ -82,6 +91,10 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 		return nil, fmt.Errorf("BG_NOTIFY: %w", err)
 	}
 	timeout := in.Float("timeout", DefaultTimeoutMinutes)
+	wait, err := waitSpecFrom(in)
+	if err != nil {
+		return nil, err
+	}
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: command, Label: strings.TrimSpace(in.String("label", "")), Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
@@ -95,10 +108,66 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 		msg = fmt.Sprintf("Started %q as %s (pid %d). Auto-kills in %s, at %s.", t.Label, t.ID, t.Root.PID,
 			formatMinutes(timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
-	return RunResult{
+	res := RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
 		TimeoutMinutes: timeout, Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
-	}, nil
+	}
+	if !wait.any() {
+		return res, nil
+	}
+	w, t := a.waitRun(ctx, t, wait)
+	res.WaitResult, res.Status = w, t.Status
+	switch {
+	case w.Ready:
+		// Short: the agent knows what it started; it needs the news.
+		res.Command, res.Cwd = "", ""
+		res.Message = fmt.Sprintf("%s is ready (%s); it keeps running as %s.", t.Label, readyWhat(w), t.ID)
+	case t.Status != supervisor.StatusRunning:
+		res.ExitCode = t.ExitCode
+		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 60, Cwd: t.Cwd}})
+		what := t.Status
+		if t.ExitCode != nil {
+			what = fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
+		}
+		if wait.hasCondition() {
+			res.Message = fmt.Sprintf("%s ended (%s) before it was ready; the digest of its output follows.", t.Label, what)
+		} else {
+			res.WaitResult = nil // Its end was what was awaited.
+			res.Message = fmt.Sprintf("%s ended (%s); the digest of its output follows.", t.Label, what)
+		}
+	default:
+		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
+		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. Its last lines follow; wait more with bg_output task_id=%s wait_seconds=30.",
+			wait.seconds, t.Label, t.ID, t.ID)
+	}
+	return res, nil
+}
+
+// readyWhat says which condition held.
+func readyWhat(w *WaitResult) string {
+	switch {
+	case w.Matched != "":
+		return fmt.Sprintf("matched %q", w.Matched)
+	case w.Port != 0:
+		return fmt.Sprintf("listening on port %d", w.Port)
+	default:
+		return fmt.Sprintf("HTTP %d", w.HTTPStatus)
+	}
+}
+
+// outputOf reads both streams of t with o (no cursor moves); a stream with
+// nothing to show is nil.
+func (a *App) outputOf(t *supervisor.Task, o capture.ReadOptions) (stdout, stderr *string) {
+	out := [2]*string{}
+	for i, stream := range []string{"stdout", "stderr"} {
+		r, err := capture.Read(t.Dir, stream, o)
+		if err != nil || len(r.Lines) == 0 {
+			continue
+		}
+		text := strings.Join(r.Lines, "\n")
+		out[i] = &text
+	}
+	return out[0], out[1]
 }
 
 // resolveCwd makes dir absolute (relative to the caller's directory, ~ to

@@ -1,0 +1,70 @@
+package procs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/shirou/gopsutil/v3/net"
+	"github.com/shirou/gopsutil/v3/process"
+)
+
+// Usage is what a task's process tree holds and uses right now.
+type Usage struct {
+	Listening  []string // "127.0.0.1:5173", sorted, TCP sockets in LISTEN state
+	Ports      []int    // their ports, sorted, without repeats
+	Processes  int
+	RSSBytes   uint64
+	CPUPercent float64 // summed over the tree, since each process started
+}
+
+// TaskTree returns the live processes of the tree rooted at root that
+// carry marker (see Table.Tree).
+func TaskTree(ctx context.Context, root Proc, marker string) ([]Proc, error) {
+	t, err := Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Tree(root, marker), nil
+}
+
+// TreeUsage sums up the processes ps. Processes that end meanwhile are
+// skipped: the figures are a moment's, not a promise.
+func TreeUsage(ctx context.Context, ps []Proc) (Usage, error) {
+	var u Usage
+	for _, p := range ps {
+		proc, err := process.NewProcessWithContext(ctx, int32(p.PID))
+		if err != nil {
+			continue
+		}
+		u.Processes++
+		if mi, err := proc.MemoryInfoWithContext(ctx); err == nil {
+			u.RSSBytes += mi.RSS
+		}
+		if c, err := proc.CPUPercentWithContext(ctx); err == nil {
+			u.CPUPercent += c
+		}
+		conns, err := net.ConnectionsPidWithContext(ctx, "tcp", int32(p.PID))
+		if err != nil {
+			continue
+		}
+		for _, c := range conns {
+			if c.Status != "LISTEN" {
+				continue
+			}
+			addr := fmt.Sprintf("%s:%d", c.Laddr.IP, c.Laddr.Port)
+			if c.Laddr.IP == "::" || c.Laddr.IP == "" {
+				addr = fmt.Sprintf("[::]:%d", c.Laddr.Port)
+			}
+			if !slices.Contains(u.Listening, addr) {
+				u.Listening = append(u.Listening, addr)
+			}
+			if port := int(c.Laddr.Port); !slices.Contains(u.Ports, port) {
+				u.Ports = append(u.Ports, port)
+			}
+		}
+	}
+	slices.Sort(u.Listening)
+	slices.Sort(u.Ports)
+	return u, nil
+}

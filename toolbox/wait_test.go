@@ -1,0 +1,73 @@
+package toolbox
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+func freeAddr(t *testing.T) (addr string, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), l.Addr().(*net.TCPAddr).Port
+}
+
+func TestBgRunWaitsUntilReady(t *testing.T) {
+	a := newTestApp(t)
+	for _, tc := range []struct {
+		name string
+		wait func(addr string, port int) map[string]any
+		want func(w *WaitResult, port int) bool
+	}{
+		{"regex", func(string, int) map[string]any { return map[string]any{"wait_for": "ready on"} },
+			func(w *WaitResult, _ int) bool { return strings.Contains(w.Matched, "ready on http://") }},
+		{"port", func(_ string, port int) map[string]any { return map[string]any{"wait_port": port} },
+			func(w *WaitResult, port int) bool { return w.Port == port }},
+		{"url", func(addr string, _ int) map[string]any { return map[string]any{"wait_url": "http://" + addr + "/"} },
+			func(w *WaitResult, _ int) bool { return w.HTTPStatus == 200 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, port := freeAddr(t)
+			params := tc.wait(addr, port)
+			params["command"] = helperCommand("serve", addr, "300ms")
+			r := startTask(t, a, params)
+			if r.WaitResult == nil || !r.Ready || !tc.want(r.WaitResult, port) || r.Status != supervisor.StatusRunning {
+				t.Fatalf("bg_run %v: %+v %+v", params, r, r.WaitResult)
+			}
+			call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		})
+	}
+}
+
+func TestBgRunWaitEndsWithTheCrash(t *testing.T) {
+	a := newTestApp(t)
+	addr, _ := freeAddr(t)
+	r := startTask(t, a, map[string]any{"command": helperCommand("serve", addr, "100ms", "crash"), "wait_for": "ready on"})
+	if r.WaitResult == nil || r.Ready || r.ExitCode == nil || *r.ExitCode != 3 || r.Stderr == nil || !strings.Contains(*r.Stderr, "EADDRINUSE") {
+		t.Fatalf("a crash during the wait: %+v %+v", r, r.WaitResult)
+	}
+}
+
+func TestBgRunWaitTimesOut(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo starting; exec sleep 60", "wait_for": "never printed", "wait_seconds": 0.5})
+	if r.WaitResult == nil || r.Ready || !r.TimedOut || r.Status != supervisor.StatusRunning || r.Stdout == nil || !strings.Contains(*r.Stdout, "starting") {
+		t.Fatalf("a wait that times out: %+v %+v", r, r.WaitResult)
+	}
+	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+}
+
+func TestBgRunWaitSecondsAloneReturnsTheResult(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo 'Tests: 3 passed'; exit 0", "wait_seconds": 30})
+	if r.Status != supervisor.StatusCompleted || r.ExitCode == nil || *r.ExitCode != 0 || r.Stdout == nil || !strings.Contains(*r.Stdout, "3 passed") || r.WaitResult != nil {
+		t.Fatalf("a short run awaited: %+v", r)
+	}
+}
