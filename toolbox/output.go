@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -29,9 +30,10 @@ func bgOutput() *Tool {
 			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned (at most 5000); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read."},
 			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
 			{Name: "view", Type: "string", Enum: []string{"tail", "digest"}, Default: "tail", Description: "tail: the newest lines. digest: for a failed run or any log to diagnose, every distinct error, failure, assertion and stack head of the whole log with its context, the summary and exit lines and the last lines, in log order, the rest counted; default max_lines 150 for it."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst."},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
-		Run: runBgOutput,
+		Run: runBgOutputWaiting,
 	}
 }
 
@@ -121,4 +123,85 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 		*s.text, *s.meta = &text, meta
 	}
 	return res, nil
+}
+
+// Burst gathering: once a waiting read sees new lines, it keeps reading
+// until output has been quiet for burstQuiet (at most burstMax), so that a
+// compiler's five errors come in one answer, not one per call.
+const (
+	burstQuiet = 300 * time.Millisecond
+	burstMax   = 3 * time.Second
+)
+
+// runBgOutputWaiting is bg_output with wait_seconds: a since-read that
+// finds nothing new waits for new matching lines or the task's end.
+func runBgOutputWaiting(ctx context.Context, a *App, in Input) (any, error) {
+	res, err := runBgOutput(ctx, a, in)
+	wait := in.Float("wait_seconds", 0)
+	if err != nil || wait <= 0 || !in.Bool("since", true) {
+		return res, err
+	}
+	out := res.(OutputResult)
+	deadline := time.Now().Add(time.Duration(wait * float64(time.Second)))
+	for n := 0; !out.hasLines() && out.Status == supervisor.StatusRunning && time.Now().Before(deadline); n++ {
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(min(pollInterval(n), time.Until(deadline))):
+		}
+		if res, err = runBgOutput(ctx, a, in); err != nil {
+			return nil, err
+		}
+		out = res.(OutputResult)
+	}
+	if !out.hasLines() || out.Status != supervisor.StatusRunning {
+		return out, nil
+	}
+	start, quietSince := time.Now(), time.Now()
+	for time.Since(quietSince) < burstQuiet && time.Since(start) < burstMax {
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(burstQuiet / 3):
+		}
+		res, err := runBgOutput(ctx, a, in)
+		if err != nil {
+			return out, nil // What was read is the answer.
+		}
+		more := res.(OutputResult)
+		if more.hasLines() {
+			quietSince = time.Now()
+		}
+		out.merge(more)
+		if more.Status != supervisor.StatusRunning {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (r OutputResult) hasLines() bool {
+	return r.Stdout != nil && *r.Stdout != "" || r.Stderr != nil && *r.Stderr != ""
+}
+
+// merge appends a later read's lines and takes its positions and status.
+func (r *OutputResult) merge(later OutputResult) {
+	join := func(a, b *string) *string {
+		switch {
+		case a == nil || *a == "":
+			return b
+		case b == nil || *b == "":
+			return a
+		}
+		s := *a + "\n" + *b
+		return &s
+	}
+	r.Status = later.Status
+	r.Stdout, r.Stderr = join(r.Stdout, later.Stdout), join(r.Stderr, later.Stderr)
+	if later.StdoutMeta != nil {
+		r.StdoutMeta = later.StdoutMeta
+	}
+	if later.StderrMeta != nil {
+		r.StderrMeta = later.StderrMeta
+	}
 }

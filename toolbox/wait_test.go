@@ -71,3 +71,18 @@ func TestBgRunWaitSecondsAloneReturnsTheResult(t *testing.T) {
 		t.Fatalf("a short run awaited: %+v", r)
 	}
 }
+
+func TestBgOutputWaitsForABurst(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo start; sleep 0.5; for i in 1 2 3 4 5; do echo \"src/a.ts:$i:1 error TS2304: x$i\"; sleep 0.02; done; exec sleep 60"})
+	call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)) // sets the cursor
+	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":20}`, r.TaskID))
+	if out.Stdout == nil || strings.Count(*out.Stdout, "error TS2304") != 5 {
+		t.Fatalf("want the 5 errors in one answer: %+v", out)
+	}
+	out = call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":0.3}`, r.TaskID))
+	if out.hasLines() || out.Status != supervisor.StatusRunning {
+		t.Fatalf("nothing new: want an empty answer, got %+v", out)
+	}
+	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+}
