@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -196,10 +198,13 @@ func (a *App) resolveCwd(dir string) (string, error) {
 
 func bgStatus() *Tool {
 	return &Tool{
-		Name:        "bg_status",
-		Description: "List all background tasks (status, age, auto-kill countdown), or one task in detail with its exit code and output size.",
+		Name: "bg_status",
+		Description: "List background tasks (status, age, auto-kill countdown, ports listened on): the running ones and the 10 newest finished; " +
+			"or one task in detail: exit code, output size, and for a running one its ports, processes, memory, CPU and how long it has been quiet.",
 		Params: []Param{
-			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list every task."},
+			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list tasks."},
+			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering."},
 		},
 		Run: runBgStatus,
 	}
@@ -218,6 +223,9 @@ type TaskSummary struct {
 	// CaptureError says what output could not be written (a full disk)
 	// and how much was dropped.
 	CaptureError string `json:"capture_error,omitempty"`
+	// Listening lists the TCP addresses a running task's processes
+	// listen on: an agent finds its dev server without reading logs.
+	Listening []string `json:"listening,omitempty"`
 }
 
 // TaskDetail is bg_status's answer for one task.
@@ -232,6 +240,11 @@ type TaskDetail struct {
 	StdoutBytes    int64   `json:"stdout_bytes"`
 	StderrBytes    int64   `json:"stderr_bytes"`
 	LogDir         string  `json:"log_dir"`
+	// For a running task, from its process tree:
+	Processes  int     `json:"processes,omitempty"`
+	RSS        string  `json:"rss,omitempty"` // "148 MB"
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
+	QuietFor   string  `json:"quiet_for,omitempty"` // since its last output
 }
 
 // StatusList is bg_status's answer without task_id.
@@ -240,8 +253,14 @@ type StatusList struct {
 	Summary struct {
 		Total   int `json:"total"`
 		Running int `json:"running"`
+		// Hidden counts finished tasks left out of the list (all=true shows them).
+		Hidden int `json:"hidden,omitempty"`
 	} `json:"summary"`
 }
+
+// listedFinished is how many finished tasks the list shows, newest first:
+// a thousand old tasks must not flood an agent's context.
+const listedFinished = 10
 
 func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 	if id := in.String("task_id", ""); id != "" {
@@ -249,7 +268,19 @@ func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if wait := in.Float("wait_seconds", 0); wait > 0 && t.Status == supervisor.StatusRunning {
+			_, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
+		}
 		d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+		if t.Status == supervisor.StatusRunning {
+			if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
+				if u, err := procs.TreeUsage(ctx, tree); err == nil {
+					d.Listening, d.Processes, d.CPUPercent = u.Listening, u.Processes, math.Round(u.CPUPercent*10)/10
+					d.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
+				}
+			}
+			d.QuietFor = formatDuration(a.Now().Sub(lastOutput(t.Dir)))
+		}
 		if !t.FinishedAt.IsZero() {
 			d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
 		}
@@ -272,17 +303,53 @@ func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 		return nil, err
 	}
 	out := StatusList{Tasks: []TaskSummary{}}
+	var table *procs.Table // read once, for the ports of every running task
+	finished := 0
+	for _, t := range tasks {
+		if t.Status != supervisor.StatusRunning {
+			finished++
+		}
+	}
+	all := in.Bool("all", false)
 	for _, t := range tasks {
 		if settled, err := a.Store.Settle(ctx, t); err == nil {
 			t = settled // Else (a full disk) list it as recorded: one task never breaks the list.
 		}
-		out.Tasks = append(out.Tasks, a.summarize(t))
+		out.Summary.Total++
+		if t.Status != supervisor.StatusRunning {
+			// Oldest first: skip all but the newest listedFinished.
+			if finished--; !all && finished >= listedFinished {
+				out.Summary.Hidden++
+				continue
+			}
+		}
+		s := a.summarize(t)
 		if t.Status == supervisor.StatusRunning {
 			out.Summary.Running++
+			if table == nil {
+				table, _ = procs.Snapshot(ctx)
+			}
+			if table != nil {
+				if u, err := procs.TreeUsage(ctx, table.Tree(t.Root, t.ID)); err == nil {
+					s.Listening = u.Listening
+				}
+			}
+		}
+		out.Tasks = append(out.Tasks, s)
+	}
+	return out, nil
+}
+
+// lastOutput is when the task last wrote output: the newer of its logs'
+// modification times.
+func lastOutput(dir string) time.Time {
+	var last time.Time
+	for _, name := range []string{"stdout", "stderr"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.ModTime().After(last) {
+			last = fi.ModTime()
 		}
 	}
-	out.Summary.Total = len(out.Tasks)
-	return out, nil
+	return last
 }
 
 // loadTask loads a task and settles it (see Store.Settle).
