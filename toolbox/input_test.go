@@ -68,7 +68,7 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 		{"bg_output", `{"task_id":"` + done.TaskID + `","raw":1}`, "raw: must be true or false"},
 		{"bg_output", `{"task_id":"` + done.TaskID + `","lines":5}`, "lines: unknown parameter"},
 		{"bg_output", `{"task_id":"..\/..\/etc"}`, "task_id: invalid task_id"},
-		{"bg_status", `{"all":"yes"}`, "all: unknown parameter"},
+		{"bg_status", `{"all":"yes"}`, "all: must be true or false"},
 		{"bg_status", `{"task_id":"task-1-x","extra":1}`, "extra: unknown parameter"},
 		{"bg_stop", `{"action":"kill"}`, "task_id: required"},
 		{"bg_stop", `{"task_id":"task-99999999999-zz","action":"kill"}`, "task_id: no such task"},
