@@ -175,7 +175,7 @@ func TestDocsExamplesRun(t *testing.T) {
 				if w, ok := params["wait_seconds"].(float64); ok && w > 0.3 {
 					params["wait_seconds"] = 0.3 // The stand-in serves no port: do not wait long for one.
 				}
-				if _, ok := params["wait_seconds"]; !ok && (params["wait_port"] != nil || params["wait_url"] != nil) {
+				if _, ok := params["wait_seconds"]; !ok && (params["wait_port"] != nil || params["wait_url"] != nil || params["wait_for"] != nil) {
 					params["wait_seconds"] = 0.3
 				}
 				if c.tool.Name == "bg_run" {

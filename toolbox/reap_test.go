@@ -32,7 +32,8 @@ func reap(t *testing.T, a *App, args ...string) string {
 // the setsid grandchild.
 func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
 	t.Helper()
-	r := startTask(t, a, map[string]any{"command": helperCommand("tree"), "label": "tree", "timeout": timeout})
+	// A label per cwd may run once: the test's trees differ by cwd.
+	r := startTask(t, a, map[string]any{"command": helperCommand("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
 	waitFor(t, "the setsid grandchild", func() bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 		return bytes.Contains(b, []byte("leaf "))

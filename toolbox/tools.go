@@ -50,6 +50,7 @@ func bgRun() *Tool {
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
 			{Name: "timeout", Type: "number", Min: minimum(0), Max: maximum(MaxTimeoutMinutes), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed, at most 43200 (30 days); 0 disables the auto-kill."},
 			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
+			{Name: "replace", Type: "boolean", Default: false, Description: "If a task with this label is already running in this cwd, stop it and its tree first (restart). Without it, bg_run refuses to start a duplicate."},
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
 			{Name: "wait_url", Type: "string", Description: "Wait until this http(s) URL answers with a status below 500."},
@@ -97,8 +98,19 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	label := strings.TrimSpace(in.String("label", ""))
+	if label != "" {
+		if old := a.runningWithLabel(ctx, label, cwd); old != nil {
+			if !in.Bool("replace", false) {
+				return nil, a.duplicateError(ctx, old)
+			}
+			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
+				return nil, fmt.Errorf("replace %s: %w", old.ID, err)
+			}
+		}
+	}
 	t, err := a.Store.Start(ctx, supervisor.Request{
-		Command: command, Label: strings.TrimSpace(in.String("label", "")), Cwd: cwd,
+		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
 		Executable: a.Executable, Env: a.Environ,
 	})
@@ -132,7 +144,8 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 			what = fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
 		}
 		if wait.hasCondition() {
-			res.Message = fmt.Sprintf("%s ended (%s) before it was ready; the digest of its output follows.", t.Label, what)
+			res.Message = fmt.Sprintf("%s ended (%s) before it was ready; the digest of its output follows.", t.Label, what) +
+				a.portHint(ctx, t.ID, res.Stderr, res.Stdout)
 		} else {
 			res.WaitResult = nil // Its end was what was awaited.
 			res.Message = fmt.Sprintf("%s ended (%s); the digest of its output follows.", t.Label, what)

@@ -86,3 +86,30 @@ func TestBgOutputWaitsForABurst(t *testing.T) {
 	}
 	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 }
+
+func TestNoDuplicateServers(t *testing.T) {
+	a := newTestApp(t)
+	addr, port := freeAddr(t)
+	serve := helperCommand("serve", addr, "0s")
+	first := startTask(t, a, map[string]any{"command": serve, "label": "web", "wait_port": port})
+	if first.WaitResult == nil || !first.Ready {
+		t.Fatalf("first server: %+v", first)
+	}
+	_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":%q,"label":"web"}`, serve)))
+	if err == nil || !strings.Contains(err.Error(), "already running as "+first.TaskID) || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("a duplicate label: %v", err)
+	}
+	// Under another label it starts, dies of the busy port, and is told who holds it.
+	other := startTask(t, a, map[string]any{"command": serve, "label": "web2", "wait_for": "ready on"})
+	if other.Ready || !strings.Contains(other.Message, `held by your task "web"`) {
+		t.Fatalf("a task dying of a port we hold: %+v", other)
+	}
+	again := startTask(t, a, map[string]any{"command": serve, "label": "web", "replace": true, "wait_port": port})
+	if again.WaitResult == nil || !again.Ready || again.TaskID == first.TaskID {
+		t.Fatalf("replace: %+v", again)
+	}
+	if old := waitEnd(t, a, first.TaskID); old.Status != supervisor.StatusKilled {
+		t.Fatalf("the replaced task ended %s", old.Status)
+	}
+	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, again.TaskID))
+}

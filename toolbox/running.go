@@ -1,0 +1,86 @@
+package toolbox
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// No duplicate servers: an agent that forgot its dev server must not
+// start a second one that dies of "address already in use".
+
+// runningWithLabel returns the running task started with label in cwd.
+func (a *App) runningWithLabel(ctx context.Context, label, cwd string) *supervisor.Task {
+	tasks, err := a.Store.List()
+	if err != nil {
+		return nil
+	}
+	for _, t := range tasks {
+		if t.Label != label || t.Cwd != cwd || t.Status != supervisor.StatusRunning {
+			continue
+		}
+		if t, err := a.Store.Settle(ctx, t); err == nil && t.Status == supervisor.StatusRunning {
+			return t
+		}
+	}
+	return nil
+}
+
+// duplicateError describes the running task a new one would duplicate.
+func (a *App) duplicateError(ctx context.Context, t *supervisor.Task) error {
+	what := fmt.Sprintf("%q is already running as %s (pid %d, for %s", t.Label, t.ID, t.Root.PID, formatDuration(a.Now().Sub(t.StartedAt)))
+	if ports := a.listening(ctx, t); len(ports) > 0 {
+		what += ", listening on " + strings.Join(ports, ", ")
+	}
+	return &InputError{Param: "label", Msg: what + "): use it (bg_output task_id=" + t.ID + "), or pass replace=true to stop it and start this one"}
+}
+
+func (a *App) listening(ctx context.Context, t *supervisor.Task) []string {
+	tree, err := procs.TaskTree(ctx, t.Root, t.ID)
+	if err != nil {
+		return nil
+	}
+	u, err := procs.TreeUsage(ctx, tree)
+	if err != nil {
+		return nil
+	}
+	return u.Listening
+}
+
+// inUse finds the port of an "address already in use" error in lines.
+var inUse = regexp.MustCompile(`(?i)(?:eaddrinuse|address already in use).*?(?::|port )(\d{2,5})\b|(?:port|:)(\d{2,5})\b.*(?:eaddrinuse|address already in use|already in use)`)
+
+// portHint names the running task of ours that holds the port a crashed
+// task could not bind, "" when none does.
+func (a *App) portHint(ctx context.Context, self string, lines ...*string) string {
+	for _, l := range lines {
+		if l == nil {
+			continue
+		}
+		m := inUse.FindStringSubmatch(*l)
+		if m == nil {
+			continue
+		}
+		port, _ := strconv.Atoi(m[1] + m[2])
+		tasks, err := a.Store.List()
+		if err != nil {
+			return ""
+		}
+		for _, t := range tasks {
+			if t.ID == self || t.Status != supervisor.StatusRunning {
+				continue
+			}
+			for _, addr := range a.listening(ctx, t) {
+				if strings.HasSuffix(addr, ":"+strconv.Itoa(port)) {
+					return fmt.Sprintf(" Port %d is held by your task %q (%s): use it, or bg_run again with label=%q replace=true.", port, t.Label, t.ID, t.Label)
+				}
+			}
+		}
+	}
+	return ""
+}
