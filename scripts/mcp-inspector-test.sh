@@ -77,11 +77,11 @@ check() {
 
 echo "== tools/list"
 list=$(inspect tools/list)
-echo "$list" | check 'r.tools.map(x => x.name).sort().join(",") === "bg_output,bg_run,bg_status,bg_stop"'
+echo "$list" | check 'r.tools.map(x => x.name).sort().join(",") === "bg_output,bg_run,bg_send,bg_status,bg_stop"'
 echo "$list" | check 'r.tools.every(x => x.inputSchema.type === "object" && x.description)'
 echo "$list" | check 'JSON.stringify(r.tools.find(x => x.name === "bg_output").inputSchema.properties.max_lines.default) === "80"'
 echo "$list" | check 'r.tools.find(x => x.name === "bg_run").inputSchema.required.join() === "command"'
-echo "   bg_output, bg_run, bg_status, bg_stop"
+echo "   bg_output, bg_run, bg_send, bg_status, bg_stop"
 
 echo "== tools/call bg_run (a dev server that logs an error)"
 server='printf "%s\n" "ready on http://localhost:3000" "GET / 200 in 12ms" "HMR update src/App.tsx" "Error: Cannot find module ./missing"; echo "warn: deprecated option" >&2; exec sleep 600'

@@ -77,6 +77,14 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		_ = Finish(t, StatusFailed, nil, time.Now())
 		return err
 	}
+	if t.Interactive {
+		stopInput, err := feedInput(t.Dir, masters[0])
+		if err != nil {
+			sv.Log.Printf("input: %v", err) // The task runs on; Send will say nobody reads.
+		} else {
+			defer stopInput()
+		}
+	}
 	copied := make(chan error, 2)
 	capErr := &captureErrors{dir: t.Dir}
 	go func() { copied <- pump(masters[0], outW, capErr.report("stdout")) }()
@@ -168,8 +176,17 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *exec.Cmd, [2]*os.File,
 	cmd.Dir = t.Cwd
 	cmd.Env = commandEnv(sv.Env, filepath.Base(sv.Dir))
 	cmd.Stdout, cmd.Stderr = ttys[0], ttys[1]
-	// Stdin stays nil: /dev/null. Setctty makes stdout's terminal the
-	// controlling one; Ctty is a descriptor number in the child.
+	if t.Interactive {
+		// Input typed into stdout's terminal (see feedInput) reaches the
+		// command's stdin, echoed as on a real terminal.
+		cmd.Stdin = ttys[0]
+		if err := makeInput(sv.Staging); err != nil {
+			closeAll(masters[:], ttys[:])
+			return nil, nil, masters, err
+		}
+	}
+	// Otherwise stdin stays nil: /dev/null. Setctty makes stdout's terminal
+	// the controlling one; Ctty is a descriptor number in the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
 	err = cmd.Start()
 	closeAll(ttys[:]) // The child has them; ours would hide its end of output.

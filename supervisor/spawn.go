@@ -38,6 +38,9 @@ type Request struct {
 	// Env is the environment of the supervisor and the command; nil means
 	// os.Environ(). BG_TASK_ID is added for the command.
 	Env []string
+	// Interactive gives the command a terminal on stdin (stdout's), fed
+	// by Send; otherwise stdin is /dev/null.
+	Interactive bool
 }
 
 // StartError reports that a task could not be started; nothing of it is
@@ -99,6 +102,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		fileLogMaxBytes, strconv.FormatInt(r.Log.MaxBytes, 10),
 		fileLogBackups, strconv.Itoa(r.Log.Backups),
 		fileStartedAt, now.UTC().Format(TimeLayout),
+		fileInteractive, strconv.FormatBool(r.Interactive),
 		fileStatus, StatusRunning,
 	); err != nil {
 		cleanup()

@@ -51,6 +51,8 @@ const (
 	// fileCaptureError says what output could not be written (a full
 	// disk) and how many bytes were dropped; absent when nothing was.
 	fileCaptureError = "capture_error"
+	fileInteractive  = "interactive" // "true": stdin is a terminal fed through fileInput
+	fileInput        = ".input"      // a FIFO: what Send writes, the supervisor types
 	// FileSupervisorLog collects what the supervisor itself has to say
 	// (a failed notification, a panic): never the task's output.
 	FileSupervisorLog = "supervisor.log"
@@ -132,9 +134,11 @@ type Task struct {
 	// CaptureError says what output could not be written (a full disk)
 	// and how many bytes were dropped; "" when nothing was.
 	CaptureError string
-	ExitCode     *int
-	StartedAt    time.Time
-	FinishedAt   time.Time // zero while running
+	// Interactive tasks read stdin from a terminal that Send types into.
+	Interactive bool
+	ExitCode    *int
+	StartedAt   time.Time
+	FinishedAt  time.Time // zero while running
 	// TimeoutMinutes is the auto-kill delay; 0 disables it.
 	TimeoutMinutes float64
 	Notify         string
@@ -244,6 +248,7 @@ func readTask(dir string) (*Task, error) {
 	t.TimeoutMinutes, _ = strconv.ParseFloat(r.opt(fileTimeout), 64)
 	t.Notify = r.opt(fileNotify)
 	t.CaptureError = r.opt(fileCaptureError)
+	t.Interactive = r.opt(fileInteractive) == "true"
 	t.Log.MaxBytes = int64(r.int(fileLogMaxBytes))
 	t.Log.Backups = r.int(fileLogBackups)
 	if t.Label == "" {

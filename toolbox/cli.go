@@ -23,12 +23,13 @@ Usage:
   bgtask ls
   bgtask status ID
   bgtask stop ID
-  bgtask logs ID [-f] [--stream stdout|stderr]
+  bgtask logs ID [-f] [--digest] [--stream stdout|stderr]
+  bgtask send ID [--key KEY] [--no-enter] [TEXT...]
   bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
   bgtask mcp                                          (MCP server on stdio)
   bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
 
-Installed as bg-run, bg-status, bg-output and bg-stop it speaks the Amp
+Installed as bg-run, bg-status, bg-output, bg-stop and bg-send it speaks the Amp
 toolbox protocol (TOOLBOX_ACTION=describe|execute).
 `
 
@@ -45,6 +46,7 @@ func commands() map[string]command {
 		"status": {"status ID", cliStatus},
 		"stop":   {"stop ID", cliStop},
 		"logs":   {"logs ID [-f] [--digest] [--stream stdout|stderr]", cliLogs},
+		"send":   {"send ID [--key KEY] [--no-enter] [TEXT...]", cliSend},
 		"reap":   {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
 
 		// Setup, and the tools served to MCP clients.
@@ -289,4 +291,33 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			return err
 		}
 	}
+}
+
+func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	key := fs.String("key", "", "a key to press after the text: enter, ctrl-c, ctrl-d, esc, tab, up, down")
+	noEnter := fs.Bool("no-enter", false, "do not press Enter after the text")
+	var id []string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[:1], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := append(id, fs.Args()...)
+	if len(rest) < 1 {
+		return errUsage
+	}
+	params := map[string]any{"task_id": rest[0], "enter": !*noEnter}
+	if len(rest) > 1 {
+		params["text"] = strings.Join(rest[1:], " ")
+	}
+	if *key != "" {
+		params["key"] = *key
+	}
+	res, err := a.callTool(ctx, bgSend(), params)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, res.(SendResult).Message)
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ type OutputResult struct {
 	Stderr     *string     `json:"stderr,omitempty"`
 	StdoutMeta *StreamMeta `json:"stdout_meta,omitempty"`
 	StderrMeta *StreamMeta `json:"stderr_meta,omitempty"`
+	// WaitingForInput is set when an interactive task's output ends with
+	// a line without newline (a prompt): answer it with bg_send.
+	WaitingForInput bool `json:"waiting_for_input,omitempty"`
 }
 
 func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
@@ -122,7 +126,24 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 		}
 		*s.text, *s.meta = &text, meta
 	}
+	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && endsWithoutNewline(filepath.Join(t.Dir, "stdout"))
 	return res, nil
+}
+
+// endsWithoutNewline reports whether the file's last byte is not a newline.
+func endsWithoutNewline(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }() // Read only.
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	var b [1]byte
+	_, err = f.ReadAt(b[:], fi.Size()-1)
+	return err == nil && b[0] != '\n'
 }
 
 // Burst gathering: once a waiting read sees new lines, it keeps reading

@@ -18,7 +18,7 @@ import (
 
 // Tools returns every agent tool, in the order agents should learn them.
 func Tools() []*Tool {
-	return []*Tool{bgRun(), bgStatus(), bgOutput(), bgStop()}
+	return []*Tool{bgRun(), bgStatus(), bgOutput(), bgStop(), bgSend()}
 }
 
 // toolByCommand maps an executable name (bg-run, or bg_run) to its tool.
@@ -50,6 +50,7 @@ func bgRun() *Tool {
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
 			{Name: "timeout", Type: "number", Min: minimum(0), Max: maximum(MaxTimeoutMinutes), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed, at most 43200 (30 days); 0 disables the auto-kill."},
 			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
+			{Name: "interactive", Type: "boolean", Default: false, Description: "Give the command a terminal on stdin, so bg_send can answer its prompts; otherwise stdin is /dev/null."},
 			{Name: "replace", Type: "boolean", Default: false, Description: "If a task with this label is already running in this cwd, stop it and its tree first (restart). Without it, bg_run refuses to start a duplicate."},
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
@@ -112,7 +113,7 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
-		Executable: a.Executable, Env: a.Environ,
+		Executable: a.Executable, Env: a.Environ, Interactive: in.Bool("interactive", false),
 	})
 	if err != nil {
 		return nil, err

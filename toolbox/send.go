@@ -1,0 +1,66 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// keys are what bg_send's key parameter types: terminal bytes, so the
+// terminal does what a keyboard's key would (ctrl-c sends SIGINT).
+var keys = map[string]string{
+	"enter": "\r", "ctrl-c": "\x03", "ctrl-d": "\x04", "esc": "\x1b", "tab": "\t",
+	"up": "\x1b[A", "down": "\x1b[B",
+}
+
+func bgSend() *Tool {
+	return &Tool{
+		Name: "bg_send",
+		Description: "Type into a running interactive task (started with bg_run interactive=true): answer a prompt such as `Ok to proceed? (y)`, " +
+			"drive a REPL, press r to restart a dev server. Then read the answer with bg_output.",
+		Params: []Param{
+			{Name: "task_id", Type: "string", Required: true, Description: "The interactive task."},
+			{Name: "text", Type: "string", Description: "Text to type (at most 4096 bytes)."},
+			{Name: "enter", Type: "boolean", Default: true, Description: "Press Enter after the text."},
+			{Name: "key", Type: "string", Enum: []string{"enter", "ctrl-c", "ctrl-d", "esc", "tab", "up", "down"}, Description: "A key to press after the text (instead of Enter)."},
+		},
+		Run: runBgSend,
+	}
+}
+
+// SendResult is bg_send's answer.
+type SendResult struct {
+	TaskID  string `json:"task_id"`
+	Sent    int    `json:"sent"` // bytes typed
+	Message string `json:"message"`
+}
+
+func runBgSend(ctx context.Context, a *App, in Input) (any, error) {
+	t, err := a.loadTask(ctx, in.String("task_id", ""))
+	if err != nil {
+		return nil, err
+	}
+	data := in.String("text", "")
+	switch key := in.String("key", ""); {
+	case key != "":
+		data += keys[key]
+	case in.Bool("enter", true):
+		data += keys["enter"]
+	}
+	if data == "" {
+		return nil, &InputError{Param: "text", Msg: "nothing to send: give text, or key, or enter=true"}
+	}
+	if len(data) > supervisor.MaxSend {
+		return nil, &InputError{Param: "text", Msg: fmt.Sprintf("%d bytes, at most %d at once", len(data), supervisor.MaxSend)}
+	}
+	if err := supervisor.Send(t, []byte(data)); err != nil {
+		if errors.Is(err, supervisor.ErrNotInteractive) || errors.Is(err, supervisor.ErrNotRunning) {
+			return nil, &InputError{Param: "task_id", Msg: err.Error()}
+		}
+		return nil, err
+	}
+	return SendResult{TaskID: t.ID, Sent: len(data),
+		Message: fmt.Sprintf("Typed %d bytes into %s; read its answer with bg_output task_id=%s wait_seconds=10.", len(data), t.Label, t.ID)}, nil
+}
