@@ -109,6 +109,9 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 			continue
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
+		if err == nil && stream == "both" && r.TotalLines == 0 {
+			continue // A stream that never said anything: absent, as one not asked for.
+		}
 		if err != nil {
 			if _, statErr := os.Stat(t.Dir); errors.Is(statErr, fs.ErrNotExist) {
 				// Cleaned up while we read it.

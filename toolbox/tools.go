@@ -65,9 +65,9 @@ func bgRun() *Tool {
 type RunResult struct {
 	TaskID         string  `json:"task_id"`
 	PID            int     `json:"pid"`
-	Command        string  `json:"command"`
+	Command        string  `json:"command,omitempty"` // omitted once ready: the agent knows
 	Label          string  `json:"label"`
-	Cwd            string  `json:"cwd"`
+	Cwd            string  `json:"cwd,omitempty"`
 	TimeoutMinutes float64 `json:"timeout_minutes"`
 	Status         string  `json:"status"`
 	Message        string  `json:"message"`
@@ -136,7 +136,11 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	case w.Ready:
 		// Short: the agent knows what it started; it needs the news.
 		res.Command, res.Cwd = "", ""
-		res.Message = fmt.Sprintf("%s is ready (%s); it keeps running as %s.", t.Label, readyWhat(w), t.ID)
+		// The start-up output is behind the agent now: its next
+		// since-read shows what happens after ready (an edit's verdict),
+		// not the banner and a stale "0 errors".
+		a.skipToEnd(ctx, t)
+		res.Message = fmt.Sprintf("%s is ready; it keeps running.", t.Label)
 	case t.Status != supervisor.StatusRunning:
 		res.ExitCode = t.ExitCode
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 60, Cwd: t.Cwd}})
@@ -159,15 +163,11 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	return res, nil
 }
 
-// readyWhat says which condition held.
-func readyWhat(w *WaitResult) string {
-	switch {
-	case w.Matched != "":
-		return fmt.Sprintf("matched %q", w.Matched)
-	case w.Port != 0:
-		return fmt.Sprintf("listening on port %d", w.Port)
-	default:
-		return fmt.Sprintf("HTTP %d", w.HTTPStatus)
+// skipToEnd moves the caller's cursors to the end of both streams.
+func (a *App) skipToEnd(ctx context.Context, t *supervisor.Task) {
+	for _, stream := range []string{"stdout", "stderr"} {
+		_, _ = capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx), Tail: 1,
+			Clean: capture.Options{MaxLines: 1}}) // Best effort: a failed skip only shows more.
 	}
 }
 
@@ -487,7 +487,7 @@ func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := fmt.Sprintf("Stopped %s (%s) and every process it started.", t.ID, t.Label)
+	msg := fmt.Sprintf("Stopped %s and every process it started.", t.Label)
 	if t.Status == supervisor.StatusCompleted || t.Status == supervisor.StatusFailed {
 		msg = fmt.Sprintf("%s (%s) ended on its own (%s) just before the stop; every process it started is gone.", t.ID, t.Label, t.Status)
 	}
