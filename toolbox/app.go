@@ -1,6 +1,7 @@
 package toolbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -87,20 +88,32 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
 func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode {
 	switch action {
 	case "describe":
-		return writeJSON(a.Stdout, map[string]any{"name": t.Name, "description": t.Description, "inputSchema": t.Schema()})
+		code := writeJSON(a.Stdout, map[string]any{"name": t.Name, "description": t.Description, "inputSchema": t.Schema()})
+		// Amp reads a description until it sees us exit: exiting before
+		// it has read the pipe loses the tool. Wait (briefly, bounded)
+		// until the pipe is drained; execute pays nothing of this.
+		waitDrained(a.Stdout, 500*time.Millisecond)
+		return code
 	case "execute":
 		raw, err := io.ReadAll(a.Stdin)
 		if err != nil {
 			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))
 		}
 		res, err := a.Execute(ctx, t, raw)
+		code := ExitOK
 		if err != nil {
-			return writeError(a.Stdout, err)
+			res, _ = marshal(map[string]string{"error": err.Error()}) // A map of strings always marshals.
+			code = ExitError
 		}
-		if _, err := fmt.Fprintf(a.Stdout, "%s\n", res); err != nil {
+		if a.underAmp() {
+			if safe, err := ampSafe(res); err == nil {
+				res = safe
+			}
+		}
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil {
 			return ExitError
 		}
-		return ExitOK
+		return code
 	default:
 		return writeError(a.Stdout, fmt.Errorf("TOOLBOX_ACTION must be describe or execute, got %q", action))
 	}

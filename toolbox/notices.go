@@ -99,11 +99,14 @@ func withReader(ctx context.Context, id string) context.Context {
 }
 
 // reader identifies the caller for bg_output's cursors and for notices:
-// AMP_THREAD_ID when the agent sets it, else what the protocol knows of
+// the agent's thread id when it sets one, else what the protocol knows of
 // the caller, else "" (the shared default reader).
 func (a *App) reader(ctx context.Context) string {
-	if id := a.Getenv("AMP_THREAD_ID"); id != "" {
-		return id
+	// AMP_THREAD_ID is ours; Amp's toolbox runner sets the other two.
+	for _, name := range []string{"AMP_THREAD_ID", "AGENT_THREAD_ID", "AMP_CURRENT_THREAD_ID"} {
+		if id := a.Getenv(name); id != "" {
+			return id
+		}
 	}
 	id, _ := ctx.Value(readerKey{}).(string)
 	return id
