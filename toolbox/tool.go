@@ -38,6 +38,32 @@ type Param struct {
 
 func minimum(v float64) *float64 { return &v }
 
+// fullDescription is the description with what the schema says in words:
+// some clients (Amp) show the description but not the schema's required
+// list, enum, default or bounds.
+func (p Param) fullDescription() string {
+	var extra []string
+	if p.Required {
+		extra = append(extra, "Required.")
+	}
+	if len(p.Enum) > 0 {
+		extra = append(extra, "One of: "+strings.Join(p.Enum, ", ")+".")
+	}
+	if p.Default != nil {
+		extra = append(extra, fmt.Sprintf("Default: %v.", p.Default))
+	}
+	switch {
+	case p.Min != nil && p.Max != nil:
+		extra = append(extra, fmt.Sprintf("From %g to %g.", *p.Min, *p.Max))
+	case p.Min != nil:
+		extra = append(extra, fmt.Sprintf("At least %g.", *p.Min))
+	}
+	if len(extra) == 0 {
+		return p.Description
+	}
+	return p.Description + " (" + strings.Join(extra, " ") + ")"
+}
+
 func maximum(v float64) *float64 { return &v }
 
 // Schema returns the tool's input JSON Schema.
@@ -45,7 +71,7 @@ func (t *Tool) Schema() map[string]any {
 	props := map[string]any{}
 	var required []string
 	for _, p := range t.Params {
-		s := map[string]any{"type": p.Type, "description": p.Description}
+		s := map[string]any{"type": p.Type, "description": p.fullDescription()}
 		if len(p.Enum) > 0 {
 			s["enum"] = p.Enum
 		}
