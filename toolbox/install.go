@@ -54,7 +54,8 @@ func knownShells() []string { return []string{"bash", "zsh", "fish"} }
 type installPaths struct {
 	home      string
 	bin       string // bgtask and bg-reaper
-	toolbox   string // AMP_TOOLBOX: one entry per tool
+	toolbox   string // one toolbox entry per tool; default Amp's own folder
+	ampTools  string // the folder Amp reads when AMP_TOOLBOX is unset
 	agentsDir string // ~/.config/agents: AGENTS.md and skills/
 	manifest  string
 	configDir string // XDG_CONFIG_HOME or ~/.config
@@ -76,7 +77,9 @@ func (a *App) installPaths(prefix, toolbox string) (installPaths, error) {
 		manifest:  filepath.Join(config, "amp-bg-tasks", "install.json"),
 		configDir: config,
 	}
-	p.toolbox = filepath.Join(p.agentsDir, "toolbox")
+	// Amp's own default folder: found without AMP_TOOLBOX, by any shell.
+	p.ampTools = filepath.Join(config, "amp", "tools")
+	p.toolbox = p.ampTools
 	if prefix != "" {
 		p.bin = filepath.Join(a.absPath(prefix), "bin")
 	}
@@ -106,8 +109,24 @@ func (a *App) absPath(p string) string {
 	}
 }
 
-// profilePath is where shell's startup lines go. fish gets a file of its
-// own in conf.d, which fish reads by itself.
+// profilePaths are where shell's startup lines go: for bash, ~/.bashrc
+// (interactive shells) and the login profile (login shells, which read
+// only ~/.bash_profile, or ~/.profile when there is none: macOS
+// terminals, `bash -l`). The snippet is safe to run twice.
+func (p installPaths) profilePaths(getenv func(string) string, sh string) []string {
+	paths := []string{p.profilePath(getenv, sh)}
+	if sh == "bash" {
+		login := filepath.Join(p.home, ".bash_profile")
+		if _, err := os.Stat(login); err != nil {
+			login = filepath.Join(p.home, ".profile")
+		}
+		paths = append(paths, login)
+	}
+	return paths
+}
+
+// profilePath is where shell's interactive startup lines go. fish gets a
+// file of its own in conf.d, which fish reads by itself.
 func (p installPaths) profilePath(getenv func(string) string, sh string) string {
 	switch sh {
 	case "zsh":
@@ -125,7 +144,7 @@ func (p installPaths) profilePath(getenv func(string) string, sh string) string 
 // cliInstall is `bgtask install`.
 func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	prefix := fs.String("prefix", "", "install bgtask and bg-reaper into `DIR`/bin (default ~/.local)")
-	toolbox := fs.String("toolbox", "", "toolbox folder (AMP_TOOLBOX) for bg-run, bg-status, ... (default ~/.config/agents/toolbox)")
+	toolbox := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")
 	if err := fs.Parse(args); err != nil {
@@ -240,20 +259,24 @@ func (in *installer) install(src string, shellNames []string, getenv func(string
 		return err
 	}
 	for _, sh := range shellNames {
-		body, terr := renderSnippet(sh, shell.Profile{Bin: p.bin, Toolbox: p.toolbox})
+		body, terr := renderSnippet(sh, shell.Profile{Bin: p.bin, Toolbox: p.toolbox, AmpDefault: p.ampTools})
 		if terr != nil {
 			return terr
 		}
-		if err = in.upsertBlock(p.profilePath(getenv, sh), false, body); err != nil {
-			return err
+		for _, path := range p.profilePaths(getenv, sh) {
+			if err = in.upsertBlock(path, false, body); err != nil {
+				return err
+			}
 		}
 	}
 	in.printf("recorded   %s (bgtask install --uninstall undoes all of the above)", p.manifest)
 	in.printf("")
 	if len(shellNames) > 0 {
-		in.printf("Open a new shell (it puts %s on PATH and sets AMP_TOOLBOX), then restart Amp.", p.bin)
+		in.printf("Open a new shell (it puts %s on PATH and keeps %s in AMP_TOOLBOX when that is set), then restart Amp.", p.bin, p.toolbox)
+	} else if p.toolbox != p.ampTools {
+		in.printf("No shell profile changed: put %s on PATH and add %s to AMP_TOOLBOX yourself, then restart Amp.", p.bin, p.toolbox)
 	} else {
-		in.printf("No shell profile changed: put %s on PATH and set AMP_TOOLBOX=%s yourself, then restart Amp.", p.bin, p.toolbox)
+		in.printf("No shell profile changed: put %s on PATH yourself, then restart Amp.", p.bin)
 	}
 	in.printf("For Claude Code, Cursor, Codex or any MCP client, the server command is: %s mcp", bin)
 	in.printf("  e.g.  claude mcp add bg-tasks -- %s mcp", bin)

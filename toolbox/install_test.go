@@ -126,9 +126,9 @@ func TestInstallPaths(t *testing.T) {
 		wantBin, wantTB string
 		wantErr         string
 	}{
-		{"defaults", map[string]string{"HOME": "/h"}, "", "", "/h/.local/bin", "/h/.config/agents/toolbox", ""},
-		{"XDG_CONFIG_HOME", map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "/x"}, "", "", "/h/.local/bin", "/x/agents/toolbox", ""},
-		{"relative XDG_CONFIG_HOME ignored", map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "x"}, "", "", "/h/.local/bin", "/h/.config/agents/toolbox", ""},
+		{"defaults", map[string]string{"HOME": "/h"}, "", "", "/h/.local/bin", "/h/.config/amp/tools", ""},
+		{"XDG_CONFIG_HOME", map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "/x"}, "", "", "/h/.local/bin", "/x/amp/tools", ""},
+		{"relative XDG_CONFIG_HOME ignored", map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "x"}, "", "", "/h/.local/bin", "/h/.config/amp/tools", ""},
 		{"flags", map[string]string{"HOME": "/h"}, "~/opt", "tb", "/h/opt/bin", "/wd/tb", ""},
 		{"absolute flags", map[string]string{"HOME": "/h"}, "/usr/local", "/tb/", "/usr/local/bin", "/tb", ""},
 		{"no HOME", map[string]string{}, "", "", "", "", "HOME must be an absolute path"},
@@ -160,7 +160,7 @@ func TestInstallShellSnippets(t *testing.T) {
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	prof := shell.Profile{Bin: bin, Toolbox: filepath.Join(dir, "tool box")}
+	prof := shell.Profile{Bin: bin, Toolbox: filepath.Join(dir, "tool box"), AmpDefault: filepath.Join(dir, "amp's tools")}
 	reaper := "#!/bin/sh\necho \"reaper $*\" >> \"" + filepath.Join(dir, "reaped") + "\"\nexit 3\n"
 	for _, sh := range knownShells() {
 		t.Run(sh, func(t *testing.T) {
@@ -197,10 +197,21 @@ func TestInstallShellSnippets(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reaper=%v: %v\n%s", withReaper, err, out)
 				}
+				// AMP_TOOLBOX unset: Amp's default folder is kept, ours added once.
+				want := prof.AmpDefault + ":" + prof.Toolbox
 				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-				if len(lines) != 2 || lines[0] != prof.Toolbox || lines[1] != bin+":/usr/bin:/bin" {
-					t.Errorf("reaper=%v: got %q, want AMP_TOOLBOX %q and PATH %q", withReaper, lines, prof.Toolbox, bin+":/usr/bin:/bin")
+				if len(lines) != 2 || lines[0] != want || lines[1] != bin+":/usr/bin:/bin" {
+					t.Errorf("reaper=%v: got %q, want AMP_TOOLBOX %q and PATH %q", withReaper, lines, want, bin+":/usr/bin:/bin")
 				}
+			}
+			// A user's own AMP_TOOLBOX is kept, ours added once.
+			cmd := exec.Command(exe, "-c", script)
+			if sh == "fish" {
+				cmd = exec.Command(exe, "--no-config", "-c", script)
+			}
+			cmd.Env = []string{"RC=" + rc, "PATH=/usr/bin:/bin", "HOME=" + dir, "AMP_TOOLBOX=/mine:/theirs"}
+			if out, err := cmd.Output(); err != nil || strings.Split(string(out), "\n")[0] != "/mine:/theirs:"+prof.Toolbox {
+				t.Errorf("with AMP_TOOLBOX set: %v %q", err, out)
 			}
 			if got := readFile(t, filepath.Join(dir, "reaped")); !strings.Contains(got, "reaper --max-age 180 --quiet") {
 				t.Errorf("reaper not run as expected: %q", got)
@@ -315,7 +326,7 @@ func TestInstallEndToEnd(t *testing.T) {
 			".bashrc":                   "# my bashrc\nalias ll='ls -l'\n",
 			".zshrc":                    "setopt autocd", // No final newline.
 			".config/agents/AGENTS.md":  "# My rules\n\n- Be brief.\n",
-			".config/agents/toolbox/my": "#!/bin/sh\n",
+			".config/amp/tools/my":      "#!/bin/sh\n", // the user's own Amp tool
 			".local/bin/other-tool":     "#!/bin/sh\n",
 		}, []string{script}, []string{"--shell", "bash,zsh,fish"}},
 	}
@@ -384,13 +395,17 @@ func TestInstallEndToEnd(t *testing.T) {
 				}
 			}
 
-			checkToolbox(t, a, filepath.Join(home, ".config", "agents", "toolbox"), env)
+			checkToolbox(t, a, filepath.Join(home, ".config", "amp", "tools"), env)
 
 			// The profile, sourced by a real shell, gives what Amp needs.
-			out := run("bash", "--norc", "--noprofile", "-c", `. "$HOME/.bashrc"; echo "$AMP_TOOLBOX"; command -v bg-reaper; bg-reaper --dry-run`)
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			if len(lines) < 2 || lines[0] != filepath.Join(home, ".config", "agents", "toolbox") || lines[1] != filepath.Join(home, ".local", "bin", "bg-reaper") {
-				t.Errorf("after sourcing .bashrc: %q", lines)
+			// The tools are in Amp's own folder: AMP_TOOLBOX stays unset,
+			// so Amp keeps finding the user's tools there too.
+			for _, rc := range []string{".bashrc", ".profile"} {
+				out := run("bash", "--norc", "--noprofile", "-c", `. "$HOME/`+rc+`"; echo "tb=${AMP_TOOLBOX-unset}"; command -v bg-reaper; bg-reaper --dry-run`)
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if len(lines) < 2 || lines[0] != "tb=unset" || lines[1] != filepath.Join(home, ".local", "bin", "bg-reaper") {
+					t.Errorf("after sourcing %s: %q", rc, lines)
+				}
 			}
 			if _, err := os.Stat(filepath.Join(home, ".config", "agents", "skills", "background-tasks", "SKILL.md")); err != nil {
 				t.Errorf("skill not installed: %v", err)

@@ -1,5 +1,6 @@
 // Package shell holds the shell-profile snippets `bgtask install` adds:
-// they put the binary on PATH, point AMP_TOOLBOX at the toolbox entries and
+// they put the binary on PATH, add the toolbox entries' folder to AMP_TOOLBOX
+// (keeping Amp's default folder) and
 // run the reaper when a shell starts. They are text/template files: the
 // folders they name depend on the install's --prefix and --toolbox.
 package shell
@@ -17,7 +18,10 @@ var files embed.FS
 // Profile is what a snippet needs to know about the install.
 type Profile struct {
 	Bin     string // the folder holding bgtask and bg-reaper
-	Toolbox string // AMP_TOOLBOX
+	Toolbox string // our toolbox folder, added to AMP_TOOLBOX
+	// AmpDefault is the folder Amp reads when AMP_TOOLBOX is unset
+	// (~/.config/amp/tools); the snippets keep it when they set it.
+	AmpDefault string
 }
 
 // Snippet returns the template for shell ("bash", "zsh" or "fish"). Bash
