@@ -323,11 +323,11 @@ func TestInstallEndToEnd(t *testing.T) {
 	}{
 		{"empty HOME", nil, []string{built, "install"}, nil},
 		{"user files and every shell", map[string]string{
-			".bashrc":                   "# my bashrc\nalias ll='ls -l'\n",
-			".zshrc":                    "setopt autocd", // No final newline.
-			".config/agents/AGENTS.md":  "# My rules\n\n- Be brief.\n",
-			".config/amp/tools/my":      "#!/bin/sh\n", // the user's own Amp tool
-			".local/bin/other-tool":     "#!/bin/sh\n",
+			".bashrc":                  "# my bashrc\nalias ll='ls -l'\n",
+			".zshrc":                   "setopt autocd", // No final newline.
+			".config/agents/AGENTS.md": "# My rules\n\n- Be brief.\n",
+			".config/amp/tools/my":     "#!/bin/sh\n", // the user's own Amp tool
+			".local/bin/other-tool":    "#!/bin/sh\n",
 		}, []string{script}, []string{"--shell", "bash,zsh,fish"}},
 	}
 	for _, tt := range tests {
