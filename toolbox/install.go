@@ -147,6 +147,7 @@ func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 	toolbox := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")
+	agentsFlag := fs.String("agents", "", "comma-separated agents to register `bgtask mcp` with: amp, claude, cursor, codex, or none (default: those found on this machine)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -171,7 +172,11 @@ func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 			return fmt.Errorf("find this program to install it: %w", err)
 		}
 	}
-	return in.install(src, sh, a.Getenv)
+	agentList, err := chooseAgents(*agentsFlag, paths)
+	if err != nil {
+		return err
+	}
+	return in.install(src, sh, agentList, a.Getenv)
 }
 
 // chooseShells parses --shell; without it, the shells in use here: the
@@ -223,7 +228,7 @@ func (in *installer) printf(format string, args ...any) {
 	fmt.Fprintf(in.out, format+"\n", args...)
 }
 
-func (in *installer) install(src string, shellNames []string, getenv func(string) string) (err error) {
+func (in *installer) install(src string, shellNames []string, agentList []agentConfig, getenv func(string) string) (err error) {
 	p := in.paths
 	if in.m, err = loadManifest(p.manifest); err != nil {
 		return err
@@ -269,6 +274,16 @@ func (in *installer) install(src string, shellNames []string, getenv func(string
 			}
 		}
 	}
+	for _, c := range agentList {
+		if err = in.register(c, bin); err != nil {
+			return err
+		}
+	}
+	for _, c := range agentConfigs(p) {
+		if !slices.ContainsFunc(agentList, func(x agentConfig) bool { return x.Key == c.Key }) {
+			in.printf("skipped    %s (not found here; --agents %s registers it anyway)", c.Name, c.Key)
+		}
+	}
 	in.printf("recorded   %s (bgtask install --uninstall undoes all of the above)", p.manifest)
 	in.printf("")
 	if len(shellNames) > 0 {
@@ -278,8 +293,7 @@ func (in *installer) install(src string, shellNames []string, getenv func(string
 	} else {
 		in.printf("No shell profile changed: put %s on PATH yourself, then restart Amp.", p.bin)
 	}
-	in.printf("For Claude Code, Cursor, Codex or any MCP client, the server command is: %s mcp", bin)
-	in.printf("  e.g.  claude mcp add bg-tasks -- %s mcp", bin)
+	in.printf("For any other MCP client, the server command is: %s mcp", bin)
 	return nil
 }
 
@@ -490,6 +504,11 @@ func (in *installer) uninstall() (err error) {
 			errs = append(errs, err)
 		}
 	}
+	for _, a := range in.m.Agents {
+		if err := in.unregister(a); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		// Keep the record of what is left, so that a rerun can finish.
 		return errors.Join(errs...)
@@ -695,6 +714,9 @@ type manifest struct {
 	// folders are removed once empty, block files once only the block
 	// is gone.
 	Created []string `json:"created"`
+	// Agents lists the agent configurations our MCP server was
+	// registered in.
+	Agents []installedAgent `json:"agents,omitempty"`
 }
 
 type installedFile struct {
@@ -734,7 +756,7 @@ func (m *manifest) save(path string) error {
 }
 
 func (m *manifest) empty() bool {
-	return len(m.Files) == 0 && len(m.Blocks) == 0 && len(m.Created) == 0
+	return len(m.Files) == 0 && len(m.Blocks) == 0 && len(m.Created) == 0 && len(m.Agents) == 0
 }
 
 func (m *manifest) created(path string) {

@@ -1,0 +1,113 @@
+package toolbox
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// The installer registers `bgtask mcp` in each agent's own configuration,
+// keeps everything else in those files, says what it did, does nothing
+// the second time, and --uninstall takes exactly its entries out again.
+func TestInstallRegistersAgents(t *testing.T) {
+	home := t.TempDir()
+	files := map[string]string{
+		".config/amp/settings.json": `{"amp.notifications.enabled": false, "amp.mcpServers": {"other": {"command": "x", "args": ["1"]}}}`,
+		".claude.json":              `{"numStartups": 5, "projects": {"/p": {"allowedTools": []}}}`,
+		".codex/config.toml":        "# my codex settings\nmodel = \"o3\"\n\n[mcp_servers.other]\ncommand = \"y\"\n",
+	}
+	for p, content := range files {
+		path := filepath.Join(home, p)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(home, ".cursor"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := newTestApp(t, "HOME="+home, "XDG_CONFIG_HOME=")
+	install := func(args ...string) string {
+		var out, errOut strings.Builder
+		a.Stdout, a.Stderr = &out, &errOut
+		if code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none"}, args...)); code != ExitOK {
+			t.Fatalf("install %v: exit %d: %s%s", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	out := install("--agents", "amp,claude,cursor,codex")
+	bin := filepath.Join(home, ".local", "bin", "bgtask")
+	for _, name := range []string{"Amp", "Claude Code", "Cursor", "Codex"} {
+		if !strings.Contains(out, "registered") || !strings.Contains(out, name+": MCP server bg-tasks -> "+bin+" mcp") {
+			t.Errorf("install did not say it registered %s:\n%s", name, out)
+		}
+	}
+	readJSON := func(p string) map[string]any {
+		var v map[string]any
+		b, err := os.ReadFile(filepath.Join(home, p))
+		if err == nil {
+			err = json.Unmarshal(b, &v)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return v
+	}
+	ours := map[string]any{"command": bin, "args": []any{"mcp"}}
+	amp := readJSON(".config/amp/settings.json")
+	if s := amp["amp.mcpServers"].(map[string]any); !reflect.DeepEqual(s["bg-tasks"], ours) || s["other"] == nil || amp["amp.notifications.enabled"] != false {
+		t.Errorf("Amp settings: %v", amp)
+	}
+	claude := readJSON(".claude.json")
+	if s := claude["mcpServers"].(map[string]any); !reflect.DeepEqual(s["bg-tasks"], ours) || claude["projects"] == nil {
+		t.Errorf("Claude Code settings: %v", claude)
+	}
+	if s := readJSON(".cursor/mcp.json")["mcpServers"].(map[string]any); !reflect.DeepEqual(s["bg-tasks"], ours) {
+		t.Errorf("Cursor mcp.json: %v", s)
+	}
+	codex, _ := os.ReadFile(filepath.Join(home, ".codex/config.toml"))
+	var doc map[string]any
+	if err := toml.Unmarshal(codex, &doc); err != nil || !strings.HasPrefix(string(codex), files[".codex/config.toml"]) {
+		t.Errorf("Codex config.toml lost the user's text or does not parse (%v):\n%s", err, codex)
+	}
+	if s := doc["mcp_servers"].(map[string]any); s["bg-tasks"].(map[string]any)["command"] != bin || s["other"] == nil {
+		t.Errorf("Codex servers: %v", s)
+	}
+	if fi, err := os.Stat(filepath.Join(home, ".cursor/mcp.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("a new agent config must be private: %v %v", fi.Mode(), err)
+	}
+
+	if again := install("--agents", "amp,claude,cursor,codex"); strings.Count(again, "already registered") != 4 {
+		t.Errorf("second install:\n%s", again)
+	}
+
+	var out2, errOut strings.Builder
+	a.Stdout, a.Stderr = &out2, &errOut
+	if code := a.CLI(t.Context(), "bgtask", []string{"install", "--uninstall"}); code != ExitOK {
+		t.Fatalf("uninstall: %d %s", code, errOut.String())
+	}
+	for p, content := range files {
+		got, _ := os.ReadFile(filepath.Join(home, p))
+		if strings.HasSuffix(p, ".toml") {
+			if string(got) != content {
+				t.Errorf("%s after uninstall:\n%s\nwant:\n%s", p, got, content)
+			}
+			continue
+		}
+		var want, have any
+		_ = json.Unmarshal([]byte(content), &want)
+		if err := json.Unmarshal(got, &have); err != nil || !reflect.DeepEqual(want, have) {
+			t.Errorf("%s after uninstall: %s", p, got)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".cursor/mcp.json")); !os.IsNotExist(err) {
+		t.Errorf("the mcp.json the install created is still there: %v", err)
+	}
+}
