@@ -312,3 +312,14 @@ func (s *Stream) copyRange(w io.Writer, from, to int64) (next, skipped int64, er
 	}
 	return next, skipped, nil
 }
+
+// TailStart returns the byte position where the last n lines of the
+// snapshot begin (the start of what is on disk when there are fewer).
+func (s *Stream) TailStart(n int64) int64 {
+	end := s.end()
+	p, err := s.posOfLine(end.Line - n)
+	if err != nil || p.Byte < s.firstOnDisk().Byte {
+		return s.firstOnDisk().Byte
+	}
+	return p.Byte
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -21,10 +22,13 @@ const cliUsage = `bgtask runs long commands in the background for coding agents.
 Usage:
   bgtask run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...
   bgtask ls
-  bgtask status ID
-  bgtask stop ID
-  bgtask logs ID [-f] [--digest] [--stream stdout|stderr]
-  bgtask send ID [--key KEY] [--no-enter] [TEXT...]
+  bgtask status ID|LABEL
+  bgtask stop ID|LABEL
+  bgtask logs ID|LABEL [-f] [-n N] [--digest] [--stream both|stdout|stderr]
+  bgtask send ID|LABEL [--key KEY] [--no-enter] [TEXT...]
+  bgtask restart ID|LABEL
+  bgtask rm ID|LABEL...
+  bgtask --version
   bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
   bgtask mcp                                          (MCP server on stdio)
   bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
@@ -41,13 +45,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":    {"run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...", cliRun},
-		"ls":     {"ls", cliList},
-		"status": {"status ID", cliStatus},
-		"stop":   {"stop ID", cliStop},
-		"logs":   {"logs ID [-f] [--digest] [--stream stdout|stderr]", cliLogs},
-		"send":   {"send ID [--key KEY] [--no-enter] [TEXT...]", cliSend},
-		"reap":   {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
+		"run":     {"run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...", cliRun},
+		"ls":      {"ls", cliList},
+		"status":  {"status ID|LABEL", cliStatus},
+		"stop":    {"stop ID|LABEL", cliStop},
+		"logs":    {"logs ID|LABEL [-f] [-n N] [--digest] [--stream both|stdout|stderr]", cliLogs},
+		"send":    {"send ID|LABEL [--key KEY] [--no-enter] [TEXT...]", cliSend},
+		"restart": {"restart ID|LABEL", cliRestart},
+		"rm":      {"rm ID|LABEL...", cliRm},
+		"reap":    {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
 
 		// Setup, and the tools served to MCP clients.
 		"install": {"install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--uninstall]", cliInstall},
@@ -81,6 +87,10 @@ var errUsage = errors.New("usage")
 
 // CLI runs the human command line: `bgtask <command> ...`.
 func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(a.Stdout, "bgtask", Version())
+		return ExitOK
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(a.Stdout, cliUsage)
 		if len(args) == 0 {
@@ -197,7 +207,11 @@ func oneID(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	id, err := oneID(fs, args)
+	ref, err := oneID(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := a.resolveRef(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -211,7 +225,11 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 }
 
 func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	id, err := oneID(fs, args)
+	ref, err := oneID(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := a.resolveRef(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -229,7 +247,8 @@ const followInterval = 200 * time.Millisecond
 
 func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
-	stream := fs.String("stream", "stdout", "stdout or stderr")
+	stream := fs.String("stream", "both", "stdout, stderr, or both (stderr goes to stderr)")
+	tail := fs.Int64("n", -1, "only the last `N` lines of each stream (default: all that is kept)")
 	digest := fs.Bool("digest", false, "print the digest of the log for diagnosis (errors with their context, summaries, the end) instead of the log")
 	var rest []string
 	// Accept the id before or after the flags.
@@ -240,10 +259,14 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	rest = append(rest, fs.Args()...)
-	if len(rest) != 1 || (*stream != "stdout" && *stream != "stderr") {
+	if len(rest) != 1 || (*stream != "stdout" && *stream != "stderr" && *stream != "both") {
 		return errUsage
 	}
-	t, err := a.loadTask(ctx, rest[0])
+	id, err := a.resolveRef(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	t, err := a.loadTask(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -253,31 +276,58 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			return err
 		}
 		out := res.(OutputResult)
-		text := out.Stdout
-		if *stream == "stderr" {
-			text = out.Stderr
-		}
-		if text != nil && *text != "" {
-			fmt.Fprintln(a.Stdout, *text)
+		for _, text := range []*string{out.Stdout, out.Stderr} {
+			if text != nil && *text != "" {
+				fmt.Fprintln(a.Stdout, *text)
+			}
 		}
 		return nil
 	}
-	var pos int64
+	type follower struct {
+		name string
+		w    io.Writer
+		pos  int64
+	}
+	var fs2 []*follower
+	for _, name := range []string{"stdout", "stderr"} {
+		if *stream == "both" || *stream == name {
+			w := a.Stdout
+			if name == "stderr" {
+				w = a.Stderr
+			}
+			fs2 = append(fs2, &follower{name: name, w: w, pos: -1})
+		}
+	}
 	for {
-		s, err := capture.OpenStream(t.Dir, *stream)
-		if err != nil {
-			return err
+		for _, f := range fs2 {
+			s, err := capture.OpenStream(t.Dir, f.name)
+			if err != nil {
+				return err
+			}
+			if f.pos < 0 {
+				f.pos = 0
+				if *tail >= 0 {
+					f.pos = s.TailStart(*tail)
+				}
+			}
+			next, skipped, err := s.CopyFrom(f.w, f.pos)
+			_ = s.Close() // Read only.
+			if err != nil {
+				return err
+			}
+			if skipped > 0 && *tail < 0 {
+				fmt.Fprintf(a.Stderr, "[... %d bytes rotated away unread ...]\n", skipped)
+			}
+			f.pos = next
 		}
-		next, skipped, err := s.CopyFrom(a.Stdout, pos)
-		_ = s.Close() // Read only.
-		if err != nil {
-			return err
-		}
-		if skipped > 0 {
-			fmt.Fprintf(a.Stderr, "[... %d bytes rotated away unread ...]\n", skipped)
-		}
-		pos = next
 		if !*follow || t.Status != supervisor.StatusRunning {
+			if *follow {
+				what := t.Status
+				if t.ExitCode != nil {
+					what = fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
+				}
+				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", t.Label, what)
+			}
 			return nil
 		}
 		select {
@@ -293,21 +343,113 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	}
 }
 
+// resolveRef turns what a person typed into a task id: an id, or a
+// label (the running task of that label, else its newest task).
+func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
+	if supervisor.ValidID(ref) == nil {
+		return ref, nil
+	}
+	tasks, err := a.Store.List()
+	if err != nil {
+		return "", err
+	}
+	var running, all []*supervisor.Task
+	for _, t := range tasks {
+		if t.Label != ref {
+			continue
+		}
+		all = append(all, t)
+		if t.Status == supervisor.StatusRunning {
+			running = append(running, t)
+		}
+	}
+	switch {
+	case len(running) == 1:
+		return running[0].ID, nil
+	case len(running) > 1:
+		var ids []string
+		for _, t := range running {
+			ids = append(ids, t.ID+" (in "+t.Cwd+")")
+		}
+		return "", fmt.Errorf("label %q is ambiguous: %d tasks of that label run: %s; give an id", ref, len(running), strings.Join(ids, ", "))
+	case len(all) > 0:
+		return all[len(all)-1].ID, nil // List is oldest first.
+	}
+	return "", fmt.Errorf("no task has the id or label %q (bgtask ls lists them)", ref)
+}
+
+// cliRestart stops a task and starts its command again, same label and
+// folder (bg_run replace=true).
+func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	ref, err := oneID(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := a.resolveRef(ctx, ref)
+	if err != nil {
+		return err
+	}
+	t, err := a.loadTask(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.Command == "" {
+		return fmt.Errorf("%s records no command to run again", t.ID)
+	}
+	res, err := a.callTool(ctx, bgRun(), map[string]any{"command": t.Command, "label": t.Label, "cwd": t.Cwd,
+		"timeout": t.TimeoutMinutes, "replace": true, "interactive": t.Interactive})
+	if err != nil {
+		return err
+	}
+	r := res.(RunResult)
+	fmt.Fprintf(a.Stdout, "Restarted %s as %s (pid %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, r.Label)
+	return nil
+}
+
+// cliRm removes finished tasks' records and logs.
+func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errUsage
+	}
+	for _, ref := range fs.Args() {
+		id, err := a.resolveRef(ctx, ref)
+		if err != nil {
+			return err
+		}
+		res, err := a.callTool(ctx, bgStop(), map[string]any{"task_id": id, "action": "cleanup"})
+		if err != nil {
+			return err
+		}
+		if r := res.(CleanupResult); r.Cleaned == 0 {
+			return fmt.Errorf("%s is still running: stop it first (bgtask stop %s)", id, ref)
+		}
+		fmt.Fprintf(a.Stdout, "Removed %s\n", id)
+	}
+	return nil
+}
+
 func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	key := fs.String("key", "", "a key to press after the text: enter, ctrl-c, ctrl-d, esc, tab, up, down")
 	noEnter := fs.Bool("no-enter", false, "do not press Enter after the text")
-	var id []string
+	var first []string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[:1], args[1:]
+		first, args = args[:1], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	rest := append(id, fs.Args()...)
+	rest := append(first, fs.Args()...)
 	if len(rest) < 1 {
 		return errUsage
 	}
-	params := map[string]any{"task_id": rest[0], "enter": !*noEnter}
+	id, err := a.resolveRef(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	params := map[string]any{"task_id": id, "enter": !*noEnter}
 	if len(rest) > 1 {
 		params["text"] = strings.Join(rest[1:], " ")
 	}
@@ -320,4 +462,31 @@ func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	}
 	fmt.Fprintln(a.Stdout, res.(SendResult).Message)
 	return nil
+}
+
+// Version is the module version bgtask was built from (go install
+// ...@v1.2.3), or the VCS revision of a build from a checkout.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel-" + rev[:min(12, len(rev))] + dirty
 }

@@ -123,3 +123,44 @@ func TestLogsDigest(t *testing.T) {
 		t.Fatalf("digest of %d lines", n)
 	}
 }
+
+// People address tasks by label, restart and remove them, and read both
+// streams.
+func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
+	a := newTestApp(t)
+	cli := func(args ...string) (string, string, ExitCode) {
+		var out, errOut bytes.Buffer
+		a.Stdout, a.Stderr = &out, &errOut
+		code := a.CLI(context.Background(), "bgtask", args)
+		return out.String(), errOut.String(), code
+	}
+	r := startTask(t, a, map[string]any{"command": "seq 1 5; echo 'error: boom' >&2; exit 1", "label": "demo"})
+	waitEnd(t, a, r.TaskID)
+	out, errOut, code := cli("logs", "demo", "-n", "2")
+	if code != ExitOK || out != "4\n5\n" || errOut != "error: boom\n" {
+		t.Fatalf("logs demo -n 2: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := cli("status", "demo"); code != ExitOK || !strings.Contains(out, r.TaskID) {
+		t.Fatalf("status demo: %d %q", code, out)
+	}
+	out, errOut, code = cli("restart", "demo")
+	if code != ExitOK || !strings.Contains(out, "Restarted demo as ") || !strings.Contains(out, "bgtask logs demo -f") {
+		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
+	}
+	l := call[StatusList](t, a, bgStatus(), `{}`)
+	if len(l.Tasks) != 2 {
+		t.Fatalf("after restart: %d tasks", len(l.Tasks))
+	}
+	for _, s := range l.Tasks {
+		waitEnd(t, a, s.TaskID)
+	}
+	if out, errOut, code := cli("rm", r.TaskID); code != ExitOK || !strings.Contains(out, "Removed "+r.TaskID) {
+		t.Fatalf("rm: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := cli("logs", "nosuchlabel"); code == ExitOK || !strings.Contains(errOut, `no task has the id or label "nosuchlabel"`) {
+		t.Fatalf("unknown label: %d %q", code, errOut)
+	}
+	if out, _, code := cli("--version"); code != ExitOK || !strings.HasPrefix(out, "bgtask ") {
+		t.Fatalf("--version: %d %q", code, out)
+	}
+}
