@@ -54,7 +54,9 @@ func mcpTool(t *Tool) (*mcp.Tool, error) {
 	if err := json.Unmarshal(b, &schema); err != nil {
 		return nil, fmt.Errorf("convert %s input schema for MCP: %w", t.Name, err)
 	}
-	return &mcp.Tool{Name: t.Name, Description: t.Description, InputSchema: &schema}, nil
+	destructive, openWorld := t.Destructive, false
+	return &mcp.Tool{Name: t.Name, Title: t.Title, Description: t.Description, InputSchema: &schema,
+		Annotations: &mcp.ToolAnnotations{Title: t.Title, ReadOnlyHint: t.ReadOnly, DestructiveHint: &destructive, OpenWorldHint: &openWorld}}, nil
 }
 
 // mcpHandler answers tools/call for t. The SDK's low-level handler is used

@@ -135,6 +135,11 @@ func TestMCPToolsMatchToolbox(t *testing.T) {
 		if mt.Description != d["description"] {
 			t.Errorf("%s description differs:\nMCP     %s\ntoolbox %s", mt.Name, mt.Description, d["description"])
 		}
+		an := mt.Annotations
+		readOnly := mt.Name == "bg_status" || mt.Name == "bg_output"
+		if mt.Title == "" || an == nil || an.ReadOnlyHint != readOnly || an.DestructiveHint == nil || *an.DestructiveHint != (mt.Name == "bg_stop") {
+			t.Errorf("%s: title %q, annotations %+v", mt.Name, mt.Title, an)
+		}
 	}
 }
 

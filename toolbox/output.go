@@ -16,7 +16,9 @@ import (
 
 func bgOutput() *Tool {
 	return &Tool{
-		Name: "bg_output",
+		Name:     "bg_output",
+		Title:    "Read background task output",
+		ReadOnly: true,
 		Description: "Read a background task's output, cleaned for an agent: ANSI codes and spinner frames removed, long paths shortened, long lines truncated, " +
 			"repeated lines collapsed, at most max_lines lines. By default only what is new since your last read (since=true). " +
 			"Use filter (regex) to see only errors, exclude to drop noise such as health checks or HMR. After a failed run, view=digest shows its errors however far from the end.",

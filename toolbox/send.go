@@ -17,7 +17,8 @@ var keys = map[string]string{
 
 func bgSend() *Tool {
 	return &Tool{
-		Name: "bg_send",
+		Name:  "bg_send",
+		Title: "Type into an interactive task",
 		Description: "Type into a running interactive task (started with bg_run interactive=true): answer a prompt such as `Ok to proceed? (y)`, " +
 			"drive a REPL, press r to restart a dev server. Then read the answer with bg_output.",
 		Params: []Param{

@@ -19,9 +19,13 @@ import (
 // an agent sees and the validation its input gets.
 type Tool struct {
 	Name        string
+	Title       string // for people, in clients that show one (MCP)
 	Description string
 	Params      []Param
 	Run         func(ctx context.Context, a *App, in Input) (any, error)
+	// Hints for clients that ask before running a tool (MCP annotations).
+	ReadOnly    bool // changes nothing (bg_status, bg_output: cursors aside)
+	Destructive bool // may end processes or delete logs (bg_stop)
 }
 
 // Param describes one parameter.

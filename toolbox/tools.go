@@ -41,7 +41,8 @@ const MaxTimeoutMinutes = 43200
 
 func bgRun() *Tool {
 	return &Tool{
-		Name: "bg_run",
+		Name:  "bg_run",
+		Title: "Run in the background",
 		Description: "Start a long-running command (dev server, test suite, build, log tail) in the background and return a task_id at once. " +
 			"Output is captured; read it with bg_output (never cat the raw logs). The task and every process it starts are killed after `timeout` minutes (default 120; 0 disables).",
 		Params: []Param{
@@ -212,7 +213,9 @@ func (a *App) resolveCwd(dir string) (string, error) {
 
 func bgStatus() *Tool {
 	return &Tool{
-		Name: "bg_status",
+		Name:     "bg_status",
+		Title:    "Background task status",
+		ReadOnly: true,
 		Description: "List background tasks (status, age, auto-kill countdown, ports listened on): the running ones and the 10 newest finished; " +
 			"or one task in detail: exit code, output size, and for a running one its ports, processes, memory, CPU and how long it has been quiet.",
 		Params: []Param{
@@ -441,7 +444,9 @@ func formatDuration(d time.Duration) string {
 
 func bgStop() *Tool {
 	return &Tool{
-		Name: "bg_stop",
+		Name:        "bg_stop",
+		Title:       "Stop or clean up background tasks",
+		Destructive: true,
 		Description: "Stop a running task with its whole process tree (action=kill, the default), or remove finished tasks' records and logs (action=cleanup; " +
 			"with task_id only that task).",
 		Params: []Param{
