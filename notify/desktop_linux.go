@@ -178,3 +178,18 @@ var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // escapeMarkup makes s show as itself on a server that supports body
 // markup.
 func escapeMarkup(s string) string { return markupEscaper.Replace(s) }
+
+// CheckDesktop reports why desktop notifications cannot be shown with the
+// environment env, or nil when a notification server answers on the
+// session bus. It shows nothing.
+func CheckDesktop(ctx context.Context, env []string) error {
+	if beeepWithoutDBus {
+		return errors.New("built with -tags nodbus")
+	}
+	addr, err := sessionBusAddress(env)
+	if err != nil {
+		return err
+	}
+	_, err = checkServer(ctx, addr)
+	return err
+}

@@ -31,6 +31,7 @@ Usage:
   bgtask --version
   bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
   bgtask mcp                                          (MCP server on stdio)
+  bgtask doctor                                       (checks the installation)
   bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
 
 Installed as bg-run, bg-status, bg-output, bg-stop and bg-send it speaks the Amp
@@ -58,6 +59,7 @@ func commands() map[string]command {
 		// Setup, and the tools served to MCP clients.
 		"install": {"install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--uninstall]", cliInstall},
 		"mcp":     {"mcp", cliMCP},
+		"doctor":  {"doctor", cliDoctor},
 	}
 }
 

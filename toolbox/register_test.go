@@ -111,3 +111,40 @@ func TestInstallRegistersAgents(t *testing.T) {
 		t.Errorf("the mcp.json the install created is still there: %v", err)
 	}
 }
+
+func TestDoctor(t *testing.T) {
+	home := t.TempDir()
+	settings := filepath.Join(home, ".config", "amp", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(settings), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(settings, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(home, ".local", "bin")
+	a := newTestApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
+	run := func(args ...string) (string, ExitCode) {
+		var out, errOut strings.Builder
+		a.Stdout, a.Stderr = &out, &errOut
+		code := a.CLI(t.Context(), "bgtask", args)
+		return out.String() + errOut.String(), code
+	}
+	if out, code := run("install", "--shell", "bash", "--agents", "amp"); code != ExitOK {
+		t.Fatalf("install: %s", out)
+	}
+	out, code := run("doctor")
+	for _, want := range []string{"ok    bgtask on PATH: " + filepath.Join(bin, "bgtask"), "ok    Amp toolbox entries", "ok    Amp: MCP server bg-tasks -> " + filepath.Join(bin, "bgtask") + " mcp", "ok    bg-reaper runs at shell start"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor lacks %q:\n%s", want, out)
+		}
+	}
+	if code != ExitOK {
+		t.Fatalf("doctor after an install: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(settings, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run("doctor"); code == ExitOK || !strings.Contains(out, "FAIL  Amp: bgtask mcp is not registered") || !strings.Contains(out, "fix: bgtask install --agents amp") {
+		t.Fatalf("doctor with the registration gone: exit %d\n%s", code, out)
+	}
+}

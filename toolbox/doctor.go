@@ -1,0 +1,157 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
+)
+
+// errDoctor makes `bgtask doctor` exit 1 after printing its findings.
+var errDoctor = errors.New("some checks failed (see above)")
+
+// cliDoctor checks an installation as a user would when something does
+// not work: one line per check, with how to fix what fails.
+func cliDoctor(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	paths, err := a.installPaths("", "")
+	if err != nil {
+		return err
+	}
+	failed := false
+	report := func(ok bool, what, fix string) {
+		if ok {
+			fmt.Fprintf(a.Stdout, "ok    %s\n", what)
+			return
+		}
+		failed = true
+		fmt.Fprintf(a.Stdout, "FAIL  %s\n      fix: %s\n", what, fix)
+	}
+	note := func(what string) { fmt.Fprintf(a.Stdout, "--    %s\n", what) }
+
+	// The binary.
+	if p := lookPath("bgtask", a.Getenv("PATH")); p != "" {
+		report(true, "bgtask on PATH: "+p+" ("+Version()+")", "")
+	} else {
+		report(false, "bgtask is not on PATH", "bgtask install, then open a new shell (or add "+paths.bin+" to PATH)")
+	}
+
+	// The Amp toolbox: the folders Amp reads, and our entries in them.
+	dirs := []string{paths.ampTools}
+	if v := a.Getenv("AMP_TOOLBOX"); v != "" {
+		dirs = filepath.SplitList(v)
+	}
+	found := ""
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "bg-run")); err == nil {
+			found = d
+			break
+		}
+	}
+	report(found != "", fmt.Sprintf("Amp toolbox entries (bg-run, ...) in a folder Amp reads (%s)", strings.Join(dirs, ":")),
+		"bgtask install (it links them into "+paths.ampTools+"; a custom folder must be listed in AMP_TOOLBOX)")
+
+	// Each agent's MCP registration.
+	for _, c := range agentConfigs(paths) {
+		if !c.found() {
+			note(c.Name + ": not found on this machine")
+			continue
+		}
+		cmd, err := registeredCommand(c)
+		switch {
+		case err != nil:
+			report(false, fmt.Sprintf("%s: cannot read %s: %v", c.Name, c.Path, err), "fix the file by hand, then bgtask install --agents "+c.Key)
+		case cmd == "":
+			report(false, c.Name+": bgtask mcp is not registered in "+c.Path, "bgtask install --agents "+c.Key)
+		default:
+			_, statErr := os.Stat(cmd)
+			report(statErr == nil, fmt.Sprintf("%s: MCP server %s -> %s mcp", c.Name, mcpServerName, cmd), "bgtask install --agents "+c.Key+" (the registered binary is gone)")
+		}
+	}
+
+	// The state folder.
+	if err := a.Store.Check(); err != nil {
+		report(false, "state folder "+a.Store.Dir+": "+err.Error(), "see the fix above")
+	} else {
+		report(true, "state folder "+a.Store.Dir+" is yours and private (or not created yet)", "")
+	}
+
+	// Desktop notifications.
+	nctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := notify.CheckDesktop(nctx, a.Environ); err != nil {
+		note("desktop notifications unavailable: " + err.Error() + " (failures are still announced in the next tool answer; BG_NOTIFY_CMD can run your own command)")
+	} else {
+		report(true, "desktop notifications: a notification server answers", "")
+	}
+
+	// The reaper at shell start.
+	withReaper := []string{}
+	for _, sh := range knownShells() {
+		for _, p := range paths.profilePaths(a.Getenv, sh) {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "bg-reaper --max-age") {
+				withReaper = append(withReaper, p)
+			}
+		}
+	}
+	report(len(withReaper) > 0, "bg-reaper runs at shell start ("+strings.Join(withReaper, ", ")+")",
+		"bgtask install --shell bash,zsh,fish (orphaned servers are otherwise only ended by their timeout)")
+	if failed {
+		return errDoctor
+	}
+	return nil
+}
+
+// lookPath finds an executable in the PATH the user gave us.
+func lookPath(name, path string) string {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// registeredCommand returns the command registered for our MCP server in
+// c's configuration, "" when there is none.
+func registeredCommand(c agentConfig) (string, error) {
+	b, err := os.ReadFile(c.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var doc map[string]any
+	if c.Format == "toml" {
+		err = toml.Unmarshal(b, &doc)
+	} else {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		return "", err
+	}
+	member := "mcp_servers"
+	if c.Format != "toml" {
+		member = strings.TrimPrefix(c.Format, "json:")
+	}
+	servers, _ := doc[member].(map[string]any)
+	entry, _ := servers[mcpServerName].(map[string]any)
+	cmd, _ := entry["command"].(string)
+	return cmd, nil
+}
