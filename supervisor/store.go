@@ -199,9 +199,48 @@ func (s Store) List() ([]*Task, error) {
 	return out, nil
 }
 
+// TaskRef is a task's id and status, read without the rest of its record:
+// the cheap first pass of a listing that shows only some tasks in full.
+type TaskRef struct {
+	ID, Status string
+	StartedAt  time.Time // from the id's seconds
+}
+
+// Refs lists every task's id and status, oldest first (by the seconds in
+// the id, then the id). Folders without a status (being created) are
+// skipped.
+//
+// Task folders are not checked one by one here (only the store is): a
+// status read from a planted folder misleads nobody, and every task
+// shown or acted on is loaded, and checked, again.
+func (s Store) Refs() ([]TaskRef, error) {
+	ids, err := s.listIDs(false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TaskRef, 0, len(ids))
+	for _, id := range ids {
+		st := readSmall(filepath.Join(s.Dir, id, fileStatus))
+		if st == "" {
+			continue
+		}
+		out = append(out, TaskRef{ID: id, Status: st, StartedAt: idTime(id)})
+	}
+	slices.SortFunc(out, func(a, b TaskRef) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
 // ids lists the folder names in the store that are task ids, in trusted
 // task folders (see Check); a store not created yet holds none.
-func (s Store) ids() ([]string, error) {
+func (s Store) ids() ([]string, error) { return s.listIDs(true) }
+
+// listIDs is ids, with the check of each task folder optional.
+func (s Store) listIDs(checkEach bool) ([]string, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
@@ -214,7 +253,7 @@ func (s Store) ids() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && ValidID(e.Name()) == nil && checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil {
+		if e.IsDir() && ValidID(e.Name()) == nil && (!checkEach || checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil) {
 			ids = append(ids, e.Name())
 		}
 	}

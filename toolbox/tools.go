@@ -315,30 +315,38 @@ func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
 		}
 		return d, nil
 	}
-	tasks, err := a.Store.List()
+	// A first pass reads only each task's status; only the tasks shown
+	// are read in full, so a thousand old tasks cost a thousand small
+	// reads, not seventeen thousand.
+	refs, err := a.Store.Refs()
 	if err != nil {
 		return nil, err
 	}
 	out := StatusList{Tasks: []TaskSummary{}}
-	var table *procs.Table // read once, for the ports of every running task
+	all := in.Bool("all", false)
 	finished := 0
-	for _, t := range tasks {
-		if t.Status != supervisor.StatusRunning {
+	for _, r := range refs {
+		if r.Status != supervisor.StatusRunning {
 			finished++
 		}
 	}
-	all := in.Bool("all", false)
-	for _, t := range tasks {
-		if settled, err := a.Store.Settle(ctx, t); err == nil {
-			t = settled // Else (a full disk) list it as recorded: one task never breaks the list.
-		}
+	var table *procs.Table // read once, for the ports of every running task
+	for _, r := range refs {
 		out.Summary.Total++
-		if t.Status != supervisor.StatusRunning {
+		if r.Status != supervisor.StatusRunning {
 			// Oldest first: skip all but the newest listedFinished.
 			if finished--; !all && finished >= listedFinished {
 				out.Summary.Hidden++
 				continue
 			}
+		}
+		t, err := a.Store.Load(r.ID)
+		if err != nil {
+			out.Summary.Total--
+			continue // Removed meanwhile.
+		}
+		if settled, err := a.Store.Settle(ctx, t); err == nil {
+			t = settled // Else (a full disk) list it as recorded: one task never breaks the list.
 		}
 		s := a.summarize(t)
 		if t.Status == supervisor.StatusRunning {
