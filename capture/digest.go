@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // A digest is the read for diagnosis: instead of the newest lines, the
@@ -43,21 +44,30 @@ const (
 
 var kindNames = [...]string{kindOther: "other", kindPass: "passing", kindProgress: "progress", kindWarn: "warning", kindSummary: "summary", kindError: "error", kindStrong: "error"}
 
-var (
-	// Case-insensitive words and shapes that report a problem.
-	errorRe = regexp.MustCompile(`(?i)(\berr(or)?s?\b|\b[a-z]+error\b|\bfail(ed|ure|ing|s)?\b|\bpanic(ked)?\b|\bfatal\b|traceback|\bexception\b|\bassert(ion)?\b|\bE\d{3,5}\b|ERR!|ERR_[A-Z_]+|\bcannot\b|\bcan't\b|\bcould not\b|\bunable to\b|not found|no such file|\bundefined\b|\brefused\b|\btimed? ?out\b|\bsegmentation fault\b|\baborted\b|did not complete|\bbad gateway\b|\bunexpected\b|\bexpected\b.*\b(got|received|found|but)\b|✕|✗|✘|×|❌|\bnot ok\b|returned error)`)
-	// Words that mean a line is not itself a problem although it names
-	// one: counters at zero, success of a test named after an error.
-	notErrorRe = regexp.MustCompile(`(?i)(\b0 (errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berrors?: 0\b|\bfailed: 0\b|✓|✔|\bpassed\b.*\b0 failed\b)`)
-	summaryRe  = regexp.MustCompile(`(?i)(\b\d+ (passed|failed|errors?|skipped|tests?|suites?|warnings?|xfailed|xpassed|problems?)\b|^\s*(tests?|test suites|test files|snapshots|suites)\s*:|\btest result\b|\bfound \d+ (errors?|problems?)\b|\bexit(ed)? (with )?(code|status)\b|\bexit code\b|\bcompleted with\b|short test summary|^=+ .+ =+$|^-+ .+ -+$|\bcommand failed\b|\belifecycle\b|^##\[(error|warning)\]|\bbuild (failed|succeeded)\b|\bcompiled with \d+ errors?\b)`)
-	// Shapes that certainly report the failure itself, case-sensitive:
-	// test runners' FAIL lines, compilers' "error:", exception names,
-	// CI's ##[error], exit codes other than 0.
-	strongRe   = regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`)
-	warnRe     = regexp.MustCompile(`(?i)(\bwarn(ing)?s?\b|\bdeprecat)`)
-	passRe     = regexp.MustCompile(`(?i)(^\s*(✓|✔|√|PASS\b|ok\b)|\bPASSED\b|\.\.\. ok$|^\s*ok \d+ |^\s*--- PASS|^test .* \.\.\. ok$)`)
-	progressRe = regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`)
-)
+// classifiers are the digest's regexps, compiled on first use: a read
+// that makes no digest (nearly every call) does not pay for them.
+type classifiers struct {
+	errorRe, notErrorRe, summaryRe, strongRe, warnRe, passRe, progressRe, testParams *regexp.Regexp
+}
+
+var digestRegexps = sync.OnceValue(func() *classifiers {
+	return &classifiers{
+		// Case-insensitive words and shapes that report a problem.
+		errorRe: regexp.MustCompile(`(?i)(\berr(or)?s?\b|\b[a-z]+error\b|\bfail(ed|ure|ing|s)?\b|\bpanic(ked)?\b|\bfatal\b|traceback|\bexception\b|\bassert(ion)?\b|\bE\d{3,5}\b|ERR!|ERR_[A-Z_]+|\bcannot\b|\bcan't\b|\bcould not\b|\bunable to\b|not found|no such file|\bundefined\b|\brefused\b|\btimed? ?out\b|\bsegmentation fault\b|\baborted\b|did not complete|\bbad gateway\b|\bunexpected\b|\bexpected\b.*\b(got|received|found|but)\b|✕|✗|✘|×|❌|\bnot ok\b|returned error)`),
+		// Words that mean a line is not itself a problem although it names
+		// one: counters at zero, success of a test named after an error.
+		notErrorRe: regexp.MustCompile(`(?i)(\b0 (errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berrors?: 0\b|\bfailed: 0\b|✓|✔|\bpassed\b.*\b0 failed\b)`),
+		summaryRe:  regexp.MustCompile(`(?i)(\b\d+ (passed|failed|errors?|skipped|tests?|suites?|warnings?|xfailed|xpassed|problems?)\b|^\s*(tests?|test suites|test files|snapshots|suites)\s*:|\btest result\b|\bfound \d+ (errors?|problems?)\b|\bexit(ed)? (with )?(code|status)\b|\bexit code\b|\bcompleted with\b|short test summary|^=+ .+ =+$|^-+ .+ -+$|\bcommand failed\b|\belifecycle\b|^##\[(error|warning)\]|\bbuild (failed|succeeded)\b|\bcompiled with \d+ errors?\b)`),
+		// Shapes that certainly report the failure itself, case-sensitive:
+		// test runners' FAIL lines, compilers' "error:", exception names,
+		// CI's ##[error], exit codes other than 0.
+		strongRe:   regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`),
+		warnRe:     regexp.MustCompile(`(?i)(\bwarn(ing)?s?\b|\bdeprecat)`),
+		passRe:     regexp.MustCompile(`(?i)(^\s*(✓|✔|√|PASS\b|ok\b)|\bPASSED\b|\.\.\. ok$|^\s*ok \d+ |^\s*--- PASS|^test .* \.\.\. ok$)`),
+		progressRe: regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`),
+		testParams: regexp.MustCompile(`::[\w.]+\[[^\]]*\]`),
+	}
+})
 
 // Gates: cheap substring tests on the lower-cased line that must pass
 // before the regexp they guard runs. Go's regexps are slow on long
@@ -80,30 +90,29 @@ func gate(low string, words []string) bool {
 	return false
 }
 
-// testParams matches the parameters of a test id ("test_x[a-OSError-1]"):
-// free text that must not make a test's name read as an error.
-var testParams = regexp.MustCompile(`::[\w.]+\[[^\]]*\]`)
-
 // classify says what a cleaned line is for the digest.
 func classify(l string) lineKind {
+	re := digestRegexps()
 	if strings.Contains(l, "::") && strings.Contains(l, "[") {
-		l = testParams.ReplaceAllString(l, "::test")
+		// Test parameters ("test_x[a-OSError-1]") are free text that
+		// must not make a test's name read as an error.
+		l = re.testParams.ReplaceAllString(l, "::test")
 	}
 	low := strings.ToLower(l)
-	isPass := gate(low, passGate) && passRe.MatchString(l)
+	isPass := gate(low, passGate) && re.passRe.MatchString(l)
 	trimmed := strings.TrimLeft(l, " \t")
 	switch {
 	case isPass:
 		return kindPass
-	case (gate(low, strongGate) || strings.HasPrefix(trimmed, "E ")) && strongRe.MatchString(l) && !notErrorRe.MatchString(l):
+	case (gate(low, strongGate) || strings.HasPrefix(trimmed, "E ")) && re.strongRe.MatchString(l) && !re.notErrorRe.MatchString(l):
 		return kindStrong
-	case gate(low, errorGate) && errorRe.MatchString(l) && !notErrorRe.MatchString(l):
+	case gate(low, errorGate) && re.errorRe.MatchString(l) && !re.notErrorRe.MatchString(l):
 		return kindError
-	case gate(low, summaryGate) && summaryRe.MatchString(l):
+	case gate(low, summaryGate) && re.summaryRe.MatchString(l):
 		return kindSummary
-	case gate(low, warnGate) && warnRe.MatchString(l):
+	case gate(low, warnGate) && re.warnRe.MatchString(l):
 		return kindWarn
-	case gate(low, progressGate) && progressRe.MatchString(l):
+	case gate(low, progressGate) && re.progressRe.MatchString(l):
 		return kindProgress
 	}
 	return kindOther

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -53,7 +54,9 @@ func (a *App) listening(ctx context.Context, t *supervisor.Task) []string {
 }
 
 // inUse finds the port of an "address already in use" error in lines.
-var inUse = regexp.MustCompile(`(?i)(?:eaddrinuse|address already in use).*?(?::|port )(\d{2,5})\b|(?:port|:)(\d{2,5})\b.*(?:eaddrinuse|address already in use|already in use)`)
+var inUse = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(?:eaddrinuse|address already in use).*?(?::|port )(\d{2,5})\b|(?:port|:)(\d{2,5})\b.*(?:eaddrinuse|address already in use|already in use)`)
+})
 
 // portHint names the running task of ours that holds the port a crashed
 // task could not bind, "" when none does.
@@ -62,7 +65,7 @@ func (a *App) portHint(ctx context.Context, self string, lines ...*string) strin
 		if l == nil {
 			continue
 		}
-		m := inUse.FindStringSubmatch(*l)
+		m := inUse().FindStringSubmatch(*l)
 		if m == nil {
 			continue
 		}
