@@ -248,10 +248,16 @@ func (d *digest) lines() (out []string, omitted int) {
 			end = i + 1
 		}
 	}
-	tailLen := max(3, d.max/digestTailShare)
+	tailLen := max(1, d.max/digestTailShare)
 	tail := block{from: max(0, end-tailLen), to: end, kind: kindSummary, first: end - 1}
 
-	budget := d.max - (tail.to - tail.from) - 1 // one line for the "not shown" count
+	// What is always shown: the tail and the gap line before it, the
+	// runner's last line and its gap line, and the "not shown" count.
+	reserve := (tail.to - tail.from) + 2
+	if end < n {
+		reserve += 2
+	}
+	budget := d.max - reserve
 	chosen := make([]bool, len(blocks))
 	seen := map[string]bool{} // anchor lines shown
 	shape := map[string]int{} // masked anchor line -> blocks shown
@@ -343,6 +349,13 @@ func (d *digest) lines() (out []string, omitted int) {
 	}
 	if notShown > 0 {
 		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
+	}
+	if len(out) > d.max {
+		// A budget too small for even what is always shown: the newest
+		// lines of the digest, as a tail read would give them.
+		cut := len(out) - d.max + 1
+		omitted += cut
+		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
 	}
 	return out, omitted
 }

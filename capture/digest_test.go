@@ -162,9 +162,9 @@ func TestDigest(t *testing.T) {
 				t.Fatalf("want the block once, then references:\n%s", text)
 			}
 		}},
-		{"distinct errors all shown", []string{"a.go:1:2: undefined: x", "a.go:2:2: undefined: x", "b.go:7:1: undefined: y"}, 2, func(t *testing.T, out []string) {
+		{"distinct errors all shown", append(append(pass(40), "a.go:1:2: undefined: x", "a.go:2:2: undefined: x", "b.go:7:1: undefined: y"), pass(40)...), 14, func(t *testing.T, out []string) {
 			text := strings.Join(out, "\n")
-			if !strings.Contains(text, "a.go:1:2") || !strings.Contains(text, "b.go:7:1") {
+			if !strings.Contains(text, "a.go:1:2") || !strings.Contains(text, "a.go:2:2") || !strings.Contains(text, "b.go:7:1") {
 				t.Fatalf("got:\n%s", text)
 			}
 		}},
@@ -190,6 +190,78 @@ func TestDigest(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, out)
+		})
+	}
+}
+
+// FuzzDigest checks the digest's invariants on arbitrary logs: no panic,
+// never more than MaxLines lines, every line either a line of the log (as
+// cleaning gives it) or one of the digest's own summary lines, and the
+// same digest however the input is chunked.
+func FuzzDigest(f *testing.F) {
+	for _, s := range []string{
+		"ok\nerror: x\n  at a.go:1\nok\n",
+		strings.Repeat("PASS a\n", 50) + "FAIL b\n  Expected: 1\n  Received: 2\n" + strings.Repeat("PASS c\n", 50) + "Tests: 1 failed\n",
+		strings.Repeat("error: same\n  at x.go:2\nnoise\n", 30),
+		"2026-04-22T16:27:50.8673728Z ##[error]Process completed with exit code 1.\nPost job cleanup.\n" + strings.Repeat("git cleanup\n", 40),
+		strings.Repeat("a.go:1: error: one\nctx\nb.go:2: error: two\nmore ctx\n", 40) + "Found 80 errors\nPost job cleanup.\n" + strings.Repeat("git x\n", 30),
+	} {
+		f.Add([]byte(s), uint8(5))
+		f.Add([]byte(s), uint8(40))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, max uint8) {
+		o := Options{Digest: true, MaxLines: int(max%60) + 3}
+		out, err := Clean(raw, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) > o.MaxLines {
+			t.Fatalf("%d lines, more than MaxLines %d:\n%s", len(out), o.MaxLines, strings.Join(out, "\n"))
+		}
+		p, err := NewPipeline(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := raw; len(rest) > 0; {
+			n := min(int(max%7)+1, len(rest))
+			p.Write(rest[:n])
+			rest = rest[n:]
+		}
+		if chunked := p.Close(); !slices.Equal(chunked, out) {
+			t.Fatalf("chunked digest differs:\n%q\n%q", chunked, out)
+		}
+	})
+}
+
+// TestDigestGolden pins the digest of every corpus log at a 40-line
+// budget, and checks it keeps every diagnostic line the corpus marks as
+// one that must survive (.keep) that fits the budget's first rounds: run
+// with -update after an intended change and review the diff.
+func TestDigestGolden(t *testing.T) {
+	for _, name := range corpusNames(t) {
+		t.Run(name, func(t *testing.T) {
+			out, err := Clean(readCorpus(t, name, ".log"), Options{Digest: true, MaxLines: 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) > 40 {
+				t.Fatalf("%d lines over the budget of 40", len(out))
+			}
+			got := strings.Join(out, "\n") + "\n"
+			path := filepath.Join("testdata", "golden", "digest-"+name+".txt")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read golden file (run go test -run TestDigestGolden -update): %v", err)
+			}
+			if got != string(want) {
+				t.Errorf("digest of %s.log differs from %s (run with -update and review the diff):\n%s", name, path, firstDiff(string(want), got))
+			}
 		})
 	}
 }
