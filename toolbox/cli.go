@@ -21,8 +21,8 @@ const cliUsage = `bgtask runs long commands in the background for coding agents.
 
 Usage:
   bgtask run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...
-  bgtask ls
-  bgtask status ID|LABEL
+  bgtask ls [--all] [--json]
+  bgtask status ID|LABEL [--json]
   bgtask stop ID|LABEL
   bgtask logs ID|LABEL [-f] [-n N] [--digest] [--stream both|stdout|stderr]
   bgtask send ID|LABEL [--key KEY] [--no-enter] [TEXT...]
@@ -180,12 +180,20 @@ func shellJoin(args []string) string {
 }
 
 func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
+	all := fs.Bool("all", false, "every task, not only the running ones and the 10 newest finished")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := a.callTool(ctx, bgStatus(), map[string]any{})
+	if fs.NArg() > 0 {
+		return errUsage
+	}
+	res, err := a.callTool(ctx, bgStatus(), map[string]any{"all": *all})
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(a.Stdout, res)
 	}
 	l := res.(StatusList)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
@@ -194,8 +202,20 @@ func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Label, t.Status, t.Age, t.AutoKill, t.Command)
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
-	fmt.Fprintf(a.Stdout, "%d task(s), %d running\n", l.Summary.Total, l.Summary.Running)
+	fmt.Fprintf(a.Stdout, "%d task(s), %d running", l.Summary.Total, l.Summary.Running)
+	if l.Summary.Hidden > 0 {
+		fmt.Fprintf(a.Stdout, ", %d older finished not shown (--all)", l.Summary.Hidden)
+	}
+	fmt.Fprintln(a.Stdout)
 	return nil
+}
+
+// printJSON prints v indented, without HTML escaping: `>&2` stays `>&2`.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func oneID(fs *flag.FlagSet, args []string) (string, error) {
@@ -209,6 +229,11 @@ func oneID(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
+	// Accept the id before or after the flags.
+	if len(args) > 1 && !strings.HasPrefix(args[0], "-") {
+		args = append(args[1:], args[0])
+	}
 	ref, err := oneID(fs, args)
 	if err != nil {
 		return err
@@ -221,9 +246,37 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(a.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	if *asJSON {
+		return printJSON(a.Stdout, res)
+	}
+	// For people: aligned fields, the ones that say something.
+	d := res.(TaskDetail)
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("task", d.TaskID)
+	row("label", d.Label)
+	status := d.Status
+	if d.ExitCode != nil {
+		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
+	}
+	row("status", status)
+	row("command", d.Command)
+	row("cwd", d.Cwd)
+	row("started", d.StartedAt+" ("+d.Age+" ago)")
+	row("finished", d.FinishedAt)
+	row("auto-kill", d.AutoKill)
+	if d.Processes > 0 {
+		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
+	}
+	row("listening", strings.Join(d.Listening, ", "))
+	row("output", fmt.Sprintf("%d lines on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, d.StderrLines, d.Label))
+	row("capture error", d.CaptureError)
+	row("logs", d.LogDir)
+	return tw.Flush()
 }
 
 func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {

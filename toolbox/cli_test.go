@@ -92,7 +92,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 	if ls := cli("ls"); !strings.Contains(ls, id) || !strings.Contains(ls, "srv") || !strings.Contains(ls, "1 task(s), 0 running") {
 		t.Fatalf("ls printed %q", ls)
 	}
-	if st := cli("status", id); !strings.Contains(st, `"exit_code": 0`) {
+	if st := cli("status", id); !strings.Contains(st, "completed (exit 0)") {
 		t.Fatalf("status printed %q", st)
 	}
 	if stop := cli("stop", id); !strings.Contains(stop, "not running") {
@@ -164,5 +164,29 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	}
 	if out, _, code := cli("--version"); code != ExitOK || !strings.HasPrefix(out, "bgtask ") {
 		t.Fatalf("--version: %d %q", code, out)
+	}
+}
+
+func TestCLIStatusForPeopleAndScripts(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo hi >&2; exit 2", "label": "redirect"})
+	waitEnd(t, a, r.TaskID)
+	var out bytes.Buffer
+	a.Stdout, a.Stderr = &out, io.Discard
+	if code := a.CLI(context.Background(), "bgtask", []string{"status", "redirect"}); code != ExitOK {
+		t.Fatalf("status: exit %d", code)
+	}
+	for _, want := range []string{"status:", "failed (exit 2)", "command:", "echo hi >&2; exit 2", "1 on stderr"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("status for people lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := a.CLI(context.Background(), "bgtask", []string{"status", "--json", "redirect"}); code != ExitOK || !strings.Contains(out.String(), `"command": "echo hi >&2; exit 2"`) {
+		t.Fatalf("status --json: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := a.CLI(context.Background(), "bgtask", []string{"ls", "--json"}); code != ExitOK || !strings.Contains(out.String(), `"tasks": [`) {
+		t.Fatalf("ls --json: exit %d\n%s", code, out.String())
 	}
 }

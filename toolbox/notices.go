@@ -170,7 +170,7 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 			what = fmt.Sprintf("failed (exit %d)", *t.ExitCode)
 		}
 	case supervisor.StatusTimeout:
-		what = fmt.Sprintf("timed out after %s", formatMinutes(t.TimeoutMinutes))
+		what = fmt.Sprintf("timed out (its %s limit)", formatMinutes(t.TimeoutMinutes))
 	case supervisor.StatusReaped:
 		what = "was reaped (orphaned or too old)"
 	}

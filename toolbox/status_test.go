@@ -11,17 +11,21 @@ func TestAutoKillCountdown(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		deadline time.Time
+		timeout  time.Duration
 		want     string
 	}{
-		{time.Time{}, "no timeout"},
-		{now.Add(95 * time.Minute), "95m left"},
-		{now.Add(10 * time.Minute), "10m left"},
-		{now.Add(4*time.Minute + 20*time.Second), "EXPIRING in 4m"},
-		{now.Add(30 * time.Second), "EXPIRING in 30s"},
-		{now, "OVERDUE"},
-		{now.Add(-time.Hour), "OVERDUE"},
+		{time.Time{}, 0, "no timeout"},
+		{now.Add(95 * time.Minute), 2 * time.Hour, "95m left"},
+		{now.Add(10 * time.Minute), 2 * time.Hour, "10m left"},
+		{now.Add(4*time.Minute + 20*time.Second), 2 * time.Hour, "EXPIRING in 4m"},
+		{now.Add(30 * time.Second), 2 * time.Hour, "EXPIRING in 30s"},
+		// A short timeout warns in its last quarter only, not from its start.
+		{now.Add(9*time.Minute + 32*time.Second), 10 * time.Minute, "10m left"},
+		{now.Add(2 * time.Minute), 10 * time.Minute, "EXPIRING in 2m"},
+		{now, time.Hour, "OVERDUE"},
+		{now.Add(-time.Hour), time.Hour, "OVERDUE"},
 	} {
-		if got := autoKill(tc.deadline, now); got != tc.want {
+		if got := autoKill(tc.deadline, now, tc.timeout); got != tc.want {
 			t.Errorf("autoKill(now%+v) = %q, want %q", tc.deadline.Sub(now), got, tc.want)
 		}
 	}

@@ -402,7 +402,7 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 		CaptureError: t.CaptureError,
 	}
 	if t.Status == supervisor.StatusRunning {
-		s.AutoKill = autoKill(t.Deadline(), now)
+		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
 		if t.Unsupervised {
 			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at the next shell start"
 		}
@@ -411,8 +411,10 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 }
 
 // autoKill is the countdown agents see: "95m left", "EXPIRING in 4m",
-// "OVERDUE", or "no timeout".
-func autoKill(deadline, now time.Time) string {
+// "OVERDUE", or "no timeout". EXPIRING warns in the last ten minutes, or
+// the last quarter of a shorter timeout: a 10-minute task is not
+// expiring at its start.
+func autoKill(deadline, now time.Time, timeout time.Duration) string {
 	if deadline.IsZero() {
 		return "no timeout"
 	}
@@ -420,7 +422,7 @@ func autoKill(deadline, now time.Time) string {
 	switch {
 	case left <= 0:
 		return "OVERDUE"
-	case left < 10*time.Minute:
+	case left < min(10*time.Minute, timeout/4):
 		return fmt.Sprintf("EXPIRING in %s", formatMinutes(left.Minutes()))
 	default:
 		return fmt.Sprintf("%s left", formatMinutes(left.Minutes()))
