@@ -156,7 +156,17 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 		return err
 	}
 	r := res.(RunResult)
-	fmt.Fprintf(a.Stdout, "%s\n%s\n", r.TaskID, r.Message)
+	// For a person: what runs, and what to type next (not the agent's
+	// tool syntax the message carries).
+	ref := r.TaskID
+	if r.Label != r.TaskID {
+		ref = r.Label
+	}
+	kill := "no auto-kill"
+	if r.TimeoutMinutes > 0 {
+		kill = "auto-kill in " + formatMinutes(r.TimeoutMinutes)
+	}
+	fmt.Fprintf(a.Stdout, "%s\nStarted %s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", r.TaskID, ref, r.PID, kill, ref, ref)
 	return nil
 }
 
