@@ -218,20 +218,26 @@ func (m *maskedLine) set(line []byte) {
 // never collapse: "main.go:80:5: undefined: err" and "main.go:81:35:
 // undefined: err" are two errors to fix.
 func diagIdentity(dst, line []byte) []byte {
-	for len(line) > 0 {
-		i := bytes.IndexAny(line, " \t()'\"<>,;[]")
-		w := line
-		if i >= 0 {
-			w, line = line[:i], line[i+1:]
-		} else {
-			line = nil
+	for start, i := 0, 0; i <= len(line); i++ {
+		if i < len(line) && !identSep[line[i]] {
+			continue
 		}
-		if isLocation(w) || isErrorCode(w) {
+		// Only a word with a colon or a capital can be a location or a code.
+		if w := line[start:i]; len(w) >= 3 && (bytes.IndexByte(w, ':') > 0 || w[0] >= 'A' && w[0] <= 'Z') && (isLocation(w) || isErrorCode(w)) {
 			dst = append(append(dst, w...), ' ')
 		}
+		start = i + 1
 	}
 	return dst
 }
+
+// identSep marks the bytes that end a word for diagIdentity.
+var identSep = func() (t [256]bool) {
+	for _, c := range []byte(" \t()'\"<>,;[]") {
+		t[c] = true
+	}
+	return t
+}()
 
 // isLocation reports whether w looks like path:line[:col].
 func isLocation(w []byte) bool {

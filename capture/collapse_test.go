@@ -2,6 +2,7 @@ package capture
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +77,35 @@ func TestMaskVolatile(t *testing.T) {
 		if got := string(maskVolatile(nil, []byte(tt.in), true)); got != tt.strict {
 			t.Errorf("strict mask of %q = %q, want %q", tt.in, got, tt.strict)
 		}
+	}
+}
+
+// A 28-line warning block re-printed on every request (Next.js fonts) is
+// shown once, then referred to, however long and wherever it repeats.
+func TestLongBlockRepeatedBetweenRequests(t *testing.T) {
+	var block []string
+	for i := 0; i < 28; i++ {
+		block = append(block, "warn  - font override "+strings.Repeat("x", i%5)+" for family Inter weight "+string(rune('a'+i)))
+	}
+	var in []string
+	for req := 0; req < 4; req++ {
+		in = append(in, "GET /page/"+string(rune('a'+req))+" 200 in 12ms")
+		in = append(in, block...)
+	}
+	out, err := Clean([]byte(strings.Join(in, "\n")+"\n"), Options{MaxLines: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(out, "\n")
+	if strings.Count(text, block[27]) != 1 {
+		t.Fatalf("the block is shown more than once:\n%s", text)
+	}
+	for _, want := range []string{"[... same 28 lines as above, 2nd time ...]", "[... same 28 lines as above, 4th time ...]", "GET /page/d 200"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("%q missing:\n%s", want, text)
+		}
+	}
+	if len(out) != 28+4+3 {
+		t.Fatalf("%d lines, want the block once, 4 requests and 3 references:\n%s", len(out), text)
 	}
 }
