@@ -113,6 +113,10 @@ func cliMCP(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 	if fs.NArg() > 0 {
 		return errUsage
 	}
+	if path := a.loginPath(ctx); path != "" {
+		a.Environ = setEnv(a.Environ, "PATH", path) // Tasks get the user's PATH.
+		logger(a.Stderr).Warn("bare PATH: tasks get the login shell's", "PATH", path)
+	}
 	s, err := a.MCPServer()
 	if err != nil {
 		return err
