@@ -32,6 +32,7 @@ Usage:
   bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
   bgtask mcp                                          (MCP server on stdio)
   bgtask doctor                                       (checks the installation)
+  bgtask completion bash|zsh|fish                     (shell completion script)
   bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
 
 Installed as bg-run, bg-status, bg-output, bg-stop and bg-send it speaks the Amp
@@ -60,6 +61,9 @@ func commands() map[string]command {
 		"install": {"install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--uninstall]", cliInstall},
 		"mcp":     {"mcp", cliMCP},
 		"doctor":  {"doctor", cliDoctor},
+
+		"completion": {"completion bash|zsh|fish", cliCompletion},
+		"__refs":     {"__refs", cliRefs}, // for completion scripts
 	}
 }
 

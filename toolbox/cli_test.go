@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -188,5 +189,46 @@ func TestCLIStatusForPeopleAndScripts(t *testing.T) {
 	out.Reset()
 	if code := a.CLI(context.Background(), "bgtask", []string{"ls", "--json"}); code != ExitOK || !strings.Contains(out.String(), `"tasks": [`) {
 		t.Fatalf("ls --json: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "true", "label": "webserver"})
+	waitEnd(t, a, r.TaskID)
+	var out bytes.Buffer
+	a.Stdout, a.Stderr = &out, io.Discard
+	if code := a.CLI(context.Background(), "bgtask", []string{"completion", "bash"}); code != ExitOK {
+		t.Fatalf("completion bash: exit %d", code)
+	}
+	script := out.String()
+	out.Reset()
+	if code := a.CLI(context.Background(), "bgtask", []string{"__refs"}); code != ExitOK || !strings.Contains(out.String(), "webserver\n") || !strings.Contains(out.String(), r.TaskID) {
+		t.Fatalf("__refs: exit %d %q", code, out.String())
+	}
+	// bgtask __refs as the script calls it: a stand-in printing what the
+	// real one printed.
+	dir := t.TempDir()
+	stub := "#!/bin/sh\nprintf '%s' '" + out.String() + "'\n"
+	if err := os.WriteFile(filepath.Join(dir, "bgtask"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ words, want string }{
+		{"bgtask st", "status stop"},
+		{"bgtask logs web", "webserver"},
+	} {
+		cmd := exec.Command(bash, "--norc", "-c", script+`COMP_WORDS=(`+tc.words+`); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _bgtask; echo "${COMPREPLY[*]}"`)
+		cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+		got, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(got)) != tc.want {
+			t.Errorf("%q completes to %q (%v), want %q", tc.words, got, err, tc.want)
+		}
+	}
+	if code := a.CLI(context.Background(), "bgtask", []string{"completion", "tcsh"}); code == ExitOK {
+		t.Fatal("completion for an unknown shell succeeded")
 	}
 }

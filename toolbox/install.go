@@ -125,6 +125,23 @@ func (p installPaths) profilePaths(getenv func(string) string, sh string) []stri
 	return paths
 }
 
+// completionPath is where shell loads completions from by itself: the
+// bash-completion package's user folder, fish's completions folder. zsh
+// has no such folder by default: "" (see bgtask completion zsh).
+func (p installPaths) completionPath(getenv func(string) string, sh string) string {
+	switch sh {
+	case "bash":
+		data := getenv("XDG_DATA_HOME")
+		if !filepath.IsAbs(data) {
+			data = filepath.Join(p.home, ".local", "share")
+		}
+		return filepath.Join(data, "bash-completion", "completions", "bgtask")
+	case "fish":
+		return filepath.Join(p.configDir, "fish", "completions", "bgtask.fish")
+	}
+	return ""
+}
+
 // profilePath is where shell's interactive startup lines go. fish gets a
 // file of its own in conf.d, which fish reads by itself.
 func (p installPaths) profilePath(getenv func(string) string, sh string) string {
@@ -272,6 +289,19 @@ func (in *installer) install(src string, shellNames []string, agentList []agentC
 			if err = in.upsertBlock(path, false, body); err != nil {
 				return err
 			}
+		}
+	}
+	for _, sh := range shellNames {
+		path := p.completionPath(getenv, sh)
+		if path == "" {
+			continue
+		}
+		script, cerr := completionScript(sh)
+		if cerr != nil {
+			return cerr
+		}
+		if err = in.writeFile(path, []byte(script), 0o644); err != nil {
+			return err
 		}
 	}
 	for _, c := range agentList {
