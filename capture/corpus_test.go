@@ -105,22 +105,28 @@ func TestCorpusGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := strings.Join(out, "\n") + "\n"
-			path := filepath.Join("testdata", "golden", name+".txt")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -run TestCorpusGolden -update): %v", err)
-			}
-			if got != string(want) {
-				t.Errorf("cleaned %s.log differs from %s (run with -update and review the diff):\n%s", name, path, firstDiff(string(want), got))
-			}
+			checkGolden(t, filepath.Join("testdata", "golden", name+".txt"), out)
 		})
+	}
+}
+
+// checkGolden compares lines with the golden file at path, or rewrites it
+// with -update.
+func checkGolden(t *testing.T, path string, lines []string) {
+	t.Helper()
+	got := strings.Join(lines, "\n") + "\n"
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run the test with -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update and review the diff):\n%s", path, firstDiff(string(want), got))
 	}
 }
 

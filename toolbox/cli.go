@@ -232,6 +232,16 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// oneTask parses a command line naming one task, by id or label, and
+// returns its id.
+func (a *App) oneTask(ctx context.Context, fs *flag.FlagSet, args []string) (string, error) {
+	ref, err := oneID(fs, args)
+	if err != nil {
+		return "", err
+	}
+	return a.resolveRef(ctx, ref)
+}
+
 func oneID(fs *flag.FlagSet, args []string) (string, error) {
 	if err := fs.Parse(args); err != nil {
 		return "", err
@@ -248,11 +258,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	if len(args) > 1 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0])
 	}
-	ref, err := oneID(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := a.resolveRef(ctx, ref)
+	id, err := a.oneTask(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -294,11 +300,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 }
 
 func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	ref, err := oneID(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := a.resolveRef(ctx, ref)
+	id, err := a.oneTask(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -450,11 +452,7 @@ func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
 // cliRestart stops a task and starts its command again, same label and
 // folder (bg_run replace=true).
 func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	ref, err := oneID(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := a.resolveRef(ctx, ref)
+	id, err := a.oneTask(ctx, fs, args)
 	if err != nil {
 		return err
 	}
