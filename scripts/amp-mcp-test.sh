@@ -37,7 +37,7 @@ npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@ampcode
 	cat "$work/npm.log" >&2
 	fail "npm install @ampcode/cli-linux-x64@$version"
 }
-(cd "$repo" && go build -o "$work/bgtask" ./cmd/bgtask)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
 
 mkdir -p "$work/home" "$work/path"
 ln -s "$work/amp/node_modules/@ampcode/cli-linux-x64/amp" "$work/path/amp"

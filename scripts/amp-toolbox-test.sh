@@ -53,7 +53,7 @@ npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@sourceg
 amp=$work/amp/node_modules/.bin/amp
 
 echo "== bgtask install (its own installer, into the private HOME)"
-(cd "$repo" && go build -o "$work/bgtask" ./cmd/bgtask)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
 "$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none >"$work/install.log" 2>&1 || {
 	cat "$work/install.log" >&2
 	fail "bgtask install"

@@ -15,8 +15,8 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM # Through the EXIT trap.
-echo "building   bgtask with $(go version)"
+echo "building   bgtask and bgtask-tool with $(go version)"
 # Static (no cgo): nothing here needs C, and a binary that does not load
 # the C library starts about 3 ms sooner on every tool call.
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask)
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask-tool" ./cmd/bgtask-tool)
 "$tmp/bgtask" install "$@"

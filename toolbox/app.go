@@ -10,11 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
+
+// LeanCommand is the name of the lean build (cmd/bgtask-tool): the
+// toolbox entries and bg-reaper link to it, and tasks started by bgtask
+// are supervised by it when it is installed beside bgtask.
+const LeanCommand = "bgtask-tool"
 
 // ExitCode is what Main returns for os.Exit.
 type ExitCode int
@@ -34,12 +40,18 @@ type App struct {
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
-	// Executable runs as the supervisor; empty means this program.
+	// Executable is this program, which the installer installs and which
+	// runs tasks' supervisors; empty means os.Executable(), with the lean
+	// build beside it preferred for supervisors.
 	Executable string
 	// Wd resolves relative cwd parameters, and is the default cwd.
 	Wd string
 	// Now is the clock, for status ages.
 	Now func() time.Time
+	// Commands are subcommands beyond the base ones (run, ls, logs, ...):
+	// the full bgtask adds install, mcp and doctor, which the lean binary
+	// behind the toolbox entries leaves out to start faster.
+	Commands []Command
 }
 
 // NewApp returns an App for this process's environment.
@@ -50,22 +62,56 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) (*App, error) {
 	}
 	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
 	return &App{
-		Store:  supervisor.Store{Dir: dir},
-		Getenv: os.Getenv, Environ: os.Environ(),
+		Store:      supervisor.Store{Dir: dir},
+		Getenv:     os.Getenv, Environ: os.Environ(),
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Wd: wd, Now: time.Now,
 	}, nil
 }
 
+// EnvGetter is a getenv over environ ("K=V" entries, the last one of a
+// name winning, as exec does), for an App that runs with an environment
+// other than this process's.
+func EnvGetter(environ []string) func(string) string {
+	return func(k string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(environ[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+// supervisorExecutable is what runs a task's supervisor: this program,
+// or the lean build installed beside it, which starts sooner and holds
+// less memory for the task's whole life. "" lets the supervisor package
+// use this program.
+func (a *App) supervisorExecutable() string {
+	if a.Executable != "" {
+		return a.Executable
+	}
+	self, err := os.Executable()
+	if err != nil || filepath.Base(self) == LeanCommand {
+		return ""
+	}
+	lean := filepath.Join(filepath.Dir(self), LeanCommand)
+	if fi, err := os.Stat(lean); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return lean
+	}
+	return ""
+}
+
 // Main runs the program named by args[0] and returns its exit code. It is
-// the only place that decides one.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
+// the only place that decides one. extra are subcommands beyond the base
+// ones (see App.Commands).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...Command) ExitCode {
 	if len(args) > 1 && args[1] == supervisor.SuperviseArg {
 		return superviseMain(args[2:], stderr)
 	}
 	app, err := NewApp(stdin, stdout, stderr)
 	name := filepath.Base(args[0])
-	if tool := toolByCommand(name); tool != nil {
+	if tool := ToolByCommand(name); tool != nil {
 		if err != nil {
 			return writeError(stdout, err)
 		}
@@ -75,6 +121,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) ExitCode {
 		fmt.Fprintln(stderr, "bgtask:", err)
 		return ExitError
 	}
+	app.Commands = extra
 	if name == "bg-reaper" {
 		return app.CLI(context.Background(), name, append([]string{"reap"}, args[1:]...))
 	}

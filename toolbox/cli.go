@@ -3,12 +3,10 @@ package toolbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,122 +14,6 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
-
-const cliUsage = `bgtask runs long commands in the background for coding agents.
-
-Usage:
-  bgtask run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...
-  bgtask ls [--all] [--json]
-  bgtask status ID|LABEL [--json]
-  bgtask stop ID|LABEL
-  bgtask logs ID|LABEL [-f] [-n N] [--digest] [--stream both|stdout|stderr]
-  bgtask send ID|LABEL [--key KEY] [--no-enter] [TEXT...]
-  bgtask restart ID|LABEL
-  bgtask rm ID|LABEL...
-  bgtask --version
-  bgtask reap [--max-age MIN] [--dry-run] [--quiet]   (also installed as bg-reaper)
-  bgtask mcp                                          (MCP server on stdio)
-  bgtask doctor                                       (checks the installation)
-  bgtask completion bash|zsh|fish                     (shell completion script)
-  bgtask install [--prefix DIR] [--toolbox DIR] [--shell LIST] [--uninstall]
-
-Installed as bg-run, bg-status, bg-output, bg-stop and bg-send it speaks the Amp
-toolbox protocol (TOOLBOX_ACTION=describe|execute).
-`
-
-// command is one CLI subcommand: its flags and what it does with them.
-type command struct {
-	usage string
-	run   func(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
-}
-
-func commands() map[string]command {
-	return map[string]command{
-		"run":     {"run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...", cliRun},
-		"ls":      {"ls", cliList},
-		"status":  {"status ID|LABEL", cliStatus},
-		"stop":    {"stop ID|LABEL", cliStop},
-		"logs":    {"logs ID|LABEL [-f] [-n N] [--digest] [--stream both|stdout|stderr]", cliLogs},
-		"send":    {"send ID|LABEL [--key KEY] [--no-enter] [TEXT...]", cliSend},
-		"restart": {"restart ID|LABEL", cliRestart},
-		"rm":      {"rm ID|LABEL...", cliRm},
-		"reap":    {"reap [--max-age MIN] [--dry-run] [--quiet]", cliReap},
-
-		// Setup, and the tools served to MCP clients.
-		"install": {"install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--uninstall]", cliInstall},
-		"mcp":     {"mcp", cliMCP},
-		"doctor":  {"doctor", cliDoctor},
-
-		"completion": {"completion bash|zsh|fish", cliCompletion},
-		"__refs":     {"__refs", cliRefs}, // for completion scripts
-	}
-}
-
-// printUsage prints a command's usage line and its flags, spelled with
-// two dashes as the README writes them (the flag package accepts both).
-func printUsage(w io.Writer, name, cmd, usage string, fs *flag.FlagSet) {
-	if name == cmd || strings.HasSuffix(name, "-"+cmd) || strings.HasSuffix(name, "-reaper") {
-		fmt.Fprintf(w, "usage: %s %s\n", name, strings.TrimPrefix(usage, cmd+" "))
-	} else {
-		fmt.Fprintf(w, "usage: %s %s\n", name, usage)
-	}
-	fs.VisitAll(func(f *flag.Flag) {
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		fmt.Fprintf(w, "  %s%s\n        %s%s\n", dash, f.Name, f.Usage, def)
-	})
-}
-
-// errUsage makes CLI print the command's usage.
-var errUsage = errors.New("usage")
-
-// CLI runs the human command line: `bgtask <command> ...`.
-func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
-	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
-		fmt.Fprintln(a.Stdout, "bgtask", Version())
-		return ExitOK
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(a.Stdout, cliUsage)
-		if len(args) == 0 {
-			return ExitError
-		}
-		return ExitOK
-	}
-	cmd, ok := commands()[args[0]]
-	if !ok {
-		fmt.Fprintf(a.Stderr, "%s: unknown command %q\n\n%s", name, args[0], cliUsage)
-		return ExitError
-	}
-	fs := flag.NewFlagSet(name+" "+args[0], flag.ContinueOnError)
-	fs.SetOutput(a.Stderr)
-	help := slices.ContainsFunc(args[1:], func(s string) bool { return s == "-h" || s == "--help" || s == "-help" })
-	fs.Usage = func() {
-		w := a.Stderr // A mistake: usage goes with the error.
-		if help {
-			w = a.Stdout // Asked for: it is the answer.
-		}
-		printUsage(w, name, args[0], cmd.usage, fs)
-	}
-	err := cmd.run(ctx, a, fs, args[1:])
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, flag.ErrHelp):
-		return ExitOK
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(a.Stderr, "usage: %s %s\n", name, cmd.usage)
-	default:
-		fmt.Fprintf(a.Stderr, "%s %s: %v\n", name, args[0], err)
-	}
-	return ExitError
-}
 
 // callTool runs a tool with params, so the CLI behaves exactly as the
 // agent tools do.

@@ -12,20 +12,21 @@ import (
 // Shell completion: subcommands, then task labels and ids, which the
 // scripts ask the hidden `bgtask __refs` for as you type.
 
-func completionWords() []string {
+func (a *App) completionWords() []string {
 	var words []string
-	for name := range commands() {
-		if !strings.HasPrefix(name, "__") {
-			words = append(words, name)
+	for _, c := range a.commands() {
+		if !strings.HasPrefix(c.Name, "__") {
+			words = append(words, c.Name)
 		}
 	}
 	sort.Strings(words)
 	return words
 }
 
-// completionScript is the completion for shell: bash, zsh or fish.
-func completionScript(shell string) (string, error) {
-	words := strings.Join(completionWords(), " ")
+// CompletionScript is the completion for shell (bash, zsh or fish) of
+// this App's commands.
+func (a *App) CompletionScript(shell string) (string, error) {
+	words := strings.Join(a.completionWords(), " ")
 	switch shell {
 	case "bash", "zsh":
 		script := `_bgtask() {
@@ -56,7 +57,7 @@ func cliCompletion(ctx context.Context, a *App, fs *flag.FlagSet, args []string)
 	if err != nil {
 		return err
 	}
-	script, err := completionScript(shell)
+	script, err := a.CompletionScript(shell)
 	if err != nil {
 		return err
 	}

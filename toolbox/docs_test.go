@@ -61,7 +61,7 @@ func parseDocCalls(md string) ([]docCall, error) {
 func parseDocCall(s string) (docCall, error) {
 	c := docCall{text: s, params: map[string]any{}}
 	name, rest, _ := strings.Cut(s, " ")
-	c.tool = toolByCommand(name)
+	c.tool = ToolByCommand(name)
 	if c.tool == nil || c.tool.Name != name {
 		return c, fmt.Errorf("%q is not a tool", name)
 	}

@@ -40,7 +40,7 @@ func TestCleanupRacingReads(t *testing.T) {
 					default:
 					}
 					params := fmt.Sprintf(`{"task_id":%q,"max_lines":5}`, r.TaskID)
-					ctx := withReader(context.Background(), fmt.Sprintf("reader-%d-%d", g, i%3))
+					ctx := WithReader(context.Background(), fmt.Sprintf("reader-%d-%d", g, i%3))
 					_, err := a.Call(ctx, bgOutput(), []byte(params))
 					var in *InputError
 					if err != nil && !(errors.As(err, &in) && strings.Contains(err.Error(), "no such task")) {
@@ -363,7 +363,7 @@ func TestTwentyReadersOfOneWriter(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx := withReader(context.Background(), fmt.Sprintf("agent-%d", g))
+			ctx := WithReader(context.Background(), fmt.Sprintf("agent-%d", g))
 			params := fmt.Sprintf(`{"task_id":%q,"stream":"stdout","raw":true,"max_lines":5000}`, r.TaskID)
 			last := 0
 			for first := true; last < n; first = false {

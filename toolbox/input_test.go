@@ -79,7 +79,7 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 			before := snapshotDir(t, a.Store.Dir)
 			var stdout bytes.Buffer
 			a.Stdout, a.Stdin = &stdout, strings.NewReader(tc.input)
-			code := a.ServeToolbox(t.Context(), toolByCommand(tc.tool), "execute")
+			code := a.ServeToolbox(t.Context(), ToolByCommand(tc.tool), "execute")
 			var res map[string]any
 			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 				t.Fatalf("output %q is not one JSON object: %v", stdout.String(), err)

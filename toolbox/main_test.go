@@ -131,14 +131,7 @@ func newTestApp(t *testing.T, env ...string) *App {
 	// A loaded box is slow: give notification hooks time, kills less.
 	environ := append(os.Environ(), "BG_KILL_GRACE=1", "BG_NOTIFY_TIMEOUT=30")
 	environ = append(environ, env...)
-	getenv := func(k string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(environ[i], k+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
+	getenv := EnvGetter(environ)
 	var stdout, stderr bytes.Buffer
 	a := &App{
 		Store:  supervisor.Store{Dir: t.TempDir()},

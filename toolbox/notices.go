@@ -94,7 +94,10 @@ func (a *App) noticePath(ctx context.Context) string {
 // client's cursors and notices are its own.
 type readerKey struct{}
 
-func withReader(ctx context.Context, id string) context.Context {
+// WithReader returns ctx saying that id is calling: its cursors and
+// notices are its own. A protocol server uses it for a client that has
+// no thread id in its environment.
+func WithReader(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, readerKey{}, id)
 }
 

@@ -21,8 +21,8 @@ func Tools() []*Tool {
 	return []*Tool{bgRun(), bgStatus(), bgOutput(), bgStop(), bgSend()}
 }
 
-// toolByCommand maps an executable name (bg-run, or bg_run) to its tool.
-func toolByCommand(name string) *Tool {
+// ToolByCommand maps an executable name (bg-run, or bg_run) to its tool.
+func ToolByCommand(name string) *Tool {
 	name = strings.ReplaceAll(name, "-", "_")
 	for _, t := range Tools() {
 		if t.Name == name {
@@ -31,6 +31,9 @@ func toolByCommand(name string) *Tool {
 	}
 	return nil
 }
+
+// Command is t's toolbox entry name: bg_run is bg-run.
+func (t *Tool) Command() string { return strings.ReplaceAll(t.Name, "_", "-") }
 
 // DefaultTimeoutMinutes is bg_run's auto-kill delay when none is given.
 const DefaultTimeoutMinutes = 120
@@ -114,7 +117,7 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
-		Executable: a.Executable, Env: a.Environ, Interactive: in.Bool("interactive", false),
+		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Bool("interactive", false),
 	})
 	if err != nil {
 		return nil, err

@@ -1,14 +1,17 @@
-// Command bgtask runs long commands in the background for coding agents.
-// Installed under the names bg-run, bg-status, bg-output, bg-stop and
-// bg-reaper it speaks the Amp toolbox protocol; as bgtask it is a CLI.
+// Command bgtask runs long commands in the background for coding agents:
+// the CLI for people, the MCP server (bgtask mcp), the installer and
+// doctor. The Amp toolbox entries and bg-reaper are the lean bgtask-tool,
+// which starts faster; installed under those names bgtask serves them too.
 package main
 
 import (
 	"os"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/mcpserver"
 )
 
 func main() {
-	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
+	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command())...)))
 }

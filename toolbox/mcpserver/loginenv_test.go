@@ -1,9 +1,11 @@
-package toolbox
+package mcpserver
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 func TestLoginPathForABareDesktopPath(t *testing.T) {
@@ -14,13 +16,13 @@ func TestLoginPathForABareDesktopPath(t *testing.T) {
 	if err := os.WriteFile(shell, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := newTestApp(t, "SHELL="+shell, "PATH=/usr/bin:/bin")
+	a := toolboxtest.NewApp(t, "SHELL="+shell, "PATH=/usr/bin:/bin")
 	a.Environ = []string{"PATH=/usr/bin:/bin", "SHELL=" + shell}
-	if got := a.loginPath(t.Context()); got != "/opt/go/bin:/usr/bin:/bin" {
+	if got := loginPath(t.Context(), a); got != "/opt/go/bin:/usr/bin:/bin" {
 		t.Fatalf("login PATH %q", got)
 	}
-	b := newTestApp(t, "SHELL="+shell, "PATH=/home/me/go/bin:/usr/bin")
-	if got := b.loginPath(t.Context()); got != "" {
+	b := toolboxtest.NewApp(t, "SHELL="+shell, "PATH=/home/me/go/bin:/usr/bin")
+	if got := loginPath(t.Context(), b); got != "" {
 		t.Fatalf("a PATH that is not bare must be kept, got %q", got)
 	}
 	if env := setEnv([]string{"A=1", "PATH=/x", "B=2"}, "PATH", "/y"); len(env) != 3 || env[2] != "PATH=/y" {

@@ -1,4 +1,12 @@
-package toolbox
+// Package mcpserver serves the toolbox's tools over the Model Context
+// Protocol (stdio), for agents that take custom tools only through MCP:
+// today's Amp, Claude Code, Cursor, Codex. It adds no tool of its own:
+// names, descriptions, input schemas and answers are those of the Amp
+// toolbox entries, from the same toolbox.Tool definitions.
+//
+// It lives apart from toolbox so that the lean binary behind the toolbox
+// entries does not link (and initialise) the MCP SDK on every call.
+package mcpserver
 
 import (
 	"bufio"
@@ -18,14 +26,15 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
-// MCPServer returns a Model Context Protocol server offering every tool of
+// New returns a Model Context Protocol server offering every tool of
 // Tools() under the same name, with the same description and input schema
 // as its toolbox entry, answered by the same App.Execute: one definition,
 // two protocols, nothing to drift. The server's instructions are the
 // AGENTS.md guidance, so MCP clients get it without an install step.
-func (a *App) MCPServer() (*mcp.Server, error) {
+func New(a *toolbox.App) (*mcp.Server, error) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: buildVersion()},
 		&mcp.ServerOptions{
 			Instructions: agents.Guidance(),
@@ -33,19 +42,19 @@ func (a *App) MCPServer() (*mcp.Server, error) {
 			// which MCP clients show as the server's log.
 			Logger: logger(a.Stderr),
 		})
-	for _, t := range Tools() {
+	for _, t := range toolbox.Tools() {
 		mt, err := mcpTool(t)
 		if err != nil {
 			return nil, err
 		}
-		s.AddTool(mt, a.mcpHandler(t))
+		s.AddTool(mt, handler(a, t))
 	}
 	return s, nil
 }
 
 // mcpTool describes t for MCP: its toolbox schema, converted to the SDK's
 // schema type.
-func mcpTool(t *Tool) (*mcp.Tool, error) {
+func mcpTool(t *toolbox.Tool) (*mcp.Tool, error) {
 	b, err := json.Marshal(t.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("encode %s input schema: %w", t.Name, err)
@@ -59,13 +68,13 @@ func mcpTool(t *Tool) (*mcp.Tool, error) {
 		Annotations: &mcp.ToolAnnotations{Title: t.Title, ReadOnlyHint: t.ReadOnly, DestructiveHint: &destructive, OpenWorldHint: &openWorld}}, nil
 }
 
-// mcpHandler answers tools/call for t. The SDK's low-level handler is used
+// handler answers tools/call for t. The SDK's low-level handler is used
 // because Tool.Decode already validates input, more leniently than a JSON
 // Schema validator would ("30" for a number, as the toolbox accepts).
 // Every failure is a tool error (isError with the message), which the
 // model reads and can correct; a protocol error would only reach the
 // client's log.
-func (a *App) mcpHandler(t *Tool) mcp.ToolHandler {
+func handler(a *toolbox.App, t *toolbox.Tool) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		defer func() {
 			// One bad call must not take every tool away from the agent
@@ -76,7 +85,7 @@ func (a *App) mcpHandler(t *Tool) mcp.ToolHandler {
 			}
 		}()
 		if ip := req.Session.InitializeParams(); ip != nil && ip.ClientInfo != nil && ip.ClientInfo.Name != "" {
-			ctx = withReader(ctx, "mcp-"+ip.ClientInfo.Name)
+			ctx = toolbox.WithReader(ctx, "mcp-"+ip.ClientInfo.Name)
 		}
 		out, err := a.Execute(ctx, t, req.Params.Arguments)
 		if err != nil {
@@ -104,20 +113,25 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-// cliMCP is `bgtask mcp`: an MCP server on stdin and stdout until the
-// client closes stdin.
-func cliMCP(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+// Command is `bgtask mcp`.
+func Command() toolbox.Command {
+	return toolbox.Command{Name: "mcp", Usage: "mcp", Summary: "serve the tools to an MCP client on stdin and stdout",
+		Example: "claude mcp add bg-tasks -- bgtask mcp\namp mcp add bg-tasks -- bgtask mcp", Run: run}
+}
+
+// run serves MCP on stdin and stdout until the client closes stdin.
+func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return errUsage
+		return toolbox.ErrUsage
 	}
-	if path := a.loginPath(ctx); path != "" {
+	if path := loginPath(ctx, a); path != "" {
 		a.Environ = setEnv(a.Environ, "PATH", path) // Tasks get the user's PATH.
 		logger(a.Stderr).Warn("bare PATH: tasks get the login shell's", "PATH", path)
 	}
-	s, err := a.MCPServer()
+	s, err := New(a)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package toolbox
+package installer
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,14 +22,14 @@ var errDoctor = errors.New("some checks failed (see above)")
 
 // cliDoctor checks an installation as a user would when something does
 // not work: one line per check, with how to fix what fails.
-func cliDoctor(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return errUsage
+		return toolbox.ErrUsage
 	}
-	paths, err := a.installPaths("", "")
+	paths, err := newPaths(a, "", "")
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func cliDoctor(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 
 	// The binary.
 	if p := lookPath("bgtask", a.Getenv("PATH")); p != "" {
-		report(true, "bgtask on PATH: "+p+" ("+Version()+")", "")
+		report(true, "bgtask on PATH: "+p+" ("+toolbox.Version()+")", "")
 	} else {
 		report(false, "bgtask is not on PATH", "bgtask install, then open a new shell (or add "+paths.bin+" to PATH)")
 	}

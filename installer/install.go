@@ -1,4 +1,4 @@
-package toolbox
+package installer
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"io"
 	"io/fs"
 	"os"
@@ -61,7 +62,7 @@ type installPaths struct {
 	configDir string // XDG_CONFIG_HOME or ~/.config
 }
 
-func (a *App) installPaths(prefix, toolbox string) (installPaths, error) {
+func newPaths(a *toolbox.App, prefix, toolbox string) (installPaths, error) {
 	home := a.Getenv("HOME")
 	if !filepath.IsAbs(home) {
 		return installPaths{}, fmt.Errorf("HOME must be an absolute path, got %q", home)
@@ -81,10 +82,10 @@ func (a *App) installPaths(prefix, toolbox string) (installPaths, error) {
 	p.ampTools = filepath.Join(config, "amp", "tools")
 	p.toolbox = p.ampTools
 	if prefix != "" {
-		p.bin = filepath.Join(a.absPath(prefix), "bin")
+		p.bin = filepath.Join(absPath(a, prefix), "bin")
 	}
 	if toolbox != "" {
-		p.toolbox = a.absPath(toolbox)
+		p.toolbox = absPath(a, toolbox)
 	}
 	for _, dir := range []string{p.bin, p.toolbox} {
 		// The shell snippets quote these for POSIX shells and fish at once;
@@ -98,7 +99,7 @@ func (a *App) installPaths(prefix, toolbox string) (installPaths, error) {
 
 // absPath makes a flag's path absolute: ~ is HOME, relative is from the
 // current folder.
-func (a *App) absPath(p string) string {
+func absPath(a *toolbox.App, p string) string {
 	switch {
 	case p == "~" || strings.HasPrefix(p, "~/"):
 		return filepath.Join(a.Getenv("HOME"), p[1:])
@@ -159,9 +160,9 @@ func (p installPaths) profilePath(getenv func(string) string, sh string) string 
 }
 
 // cliInstall is `bgtask install`.
-func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	prefix := fs.String("prefix", "", "install bgtask and bg-reaper into `DIR`/bin (default ~/.local)")
-	toolbox := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
+	toolboxDir := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")
 	agentsFlag := fs.String("agents", "", "comma-separated agents to register `bgtask mcp` with: amp, claude, cursor, codex, or none (default: those found on this machine)")
@@ -169,9 +170,9 @@ func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	if fs.NArg() > 0 {
-		return errUsage
+		return toolbox.ErrUsage
 	}
-	paths, err := a.installPaths(*prefix, *toolbox)
+	paths, err := newPaths(a, *prefix, *toolboxDir)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 	if *uninstall {
 		return in.uninstall()
 	}
-	sh, err := a.chooseShells(*shellList, paths)
+	sh, err := chooseShells(a, *shellList, paths)
 	if err != nil {
 		return err
 	}
@@ -193,12 +194,12 @@ func cliInstall(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	return in.install(src, sh, agentList, a.Getenv)
+	return in.install(a, src, sh, agentList)
 }
 
 // chooseShells parses --shell; without it, the shells in use here: the
 // login shell, those on PATH, those with a profile already.
-func (a *App) chooseShells(list string, p installPaths) ([]string, error) {
+func chooseShells(a *toolbox.App, list string, p installPaths) ([]string, error) {
 	if list == "none" {
 		return nil, nil
 	}
@@ -245,8 +246,8 @@ func (in *installer) printf(format string, args ...any) {
 	fmt.Fprintf(in.out, format+"\n", args...)
 }
 
-func (in *installer) install(src string, shellNames []string, agentList []agentConfig, getenv func(string) string) (err error) {
-	p := in.paths
+func (in *installer) install(a *toolbox.App, src string, shellNames []string, agentList []agentConfig) (err error) {
+	p, getenv := in.paths, a.Getenv
 	if in.m, err = loadManifest(p.manifest); err != nil {
 		return err
 	}
@@ -265,12 +266,23 @@ func (in *installer) install(src string, shellNames []string, agentList []agentC
 	if err = in.installBinary(src, bin); err != nil {
 		return err
 	}
-	// Relative, so the pair can be moved together.
-	if err = in.link("bgtask", filepath.Join(p.bin, "bg-reaper")); err != nil {
+	// The toolbox entries and bg-reaper run on every tool call and shell
+	// start: they get the lean build when it is beside this one.
+	hot := "bgtask"
+	if lean := filepath.Join(filepath.Dir(src), toolbox.LeanCommand); isExecutable(lean) {
+		if err = in.installBinary(lean, filepath.Join(p.bin, toolbox.LeanCommand)); err != nil {
+			return err
+		}
+		hot = toolbox.LeanCommand
+	} else {
+		in.printf("note       no %s beside %s: the toolbox entries and bg-reaper run bgtask, which starts slower (scripts/install.sh builds both)", toolbox.LeanCommand, src)
+	}
+	// Relative, so the binaries can be moved together.
+	if err = in.link(hot, filepath.Join(p.bin, "bg-reaper")); err != nil {
 		return err
 	}
-	for _, t := range Tools() {
-		if err = in.link(bin, filepath.Join(p.toolbox, toolCommand(t))); err != nil {
+	for _, t := range toolbox.Tools() {
+		if err = in.link(filepath.Join(p.bin, hot), filepath.Join(p.toolbox, t.Command())); err != nil {
 			return err
 		}
 	}
@@ -296,7 +308,7 @@ func (in *installer) install(src string, shellNames []string, agentList []agentC
 		if path == "" {
 			continue
 		}
-		script, cerr := completionScript(sh)
+		script, cerr := a.CompletionScript(sh)
 		if cerr != nil {
 			return cerr
 		}
@@ -326,9 +338,6 @@ func (in *installer) install(src string, shellNames []string, agentList []agentC
 	in.printf("For any other MCP client, the server command is: %s mcp", bin)
 	return nil
 }
-
-// toolCommand is the toolbox entry name of t: bg_run is bg-run.
-func toolCommand(t *Tool) string { return strings.ReplaceAll(t.Name, "_", "-") }
 
 func renderSnippet(sh string, prof shell.Profile) (string, error) {
 	tmpl, err := shell.Snippet(sh)
@@ -392,6 +401,12 @@ func (in *installer) installBinary(src, dst string) error {
 	in.m.file(dst, "")
 	in.printf("installed  %s", dst)
 	return nil
+}
+
+// isExecutable reports whether path is a regular file someone may run.
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // sameContent reports whether files a and b hold the same bytes.

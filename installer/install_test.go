@@ -1,9 +1,11 @@
-package toolbox
+package installer
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 	"io/fs"
 	"maps"
 	"os"
@@ -99,12 +101,12 @@ func TestInstallChooseShells(t *testing.T) {
 				}
 			}
 			env := map[string]string{"HOME": home, "SHELL": tt.shellEnv, "PATH": tt.path}
-			a := &App{Getenv: func(k string) string { return env[k] }}
-			paths, err := a.installPaths("", "")
+			a := &toolbox.App{Getenv: func(k string) string { return env[k] }}
+			paths, err := newPaths(a, "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := a.chooseShells(tt.flag, paths)
+			got, err := chooseShells(a, tt.flag, paths)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -136,8 +138,8 @@ func TestInstallPaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &App{Getenv: func(k string) string { return tt.env[k] }, Wd: "/wd"}
-			p, err := a.installPaths(tt.prefix, tt.toolbox)
+			a := &toolbox.App{Getenv: func(k string) string { return tt.env[k] }, Wd: "/wd"}
+			p, err := newPaths(a, tt.prefix, tt.toolbox)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -307,9 +309,12 @@ func TestInstallEndToEnd(t *testing.T) {
 	// The Go toolchain writes its telemetry counters under
 	// ~/.config/go, so install.sh cannot leave an empty HOME empty: that
 	// case runs a binary built here, with the real HOME.
-	built := filepath.Join(t.TempDir(), "bgtask")
-	if out, err := exec.Command("go", "build", "-o", built, "../cmd/bgtask").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	builtDir := t.TempDir()
+	built := filepath.Join(builtDir, "bgtask")
+	for _, cmd := range []string{"bgtask", toolbox.LeanCommand} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(builtDir, cmd), "../cmd/"+cmd).CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	script, err := filepath.Abs(filepath.Join("..", "scripts", "install.sh"))
 	if err != nil {
@@ -332,7 +337,7 @@ func TestInstallEndToEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newTestApp(t)
+			a := newApp(t)
 			home := t.TempDir()
 			for p, content := range tt.home {
 				path := filepath.Join(home, p)
@@ -395,6 +400,12 @@ func TestInstallEndToEnd(t *testing.T) {
 				}
 			}
 
+			// The hot path runs the lean build.
+			for _, name := range []string{".config/amp/tools/bg-run", ".local/bin/bg-reaper"} {
+				if target, err := filepath.EvalSymlinks(filepath.Join(home, name)); err != nil || filepath.Base(target) != toolbox.LeanCommand {
+					t.Errorf("%s runs %q (%v), want %s", name, target, err, toolbox.LeanCommand)
+				}
+			}
 			checkToolbox(t, a, filepath.Join(home, ".config", "amp", "tools"), env)
 
 			// The profile, sourced by a real shell, gives what Amp needs.
@@ -428,19 +439,19 @@ func TestInstallEndToEnd(t *testing.T) {
 // checkToolbox runs every installed entry through the toolbox protocol:
 // describe gives what this package describes, and execute runs a task
 // through bg-run, bg-status, bg-output and bg-stop.
-func checkToolbox(t *testing.T, a *App, dir string, env []string) {
+func checkToolbox(t *testing.T, a *toolbox.App, dir string, env []string) {
 	t.Helper()
-	protocol := func(tool *Tool, action, input string) (map[string]any, error) {
-		cmd := exec.Command(filepath.Join(dir, toolCommand(tool)))
+	protocol := func(tool *toolbox.Tool, action, input string) (map[string]any, error) {
+		cmd := exec.Command(filepath.Join(dir, tool.Command()))
 		cmd.Env = append(slices.Clone(env), "TOOLBOX_ACTION="+action)
 		cmd.Stdin = strings.NewReader(input)
 		out, err := cmd.Output()
 		var res map[string]any
 		if jerr := json.Unmarshal(out, &res); jerr != nil {
-			t.Fatalf("%s %s: not one JSON object (%v, exit %v): %s", toolCommand(tool), action, jerr, err, out)
+			t.Fatalf("%s %s: not one JSON object (%v, exit %v): %s", tool.Command(), action, jerr, err, out)
 		}
 		if err != nil {
-			return res, fmt.Errorf("%s %s: %v: %v", toolCommand(tool), action, err, res["error"])
+			return res, fmt.Errorf("%s %s: %v: %v", tool.Command(), action, err, res["error"])
 		}
 		return res, nil
 	}
@@ -448,9 +459,9 @@ func checkToolbox(t *testing.T, a *App, dir string, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range Tools() {
-		if !slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return e.Name() == toolCommand(tool) }) {
-			t.Errorf("%s not installed in %s", toolCommand(tool), dir)
+	for _, tool := range toolbox.Tools() {
+		if !slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return e.Name() == tool.Command() }) {
+			t.Errorf("%s not installed in %s", tool.Command(), dir)
 			continue
 		}
 		got, err := protocol(tool, "describe", "")
@@ -466,11 +477,11 @@ func checkToolbox(t *testing.T, a *App, dir string, env []string) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("installed %s describes itself as\n%v\nwant\n%v", toolCommand(tool), got, want)
+			t.Errorf("installed %s describes itself as\n%v\nwant\n%v", tool.Command(), got, want)
 		}
 	}
 
-	execute := func(tool *Tool, input string) map[string]any {
+	execute := func(tool *toolbox.Tool, input string) map[string]any {
 		t.Helper()
 		res, err := protocol(tool, "execute", input)
 		if err != nil {
@@ -478,17 +489,17 @@ func checkToolbox(t *testing.T, a *App, dir string, env []string) {
 		}
 		return res
 	}
-	runRes := execute(bgRun(), mcpJSON(map[string]any{"command": docTaskCommand, "label": "web", "timeout": 5}))
+	runRes := execute(toolbox.ToolByCommand("bg-run"), jsonText(map[string]any{"command": toolboxtest.DevServerCommand, "label": "web", "timeout": 5}))
 	id, _ := runRes["task_id"].(string)
 	if id == "" {
 		t.Fatalf("bg-run: %v", runRes)
 	}
-	if st := execute(bgStatus(), `{}`); !strings.Contains(mcpJSON(st), id) {
+	if st := execute(toolbox.ToolByCommand("bg-status"), `{}`); !strings.Contains(jsonText(st), id) {
 		t.Errorf("bg-status does not list %s: %v", id, st)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out := execute(bgOutput(), `{"task_id":"`+id+`","filter":"error","since":false}`)
+		out := execute(toolbox.ToolByCommand("bg-output"), `{"task_id":"`+id+`","filter":"error","since":false}`)
 		if s, _ := out["stdout"].(string); strings.Contains(s, "Cannot find module") {
 			break
 		}
@@ -497,10 +508,10 @@ func checkToolbox(t *testing.T, a *App, dir string, env []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if stop := execute(bgStop(), `{"task_id":"`+id+`"}`); stop["status"] != "killed" {
+	if stop := execute(toolbox.ToolByCommand("bg-stop"), `{"task_id":"`+id+`"}`); stop["status"] != "killed" {
 		t.Errorf("bg-stop: %v", stop)
 	}
-	if res, err := protocol(bgOutput(), "execute", `{"task_id":"nope"}`); err == nil || !strings.Contains(fmt.Sprint(res["error"]), "task_id") {
+	if res, err := protocol(toolbox.ToolByCommand("bg-output"), "execute", `{"task_id":"nope"}`); err == nil || !strings.Contains(fmt.Sprint(res["error"]), "task_id") {
 		t.Errorf("bad input: %v, %v; want {\"error\"} and exit 1", res, err)
 	}
 }

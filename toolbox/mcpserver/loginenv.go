@@ -1,4 +1,4 @@
-package toolbox
+package mcpserver
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // A server started by a GUI client (Claude Desktop, Cursor, an editor
@@ -33,7 +35,7 @@ const loginShellWait = 5 * time.Second
 
 // loginPath returns the PATH of the user's login shell when the server's
 // own PATH is bare, "" otherwise or when the shell cannot tell.
-func (a *App) loginPath(ctx context.Context) string {
+func loginPath(ctx context.Context, a *toolbox.App) string {
 	if !barePath(a.Getenv("PATH")) {
 		return ""
 	}

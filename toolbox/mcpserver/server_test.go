@@ -1,4 +1,4 @@
-package toolbox
+package mcpserver
 
 import (
 	"bufio"
@@ -17,13 +17,15 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 // mcpCommand is `bgtask mcp` as a real process (the test binary, as
 // Main), storing tasks in a's state folder so that a's cleanup ends them.
-func mcpCommand(t *testing.T, a *App) (*exec.Cmd, *bytes.Buffer) {
+func mcpCommand(t *testing.T, a *toolbox.App) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(os.Args[0], "mcp")
-	cmd.Env = append(slices.Clone(a.Environ), "BGTEST_MAIN_AS=bgtask", "TASKS_DIR="+a.Store.Dir)
+	cmd.Env = append(slices.Clone(a.Environ), toolboxtest.MainAsEnv+"=bgtask", "TASKS_DIR="+a.Store.Dir)
 	cmd.Dir = a.Wd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -31,7 +33,7 @@ func mcpCommand(t *testing.T, a *App) (*exec.Cmd, *bytes.Buffer) {
 }
 
 // startMCP connects the SDK's client to a `bgtask mcp` subprocess.
-func startMCP(t *testing.T, a *App) *mcp.ClientSession {
+func startMCP(t *testing.T, a *toolbox.App) *mcp.ClientSession {
 	t.Helper()
 	cmd, stderr := mcpCommand(t, a)
 	client := mcp.NewClient(&mcp.Implementation{Name: "bgtask-test", Version: "0"}, nil)
@@ -85,17 +87,17 @@ func resultText(t *testing.T, res *mcp.CallToolResult) string {
 }
 
 // describe runs a toolbox entry as a real process: TOOLBOX_ACTION=describe.
-func describe(t *testing.T, a *App, tool *Tool) map[string]any {
+func describe(t *testing.T, a *toolbox.App, tool *toolbox.Tool) map[string]any {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(slices.Clone(a.Environ), "BGTEST_MAIN_AS="+toolCommand(tool), "TOOLBOX_ACTION=describe", "TASKS_DIR="+a.Store.Dir)
+	cmd.Env = append(slices.Clone(a.Environ), toolboxtest.MainAsEnv+"="+tool.Command(), "TOOLBOX_ACTION=describe", "TASKS_DIR="+a.Store.Dir)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s describe: %v", toolCommand(tool), err)
+		t.Fatalf("%s describe: %v", tool.Command(), err)
 	}
 	var d map[string]any
 	if err := json.Unmarshal(out, &d); err != nil {
-		t.Fatalf("%s describe: %v\n%s", toolCommand(tool), err, out)
+		t.Fatalf("%s describe: %v\n%s", tool.Command(), err, out)
 	}
 	return d
 }
@@ -103,7 +105,7 @@ func describe(t *testing.T, a *App, tool *Tool) map[string]any {
 // The two protocols serve one definition: names, descriptions and input
 // schemas are the same, compared as JSON values.
 func TestMCPToolsMatchToolbox(t *testing.T) {
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 	list, err := cs.ListTools(t.Context(), nil)
 	if err != nil {
@@ -114,7 +116,7 @@ func TestMCPToolsMatchToolbox(t *testing.T) {
 		names = append(names, mt.Name)
 	}
 	var want []string
-	for _, tool := range Tools() {
+	for _, tool := range toolbox.Tools() {
 		want = append(want, tool.Name)
 	}
 	slices.Sort(names)
@@ -123,7 +125,7 @@ func TestMCPToolsMatchToolbox(t *testing.T) {
 		t.Fatalf("MCP tools %v, toolbox tools %v", names, want)
 	}
 	for _, mt := range list.Tools {
-		d := describe(t, a, toolByCommand(mt.Name))
+		d := describe(t, a, toolbox.ToolByCommand(mt.Name))
 		// The client decodes the schema into a map; round-trip both
 		// through JSON so that numbers compare alike.
 		var mcpSchema, boxSchema any
@@ -162,7 +164,7 @@ func mcpJSON(v any) string {
 // The whole cycle an agent goes through, over a real stdio connection:
 // initialize, start a dev server, read its errors, stop it.
 func TestMCPRunOutputStop(t *testing.T) {
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 
 	init := cs.InitializeResult()
@@ -176,7 +178,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 		t.Errorf("no tools capability: %+v", init.Capabilities)
 	}
 
-	run := callMCP(t, cs, "bg_run", map[string]any{"command": docTaskCommand, "label": "web", "timeout": 5})
+	run := callMCP(t, cs, "bg_run", map[string]any{"command": toolboxtest.DevServerCommand, "label": "web", "timeout": 5})
 	id, _ := run["task_id"].(string)
 	if id == "" || run["status"] != "running" || run["label"] != "web" {
 		t.Fatalf("bg_run answer: %v", run)
@@ -218,7 +220,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 	if stop["status"] != "killed" {
 		t.Errorf("bg_stop: %v", stop)
 	}
-	if left := markerProcs(t, id); len(left) > 0 {
+	if left := toolboxtest.MarkerProcs(t, id); len(left) > 0 {
 		t.Errorf("processes left after bg_stop: %v", left)
 	}
 }
@@ -226,7 +228,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 // Every failure is a tool error the model can read and correct, and the
 // session goes on.
 func TestMCPToolErrors(t *testing.T) {
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 	tests := []struct {
 		tool    string
@@ -251,9 +253,9 @@ func TestMCPToolErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+" "+mcpJSON(tt.args), func(t *testing.T) {
-			before := snapshotDir(t, a.Store.Dir)
+			before := toolboxtest.SnapshotDir(t, a.Store.Dir)
 			defer func() {
-				if after := snapshotDir(t, a.Store.Dir); after != before {
+				if after := toolboxtest.SnapshotDir(t, a.Store.Dir); after != before {
 					t.Errorf("state changed:\nbefore %s\nafter  %s", before, after)
 				}
 			}()
@@ -283,7 +285,7 @@ func TestMCPToolErrors(t *testing.T) {
 // lines that are not messages: those get a JSON-RPC error, not a dead
 // server. Logs go to stderr. Closing stdin ends the server cleanly.
 func TestMCPStdoutIsProtocolOnly(t *testing.T) {
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cmd, stderr := mcpCommand(t, a)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

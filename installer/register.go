@@ -1,4 +1,4 @@
-package toolbox
+package installer
 
 import (
 	"encoding/json"

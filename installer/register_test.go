@@ -1,7 +1,8 @@
-package toolbox
+package installer
 
 import (
 	"encoding/json"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,11 +34,11 @@ func TestInstallRegistersAgents(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home, ".cursor"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	a := newTestApp(t, "HOME="+home, "XDG_CONFIG_HOME=")
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=")
 	install := func(args ...string) string {
 		var out, errOut strings.Builder
 		a.Stdout, a.Stderr = &out, &errOut
-		if code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none"}, args...)); code != ExitOK {
+		if code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none"}, args...)); code != toolbox.ExitOK {
 			t.Fatalf("install %v: exit %d: %s%s", args, code, out.String(), errOut.String())
 		}
 		return out.String()
@@ -90,7 +91,7 @@ func TestInstallRegistersAgents(t *testing.T) {
 
 	var out2, errOut strings.Builder
 	a.Stdout, a.Stderr = &out2, &errOut
-	if code := a.CLI(t.Context(), "bgtask", []string{"install", "--uninstall"}); code != ExitOK {
+	if code := a.CLI(t.Context(), "bgtask", []string{"install", "--uninstall"}); code != toolbox.ExitOK {
 		t.Fatalf("uninstall: %d %s", code, errOut.String())
 	}
 	for p, content := range files {
@@ -122,14 +123,14 @@ func TestDoctor(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(home, ".local", "bin")
-	a := newTestApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
-	run := func(args ...string) (string, ExitCode) {
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
+	run := func(args ...string) (string, toolbox.ExitCode) {
 		var out, errOut strings.Builder
 		a.Stdout, a.Stderr = &out, &errOut
 		code := a.CLI(t.Context(), "bgtask", args)
 		return out.String() + errOut.String(), code
 	}
-	if out, code := run("install", "--shell", "bash", "--agents", "amp"); code != ExitOK {
+	if out, code := run("install", "--shell", "bash", "--agents", "amp"); code != toolbox.ExitOK {
 		t.Fatalf("install: %s", out)
 	}
 	out, code := run("doctor")
@@ -138,13 +139,13 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("doctor lacks %q:\n%s", want, out)
 		}
 	}
-	if code != ExitOK {
+	if code != toolbox.ExitOK {
 		t.Fatalf("doctor after an install: exit %d\n%s", code, out)
 	}
 	if err := os.WriteFile(settings, []byte(`{}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := run("doctor"); code == ExitOK || !strings.Contains(out, "FAIL  Amp: bgtask mcp is not registered") || !strings.Contains(out, "fix: bgtask install --agents amp") {
+	if out, code := run("doctor"); code == toolbox.ExitOK || !strings.Contains(out, "FAIL  Amp: bgtask mcp is not registered") || !strings.Contains(out, "fix: bgtask install --agents amp") {
 		t.Fatalf("doctor with the registration gone: exit %d\n%s", code, out)
 	}
 }

@@ -1,0 +1,26 @@
+// Package installer puts bgtask where agents and shells find it, and
+// checks that it is there: `bgtask install` (binaries, Amp toolbox
+// entries, skill, AGENTS.md guidance, shell-profile blocks, completion,
+// and `bgtask mcp` registered with every coding agent it finds),
+// `bgtask install --uninstall` (exactly what a manifest says was added),
+// and `bgtask doctor`.
+//
+// It edits only the user's own files, merges into existing agent
+// configurations with a real JSON or TOML parser, and never touches a
+// line or entry it did not add. It does not build anything: it installs
+// the binaries it is given (the running bgtask, and the lean bgtask-tool
+// found beside it).
+package installer
+
+import "github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+
+// Commands are the subcommands this package adds to bgtask.
+func Commands() []toolbox.Command {
+	return []toolbox.Command{
+		{Name: "install", Usage: "install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--agents LIST|none] [--uninstall]",
+			Summary: "install for this user and register with the agents found",
+			Example: "bgtask install\nbgtask install --agents claude,codex --shell none\nbgtask install --uninstall", Run: cliInstall},
+		{Name: "doctor", Usage: "doctor", Summary: "check the installation, one line per check with how to fix it",
+			Example: "bgtask doctor", Run: cliDoctor},
+	}
+}

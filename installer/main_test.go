@@ -1,0 +1,40 @@
+package installer
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+)
+
+// The test binary also serves as bgtask (with install and doctor), as
+// the toolbox entries and as a task's supervisor: see toolboxtest.Main.
+func TestMain(m *testing.M) { toolboxtest.Main(m, Commands()...) }
+
+// jsonText is v as JSON text.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // Only maps and strings built by the tests.
+	}
+	return string(b)
+}
+
+// newApp is toolboxtest.NewApp with this package's commands.
+func newApp(t *testing.T, env ...string) *toolbox.App {
+	t.Helper()
+	a := toolboxtest.NewApp(t, env...)
+	a.Commands = Commands()
+	return a
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
