@@ -62,8 +62,8 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) (*App, error) {
 	}
 	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
 	return &App{
-		Store:      supervisor.Store{Dir: dir},
-		Getenv:     os.Getenv, Environ: os.Environ(),
+		Store:  supervisor.Store{Dir: dir},
+		Getenv: os.Getenv, Environ: os.Environ(),
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Wd: wd, Now: time.Now,
 	}, nil
