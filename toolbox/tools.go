@@ -58,7 +58,7 @@ func bgRun() *Tool {
 			{Name: "replace", Type: "boolean", Default: false, Description: "If a task with this label is already running in this cwd, stop it and its tree first (restart). Without it, bg_run refuses to start a duplicate."},
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
-			{Name: "wait_url", Type: "string", Description: "Wait until this http(s) URL answers with a status below 500."},
+			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
 		},
 		Run: runBgRun,

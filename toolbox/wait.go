@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +84,6 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 	reader := "wait-" + randomHex()
 	defer removeCursors(t.Dir, reader)
 	deadline := time.Now().Add(time.Duration(w.seconds * float64(time.Second)))
-	client := &http.Client{Timeout: 2 * time.Second}
 	for n := 0; ; n++ {
 		if w.pattern != "" {
 			if line := firstMatch(t.Dir, reader, w.pattern, t.Cwd); line != "" {
@@ -102,7 +100,7 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 			}
 		}
 		if w.url != "" {
-			if code := probeURL(ctx, client, w.url); code > 0 && code < 500 {
+			if code := probeURL(ctx, w.url); code > 0 && code < 500 {
 				res.Ready, res.HTTPStatus = true, code
 				return res, t
 			}
@@ -144,19 +142,6 @@ func firstMatch(dir, reader, pattern, cwd string) string {
 		}
 	}
 	return ""
-}
-
-func probeURL(ctx context.Context, c *http.Client, url string) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0
-	}
-	_ = resp.Body.Close() // Only the status matters.
-	return resp.StatusCode
 }
 
 func containsInt(s []int, v int) bool {
