@@ -3,6 +3,7 @@ package capture
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The corpus under testdata/corpus comes with NAME.keep files: the lines a
@@ -10,15 +11,19 @@ import (
 // definition of "still see" shared by the corpus test and
 // scripts/cleanbench.
 
-// escapeSeq matches the escape sequences a keep entry or line might carry.
-var escapeSeq = regexp.MustCompile("\x1b(?:\\[[0-?]*[ -/]*[@-~]|\\][^\x07\x1b]*(?:\x07|\x1b\\\\)|[ -/]*[0-~])")
+// escapeSeq matches the escape sequences a keep entry or line might
+// carry. Compiled on first use: every tool call links this package, few
+// call MissingKeeps.
+var escapeSeq = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile("\x1b(?:\\[[0-?]*[ -/]*[@-~]|\\][^\x07\x1b]*(?:\x07|\x1b\\\\)|[ -/]*[0-~])")
+})
 
 // keepForm is the form in which keep entries and cleaned lines are
 // compared: escape sequences removed, every path reduced to its last
 // component (shortening a path is not a loss, truncating a message is) and
 // white space folded to single spaces.
 func keepForm(s string) string {
-	s = escapeSeq.ReplaceAllString(s, "")
+	s = escapeSeq().ReplaceAllString(s, "")
 	f := strings.Fields(s)
 	for i, w := range f {
 		if j := strings.LastIndexByte(w, '/'); j >= 0 {
