@@ -1,0 +1,734 @@
+// Command bench runs every benchmark of amp-bg-tasks and writes the
+// results, with the machine they were measured on, to BENCHMARKS.md. It
+// is what scripts/bench.sh runs:
+//
+//	go run ./scripts/bench [-quick] [-out BENCHMARKS.md]
+//
+// Whole-process timings go through hyperfine (each tool call is a process
+// an agent starts); in-process throughput through Go's testing.B. Every
+// timing row is compared with a bare Go program (it prints {} and exits)
+// built here in the same run, so that figures from different machines
+// compare as ratios. -quick runs each timing a few times only: CI uses it
+// so that the script cannot rot, and never fails on a timing.
+//
+// It builds into a temporary folder, keeps its state folders there, and
+// stops every task it starts.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+func main() {
+	quick := flag.Bool("quick", false, "few repetitions and smaller inputs: checks that every benchmark still runs")
+	out := flag.String("out", "BENCHMARKS.md", "the report to write")
+	flag.Parse()
+	if err := run(*quick, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run of every benchmark.
+type bench struct {
+	quick bool
+	tmp   string // builds, state folders, inputs
+	bin   string // bare, bgtask, bgtask-tool and the tool links
+	runs  int    // hyperfine runs of a quick command
+	bareN float64
+	bareS float64 // bare program's median, direct and through sh
+	rows  []row
+	notes []string
+}
+
+// row is one line of the timing table.
+type row struct {
+	what, command string
+	median        float64 // seconds; 0 when the row reports something else
+	value         string  // what the row reports when it is not a median
+	goal          string
+	ratio         string
+	verdict       string
+}
+
+func run(quick bool, out string) error {
+	tmp, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }() // Best effort.
+	b := &bench{quick: quick, tmp: tmp, bin: filepath.Join(tmp, "bin"), runs: 100}
+	if quick {
+		b.runs = 10
+	}
+	if _, err := exec.LookPath("hyperfine"); err != nil {
+		return errors.New("hyperfine not found (scripts/bench.sh installs it: apt-get install hyperfine)")
+	}
+	step := func(name string, f func() error) error {
+		fmt.Fprintf(os.Stderr, "== %s\n", name)
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+	var report strings.Builder
+	for _, s := range []struct {
+		name string
+		f    func() error
+	}{
+		{"build", b.build},
+		{"bare program", b.bare},
+		{"tool calls", b.toolCalls},
+		{"bg_output on 1, 60 and 200 MB logs", b.outputs},
+		{"capture overhead", b.captureOverhead},
+		{"supervisor memory", b.supervisorRSS},
+	} {
+		if err := step(s.name, s.f); err != nil {
+			return err
+		}
+	}
+	b.header(&report)
+	b.table(&report)
+	for _, s := range []struct {
+		name string
+		f    func(*strings.Builder) error
+	}{
+		{"in-process throughput (testing.B)", b.throughput},
+		{"corpus reduction", b.corpus},
+		{"signal recall", b.signalRecall},
+		{"agent loop", b.agentLoop},
+	} {
+		if err := step(s.name, func() error { return s.f(&report) }); err != nil {
+			return err
+		}
+	}
+	if len(b.notes) > 0 {
+		report.WriteString("\n## Notes on goals missed\n\n")
+		for _, n := range b.notes {
+			report.WriteString("- " + n + "\n")
+		}
+	}
+	if err := os.WriteFile(out, []byte(report.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", out)
+	return nil
+}
+
+// build compiles the bare program and both commands as the installer
+// does (static, -trimpath), and links the toolbox entries to the lean one.
+func (b *bench) build() error {
+	src := filepath.Join(b.tmp, "bare")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"go.mod":  "module bare\n\ngo 1.22\n",
+		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { _, _ = os.Stdout.WriteString(\"{}\\n\") }\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	builds := []struct{ dir, pkg, out string }{
+		{src, ".", "bare"},
+		{".", "./cmd/bgtask", "bgtask"},
+		{".", "./cmd/bgtask-tool", "bgtask-tool"},
+	}
+	for _, bd := range builds {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(b.bin, bd.out), bd.pkg)
+		cmd.Dir = bd.dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", bd.pkg, err, out)
+		}
+	}
+	for _, n := range []string{"bg-run", "bg-status", "bg-output", "bg-stop", "bg-reaper"} {
+		if err := os.Symlink("bgtask-tool", filepath.Join(b.bin, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hyperfine times commands and returns each one's median in seconds.
+// Commands run without a shell unless shell is set (needed to feed a
+// tool its JSON input on stdin); hyperfine then subtracts the shell's own
+// start-up time.
+func (b *bench) hyperfine(env []string, runs int, shell bool, prepare string, cmds ...string) ([]float64, error) {
+	export := filepath.Join(b.tmp, "hyperfine.json")
+	args := []string{"--style", "none", "--warmup", strconv.Itoa(max(1, runs/10)), "--runs", strconv.Itoa(runs), "--export-json", export}
+	if !shell {
+		args = append(args, "-N")
+	}
+	if prepare != "" {
+		args = append(args, "--prepare", prepare)
+	}
+	cmd := exec.Command("hyperfine", append(args, cmds...)...)
+	cmd.Env = append(append(os.Environ(), "BG_NOTIFY=never"), env...)
+	cmd.Dir = b.tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("hyperfine %q: %v\n%s", cmds, err, out)
+	}
+	raw, err := os.ReadFile(export)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Results []struct {
+			Median float64 `json:"median"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Results) != len(cmds) {
+		return nil, fmt.Errorf("hyperfine gave %d results for %d commands", len(res.Results), len(cmds))
+	}
+	var m []float64
+	for _, r := range res.Results {
+		m = append(m, r.Median)
+	}
+	return m, nil
+}
+
+// bare times the bare program, directly and through sh with its input
+// on stdin, as the tool rows that need one are run.
+func (b *bench) bare() error {
+	bare := filepath.Join(b.bin, "bare")
+	m, err := b.hyperfine(nil, b.runs*2, false, "", bare)
+	if err != nil {
+		return err
+	}
+	s, err := b.hyperfine(nil, b.runs*2, true, "", bare+" </dev/null")
+	if err != nil {
+		return err
+	}
+	b.bareN, b.bareS = m[0], s[0]
+	b.rows = append(b.rows,
+		row{what: "bare Go program (prints {})", command: "bare", median: m[0], goal: "the 1.0x reference"},
+		row{what: "bare Go program, through sh with stdin", command: "sh -c 'bare </dev/null'", median: s[0], goal: "the 1.0x reference for rows fed JSON"})
+	return nil
+}
+
+// add records a timed row against its goal: a ratio to the bare program
+// (maxRatio) or an absolute bound (maxSeconds), whichever is given.
+func (b *bench) add(what, command string, median, bare, maxRatio, maxSeconds float64) {
+	r := row{what: what, command: command, median: median}
+	ratio := median / bare
+	r.ratio = fmt.Sprintf("%.2fx", ratio)
+	ok := true
+	switch {
+	case maxRatio > 0:
+		r.goal = fmt.Sprintf("<= %.1fx bare", maxRatio)
+		ok = ratio <= maxRatio
+	case maxSeconds > 0:
+		r.goal = "< " + ms(maxSeconds)
+		ok = median < maxSeconds
+	default:
+		r.goal = "measured"
+	}
+	if maxRatio > 0 || maxSeconds > 0 {
+		r.verdict = "met"
+		if !ok {
+			r.verdict = "**missed**"
+		}
+	}
+	b.rows = append(b.rows, r)
+}
+
+// toolCalls times the calls every agent makes: describe, bg_run,
+// bg_status with 50 and 1,000 tasks, the reaper's no-work path.
+func (b *bench) toolCalls() error {
+	tool := func(name string) string { return filepath.Join(b.bin, name) }
+	input := func(name, json string) (string, error) {
+		p := filepath.Join(b.tmp, name+".json")
+		return p, os.WriteFile(p, []byte(json), 0o644)
+	}
+	empty := filepath.Join(b.tmp, "state-empty")
+	if err := os.MkdirAll(empty, 0o700); err != nil {
+		return err
+	}
+	m, err := b.hyperfine([]string{"TASKS_DIR=" + empty, "TOOLBOX_ACTION=describe"}, b.runs, false, "", tool("bg-run"))
+	if err != nil {
+		return err
+	}
+	b.add("describe (every tool, when Amp lists them)", "TOOLBOX_ACTION=describe bg-run", m[0], b.bareN, 1.5, 0)
+
+	// bg_run of a command that ends at once; each run after the previous
+	// task's supervisor has exited, as an agent's calls come.
+	runState := filepath.Join(b.tmp, "state-run")
+	in, err := input("run", `{"command":"true","timeout":1}`)
+	if err != nil {
+		return err
+	}
+	m, err = b.hyperfine([]string{"TASKS_DIR=" + runState, "TOOLBOX_ACTION=execute"}, b.runs, true, "sleep 0.05", tool("bg-run")+" <"+in)
+	if err != nil {
+		return err
+	}
+	b.add("bg_run latency (tool process + supervisor started, command running)", `bg-run <{"command":"true","timeout":1}`, m[0], b.bareS, 2.5, 0)
+	if err := stopAll(b.bin, runState); err != nil {
+		return err
+	}
+
+	list, err := input("status", `{}`)
+	if err != nil {
+		return err
+	}
+	for _, n := range []int{50, 1000} {
+		state := filepath.Join(b.tmp, fmt.Sprintf("state-%d", n))
+		if err := fakeTasks(state, n); err != nil {
+			return err
+		}
+		env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
+		m, err := b.hyperfine(env, b.runs, true, "", tool("bg-status")+" <"+list)
+		if err != nil {
+			return err
+		}
+		if n == 50 {
+			b.add("bg_status list, 50 tasks", "bg-status <{}", m[0], b.bareS, 1.5, 0)
+		} else {
+			b.add("bg_status list, 1,000 tasks", "bg-status <{}", m[0], b.bareS, 0, 0.050)
+		}
+		m, err = b.hyperfine(env, b.runs, false, "", tool("bg-reaper"))
+		if err != nil {
+			return err
+		}
+		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", m[0], b.bareN, 1.5, 0)
+	}
+	return nil
+}
+
+// fakeTasks writes n finished tasks into state, as the supervisor leaves
+// them, ended a minute ago (so the reaper has nothing to do).
+func fakeTasks(state string, n int) error {
+	now := time.Now().UTC()
+	for i := range n {
+		id := fmt.Sprintf("task-%d-bench%04d", now.Unix()-int64(n-i), i)
+		dir := filepath.Join(state, id)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		files := map[string]string{
+			"command": fmt.Sprintf("npm test -- shard %d", i), "label": fmt.Sprintf("shard-%d", i),
+			"status": "failed", "exit_code": "1", "cwd": "/home/dev/shop",
+			"started_at":  now.Add(-2 * time.Minute).Format(time.RFC3339),
+			"finished_at": now.Add(-time.Minute).Format(time.RFC3339),
+			"stdout":      "PASS src/a.test.ts\nFAIL src/b.test.ts\n", "stderr": "",
+		}
+		for name, v := range files {
+			if name != "stdout" && name != "stderr" {
+				v += "\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stopAll stops every running task in state (bench started them all).
+func stopAll(bin, state string) error {
+	ents, err := os.ReadDir(state)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		cmd := exec.Command(filepath.Join(bin, "bg-stop"))
+		cmd.Env = append(os.Environ(), "TASKS_DIR="+state, "TOOLBOX_ACTION=execute")
+		cmd.Stdin = strings.NewReader(`{"task_id":"` + e.Name() + `"}`)
+		_ = cmd.Run() // Most have ended already: nothing to stop is fine.
+	}
+	return nil
+}
+
+// outputs times bg_output on logs of 1, 60 and 200 MB: tail=80, a since
+// read of 1,000 new lines, view=digest, and a filtered full scan.
+func (b *bench) outputs() error {
+	sizes := []int{1, 60, 200}
+	if b.quick {
+		sizes = []int{1, 60}
+		b.notes = append(b.notes, "Quick mode (CI) leaves out the 200 MB log.")
+	}
+	state := filepath.Join(b.tmp, "state-logs")
+	chunk := filepath.Join(b.tmp, "chunk.log")
+	var c strings.Builder
+	for i := range 1000 {
+		c.WriteString(logLine(i))
+	}
+	if err := os.WriteFile(chunk, []byte(c.String()), 0o644); err != nil {
+		return err
+	}
+	for _, mb := range sizes {
+		id := fmt.Sprintf("task-1700000000-log%d", mb)
+		dir := filepath.Join(state, id)
+		if err := writeLog(dir, mb<<20); err != nil {
+			return err
+		}
+		env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
+		runs := b.runs
+		if mb >= 60 {
+			runs = max(3, b.runs/5)
+		}
+		in := func(name, params string) (string, error) {
+			p := filepath.Join(b.tmp, fmt.Sprintf("out-%s-%d.json", name, mb))
+			return p, os.WriteFile(p, []byte(`{"task_id":"`+id+`","stream":"stdout"`+params+`}`), 0o644)
+		}
+		tail, err := in("tail", `,"tail":80,"since":false`)
+		if err != nil {
+			return err
+		}
+		since, err := in("since", ``)
+		if err != nil {
+			return err
+		}
+		digest, err := in("digest", `,"view":"digest","since":false`)
+		if err != nil {
+			return err
+		}
+		scan, err := in("scan", `,"filter":"error|warn","since":false`)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(b.bin, "bg-output")
+		m, err := b.hyperfine(env, runs, true, "", out+" <"+tail)
+		if err != nil {
+			return err
+		}
+		b.add(fmt.Sprintf("bg_output tail=80, %d MB log", mb), "bg-output <{tail:80, since:false}", m[0], b.bareS, 1.5, 0)
+		// Each since read finds 1,000 new lines, appended before it.
+		m, err = b.hyperfine(env, runs, true, "cat "+chunk+" >>"+filepath.Join(dir, "stdout"), out+" <"+since)
+		if err != nil {
+			return err
+		}
+		b.add(fmt.Sprintf("bg_output since, 1,000 new lines, %d MB log", mb), "bg-output <{} after 1,000 lines", m[0], b.bareS, 1.5, 0)
+		m, err = b.hyperfine(env, max(3, runs/2), true, "", out+" <"+digest)
+		if err != nil {
+			return err
+		}
+		b.add(fmt.Sprintf("bg_output view=digest, %d MB log (whole log)", mb), "bg-output <{view:digest, since:false}", m[0], b.bareS, 0, 0)
+		if mb == 60 {
+			m, err = b.hyperfine(env, max(3, runs/2), true, "", out+" <"+scan)
+			if err != nil {
+				return err
+			}
+			size := dirBytes(dir)
+			b.rows = append(b.rows, row{what: "bg_output filtered full scan, 60 MB log (since=false, filter=error|warn)",
+				command: "bg-output <{filter:..., since:false}", median: m[0], goal: "measured",
+				value: fmt.Sprintf("%.0f MB/s", float64(size)/(1<<20)/m[0])})
+		}
+	}
+	return nil
+}
+
+// logLine is line i of a dev server's log: colour codes, long paths,
+// now and then a warning or an error.
+func logLine(i int) string {
+	switch {
+	case i%997 == 0:
+		return fmt.Sprintf("\x1b[31mERROR\x1b[39m request %d failed: ECONNREFUSED 127.0.0.1:5432 at /home/dev/shop/node_modules/.pnpm/pg@8.11.3/node_modules/pg/lib/client.js:132:17\n", i)
+	case i%50 == 0:
+		return fmt.Sprintf("\x1b[33mwarn\x1b[39m slow query %d took %dms\n", i, i%700)
+	default:
+		return fmt.Sprintf("\x1b[2m2026-11-23T10:%02d:%02d.%03dZ\x1b[22m \x1b[32mGET\x1b[39m /api/products/%d \x1b[32m200\x1b[39m %d.%03d ms - %d\n", i/60%60, i%60, i%1000, i%5000, i%90, i%1000, 1000+i%9000)
+	}
+}
+
+// writeLog makes dir a finished task whose stdout holds size bytes in
+// 10 MB segments, all kept (as with BG_LOG_BACKUPS=0).
+func writeLog(dir string, size int) error {
+	if err := fakeTask(dir); err != nil {
+		return err
+	}
+	w, err := capture.NewWriter(dir, "stdout", capture.WriterOptions{MaxBytes: 10 << 20, Backups: -1})
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	for i, n := 0, 0; n < size; i++ {
+		l := logLine(i)
+		k, err := bw.WriteString(l)
+		if err != nil {
+			return err
+		}
+		n += k
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func fakeTask(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"command": "npm run dev", "status": "completed", "exit_code": "0",
+		"started_at": "2023-11-14T22:13:20Z", "finished_at": "2023-11-14T22:13:20Z", "cwd": "/home/dev/shop"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// captureOverhead times a command writing 1 GB (100 MB in quick mode)
+// under a task (bg_run waiting for its end), under a bare PTY (script)
+// and straight into a file.
+func (b *bench) captureOverhead() error {
+	if _, err := exec.LookPath("script"); err != nil {
+		b.notes = append(b.notes, "Capture overhead not measured: `script` (util-linux) is missing.")
+		return nil
+	}
+	mb := 1024
+	if b.quick {
+		mb = 100
+	}
+	gen := fmt.Sprintf(`yes '2026-11-23T10:00:00Z INFO GET /api/products 200 12ms - a typical dev server log line' | head -c %d`, mb<<20)
+	state := filepath.Join(b.tmp, "state-capture")
+	in := filepath.Join(b.tmp, "capture.json")
+	params, _ := json.Marshal(map[string]any{"command": gen, "wait_seconds": 600, "timeout": 30}) // Strings and numbers always marshal.
+	if err := os.WriteFile(in, params, 0o644); err != nil {
+		return err
+	}
+	file := filepath.Join(b.tmp, "capture.out")
+	runs := 3
+	if b.quick {
+		runs = 1
+	}
+	m, err := b.hyperfine([]string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}, runs, true, "",
+		filepath.Join(b.bin, "bg-run")+" <"+in,
+		"script -q -c \""+gen+"\" /dev/null",
+		gen+" >"+file)
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(file) // Best effort: the temp folder goes anyway.
+	if err := stopAll(b.bin, state); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("%d MB written", mb)
+	b.rows = append(b.rows,
+		row{what: "capture: " + what + " under a task (PTY, rotated logs)", command: "bg-run <{command, wait_seconds:600}", median: m[0],
+			goal: "<= 1.5x script", value: fmt.Sprintf("%.0f MB/s; %.2fx script, %.2fx a file", float64(mb)/m[0], m[0]/m[1], m[0]/m[2]),
+			verdict: verdict(m[0]/m[1] <= 1.5)},
+		row{what: "capture: " + what + " under a bare PTY", command: "script -q -c CMD /dev/null", median: m[1], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[1])},
+		row{what: "capture: " + what + " straight to a file", command: "CMD >file", median: m[2], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[2])})
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// supervisorRSS samples a task supervisor's resident memory while its
+// command idles and while it writes as fast as it can.
+func (b *bench) supervisorRSS() error {
+	seconds := 5.0
+	if b.quick {
+		seconds = 1
+	}
+	state := filepath.Join(b.tmp, "state-rss")
+	for _, c := range []struct{ name, command string }{
+		{"idle (command sleeps)", "sleep 600"},
+		{"flood (yes, 10 MB segments rotating)", `yes "2026-11-23T10:00:00Z INFO GET /api/products 200 12ms - a typical dev server log line"`},
+	} {
+		cmd := exec.Command(filepath.Join(b.bin, "bg-run"))
+		cmd.Env = append(os.Environ(), "TASKS_DIR="+state, "TOOLBOX_ACTION=execute", "BG_NOTIFY=never")
+		params, _ := json.Marshal(map[string]any{"command": c.command, "timeout": 10}) // Always marshals.
+		cmd.Stdin = strings.NewReader(string(params))
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("bg-run: %v %s", err, out)
+		}
+		var res struct {
+			TaskID string `json:"task_id"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			return err
+		}
+		pid, err := os.ReadFile(filepath.Join(state, res.TaskID, "watchdog_pid"))
+		if err != nil {
+			_ = stopAll(b.bin, state)
+			return err
+		}
+		time.Sleep(500 * time.Millisecond) // Settle into the state measured.
+		var rss []float64
+		for deadline := time.Now().Add(time.Duration(seconds * float64(time.Second))); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if kb, err := rssKB(strings.TrimSpace(string(pid))); err == nil {
+				rss = append(rss, float64(kb)/1024)
+			}
+		}
+		if err := stopAll(b.bin, state); err != nil {
+			return err
+		}
+		if len(rss) == 0 {
+			return errors.New("no RSS sample of the supervisor")
+		}
+		slices.Sort(rss)
+		med := rss[len(rss)/2]
+		b.rows = append(b.rows, row{what: "supervisor RSS, " + c.name, command: "VmRSS of the supervisor, every 100 ms",
+			goal: "<= 20 MB", value: fmt.Sprintf("median %.1f MB, max %.1f MB", med, rss[len(rss)-1]), verdict: verdict(rss[len(rss)-1] <= 20)})
+	}
+	return nil
+}
+
+// rssKB reads VmRSS of pid from /proc.
+func rssKB(pid string) (int, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func ms(s float64) string {
+	if s >= 1 {
+		return fmt.Sprintf("%.2f s", s)
+	}
+	return fmt.Sprintf("%.1f ms", s*1000)
+}
+
+// header writes the machine and how to rerun.
+func (b *bench) header(w *strings.Builder) {
+	goVersion, _ := exec.Command("go", "version").Output()
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	mode := "full"
+	if b.quick {
+		mode = "quick (-quick: few repetitions, smaller inputs; CI's mode, timings indicative only)"
+	}
+	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `scripts/bench.sh` (rerun it to measure your machine; `scripts/bench.sh --quick` for a fast check).\n\n")
+	fmt.Fprintf(w, "| | |\n|---|---|\n")
+	fmt.Fprintf(w, "| date | %s |\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "| CPU | %s |\n| cores | %d |\n", cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(w, "| kernel | %s %s |\n", runtime.GOOS, strings.TrimSpace(string(kernel)))
+	fmt.Fprintf(w, "| Go | %s |\n", strings.TrimSpace(string(goVersion)))
+	fmt.Fprintf(w, "| mode | %s |\n", mode)
+	fmt.Fprintf(w, "| timing | hyperfine, median of %d runs for quick commands (fewer for big logs); binaries built static with -trimpath, as scripts/install.sh builds them |\n\n", b.runs)
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func (b *bench) table(w *strings.Builder) {
+	w.WriteString("## Whole-process timings and memory\n\n")
+	w.WriteString("Ratios are to the bare Go program built in the same run: directly for rows run without a shell, through `sh` for rows that feed the tool its JSON on stdin (hyperfine subtracts the shell's start either way).\n\n")
+	w.WriteString("| what | command | median | ratio to bare | goal | |\n|---|---|---:|---:|---|---|\n")
+	for _, r := range b.rows {
+		med := ""
+		if r.median > 0 {
+			med = ms(r.median)
+		}
+		ratio := r.ratio
+		if r.value != "" {
+			ratio = strings.TrimSpace(ratio + " " + r.value)
+		}
+		fmt.Fprintf(w, "| %s | `%s` | %s | %s | %s | %s |\n", r.what, r.command, med, ratio, r.goal, r.verdict)
+		if r.verdict == "**missed**" {
+			b.notes = append(b.notes, fmt.Sprintf("%s: %s against %s; see the README's Measured section for where the time goes.", r.what, strings.TrimSpace(med+" "+r.ratio+" "+r.value), r.goal))
+		}
+	}
+}
+
+// throughput runs the cleaner's testing.B benchmarks in-process.
+func (b *bench) throughput(w *strings.Builder) error {
+	benchtime := "5x"
+	if b.quick {
+		benchtime = "1x"
+	}
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkClean", "-benchtime", benchtime, "./capture")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go test -bench: %v\n%s", err, out)
+	}
+	re := regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(\d+) ns/op\s+([\d.]+) MB/s`)
+	w.WriteString("\n## Cleaner throughput, in process\n\n")
+	fmt.Fprintf(w, "`go test -run '^$' -bench '^BenchmarkClean' -benchtime %s ./capture`: the real-log corpus repeated to 50 MB, written in 64 KiB chunks.\n\n", benchtime)
+	w.WriteString("| benchmark | MB/s |\n|---|---:|\n")
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if m := re.FindStringSubmatch(l); m != nil {
+			fmt.Fprintf(w, "| %s | %s |\n", m[1], m[3])
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no benchmark results in:\n%s", out)
+	}
+	return nil
+}
+
+// corpus embeds cleanbench's table.
+func (b *bench) corpus(w *strings.Builder) error {
+	out, err := exec.Command("go", "run", "./scripts/cleanbench").Output()
+	if err != nil {
+		return fmt.Errorf("cleanbench: %w", err)
+	}
+	w.WriteString("\n## Cleaning the real-log corpus\n\n`go run ./scripts/cleanbench`: characters before and after default cleaning (no line cap) and with `filter=error|warn|fail|exception|panic`, and the diagnostic lines of each `.keep` file that survive.\n\n")
+	w.Write(out)
+	return nil
+}
+
+// agentLoop embeds scripts/agentloop's table; it needs npm for tsc.
+func (b *bench) agentLoop(w *strings.Builder) error {
+	w.WriteString("\n## The agent's loop\n\n`go run ./scripts/agentloop`: an agent fixing a TypeScript error under `tsc --watch`, waiting with wait_for/wait_seconds versus polling.\n\n")
+	if _, err := exec.LookPath("npm"); err != nil {
+		w.WriteString("Not measured: npm is missing (the loop runs a real tsc from npm).\n")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "run", "./scripts/agentloop").Output()
+	if err != nil {
+		return fmt.Errorf("agentloop: %w\n%s", err, out)
+	}
+	w.Write(out)
+	return nil
+}
