@@ -188,7 +188,7 @@ func (s Store) reapStaging(e os.DirEntry, now time.Time, dryRun bool) {
 }
 
 func readOne(dir, name string) string {
-	b, _ := os.ReadFile(filepath.Join(dir, name))
+	b, _ := readMeta(filepath.Join(dir, name))
 	return strings.TrimSpace(string(b))
 }
 

@@ -304,7 +304,7 @@ type fileReader struct {
 }
 
 func (r *fileReader) str(name string) string {
-	b, err := os.ReadFile(filepath.Join(r.dir, name))
+	b, err := readMeta(filepath.Join(r.dir, name))
 	if err != nil && r.err == nil {
 		r.err = err
 	}
@@ -312,7 +312,7 @@ func (r *fileReader) str(name string) string {
 }
 
 func (r *fileReader) opt(name string) string {
-	b, _ := os.ReadFile(filepath.Join(r.dir, name))
+	b, _ := readMeta(filepath.Join(r.dir, name))
 	return strings.TrimSpace(string(b))
 }
 
@@ -327,7 +327,7 @@ func (r *fileReader) int(name string) int {
 // these syscalls).
 func writeStaging(dir string, kv ...string) error {
 	for i := 0; i+1 < len(kv); i += 2 {
-		if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
+		if err := writeMeta(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", kv[i], err)
 		}
 	}
@@ -455,7 +455,7 @@ func (s Store) Ended(skip func(id string) bool) ([]*Task, error) {
 			continue
 		}
 		dir := filepath.Join(s.Dir, id)
-		if st := readOne(dir, fileStatus); st == "" || st == StatusRunning {
+		if st := readSmall(filepath.Join(dir, fileStatus)); st == "" || st == StatusRunning {
 			continue
 		}
 		if t, err := readTask(dir); err == nil {

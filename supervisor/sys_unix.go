@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"io/fs"
 	"strings"
 	"syscall"
 )
@@ -18,6 +19,66 @@ func closeOnExecUpTo(n int) {
 	for fd := 3; fd < n; fd++ {
 		syscall.CloseOnExec(fd)
 	}
+}
+
+// metaLimit bounds a metadata file read: the longest, command, is a
+// command line.
+const metaLimit = 1 << 20
+
+// readMeta reads one of a task's metadata files with system calls only
+// (open, read until EOF, close): os.ReadFile also stats the file and
+// offers it to the poller, three times the calls, and a task's status
+// takes a dozen such files. Symlinks are not followed. Errors are the
+// system's (errors.Is(err, fs.ErrNotExist) for a missing file).
+func readMeta(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() { _ = syscall.Close(fd) }() // Read only.
+	buf := make([]byte, 0, 128)
+	for len(buf) < metaLimit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+// writeMeta creates (or truncates) path with data, with system calls
+// only, for the same reason as readMeta: bg_run writes ten such files
+// while the agent waits.
+func writeMeta(path string, data []byte, perm uint32) error {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	for len(data) > 0 {
+		n, err := syscall.Write(fd, data)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			_ = syscall.Close(fd) // The write error is what matters.
+			return &fs.PathError{Op: "write", Path: path, Err: err}
+		}
+		data = data[n:]
+	}
+	if err := syscall.Close(fd); err != nil {
+		return &fs.PathError{Op: "close", Path: path, Err: err}
+	}
+	return nil
 }
 
 // readSmall reads a short one-value file with three system calls (open,
