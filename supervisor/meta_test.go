@@ -1,0 +1,51 @@
+//go:build unix
+
+package supervisor
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMetaFiles(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("npm run dev -- --port 3000 ", 400) // Several reads' worth.
+	for _, content := range []string{"", "running\n", long} {
+		p := filepath.Join(dir, "f")
+		if err := writeMeta(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readMeta(p)
+		if err != nil || string(got) != content {
+			t.Fatalf("read back %d bytes (%v), want %d", len(got), err, len(content))
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v, %v", fi.Mode(), err)
+		}
+	}
+	if _, err := readMeta(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	// A planted symlink is neither read nor written through.
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readMeta(link); err == nil {
+		t.Errorf("read through a symlink: %q", b)
+	}
+	if err := writeMeta(link, []byte("x"), 0o600); err == nil {
+		t.Error("wrote through a symlink")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "secret" {
+		t.Errorf("target changed: %q", b)
+	}
+}
