@@ -53,8 +53,9 @@ type ReapAction struct {
 // removes finished tasks older than MaxAge.
 //
 // It is meant to run on every shell start, so the path where there is
-// nothing to do reads two small files per task and never walks the
-// process table; the table is read only for a task whose supervisor is gone.
+// nothing to do reads one small file per finished task (two per running
+// one) and never walks the process table; the table is read only for a
+// task whose supervisor is gone.
 func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	now := time.Now
 	if o.Now != nil {
@@ -86,12 +87,21 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 		if checkTaskDir(dir) != nil {
 			continue // Planted or tampered with: never act on its records.
 		}
+		// finished_at is written only when a task ends: when it is there
+		// and recent, one file read settles the everyday case.
+		finished := readTime(dir, fileFinishedAt)
+		if !finished.IsZero() && now().Sub(finished) <= o.MaxAge {
+			continue
+		}
 		status := readOne(dir, fileStatus)
 		if status == "" {
 			continue // Reserved folder of a task being created.
 		}
 		if status != StatusRunning {
-			end := readTime(dir, fileFinishedAt, fileStartedAt)
+			end := finished
+			if end.IsZero() {
+				end = readTime(dir, fileStartedAt)
+			}
 			if end.IsZero() {
 				end = idTime(e.Name())
 			}
@@ -99,7 +109,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 				continue
 			}
 			t, err := readTask(dir)
-			if err != nil {
+			if err != nil || t.Status == StatusRunning {
 				continue
 			}
 			a := ReapAction{Action: ActionClean, Task: t, Why: fmt.Sprintf("%s %s ago", t.Status, age(now().Sub(end)))}

@@ -2,8 +2,7 @@ package supervisor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"os"
@@ -393,9 +392,11 @@ func (s Store) newID(now time.Time) (id, dir string, err error) {
 		return "", "", err
 	}
 	for range 10 {
-		var b [4]byte
-		_, _ = rand.Read(b[:]) // crypto/rand never fails on supported systems.
-		id = fmt.Sprintf("task-%d-%s", now.Unix(), hex.EncodeToString(b[:]))
+		// math/rand/v2's generator is seeded from the system's randomness
+		// at start-up: ids differ across processes without linking
+		// crypto/rand, whose initialisation every tool call would pay.
+		// The folder's mkdir, not the randomness, is what makes it unique.
+		id = fmt.Sprintf("task-%d-%08x", now.Unix(), rand.Uint32())
 		dir = filepath.Join(s.Dir, id)
 		err = os.Mkdir(dir, 0o700)
 		if err == nil {
@@ -418,9 +419,7 @@ func (s Store) Remove(t *Task) error {
 	if t.Status == StatusRunning {
 		return fmt.Errorf("remove %s: still running", t.ID)
 	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:]) // Never fails (crypto/rand).
-	gone := filepath.Join(filepath.Dir(t.Dir), fmt.Sprintf(".removing-%s-%x", t.ID, rnd))
+	gone := filepath.Join(filepath.Dir(t.Dir), fmt.Sprintf(".removing-%s-%08x", t.ID, rand.Uint32()))
 	if err := os.Rename(t.Dir, gone); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // Removed by someone else meanwhile.

@@ -35,7 +35,19 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
+	// Notices are gathered while the tool runs: for bg_run that is while
+	// its supervisor starts, time the agent waits anyway.
+	type gathered struct {
+		notices []Notice
+		err     error
+	}
+	got := make(chan gathered, 1)
+	go func() {
+		n, err := a.notices(ctx, in.String("task_id", ""))
+		got <- gathered{n, err}
+	}()
 	res, err := t.Run(ctx, a, in)
+	g := <-got
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +55,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	notices, err := a.notices(ctx, in.String("task_id", ""))
+	notices, err := g.notices, g.err
 	if err != nil || len(notices) == 0 {
 		// Notices are a courtesy: failing to compute them must not
 		// hide the answer the agent asked for.

@@ -2,8 +2,7 @@ package toolbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"math/rand/v2"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,11 +152,8 @@ func containsInt(s []int, v int) bool {
 	return false
 }
 
-func randomHex() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // Never fails (crypto/rand).
-	return hex.EncodeToString(b[:])
-}
+// randomHex names a private reader; unique enough, not secret.
+func randomHex() string { return fmt.Sprintf("%012x", rand.Uint64()>>16) }
 
 // removeCursors deletes a private reader's cursor files, best effort.
 func removeCursors(dir, reader string) {
