@@ -37,14 +37,17 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	}
 	// Notices are gathered while the tool runs: for bg_run that is while
 	// its supervisor starts, time the agent waits anyway.
+	// They are remembered as told only when the call succeeds: bad input
+	// changes nothing.
 	type gathered struct {
 		notices []Notice
+		told    func() error
 		err     error
 	}
 	got := make(chan gathered, 1)
 	go func() {
-		n, err := a.notices(ctx, in.String("task_id", ""))
-		got <- gathered{n, err}
+		n, told, err := a.notices(ctx, in.String("task_id", ""))
+		got <- gathered{n, told, err}
 	}()
 	res, err := t.Run(ctx, a, in)
 	g := <-got
@@ -56,6 +59,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		return nil, err
 	}
 	notices, err := g.notices, g.err
+	if err == nil {
+		err = g.told()
+	}
 	if err != nil || len(notices) == 0 {
 		// Notices are a courtesy: failing to compute them must not
 		// hide the answer the agent asked for.
@@ -128,12 +134,14 @@ func (a *App) reader(ctx context.Context) string {
 }
 
 // notices returns the tasks that ended since the reader's previous call,
-// each once. about is the task the call itself was about: its answer
-// already says how it ended.
-func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
+// each once, and told, which records that they were told (nothing is
+// recorded until it is called). about is the task the call itself was
+// about: its answer already says how it ended.
+func (a *App) notices(ctx context.Context, about string) (out []Notice, told func() error, err error) {
+	told = func() error { return nil }
 	st, err := loadNoticeState(a.noticePath(ctx))
 	if err != nil {
-		return nil, err
+		return nil, told, err
 	}
 	now := a.Now()
 	first := st.since.IsZero()
@@ -151,9 +159,8 @@ func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
 		return false
 	})
 	if err != nil {
-		return nil, err
+		return nil, told, err
 	}
-	var out []Notice
 	var seen []string
 	for _, t := range ended {
 		seen = append(seen, t.ID)
@@ -165,12 +172,12 @@ func (a *App) notices(ctx context.Context, about string) ([]Notice, error) {
 		out = append(out, noticeOf(t, now))
 	}
 	if first || len(seen) > 0 || len(keep) != len(st.seen) {
-		st.seen = append(keep, seen...)
-		if err := st.save(); err != nil {
-			return nil, err
+		told = func() error {
+			st.seen = append(keep, seen...)
+			return st.save()
 		}
 	}
-	return out, nil
+	return out, told, nil
 }
 
 func noticeOf(t *supervisor.Task, now time.Time) Notice {
