@@ -61,6 +61,49 @@ func writeIndex(dir, stream string, segs []Segment) error {
 	return WriteFileAtomic(indexPath(dir, stream), b.Bytes())
 }
 
+// The checkpoint of a stream is the file ".<stream>.lines", one line
+// "<segments> <bytes> <lines>": the first <bytes> bytes of the current
+// file hold <lines> newlines, and the index held <segments> segments when
+// that was so (after a rotation the checkpoint describes a file that is
+// no longer current, which the count tells). The writer refreshes it
+// every CheckpointBytes, so a reader counts the lines of at most that
+// much of the current file rather than all of it on every read.
+
+// CheckpointBytes is how much output the writer lets pass between two
+// checkpoints.
+const CheckpointBytes = 1 << 20
+
+func checkpointPath(dir, stream string) string { return filepath.Join(dir, "."+stream+".lines") }
+
+type checkpoint struct {
+	segments     int
+	bytes, lines int64
+}
+
+// readCheckpoint returns the stream's checkpoint; ok is false when there
+// is none or it does not parse (a reader then counts everything).
+func readCheckpoint(dir, stream string) (c checkpoint, ok bool) {
+	b, err := os.ReadFile(checkpointPath(dir, stream))
+	if err != nil {
+		return c, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return c, false
+	}
+	segs, err1 := strconv.Atoi(f[0])
+	size, err2 := strconv.ParseInt(f[1], 10, 64)
+	lines, err3 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || segs < 0 || size <= 0 || lines < 0 || lines > size {
+		return c, false
+	}
+	return checkpoint{segments: segs, bytes: size, lines: lines}, true
+}
+
+func writeCheckpoint(dir, stream string, c checkpoint) error {
+	return WriteFileAtomic(checkpointPath(dir, stream), []byte(fmt.Sprintf("%d %d %d\n", c.segments, c.bytes, c.lines)))
+}
+
 // WriteFileAtomic replaces path with data, mode 0600, through a temporary
 // file in the same folder and a rename, so a reader sees the old content
 // or the new, never a part.

@@ -111,7 +111,7 @@ func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
 	var pos, line int64
 	add := func(p part) error {
 		if p.f != nil && p.lines < 0 {
-			n, err := countNewlines(p.f, p.bytes)
+			n, err := countNewlines(p.f, 0, p.bytes)
 			if err != nil {
 				return fmt.Errorf("count lines in %s: %w", p.name, err)
 			}
@@ -176,7 +176,17 @@ func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
 		}
 	}
 	if cur != nil {
-		if err := add(part{name: stream, bytes: curInfo.Size(), lines: -1, f: cur}); err != nil {
+		p := part{name: stream, bytes: curInfo.Size(), lines: -1, f: cur}
+		// A checkpoint of this very file (the index is the one it was
+		// taken under, and no rotation ran) spares counting its start.
+		if c, ok := readCheckpoint(dir, stream); ok && stable && c.segments == len(index) && c.bytes <= p.bytes {
+			n, err := countNewlines(cur, c.bytes, p.bytes)
+			if err != nil {
+				return fail(fmt.Errorf("count lines in %s: %w", stream, err))
+			}
+			p.lines = c.lines + n
+		}
+		if err := add(p); err != nil {
 			return fail(err)
 		}
 	}
@@ -238,11 +248,11 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// countNewlines counts the newlines in the first n bytes of f.
-func countNewlines(f *os.File, n int64) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var count, off int64
-	for off < n {
+// countNewlines counts the newlines in bytes from to n of f.
+func countNewlines(f *os.File, from, n int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	var count int64
+	for off := from; off < n; {
 		k, err := f.ReadAt(buf[:min(int64(len(buf)), n-off)], off)
 		count += int64(bytes.Count(buf[:k], []byte{'\n'}))
 		off += int64(k)

@@ -52,6 +52,7 @@ type Writer struct {
 	last        byte  // last byte written to the current file
 	index       []Segment
 	lastBackup  time.Time
+	checkpoint  int64 // w.size at the last checkpoint
 }
 
 // Segment describes one rotated segment in the index.
@@ -138,6 +139,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		p = p[n:]
 	}
+	if w.size-w.checkpoint >= CheckpointBytes {
+		// Best effort: without it (a full disk), readers count more.
+		if writeCheckpoint(w.dir, w.stream, checkpoint{segments: len(w.index), bytes: w.size, lines: w.lines}) == nil {
+			w.checkpoint = w.size
+		}
+	}
 	return written, nil
 }
 
@@ -172,7 +179,7 @@ func (w *Writer) rotate() error {
 	}
 	w.lastBackup, _ = backupTime(w.stream, name)
 	w.index = append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size, Cut: w.size > 0 && w.last != '\n'})
-	w.size, w.lines = 0, 0
+	w.size, w.lines, w.checkpoint = 0, 0, 0
 	return writeIndex(w.dir, w.stream, w.index)
 }
 
@@ -218,7 +225,7 @@ func countLines(path string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count lines in %s: %w", path, err)
 	}
-	n, err := countNewlines(f, fi.Size())
+	n, err := countNewlines(f, 0, fi.Size())
 	if err != nil {
 		return n, fmt.Errorf("count lines in %s: %w", path, err)
 	}

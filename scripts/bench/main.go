@@ -542,8 +542,8 @@ func (b *bench) captureOverhead() error {
 	what := fmt.Sprintf("%d MB written", mb)
 	b.rows = append(b.rows,
 		row{what: "capture: " + what + " under a task (PTY, rotated logs on disk)", command: "bg-run <{command, wait_seconds:600}", median: m[0],
-			goal: "<= 1.5x script saving to a file",
-			value: fmt.Sprintf("%.0f MB/s; %.2fx script to /dev/null, %.2fx script to a file, %.2fx a plain file", float64(mb)/m[0], m[0]/m[1], m[0]/m[2], m[0]/m[3]),
+			goal:    "<= 1.5x script saving to a file",
+			value:   fmt.Sprintf("%.0f MB/s; %.2fx script to /dev/null, %.2fx script to a file, %.2fx a plain file", float64(mb)/m[0], m[0]/m[1], m[0]/m[2], m[0]/m[3]),
 			verdict: verdict(m[0]/m[2] <= 1.5)},
 		row{what: "capture: " + what + " under a bare PTY, kept nowhere", command: "script -q -c CMD /dev/null", median: m[1], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[1])},
 		row{what: "capture: " + what + " under a bare PTY, saved to a file", command: "script -q -c CMD FILE", median: m[2], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[2])},
