@@ -412,9 +412,16 @@ func (s *Stream) posOfLine(line int64) (Pos, error) {
 }
 
 // afterNewline returns the offset just after the k-th newline of part p.
+// A tail is near the end of a segment of up to 10 MB: a line in its
+// second half is looked for from the end.
 func (s *Stream) afterNewline(p part, k int64) (int64, error) {
+	if p.lines > 0 && k > p.lines/2 && k <= p.lines {
+		if off, ok := afterNewlineFromEnd(p, p.lines-k); ok {
+			return off, nil
+		}
+	}
 	f := io.NewSectionReader(p.f, 0, p.bytes)
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 64<<10)
 	var off int64
 	for {
 		n, err := f.ReadAt(buf, off)
@@ -438,6 +445,37 @@ func (s *Stream) afterNewline(p part, k int64) (int64, error) {
 			return 0, fmt.Errorf("read %s: %w", p.name, err)
 		}
 	}
+}
+
+// afterNewlineFromEnd returns the offset just after the newline of part
+// p that has after newlines behind it (0: the last newline), trusting
+// p.lines as the count was recorded. ok is false when the file is shorter
+// than recorded or holds fewer newlines: the caller then scans from the
+// start.
+func afterNewlineFromEnd(p part, after int64) (off int64, ok bool) {
+	buf := make([]byte, 64<<10)
+	for end := p.bytes; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if n, err := p.f.ReadAt(chunk, start); n < len(chunk) {
+			_ = err // Short: the file is not as recorded.
+			return 0, false
+		}
+		if c := int64(bytes.Count(chunk, []byte{'\n'})); c <= after {
+			after -= c
+			end = start
+			continue
+		}
+		for {
+			j := bytes.LastIndexByte(chunk, '\n')
+			if after == 0 {
+				return start + int64(j) + 1, true
+			}
+			after--
+			chunk = chunk[:j]
+		}
+	}
+	return 0, false
 }
 
 // cursorPath is the reader's cursor file: ".cursor_<stream>" as the
