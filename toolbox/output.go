@@ -36,7 +36,8 @@ func bgOutput() *Tool {
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst."},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
-		Run: runBgOutputWaiting,
+		Run:     runBgOutputWaiting,
+		Results: []any{OutputResult{}},
 	}
 }
 

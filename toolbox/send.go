@@ -27,7 +27,8 @@ func bgSend() *Tool {
 			{Name: "enter", Type: "boolean", Default: true, Description: "Press Enter after the text."},
 			{Name: "key", Type: "string", Enum: []string{"enter", "ctrl-c", "ctrl-d", "esc", "tab", "up", "down"}, Description: "A key to press after the text (instead of Enter)."},
 		},
-		Run: runBgSend,
+		Run:     runBgSend,
+		Results: []any{SendResult{}},
 	}
 }
 

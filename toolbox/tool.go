@@ -23,6 +23,10 @@ type Tool struct {
 	Description string
 	Params      []Param
 	Run         func(ctx context.Context, a *App, in Input) (any, error)
+	// Results are zero values of the types Run returns (bg_status returns
+	// a list or one task's detail), for protocols that describe a tool's
+	// answer (MCP's outputSchema). Execute adds Notices to each.
+	Results []any
 	// Hints for clients that ask before running a tool (MCP annotations).
 	ReadOnly    bool // changes nothing (bg_status, bg_output: cursors aside)
 	Destructive bool // may end processes or delete logs (bg_stop)

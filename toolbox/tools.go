@@ -61,7 +61,8 @@ func bgRun() *Tool {
 			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
 		},
-		Run: runBgRun,
+		Run:     runBgRun,
+		Results: []any{RunResult{}},
 	}
 }
 
@@ -226,7 +227,8 @@ func bgStatus() *Tool {
 			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering."},
 		},
-		Run: runBgStatus,
+		Run:     runBgStatus,
+		Results: []any{StatusList{}, TaskDetail{}},
 	}
 }
 
@@ -466,7 +468,8 @@ func bgStop() *Tool {
 			{Name: "task_id", Type: "string", Description: "The task to stop (required for kill)."},
 			{Name: "action", Type: "string", Enum: []string{"kill", "cleanup"}, Default: "kill", Description: "kill: stop the task; cleanup: delete finished tasks."},
 		},
-		Run: runBgStop,
+		Run:     runBgStop,
+		Results: []any{StopResult{}, CleanupResult{}},
 	}
 }
 

@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -63,9 +65,59 @@ func mcpTool(t *toolbox.Tool) (*mcp.Tool, error) {
 	if err := json.Unmarshal(b, &schema); err != nil {
 		return nil, fmt.Errorf("convert %s input schema for MCP: %w", t.Name, err)
 	}
+	out, err := outputSchema(t)
+	if err != nil {
+		return nil, err
+	}
 	destructive, openWorld := t.Destructive, false
-	return &mcp.Tool{Name: t.Name, Title: t.Title, Description: t.Description, InputSchema: &schema,
+	return &mcp.Tool{Name: t.Name, Title: t.Title, Description: t.Description, InputSchema: &schema, OutputSchema: out,
 		Annotations: &mcp.ToolAnnotations{Title: t.Title, ReadOnlyHint: t.ReadOnly, DestructiveHint: &destructive, OpenWorldHint: &openWorld}}, nil
+}
+
+// outputSchema describes t's structuredContent: an object with the
+// properties of every type t's Run returns (bg_status: a list or one
+// task's detail), required when every type requires it, and the notices
+// Execute adds. Clients such as the TypeScript SDK check answers against
+// it, so it is derived from the types, never written by hand.
+func outputSchema(t *toolbox.Tool) (*jsonschema.Schema, error) {
+	out := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{}}
+	required := map[string]int{}
+	for _, v := range t.Results {
+		s, err := jsonschema.ForType(reflect.TypeOf(v), nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
+		}
+		for name, p := range s.Properties {
+			out.Properties[name] = p
+		}
+		// Required is what encoding/json always writes: the members of
+		// the zero value (the schema's own list would also require the
+		// members of an embedded struct that is left out when nil).
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
+		}
+		var always map[string]json.RawMessage
+		if err := json.Unmarshal(b, &always); err != nil {
+			return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
+		}
+		for name := range always {
+			required[name]++
+		}
+	}
+	for name, n := range required {
+		if n == len(t.Results) {
+			out.Required = append(out.Required, name)
+		}
+	}
+	slices.Sort(out.Required)
+	notices, err := jsonschema.For[[]toolbox.Notice](nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
+	}
+	notices.Description = "Tasks that ended since this client's previous call, each told once."
+	out.Properties["notices"] = notices
+	return out, nil
 }
 
 // handler answers tools/call for t. The SDK's low-level handler is used

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
@@ -71,7 +72,34 @@ func callMCP(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]a
 	if !reflect.DeepEqual(got, res.StructuredContent) {
 		t.Errorf("%s: text %v differs from structuredContent %v", tool, got, res.StructuredContent)
 	}
+	checkOutputSchema(t, cs, tool, got)
 	return got
+}
+
+// checkOutputSchema validates an answer against the outputSchema the
+// server lists for its tool, as strict clients (the TypeScript SDK) do.
+func checkOutputSchema(t *testing.T, cs *mcp.ClientSession, tool string, answer map[string]any) {
+	t.Helper()
+	list, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range list.Tools {
+		if mt.Name != tool {
+			continue
+		}
+		var schema jsonschema.Schema
+		remarshal(t, mt.OutputSchema, &schema)
+		resolved, err := schema.Resolve(nil)
+		if err != nil {
+			t.Fatalf("%s outputSchema: %v", tool, err)
+		}
+		if err := resolved.Validate(answer); err != nil {
+			t.Errorf("%s answer does not match its outputSchema: %v\n%v", tool, err, answer)
+		}
+		return
+	}
+	t.Fatalf("%s not listed", tool)
 }
 
 func resultText(t *testing.T, res *mcp.CallToolResult) string {
@@ -222,6 +250,16 @@ func TestMCPRunOutputStop(t *testing.T) {
 	}
 	if left := toolboxtest.MarkerProcs(t, id); len(left) > 0 {
 		t.Errorf("processes left after bg_stop: %v", left)
+	}
+	// The other shapes of answer, each checked against its outputSchema.
+	if list := callMCP(t, cs, "bg_status", map[string]any{}); list["tasks"] == nil {
+		t.Errorf("bg_status list: %v", list)
+	}
+	if digest := callMCP(t, cs, "bg_output", map[string]any{"task_id": id, "view": "digest"}); digest["status"] != "killed" {
+		t.Errorf("bg_output digest: %v", digest)
+	}
+	if clean := callMCP(t, cs, "bg_stop", map[string]any{"task_id": id, "action": "cleanup"}); clean["cleaned"] != 1.0 {
+		t.Errorf("bg_stop cleanup: %v", clean)
 	}
 }
 
