@@ -92,10 +92,11 @@ func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		return printJSON(a.Stdout, res)
 	}
 	l := res.(StatusList)
+	pal := a.palette(a.Stdout)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tLABEL\tSTATUS\tAGE\tAUTO-KILL\tCOMMAND")
+	fmt.Fprintf(tw, "TASK\tLABEL\t%s\tAGE\tAUTO-KILL\tCOMMAND\n", pal.paint(sgrDefault, "STATUS"))
 	for _, t := range l.Tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Label, t.Status, t.Age, t.AutoKill, t.Command)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Label, pal.status(t.Status), t.Age, t.AutoKill, t.Command)
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
 	fmt.Fprintf(a.Stdout, "%d task(s), %d running", l.Summary.Total, l.Summary.Running)
@@ -165,7 +166,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	if d.ExitCode != nil {
 		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
 	}
-	row("status", status)
+	row("status", a.palette(a.Stdout).status(d.Status)+strings.TrimPrefix(status, d.Status))
 	row("command", d.Command)
 	row("cwd", d.Cwd)
 	row("started", d.StartedAt+" ("+d.Age+" ago)")
@@ -201,7 +202,12 @@ const followInterval = 200 * time.Millisecond
 func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
 	stream := fs.String("stream", "both", "stdout, stderr, or both (stderr goes to stderr)")
-	tail := fs.Int64("n", -1, "only the last `N` lines of each stream (default: all that is kept)")
+	var tail int64 = -1
+	fs.Int64Var(&tail, "n", -1, "only the last `N` lines of each stream (default: all that is kept)")
+	fs.Int64Var(&tail, "tail", -1, "the same as -n")
+	filter := fs.String("filter", "", "case-insensitive `regex`: only matching lines, cleaned (as bg_output's filter)")
+	exclude := fs.String("exclude", "", "case-insensitive `regex`: drop matching lines, cleaned (as bg_output's exclude)")
+	clean := fs.Bool("clean", false, "clean as the agent reads: escape codes and spinners gone, paths shortened, repeats collapsed")
 	digest := fs.Bool("digest", false, "print the digest of the log for diagnosis (errors with their context, summaries, the end) instead of the log")
 	var rest []string
 	// Accept the id before or after the flags.
@@ -236,50 +242,37 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		}
 		return nil
 	}
-	type follower struct {
-		name string
-		w    io.Writer
-		pos  int64
+	l := &logPrinter{a: a, t: t, tail: tail}
+	if *clean || *filter != "" || *exclude != "" {
+		opts := capture.Options{Filter: *filter, Exclude: *exclude, Cwd: t.Cwd, MaxLines: cleanedLogLines}
+		if _, err := capture.NewPipeline(opts); err != nil {
+			return err
+		}
+		l.cleaned = &opts
+		l.reader = "cli-" + randomHex()
+		defer removeCursors(t.Dir, l.reader)
 	}
-	var fs2 []*follower
 	for _, name := range []string{"stdout", "stderr"} {
 		if *stream == "both" || *stream == name {
 			w := a.Stdout
 			if name == "stderr" {
 				w = a.Stderr
 			}
-			fs2 = append(fs2, &follower{name: name, w: w, pos: -1})
+			l.streams = append(l.streams, &logStream{name: name, w: w, raw: a.palette(w).stripper(w), pos: -1})
 		}
 	}
 	for {
-		for _, f := range fs2 {
-			s, err := capture.OpenStream(t.Dir, f.name)
-			if err != nil {
-				return err
-			}
-			if f.pos < 0 {
-				f.pos = 0
-				if *tail >= 0 {
-					f.pos = s.TailStart(*tail)
-				}
-			}
-			next, skipped, err := s.CopyFrom(f.w, f.pos)
-			_ = s.Close() // Read only.
-			if err != nil {
-				return err
-			}
-			if skipped > 0 && *tail < 0 {
-				fmt.Fprintf(a.Stderr, "[... %d bytes rotated away unread ...]\n", skipped)
-			}
-			f.pos = next
+		if err := l.print(); err != nil {
+			return err
 		}
-		if !*follow || t.Status != supervisor.StatusRunning {
+		if !*follow || l.t.Status != supervisor.StatusRunning {
 			if *follow {
-				what := t.Status
-				if t.ExitCode != nil {
-					what = fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
+				what := l.t.Status
+				if l.t.ExitCode != nil {
+					what = fmt.Sprintf("%s, exit %d", l.t.Status, *l.t.ExitCode)
 				}
-				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", t.Label, what)
+				pal := a.palette(a.Stderr)
+				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", l.t.Label, pal.status(what))
 			}
 			return nil
 		}
@@ -289,11 +282,88 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		case <-time.After(followInterval):
 		}
 		// Re-read the status after the copy: output written before the
-		// task ended is then certain to be copied once more.
-		if t, err = a.loadTask(ctx, t.ID); err != nil {
+		// task ended is then certain to be printed once more.
+		if l.t, err = a.loadTask(ctx, l.t.ID); err != nil {
 			return err
 		}
 	}
+}
+
+// cleanedLogLines bounds one cleaned read of `bgtask logs`: a person
+// scrolls, an agent would not.
+const cleanedLogLines = 1 << 20
+
+// logPrinter prints a task's streams for `bgtask logs`: raw bytes from
+// where it left off, or, with cleaned set, the lines a private reader has
+// not seen yet, cleaned as bg_output cleans them.
+type logPrinter struct {
+	a       *App
+	t       *supervisor.Task
+	tail    int64 // last lines only, on the first print; -1 is all
+	cleaned *capture.Options
+	reader  string // the private reader of cleaned reads
+	streams []*logStream
+}
+
+type logStream struct {
+	name string
+	w    io.Writer // where cleaned lines and notes go
+	raw  io.Writer // where raw bytes go: w, escape codes removed when not a terminal
+	pos  int64     // raw: the next byte; -1 before the first print
+}
+
+func (l *logPrinter) print() error {
+	for _, s := range l.streams {
+		if l.cleaned != nil {
+			if err := l.printCleaned(s); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := capture.OpenStream(l.t.Dir, s.name)
+		if err != nil {
+			return err
+		}
+		if s.pos < 0 {
+			s.pos = 0
+			if l.tail >= 0 {
+				s.pos = st.TailStart(l.tail)
+			}
+		}
+		next, skipped, err := st.CopyFrom(s.raw, s.pos)
+		_ = st.Close() // Read only.
+		if err != nil {
+			return err
+		}
+		if skipped > 0 && l.tail < 0 {
+			fmt.Fprintf(l.a.Stderr, "[... %d bytes rotated away unread ...]\n", skipped)
+		}
+		s.pos = next
+	}
+	return nil
+}
+
+// printCleaned prints the cleaned lines of s that the private reader has
+// not seen: on the first call the newest (the last tail of them), then
+// each new one once, across rotations.
+func (l *logPrinter) printCleaned(s *logStream) error {
+	o := capture.ReadOptions{Since: true, Reader: l.reader, Clean: *l.cleaned}
+	first := s.pos < 0
+	if first && l.tail > 0 {
+		o.Tail = int(l.tail)
+	}
+	s.pos = 0
+	r, err := capture.Read(l.t.Dir, s.name, o)
+	if err != nil {
+		return err
+	}
+	if first && l.tail == 0 {
+		return nil // -n 0: only what comes next.
+	}
+	for _, line := range r.Lines {
+		fmt.Fprintln(s.w, line)
+	}
+	return nil
 }
 
 // resolveRef turns what a person typed into a task id: an id, or a

@@ -1,0 +1,70 @@
+package toolbox
+
+import (
+	"io"
+	"os"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+// palette colours the CLI's output for people: on when the output is a
+// terminal, off when it is piped or redirected, and off whenever NO_COLOR
+// is set (https://no-color.org) or TERM is dumb. FORCE_COLOR turns it on
+// anywhere. The agent tools never colour anything.
+type palette struct{ on bool }
+
+func (a *App) palette(w io.Writer) palette {
+	if a.Getenv("NO_COLOR") != "" || a.Getenv("TERM") == "dumb" {
+		return palette{}
+	}
+	if a.Getenv("FORCE_COLOR") != "" {
+		return palette{on: true}
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return palette{}
+	}
+	fi, err := f.Stat()
+	return palette{on: err == nil && fi.Mode()&os.ModeCharDevice != 0}
+}
+
+// SGR colours, all of one length so that a coloured column stays aligned.
+const (
+	sgrRed     = "\x1b[31m"
+	sgrGreen   = "\x1b[32m"
+	sgrYellow  = "\x1b[33m"
+	sgrDefault = "\x1b[39m"
+	sgrReset   = "\x1b[0m"
+)
+
+// paint wraps s in colour when the palette is on.
+func (p palette) paint(sgr, s string) string {
+	if !p.on {
+		return s
+	}
+	return sgr + s + sgrReset
+}
+
+// status colours a task status: green runs or succeeded, red failed,
+// yellow was stopped. Every status, and the column header, takes the same
+// number of bytes of codes, so tabwriter keeps the columns aligned.
+func (p palette) status(s string) string {
+	switch s {
+	case "running", "completed":
+		return p.paint(sgrGreen, s)
+	case "failed", "timeout", "reaped":
+		return p.paint(sgrRed, s)
+	case "killed":
+		return p.paint(sgrYellow, s)
+	}
+	return p.paint(sgrDefault, s)
+}
+
+// stripper is where raw task output goes: as written on a terminal, its
+// escape sequences removed when the palette is off.
+func (p palette) stripper(w io.Writer) io.Writer {
+	if p.on {
+		return w
+	}
+	return capture.NewEscapeStripper(w)
+}
