@@ -78,12 +78,24 @@ var (
 	summaryGate  = []string{"pass", "fail", "error", "skip", "test", "suite", "warn", "xfail", "xpass", "problem", "result", "found", "exit", "complet", "summary", "==", "--", "elifecycle", "##[", "build", "compiled", "snapshots"}
 	passGate     = []string{"pass", "ok", "✓", "✔", "√"}
 	warnGate     = []string{"warn", "deprecat"}
-	progressGate = []string{"download", "fetch", "resolv", "install", "collect", "compil", "check", "build", "unpack", "extract", "pull", "wait", "prepar", "progress", "get:", "hit:", "setting up", "selecting", "using cached", "%", "/s", "#", "/"}
+	progressGate = []string{"download", "fetch", "resolv", "install", "collect", "compil", "check", "build", "unpack", "extract", "pull", "wait", "prepar", "progress", "get:", "hit:", "setting up", "selecting", "using cached", "%", "/s", "#"}
 )
 
 func gate(low string, words []string) bool {
 	for _, w := range words {
 		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// digitSlashDigit reports whether s holds a count such as 3/10, which
+// progress lines show; a bare slash (every path, every URL) does not gate
+// the progress regexp in.
+func digitSlashDigit(s string) bool {
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == '/' && s[i-1] >= '0' && s[i-1] <= '9' && s[i+1] >= '0' && s[i+1] <= '9' {
 			return true
 		}
 	}
@@ -112,7 +124,7 @@ func classify(l string) lineKind {
 		return kindSummary
 	case gate(low, warnGate) && re.warnRe.MatchString(l):
 		return kindWarn
-	case gate(low, progressGate) && re.progressRe.MatchString(l):
+	case (gate(low, progressGate) || digitSlashDigit(low)) && re.progressRe.MatchString(l):
 		return kindProgress
 	}
 	return kindOther

@@ -249,3 +249,14 @@ func TestDigestGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestDigitSlashDigit(t *testing.T) {
+	for s, want := range map[string]bool{
+		"[3/10] compiling": true, "1/2": true, "get /api/products/12 200": false,
+		"/home/dev/src/app.ts": false, "a/1": false, "9/": false, "": false,
+	} {
+		if got := digitSlashDigit(s); got != want {
+			t.Errorf("digitSlashDigit(%q) = %v", s, got)
+		}
+	}
+}
