@@ -558,7 +558,7 @@ func (b *bench) captureOverhead() error {
 			goal:    "<= 1.5x script saving to a file",
 			value:   fmt.Sprintf("%.0f MB/s; %.2fx script to /dev/null, %.2fx script to a file, %.2fx a plain file", float64(mb)/m[0], m[0]/m[1], m[0]/m[2], m[0]/m[3]),
 			verdict: verdict(m[0]/m[2] <= 1.5),
-			why: "The supervisor reads each PTY in chunks of at most 4 KB (the line discipline's buffer), each read a wake-up through Go's poller (the master is non-blocking so that a stop can end the reads), and writes them to rotated files with the line counts readers use; script blocks in read(2) and writes once. 40 MB/s and more is far above what dev servers and test runners print."},
+			why:     "The supervisor reads each PTY in chunks of at most 4 KB (the line discipline's buffer), each read a wake-up through Go's poller (the master is non-blocking so that a stop can end the reads), and writes them to rotated files with the line counts readers use; script blocks in read(2) and writes once. 40 MB/s and more is far above what dev servers and test runners print."},
 		row{what: "capture: " + what + " under a bare PTY, kept nowhere", command: "script -q -c CMD /dev/null", median: m[1], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[1])},
 		row{what: "capture: " + what + " under a bare PTY, saved to a file", command: "script -q -c CMD FILE", median: m[2], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[2])},
 		row{what: "capture: " + what + " straight to a file, no PTY", command: "CMD >file", median: m[3], goal: "reference", value: fmt.Sprintf("%.0f MB/s", float64(mb)/m[3])})
