@@ -245,13 +245,16 @@ func build(bin string) error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(bin, "bgtask"), "./cmd/bgtask")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build bgtask: %w", err)
+	// As the installer lays it out: the toolbox entries run the lean build.
+	for _, c := range []string{"bgtask", "bgtask-tool"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, c), "./cmd/"+c)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", c, err)
+		}
 	}
 	for _, t := range []string{"run", "output", "status", "stop", "send"} {
-		if err := os.Symlink("bgtask", filepath.Join(bin, "bg-"+t)); err != nil {
+		if err := os.Symlink("bgtask-tool", filepath.Join(bin, "bg-"+t)); err != nil {
 			return err
 		}
 	}
