@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -186,6 +187,14 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	id, err := a.oneTask(ctx, fs, args)
 	if err != nil {
 		return err
+	}
+	// A stop can take the whole grace period: say so before it starts.
+	if t, err := a.loadTask(ctx, id); err == nil && t.Status == supervisor.StatusRunning {
+		grace := graceFromEnv(a.Getenv)
+		if grace == 0 {
+			grace = procs.DefaultGrace
+		}
+		fmt.Fprintf(a.Stderr, "Stopping %s: SIGTERM to its processes, SIGKILL to those still running after %s...\n", t.Label, formatDuration(grace))
 	}
 	res, err := a.callTool(ctx, bgStop(), map[string]any{"task_id": id})
 	if err != nil {

@@ -163,3 +163,19 @@ func TestCLIHelpAndErrors(t *testing.T) {
 		t.Errorf("status nosuch: exit %d\n%s", code, errOut)
 	}
 }
+
+// A stop says, before it waits, that it may wait the grace period.
+func TestCLIStopSaysItWaits(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": helperCommand("hang"), "label": "srv"})
+	out, errOut, code := runCLI(t, a, "stop", "srv")
+	if code != ExitOK || !strings.Contains(errOut, "Stopping srv: SIGTERM to its processes, SIGKILL to those still running after 1s") || !strings.Contains(out, "Stopped srv") {
+		t.Fatalf("stop: %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	if task := waitEnd(t, a, r.TaskID); task.Status != "killed" {
+		t.Fatalf("status %s", task.Status)
+	}
+	if _, errOut, _ := runCLI(t, a, "stop", "srv"); strings.Contains(errOut, "Stopping") {
+		t.Fatalf("stopping a finished task announced a wait: %q", errOut)
+	}
+}
