@@ -174,13 +174,23 @@ func (b *bench) build() error {
 // tool its JSON input on stdin); hyperfine then subtracts the shell's own
 // start-up time.
 func (b *bench) hyperfine(env []string, runs int, shell bool, prepare string, cmds ...string) ([]float64, error) {
+	var prepares []string
+	if prepare != "" {
+		prepares = []string{prepare}
+	}
+	return b.hyperfinePrepared(env, runs, shell, prepares, cmds...)
+}
+
+// hyperfinePrepared is hyperfine with a --prepare command for each
+// command (or one for all).
+func (b *bench) hyperfinePrepared(env []string, runs int, shell bool, prepares []string, cmds ...string) ([]float64, error) {
 	export := filepath.Join(b.tmp, "hyperfine.json")
 	args := []string{"--style", "none", "--warmup", strconv.Itoa(max(1, runs/10)), "--runs", strconv.Itoa(runs), "--export-json", export}
 	if !shell {
 		args = append(args, "-N")
 	}
-	if prepare != "" {
-		args = append(args, "--prepare", prepare)
+	for _, p := range prepares {
+		args = append(args, "--prepare", p)
 	}
 	cmd := exec.Command("hyperfine", append(args, cmds...)...)
 	cmd.Env = append(append(os.Environ(), "BG_NOTIFY=never"), env...)
@@ -208,6 +218,25 @@ func (b *bench) hyperfine(env []string, runs int, shell bool, prepare string, cm
 		m = append(m, r.Median)
 	}
 	return m, nil
+}
+
+// vsBare times cmd right after the bare program, in one hyperfine run, so
+// that the ratio compares the two under the same load (this VM's timings
+// drift by a third over minutes). It returns both medians.
+func (b *bench) vsBare(env []string, runs int, shell bool, prepare, cmd string) (tool, bare float64, err error) {
+	bareCmd := filepath.Join(b.bin, "bare")
+	if shell {
+		bareCmd += " </dev/null"
+	}
+	var prepares []string
+	if prepare != "" {
+		prepares = []string{"true", prepare}
+	}
+	m, err := b.hyperfinePrepared(env, runs, shell, prepares, bareCmd, cmd)
+	if err != nil {
+		return 0, 0, err
+	}
+	return m[1], m[0], nil
 }
 
 // bare times the bare program, directly and through sh with its input
@@ -274,16 +303,16 @@ func (b *bench) toolCalls() error {
 	if err := os.MkdirAll(empty, 0o700); err != nil {
 		return err
 	}
-	m, err := b.hyperfine([]string{"TASKS_DIR=" + empty}, b.runs, false, "", tool("bgtask-tool")+" --version")
+	med, bare, err := b.vsBare([]string{"TASKS_DIR=" + empty}, b.runs, false, "", tool("bgtask-tool")+" --version")
 	if err != nil {
 		return err
 	}
-	b.add("bgtask-tool --version: start-up, no work (the floor of every row below)", "bgtask-tool --version", m[0], b.bareN, 0, 0, "")
-	m, err = b.hyperfine([]string{"TASKS_DIR=" + empty, "TOOLBOX_ACTION=describe"}, b.runs, false, "", tool("bg-run"))
+	b.add("bgtask-tool --version: start-up, no work (the floor of every row below)", "bgtask-tool --version", med, bare, 0, 0, "")
+	med, bare, err = b.vsBare([]string{"TASKS_DIR=" + empty, "TOOLBOX_ACTION=describe"}, b.runs, false, "", tool("bg-run"))
 	if err != nil {
 		return err
 	}
-	b.add("describe (every tool, when Amp lists them)", "TOOLBOX_ACTION=describe bg-run", m[0], b.bareN, 1.5, 0, whyStart)
+	b.add("describe (every tool, when Amp lists them)", "TOOLBOX_ACTION=describe bg-run", med, bare, 1.5, 0, whyStart)
 
 	// bg_run of a command that ends at once; each run after the previous
 	// task's supervisor has exited, as an agent's calls come.
@@ -292,11 +321,11 @@ func (b *bench) toolCalls() error {
 	if err != nil {
 		return err
 	}
-	m, err = b.hyperfine([]string{"TASKS_DIR=" + runState, "TOOLBOX_ACTION=execute"}, b.runs, true, "sleep 0.05", tool("bg-run")+" <"+in)
+	med, bare, err = b.vsBare([]string{"TASKS_DIR=" + runState, "TOOLBOX_ACTION=execute"}, b.runs, true, "sleep 0.05", tool("bg-run")+" <"+in)
 	if err != nil {
 		return err
 	}
-	b.add("bg_run latency (tool process + supervisor started, command running)", `bg-run <{"command":"true","timeout":1}`, m[0], b.bareS, 2.5, 0, whyRun)
+	b.add("bg_run latency (tool process + supervisor started, command running)", `bg-run <{"command":"true","timeout":1}`, med, bare, 2.5, 0, whyRun)
 	if err := stopAll(b.bin, runState); err != nil {
 		return err
 	}
@@ -311,20 +340,20 @@ func (b *bench) toolCalls() error {
 			return err
 		}
 		env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
-		m, err := b.hyperfine(env, b.runs, true, "", tool("bg-status")+" <"+list)
+		med, bare, err := b.vsBare(env, b.runs, true, "", tool("bg-status")+" <"+list)
 		if err != nil {
 			return err
 		}
 		if n == 50 {
-			b.add("bg_status list, 50 tasks", "bg-status <{}", m[0], b.bareS, 1.5, 0, whyStart+" Then two small files per task.")
+			b.add("bg_status list, 50 tasks", "bg-status <{}", med, bare, 1.5, 0, whyStart+" Then two small files per task.")
 		} else {
-			b.add("bg_status list, 1,000 tasks", "bg-status <{}", m[0], b.bareS, 0, 0.050, "Two small files per task, read with plain system calls.")
+			b.add("bg_status list, 1,000 tasks", "bg-status <{}", med, bare, 0, 0.050, "Two small files per task, read with plain system calls.")
 		}
-		m, err = b.hyperfine(env, b.runs, false, "", tool("bg-reaper"))
+		med, bare, err = b.vsBare(env, b.runs, false, "", tool("bg-reaper"))
 		if err != nil {
 			return err
 		}
-		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", m[0], b.bareN, 1.5, 0, whyStart+" Then one small file per finished task (finished_at), two per running one: the cost grows with the tasks kept, which the reaper itself bounds to those of the last --max-age minutes.")
+		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", med, bare, 1.5, 0, whyStart+" Then one small file per finished task (finished_at), two per running one: the cost grows with the tasks kept, which the reaper itself bounds to those of the last --max-age minutes.")
 	}
 	return nil
 }
@@ -422,18 +451,12 @@ func (b *bench) outputs() error {
 			return err
 		}
 		out := filepath.Join(b.bin, "bg-output")
-		m, err := b.hyperfine(env, runs, true, "", out+" <"+tail)
+		med, bare, err := b.vsBare(env, runs, true, "", out+" <"+tail)
 		if err != nil {
 			return err
 		}
-		b.add(fmt.Sprintf("bg_output tail=80, %d MB log", mb), "bg-output <{tail:80, since:false}", m[0], b.bareS, 1.5, 0, whyStart+" Then the task's dozen metadata files and the tail's segment.")
-		// Each since read finds 1,000 new lines, appended before it.
-		m, err = b.hyperfine(env, runs, true, "cat "+chunk+" >>"+filepath.Join(dir, "stdout"), out+" <"+since)
-		if err != nil {
-			return err
-		}
-		b.add(fmt.Sprintf("bg_output since, 1,000 new lines, %d MB log", mb), "bg-output <{} after 1,000 lines", m[0], b.bareS, 1.5, 0, whyStart+" Then the cursor's lock and file, and cleaning the new lines.")
-		m, err = b.hyperfine(env, max(3, runs/2), true, "", out+" <"+digest)
+		b.add(fmt.Sprintf("bg_output tail=80, %d MB log", mb), "bg-output <{tail:80, since:false}", med, bare, 1.5, 0, whyStart+" Then the task's dozen metadata files and the tail's segment.")
+		m, err := b.hyperfine(env, max(3, runs/2), true, "", out+" <"+digest)
 		if err != nil {
 			return err
 		}
@@ -448,6 +471,13 @@ func (b *bench) outputs() error {
 				command: "bg-output <{filter:..., since:false}", median: m[0], goal: "measured",
 				value: fmt.Sprintf("%.0f MB/s", float64(size)/(1<<20)/m[0])})
 		}
+		// Last, as it grows the log: each since read finds 1,000 new
+		// lines, appended before it.
+		med, bare, err = b.vsBare(env, runs, true, "cat "+chunk+" >>"+filepath.Join(dir, "stdout"), out+" <"+since)
+		if err != nil {
+			return err
+		}
+		b.add(fmt.Sprintf("bg_output since, 1,000 new lines, %d MB log", mb), "bg-output <{} after 1,000 lines", med, bare, 1.5, 0, whyStart+" Then the cursor's lock and file, and cleaning the new lines.")
 	}
 	return nil
 }
@@ -678,7 +708,7 @@ func cpuModel() string {
 
 func (b *bench) table(w *strings.Builder) {
 	w.WriteString("## Whole-process timings and memory\n\n")
-	w.WriteString("Ratios are to the bare Go program built in the same run: directly for rows run without a shell, through `sh` for rows that feed the tool its JSON on stdin (hyperfine subtracts the shell's start either way).\n\n")
+	w.WriteString("Ratios are to the bare Go program built in the same run and timed right before each row, in the same hyperfine run (timings on a VM drift): directly for rows run without a shell, through `sh` for rows that feed the tool its JSON on stdin (hyperfine subtracts the shell's start either way). The two bare rows are from the start of the run.\n\n")
 	w.WriteString("| what | command | median | ratio to bare | goal | |\n|---|---|---:|---:|---|---|\n")
 	for _, r := range b.rows {
 		med := ""
