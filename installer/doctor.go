@@ -65,6 +65,19 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	}
 	report(found != "", fmt.Sprintf("Amp toolbox entries (bg-run, ...) in a folder Amp reads (%s)", strings.Join(dirs, ":")),
 		"bgtask install (it links them into "+paths.ampTools+"; a custom folder must be listed in AMP_TOOLBOX)")
+	if found != "" {
+		// Every tool call starts what the entry runs: the lean build
+		// starts in about half the time of the whole bgtask.
+		target, err := filepath.EvalSymlinks(filepath.Join(found, "bg-run"))
+		switch {
+		case err != nil:
+			report(false, "bg-run in "+found+" leads nowhere: "+err.Error(), "bgtask install")
+		case filepath.Base(target) == toolbox.LeanCommand:
+			report(true, "the toolbox entries run the lean "+target, "")
+		default:
+			note("the toolbox entries run " + target + ", not the lean " + toolbox.LeanCommand + " (each tool call starts slower): scripts/install.sh builds and installs both")
+		}
+	}
 
 	// Each agent's MCP registration.
 	for _, c := range agentConfigs(paths) {
