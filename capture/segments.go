@@ -46,7 +46,12 @@ type Stream struct {
 var ErrNotRegular = errors.New("not a regular file")
 
 // snapshotAttempts bounds how often OpenStream retries a snapshot that a
-// rotation changed while it was taken; the last attempt is used as it is.
+// rotation changed while it was taken. When every attempt raced one (a
+// writer flooding small segments), the last one keeps only the segments
+// the index knows: a prefix of the stream, in order, that a later read
+// extends. Files the index does not know yet could otherwise come out of
+// order: the current file opened before a rotation that renamed it, a
+// newer backup listed after.
 const snapshotAttempts = 8
 
 // OpenStream takes a snapshot of stream in dir. A folder without index
@@ -54,8 +59,9 @@ const snapshotAttempts = 8
 // order, then the current file.
 func OpenStream(dir, stream string) (*Stream, error) {
 	for attempt := 1; ; attempt++ {
-		s, stable, err := snapshot(dir, stream)
-		if err != nil || stable || attempt == snapshotAttempts {
+		last := attempt == snapshotAttempts
+		s, stable, err := snapshot(dir, stream, last)
+		if err != nil || stable || last {
 			return s, err
 		}
 		_ = s.Close() // Read only.
@@ -68,8 +74,9 @@ func OpenStream(dir, stream string) (*Stream, error) {
 // snapshot opens the current file and every backup, then checks that the
 // index did not change meanwhile: then the open files are exactly the
 // stream the index describes. stable is false when a rotation ran during
-// the snapshot.
-func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
+// the snapshot; indexOnly (for a last attempt) then leaves out the files
+// the index does not describe.
+func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err error) {
 	index, err := ReadIndex(dir, stream)
 	if err != nil {
 		return nil, false, err
@@ -143,6 +150,11 @@ func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
 			return fail(err)
 		}
 	}
+	known := indexOnly && !stable // Only what the index describes.
+	if known {
+		closeIf(cur)
+		cur = nil
+	}
 	// Backups the index does not know: someone else's rotation, or ours
 	// between its rename and its index line.
 	var curInfo os.FileInfo
@@ -153,8 +165,8 @@ func snapshot(dir, stream string) (s *Stream, stable bool, err error) {
 	}
 	for _, name := range onDisk {
 		f := open[name]
-		if f == nil {
-			continue
+		if f == nil || known {
+			continue // Left out files are closed on return.
 		}
 		delete(open, name)
 		fi, err := f.Stat()
