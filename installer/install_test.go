@@ -215,7 +215,7 @@ func TestInstallShellSnippets(t *testing.T) {
 			if out, err := cmd.Output(); err != nil || strings.Split(string(out), "\n")[0] != "/mine:/theirs:"+prof.Toolbox {
 				t.Errorf("with AMP_TOOLBOX set: %v %q", err, out)
 			}
-			if got := readFile(t, filepath.Join(dir, "reaped")); !strings.Contains(got, "reaper --max-age 180 --quiet") {
+			if got := toolboxtest.ReadFile(t, filepath.Join(dir, "reaped")); !strings.Contains(got, "reaper --max-age 180 --quiet") {
 				t.Errorf("reaper not run as expected: %q", got)
 			}
 			_ = os.Remove(filepath.Join(dir, "reaped")) // Best effort: the next shell's check reads it.

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -28,13 +27,4 @@ func newApp(t *testing.T, env ...string) *toolbox.App {
 	a := toolboxtest.NewApp(t, env...)
 	a.Commands = Commands()
 	return a
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -81,6 +81,16 @@ func MarkerProcs(t *testing.T, id string) []procs.Proc {
 	return tab.Marked()[id]
 }
 
+// ReadFile returns the content of path, failing the test when it cannot.
+func ReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // SnapshotDir lists every path under dir with its mode and size: equal
 // snapshots mean nothing was created, removed or grown.
 func SnapshotDir(t *testing.T, dir string) string {
