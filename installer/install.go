@@ -269,7 +269,7 @@ func (in *installer) install(a *toolbox.App, src string, shellNames []string, ag
 	// The toolbox entries and bg-reaper run on every tool call and shell
 	// start: they get the lean build when it is beside this one.
 	hot := "bgtask"
-	if lean := filepath.Join(filepath.Dir(src), toolbox.LeanCommand); isExecutable(lean) {
+	if lean := toolbox.LeanBeside(src); lean != "" {
 		if err = in.installBinary(lean, filepath.Join(p.bin, toolbox.LeanCommand)); err != nil {
 			return err
 		}
@@ -401,12 +401,6 @@ func (in *installer) installBinary(src, dst string) error {
 	in.m.file(dst, "")
 	in.printf("installed  %s", dst)
 	return nil
-}
-
-// isExecutable reports whether path is a regular file someone may run.
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // sameContent reports whether files a and b hold the same bytes.

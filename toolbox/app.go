@@ -95,7 +95,13 @@ func (a *App) supervisorExecutable() string {
 	if err != nil || filepath.Base(self) == LeanCommand {
 		return ""
 	}
-	lean := filepath.Join(filepath.Dir(self), LeanCommand)
+	return LeanBeside(self)
+}
+
+// LeanBeside returns the lean build installed in the folder of the
+// program at path, "" when there is none there.
+func LeanBeside(path string) string {
+	lean := filepath.Join(filepath.Dir(path), LeanCommand)
 	if fi, err := os.Stat(lean); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 		return lean
 	}
