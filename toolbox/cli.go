@@ -267,7 +267,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			if name == "stderr" {
 				w = a.Stderr
 			}
-			l.streams = append(l.streams, &logStream{name: name, w: w, raw: a.palette(w).stripper(w), pos: -1})
+			l.streams = append(l.streams, &logStream{name: name, w: w, raw: a.palette(w).stripper(w)})
 		}
 	}
 	for {
@@ -315,10 +315,11 @@ type logPrinter struct {
 }
 
 type logStream struct {
-	name string
-	w    io.Writer // where cleaned lines and notes go
-	raw  io.Writer // where raw bytes go: w, escape codes removed when not a terminal
-	pos  int64     // raw: the next byte; -1 before the first print
+	name    string
+	w       io.Writer // where cleaned lines and notes go
+	raw     io.Writer // where raw bytes go: w, escape codes removed when not a terminal
+	pos     int64     // raw: the next byte to print
+	started bool      // printed once already: -n applies no more
 }
 
 func (l *logPrinter) print() error {
@@ -333,12 +334,10 @@ func (l *logPrinter) print() error {
 		if err != nil {
 			return err
 		}
-		if s.pos < 0 {
-			s.pos = 0
-			if l.tail >= 0 {
-				s.pos = st.TailStart(l.tail)
-			}
+		if !s.started && l.tail >= 0 {
+			s.pos = st.TailStart(l.tail)
 		}
+		s.started = true
 		next, skipped, err := st.CopyFrom(s.raw, s.pos)
 		_ = st.Close() // Read only.
 		if err != nil {
@@ -357,11 +356,11 @@ func (l *logPrinter) print() error {
 // each new one once, across rotations.
 func (l *logPrinter) printCleaned(s *logStream) error {
 	o := capture.ReadOptions{Since: true, Reader: l.reader, Clean: *l.cleaned}
-	first := s.pos < 0
+	first := !s.started
 	if first && l.tail > 0 {
 		o.Tail = int(l.tail)
 	}
-	s.pos = 0
+	s.started = true
 	r, err := capture.Read(l.t.Dir, s.name, o)
 	if err != nil {
 		return err
