@@ -20,14 +20,19 @@ func NewEscapeStripper(w io.Writer) *EscapeStripper { return &EscapeStripper{w: 
 // rest was written: the dropped bytes were handled.
 func (s *EscapeStripper) Write(p []byte) (int, error) {
 	out := s.buf[:0]
-	for _, c := range p {
+	for i := 0; i < len(p); {
+		c := p[i]
+		// The rules are the screen's (screen.go), minus what it draws:
+		// a byte that cannot continue a sequence ends it and is read
+		// again, and an unterminated string ends at the end of its line
+		// rather than swallow the rest of the log.
 		switch s.state {
 		case stGround:
 			if c == 0x1b {
 				s.state = stEscape
-				continue
+			} else {
+				out = append(out, c)
 			}
-			out = append(out, c)
 		case stEscape:
 			switch {
 			case c == '[':
@@ -38,16 +43,28 @@ func (s *EscapeStripper) Write(p []byte) (int, error) {
 				s.state = stEscInter
 			case c == 0x1b:
 				// ESC ESC: the first one was alone.
-			default:
+			case c >= 0x30 && c <= 0x7e:
 				s.state = stGround // A two-byte sequence: ESC 7, ESC M ...
+			default:
+				s.state = stGround
+				continue // A lone ESC before a control: keep the control.
 			}
 		case stEscInter:
-			if c < 0x20 || c > 0x2f {
+			switch {
+			case c >= 0x20 && c <= 0x2f:
+			case c >= 0x30 && c <= 0x7e:
 				s.state = stGround
+			default:
+				s.state = stGround
+				continue
 			}
 		case stCSI:
-			if c >= 0x40 && c <= 0x7e {
+			switch {
+			case c >= 0x40 && c <= 0x7e:
 				s.state = stGround
+			case c < 0x20 || c > 0x3f && c < 0x40 || c >= 0x7f:
+				s.state = stGround
+				continue // Aborted: the byte is text or a control.
 			}
 		case stString:
 			switch c {
@@ -55,14 +72,19 @@ func (s *EscapeStripper) Write(p []byte) (int, error) {
 				s.state = stGround
 			case 0x1b:
 				s.state = stStringEsc
+			case '\n':
+				s.state = stGround
+				continue
 			}
 		case stStringEsc:
 			if c == '\\' {
 				s.state = stGround
-			} else if c != 0x1b {
-				s.state = stString
+			} else {
+				s.state = stEscape
+				continue // ESC then something else: a new sequence.
 			}
 		}
+		i++
 	}
 	s.buf = out
 	if len(out) == 0 {

@@ -14,6 +14,12 @@ func TestEscapeStripper(t *testing.T) {
 		{"a\x1b7b\x1b8c", "abc"},
 		{"\x1b(Bx", "x"},
 		{"50%\r\x1b[K100%\n", "50%\r100%\n"},
+		// An unterminated title ends with its line, not with the log.
+		{"\x1b]0;title never ended\nnext line\n", "\nnext line\n"},
+		// ESC inside a string, not followed by \, starts a new sequence.
+		{"\x1b]0;t\x1b[31mred\n", "red\n"},
+		// A control byte ends a sequence and is kept.
+		{"\x1b[31\nx", "\nx"},
 	} {
 		// Byte by byte too: sequences split across writes.
 		for _, split := range []bool{false, true} {
