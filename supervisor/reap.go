@@ -15,8 +15,9 @@ import (
 
 // ReapOptions configure Store.Reap.
 type ReapOptions struct {
-	// MaxAge: running tasks started longer ago are killed, finished ones
-	// that ended longer ago are removed.
+	// MaxAge: running tasks that nobody supervises (their supervisor is
+	// gone) started longer ago are killed; finished ones that ended
+	// longer ago are removed. Supervised tasks follow their own timeout.
 	MaxAge time.Duration
 	// DryRun reports what would be done and does nothing.
 	DryRun bool
@@ -29,8 +30,8 @@ type ReapOptions struct {
 
 // Reap actions.
 const (
-	ActionKill  = "kill"  // running past MaxAge: killed, recorded reaped
-	ActionReap  = "reap"  // supervisor gone, processes left: killed, recorded reaped
+	ActionKill  = "kill"  // supervised, far past its own timeout: killed, recorded reaped
+	ActionReap  = "reap"  // supervisor gone, processes left past their timeout or MaxAge: killed, recorded reaped
 	ActionDead  = "dead"  // supervisor and processes gone: recorded killed
 	ActionClean = "clean" // finished past MaxAge: folder removed
 )
@@ -45,12 +46,15 @@ type ReapAction struct {
 	Err    error
 }
 
-// Reap makes sure nothing is left running unowned: it kills running tasks
-// older than MaxAge (through their supervisor, which records "reaped"),
-// kills what is left of tasks whose supervisor died (found by their
-// BG_TASK_ID marker, also outside their process group, and recorded
-// "reaped"), records tasks found dead with nothing recorded as killed, and
-// removes finished tasks older than MaxAge.
+// Reap makes sure nothing is left running unowned. A task's own timeout
+// governs it: a supervised task is left to its supervisor (timeout=0 runs
+// until stopped), unless it is far past its deadline (then it is killed
+// through the supervisor, which records "reaped"). MaxAge is for what
+// nobody enforces: what is left of tasks whose supervisor died (found by
+// their BG_TASK_ID marker, also outside their process group) is killed
+// and recorded "reaped" once past its own timeout or older than MaxAge.
+// Tasks found dead with nothing recorded are recorded killed, and
+// finished tasks that ended more than MaxAge ago are removed.
 //
 // It is meant to run on every shell start, so the path where there is
 // nothing to do reads one small file per finished task (two per running
@@ -132,17 +136,23 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 
 func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOptions) (ReapAction, bool) {
 	if procs.Alive(ctx, t.Watchdog) {
-		if now.Sub(t.StartedAt) <= o.MaxAge {
-			return ReapAction{}, false // Fresh and supervised: the common case.
+		// Its supervisor enforces the task's own timeout: MaxAge does not
+		// apply (timeout=0 means kept until stopped, a 4-hour build runs 4
+		// hours). Only a supervisor that let the deadline pass by far is
+		// helped along.
+		dl := t.Deadline()
+		if dl.IsZero() || now.Sub(dl) <= overdueSlack {
+			return ReapAction{}, false // Supervised and within its timeout: the common case.
 		}
-		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, max age %s", age(now.Sub(t.StartedAt)), age(o.MaxAge))}
+		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, %s past its timeout of %s", age(now.Sub(t.StartedAt)), age(now.Sub(dl)), age(t.timeout()))}
 		if !o.DryRun {
 			a.Err = s.reapThroughSupervisor(ctx, t, o.Grace)
 		}
 		return a, true
 	}
 	// The supervisor is gone without recording an end: SIGKILL, OOM,
-	// reboot. Whatever carries the task's marker is an orphan now.
+	// reboot, or a task of an earlier version. Whatever carries the
+	// task's marker is an orphan now.
 	tab, err := procs.Snapshot(ctx)
 	if err != nil {
 		return ReapAction{Action: ActionReap, Task: t, Err: err}, true
@@ -159,13 +169,28 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 		}
 		return a, true
 	}
-	a := ReapAction{Action: ActionReap, Task: t, Killed: left,
-		Why: fmt.Sprintf("supervisor gone, %d orphaned process(es)", len(left))}
+	// Nobody enforces its timeout: the reaper does, and MaxAge bounds
+	// what has none.
+	why := ""
+	switch dl := t.Deadline(); {
+	case !dl.IsZero() && now.After(dl):
+		why = fmt.Sprintf("supervisor gone, %d orphaned process(es), past its timeout of %s", len(left), age(t.timeout()))
+	case now.Sub(t.StartedAt) > o.MaxAge:
+		why = fmt.Sprintf("supervisor gone, %d orphaned process(es), running for %s, max age %s", len(left), age(now.Sub(t.StartedAt)), age(o.MaxAge))
+	default:
+		return ReapAction{}, false
+	}
+	a := ReapAction{Action: ActionReap, Task: t, Killed: left, Why: why}
 	if !o.DryRun {
 		_, a.Err = s.takeOver(ctx, t, StatusReaped, o.Grace)
 	}
 	return a, true
 }
+
+// overdueSlack is how long past its deadline a supervised task may still
+// run before the reaper steps in: the supervisor's own kill takes its
+// grace period and a SIGKILL round.
+const overdueSlack = 5 * time.Minute
 
 // reapThroughSupervisor asks the supervisor to reap, so that it remains the
 // single writer of the outcome, and takes over if it does not.

@@ -149,7 +149,12 @@ func (t *Task) Deadline() time.Time {
 	if t.TimeoutMinutes <= 0 {
 		return time.Time{}
 	}
-	return t.StartedAt.Add(time.Duration(t.TimeoutMinutes * float64(time.Minute)))
+	return t.StartedAt.Add(t.timeout())
+}
+
+// timeout is the auto-kill delay as a duration.
+func (t *Task) timeout() time.Duration {
+	return time.Duration(t.TimeoutMinutes * float64(time.Minute))
 }
 
 // Load reads task id.

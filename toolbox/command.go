@@ -54,7 +54,7 @@ func baseCommands() []Command {
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},
 		{Name: "rm", Usage: "rm ID|LABEL...", Summary: "remove finished tasks and their logs",
 			Example: "bgtask rm tests", Run: cliRm},
-		{Name: "reap", Usage: "reap [--max-age MIN] [--dry-run] [--quiet]", Summary: "kill orphaned and old tasks (also installed as bg-reaper)",
+		{Name: "reap", Usage: "reap [--max-age MIN] [--dry-run] [--quiet]", Summary: "kill orphaned tasks and overdue ones, clean old records (also installed as bg-reaper)",
 			Example: "bgtask reap --dry-run\nbg-reaper --max-age 180 --quiet", Run: cliReap},
 		{Name: "completion", Usage: "completion bash|zsh|fish", Summary: "print the shell completion script",
 			Example: "source <(bgtask completion bash)", Run: cliCompletion},

@@ -16,7 +16,8 @@ const DefaultReapMaxAge = 180
 // cliReap is `bgtask reap` and `bg-reaper`: run on every shell start, it
 // prints one line per action and nothing when there is nothing to do.
 func cliReap(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	maxAge := fs.Float64("max-age", DefaultReapMaxAge, "minutes: kill running tasks started earlier, remove finished tasks that ended earlier")
+	maxAge := fs.Float64("max-age", DefaultReapMaxAge, "minutes: remove finished tasks that ended earlier, and kill tasks nobody supervises (their supervisor is gone) that started earlier. "+
+		"A supervised task follows its own timeout (timeout 0: never reaped); the reaper kills it only when its supervisor let it run past its timeout")
 	dryRun := fs.Bool("dry-run", false, "print what would be done (Would kill: / Would clean:) and change nothing")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {

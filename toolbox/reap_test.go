@@ -62,7 +62,11 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 		t.Fatalf("status of a task whose supervisor died: %s, auto_kill %q", st.Status, st.AutoKill)
 	}
 
-	dry := reap(t, a, "--dry-run")
+	// Nobody enforces its timeout (none): --max-age does, not before.
+	if out := reap(t, a, "--dry-run"); out != "" {
+		t.Fatalf("a young orphan without timeout is reaped before --max-age: %q", out)
+	}
+	dry := reap(t, a, "--dry-run", "--max-age", "0")
 	if !strings.Contains(dry, "Would kill: "+task.ID) || strings.Contains(dry, fresh.ID) {
 		t.Fatalf("dry run printed %q", dry)
 	}
@@ -70,7 +74,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 		t.Fatal("dry run killed processes")
 	}
 
-	out := reap(t, a)
+	out := reap(t, a, "--max-age", "0")
 	if !strings.Contains(out, "Reaped "+task.ID) || strings.Count(out, "\n") != 1 {
 		t.Fatalf("reaper printed %q", out)
 	}
@@ -96,38 +100,51 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	}
 }
 
+// A supervised task follows its own timeout: neither a permanent one
+// (timeout=0) nor a long build (timeout=240) is reaped for its age; only
+// one its supervisor let run far past its timeout is. Old records go.
 func TestReaperAgesAndCleans(t *testing.T) {
 	a := newTestApp(t)
-	old := startTree(t, a, 0)
+	forever := startTree(t, a, 0)
+	build := startTree(t, a, 240)
+	overdue := startTree(t, a, 60)
 	done := startTask(t, a, map[string]any{"command": "echo done"})
 	waitEnd(t, a, done.TaskID)
-	// Four hours pass.
+	// Four hours pass (for the reaper: the supervisors' timers run on).
 	later := time.Now().Add(4 * time.Hour)
 	a.Now = func() time.Time { return later }
 
 	before := snapshotDir(t, a.Store.Dir)
 	dry := reap(t, a, "--dry-run", "--max-age", "180")
-	if !strings.Contains(dry, "Would kill: "+old.ID) || !strings.Contains(dry, "Would clean: "+done.TaskID) {
+	if !strings.Contains(dry, "Would kill: "+overdue.ID) || !strings.Contains(dry, "Would clean: "+done.TaskID) {
 		t.Fatalf("dry run printed %q", dry)
+	}
+	if strings.Contains(dry, forever.ID) || strings.Contains(dry, build.ID) {
+		t.Fatalf("dry run would kill a task within its own timeout: %q", dry)
 	}
 	if after := snapshotDir(t, a.Store.Dir); after != before {
 		t.Fatal("dry run changed the state folder")
 	}
 
 	out := reap(t, a, "--max-age", "180")
-	if !strings.Contains(out, "Reaped "+old.ID) || !strings.Contains(out, "Cleaned "+done.TaskID) {
+	if !strings.Contains(out, "Reaped "+overdue.ID) || !strings.Contains(out, "Cleaned "+done.TaskID) || strings.Count(out, "\n") != 2 {
 		t.Fatalf("reaper printed %q", out)
 	}
-	got, err := a.Store.Load(old.ID)
+	got, err := a.Store.Load(overdue.ID)
 	if err != nil || got.Status != supervisor.StatusReaped {
-		t.Fatalf("old task: %v %v", got, err)
+		t.Fatalf("overdue task: %v %v", got, err)
 	}
 	// Recorded by its own supervisor, the single writer, not by the reaper.
 	if log := readFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
 		t.Errorf("supervisor log: %q", log)
 	}
-	if left := markerProcs(t, old.ID); len(left) != 0 {
+	if left := markerProcs(t, overdue.ID); len(left) != 0 {
 		t.Fatalf("still alive: %v", left)
+	}
+	for _, kept := range []*supervisor.Task{forever, build} {
+		if got, _ := a.Store.Load(kept.ID); got.Status != supervisor.StatusRunning || len(markerProcs(t, kept.ID)) < 3 {
+			t.Fatalf("%s (timeout %g) disturbed: %s", kept.ID, kept.TimeoutMinutes, got.Status)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(a.Store.Dir, done.TaskID)); !os.IsNotExist(err) {
 		t.Fatal("finished task not removed")

@@ -409,7 +409,7 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
 		if t.Unsupervised {
-			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at the next shell start"
+			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
 		}
 	}
 	return s
