@@ -1,0 +1,261 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
+)
+
+func TestSplitCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"ssh", []string{"ssh"}, false},
+		{"ssh -F /tmp/my config", []string{"ssh", "-F", "/tmp/my", "config"}, false},
+		{`ssh -F '/tmp/my config' -o "ProxyJump=a b"`, []string{"ssh", "-F", "/tmp/my config", "-o", "ProxyJump=a b"}, false},
+		{`ssh -i my\ key`, []string{"ssh", "-i", "my key"}, false},
+		{`"a\"b\\c\$d\x"`, []string{`a"b\c$d\x`}, false},
+		{`a''b ''`, []string{"ab", ""}, false},
+		{"  ssh \t -v\n", []string{"ssh", "-v"}, false},
+		{`ssh 'open`, nil, true},
+		{`ssh "open`, nil, true},
+		{`ssh \`, nil, true},
+	} {
+		got, err := remote.SplitCommand(tc.in)
+		if (err != nil) != tc.err || strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("SplitCommand(%q) = %q, %v; want %q (error: %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func FuzzSplitCommand(f *testing.F) {
+	for _, s := range []string{"ssh -F x", `a 'b c' "d\"e" f\ g`, `"`, `'`, `\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := remote.SplitCommand(s)
+		if err != nil {
+			return
+		}
+		// Quoting each word again and splitting gives the same words.
+		var b strings.Builder
+		for _, w := range words {
+			b.WriteString("'" + strings.ReplaceAll(w, "'", `'\''`) + "' ")
+		}
+		again, err := remote.SplitCommand(b.String())
+		if err != nil || strings.Join(again, "\x00") != strings.Join(words, "\x00") || len(again) != len(words) {
+			t.Fatalf("%q: split %q, requoted and split %q (%v)", s, words, again, err)
+		}
+	})
+}
+
+func TestCheckHost(t *testing.T) {
+	for _, h := range []string{"devbox", "me@build.example.com", "10.0.0.1", "[::1]"} {
+		if err := remote.CheckHost(h); err != nil {
+			t.Errorf("CheckHost(%q): %v", h, err)
+		}
+	}
+	for _, h := range []string{"", "-oProxyCommand=x", "a b", "a\nb", "a'b", strings.Repeat("a", 256)} {
+		if err := remote.CheckHost(h); err == nil {
+			t.Errorf("CheckHost(%q) accepted it", h)
+		}
+	}
+}
+
+func TestControlDirIsPrivate(t *testing.T) {
+	state := t.TempDir()
+	dir, err := remote.ControlDir(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("control folder %s: %v, mode %v; want 0700", dir, err, fi.Mode())
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.ControlDir(state); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("a control folder others may enter: %v, want it refused", err)
+	}
+	// A state folder whose socket paths would be too long gets a short one.
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", 80))
+	dir, err = remote.ControlDir(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(dir) })
+	if len(dir)+41 > 103-17 {
+		t.Errorf("control folder %s leaves no room for a socket name", dir)
+	}
+}
+
+// newSSH is the transport a user of srv has: BG_SSH="ssh -F config".
+func newSSH(t *testing.T, srv *remotetest.Server) *remote.SSH {
+	t.Helper()
+	env := map[string]string{"BG_SSH": srv.SSHCommand()}
+	s, err := remote.NewSSH(func(k string) string { return env[k] }, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
+			_ = s.Exit(context.Background(), h) // Best effort: most have none.
+		}
+	})
+	return s
+}
+
+func run(t *testing.T, s remote.Transport, host, command string) (string, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	code, err := s.Run(ctx, host, command, nil, &out)
+	return out.String(), code, err
+}
+
+func TestSSHRunsAsTheRemoteUserOverOneMaster(t *testing.T) {
+	srv := remotetest.Start(t)
+	s := newSSH(t, srv)
+	out, code, err := run(t, s, srv.Alias, "id -u; echo $HOME; exit 3")
+	if err != nil || code != 3 {
+		t.Fatalf("run: %v, exit %d, output %q\n%s", err, code, out, srv.Log())
+	}
+	if want := strconv.Itoa(srv.UID) + "\n" + srv.Home + "\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	pid, err := s.MasterPID(context.Background(), srv.Alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Calls go through the same master: its PID stays, and the socket is
+	// in the private folder.
+	for range 3 {
+		if _, _, err := run(t, s, srv.Alias, "true"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, err := s.MasterPID(context.Background(), srv.Alias); err != nil || again != pid {
+		t.Errorf("master pid %d, then %d (%v): want one master", pid, again, err)
+	}
+	ents, _ := os.ReadDir(s.ControlDir)
+	if len(ents) != 1 {
+		t.Errorf("control folder holds %d entries, want the one socket", len(ents))
+	}
+	// stdin reaches the command, byte for byte.
+	var out2 bytes.Buffer
+	in := "line 1\n$HOME `x` 'q' \"dq\" *\n\x00\xff end"
+	if _, err := s.Run(context.Background(), srv.Alias, "cat", strings.NewReader(in), &out2); err != nil || out2.String() != in {
+		t.Errorf("cat: %v, got %q want %q", err, out2.String(), in)
+	}
+}
+
+func TestSSHErrorsSayHowToFixThem(t *testing.T) {
+	srv := remotetest.Start(t)
+	s := newSSH(t, srv)
+
+	check := func(name string, err error, kind remote.Kind, words ...string) {
+		t.Helper()
+		if !remote.IsKind(err, kind) {
+			t.Errorf("%s: got %v, want kind %d", name, err, kind)
+			return
+		}
+		for _, w := range words {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", name, err, w)
+			}
+		}
+		t.Logf("%s: %v", name, err)
+	}
+
+	start := time.Now()
+	_, _, err := run(t, s, srv.Unreachable, "true")
+	check("unreachable", err, remote.KindUnreachable, srv.Unreachable, "ssh "+srv.Unreachable+" true")
+	t.Logf("unreachable host failed after %v (ConnectTimeout %v)", time.Since(start), remote.DefaultConnectTimeout)
+	_, _, err = run(t, s, srv.Refused, "true")
+	check("refused", err, remote.KindUnreachable, "Connection refused")
+
+	srv.ForgetHostKey(t)
+	_, _, err = run(t, s, srv.Alias, "true")
+	check("unknown host key", err, remote.KindHostKeyUnknown, "ssh "+srv.Alias, "accept")
+
+	srv.TrustHostKey(t)
+	srv.NewHostKey(t)
+	_, _, err = run(t, s, srv.Alias, "true")
+	check("changed host key", err, remote.KindHostKeyChanged, "ssh-keygen -R")
+
+	srv.TrustHostKey(t)
+	if _, _, err := run(t, s, srv.Alias, "true"); err != nil {
+		t.Fatalf("with the new key trusted: %v", err)
+	}
+	_ = s.Exit(context.Background(), srv.Alias)
+	srv.WriteFile(t, ".ssh/authorized_keys", nil, 0o600)
+	_, _, err = run(t, s, srv.Alias, "true")
+	check("refused key", err, remote.KindAuth, "ssh-copy-id")
+
+	for _, cmd := range []string{"/nonexistent/ssh", "no-such-ssh-program"} {
+		bad := *s
+		bad.Command = []string{cmd}
+		_, _, err = run(t, &bad, srv.Alias, "true")
+		check("no ssh "+cmd, err, remote.KindNoSSH, "openssh-client", cmd)
+	}
+	_, _, err = run(t, s, "-oProxyCommand=touch /tmp/x", "true")
+	if err == nil || !strings.Contains(err.Error(), "must not start with '-'") {
+		t.Errorf("an option as host: %v", err)
+	}
+}
+
+func TestSSHDroppedMasterIsAClearErrorAndTheNextCallReconnects(t *testing.T) {
+	srv := remotetest.Start(t)
+	s := newSSH(t, srv)
+	if _, _, err := run(t, s, srv.Alias, "true"); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := s.MasterPID(context.Background(), srv.Alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var runErr error
+	var out string
+	wg.Go(func() { out, _, runErr = run(t, s, srv.Alias, "echo started; sleep 30; echo never") })
+	// Drop the connection once the command runs there.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(srv.Run(t, "ps -o args= -u "+srv.User), "sleep 30") {
+		if time.Now().After(deadline) {
+			t.Fatal("the remote command never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if !remote.IsKind(runErr, remote.KindDropped) || strings.Contains(out, "never") {
+		t.Fatalf("dropped mid-call: %v (output %q), want a dropped connection", runErr, out)
+	}
+	t.Logf("dropped: %v", runErr)
+	if !strings.Contains(runErr.Error(), "call again") {
+		t.Errorf("%q does not say what to do", runErr)
+	}
+	got, _, err := run(t, s, srv.Alias, "echo back")
+	if err != nil || got != "back\n" {
+		t.Fatalf("the next call: %q, %v", got, err)
+	}
+	if again, err := s.MasterPID(context.Background(), srv.Alias); err != nil || again == pid {
+		t.Errorf("after the drop, master %d (%v): want a new one", again, err)
+	}
+}
