@@ -29,7 +29,8 @@ import (
 //  5. Exclude, then Filter with Context, both on the cleaned text;
 //  6. repeats collapse: a line similar to the one before it, or a block of
 //     up to 16 lines repeated, is kept once and followed by
-//     CollapsedMarker (see collapse.go);
+//     CollapsedMarker and the run's last line, when that saves space (see
+//     collapse.go);
 //  7. only the newest MaxLines lines are kept: when lines are omitted the
 //     first line is OmittedMarker and counts toward MaxLines, so the output
 //     never has more than MaxLines lines.

@@ -40,10 +40,12 @@ func TestClean(t *testing.T) {
 			[]string{"a", "E1", "c", "d", "E2", "f"}},
 		{"no separator before the first group", lines("1", "2", "3", "E"), Options{Filter: "^E"}, []string{"E"}},
 		{"no separator without context", lines("E a", "x", "E b"), Options{Filter: "^E"}, []string{"E a", "E b"}},
-		{"collapse after filter", lines("err 1", "ok", "err 2", "ok", "err 3"), Options{Filter: "err"},
-			[]string{"err 1", "... 2 similar lines collapsed"}},
-		{"collapse of consecutive matches", lines("err 1", "err 2", "err 3", "ok"), Options{Filter: "err"},
-			[]string{"err 1", "... 2 similar lines collapsed"}},
+		{"collapse after filter", lines("err: retry 1 refused", "ok", "err: retry 2 refused", "ok", "err: retry 3 refused", "ok", "err: retry 4 refused"), Options{Filter: "err"},
+			[]string{"err: retry 1 refused", "... 2 similar lines collapsed", "err: retry 4 refused"}},
+		{"collapse of consecutive matches", lines("err: retry 1 refused", "err: retry 2 refused", "err: retry 3 refused", "err: retry 4 refused", "ok"), Options{Filter: "err"},
+			[]string{"err: retry 1 refused", "... 2 similar lines collapsed", "err: retry 4 refused"}},
+		{"no collapse that saves nothing", lines("err 1", "ok", "err 2", "ok", "err 3"), Options{Filter: "err"},
+			[]string{"err 1", "err 2", "err 3"}},
 		{"cap keeps the newest, marker counts", lines("a", "b", "c", "d", "e"), Options{MaxLines: 3},
 			[]string{"[... 3 earlier lines omitted ...]", "d", "e"}},
 		{"cap exactly full", lines("a", "b", "c"), Options{MaxLines: 3}, []string{"a", "b", "c"}},
@@ -97,15 +99,15 @@ func TestCleanStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Write([]byte(lines("err 1", "", "skip err", "err 2", "err 3", "other", "err x") + "tail err"))
+	p.Write([]byte(lines("err: retry 1 refused", "", "skip err", "err: retry 2 refused", "err: retry 3 refused", "err: retry 4 refused", "other", "err x") + "tail err"))
 	out := p.Close()
-	// Matches: err 1, err 2, err 3 (collapsed), err x, tail err.
-	want := []string{"[... 3 earlier lines omitted ...]", "tail err"}
+	// Matches: err: retry 1 to 4 (2 and 3 collapsed), err x, tail err.
+	want := []string{"[... 4 earlier lines omitted ...]", "tail err"}
 	if !slices.Equal(out, want) {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 	got := p.Stats()
-	wantStats := Stats{LinesIn: 8, LinesBlank: 1, LinesExcluded: 1, LinesMatched: 5, LinesCollapsed: 2, LinesOmitted: 3}
+	wantStats := Stats{LinesIn: 9, LinesBlank: 1, LinesExcluded: 1, LinesMatched: 6, LinesCollapsed: 2, LinesOmitted: 4}
 	if got != wantStats {
 		t.Errorf("stats %+v\nwant  %+v", got, wantStats)
 	}
@@ -136,8 +138,9 @@ func TestCleanStreamingMemory(t *testing.T) {
 		t.Errorf("pipeline retains %d bytes after 16 MB", retained)
 	}
 	out := p.Close()
-	// With two lines of context every line passes, as a block of three.
-	if want := []string{"GET /api 200 1.2 ms", "error: boom 7", "100%", CollapsedMarker(p.Stats().LinesIn - 3)}; !slices.Equal(out, want) {
+	// With two lines of context every line passes, as a block of three,
+	// and the run's last line follows the marker.
+	if want := []string{"GET /api 200 1.2 ms", "error: boom 7", "100%", CollapsedMarker(p.Stats().LinesIn - 4), "100%"}; !slices.Equal(out, want) {
 		t.Errorf("got %q, want %q", out, want)
 	}
 }

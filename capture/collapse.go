@@ -304,13 +304,18 @@ const histSize = 2 * collapsePeriod
 // followed by lines similar to it (compared with the loose mask for p = 1
 // and the strict mask otherwise); once the block has repeated whole, the
 // repeat is dropped, and so is everything that continues it, until a line
-// breaks the pattern and a CollapsedMarker takes their place. Every dropped
-// line is similar to a line the reader still sees.
+// breaks the pattern. Then the run is shown as its block, a
+// CollapsedMarker and the run's last line, which is its latest state
+// ("Compiled 20/20", the last retry); the marker counts the lines between.
+// A run is collapsed only when that saves space: the marker must stand for
+// at least two lines, and for more characters than its own. A shorter run
+// is shown whole. Every dropped line is similar to a line the reader
+// still sees.
 //
 // The newest collapsePeriod-1 lines are held back so that a repeat can be
-// removed once it is complete. As a result the output between two markers
-// never contains a repeat, and neither does any part of it (such as what
-// the MaxLines cap keeps), so cleaning the output again changes nothing.
+// removed once it is complete. The history restarts after a marker, and
+// after a run shown whole, as it does when the output is read back, so
+// cleaning the output again changes nothing.
 type collapser struct {
 	emit func([]byte)
 
@@ -322,10 +327,18 @@ type collapser struct {
 	period  int // period of the repeat being dropped; 0 when none
 	pos     int // lines of the repeat so far
 	dropped int // lines dropped in it
-	total   int // lines dropped overall
+	total   int // lines hidden by markers overall
 
-	cur    maskedLine // the line being added
-	marker []byte     // scratch for CollapsedMarker
+	// The lines of the run being dropped: all of them (held) until it is
+	// certain to be collapsed, and its last one.
+	held     [][]byte
+	heldN    int
+	holding  bool
+	last     []byte
+	runBytes int        // bytes of the dropped lines, newlines included
+	cur      maskedLine // the line being added
+	spare    maskedLine // the run's last line on its way into the history
+	marker   []byte     // scratch for CollapsedMarker
 }
 
 // at returns the entry back lines before the next slot (1 is the newest).
@@ -345,7 +358,7 @@ func (c *collapser) add(line []byte) {
 	if c.period > 0 {
 		if c.cur.similar(c.at(c.period-c.pos%c.period), c.period) {
 			c.pos++
-			c.dropped++
+			c.drop(line)
 			return
 		}
 		c.endRun()
@@ -354,14 +367,25 @@ func (c *collapser) add(line []byte) {
 		if c.repeatEnds(p) {
 			// The newest p-1 lines and this one repeat the block before
 			// them: take them back (they are still held) and drop them.
+			c.heldN, c.holding, c.runBytes = 0, true, 0
+			for k := p - 1; k >= 1; k-- {
+				c.drop(c.at(k).text)
+			}
+			c.drop(line)
 			c.n -= p - 1
 			c.pending -= p - 1
 			c.next = (c.next - (p - 1) + histSize) % histSize
-			c.period, c.pos, c.dropped = p, p, p
+			c.period, c.pos = p, p
 			return
 		}
 	}
-	c.hist[c.next], c.cur = c.cur, c.hist[c.next] // swap: buffers are reused
+	c.push(&c.cur)
+}
+
+// push adds m to the history (taking its buffers), emitting the oldest held line when
+// collapsePeriod lines are held.
+func (c *collapser) push(m *maskedLine) {
+	c.hist[c.next], *m = *m, c.hist[c.next] // swap: buffers are reused
 	c.next = (c.next + 1) % histSize
 	c.n = min(c.n+1, histSize)
 	c.pending++
@@ -369,6 +393,34 @@ func (c *collapser) add(line []byte) {
 		c.emit(c.hist[(c.next-c.pending+histSize)%histSize].text)
 		c.pending--
 	}
+}
+
+// drop takes a line of the run being dropped.
+func (c *collapser) drop(line []byte) {
+	c.dropped++
+	c.runBytes += len(line) + 1
+	c.last = append(c.last[:0], line...)
+	if !c.holding {
+		return
+	}
+	if c.saves() {
+		c.holding = false // Collapsed whatever follows: no need to keep them.
+		return
+	}
+	if c.heldN == len(c.held) {
+		c.held = append(c.held, nil)
+	}
+	c.held[c.heldN] = append(c.held[c.heldN][:0], line...)
+	c.heldN++
+}
+
+// saves reports whether showing the run as a marker and its last line
+// is shorter than showing it whole. Once true it stays true as the run
+// grows, since each line adds at least two bytes and the marker grows by
+// a digit now and then.
+func (c *collapser) saves() bool {
+	hidden := c.dropped - 1
+	return hidden >= 2 && c.runBytes-len(c.last)-1 > len(CollapsedMarker(hidden))+1
 }
 
 // repeatEnds reports whether the newest p-1 lines and the current line are
@@ -392,18 +444,30 @@ func (c *collapser) flushPending() {
 	}
 }
 
-// endRun ends a repeat being dropped: the block is emitted, then the marker,
-// which starts a new history as it would when read back.
+// endRun ends a repeat being dropped: the block is emitted, then either
+// the marker and the run's last line, which start a new history as they
+// would when read back, or, when a marker would save nothing, the run
+// whole.
 func (c *collapser) endRun() {
 	if c.period == 0 {
 		return
 	}
 	c.flushPending()
-	c.marker = append(strconv.AppendInt(append(c.marker[:0], "... "...), int64(c.dropped), 10), " similar lines collapsed"...)
-	c.emit(c.marker)
-	c.total += c.dropped
 	c.n = 0
-	c.period, c.pos, c.dropped = 0, 0, 0
+	if c.saves() {
+		hidden := c.dropped - 1
+		c.marker = append(strconv.AppendInt(append(c.marker[:0], "... "...), int64(hidden), 10), " similar lines collapsed"...)
+		c.emit(c.marker)
+		c.total += hidden
+		// The last line opens the new history, as it does read back.
+		c.spare.set(c.last)
+		c.push(&c.spare)
+	} else {
+		for _, l := range c.held[:c.heldN] {
+			c.emit(l)
+		}
+	}
+	c.period, c.pos, c.dropped, c.heldN, c.runBytes = 0, 0, 0, 0, 0
 }
 
 // finish ends the input.
