@@ -5,17 +5,21 @@
 # errors with bg_output, stops it with bg_stop, and checks that a bad call
 # is a tool error (isError), not a protocol failure. Each step is a separate
 # inspector run, hence a separate server process: tasks outlive them, as
-# they outlive an agent's tool calls.
+# they outlive an agent's tool calls. The tools' schemas must pass the
+# inspector's "Schema portability" check (2.12 and later) with no warning:
+# a list-valued `type` or a schema that constrains nothing is refused by
+# clients that take a single-type subset (Gemini's function declarations).
 #
 # Needs Go, Node and npm (the registry, once, for the pinned inspector).
 # Without npm it skips, saying so, and exits 0.
 #
-#   INSPECTOR_VERSION  the inspector to use (default 1.0.3: the last one with
-#                      the --cli mode that runs on Node 20; 2.x needs Node 22)
+#   INSPECTOR_VERSION  the inspector to use (default 2.12.0, the first with the
+#                      portability check; its package asks for Node 22, but its
+#                      --cli mode runs these steps on Node 20)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-version=${INSPECTOR_VERSION:-1.0.3}
+version=${INSPECTOR_VERSION:-2.12.0}
 
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
 	echo "SKIP mcp-inspector-test: npm and node are needed to run @modelcontextprotocol/inspector"
@@ -50,15 +54,18 @@ inspector=$work/inspector/node_modules/.bin/mcp-inspector
 
 # inspect METHOD ARGS...: one inspector run against `bgtask mcp`; its JSON
 # answer on stdout, its chatter (deprecation notices) and the server's log
-# in $work/stderr.
+# in $work/stderr. A tool error (isError) is exit status 5 from 2.x on:
+# accepted when $tool_error is 1.
+tool_error=0
 inspect() {
-	local method=$1
+	local method=$1 status=0
 	shift
-	"$inspector" --cli "$bin" mcp --method "$method" "$@" 2>"$work/stderr" || {
+	"$inspector" --cli "$bin" mcp --method "$method" "$@" 2>"$work/stderr" || status=$?
+	if [ "$status" -ne 0 ] && ! { [ "$tool_error" = 1 ] && [ "$status" -eq 5 ]; }; then
 		cat "$work/stderr" >&2
-		echo "FAIL: inspector $method $*" >&2
+		echo "FAIL: inspector $method $* (exit $status)" >&2
 		exit 1
-	}
+	fi
 }
 
 # check JSON JS-EXPR: evaluate a JavaScript expression with `r` bound to the
@@ -82,6 +89,15 @@ echo "$list" | check 'r.tools.every(x => x.inputSchema.type === "object" && x.de
 echo "$list" | check 'JSON.stringify(r.tools.find(x => x.name === "bg_output").inputSchema.properties.max_lines.default) === "80"'
 echo "$list" | check 'r.tools.find(x => x.name === "bg_run").inputSchema.required.join() === "command"'
 echo "   bg_output, bg_run, bg_send, bg_status, bg_stop"
+
+echo "== schema portability (--strict: every finding in full)"
+inspect tools/list --strict >/dev/null
+if grep -Eq '^(Warning|Error):|Schema portability|schema portability' "$work/stderr"; then
+	cat "$work/stderr" >&2
+	echo "FAIL: the inspector reports unportable tool schemas" >&2
+	exit 1
+fi
+echo "   0 errors, 0 warnings"
 
 echo "== tools/call bg_run (a dev server that logs an error)"
 server='printf "%s\n" "ready on http://localhost:3000" "GET / 200 in 12ms" "HMR update src/App.tsx" "Error: Cannot find module ./missing"; echo "warn: deprecated option" >&2; exec sleep 600'
@@ -115,6 +131,7 @@ echo "== tools/call bg_stop"
 inspect tools/call --tool-name bg_stop --tool-arg "task_id=$id" | check 't.status === "killed" && "   " + t.message'
 
 echo "== a bad call is a tool error"
+tool_error=1
 inspect tools/call --tool-name bg_output --tool-arg task_id=nope | check 'r.isError === true && r.content[0].text.includes("task_id") && "   " + r.content[0].text'
 
 echo "mcp-inspector-test passed (@modelcontextprotocol/inspector@$version)"

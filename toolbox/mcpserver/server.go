@@ -87,6 +87,7 @@ func outputSchema(t *toolbox.Tool) (*jsonschema.Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
 		}
+		portable(s, false)
 		for name, p := range s.Properties {
 			out.Properties[name] = p
 		}
@@ -115,9 +116,64 @@ func outputSchema(t *toolbox.Tool) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s output schema: %w", t.Name, err)
 	}
+	portable(notices, false) // Present only when there are some.
 	notices.Description = "Tasks that ended since this client's previous call, each told once."
 	out.Properties["notices"] = notices
 	return out, nil
+}
+
+// portable rewrites s, in place, into the subset of JSON Schema that every
+// client takes: one `type` per schema, never a list of them. (Gemini's
+// function declarations, for one, use an OpenAPI subset that rejects a list
+// or drops the constraint.) jsonschema.ForType gives Go's pointers, slices
+// and maps the type ["null", T]. A member that encoding/json leaves out when
+// empty (omitempty) is never null, so it becomes plain T; one it writes as
+// null (an exit code not known yet) becomes anyOf [T, null]. nullable says
+// which case s is.
+func portable(s *jsonschema.Schema, nullable bool) {
+	if s == nil {
+		return
+	}
+	for name, p := range s.Properties {
+		portable(p, slices.Contains(s.Required, name))
+	}
+	for _, sub := range [][]*jsonschema.Schema{{s.Items, s.AdditionalProperties, s.AdditionalItems, s.Not}, s.PrefixItems, s.AnyOf, s.OneOf, s.AllOf} {
+		for _, p := range sub {
+			// An element or a map value is written as null when it is nil.
+			portable(p, true)
+		}
+	}
+	for _, p := range s.Defs {
+		portable(p, true)
+	}
+	if len(s.Types) == 0 {
+		return
+	}
+	var types []string
+	for _, t := range s.Types {
+		if t != "null" {
+			types = append(types, t)
+		}
+	}
+	withNull := len(types) < len(s.Types)
+	if len(types) == 1 && !(withNull && nullable) {
+		s.Types, s.Type = nil, types[0]
+		return
+	}
+	// One branch per type, each with the constraints of s.
+	var branches []*jsonschema.Schema
+	if withNull && nullable {
+		types = append(types, "null")
+	}
+	for _, t := range types {
+		b := *s
+		b.Types, b.Type, b.Title, b.Description = nil, t, "", ""
+		if t == "null" {
+			b = jsonschema.Schema{Type: t}
+		}
+		branches = append(branches, &b)
+	}
+	*s = jsonschema.Schema{Title: s.Title, Description: s.Description, AnyOf: branches}
 }
 
 // handler answers tools/call for t. The SDK's low-level handler is used

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -403,5 +404,64 @@ func TestMCPStdoutIsProtocolOnly(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "rejected a line") {
 		t.Errorf("stderr has no log of the rejected lines:\n%s", stderr)
+	}
+}
+
+// Input and output schemas stay in the subset every client takes (the MCP
+// Inspector's "Schema portability" rules): one `type` per schema, never a
+// list of them as jsonschema.ForType gives Go's pointers ("null" among
+// them), and no schema without any keyword that constrains it.
+func TestMCPSchemasPortable(t *testing.T) {
+	a := toolboxtest.NewApp(t)
+	cs := startMCP(t, a)
+	list, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range list.Tools {
+		for kind, schema := range map[string]any{"inputSchema": mt.InputSchema, "outputSchema": mt.OutputSchema} {
+			var v any
+			remarshal(t, schema, &v)
+			if v == nil {
+				t.Errorf("%s has no %s", mt.Name, kind)
+				continue
+			}
+			checkPortable(t, mt.Name+" "+kind, v)
+		}
+	}
+}
+
+func checkPortable(t *testing.T, path string, v any) {
+	t.Helper()
+	s, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("%s: %v is not a schema object", path, v)
+		return
+	}
+	if typ, ok := s["type"]; ok {
+		if _, one := typ.(string); !one {
+			t.Errorf("%s: type %v is not a single type", path, typ)
+		}
+	} else if s["anyOf"] == nil && s["enum"] == nil && s["const"] == nil && s["oneOf"] == nil && s["allOf"] == nil && s["not"] == nil {
+		t.Errorf("%s: a schema that constrains nothing: %v", path, s)
+	}
+	for _, key := range []string{"properties", "$defs", "patternProperties"} {
+		if m, ok := s[key].(map[string]any); ok {
+			for name, sub := range m {
+				checkPortable(t, path+"."+key+"."+name, sub)
+			}
+		}
+	}
+	for _, key := range []string{"items", "additionalProperties", "not"} {
+		if sub, ok := s[key].(map[string]any); ok {
+			checkPortable(t, path+"."+key, sub)
+		}
+	}
+	for _, key := range []string{"anyOf", "oneOf", "allOf", "prefixItems"} {
+		if l, ok := s[key].([]any); ok {
+			for i, sub := range l {
+				checkPortable(t, fmt.Sprintf("%s.%s[%d]", path, key, i), sub)
+			}
+		}
 	}
 }
