@@ -15,6 +15,29 @@ import (
 // No duplicate servers: an agent that forgot its dev server must not
 // start a second one that dies of "address already in use".
 
+// startUnique starts r unless a task with its label runs in its cwd:
+// then it refuses, or with replace stops that task first. The check and
+// the start hold the label's lock, so of parallel starts of one label in
+// one cwd exactly one runs (replace or not).
+func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Request) (*supervisor.Task, error) {
+	if r.Label != "" {
+		unlock, err := a.Store.LockLabel(r.Label, r.Cwd)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if old := a.runningWithLabel(ctx, r.Label, r.Cwd); old != nil {
+			if !replace {
+				return nil, a.duplicateError(ctx, old)
+			}
+			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
+				return nil, fmt.Errorf("replace %s: %w", old.ID, err)
+			}
+		}
+	}
+	return a.Store.Start(ctx, r)
+}
+
 // runningWithLabel returns the running task started with label in cwd.
 func (a *App) runningWithLabel(ctx context.Context, label, cwd string) *supervisor.Task {
 	tasks, err := a.Store.List()

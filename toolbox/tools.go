@@ -105,17 +105,7 @@ func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
 		return nil, err
 	}
 	label := strings.TrimSpace(in.String("label", ""))
-	if label != "" {
-		if old := a.runningWithLabel(ctx, label, cwd); old != nil {
-			if !in.Bool("replace", false) {
-				return nil, a.duplicateError(ctx, old)
-			}
-			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
-				return nil, fmt.Errorf("replace %s: %w", old.ID, err)
-			}
-		}
-	}
-	t, err := a.Store.Start(ctx, supervisor.Request{
+	t, err := a.startUnique(ctx, in.Bool("replace", false), supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Bool("interactive", false),

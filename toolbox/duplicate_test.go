@@ -1,0 +1,65 @@
+package toolbox
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Parallel bg-run processes starting one label in one cwd: exactly one
+// task runs, with replace=true too (each replaces the last; one is left).
+func TestParallelStartsOfOneLabel(t *testing.T) {
+	for _, replace := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replace=%v", replace), func(t *testing.T) {
+			a := newTestApp(t)
+			cwd := t.TempDir()
+			params := fmt.Sprintf(`{"command":%s,"label":"dup","cwd":%q,"timeout":5,"replace":%v}`, jsonString(helperCommand("hang")), cwd, replace)
+			const n = 10
+			var wg sync.WaitGroup
+			outs := make([]string, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					cmd := exec.Command(os.Args[0])
+					cmd.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bg-run", "TOOLBOX_ACTION=execute", "TASKS_DIR="+a.Store.Dir)
+					cmd.Stdin = strings.NewReader(params)
+					out, err := cmd.Output()
+					outs[i], errs[i] = string(out), err
+				}()
+			}
+			wg.Wait()
+			tasks, err := a.Store.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var running []string
+			for _, task := range tasks {
+				if task.Status == supervisor.StatusRunning {
+					running = append(running, task.ID)
+				}
+			}
+			if len(running) != 1 {
+				t.Fatalf("%d of %d parallel starts of one label run: %v", len(running), n, running)
+			}
+			ok := 0
+			for i := range n {
+				switch {
+				case errs[i] == nil:
+					ok++
+				case replace || !strings.Contains(outs[i], "already running as"):
+					t.Errorf("start %d: %v: %s", i, errs[i], outs[i])
+				}
+			}
+			if want := map[bool]int{false: 1, true: n}[replace]; ok != want {
+				t.Errorf("%d starts answered success, want %d", ok, want)
+			}
+		})
+	}
+}
