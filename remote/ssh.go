@@ -21,9 +21,10 @@ import (
 // the implementation; a container runtime (docker exec, kubectl exec)
 // would be another.
 type Transport interface {
-	// Run runs command on host and returns its exit status. err is set
-	// only when the command could not be run to its end (an *Error).
-	Run(ctx context.Context, host, command string, stdin io.Reader, stdout io.Writer) (exitCode int, err error)
+	// Run runs command on host and returns its exit status; the
+	// command's stderr goes to stderr when it is not nil. err is set only
+	// when the command could not be run to its end (an *Error).
+	Run(ctx context.Context, host, command string, stdin io.Reader, stdout, stderr io.Writer) (exitCode int, err error)
 }
 
 // Defaults of SSH.
@@ -164,15 +165,18 @@ func (s *SSH) cmd(ctx context.Context, host string, extra ...string) *exec.Cmd {
 
 // Run runs command on host (see Transport). ssh's own failures (exit
 // status 255 with ssh's words on stderr) come back as *Error.
-func (s *SSH) Run(ctx context.Context, host, command string, stdin io.Reader, stdout io.Writer) (int, error) {
+func (s *SSH) Run(ctx context.Context, host, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err := CheckHost(host); err != nil {
 		return -1, &Error{Host: host, Kind: KindSSH, Detail: err.Error(), Fix: "give an ssh destination: an alias from ~/.ssh/config, host or user@host"}
 	}
 	c := s.cmd(ctx, host)
 	c.Args = append(c.Args, "--", command)
 	c.Stdin, c.Stdout = stdin, stdout
-	var stderr tailBuffer
-	c.Stderr = &stderr
+	var tail tailBuffer
+	c.Stderr = &tail
+	if stderr != nil {
+		c.Stderr = io.MultiWriter(&tail, stderr)
+	}
 	err := c.Run()
 	if err == nil {
 		return 0, nil
@@ -184,7 +188,7 @@ func (s *SSH) Run(ctx context.Context, host, command string, stdin io.Reader, st
 	if ctx.Err() != nil {
 		return -1, fmt.Errorf("ssh %s: %w", host, ctx.Err())
 	}
-	return -1, classify(host, s.Command, err, stderr.String())
+	return -1, classify(host, s.Command, err, tail.String())
 }
 
 // MasterPID returns the process id of host's master connection, or an

@@ -123,7 +123,7 @@ func run(t *testing.T, s remote.Transport, host, command string) (string, int, e
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	code, err := s.Run(ctx, host, command, nil, &out)
+	code, err := s.Run(ctx, host, command, nil, &out, nil)
 	return out.String(), code, err
 }
 
@@ -158,7 +158,7 @@ func TestSSHRunsAsTheRemoteUserOverOneMaster(t *testing.T) {
 	// stdin reaches the command, byte for byte.
 	var out2 bytes.Buffer
 	in := "line 1\n$HOME `x` 'q' \"dq\" *\n\x00\xff end"
-	if _, err := s.Run(context.Background(), srv.Alias, "cat", strings.NewReader(in), &out2); err != nil || out2.String() != in {
+	if _, err := s.Run(context.Background(), srv.Alias, "cat", strings.NewReader(in), &out2, nil); err != nil || out2.String() != in {
 		t.Errorf("cat: %v, got %q want %q", err, out2.String(), in)
 	}
 }

@@ -344,3 +344,23 @@ func run(t testing.TB, name string, args ...string) {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 }
+
+// Mount mounts a tmpfs of size bytes, owned by the account, on rel under
+// its home (a full disk, made to order); it is unmounted at cleanup.
+func (s *Server) Mount(t testing.TB, rel string, size int) {
+	t.Helper()
+	p := filepath.Join(s.Home, rel)
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("size=%d,uid=%d,gid=%d,mode=0700", size, s.UID, s.GID)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", p).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, out)
+	}
+	t.Cleanup(func() {
+		s.KillUserProcs()
+		if out, err := exec.Command("umount", p).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", p, err, out)
+		}
+	})
+}

@@ -1,0 +1,372 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+// Platform is an OS and architecture as Go names them (linux, amd64).
+type Platform struct{ OS, Arch string }
+
+func (p Platform) String() string { return p.OS + "/" + p.Arch }
+
+// ParseUname maps what `uname -sm` prints to a Platform we build for:
+// linux and darwin, amd64 and arm64.
+func ParseUname(s string) (Platform, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return Platform{}, fmt.Errorf("unexpected `uname -sm` output %q", s)
+	}
+	p := Platform{OS: map[string]string{"Linux": "linux", "Darwin": "darwin"}[f[0]],
+		Arch: map[string]string{"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[f[1]]}
+	if p.OS == "" || p.Arch == "" {
+		return Platform{}, fmt.Errorf("no bgtask-tool is built for %q (`uname -sm`): there are builds for Linux and Darwin on x86_64 and arm64 only", s)
+	}
+	return p, nil
+}
+
+// Binary is a lean bgtask-tool build to copy to a host.
+type Binary struct {
+	Path   string
+	SHA256 string // hex
+}
+
+// DistName is the name of the build for p in a dist folder.
+func DistName(p Platform) string { return "bgtask-tool_" + p.OS + "_" + p.Arch }
+
+// DistDir is where cross-built binaries are looked for: $BG_DIST_DIR,
+// else <folder of exe>/../lib/amp-bg-tasks/dist.
+func DistDir(getenv func(string) string, exe string) string {
+	if d := getenv("BG_DIST_DIR"); d != "" {
+		return d
+	}
+	if exe == "" {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Join(filepath.Dir(exe), "..", "lib", "amp-bg-tasks", "dist")
+}
+
+// FindBinary returns the build to deploy on a host of platform p: the
+// dist folder's (see DistDir), with its checksum from the folder's
+// SHA256SUMS; else, for a host of this machine's platform, lean (the
+// local bgtask-tool) when it is statically linked. uname is what the host
+// said, for the error when none fits.
+func FindBinary(ctx context.Context, getenv func(string) string, exe, lean string, p Platform, uname string) (Binary, error) {
+	dist := DistDir(getenv, exe)
+	if dist != "" {
+		path := filepath.Join(dist, DistName(p))
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			sum, err := sumFromFile(filepath.Join(dist, "SHA256SUMS"), DistName(p))
+			if err != nil {
+				return Binary{}, err
+			}
+			return Binary{Path: path, SHA256: sum}, nil
+		}
+	}
+	if p.OS == runtime.GOOS && p.Arch == runtime.GOARCH && lean != "" && (runtime.GOOS == "darwin" || isStaticFile(lean)) {
+		sum, err := localSHA256(ctx, lean)
+		if err != nil {
+			return Binary{}, err
+		}
+		return Binary{Path: lean, SHA256: sum}, nil
+	}
+	where := "no dist folder (set BG_DIST_DIR)"
+	if dist != "" {
+		where = "none in " + dist
+	}
+	return Binary{}, fmt.Errorf("no bgtask-tool for the host's %s (`uname -sm`: %s): %s. Reinstall with ./scripts/install.sh or `bgtask install` where Go is at hand (they cross-build linux and darwin, amd64 and arm64), "+
+		"or build it: CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -o DIST/%s ./cmd/bgtask-tool, add its line to DIST/SHA256SUMS (sha256sum) and point BG_DIST_DIR at DIST",
+		p, strings.TrimSpace(uname), where, p.OS, p.Arch, DistName(p))
+}
+
+// sumFromFile reads name's checksum from a file in sha256sum's format.
+func sumFromFile(path, name string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the checksums of the dist folder: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && strings.TrimPrefix(f[1], "*") == name && isHex64(f[0]) {
+			return strings.ToLower(f[0]), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no checksum for %s: rebuild the dist folder", path, name)
+}
+
+func isHex64(s string) bool {
+	return len(s) == 64 && strings.Trim(strings.ToLower(s), "0123456789abcdef") == ""
+}
+
+// localSHA256 runs sha256sum (or macOS's shasum): the lean binary links
+// no crypto.
+func localSHA256(ctx context.Context, path string) (string, error) {
+	for _, argv := range [][]string{{"sha256sum", path}, {"shasum", "-a", "256", path}} {
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+		if f := strings.Fields(string(out)); err == nil && len(f) > 0 && isHex64(f[0]) {
+			return strings.ToLower(f[0]), nil
+		}
+	}
+	return "", fmt.Errorf("checksum %s: neither sha256sum nor shasum works here", path)
+}
+
+// BinDir is where builds are deployed, relative to the remote user's
+// home (where ssh starts): one 0700 folder per version and checksum.
+const BinDir = ".local/share/amp-bg-tasks/bin"
+
+// Deployed says where a host runs our build.
+type Deployed struct {
+	Host       string    `json:"host"`
+	Platform   string    `json:"platform"` // linux/amd64
+	Uname      string    `json:"uname"`
+	Version    string    `json:"version"`
+	Dir        string    `json:"dir"` // relative to the remote home
+	DeployedAt time.Time `json:"deployed_at"`
+	Copied     bool      `json:"-"` // this call copied it
+}
+
+// Deployer makes hosts run this build of the lean bgtask-tool.
+type Deployer struct {
+	Transport Transport
+	Getenv    func(string) string
+	// Executable is the running bgtask: the dist folder is looked for
+	// beside it. Lean is the local bgtask-tool, for a host of this
+	// machine's platform when the dist folder has no build for it.
+	Executable, Lean string
+	// Version is this build's version; the remote folder is named after
+	// it and the binary's checksum.
+	Version string
+	// Links are the names the binary also answers to (bg-run, ...),
+	// made as symlinks beside it.
+	Links []string
+	// StateDir holds the record of each host's deployment (hosts/).
+	StateDir string
+}
+
+// Known returns the recorded deployment on host, if any.
+func (d *Deployer) Known(host string) (Deployed, bool) {
+	b, err := os.ReadFile(d.recordPath(host))
+	if err != nil {
+		return Deployed{}, false
+	}
+	var dep Deployed
+	if json.Unmarshal(b, &dep) != nil || dep.Dir == "" || dep.Version != d.Version {
+		return Deployed{}, false
+	}
+	return dep, true
+}
+
+// Forget drops host's record: the next Ensure looks again.
+func (d *Deployer) Forget(host string) { _ = os.Remove(d.recordPath(host)) } // Best effort: a stale record is checked anyway.
+
+// KnownHosts lists every host with a record.
+func (d *Deployer) KnownHosts() []Deployed {
+	ents, _ := os.ReadDir(filepath.Join(d.StateDir, "hosts")) // None yet: no hosts.
+	var out []Deployed
+	for _, e := range ents {
+		var dep Deployed
+		if b, err := os.ReadFile(filepath.Join(d.StateDir, "hosts", e.Name())); err == nil && json.Unmarshal(b, &dep) == nil && dep.Host != "" {
+			out = append(out, dep)
+		}
+	}
+	return out
+}
+
+func (d *Deployer) recordPath(host string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(host)) // A hash never fails.
+	return filepath.Join(d.StateDir, "hosts", fmt.Sprintf("%s-%08x", capture.ReaderKey(host), h.Sum32()))
+}
+
+// Ensure returns where host runs this build: from the record when there
+// is one, else by Deploy.
+func (d *Deployer) Ensure(ctx context.Context, host string) (Deployed, error) {
+	if dep, ok := d.Known(host); ok {
+		return dep, nil
+	}
+	return d.Deploy(ctx, host)
+}
+
+// Deploy learns host's platform, copies the build for it unless that
+// version is there already, verifies its checksum there, and records it.
+func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
+	// One round trip: the platform, and whether the base folder is ours.
+	probe := "sh -c 'uname -sm; b=" + BinDir + "; if [ -e $b ] && ! [ -O $b ]; then echo untrusted; fi; ls -1 $b 2>/dev/null; true'"
+	out, errOut, code, err := d.run(ctx, host, probe, nil)
+	if err != nil {
+		return Deployed{}, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) == 0 {
+		return Deployed{}, &Error{Host: host, Kind: KindRemote, Detail: strings.TrimSpace(errOut + " " + out), Fix: "`uname -sm` must work there"}
+	}
+	p, err := ParseUname(lines[0])
+	if err != nil {
+		return Deployed{}, &Error{Host: host, Kind: KindRemote, Detail: err.Error(), Err: err}
+	}
+	if len(lines) > 1 && lines[1] == "untrusted" {
+		return Deployed{}, &Error{Host: host, Kind: KindRemote, Detail: "~/" + BinDir + " there is not owned by the remote user",
+			Fix: "bgtask will not run programs from a folder another user controls: remove it, or fix its owner there"}
+	}
+	bin, err := FindBinary(ctx, d.Getenv, d.Executable, d.Lean, p, lines[0])
+	if err != nil {
+		return Deployed{}, err
+	}
+	dep := Deployed{Host: host, Platform: p.String(), Uname: lines[0], Version: d.Version,
+		Dir: BinDir + "/" + safeName(d.Version) + "-" + bin.SHA256[:12], DeployedAt: time.Now().UTC()}
+	if !containsLine(lines[1:], filepath.Base(dep.Dir)) {
+		if err := d.copy(ctx, host, bin, dep.Dir); err != nil {
+			return Deployed{}, err
+		}
+		dep.Copied = true
+	}
+	return dep, d.save(dep)
+}
+
+// copy sends bin to a temporary folder on host, verifies its checksum
+// there, adds the links and renames the folder into place: a folder
+// named for a version is always complete.
+func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string) error {
+	f, err := os.Open(bin.Path)
+	if err != nil {
+		return fmt.Errorf("deploy to %s: %w", host, err)
+	}
+	defer f.Close()
+	links := ""
+	for _, l := range d.Links {
+		links += " && ln -s bgtask-tool $t/" + safeName(l)
+	}
+	// A single line of plain sh, inside single quotes, without quotes or
+	// backslashes of its own: any login shell (sh, bash, zsh, fish)
+	// passes it to sh unchanged.
+	script := "umask 077; b=" + BinDir + "; mkdir -p $b && chmod 700 $b .local/share/amp-bg-tasks && t=$(mktemp -d $b/.deploy.XXXXXX) || exit 90; " +
+		"if ! cat > $t/bgtask-tool; then rm -rf $t; exit 91; fi; " +
+		"s=$( (sha256sum $t/bgtask-tool || shasum -a 256 $t/bgtask-tool) 2>/dev/null | cut -d\" \" -f1); " +
+		"if [ \"$s\" != " + bin.SHA256 + " ]; then rm -rf $t; echo \"checksum after the copy: got ${s:-none}, want " + bin.SHA256 + "\" >&2; exit 92; fi; " +
+		"chmod 700 $t/bgtask-tool" + links + " || { rm -rf $t; exit 93; }; " +
+		"if [ -d " + dir + " ]; then rm -rf $t; else mv $t " + dir + "; fi"
+	_, errOut, code, err := d.run(ctx, host, "sh -c '"+script+"'", f)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return deployError(host, code, errOut)
+	}
+	return nil
+}
+
+// deployError says why a copy failed, from the remote shell's words.
+func deployError(host string, code int, stderr string) error {
+	detail := lastLines(stderr, 2)
+	low := strings.ToLower(stderr)
+	e := &Error{Host: host, Kind: KindRemote, Detail: detail}
+	switch {
+	case strings.Contains(low, "no space left"), strings.Contains(low, "disk quota"):
+		e.Fix = "Its disk is full: free some space in the remote home (bgtask needs about 10 MB in ~/" + BinDir + ")"
+	case strings.Contains(low, "permission denied"), strings.Contains(low, "read-only file system"):
+		e.Fix = "The remote home is not writable: bgtask installs itself in ~/" + BinDir + " and keeps tasks in ~/.local/state/amp-bg-tasks there"
+	case code == 92:
+		e.Fix = "The copy arrived damaged; nothing was installed. Call again to retry"
+	default:
+		e.Fix = fmt.Sprintf("Copying bgtask-tool to ~/%s failed (exit %d)", BinDir, code)
+	}
+	return e
+}
+
+func (d *Deployer) run(ctx context.Context, host, command string, stdin *os.File) (stdout, stderr string, code int, err error) {
+	var out, errOut bytes.Buffer
+	if stdin != nil {
+		code, err = d.Transport.Run(ctx, host, command, stdin, &out, &errOut)
+	} else {
+		code, err = d.Transport.Run(ctx, host, command, nil, &out, &errOut)
+	}
+	return out.String(), errOut.String(), code, err
+}
+
+func (d *Deployer) save(dep Deployed) error {
+	b, err := json.Marshal(dep)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(d.StateDir, "hosts"), 0o700); err != nil {
+		return fmt.Errorf("record the deployment on %s: %w", dep.Host, err)
+	}
+	return capture.WriteFileAtomic(d.recordPath(dep.Host), b)
+}
+
+// safeName keeps what is safe unquoted in any shell and in a file name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.+", r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}
+
+func containsLine(lines []string, s string) bool {
+	for _, l := range lines {
+		if strings.TrimSpace(l) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Tool runs a tool (bg_status, ...) on host in the deployed build's
+// toolbox execute mode, params (JSON) on stdin, env (names and values of
+// safe characters only) in its environment. It returns the tool's JSON
+// answer and whether the tool failed (exit status 1 with {"error": ...}).
+// A build that vanished since it was recorded is deployed again.
+func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, env ...string) (answer []byte, failed bool, err error) {
+	for attempt := 0; ; attempt++ {
+		dep, err := d.Ensure(ctx, host)
+		if err != nil {
+			return nil, false, err
+		}
+		cmd := "env TOOLBOX_ACTION=execute"
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			cmd += " " + safeName(k) + "=" + safeName(v)
+		}
+		cmd += " " + dep.Dir + "/" + safeName(strings.ReplaceAll(tool, "_", "-"))
+		var out, errOut bytes.Buffer
+		code, err := d.Transport.Run(ctx, host, cmd, bytes.NewReader(params), &out, &errOut)
+		switch {
+		case err != nil:
+			return nil, false, err
+		case code == 127 && attempt == 0:
+			d.Forget(host) // Removed there since: deploy again.
+			continue
+		case code == 0 || code == 1:
+			if b := bytes.TrimSpace(out.Bytes()); json.Valid(b) {
+				return b, code == 1, nil
+			}
+		}
+		return nil, false, &Error{Host: host, Kind: KindRemote, Detail: lastLines(errOut.String()+"\n"+out.String(), 2),
+			Fix: fmt.Sprintf("bgtask-tool in ~/%s there answered with exit status %d and no JSON", dep.Dir, code), Err: errors.New("no answer")}
+	}
+}
