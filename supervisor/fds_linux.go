@@ -3,24 +3,24 @@ package supervisor
 import (
 	"os"
 	"strconv"
-	"syscall"
 )
 
-// closeInheritedOnExec marks every descriptor above stderr close-on-exec:
-// the supervisor inherits the readiness pipe and whatever its caller left
-// open without close-on-exec, and the command must get exactly stdin,
-// stdout and stderr (a stray pipe end would keep a reader waiting, or
-// kill the command with SIGPIPE when written to). The supervisor keeps
-// using them; only the exec drops them.
-func closeInheritedOnExec() {
+// closeInherited closes every descriptor above stderr that the supervisor
+// inherited from its caller, except keep (the readiness pipe), and marks
+// keep close-on-exec. A caller's descriptors without close-on-exec (a
+// pipe its own caller reads until end of file, say) would otherwise stay
+// open for the task's whole life, and the command must get exactly stdin,
+// stdout and stderr. The Go runtime opens its own descriptors
+// close-on-exec, so only inherited ones lack the flag.
+func closeInherited(keep int) {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		closeOnExecUpTo(1024)
+		closeInheritedUpTo(1024, keep)
 		return
 	}
 	for _, e := range ents {
 		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-			syscall.CloseOnExec(fd)
+			closeIfInherited(fd, keep)
 		}
 	}
 }

@@ -2,6 +2,6 @@
 
 package supervisor
 
-// closeInheritedOnExec marks every descriptor above stderr close-on-exec
-// (see fds_linux.go). Without /proc, it tries the usual range.
-func closeInheritedOnExec() { closeOnExecUpTo(1024) }
+// closeInherited closes the descriptors inherited from the caller (see
+// fds_linux.go). Without /proc, it tries the usual range.
+func closeInherited(keep int) { closeInheritedUpTo(1024, keep) }

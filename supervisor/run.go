@@ -55,7 +55,11 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	if sv.Log == nil {
 		sv.Log = log.New(io.Discard, "", 0)
 	}
-	closeInheritedOnExec()
+	keep := -1
+	if f, ok := sv.Ready.(*os.File); ok {
+		keep = int(f.Fd())
+	}
+	closeInherited(keep)
 	signal.Ignore(syscall.SIGHUP)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // detached puts the supervisor in a session of its own: no controlling
@@ -13,11 +15,24 @@ import (
 // group is not the caller's.
 func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
-// closeOnExecUpTo marks descriptors 3 to n-1 close-on-exec, for systems
-// where the open ones cannot be listed.
-func closeOnExecUpTo(n int) {
+// closeInheritedUpTo is closeInherited for descriptors 3 to n-1, for
+// systems where the open ones cannot be listed.
+func closeInheritedUpTo(n, keep int) {
 	for fd := 3; fd < n; fd++ {
+		closeIfInherited(fd, keep)
+	}
+}
+
+// closeIfInherited closes fd when it lacks close-on-exec (so it came from
+// the caller), unless it is keep, which is made close-on-exec instead.
+func closeIfInherited(fd, keep int) {
+	if fd == keep {
 		syscall.CloseOnExec(fd)
+		return
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err == nil && flags&unix.FD_CLOEXEC == 0 {
+		_ = unix.Close(fd) // The caller's, not ours: nothing to flush.
 	}
 }
 
