@@ -16,14 +16,24 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-// callTool runs a tool with params, so the CLI behaves exactly as the
-// agent tools do.
-func (a *App) callTool(ctx context.Context, t *Tool, params map[string]any) (any, error) {
+// invoke runs handler f of tool t with params, decoded, checked and
+// defaulted as an agent's call is: the CLI behaves exactly as the agent
+// tools do, and gets the handler's typed answer.
+func invoke[In, Out any](ctx context.Context, a *App, t *Tool, params map[string]any, f func(context.Context, *App, In) (Out, error)) (Out, error) {
+	var in In
+	var zero Out
 	raw, err := json.Marshal(params)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return a.Call(ctx, t, raw)
+	decoded, err := t.Decode(raw)
+	if err != nil {
+		return zero, err
+	}
+	if err := decoded.Bind(&in); err != nil {
+		return zero, err
+	}
+	return f(ctx, a, in)
 }
 
 func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
@@ -36,13 +46,12 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 	if fs.NArg() == 0 {
 		return errUsage
 	}
-	res, err := a.callTool(ctx, bgRun(), map[string]any{
+	r, err := invoke(ctx, a, bgRun(), map[string]any{
 		"command": shellJoin(fs.Args()), "label": *label, "cwd": *cwd, "timeout": *timeout,
-	})
+	}, runBgRun)
 	if err != nil {
 		return err
 	}
-	r := res.(RunResult)
 	// For a person: what runs, and what to type next (not the agent's
 	// tool syntax the message carries).
 	ref := r.TaskID
@@ -85,14 +94,13 @@ func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if fs.NArg() > 0 {
 		return errUsage
 	}
-	res, err := a.callTool(ctx, bgStatus(), map[string]any{"all": *all})
+	l, err := invoke(ctx, a, bgStatus(), map[string]any{"all": *all}, listTasks)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return printJSON(a.Stdout, res)
+		return printJSON(a.Stdout, l)
 	}
-	l := res.(StatusList)
 	pal := a.palette(a.Stdout)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "TASK\tLABEL\t%s\tAGE\tAUTO-KILL\tCOMMAND\n", pal.paint(sgrDefault, "STATUS"))
@@ -146,15 +154,14 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	res, err := a.callTool(ctx, bgStatus(), map[string]any{"task_id": id})
+	d, err := invoke(ctx, a, bgStatus(), map[string]any{"task_id": id}, taskDetail)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return printJSON(a.Stdout, res)
+		return printJSON(a.Stdout, d)
 	}
 	// For people: aligned fields, the ones that say something.
-	d := res.(TaskDetail)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
@@ -196,11 +203,11 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		}
 		fmt.Fprintf(a.Stderr, "Stopping %s: SIGTERM to its processes, SIGKILL to those still running after %s...\n", t.Label, formatDuration(grace))
 	}
-	res, err := a.callTool(ctx, bgStop(), map[string]any{"task_id": id})
+	r, err := invoke(ctx, a, bgStop(), map[string]any{"task_id": id}, stopTask)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.Stdout, res.(StopResult).Message)
+	fmt.Fprintln(a.Stdout, r.Message)
 	return nil
 }
 
@@ -239,11 +246,10 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	if *digest {
-		res, err := a.callTool(ctx, bgOutput(), map[string]any{"task_id": t.ID, "stream": *stream, "view": "digest", "since": false})
+		out, err := invoke(ctx, a, bgOutput(), map[string]any{"task_id": t.ID, "stream": *stream, "view": "digest", "since": false}, runBgOutput)
 		if err != nil {
 			return err
 		}
-		out := res.(OutputResult)
 		for _, text := range []*string{out.Stdout, out.Stderr} {
 			if text != nil && *text != "" {
 				fmt.Fprintln(a.Stdout, *text)
@@ -423,12 +429,11 @@ func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 	if t.Command == "" {
 		return fmt.Errorf("%s records no command to run again", t.ID)
 	}
-	res, err := a.callTool(ctx, bgRun(), map[string]any{"command": t.Command, "label": t.Label, "cwd": t.Cwd,
-		"timeout": t.TimeoutMinutes, "replace": true, "interactive": t.Interactive})
+	r, err := invoke(ctx, a, bgRun(), map[string]any{"command": t.Command, "label": t.Label, "cwd": t.Cwd,
+		"timeout": t.TimeoutMinutes, "replace": true, "interactive": t.Interactive}, runBgRun)
 	if err != nil {
 		return err
 	}
-	r := res.(RunResult)
 	fmt.Fprintf(a.Stdout, "Restarted %s as %s (pid %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, r.Label)
 	return nil
 }
@@ -446,11 +451,11 @@ func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := a.callTool(ctx, bgStop(), map[string]any{"task_id": id, "action": "cleanup"})
+		r, err := invoke(ctx, a, bgStop(), map[string]any{"task_id": id, "action": "cleanup"}, cleanupTasks)
 		if err != nil {
 			return err
 		}
-		if r := res.(CleanupResult); r.Cleaned == 0 {
+		if r.Cleaned == 0 {
 			return fmt.Errorf("%s is still running: stop it first (bgtask stop %s)", id, ref)
 		}
 		fmt.Fprintf(a.Stdout, "Removed %s\n", id)
@@ -483,11 +488,11 @@ func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if *key != "" {
 		params["key"] = *key
 	}
-	res, err := a.callTool(ctx, bgSend(), params)
+	r, err := invoke(ctx, a, bgSend(), params, runBgSend)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.Stdout, res.(SendResult).Message)
+	fmt.Fprintln(a.Stdout, r.Message)
 	return nil
 }
 

@@ -45,8 +45,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		err     error
 	}
 	got := make(chan gathered, 1)
+	id, _ := in.vals["task_id"].(string) // bg_run has none: its task is new.
 	go func() {
-		n, told, err := a.notices(ctx, in.String("task_id", ""))
+		n, told, err := a.notices(ctx, id)
 		got <- gathered{n, told, err}
 	}()
 	res, err := t.Run(ctx, a, in)

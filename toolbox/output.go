@@ -30,15 +30,31 @@ func bgOutput() *Tool {
 			{Name: "exclude", Type: "string", Description: "Case-insensitive regex: drop matching lines first, e.g. GET 200|HMR|static."},
 			{Name: "context", Type: "integer", Min: minimum(0), Default: 0, Description: "Lines of context around each filter match, like grep -C."},
 			{Name: "since", Type: "boolean", Default: true, Description: "Only lines that arrived since your previous read (the first read returns the newest). false reads the whole log."},
-			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Default: capture.DefaultMaxLines, Description: "Hard cap on lines returned (at most 5000); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read."},
+			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Description: fmt.Sprintf("Hard cap on lines returned, by default %d (%d for view=digest); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read.", capture.DefaultMaxLines, DigestMaxLines)},
 			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
 			{Name: "view", Type: "string", Enum: []string{"tail", "digest"}, Default: "tail", Description: "tail: the newest lines. digest: for a failed run or any log to diagnose, every distinct error, failure, assertion and stack head of the whole log with its context, the summary and exit lines and the last lines, in log order, the rest counted; default max_lines 150 for it."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst."},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
-		Run:     runBgOutputWaiting,
+		Run:     handle(runBgOutputWaiting),
 		Results: []any{OutputResult{}},
 	}
+}
+
+// OutputInput is bg_output's input.
+type OutputInput struct {
+	TaskID      string  `param:"task_id"`
+	Stream      string  `param:"stream"`
+	Tail        int     `param:"tail"`
+	Filter      string  `param:"filter"`
+	Exclude     string  `param:"exclude"`
+	Context     int     `param:"context"`
+	Since       bool    `param:"since"`
+	MaxLines    *int    `param:"max_lines"` // nil: the default depends on view
+	MaxLineLen  int     `param:"max_line_len"`
+	View        string  `param:"view"`
+	WaitSeconds float64 `param:"wait_seconds"`
+	Raw         bool    `param:"raw"`
 }
 
 // DigestMaxLines is max_lines' default for view=digest: a digest of a
@@ -74,35 +90,38 @@ type OutputResult struct {
 	WaitingForInput bool `json:"waiting_for_input,omitempty"`
 }
 
-func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
-	t, err := a.loadTask(ctx, in.String("task_id", ""))
+func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+	t, err := a.loadTask(ctx, in.TaskID)
 	if err != nil {
-		return nil, err
+		return OutputResult{}, err
 	}
 	opts := capture.ReadOptions{
-		Tail:   in.Int("tail", 0),
-		Since:  in.Bool("since", true),
+		Tail:   in.Tail,
+		Since:  in.Since,
 		Reader: a.reader(ctx),
 		Clean: capture.Options{
-			Raw:        in.Bool("raw", false),
-			MaxLineLen: in.Int("max_line_len", capture.DefaultMaxLineLen),
+			Raw:        in.Raw,
+			MaxLineLen: in.MaxLineLen,
 			Cwd:        t.Cwd,
-			Filter:     in.String("filter", ""),
-			Exclude:    in.String("exclude", ""),
-			Context:    in.Int("context", 0),
-			MaxLines:   in.Int("max_lines", capture.DefaultMaxLines),
-			Digest:     in.String("view", "tail") == "digest",
+			Filter:     in.Filter,
+			Exclude:    in.Exclude,
+			Context:    in.Context,
+			MaxLines:   capture.DefaultMaxLines,
+			Digest:     in.View == "digest",
 		},
 	}
-	if opts.Clean.Digest && !in.Has("max_lines") {
+	switch {
+	case in.MaxLines != nil:
+		opts.Clean.MaxLines = *in.MaxLines
+	case opts.Clean.Digest:
 		opts.Clean.MaxLines = DigestMaxLines
 	}
 	// Validate once, so a bad regex moves neither stream's cursor.
 	if _, err := capture.NewPipeline(opts.Clean); err != nil {
-		return nil, err
+		return OutputResult{}, err
 	}
 	res := OutputResult{TaskID: t.ID, Status: t.Status}
-	stream := in.String("stream", "both")
+	stream := in.Stream
 	for _, s := range []struct {
 		name string
 		text **string
@@ -118,9 +137,9 @@ func runBgOutput(ctx context.Context, a *App, in Input) (any, error) {
 		if err != nil {
 			if _, statErr := os.Stat(t.Dir); errors.Is(statErr, fs.ErrNotExist) {
 				// Cleaned up while we read it.
-				return nil, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, t.ID)}
+				return OutputResult{}, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, t.ID)}
 			}
-			return nil, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
+			return OutputResult{}, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
 		}
 		if strings.Contains(t.CaptureError, s.name+":") {
 			r.Lines = append(r.Lines, "[... capture failed, output is missing: "+t.CaptureError+" ...]")
@@ -162,13 +181,12 @@ const (
 
 // runBgOutputWaiting is bg_output with wait_seconds: a since-read that
 // finds nothing new waits for new matching lines or the task's end.
-func runBgOutputWaiting(ctx context.Context, a *App, in Input) (any, error) {
-	res, err := runBgOutput(ctx, a, in)
-	wait := in.Float("wait_seconds", 0)
-	if err != nil || wait <= 0 || !in.Bool("since", true) {
-		return res, err
+func runBgOutputWaiting(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+	out, err := runBgOutput(ctx, a, in)
+	wait := in.WaitSeconds
+	if err != nil || wait <= 0 || !in.Since {
+		return out, err
 	}
-	out := res.(OutputResult)
 	deadline := time.Now().Add(time.Duration(wait * float64(time.Second)))
 	for n := 0; !out.hasLines() && out.Status == supervisor.StatusRunning && time.Now().Before(deadline); n++ {
 		select {
@@ -176,10 +194,9 @@ func runBgOutputWaiting(ctx context.Context, a *App, in Input) (any, error) {
 			return out, nil
 		case <-time.After(min(pollInterval(n), time.Until(deadline))):
 		}
-		if res, err = runBgOutput(ctx, a, in); err != nil {
-			return nil, err
+		if out, err = runBgOutput(ctx, a, in); err != nil {
+			return OutputResult{}, err
 		}
-		out = res.(OutputResult)
 	}
 	if !out.hasLines() || out.Status != supervisor.StatusRunning {
 		return out, nil
@@ -191,11 +208,10 @@ func runBgOutputWaiting(ctx context.Context, a *App, in Input) (any, error) {
 			return out, nil
 		case <-time.After(burstQuiet / 3):
 		}
-		res, err := runBgOutput(ctx, a, in)
+		more, err := runBgOutput(ctx, a, in)
 		if err != nil {
 			return out, nil // What was read is the answer.
 		}
-		more := res.(OutputResult)
 		if more.hasLines() {
 			quietSince = time.Now()
 		}

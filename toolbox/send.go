@@ -27,9 +27,17 @@ func bgSend() *Tool {
 			{Name: "enter", Type: "boolean", Default: true, Description: "Press Enter after the text."},
 			{Name: "key", Type: "string", Enum: []string{"enter", "ctrl-c", "ctrl-d", "esc", "tab", "up", "down"}, Description: "A key to press after the text (instead of Enter)."},
 		},
-		Run:     runBgSend,
+		Run:     handle(runBgSend),
 		Results: []any{SendResult{}},
 	}
+}
+
+// SendInput is bg_send's input.
+type SendInput struct {
+	TaskID string `param:"task_id"`
+	Text   string `param:"text"`
+	Enter  bool   `param:"enter"`
+	Key    string `param:"key"`
 }
 
 // SendResult is bg_send's answer.
@@ -39,29 +47,29 @@ type SendResult struct {
 	Message string `json:"message"`
 }
 
-func runBgSend(ctx context.Context, a *App, in Input) (any, error) {
-	t, err := a.loadTask(ctx, in.String("task_id", ""))
+func runBgSend(ctx context.Context, a *App, in SendInput) (SendResult, error) {
+	t, err := a.loadTask(ctx, in.TaskID)
 	if err != nil {
-		return nil, err
+		return SendResult{}, err
 	}
-	data := in.String("text", "")
-	switch key := in.String("key", ""); {
-	case key != "":
-		data += keys[key]
-	case in.Bool("enter", true):
+	data := in.Text
+	switch {
+	case in.Key != "":
+		data += keys[in.Key]
+	case in.Enter:
 		data += keys["enter"]
 	}
 	if data == "" {
-		return nil, &InputError{Param: "text", Msg: "nothing to send: give text, or key, or enter=true"}
+		return SendResult{}, &InputError{Param: "text", Msg: "nothing to send: give text, or key, or enter=true"}
 	}
 	if len(data) > supervisor.MaxSend {
-		return nil, &InputError{Param: "text", Msg: fmt.Sprintf("%d bytes, at most %d at once", len(data), supervisor.MaxSend)}
+		return SendResult{}, &InputError{Param: "text", Msg: fmt.Sprintf("%d bytes, at most %d at once", len(data), supervisor.MaxSend)}
 	}
 	if err := supervisor.Send(t, []byte(data)); err != nil {
 		if errors.Is(err, supervisor.ErrNotInteractive) || errors.Is(err, supervisor.ErrNotRunning) {
-			return nil, &InputError{Param: "task_id", Msg: err.Error()}
+			return SendResult{}, &InputError{Param: "task_id", Msg: err.Error()}
 		}
-		return nil, err
+		return SendResult{}, err
 	}
 	return SendResult{TaskID: t.ID, Sent: len(data),
 		Message: fmt.Sprintf("Typed %d bytes into %s; read its answer with bg_output task_id=%s wait_seconds=10.", len(data), t.Label, t.ID)}, nil

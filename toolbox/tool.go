@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,7 +23,9 @@ type Tool struct {
 	Title       string // for people, in clients that show one (MCP)
 	Description string
 	Params      []Param
-	Run         func(ctx context.Context, a *App, in Input) (any, error)
+	// Run runs the tool on decoded input. Tools set it with handle, from
+	// a handler that takes a typed input struct (RunInput...).
+	Run func(ctx context.Context, a *App, in Input) (any, error)
 	// Results are zero values of the types Run returns (bg_status returns
 	// a list or one task's detail), for protocols that describe a tool's
 	// answer (MCP's outputSchema). Execute adds Notices to each.
@@ -39,7 +42,7 @@ type Param struct {
 	Description string
 	Required    bool
 	Enum        []string // allowed strings
-	Default     any      // documented in the schema; handlers apply it
+	Default     any      // in the schema, and what an absent parameter's field gets (see Bind)
 	Min         *float64 // inclusive lower bound for numbers
 	Max         *float64 // inclusive upper bound for numbers
 }
@@ -118,8 +121,10 @@ func (e *InputError) Error() string {
 	return e.Param + ": " + e.Msg
 }
 
-// Input is a tool call's validated parameters.
+// Input is a tool call's validated parameters, as given: Bind turns it
+// into a handler's typed input struct, with defaults applied.
 type Input struct {
+	tool *Tool
 	vals map[string]any // string, float64 or bool, by Param.Type
 }
 
@@ -127,7 +132,7 @@ type Input struct {
 // are lenient writers, so numbers and booleans given as strings ("30",
 // "true") are accepted; anything else of the wrong type is an error.
 func (t *Tool) Decode(raw []byte) (Input, error) {
-	in := Input{vals: map[string]any{}}
+	in := Input{tool: t, vals: map[string]any{}}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		raw = []byte("{}")
@@ -225,40 +230,101 @@ func (p Param) decode(v json.RawMessage) (any, error) {
 	return nil, fmt.Errorf("parameter type %q not supported", p.Type)
 }
 
-// String returns a string parameter, or def when absent.
-func (in Input) String(name, def string) string {
-	if v, ok := in.vals[name].(string); ok {
-		return v
+// Bind stores the input in the struct dst points to. Each field is
+// tagged with the parameter it holds (`param:"max_lines"`) and gets its
+// value, or when absent its Param.Default (the zero value without one).
+// A pointer field instead stays nil when the parameter is absent, for a
+// handler whose default depends on other parameters; its Param has no
+// Default. Fields and parameters must match one to one with fitting
+// types: a misspelt tag is an error, never a silent default.
+func (in Input) Bind(dst any) error {
+	t := in.tool
+	if t == nil {
+		return errors.New("input not decoded by a tool")
 	}
-	return def
+	v := reflect.ValueOf(dst)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("%s input: want a pointer to a struct, got %T", t.Name, dst)
+	}
+	v = v.Elem()
+	bound := map[string]bool{}
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name, ok := f.Tag.Lookup("param")
+		if !ok {
+			return fmt.Errorf("%s input: field %s has no param tag", t.Name, f.Name)
+		}
+		j := slices.IndexFunc(t.Params, func(p Param) bool { return p.Name == name })
+		if j < 0 || bound[name] {
+			return fmt.Errorf("%s input: field %s is for %q, not one parameter of %s (known: %s)", t.Name, f.Name, name, t.Name, t.paramNames())
+		}
+		p := t.Params[j]
+		bound[name] = true
+		typ, ptr := f.Type, f.Type.Kind() == reflect.Pointer
+		if ptr {
+			typ = typ.Elem()
+			if p.Default != nil {
+				return fmt.Errorf("%s input: field %s is a pointer, so %s's default would never apply", t.Name, f.Name, name)
+			}
+		}
+		if fieldKind(p.Type) != typ.Kind() {
+			return fmt.Errorf("%s input: field %s is %s, want %s for a %s parameter", t.Name, f.Name, typ, fieldKind(p.Type), p.Type)
+		}
+		val, given := in.vals[name]
+		if !given {
+			val = p.Default
+		}
+		if val == nil {
+			continue // The zero value, or nil for a pointer.
+		}
+		rv := reflect.ValueOf(val)
+		if !rv.CanConvert(typ) || (rv.Kind() == reflect.String) != (typ.Kind() == reflect.String) {
+			return fmt.Errorf("%s input: %s's value %v (%T) is not a %s", t.Name, name, val, val, p.Type)
+		}
+		field := v.Field(i)
+		if ptr {
+			field.Set(reflect.New(typ))
+			field = field.Elem()
+		}
+		if typ.Kind() == reflect.Int {
+			// Integers arrive as float64 (JSON); an unbounded one is
+			// capped rather than wrapped.
+			field.SetInt(int64(min(rv.Convert(reflect.TypeFor[float64]()).Float(), math.MaxInt32)))
+			continue
+		}
+		field.Set(rv.Convert(typ))
+	}
+	for _, p := range t.Params {
+		if !bound[p.Name] {
+			return fmt.Errorf("%s input: %T has no field for parameter %s", t.Name, dst, p.Name)
+		}
+	}
+	return nil
 }
 
-// Float returns a number parameter, or def when absent.
-func (in Input) Float(name string, def float64) float64 {
-	if v, ok := in.vals[name].(float64); ok {
-		return v
+// fieldKind is the Go kind of an input struct field for a Param.Type.
+func fieldKind(typ string) reflect.Kind {
+	switch typ {
+	case "string":
+		return reflect.String
+	case "boolean":
+		return reflect.Bool
+	case "integer":
+		return reflect.Int
+	case "number":
+		return reflect.Float64
 	}
-	return def
+	return reflect.Invalid
 }
 
-// Int returns an integer parameter, or def when absent.
-func (in Input) Int(name string, def int) int {
-	if v, ok := in.vals[name].(float64); ok {
-		return int(min(v, math.MaxInt32))
+// handle makes a Tool.Run from a handler that takes the tool's typed
+// input struct.
+func handle[In, Out any](f func(context.Context, *App, In) (Out, error)) func(context.Context, *App, Input) (any, error) {
+	return func(ctx context.Context, a *App, in Input) (any, error) {
+		var v In
+		if err := in.Bind(&v); err != nil {
+			return nil, err
+		}
+		return f(ctx, a, v)
 	}
-	return def
-}
-
-// Bool returns a boolean parameter, or def when absent.
-func (in Input) Bool(name string, def bool) bool {
-	if v, ok := in.vals[name].(bool); ok {
-		return v
-	}
-	return def
-}
-
-// Has reports whether the caller gave parameter name.
-func (in Input) Has(name string) bool {
-	_, ok := in.vals[name]
-	return ok
 }

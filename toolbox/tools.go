@@ -61,9 +61,24 @@ func bgRun() *Tool {
 			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
 		},
-		Run:     runBgRun,
+		Run:     handle(runBgRun),
 		Results: []any{RunResult{}},
 	}
+}
+
+// RunInput is bg_run's input (see bgRun for what each field means).
+type RunInput struct {
+	Command     string   `param:"command"`
+	Label       string   `param:"label"`
+	Cwd         string   `param:"cwd"`
+	Timeout     float64  `param:"timeout"`
+	Notify      string   `param:"notify"`
+	Interactive bool     `param:"interactive"`
+	Replace     bool     `param:"replace"`
+	WaitFor     string   `param:"wait_for"`
+	WaitPort    int      `param:"wait_port"`
+	WaitURL     string   `param:"wait_url"`
+	WaitSeconds *float64 `param:"wait_seconds"` // nil: the default depends on the condition
 }
 
 // RunResult is bg_run's answer.
@@ -83,42 +98,43 @@ type RunResult struct {
 	Stderr   *string `json:"stderr,omitempty"`
 }
 
-func runBgRun(ctx context.Context, a *App, in Input) (any, error) {
-	command := in.String("command", "")
+func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
+	var res RunResult
+	command := in.Command
 	if strings.TrimSpace(command) == "" {
-		return nil, &InputError{Param: "command", Msg: "must not be empty"}
+		return res, &InputError{Param: "command", Msg: "must not be empty"}
 	}
-	cwd, err := a.resolveCwd(in.String("cwd", ""))
+	cwd, err := a.resolveCwd(in.Cwd)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	logOpts, err := logOptions(a.Getenv)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	if _, err := notify.ParseMode(a.Getenv("BG_NOTIFY")); err != nil {
-		return nil, fmt.Errorf("BG_NOTIFY: %w", err)
+		return res, fmt.Errorf("BG_NOTIFY: %w", err)
 	}
-	timeout := in.Float("timeout", DefaultTimeoutMinutes)
+	timeout := in.Timeout
 	wait, err := waitSpecFrom(in)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	label := strings.TrimSpace(in.String("label", ""))
-	t, err := a.startUnique(ctx, in.Bool("replace", false), supervisor.Request{
+	label := strings.TrimSpace(in.Label)
+	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
-		TimeoutMinutes: timeout, Notify: in.String("notify", ""), Log: logOpts,
-		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Bool("interactive", false),
+		TimeoutMinutes: timeout, Notify: in.Notify, Log: logOpts,
+		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
 	})
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	msg := fmt.Sprintf("Started %q as %s (pid %d). No auto-kill (timeout=0): stop it with bg_stop.", t.Label, t.ID, t.Root.PID)
 	if dl := t.Deadline(); !dl.IsZero() {
 		msg = fmt.Sprintf("Started %q as %s (pid %d). Auto-kills in %s, at %s.", t.Label, t.ID, t.Root.PID,
 			formatMinutes(timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
-	res := RunResult{
+	res = RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
 		TimeoutMinutes: timeout, Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
 	}
@@ -217,9 +233,16 @@ func bgStatus() *Tool {
 			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering."},
 		},
-		Run:     runBgStatus,
+		Run:     handle(runBgStatus),
 		Results: []any{StatusList{}, TaskDetail{}},
 	}
+}
+
+// StatusInput is bg_status's input.
+type StatusInput struct {
+	TaskID      string  `param:"task_id"`
+	All         bool    `param:"all"`
+	WaitSeconds float64 `param:"wait_seconds"`
 }
 
 // TaskSummary is one row of bg_status's list.
@@ -274,51 +297,62 @@ type StatusList struct {
 // a thousand old tasks must not flood an agent's context.
 const listedFinished = 10
 
-func runBgStatus(ctx context.Context, a *App, in Input) (any, error) {
-	if id := in.String("task_id", ""); id != "" {
-		t, err := a.loadTask(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if wait := in.Float("wait_seconds", 0); wait > 0 && t.Status == supervisor.StatusRunning {
-			_, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
-		}
-		d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
-		if t.Status == supervisor.StatusRunning {
-			if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
-				if u, err := procs.TreeUsage(ctx, tree); err == nil {
-					d.Listening, d.Processes, d.CPUPercent = u.Listening, u.Processes, math.Round(u.CPUPercent*10)/10
-					d.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
-				}
-			}
-			d.QuietFor = formatDuration(a.Now().Sub(lastOutput(t.Dir)))
-		}
-		if !t.FinishedAt.IsZero() {
-			d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
-		}
-		for _, s := range []struct {
-			name         string
-			lines, bytes *int64
-		}{{"stdout", &d.StdoutLines, &d.StdoutBytes}, {"stderr", &d.StderrLines, &d.StderrBytes}} {
-			st, err := capture.OpenStream(t.Dir, s.name)
-			if err != nil {
-				return nil, err
-			}
-			stats := st.Stats()
-			_ = st.Close() // Read only.
-			*s.lines, *s.bytes = stats.Lines, stats.Bytes
-		}
-		return d, nil
+// runBgStatus answers a TaskDetail with a task_id, else a StatusList.
+func runBgStatus(ctx context.Context, a *App, in StatusInput) (any, error) {
+	if in.TaskID != "" {
+		return taskDetail(ctx, a, in)
 	}
+	return listTasks(ctx, a, in)
+}
+
+// taskDetail is bg_status for one task.
+func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error) {
+	t, err := a.loadTask(ctx, in.TaskID)
+	if err != nil {
+		return TaskDetail{}, err
+	}
+	if wait := in.WaitSeconds; wait > 0 && t.Status == supervisor.StatusRunning {
+		_, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
+	}
+	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+	if t.Status == supervisor.StatusRunning {
+		if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
+			if u, err := procs.TreeUsage(ctx, tree); err == nil {
+				d.Listening, d.Processes, d.CPUPercent = u.Listening, u.Processes, math.Round(u.CPUPercent*10)/10
+				d.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
+			}
+		}
+		d.QuietFor = formatDuration(a.Now().Sub(lastOutput(t.Dir)))
+	}
+	if !t.FinishedAt.IsZero() {
+		d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
+	}
+	for _, s := range []struct {
+		name         string
+		lines, bytes *int64
+	}{{"stdout", &d.StdoutLines, &d.StdoutBytes}, {"stderr", &d.StderrLines, &d.StderrBytes}} {
+		st, err := capture.OpenStream(t.Dir, s.name)
+		if err != nil {
+			return TaskDetail{}, err
+		}
+		stats := st.Stats()
+		_ = st.Close() // Read only.
+		*s.lines, *s.bytes = stats.Lines, stats.Bytes
+	}
+	return d, nil
+}
+
+// listTasks is bg_status's list.
+func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) {
 	// A first pass reads only each task's status; only the tasks shown
 	// are read in full, so a thousand old tasks cost a thousand small
 	// reads, not seventeen thousand.
+	out := StatusList{Tasks: []TaskSummary{}}
 	refs, err := a.Store.Refs()
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	out := StatusList{Tasks: []TaskSummary{}}
-	all := in.Bool("all", false)
+	all := in.All
 	finished := 0
 	for _, r := range refs {
 		if r.Status != supervisor.StatusRunning {
@@ -458,9 +492,15 @@ func bgStop() *Tool {
 			{Name: "task_id", Type: "string", Description: "The task to stop (required for kill)."},
 			{Name: "action", Type: "string", Enum: []string{"kill", "cleanup"}, Default: "kill", Description: "kill: stop the task; cleanup: delete finished tasks."},
 		},
-		Run:     runBgStop,
+		Run:     handle(runBgStop),
 		Results: []any{StopResult{}, CleanupResult{}},
 	}
+}
+
+// StopInput is bg_stop's input.
+type StopInput struct {
+	TaskID string `param:"task_id"`
+	Action string `param:"action"`
 }
 
 // StopResult is bg_stop's answer for kill.
@@ -478,17 +518,22 @@ type CleanupResult struct {
 	Message string `json:"message"`
 }
 
-func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
-	id := in.String("task_id", "")
-	if in.String("action", "kill") == "cleanup" {
-		return a.cleanup(ctx, id)
+// runBgStop answers a CleanupResult for action=cleanup, else a StopResult.
+func runBgStop(ctx context.Context, a *App, in StopInput) (any, error) {
+	if in.Action == "cleanup" {
+		return cleanupTasks(ctx, a, in)
 	}
-	if id == "" {
-		return nil, &InputError{Param: "task_id", Msg: "required to kill a task (or use action=cleanup)"}
+	return stopTask(ctx, a, in)
+}
+
+// stopTask is bg_stop's kill.
+func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
+	if in.TaskID == "" {
+		return StopResult{}, &InputError{Param: "task_id", Msg: "required to kill a task (or use action=cleanup)"}
 	}
-	t, err := a.loadTask(ctx, id)
+	t, err := a.loadTask(ctx, in.TaskID)
 	if err != nil {
-		return nil, err
+		return StopResult{}, err
 	}
 	if t.Status != supervisor.StatusRunning {
 		return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
@@ -496,7 +541,7 @@ func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
 	}
 	t, err = a.Store.Stop(ctx, t, graceFromEnv(a.Getenv))
 	if err != nil {
-		return nil, err
+		return StopResult{}, err
 	}
 	msg := fmt.Sprintf("Stopped %s and every process it started.", t.Label)
 	if t.Status == supervisor.StatusCompleted || t.Status == supervisor.StatusFailed {
@@ -505,7 +550,10 @@ func runBgStop(ctx context.Context, a *App, in Input) (any, error) {
 	return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status, Message: msg}, nil
 }
 
-func (a *App) cleanup(ctx context.Context, id string) (CleanupResult, error) {
+// cleanupTasks is bg_stop's cleanup: of one task with a task_id, else of
+// every finished one.
+func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, error) {
+	id := in.TaskID
 	res := CleanupResult{Action: "cleanup"}
 	var tasks []*supervisor.Task
 	if id != "" {

@@ -48,12 +48,14 @@ func (w waitSpec) any() bool { return w.pattern != "" || w.port != 0 || w.url !=
 // hasCondition reports whether something other than the task's end is awaited.
 func (w waitSpec) hasCondition() bool { return w.pattern != "" || w.port != 0 || w.url != "" }
 
-func waitSpecFrom(in Input) (waitSpec, error) {
+func waitSpecFrom(in RunInput) (waitSpec, error) {
 	w := waitSpec{
-		pattern: in.String("wait_for", ""),
-		port:    in.Int("wait_port", 0),
-		url:     strings.TrimSpace(in.String("wait_url", "")),
-		seconds: in.Float("wait_seconds", 0),
+		pattern: in.WaitFor,
+		port:    in.WaitPort,
+		url:     strings.TrimSpace(in.WaitURL),
+	}
+	if in.WaitSeconds != nil {
+		w.seconds = *in.WaitSeconds
 	}
 	if w.pattern != "" {
 		// Validate it as the reader will use it, before starting anything.
@@ -64,7 +66,7 @@ func waitSpecFrom(in Input) (waitSpec, error) {
 	if w.url != "" && !strings.HasPrefix(w.url, "http://") && !strings.HasPrefix(w.url, "https://") {
 		return w, &InputError{Param: "wait_url", Msg: fmt.Sprintf("must be an http:// or https:// URL, got %q", w.url)}
 	}
-	if w.hasCondition() && !in.Has("wait_seconds") {
+	if w.hasCondition() && in.WaitSeconds == nil {
 		w.seconds = DefaultWaitSeconds
 	}
 	return w, nil
