@@ -16,7 +16,8 @@ import (
 //   - every problem line (error, failure, panic, assertion, traceback,
 //     fatal) with the lines that lead into it and the indented lines that
 //     continue it (stack frames, expected/actual, code frames);
-//   - summary and exit lines (test totals, "Found N errors", exit codes);
+//   - summary and exit lines (test totals, "Found N errors", exit codes),
+//     the run's verdict (the last of them) before anything else;
 //   - the last lines of the log;
 //
 // and the lines between them summarized by a count line saying what they
@@ -111,7 +112,9 @@ func classify(l string) lineKind {
 		l = re.testParams.ReplaceAllString(l, "::test")
 	}
 	low := strings.ToLower(l)
-	isPass := gate(low, passGate) && re.passRe.MatchString(l)
+	// A count of passed tests is a summary, not a passing test.
+	isSummary := gate(low, summaryGate) && re.summaryRe.MatchString(l)
+	isPass := !isSummary && gate(low, passGate) && re.passRe.MatchString(l)
 	trimmed := strings.TrimLeft(l, " \t")
 	switch {
 	case isPass:
@@ -120,7 +123,7 @@ func classify(l string) lineKind {
 		return kindStrong
 	case gate(low, errorGate) && re.errorRe.MatchString(l) && !re.notErrorRe.MatchString(l):
 		return kindError
-	case gate(low, summaryGate) && re.summaryRe.MatchString(l):
+	case isSummary:
 		return kindSummary
 	case gate(low, warnGate) && re.warnRe.MatchString(l):
 		return kindWarn
@@ -196,18 +199,31 @@ type digestRound struct {
 	backward bool
 	perShape int
 	share    int // percent of the budget this round and the ones before may fill
+	// verdict takes only blocks whose anchor states the run's outcome
+	// (a summary or an exit line, whatever its kind), at most count of
+	// them, each without the lines that lead into it.
+	verdict bool
+	count   int
 }
 
-// digestRounds give the order of importance: the failure lines first (the
-// first ones of every message), then the run's summaries (the last ones
+// digestRounds give the order of importance: the run's verdict first (its
+// last summary and exit lines: "FAIL! -- 1223 Passed | 1 Failed",
+// "Process completed with exit code 1", which the last lines do not always
+// reach), then the failure lines (the first ones of every message), then the run's summaries (the last ones
 // first), then other error lines (the last ones first: the end is where a
 // run failed), then more places of messages already shown.
 var digestRounds = []digestRound{
+	{kinds: []lineKind{kindSummary, kindError, kindStrong}, backward: true, perShape: 1, share: 15, verdict: true, count: 4},
 	{kinds: []lineKind{kindStrong}, perShape: 1, share: 55},
 	{kinds: []lineKind{kindSummary}, backward: true, perShape: 1, share: 75},
 	{kinds: []lineKind{kindError}, backward: true, perShape: 1, share: 85},
 	{kinds: []lineKind{kindStrong, kindError}, perShape: 3, share: 100},
 }
+
+// verdictProblems is how many problem blocks the verdict round looks past:
+// a summary between the last errors ("npm ERR! Test failed" after
+// "Tests: 1 failed") is still the verdict.
+const verdictProblems = 2
 
 // lines selects and renders the digest; omitted counts the lines not shown.
 func (d *digest) lines() (out []string, omitted int) {
@@ -246,8 +262,9 @@ func (d *digest) lines() (out []string, omitted int) {
 				from--
 			}
 		}
+		// A summary stands alone: what follows a count is the next step.
 		to := i + 1
-		for to < n && to-i <= digestAfter && continues(text[to]) {
+		for to < n && to-i <= digestAfter && k >= kindError && continues(text[to]) {
 			to++
 		}
 		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i]})
@@ -276,14 +293,31 @@ func (d *digest) lines() (out []string, omitted int) {
 	var masked []byte
 	used := 0 // lines, gap lines included
 	for _, r := range digestRounds {
+		taken, problems := 0, 0
 		for j := range blocks {
 			bi := j
 			if r.backward {
 				bi = len(blocks) - 1 - j
 			}
 			b := blocks[bi]
-			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) {
+			if r.verdict && b.first < tail.from && b.kind >= kindError && !isVerdict(text[b.first]) {
+				// The verdict is what follows the last problems: past a
+				// few of them, a summary is an earlier run's or step's.
+				if problems++; problems > verdictProblems {
+					break
+				}
+			}
+			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !isVerdict(text[b.first]) {
 				continue
+			}
+			if b.first >= tail.from {
+				continue // The last lines show it anyway.
+			}
+			if r.verdict {
+				if taken == r.count {
+					continue
+				}
+				b.from = b.first
 			}
 			masked = messageShape(masked[:0], text[b.first])
 			sh := string(masked)
@@ -297,11 +331,12 @@ func (d *digest) lines() (out []string, omitted int) {
 			if b.to-b.from > room { // Too long whole: its anchor and what follows.
 				b.from = b.first
 				b.to = min(b.to, b.first+room)
-				blocks[bi] = b
 			}
 			chosen[bi] = true
+			blocks[bi] = b
 			seen[b.key] = true
 			shape[sh]++
+			taken++
 			used += b.to - b.from + 1
 		}
 	}
@@ -370,6 +405,12 @@ func (d *digest) lines() (out []string, omitted int) {
 		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
 	}
 	return out, omitted
+}
+
+// isVerdict reports whether l states a run's outcome: a summary shape
+// (totals, "Found N errors", exit codes), whatever else the line says.
+func isVerdict(l string) bool {
+	return gate(strings.ToLower(l), summaryGate) && digestRegexps().summaryRe.MatchString(l)
 }
 
 // messageShape is what two reports of one kind of problem share: the line

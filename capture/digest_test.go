@@ -3,6 +3,7 @@ package capture
 import (
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -257,6 +258,42 @@ func TestDigitSlashDigit(t *testing.T) {
 	} {
 		if got := digitSlashDigit(s); got != want {
 			t.Errorf("digitSlashDigit(%q) = %v", s, got)
+		}
+	}
+}
+
+// A large CI log with many distinct errors: the run's verdict (the final
+// summary and the exit line), which lies beyond the last lines the digest
+// keeps, is shown whatever the errors in the middle take.
+func TestDigestKeepsTheVerdict(t *testing.T) {
+	var in []string
+	for i := 0; i < 400; i++ {
+		in = append(in, fmt.Sprintf("FAIL src/module%d/feature_%c%c.test.ts > case %d", i, 'a'+i%26, 'a'+i/26%26, i))
+		in = append(in, fmt.Sprintf("TypeError: cannot read property %c%c of undefined", 'a'+i%26, 'a'+i/26%26))
+		in = append(in, fmt.Sprintf("    at src/module%d/feature.ts:%d:7", i, i+3))
+		in = append(in, fmt.Sprintf("✓ src/other%d.test.ts > passes", i), "✓ src/another.test.ts > passes too")
+	}
+	in = append(in, "FAIL! -- 1223 Passed | 1 Failed")
+	for i := 0; i < 60; i++ {
+		in = append(in, fmt.Sprintf("Uploading coverage part %c%c", 'a'+i%26, 'a'+i/26))
+	}
+	in = append(in, "##[error]Process completed with exit code 1.", "Post job cleanup.")
+	for i := 0; i < 40; i++ {
+		in = append(in, fmt.Sprintf("git config --unset-all extraheader %c%c", 'a'+i%26, 'a'+i/26))
+	}
+	for _, max := range []int{40, 150} {
+		out, err := Clean([]byte(strings.Join(in, "\n")+"\n"), Options{Digest: true, MaxLines: max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(out, "\n")
+		for _, want := range []string{"FAIL! -- 1223 Passed | 1 Failed", "##[error]Process completed with exit code 1.", "FAIL src/module0/", "TypeError: cannot read property aa"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("max_lines %d: %q missing:\n%s", max, want, text)
+			}
+		}
+		if len(out) > max {
+			t.Errorf("max_lines %d: %d lines", max, len(out))
 		}
 	}
 }
