@@ -10,7 +10,7 @@ import (
 
 // The test binary also serves as bgtask (with install and doctor), as
 // the toolbox entries and as a task's supervisor: see toolboxtest.Main.
-func TestMain(m *testing.M) { toolboxtest.Main(m, Commands()...) }
+func TestMain(m *testing.M) { toolboxtest.Main(m, nil, Commands()...) }
 
 // jsonText is v as JSON text.
 func jsonText(v any) string {

@@ -19,6 +19,8 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
+func init() { helpers.Register("sender", sender) }
+
 // The D-Bus tests run a real dbus-daemon per test and a notification server
 // written with godbus on it, in this process, and send from a child
 // process: the test binary itself, run as a sender (see TestMain). beeep
@@ -194,19 +196,15 @@ func runSender(t *testing.T, env []string, calls ...senderCall) []senderResult {
 	if err := os.WriteFile(reqFile, req.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The limit catches a hung sender, not a slow one on a loaded box;
 	// CommandContext kills the child, by PID, when it is reached.
 	const limit = 60 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd := helpers.CommandContext(ctx, "sender", reqFile)
 	cmd.Env = append([]string{
-		"PATH=" + bin, "HOME=" + dir, senderEnv + "=" + reqFile,
+		"PATH=" + bin, "HOME=" + dir, helpers.EnvFor("sender"),
 		// Under -race the child still exits with an error when it saw a
 		// race, but without the race runtime's second of sleep at exit.
 		"GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
@@ -214,7 +212,7 @@ func runSender(t *testing.T, env []string, calls ...senderCall) []senderResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second // A grandchild holding the pipes.
-	err = cmd.Run()
+	err := cmd.Run()
 	switch {
 	case ctx.Err() != nil:
 		t.Fatalf("sender did not exit within %v; stderr: %s", limit, stderr.String())

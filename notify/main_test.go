@@ -9,17 +9,18 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 )
 
-// senderEnv, when set, makes the test binary a sender instead of running
-// tests: it reads the senderCalls gob-encoded in the file it names, makes
-// them in order in this process and prints their senderResults as JSON on
-// stdout (see runSender in desktop_linux_test.go). Sending happens in a
-// child process because beeep's session bus is godbus's SessionBus, which
-// is found in the process environment and cached for the life of the
-// process, and because beeep.AppName is a global: each test needs a
-// process, and an environment, of its own.
-const senderEnv = "NOTIFY_TEST_SENDER"
+// The test binary also plays a sender (the helper "sender", registered
+// by desktop_linux_test.go): it reads the senderCalls gob-encoded in the
+// file named by its argument, makes them in order in this process and
+// prints their senderResults as JSON on stdout (see runSender). Sending
+// happens in a child process because beeep's session bus is godbus's
+// SessionBus, which is found in the process environment and cached for
+// the life of the process, and because beeep.AppName is a global: each
+// test needs a process, and an environment, of its own.
 
 // slowBox is the Timeout of Notifiers in tests where sending must succeed:
 // DefaultTimeout (3s) is not what they test, and a loaded box can exceed it.
@@ -40,17 +41,20 @@ type senderResult struct {
 	Elapsed          time.Duration
 }
 
-func TestMain(m *testing.M) {
-	if path := os.Getenv(senderEnv); path != "" {
-		if err := send(path); err != nil {
-			fmt.Fprintln(os.Stderr, "sender:", err)
-			os.Exit(2)
-		}
-		// Exit at once, as the supervisor does after notifying: this ends
-		// beeep calls abandoned at their deadline.
-		os.Exit(0)
+func TestMain(m *testing.M) { helpers.Main(m) }
+
+// helpers is this package's registry of helper processes.
+var helpers helperproc.Registry
+
+// sender is the helper that makes the calls in the file args[0].
+func sender(args []string) int {
+	if err := send(args[0]); err != nil {
+		fmt.Fprintln(os.Stderr, "sender:", err)
+		return 2
 	}
-	os.Exit(m.Run())
+	// Exit at once, as the supervisor does after notifying: this ends
+	// beeep calls abandoned at their deadline.
+	return 0
 }
 
 func send(path string) error {

@@ -43,7 +43,7 @@ func TestKillTreeLeavesOtherUsersAlone(t *testing.T) {
 	}
 	marker := markerOf(t)
 	c := exec.Command(bin)
-	c.Env = []string{"PROCS_HELPER=hang", MarkerEnv + "=" + marker}
+	c.Env = []string{helpers.EnvFor("hang"), MarkerEnv + "=" + marker}
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {

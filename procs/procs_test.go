@@ -6,88 +6,35 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 )
 
 // The test binary doubles as the processes the tests kill, as in os/exec's
-// tests: PROCS_HELPER names the role, so no system program is needed.
+// tests, so no system program is needed: see helperproc.
 func TestMain(m *testing.M) {
-	if role := os.Getenv("PROCS_HELPER"); role != "" {
-		runHelper(role)
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+	helpers.Register("hang", helperproc.Hang)
+	helpers.Register("signal-report", helperproc.SignalReport)
+	helpers.Register("tree", helperproc.Tree)
+	helpers.Main(m)
 }
 
-// runHelper plays one role:
-//
-//	hang        print "ready PID", then sleep forever
-//	report      like hang, but append the name of each SIGTERM/SIGWINCH it gets to $REPORT_FILE
-//	tree        start "mid" and wait; mid starts $LEAF_ROLE in a new session (setsid) and
-//	            waits, or exits at once when $MID_EXITS is set (a double-forked daemon)
-//	leaf        print "leaf PID", then sleep forever
-//	stubborn    like leaf but ignore SIGTERM
-func runHelper(role string) {
-	switch role {
-	case "hang":
-		fmt.Printf("ready %d\n", os.Getpid())
-	case "report":
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGTERM, syscall.SIGWINCH)
-		fmt.Printf("ready %d\n", os.Getpid())
-		for s := range ch {
-			f, err := os.OpenFile(os.Getenv("REPORT_FILE"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-			if err == nil {
-				fmt.Fprintln(f, s)
-				_ = f.Close() // Best effort.
-			}
-		}
-	case "tree", "mid":
-		next, setsid := "mid", false
-		if role == "mid" {
-			next, setsid = os.Getenv("LEAF_ROLE"), true
-		}
-		c := helperCmd(next)
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
-		c.Stdout = os.Stdout
-		if err := c.Start(); err != nil {
-			fmt.Println("error", err)
-			return
-		}
-		fmt.Printf("%s %d\n", role, os.Getpid())
-		if role == "mid" && os.Getenv("MID_EXITS") != "" {
-			os.Exit(0) // Double fork: the leaf is orphaned, reparented away from the tree.
-		}
-		_ = c.Wait() // Best effort: we only wait to stay alive.
-		select {}
-	case "leaf":
-		fmt.Printf("leaf %d\n", os.Getpid())
-	case "stubborn":
-		signal.Ignore(syscall.SIGTERM)
-		fmt.Printf("leaf %d\n", os.Getpid())
-	}
-	select {}
-}
-
-func helperCmd(role string, env ...string) *exec.Cmd {
-	c := exec.Command(os.Args[0])
-	c.Env = append(os.Environ(), append(env, "PROCS_HELPER="+role)...)
-	return c
-}
+// helpers is this package's registry, filled by TestMain.
+var helpers helperproc.Registry
 
 // startHelper starts a helper in its own session and returns it once it has
 // printed a line starting with until. Cleanup ends its group and anything
 // carrying marker.
-func startHelper(t *testing.T, role, marker, until string, env ...string) (*exec.Cmd, Proc) {
+func startHelper(t *testing.T, role, marker, until string, args ...string) (*exec.Cmd, Proc) {
 	t.Helper()
+	c := helpers.Command(role, args...)
 	if marker != "" {
-		env = append(env, MarkerEnv+"="+marker)
+		c.Env = append(c.Env, MarkerEnv+"="+marker)
 	}
-	c := helperCmd(role, env...)
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out, err := c.StdoutPipe()
 	if err != nil {
@@ -138,22 +85,25 @@ func marked(t *testing.T, marker string) []Proc {
 
 func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
 	for _, tc := range []struct {
-		name, leaf string
-		midExits   bool
+		name               string
+		stubborn, midExits bool
 		// Processes alive before the kill: all, and those reachable by parent links.
 		marked, linked int
 	}{
-		{"setsid leaf", "leaf", false, 3, 3},
-		{"leaf ignores SIGTERM", "stubborn", false, 3, 3},
-		{"double-forked leaf", "leaf", true, 2, 1},
+		{"setsid leaf", false, false, 3, 3},
+		{"leaf ignores SIGTERM", true, false, 3, 3},
+		{"double-forked leaf", false, true, 2, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			marker := markerOf(t)
-			env := []string{"LEAF_ROLE=" + tc.leaf}
-			if tc.midExits {
-				env = append(env, "MID_EXITS=1")
+			var opts []string
+			if tc.stubborn {
+				opts = append(opts, "stubborn")
 			}
-			_, root := startHelper(t, "tree", marker, "leaf ", env...)
+			if tc.midExits {
+				opts = append(opts, "daemon")
+			}
+			_, root := startHelper(t, "tree", marker, "leaf ", opts...)
 			waitFor(t, func() (string, bool) {
 				n := len(marked(t, marker))
 				return fmt.Sprint(n), n == tc.marked // The exiting mid may take a moment to be reaped.
@@ -162,7 +112,6 @@ func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
 			if got := len(tab.Tree(root, "")); got != tc.linked {
 				t.Errorf("parent links alone find %d processes, want %d", got, tc.linked)
 			}
-			leaf := tc.leaf
 			res, err := KillTree(context.Background(), Target{Root: root, Marker: marker, Grace: 500 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
@@ -170,7 +119,7 @@ func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
 			if len(res.Signalled) != tc.marked {
 				t.Errorf("signalled %v, want %d processes", res.Signalled, tc.marked)
 			}
-			if leaf == "stubborn" && len(res.Forced) != 1 {
+			if tc.stubborn && len(res.Forced) != 1 {
 				t.Errorf("forced %v, want exactly the process that ignores SIGTERM", res.Forced)
 			}
 			if left := marked(t, marker); len(left) != 0 {
@@ -182,7 +131,7 @@ func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
 
 func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
 	report := t.TempDir() + "/signals"
-	c, real := startHelper(t, "report", "", "ready", "REPORT_FILE="+report)
+	c, real := startHelper(t, "signal-report", "", "ready", report)
 	stale := Proc{PID: real.PID, Start: real.Start - 5000} // Same PID, another life.
 	res, err := KillTree(context.Background(), Target{Root: stale, Grace: 100 * time.Millisecond})
 	if err != nil {
@@ -209,7 +158,7 @@ func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
 }
 
 func TestAliveRejectsZombieAndStaleStart(t *testing.T) {
-	c := helperCmd("hang")
+	c := helpers.Command("hang")
 	out, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {
 		t.Fatal(err)

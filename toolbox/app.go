@@ -61,12 +61,20 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) (*App, error) {
 		return nil, err
 	}
 	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
+	return NewAppIn(dir, wd, os.Environ(), stdin, stdout, stderr), nil
+}
+
+// NewAppIn returns an App whose tasks live in the state folder dir, whose
+// settings come from environ (as "K=V" entries), which its tasks inherit,
+// and whose relative cwd parameters resolve from wd: an App for an
+// environment other than this process's, such as a test's.
+func NewAppIn(dir, wd string, environ []string, stdin io.Reader, stdout, stderr io.Writer) *App {
 	return &App{
 		Store:  supervisor.Store{Dir: dir},
-		Getenv: os.Getenv, Environ: os.Environ(),
+		Getenv: EnvGetter(environ), Environ: environ,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Wd: wd, Now: time.Now,
-	}, nil
+	}
 }
 
 // EnvGetter is a getenv over environ ("K=V" entries, the last one of a

@@ -167,7 +167,7 @@ func TestCLIHelpAndErrors(t *testing.T) {
 // A stop says, before it waits, that it may wait the grace period.
 func TestCLIStopSaysItWaits(t *testing.T) {
 	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helperCommand("hang"), "label": "srv"})
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "srv"})
 	out, errOut, code := runCLI(t, a, "stop", "srv")
 	if code != ExitOK || !strings.Contains(errOut, "Stopping srv: SIGTERM to its processes, SIGKILL to those still running after 1s") || !strings.Contains(out, "Stopped srv") {
 		t.Fatalf("stop: %d\nstdout %q\nstderr %q", code, out, errOut)

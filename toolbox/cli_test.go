@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -19,7 +20,7 @@ import (
 // (part of the task's tree) is stopped too.
 func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
 	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helperCommand("hang") + " & sleep 0.2; printf 'last words without newline'"})
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " & sleep 0.2; printf 'last words without newline'"})
 	task := waitEnd(t, a, r.TaskID)
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("status %s", task.Status)
@@ -30,7 +31,7 @@ func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
 	if !strings.Contains(out, "last words without newline") || !strings.Contains(out, "ready\n") {
 		t.Fatalf("stdout %q", out)
 	}
-	if left := markerProcs(t, r.TaskID); len(left) != 0 {
+	if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
 		t.Fatalf("left running after the command exited: %v", left)
 	}
 }
@@ -58,7 +59,7 @@ func (s *syncBuffer) String() string {
 func TestLogsFollowAcrossRotation(t *testing.T) {
 	a := newTestApp(t, "BG_LOG_MAX_MB=0.01", "BG_LOG_BACKUPS=0") // 10 KB segments, all kept.
 	const size = 300_000
-	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helperCommand("flood", "300000", "9")})
+	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helpers.Shell("flood", "300000", "9")})
 	var out syncBuffer
 	a.Stdout, a.Stderr = &out, io.Discard
 	if code := a.CLI(context.Background(), "bgtask", []string{"logs", r.TaskID, "-f"}); code != ExitOK {

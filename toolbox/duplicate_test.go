@@ -18,7 +18,7 @@ func TestParallelStartsOfOneLabel(t *testing.T) {
 		t.Run(fmt.Sprintf("replace=%v", replace), func(t *testing.T) {
 			a := newTestApp(t)
 			cwd := t.TempDir()
-			params := fmt.Sprintf(`{"command":%s,"label":"dup","cwd":%q,"timeout":5,"replace":%v}`, jsonString(helperCommand("hang")), cwd, replace)
+			params := fmt.Sprintf(`{"command":%s,"label":"dup","cwd":%q,"timeout":5,"replace":%v}`, jsonString(helpers.Shell("hang")), cwd, replace)
 			const n = 10
 			var wg sync.WaitGroup
 			outs := make([]string, n)

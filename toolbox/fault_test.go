@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -120,7 +121,7 @@ func TestCommandInheritsOnlyStdio(t *testing.T) {
 func plantVictim(t *testing.T, dir string) (victim *exec.Cmd, taskDir string) {
 	t.Helper()
 	victim = exec.Command(os.Args[0])
-	victim.Env = append(os.Environ(), "BGTEST_HELPER=hang")
+	victim.Env = append(os.Environ(), helpers.EnvFor("hang"))
 	if err := victim.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestDiskFull(t *testing.T) {
 		// Runs after the test body, before newTestApp's cleanup: end
 		// what is still running first (a supervisor finishing its
 		// notification holds the folder), then unmount.
-		endAllTasks(t, a)
+		tasktest.EndAll(t, a.Store)
 		var out []byte
 		var err error
 		for range 50 {
@@ -324,7 +325,7 @@ func TestSupervisorKilledMidFlood(t *testing.T) {
 	if out := reap(t, a); !strings.Contains(out, "Reaped "+task.ID) && !strings.Contains(out, "Marked "+task.ID+" ") {
 		t.Fatalf("reaper printed %q", out)
 	}
-	if left := markerProcs(t, task.ID); len(left) > 0 {
+	if left := tasktest.MarkerProcs(t, task.ID); len(left) > 0 {
 		t.Fatalf("%d processes left after the reaper", len(left))
 	}
 	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
@@ -347,7 +348,7 @@ func TestSupervisorTerminatedMidFlood(t *testing.T) {
 	if task.Status != supervisor.StatusKilled {
 		t.Fatalf("status %s, want killed", task.Status)
 	}
-	waitFor(t, "the tree to be gone", func() bool { return len(markerProcs(t, task.ID)) == 0 })
+	waitFor(t, "the tree to be gone", func() bool { return len(tasktest.MarkerProcs(t, task.ID)) == 0 })
 }
 
 // Twenty agents reading one fast writer at once, each with its own cursor:

@@ -26,7 +26,7 @@ func TestSupervisorKeepsNoInheritedDescriptors(t *testing.T) {
 	defer rd.Close()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bg-run", "TOOLBOX_ACTION=execute", "TASKS_DIR="+a.Store.Dir)
-	cmd.Stdin = strings.NewReader(`{"command":` + jsonString(helperCommand("hang")) + `,"timeout":5}`)
+	cmd.Stdin = strings.NewReader(`{"command":` + jsonString(helpers.Shell("hang")) + `,"timeout":5}`)
 	// fds 3 to 6 in bg-run: the pipe lands on 6, past the supervisor's own readiness pipe on 3.
 	null, err := os.Open(os.DevNull)
 	if err != nil {

@@ -9,100 +9,67 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // The test binary plays three parts, as in os/exec's tests:
 //   - a task's supervisor: Store.Start runs it with supervisor.SuperviseArg;
 //   - the program itself under another name: BGTEST_MAIN_AS=bg-run;
-//   - the commands tasks run: BGTEST_HELPER=<role>, see runHelper.
+//   - the commands tasks run: the helpers registered here (see helperproc).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == supervisor.SuperviseArg {
 		os.Exit(int(Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
 	}
 	if name := os.Getenv("BGTEST_MAIN_AS"); name != "" {
-		os.Unsetenv("BGTEST_MAIN_AS")
+		_ = os.Unsetenv("BGTEST_MAIN_AS") // Not for the tasks it starts.
 		os.Exit(int(Main(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr)))
 	}
-	if role := os.Getenv("BGTEST_HELPER"); role != "" {
-		os.Exit(runHelper(role, os.Args[1:]))
-	}
-	os.Exit(m.Run())
+	helpers.Register("tree", helperproc.Tree)
+	helpers.Register("hang", helperproc.Hang)
+	helpers.Register("signal-report", helperproc.SignalReport)
+	helpers.Register("flood", flood)
+	helpers.Register("serve", serve)
+	helpers.Main(m)
 }
 
-// runHelper plays a task's command:
-//
-//	tree         start "mid", print "root PID", wait; mid starts "leaf" in a new
-//	             session (setsid) and waits; leaf prints "leaf PID" and hangs
-//	leaf         print "leaf PID" and hang
-//	flood N SEED write N bytes of floodBytes(N, SEED) to stdout as fast as it can
-//	hang         print "ready" and hang
-//	signal-report FILE  print "ready", append each SIGTERM/SIGWINCH received to FILE
-func runHelper(role string, args []string) int {
-	switch role {
-	case "tree", "mid":
-		next := map[string]string{"tree": "mid", "mid": "leaf"}[role]
-		c := exec.Command(os.Args[0])
-		c.Env = append(os.Environ(), "BGTEST_HELPER="+next)
-		c.Stdout, c.Stderr = os.Stdout, os.Stderr
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: role == "mid"}
-		if err := c.Start(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Printf("%s %d\n", role, os.Getpid())
-		_ = c.Wait() // Only to stay alive.
-	case "leaf":
-		fmt.Printf("leaf %d\n", os.Getpid())
-	case "hang":
-		fmt.Println("ready")
-	case "flood":
-		n, _ := strconv.Atoi(args[0])
-		seed, _ := strconv.ParseUint(args[1], 10, 64)
-		if _, err := os.Stdout.Write(floodBytes(n, seed)); err != nil {
-			return 1
-		}
-		return 0
-	case "serve": // serve ADDR DELAY [crash]: an HTTP server ready after DELAY
-		d, _ := time.ParseDuration(args[1])
-		time.Sleep(d)
-		if len(args) > 2 && args[2] == "crash" {
-			fmt.Fprintln(os.Stderr, "Error: listen EADDRINUSE: address already in use "+args[0])
-			return 3
-		}
-		l, err := net.Listen("tcp", args[0])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Printf("ready on http://%s\n", args[0])
-		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+// helpers is this package's registry, filled by TestMain.
+var helpers helperproc.Registry
+
+// flood N SEED writes N bytes of floodBytes(N, SEED) to stdout as fast as
+// it can.
+func flood(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	seed, _ := strconv.ParseUint(args[1], 10, 64)
+	if _, err := os.Stdout.Write(floodBytes(n, seed)); err != nil {
 		return 1
-	case "signal-report":
-		ch := make(chan os.Signal, 2)
-		signal.Notify(ch, syscall.SIGTERM, syscall.SIGWINCH)
-		fmt.Println("ready")
-		for s := range ch {
-			f, err := os.OpenFile(args[0], os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-			if err == nil {
-				fmt.Fprintln(f, s)
-				_ = f.Close() // Best effort.
-			}
-		}
-	default:
-		fmt.Fprintln(os.Stderr, "unknown helper", role)
-		return 2
 	}
-	select {}
+	return 0
+}
+
+// serve ADDR DELAY [crash] is an HTTP server ready after DELAY, or a
+// server that fails to listen after DELAY, as a dev server does.
+func serve(args []string) int {
+	d, _ := time.ParseDuration(args[1])
+	time.Sleep(d)
+	if len(args) > 2 && args[2] == "crash" {
+		fmt.Fprintln(os.Stderr, "Error: listen EADDRINUSE: address already in use "+args[0])
+		return 3
+	}
+	l, err := net.Listen("tcp", args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ready on http://%s\n", args[0])
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	return 1
 }
 
 // floodBytes is deterministic printable output of varying line lengths.
@@ -118,41 +85,14 @@ func floodBytes(n int, seed uint64) []byte {
 	return b[:n]
 }
 
-// helperCommand is a bash command line that runs the test binary as role.
-func helperCommand(role string, args ...string) string {
-	return "BGTEST_HELPER=" + role + " " + shellJoin(append([]string{os.Args[0]}, args...))
-}
-
-// newTestApp returns an App with its own state folder; env entries are
-// added to the environment the supervisor and the commands see. Cleanup
-// ends every task's tree and supervisor.
+// newTestApp is toolboxtest.NewApp, which toolbox's own tests cannot
+// import: an App on temporary folders whose tasks the cleanup ends.
 func newTestApp(t *testing.T, env ...string) *App {
 	t.Helper()
-	// A loaded box is slow: give notification hooks time, kills less.
-	environ := append(os.Environ(), "BG_KILL_GRACE=1", "BG_NOTIFY_TIMEOUT=30")
-	environ = append(environ, env...)
-	getenv := EnvGetter(environ)
-	var stdout, stderr bytes.Buffer
-	a := &App{
-		Store:  supervisor.Store{Dir: t.TempDir()},
-		Getenv: getenv, Environ: environ,
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Executable: os.Args[0], Wd: t.TempDir(), Now: time.Now,
-	}
-	t.Cleanup(func() { endAllTasks(t, a) })
+	a := NewAppIn(t.TempDir(), t.TempDir(), tasktest.Environ(env...), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	a.Executable = os.Args[0]
+	t.Cleanup(func() { tasktest.EndAll(t, a.Store) })
 	return a
-}
-
-// endAllTasks kills what the test's tasks left running: every supervisor
-// and every process carrying a task's marker.
-func endAllTasks(t *testing.T, a *App) {
-	tasks, _ := a.Store.List()
-	for _, task := range tasks {
-		_ = procs.Signal(task.Watchdog, syscall.SIGKILL) // Best effort: usually gone.
-		if _, err := procs.KillTree(context.Background(), procs.Target{Root: task.Root, Marker: task.ID, Grace: 100 * time.Millisecond}); err != nil {
-			t.Errorf("cleanup %s: %v", task.ID, err)
-		}
-	}
 }
 
 // call runs tool with params given as JSON and fails the test on error.
@@ -207,13 +147,4 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func markerProcs(t *testing.T, id string) []procs.Proc {
-	t.Helper()
-	tab, err := procs.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tab.Marked()[id]
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -33,7 +34,7 @@ func reap(t *testing.T, a *App, args ...string) string {
 func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
 	t.Helper()
 	// A label per cwd may run once: the test's trees differ by cwd.
-	r := startTask(t, a, map[string]any{"command": helperCommand("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
 	waitFor(t, "the setsid grandchild", func() bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 		return bytes.Contains(b, []byte("leaf "))
@@ -54,7 +55,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
-	if n := len(markerProcs(t, task.ID)); n < 3 {
+	if n := len(tasktest.MarkerProcs(t, task.ID)); n < 3 {
 		t.Fatalf("%d marker processes after the supervisor died, want the whole orphaned tree", n)
 	}
 	st := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
@@ -70,7 +71,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	if !strings.Contains(dry, "Would kill: "+task.ID) || strings.Contains(dry, fresh.ID) {
 		t.Fatalf("dry run printed %q", dry)
 	}
-	if n := len(markerProcs(t, task.ID)); n < 3 {
+	if n := len(tasktest.MarkerProcs(t, task.ID)); n < 3 {
 		t.Fatal("dry run killed processes")
 	}
 
@@ -78,14 +79,14 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	if !strings.Contains(out, "Reaped "+task.ID) || strings.Count(out, "\n") != 1 {
 		t.Fatalf("reaper printed %q", out)
 	}
-	if left := markerProcs(t, task.ID); len(left) != 0 {
+	if left := tasktest.MarkerProcs(t, task.ID); len(left) != 0 {
 		t.Fatalf("orphans still alive: %v", left)
 	}
 	if got, _ := a.Store.Load(task.ID); got.Status != supervisor.StatusReaped {
 		t.Fatalf("status %s, want reaped", got.Status)
 	}
 	// The fresh task, supervised and young, is untouched.
-	if got, _ := a.Store.Load(fresh.ID); got.Status != supervisor.StatusRunning || len(markerProcs(t, fresh.ID)) < 3 {
+	if got, _ := a.Store.Load(fresh.ID); got.Status != supervisor.StatusRunning || len(tasktest.MarkerProcs(t, fresh.ID)) < 3 {
 		t.Fatalf("fresh task disturbed: %s", got.Status)
 	}
 	// With no supervisor left, the reaper itself tells the user.
@@ -138,11 +139,11 @@ func TestReaperAgesAndCleans(t *testing.T) {
 	if log := readFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
 		t.Errorf("supervisor log: %q", log)
 	}
-	if left := markerProcs(t, overdue.ID); len(left) != 0 {
+	if left := tasktest.MarkerProcs(t, overdue.ID); len(left) != 0 {
 		t.Fatalf("still alive: %v", left)
 	}
 	for _, kept := range []*supervisor.Task{forever, build} {
-		if got, _ := a.Store.Load(kept.ID); got.Status != supervisor.StatusRunning || len(markerProcs(t, kept.ID)) < 3 {
+		if got, _ := a.Store.Load(kept.ID); got.Status != supervisor.StatusRunning || len(tasktest.MarkerProcs(t, kept.ID)) < 3 {
 			t.Fatalf("%s (timeout %g) disturbed: %s", kept.ID, kept.TimeoutMinutes, got.Status)
 		}
 	}
@@ -157,7 +158,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 	a := newTestApp(t)
 	stranger := exec.Command(os.Args[0])
-	stranger.Env = append(os.Environ(), "BGTEST_HELPER=hang")
+	stranger.Env = append(os.Environ(), helpers.EnvFor("hang"))
 	out, _ := stranger.StdoutPipe()
 	if err := stranger.Start(); err != nil {
 		t.Fatal(err)

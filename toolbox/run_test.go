@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -105,12 +106,12 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 			if how == "timeout" {
 				timeout = 0.05 // 3 s
 			}
-			r := startTask(t, a, map[string]any{"command": helperCommand("tree"), "label": how, "timeout": timeout})
+			r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": how, "timeout": timeout})
 			waitFor(t, "the setsid grandchild", func() bool {
 				b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 				return bytes.Contains(b, []byte("leaf "))
 			})
-			if n := len(markerProcs(t, r.TaskID)); n < 3 {
+			if n := len(tasktest.MarkerProcs(t, r.TaskID)); n < 3 {
 				t.Fatalf("%d processes carry the marker, want the 3-level tree", n)
 			}
 			task, _ := a.Store.Load(r.TaskID)
@@ -129,7 +130,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 			if task.Status != want || task.ExitCode == nil {
 				t.Fatalf("status %s, exit code %v; want %s with the real exit code", task.Status, task.ExitCode, want)
 			}
-			if left := markerProcs(t, r.TaskID); len(left) != 0 {
+			if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
 				t.Fatalf("processes of the task still alive: %v", left)
 			}
 			again := call[StopResult](t, a, bgStop(), `{"task_id":"`+r.TaskID+`"}`)
@@ -146,7 +147,7 @@ func TestSupervisorOutlivesItsParentAndIgnoresSIGHUP(t *testing.T) {
 	a := newTestApp(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bg-run", "TOOLBOX_ACTION=execute", "TASKS_DIR="+a.Store.Dir)
-	cmd.Stdin = strings.NewReader(`{"command":` + jsonString(helperCommand("hang")) + `,"timeout":0}`)
+	cmd.Stdin = strings.NewReader(`{"command":` + jsonString(helpers.Shell("hang")) + `,"timeout":0}`)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("bg-run: %v: %s", err, out)
@@ -227,7 +228,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
 	a := newTestApp(t, "BG_LOG_MAX_MB=1", "BG_LOG_BACKUPS=5")
 	const size = 25<<20 + 777
-	r := startTask(t, a, map[string]any{"command": helperCommand("flood", "26215177", "42")})
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("flood", "26215177", "42")})
 	task := waitEnd(t, a, r.TaskID)
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("flood ended %s", task.Status)
@@ -263,7 +264,7 @@ func TestStaleRecordedPIDIsNeverSignalled(t *testing.T) {
 	a := newTestApp(t)
 	report := filepath.Join(t.TempDir(), "report")
 	stranger := exec.Command(os.Args[0], report)
-	stranger.Env = append(os.Environ(), "BGTEST_HELPER=signal-report")
+	stranger.Env = append(os.Environ(), helpers.EnvFor("signal-report"))
 	out, _ := stranger.StdoutPipe()
 	if err := stranger.Start(); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 func TestStatusShowsPortsAndProcesses(t *testing.T) {
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
-	r := startTask(t, a, map[string]any{"command": "sleep 60 & " + helperCommand("serve", addr, "0s"), "wait_port": port})
+	r := startTask(t, a, map[string]any{"command": "sleep 60 & " + helpers.Shell("serve", addr, "0s"), "wait_port": port})
 	if r.WaitResult == nil || !r.Ready {
 		t.Fatalf("server not ready: %+v", r)
 	}

@@ -46,7 +46,7 @@ func TestStatusDetailAndCleanup(t *testing.T) {
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "printf 'a\\nb\\n'; echo oops >&2; exit 2", "label": "two-lines"})
 	waitEnd(t, a, done.TaskID)
-	running := startTask(t, a, map[string]any{"command": helperCommand("hang"), "timeout": 30})
+	running := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "timeout": 30})
 
 	d := call[TaskDetail](t, a, bgStatus(), `{"task_id":"`+done.TaskID+`"}`)
 	if d.Status != supervisor.StatusFailed || d.ExitCode == nil || *d.ExitCode != 2 || d.StdoutLines != 2 || d.StderrLines != 1 ||

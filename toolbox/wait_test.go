@@ -36,7 +36,7 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, port := freeAddr(t)
 			params := tc.wait(addr, port)
-			params["command"] = helperCommand("serve", addr, "300ms")
+			params["command"] = helpers.Shell("serve", addr, "300ms")
 			r := startTask(t, a, params)
 			if r.WaitResult == nil || !r.Ready || !tc.want(r.WaitResult, port) || r.Status != supervisor.StatusRunning {
 				t.Fatalf("bg_run %v: %+v %+v", params, r, r.WaitResult)
@@ -49,7 +49,7 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 func TestBgRunWaitEndsWithTheCrash(t *testing.T) {
 	a := newTestApp(t)
 	addr, _ := freeAddr(t)
-	r := startTask(t, a, map[string]any{"command": helperCommand("serve", addr, "100ms", "crash"), "wait_for": "ready on"})
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "100ms", "crash"), "wait_for": "ready on"})
 	if r.WaitResult == nil || r.Ready || r.ExitCode == nil || *r.ExitCode != 3 || r.Stderr == nil || !strings.Contains(*r.Stderr, "EADDRINUSE") {
 		t.Fatalf("a crash during the wait: %+v %+v", r, r.WaitResult)
 	}
@@ -90,7 +90,7 @@ func TestBgOutputWaitsForABurst(t *testing.T) {
 func TestNoDuplicateServers(t *testing.T) {
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
-	serve := helperCommand("serve", addr, "0s")
+	serve := helpers.Shell("serve", addr, "0s")
 	first := startTask(t, a, map[string]any{"command": serve, "label": "web", "wait_port": port})
 	if first.WaitResult == nil || !first.Ready {
 		t.Fatalf("first server: %+v", first)

@@ -8,4 +8,4 @@ import (
 
 // The test binary also serves as `bgtask mcp`, as the toolbox entries and
 // as a task's supervisor: see toolboxtest.Main.
-func TestMain(m *testing.M) { toolboxtest.Main(m, Command()) }
+func TestMain(m *testing.M) { toolboxtest.Main(m, nil, Command()) }

@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
@@ -249,7 +250,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 	if stop["status"] != "killed" {
 		t.Errorf("bg_stop: %v", stop)
 	}
-	if left := toolboxtest.MarkerProcs(t, id); len(left) > 0 {
+	if left := tasktest.MarkerProcs(t, id); len(left) > 0 {
 		t.Errorf("processes left after bg_stop: %v", left)
 	}
 	// The other shapes of answer, each checked against its outputSchema.

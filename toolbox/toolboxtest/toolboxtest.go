@@ -7,16 +7,14 @@ package toolboxtest
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -27,8 +25,10 @@ const MainAsEnv = "BGTEST_MAIN_AS"
 
 // Main is a TestMain: the test binary runs a task's supervisor when
 // started with supervisor.SuperviseArg, the program (with extra
-// commands) when MainAsEnv is set, and the tests otherwise.
-func Main(m *testing.M, extra ...toolbox.Command) {
+// commands) when MainAsEnv is set, and otherwise hands the run to
+// helpers (nil for a package without helper processes), which plays a
+// helper or runs the tests.
+func Main(m *testing.M, helpers *helperproc.Registry, extra ...toolbox.Command) {
 	if len(os.Args) > 1 && os.Args[1] == supervisor.SuperviseArg {
 		os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
 	}
@@ -36,49 +36,22 @@ func Main(m *testing.M, extra ...toolbox.Command) {
 		_ = os.Unsetenv(MainAsEnv) // Not for the tasks it starts.
 		os.Exit(int(toolbox.Main(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr, extra...)))
 	}
-	os.Exit(m.Run())
+	if helpers == nil {
+		helpers = &helperproc.Registry{}
+	}
+	helpers.Main(m)
 }
 
 // NewApp returns an App whose state folder and working folder are
-// temporary, whose environment is this process's plus env, whose
-// supervisor is the test binary (see Main), and whose tasks are all
-// ended by the test's cleanup.
+// temporary, whose environment is this process's plus env (see
+// tasktest.Environ), whose supervisor is the test binary (see Main), and
+// whose tasks are all ended by the test's cleanup.
 func NewApp(t *testing.T, env ...string) *toolbox.App {
 	t.Helper()
-	// A loaded box is slow: give notification hooks time, kills less.
-	environ := append(os.Environ(), "BG_KILL_GRACE=1", "BG_NOTIFY_TIMEOUT=30")
-	environ = append(environ, env...)
-	var stdout, stderr bytes.Buffer
-	a := &toolbox.App{
-		Store:  supervisor.Store{Dir: t.TempDir()},
-		Getenv: toolbox.EnvGetter(environ), Environ: environ,
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Executable: os.Args[0], Wd: t.TempDir(), Now: time.Now,
-	}
-	t.Cleanup(func() { EndAllTasks(t, a) })
+	a := toolbox.NewAppIn(t.TempDir(), t.TempDir(), tasktest.Environ(env...), strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	a.Executable = os.Args[0]
+	t.Cleanup(func() { tasktest.EndAll(t, a.Store) })
 	return a
-}
-
-// EndAllTasks kills what a's tasks left running: every supervisor and
-// every process carrying a task's marker.
-func EndAllTasks(t *testing.T, a *toolbox.App) {
-	tasks, _ := a.Store.List()
-	for _, task := range tasks {
-		_ = procs.Signal(task.Watchdog, syscall.SIGKILL) // Best effort: usually gone.
-		if _, err := procs.KillTree(context.Background(), procs.Target{Root: task.Root, Marker: task.ID, Grace: 100 * time.Millisecond}); err != nil {
-			t.Errorf("cleanup %s: %v", task.ID, err)
-		}
-	}
-}
-
-// MarkerProcs lists the live processes carrying task id's marker.
-func MarkerProcs(t *testing.T, id string) []procs.Proc {
-	t.Helper()
-	tab, err := procs.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tab.Marked()[id]
 }
 
 // ReadFile returns the content of path, failing the test when it cannot.

@@ -1,0 +1,47 @@
+// Package tasktest helps tests that start real tasks: the settings a
+// loaded test box needs, ending whatever a test's tasks left running, and
+// finding a task's processes by its marker. It sits below toolbox, so
+// toolbox's own tests and the tests of the packages built on it
+// (through toolboxtest) share it.
+package tasktest
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Environ is this process's environment with settings for a loaded box
+// (notification hooks get time, kills wait less), then env.
+func Environ(env ...string) []string {
+	environ := append(os.Environ(), "BG_KILL_GRACE=1", "BG_NOTIFY_TIMEOUT=30")
+	return append(environ, env...)
+}
+
+// EndAll kills what the tasks of store left running: every supervisor
+// and every process carrying a task's marker.
+func EndAll(t testing.TB, store supervisor.Store) {
+	t.Helper()
+	tasks, _ := store.List() // Best effort: an unreadable folder holds nothing to end.
+	for _, task := range tasks {
+		_ = procs.Signal(task.Watchdog, syscall.SIGKILL) // Best effort: usually gone.
+		if _, err := procs.KillTree(context.Background(), procs.Target{Root: task.Root, Marker: task.ID, Grace: 100 * time.Millisecond}); err != nil {
+			t.Errorf("cleanup %s: %v", task.ID, err)
+		}
+	}
+}
+
+// MarkerProcs lists the live processes carrying task id's marker.
+func MarkerProcs(t testing.TB, id string) []procs.Proc {
+	t.Helper()
+	tab, err := procs.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab.Marked()[id]
+}
