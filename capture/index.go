@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // The index of a stream is the file ".<stream>.segments": one line per
@@ -58,7 +58,7 @@ func writeIndex(dir, stream string, segs []Segment) error {
 		}
 		b.WriteByte('\n')
 	}
-	return WriteFileAtomic(indexPath(dir, stream), b.Bytes())
+	return atomicfile.WriteFile(indexPath(dir, stream), b.Bytes(), 0o600)
 }
 
 // The checkpoint of a stream is the file ".<stream>.lines", one line
@@ -101,37 +101,5 @@ func readCheckpoint(dir, stream string) (c checkpoint, ok bool) {
 }
 
 func writeCheckpoint(dir, stream string, c checkpoint) error {
-	return WriteFileAtomic(checkpointPath(dir, stream), []byte(fmt.Sprintf("%d %d %d\n", c.segments, c.bytes, c.lines)))
-}
-
-// WriteFileAtomic replaces path with data, mode 0600, through a temporary
-// file in the same folder and a rename, so a reader sees the old content
-// or the new, never a part.
-func WriteFileAtomic(path string, data []byte) error {
-	return WriteAtomic(path, bytes.NewReader(data), 0o600)
-}
-
-// WriteAtomic is WriteFileAtomic for any content and mode: the installer
-// replaces binaries and user files the same way.
-func WriteAtomic(path string, r io.Reader, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = io.Copy(f, r)
-	if err == nil && mode != 0o600 { // CreateTemp made it 0600.
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp) // Best effort: the error below is what matters.
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(checkpointPath(dir, stream), []byte(fmt.Sprintf("%d %d %d\n", c.segments, c.bytes, c.lines)), 0o600)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // Pos is a place in a logical stream: a byte offset and the number of
@@ -536,5 +538,5 @@ func (s *Stream) loadCursor(reader string) (Pos, bool, error) {
 }
 
 func (s *Stream) saveCursor(reader string, c Pos) error {
-	return WriteFileAtomic(s.cursorPath(reader), []byte(fmt.Sprintf("%d %d\n", c.Line, c.Byte)))
+	return atomicfile.WriteFile(s.cursorPath(reader), []byte(fmt.Sprintf("%d %d\n", c.Line, c.Byte)), 0o600)
 }

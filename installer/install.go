@@ -16,7 +16,7 @@ import (
 	"syscall"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
 	"github.com/amp-bg-tasks/amp-bg-tasks/skill"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -229,7 +229,7 @@ func (in *installer) installBinary(src, dst string) error {
 	}
 	// Through a rename, so a running bgtask (a task's supervisor) keeps
 	// its old file and nobody sees a half-written one.
-	if err := capture.WriteAtomic(dst, f, 0o755); err != nil {
+	if err := atomicfile.Write(dst, f, 0o755); err != nil {
 		return fmt.Errorf("install binary: %w", err)
 	}
 	in.m.file(dst, "")
@@ -315,7 +315,7 @@ func (in *installer) writeFile(path string, data []byte, mode fs.FileMode) error
 	if err := in.prepare(path); err != nil {
 		return err
 	}
-	if err := capture.WriteAtomic(path, bytes.NewReader(data), mode); err != nil {
+	if err := atomicfile.Write(path, bytes.NewReader(data), mode); err != nil {
 		return err
 	}
 	in.m.file(path, "")

@@ -9,7 +9,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // The install record that --uninstall follows.
@@ -62,7 +62,7 @@ func (m *manifest) save(path string) error {
 	if err != nil {
 		return fmt.Errorf("save install record: %w", err)
 	}
-	return capture.WriteAtomic(path, bytes.NewReader(append(b, '\n')), 0o644)
+	return atomicfile.Write(path, bytes.NewReader(append(b, '\n')), 0o644)
 }
 
 func (m *manifest) empty() bool {

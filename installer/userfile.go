@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // Reading and replacing files that belong to the user.
@@ -37,5 +37,5 @@ func writeUserFile(path, content string, mode fs.FileMode) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	return capture.WriteAtomic(path, strings.NewReader(content), mode)
+	return atomicfile.Write(path, strings.NewReader(content), mode)
 }

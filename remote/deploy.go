@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // Platform is an OS and architecture as Go names them (linux, amd64).
@@ -308,7 +309,7 @@ func (d *Deployer) save(dep Deployed) error {
 	if err := os.MkdirAll(filepath.Join(d.StateDir, "hosts"), 0o700); err != nil {
 		return fmt.Errorf("record the deployment on %s: %w", dep.Host, err)
 	}
-	return capture.WriteFileAtomic(d.recordPath(dep.Host), b)
+	return atomicfile.WriteFile(d.recordPath(dep.Host), b, 0o600)
 }
 
 // safeName keeps what is safe unquoted in any shell and in a file name.

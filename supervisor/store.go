@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
@@ -341,7 +342,7 @@ func writeStaging(dir string, kv ...string) error {
 // writeFiles writes name→value files atomically into dir.
 func writeFiles(dir string, kv ...string) error {
 	for i := 0; i+1 < len(kv); i += 2 {
-		if err := capture.WriteFileAtomic(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n")); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -236,5 +237,5 @@ func (st *noticeState) save() error {
 	for _, id := range st.seen {
 		b.WriteString(id + "\n")
 	}
-	return capture.WriteFileAtomic(st.path, []byte(b.String()))
+	return atomicfile.WriteFile(st.path, []byte(b.String()), 0o600)
 }
