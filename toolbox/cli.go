@@ -496,14 +496,22 @@ func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	return nil
 }
 
-// Version is the module version bgtask was built from (go install
-// ...@v1.2.3), or the VCS revision of a build from a checkout.
+// Version is the version stamped into a release build, with its commit;
+// else the module version bgtask was built from (go install ...@v1.2.3,
+// with the commit of a pseudo-version), or the VCS revision of a build
+// from a checkout.
 func Version() string {
+	if v := stampedVersion(); v != "" {
+		return v
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		if rev := pseudoCommit(v); rev != "" {
+			return v + " (commit " + rev + ")"
+		}
 		return v
 	}
 	var rev, dirty string

@@ -1,0 +1,40 @@
+package toolbox
+
+import "strings"
+
+// version and commit are stamped at link time by scripts/package.sh,
+// scripts/dist.sh and .goreleaser.yaml (-ldflags "-X
+// github.com/amp-bg-tasks/amp-bg-tasks/toolbox.version=0.1.0 -X
+// ...toolbox.commit=<sha>"); empty in other builds, whose version comes
+// from the build info. Never written at run time.
+var (
+	version string
+	commit  string
+)
+
+// stampedVersion is the version stamped at link time, with its commit;
+// "" when none was.
+func stampedVersion() string {
+	if version == "" {
+		return ""
+	}
+	if commit == "" {
+		return version
+	}
+	return version + " (commit " + commit[:min(12, len(commit))] + ")"
+}
+
+// pseudoCommit is the commit a Go pseudo-version names
+// (v0.0.0-20261129090000-e90f06097557: go install of an untagged
+// commit), "" for any other version.
+func pseudoCommit(v string) string {
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 || len(v)-i-1 != 12 || strings.Count(v, "-") < 2 {
+		return ""
+	}
+	rev := v[i+1:]
+	if strings.Trim(rev, "0123456789abcdef") != "" {
+		return ""
+	}
+	return rev
+}
