@@ -5,9 +5,13 @@
 // `bgtask install --uninstall` (exactly what a manifest says was added),
 // and `bgtask doctor`.
 //
-// It edits only the user's own files, merges into existing agent
-// configurations with a real JSON or TOML parser, and never touches a
-// line or entry it did not add. It does not build anything: it installs
+// In files that belong to the user and their agents it changes only its
+// own entry or marked block, in place: JSON (with comments) through
+// hujson, TOML as text checked by a parser, every other byte kept, and
+// --uninstall gives the bytes back. A file it cannot edit safely
+// (unparsable, read-only, hard-linked) is skipped with a message and the
+// rest goes on; replaced files keep their mode and owner, and an agent's
+// write that lands during the edit is not lost (see userfile.go). It does not build anything: it installs
 // the binaries it is given (the running bgtask, and the lean bgtask-tool
 // found beside it).
 package installer

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,11 +80,28 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 
 	// Each agent's MCP registration.
 	for _, c := range agentConfigs(paths) {
-		if !c.found() {
+		if !c.found(a.Getenv("PATH")) {
 			note(c.Name + ": not found on this machine")
 			continue
 		}
 		cmd, err := registeredCommand(c)
+		if c.Key == "amp" && err == nil {
+			// An Amp that reads its toolbox lists every tool twice
+			// when it also has the MCP server.
+			takes, known := ampTakesToolbox(ctx, a.Getenv("PATH"), a.Environ)
+			if known && takes {
+				switch {
+				case found != "" && cmd != "":
+					report(false, "Amp lists every tool twice: from the toolbox ("+found+") and from MCP server "+mcpServerName+" in "+c.Path,
+						"bgtask install --agents amp (it keeps the toolbox and takes the MCP entry out for this Amp)")
+				case found != "":
+					report(true, "Amp takes the tools from its toolbox, once", "")
+				default:
+					report(cmd != "", "Amp reads the toolbox but has no toolbox entries; MCP server "+mcpServerName+": "+cmd, "bgtask install --agents amp")
+				}
+				continue
+			}
+		}
 		switch {
 		case err != nil:
 			report(false, fmt.Sprintf("%s: cannot read %s: %v", c.Name, c.Path, err), "fix the file by hand, then bgtask install --agents "+c.Key)
@@ -124,6 +140,25 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	}
 	report(len(withReaper) > 0, "bg-reaper runs at shell start ("+strings.Join(withReaper, ", ")+")",
 		"bgtask install --shell bash,zsh,fish (orphaned servers are otherwise only ended by their timeout)")
+	// Completion in bash: the bash-completion package loads our script by
+	// itself; without it, the profile block must.
+	if len(withReaper) > 0 {
+		script := paths.completionPath(a.Getenv, "bash")
+		loaded := bashCompletionInstalled()
+		for _, p := range withReaper {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), script) {
+				loaded = true
+			}
+		}
+		switch {
+		case !fileExists(script):
+			report(false, "bash completion script "+script+" is missing", "bgtask install --shell bash")
+		case loaded:
+			report(true, "bash completion: "+script+" is loaded at shell start (complete -p bgtask)", "")
+		default:
+			report(false, "bash completion: nothing loads "+script+" (no bash-completion package, no profile block for it)", "bgtask install --shell bash (or install the bash-completion package)")
+		}
+	}
 	if failed {
 		return errDoctor
 	}
@@ -152,20 +187,27 @@ func registeredCommand(c agentConfig) (string, error) {
 		return "", err
 	}
 	var doc map[string]any
-	if c.Format == "toml" {
+	if c.TOML {
 		err = toml.Unmarshal(b, &doc)
 	} else {
-		err = json.Unmarshal(b, &doc)
+		doc, err = decodeJSONC(b)
 	}
 	if err != nil {
 		return "", err
 	}
-	member := "mcp_servers"
-	if c.Format != "toml" {
-		member = strings.TrimPrefix(c.Format, "json:")
-	}
-	servers, _ := doc[member].(map[string]any)
+	servers, _ := doc[c.Container].(map[string]any)
 	entry, _ := servers[mcpServerName].(map[string]any)
-	cmd, _ := entry["command"].(string)
-	return cmd, nil
+	return entryCommand(entry), nil
+}
+
+// bashCompletionInstalled reports whether the bash-completion package is
+// here, in the places distributions and Homebrew put it.
+func bashCompletionInstalled() bool {
+	for _, p := range []string{"/usr/share/bash-completion/bash_completion", "/etc/bash_completion",
+		"/opt/homebrew/etc/profile.d/bash_completion.sh", "/usr/local/etc/profile.d/bash_completion.sh"} {
+		if fileExists(p) {
+			return true
+		}
+	}
+	return false
 }

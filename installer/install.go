@@ -37,7 +37,7 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 	toolboxDir := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")
-	agentsFlag := fs.String("agents", "", "comma-separated agents to register `bgtask mcp` with: amp, claude, cursor, codex, or none (default: those found on this machine)")
+	agentsFlag := fs.String("agents", "", "comma-separated agents to register `bgtask mcp` with: "+agentKeys(installPaths{})+", or none (default: those found on this machine)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 	if err != nil {
 		return err
 	}
-	in := &installer{out: a.Stdout, paths: paths}
+	in := &installer{out: a.Stdout, paths: paths, owner: homeOwner(paths.home)}
 	if *uninstall {
 		return in.uninstall()
 	}
@@ -62,11 +62,11 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 			return fmt.Errorf("find this program to install it: %w", err)
 		}
 	}
-	agentList, err := chooseAgents(*agentsFlag, paths)
+	agentList, err := chooseAgents(*agentsFlag, paths, a.Getenv("PATH"))
 	if err != nil {
 		return err
 	}
-	return in.install(a, src, sh, agentList)
+	return in.install(ctx, a, src, sh, agentList)
 }
 
 // installer does one install or uninstall, printing each step.
@@ -74,13 +74,28 @@ type installer struct {
 	out   io.Writer
 	paths installPaths
 	m     manifest
+	owner *owner // who gets what the install creates; nil: the running user
+	// beforeReplace, when set (tests), runs in every file edit between
+	// the edit and the check that nobody wrote the file meanwhile.
+	beforeReplace func(path string)
+	// skipped lists the agents not registered, and why.
+	skipped []string
+}
+
+// userFile is path, to be edited; a new one gets mode.
+func (in *installer) userFile(path string, mode fs.FileMode) userFile {
+	u := userFile{path: path, owner: in.owner, newMode: mode}
+	if in.beforeReplace != nil {
+		u.beforeReplace = func() { in.beforeReplace(path) }
+	}
+	return u
 }
 
 func (in *installer) printf(format string, args ...any) {
 	fmt.Fprintf(in.out, format+"\n", args...)
 }
 
-func (in *installer) install(a *toolbox.App, src string, shellNames []string, agentList []agentConfig) (err error) {
+func (in *installer) install(ctx context.Context, a *toolbox.App, src string, shellNames []string, agentList []agentConfig) (err error) {
 	p, getenv := in.paths, a.Getenv
 	if in.m, err = loadManifest(p.manifest); err != nil {
 		return err
@@ -91,7 +106,7 @@ func (in *installer) install(a *toolbox.App, src string, shellNames []string, ag
 		return err
 	}
 	defer func() {
-		if serr := in.m.save(p.manifest); serr != nil && err == nil {
+		if serr := in.m.save(p.manifest, in.owner); serr != nil && err == nil {
 			err = serr
 		}
 	}()
@@ -127,7 +142,11 @@ func (in *installer) install(a *toolbox.App, src string, shellNames []string, ag
 		return err
 	}
 	for _, sh := range shellNames {
-		body, terr := renderSnippet(sh, shell.Profile{Bin: p.bin, Toolbox: p.toolbox, AmpDefault: p.ampTools})
+		prof := shell.Profile{Bin: p.bin, Toolbox: p.toolbox, AmpDefault: p.ampTools}
+		if sh == "bash" {
+			prof.Completion = p.completionPath(getenv, sh)
+		}
+		body, terr := renderSnippet(sh, prof)
 		if terr != nil {
 			return terr
 		}
@@ -151,13 +170,18 @@ func (in *installer) install(a *toolbox.App, src string, shellNames []string, ag
 		}
 	}
 	for _, c := range agentList {
-		if err = in.register(c, bin); err != nil {
-			return err
+		if c.Key == "amp" && in.ampByToolbox(ctx, a, c, bin) {
+			continue
+		}
+		if rerr := in.register(c, bin); rerr != nil {
+			// One agent's file that cannot be edited does not keep
+			// the others from being registered.
+			in.skip(c, rerr, bin)
 		}
 	}
 	for _, c := range agentConfigs(p) {
 		if !slices.ContainsFunc(agentList, func(x agentConfig) bool { return x.Key == c.Key }) {
-			in.printf("skipped    %s (not found here; --agents %s registers it anyway)", c.Name, c.Key)
+			in.printf("--         %s not found here (--agents %s registers it anyway)", c.Name, c.Key)
 		}
 	}
 	in.printf("recorded   %s (bgtask install --uninstall undoes all of the above)", p.manifest)
@@ -170,7 +194,38 @@ func (in *installer) install(a *toolbox.App, src string, shellNames []string, ag
 		in.printf("No shell profile changed: put %s on PATH yourself, then restart Amp.", p.bin)
 	}
 	in.printf("For any other MCP client, the server command is: %s mcp", bin)
+	if len(in.skipped) > 0 {
+		return fmt.Errorf("not registered with %s (see above)", strings.Join(in.skipped, ", "))
+	}
 	return nil
+}
+
+// skip reports an agent whose configuration could not be edited, on one
+// line with how to register by hand.
+func (in *installer) skip(c agentConfig, err error, bin string) {
+	in.skipped = append(in.skipped, c.Name)
+	in.printf("SKIPPED    %s: %v; to register by hand, %s", c.Name, err, c.manual(bin))
+}
+
+// ampByToolbox registers with an Amp that takes its tools from the
+// toolbox: the toolbox entries are in place, so it only takes back an MCP
+// registration an earlier install made (with it, every tool would be
+// listed twice). It returns false when Amp is to be registered through
+// MCP: a later Amp, or one that cannot be asked.
+func (in *installer) ampByToolbox(ctx context.Context, a *toolbox.App, c agentConfig, bin string) bool {
+	takes, known := ampTakesToolbox(ctx, a.Getenv("PATH"), a.Environ)
+	if !known || !takes {
+		return false
+	}
+	in.printf("toolbox    Amp on PATH reads its toolbox: bg_run and the others are there (%s), so it is not registered as an MCP server too", in.paths.toolbox)
+	if i := slices.IndexFunc(in.m.Agents, func(x installedAgent) bool { return x.Path == c.Path }); i >= 0 {
+		if err := in.unregister(in.m.Agents[i]); err != nil {
+			in.skip(c, err, bin)
+			return true
+		}
+		in.m.Agents = slices.Delete(in.m.Agents, i, i+1)
+	}
+	return true
 }
 
 func renderSnippet(sh string, prof shell.Profile) (string, error) {
@@ -200,6 +255,9 @@ func (in *installer) mkdirAll(dir string) error {
 			return fmt.Errorf("create folder: %w", err)
 		}
 		in.m.created(d)
+		if err := in.owner.chown(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -231,6 +289,9 @@ func (in *installer) installBinary(src, dst string) error {
 	// its old file and nobody sees a half-written one.
 	if err := atomicfile.Write(dst, f, 0o755); err != nil {
 		return fmt.Errorf("install binary: %w", err)
+	}
+	if err := in.owner.chown(dst); err != nil {
+		return err
 	}
 	in.m.file(dst, "")
 	in.printf("installed  %s", dst)
@@ -297,6 +358,9 @@ func (in *installer) link(target, path string) error {
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
+	if err := in.owner.chown(tmp); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp) // Best effort: the rename error is what matters.
 		return fmt.Errorf("link %s: %w", path, err)
@@ -318,6 +382,9 @@ func (in *installer) writeFile(path string, data []byte, mode fs.FileMode) error
 	if err := atomicfile.Write(path, bytes.NewReader(data), mode); err != nil {
 		return err
 	}
+	if err := in.owner.chown(path); err != nil {
+		return err
+	}
 	in.m.file(path, "")
 	in.printf("wrote      %s", path)
 	return nil
@@ -327,31 +394,38 @@ func (in *installer) writeFile(path string, data []byte, mode fs.FileMode) error
 // previous install left, or appended.
 func (in *installer) upsertBlock(path string, markdown bool, body string) error {
 	mk := blockMarkers(markdown)
-	cur, mode, err := readUserFile(path)
-	if err != nil {
-		return err
-	}
-	next, err := mk.upsert(cur, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	_, _, found := mk.find(cur)
-	// A file without a final newline gets one before the block; noted,
-	// so that --uninstall takes it away again.
-	in.m.block(path, markdown, !found && cur != "" && !strings.HasSuffix(cur, "\n"))
-	if next == cur {
-		in.printf("kept       %s (block up to date)", path)
-		return nil
-	}
 	if err := in.prepare(path); err != nil {
 		return err
 	}
-	if err := writeUserFile(path, next, mode); err != nil {
+	var found, addedNewline bool
+	written, err := in.userFile(path, 0o644).edit(func(cur []byte, _ bool) ([]byte, error) {
+		s := string(cur)
+		next, err := mk.upsert(s, body)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		_, _, found = mk.find(s)
+		// A file without a final newline gets one before the block;
+		// noted, so that --uninstall takes it away again.
+		addedNewline = !found && s != "" && !strings.HasSuffix(s, "\n")
+		return []byte(next), nil
+	})
+	if err != nil {
+		var alone *errLeftAlone
+		if errors.As(err, &alone) {
+			in.skipped = append(in.skipped, path)
+			in.printf("SKIPPED    %v; add these lines to it by hand:\n%s", err, mk.wrap(body))
+			return nil
+		}
 		return err
 	}
-	if found {
+	in.m.block(path, markdown, addedNewline)
+	switch {
+	case !written:
+		in.printf("kept       %s (block up to date)", path)
+	case found:
 		in.printf("updated    %s (replaced its amp-bg-tasks block)", path)
-	} else {
+	default:
 		in.printf("appended   %s (amp-bg-tasks block)", path)
 	}
 	return nil
@@ -441,30 +515,38 @@ func (in *installer) removeFile(f installedFile) error {
 
 func (in *installer) removeBlock(b installedBlock) error {
 	mk := blockMarkers(b.Markdown)
-	cur, mode, err := readUserFile(b.Path)
-	if err != nil {
-		return err
-	}
-	next, err := mk.remove(cur)
-	if err != nil {
-		return fmt.Errorf("%s: %w", b.Path, err)
-	}
-	if next == cur {
+	if !fileExists(b.Path) {
 		return nil
 	}
-	if b.AddedNewline {
-		next = strings.TrimSuffix(next, "\n")
-	}
-	if strings.TrimSpace(next) == "" && slices.Contains(in.m.Created, b.Path) {
+	remove := false
+	written, err := in.userFile(b.Path, 0o644).edit(func(cur []byte, _ bool) ([]byte, error) {
+		s := string(cur)
+		next, err := mk.remove(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Path, err)
+		}
+		if next == s {
+			return cur, nil
+		}
+		if b.AddedNewline {
+			next = strings.TrimSuffix(next, "\n")
+		}
+		if strings.TrimSpace(next) == "" && slices.Contains(in.m.Created, b.Path) {
+			remove = true
+			return cur, nil
+		}
+		return []byte(next), nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case remove:
 		if err := os.Remove(b.Path); err != nil {
 			return fmt.Errorf("remove %s: %w", b.Path, err)
 		}
 		in.printf("removed    %s", b.Path)
-		return nil
+	case written:
+		in.printf("cleaned    %s (removed its amp-bg-tasks block)", b.Path)
 	}
-	if err := writeUserFile(b.Path, next, mode); err != nil {
-		return err
-	}
-	in.printf("cleaned    %s (removed its amp-bg-tasks block)", b.Path)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,16 +245,20 @@ func snapshot(t *testing.T, root string) map[string]string {
 		if err != nil {
 			return err
 		}
+		owner := ""
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			owner = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(path)
-			snap[rel] = "link " + target
+			snap[rel] = "link " + owner + " " + target
 			return err
 		case d.IsDir():
-			snap[rel] = "dir " + info.Mode().String()
+			snap[rel] = "dir " + info.Mode().String() + " " + owner
 		default:
 			b, err := os.ReadFile(path)
-			snap[rel] = info.Mode().String() + " " + string(b)
+			snap[rel] = info.Mode().String() + " " + owner + " " + string(b)
 			return err
 		}
 		return nil
@@ -416,6 +421,16 @@ func TestInstallEndToEnd(t *testing.T) {
 				lines := strings.Split(strings.TrimSpace(out), "\n")
 				if len(lines) < 2 || lines[0] != "tb=unset" || lines[1] != filepath.Join(home, ".local", "bin", "bg-reaper") {
 					t.Errorf("after sourcing %s: %q", rc, lines)
+				}
+				// Completion works without the bash-completion package
+				// (nothing here loads it): the block loads the script.
+				if out := run("bash", "--norc", "--noprofile", "-c", `. "$HOME/`+rc+`" >/dev/null; complete -p bgtask`); !strings.Contains(out, "complete -F _bgtask bgtask") {
+					t.Errorf("after sourcing %s, complete -p bgtask: %q", rc, out)
+				}
+				// With bash-completion, which loads it from its own folder
+				// on first use, the block leaves it to it.
+				if out := run("bash", "--norc", "--noprofile", "-c", `_completion_loader() { :; }; . "$HOME/`+rc+`" >/dev/null; complete -p bgtask || echo none`); !strings.Contains(out, "none") {
+					t.Errorf("with bash-completion's loader defined, the block loaded completion itself: %q", out)
 				}
 			}
 			if _, err := os.Stat(filepath.Join(home, ".config", "agents", "skills", "background-tasks", "SKILL.md")); err != nil {

@@ -57,12 +57,15 @@ func loadManifest(path string) (manifest, error) {
 	return m, nil
 }
 
-func (m *manifest) save(path string) error {
+func (m *manifest) save(path string, o *owner) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save install record: %w", err)
 	}
-	return atomicfile.Write(path, bytes.NewReader(append(b, '\n')), 0o644)
+	if err := atomicfile.Write(path, bytes.NewReader(append(b, '\n')), 0o644); err != nil {
+		return err
+	}
+	return o.chown(path)
 }
 
 func (m *manifest) empty() bool {

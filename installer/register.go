@@ -1,17 +1,18 @@
 package installer
 
 import (
-	"encoding/json"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
-
-	"github.com/pelletier/go-toml/v2"
+	"time"
 )
 
 // Registering `bgtask mcp` with the coding agents installed on the machine,
@@ -21,44 +22,123 @@ import (
 // mcpServerName is the name under which we register.
 const mcpServerName = "bg-tasks"
 
+// codexToolTimeout is Codex's per-server tool_timeout_sec: our longest
+// wait (wait_seconds up to 600) and a margin, so Codex never cuts a call
+// that our server would answer.
+const codexToolTimeout = 660
+
 // agentConfig is one agent's user-level MCP configuration.
 type agentConfig struct {
-	Key    string // for --agents: amp, claude, cursor, codex
-	Name   string // for people
-	Path   string
-	Format string // "json:<member>" (the member holding the servers) or "toml"
+	Key  string // for --agents
+	Name string // for people
+	Path string
+	TOML bool // Codex's config.toml; else JSON, comments allowed
+	// Container is the member (JSON) or table (TOML) holding the
+	// servers by name.
+	Container string
+	// Entry is our server's entry, given the bgtask binary.
+	Entry  func(bin string) []field
 	Detect []string
 	Bin    string // a command that reveals the agent on PATH
 }
 
-// agentConfigs lists the agents we know, given the install's paths.
+// stdioEntry is the entry most agents take: a command and its arguments.
+func stdioEntry(bin string) []field {
+	return []field{{"command", bin}, {"args", []string{"mcp"}}}
+}
+
+// agentConfigs lists the agents we know, given the install's paths. Each
+// path is the agent's documented user-level MCP configuration.
 func agentConfigs(p installPaths) []agentConfig {
+	vscode := filepath.Join(p.configDir, "Code", "User")
+	if runtime.GOOS == "darwin" {
+		vscode = filepath.Join(p.home, "Library", "Application Support", "Code", "User")
+	}
+	opencode := filepath.Join(p.configDir, "opencode", "opencode.json")
+	if _, err := os.Stat(opencode); err != nil {
+		if c := strings.TrimSuffix(opencode, ".json") + ".jsonc"; fileExists(c) {
+			opencode = c
+		}
+	}
 	return []agentConfig{
-		{Key: "amp", Name: "Amp", Path: filepath.Join(p.configDir, "amp", "settings.json"), Format: "json:amp.mcpServers",
+		{Key: "amp", Name: "Amp", Path: filepath.Join(p.configDir, "amp", "settings.json"), Container: "amp.mcpServers", Entry: stdioEntry,
 			// Not the amp folder itself: the toolbox install creates it.
 			Detect: []string{filepath.Join(p.configDir, "amp", "settings.json")}, Bin: "amp"},
-		{Key: "claude", Name: "Claude Code", Path: filepath.Join(p.home, ".claude.json"), Format: "json:mcpServers",
+		{Key: "claude", Name: "Claude Code", Path: filepath.Join(p.home, ".claude.json"), Container: "mcpServers", Entry: stdioEntry,
 			Detect: []string{filepath.Join(p.home, ".claude.json"), filepath.Join(p.home, ".claude")}, Bin: "claude"},
-		{Key: "cursor", Name: "Cursor", Path: filepath.Join(p.home, ".cursor", "mcp.json"), Format: "json:mcpServers",
+		{Key: "cursor", Name: "Cursor", Path: filepath.Join(p.home, ".cursor", "mcp.json"), Container: "mcpServers", Entry: stdioEntry,
 			Detect: []string{filepath.Join(p.home, ".cursor")}, Bin: "cursor"},
-		{Key: "codex", Name: "Codex", Path: filepath.Join(p.home, ".codex", "config.toml"), Format: "toml",
+		{Key: "codex", Name: "Codex", Path: filepath.Join(p.home, ".codex", "config.toml"), TOML: true, Container: "mcp_servers",
+			Entry: func(bin string) []field {
+				return append(stdioEntry(bin), field{"tool_timeout_sec", codexToolTimeout})
+			},
 			Detect: []string{filepath.Join(p.home, ".codex")}, Bin: "codex"},
+		{Key: "gemini", Name: "Gemini CLI", Path: filepath.Join(p.home, ".gemini", "settings.json"), Container: "mcpServers", Entry: stdioEntry,
+			Detect: []string{filepath.Join(p.home, ".gemini")}, Bin: "gemini"},
+		{Key: "windsurf", Name: "Windsurf", Path: filepath.Join(p.home, ".codeium", "windsurf", "mcp_config.json"), Container: "mcpServers", Entry: stdioEntry,
+			Detect: []string{filepath.Join(p.home, ".codeium", "windsurf")}, Bin: "windsurf"},
+		{Key: "vscode", Name: "VS Code", Path: filepath.Join(vscode, "mcp.json"), Container: "servers",
+			Entry: func(bin string) []field {
+				return append([]field{{"type", "stdio"}}, stdioEntry(bin)...)
+			},
+			Detect: []string{vscode}, Bin: "code"},
+		{Key: "zed", Name: "Zed", Path: filepath.Join(p.configDir, "zed", "settings.json"), Container: "context_servers", Entry: stdioEntry,
+			Detect: []string{filepath.Join(p.configDir, "zed")}, Bin: "zed"},
+		{Key: "opencode", Name: "opencode", Path: opencode, Container: "mcp",
+			Entry: func(bin string) []field {
+				return []field{{"type", "local"}, {"command", []string{bin, "mcp"}}, {"enabled", true}}
+			},
+			Detect: []string{filepath.Dir(opencode)}, Bin: "opencode"},
 	}
 }
 
-// found reports whether the agent seems installed.
-func (c agentConfig) found() bool {
-	for _, d := range c.Detect {
-		if _, err := os.Stat(d); err == nil {
-			return true
-		}
+// agentKeys lists the --agents names.
+func agentKeys(p installPaths) string {
+	var keys []string
+	for _, c := range agentConfigs(p) {
+		keys = append(keys, c.Key)
 	}
-	_, err := exec.LookPath(c.Bin)
+	return strings.Join(keys, ", ")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
 	return err == nil
 }
 
+// found reports whether the agent seems installed.
+func (c agentConfig) found(path string) bool {
+	if slices.ContainsFunc(c.Detect, fileExists) {
+		return true
+	}
+	return lookPath(c.Bin, path) != ""
+}
+
+// entryCommand is the program an entry runs: "command" as a string, or
+// the first element of "command" as a list (opencode).
+func entryCommand(entry map[string]any) string {
+	switch v := entry["command"].(type) {
+	case string:
+		return v
+	case []any:
+		if len(v) > 0 {
+			s, _ := v[0].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// manual says how to register by hand in c's file.
+func (c agentConfig) manual(bin string) string {
+	if c.TOML {
+		return fmt.Sprintf("add to %s:\n  [%s.%s]\n  command = %q\n  args = [\"mcp\"]\n  tool_timeout_sec = %d", c.Path, c.Container, mcpServerName, bin, codexToolTimeout)
+	}
+	return fmt.Sprintf("add to %s, under %q: %q: %s", c.Path, c.Container, mcpServerName, objectText(c.Entry(bin), layout{unit: "  "}))
+}
+
 // chooseAgents resolves --agents: "" for the ones found, "none", or a list.
-func chooseAgents(list string, p installPaths) ([]agentConfig, error) {
+func chooseAgents(list string, p installPaths, path string) ([]agentConfig, error) {
 	all := agentConfigs(p)
 	switch list {
 	case "none":
@@ -66,7 +146,7 @@ func chooseAgents(list string, p installPaths) ([]agentConfig, error) {
 	case "":
 		var out []agentConfig
 		for _, c := range all {
-			if c.found() {
+			if c.found(path) {
 				out = append(out, c)
 			}
 		}
@@ -76,7 +156,7 @@ func chooseAgents(list string, p installPaths) ([]agentConfig, error) {
 	for _, k := range strings.Split(list, ",") {
 		i := slices.IndexFunc(all, func(c agentConfig) bool { return c.Key == strings.TrimSpace(k) })
 		if i < 0 {
-			return nil, fmt.Errorf("--agents: unknown agent %q (want amp, claude, cursor, codex, or none)", k)
+			return nil, fmt.Errorf("--agents: unknown agent %q (want %s, or none)", k, agentKeys(p))
 		}
 		out = append(out, all[i])
 	}
@@ -86,228 +166,159 @@ func chooseAgents(list string, p installPaths) ([]agentConfig, error) {
 // installedAgent records a registration for --uninstall.
 type installedAgent struct {
 	Path    string `json:"path"`
-	Format  string `json:"format"`
+	Format  string `json:"format"` // "toml", or "json:<container>"
 	Name    string `json:"name"`
 	Command string `json:"command"`
 	Created bool   `json:"created,omitempty"` // the config file did not exist
+	// Blank is what a file that held only whitespace held.
+	Blank *string `json:"blank,omitempty"`
+	jsonUndo
+	tomlUndo
+}
+
+func (c agentConfig) format() string {
+	if c.TOML {
+		return "toml"
+	}
+	return "json:" + c.Container
+}
+
+// Amp took custom tools from its toolbox (executables in
+// ~/.config/amp/tools or AMP_TOOLBOX) until early 2026; later versions
+// take them through MCP only. Registered both ways, an Amp that reads
+// both lists every tool twice, with two reader identities. The installer
+// asks the Amp on PATH which it is: `amp tools --help` lists `make` and
+// `use` (toolbox commands) only in versions with the toolbox.
+var ampToolboxCommand = regexp.MustCompile(`(?m)^\s+(make|use)\s`)
+
+// ampTakesToolbox reports whether the amp program on PATH reads the
+// toolbox; known is false when there is no amp to ask, or it did not
+// answer.
+func ampTakesToolbox(ctx context.Context, path string, env []string) (toolbox, known bool) {
+	amp := lookPath("amp", path)
+	if amp == "" {
+		return false, false
+	}
+	// Amp is a Node program: it starts slowly on a loaded machine.
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, amp, "tools", "--help")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil && !bytes.Contains(out, []byte("Commands:")) {
+		return false, false
+	}
+	return ampToolboxCommand.Match(out), true
 }
 
 // register adds (or updates) our server in c's configuration.
 func (in *installer) register(c agentConfig, bin string) error {
-	cur, mode, err := readUserFile(c.Path)
+	var undo installedAgent
+	var state string
+	exists := fileExists(c.Path)
+	if err := in.mkdirAll(filepath.Dir(c.Path)); err != nil {
+		return err
+	}
+	f := in.userFile(c.Path, 0o600) // These files may hold API keys: private by default.
+	written, err := f.edit(func(cur []byte, exists bool) (next []byte, err error) {
+		undo.Blank = nil
+		if exists && len(bytes.TrimSpace(cur)) == 0 {
+			blank := string(cur)
+			undo.Blank = &blank
+		}
+		if c.TOML {
+			var s string
+			s, undo.tomlUndo, state, err = setTOMLTable(string(cur), c.Container+"."+mcpServerName, c.Entry(bin))
+			next = []byte(s)
+		} else {
+			next, undo.jsonUndo, state, err = setJSONMember(cur, c.Container, mcpServerName, c.Entry(bin))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+		return next, nil
+	})
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(c.Path)
-	existed := statErr == nil
-	if !existed {
-		mode = 0o600 // These files may hold API keys: private by default.
-	}
-	var next string
-	var state string
-	if c.Format == "toml" {
-		next, state, err = registerTOML(cur, bin)
-	} else {
-		next, state, err = registerJSON(cur, strings.TrimPrefix(c.Format, "json:"), bin)
-	}
-	if err != nil {
-		return fmt.Errorf("register with %s (%s): %w; add it by hand: %s mcp", c.Name, c.Path, err, bin)
+	if written && !exists {
+		in.m.created(c.Path)
 	}
 	i := slices.IndexFunc(in.m.Agents, func(a installedAgent) bool { return a.Path == c.Path })
-	if i < 0 {
-		in.m.Agents = append(in.m.Agents, installedAgent{Path: c.Path, Format: c.Format, Name: mcpServerName, Command: bin, Created: !existed})
-	} else {
+	switch {
+	case i < 0:
+		undo.Path, undo.Format, undo.Name, undo.Command, undo.Created = c.Path, c.format(), mcpServerName, bin, !exists
+		in.m.Agents = append(in.m.Agents, undo)
+	case state == "registered":
+		// Our entry was gone (removed by hand): this insertion is
+		// what an uninstall takes back now.
+		created := in.m.Agents[i].Created
+		undo.Path, undo.Format, undo.Name, undo.Command, undo.Created = c.Path, c.format(), mcpServerName, bin, created
+		in.m.Agents[i] = undo
+	default:
 		in.m.Agents[i].Command = bin
 	}
 	if state == "already" {
 		in.printf("kept       %s (%s: %s already registered)", c.Path, c.Name, mcpServerName)
 		return nil
 	}
-	if err := in.mkdirAll(filepath.Dir(c.Path)); err != nil {
-		return err
-	}
-	if err := in.prepare(c.Path); err != nil {
-		return err
-	}
-	if err := writeUserFile(c.Path, next, mode); err != nil {
-		return err
-	}
 	in.printf("%-10s %s (%s: MCP server %s -> %s mcp)", state, c.Path, c.Name, mcpServerName, bin)
 	return nil
 }
 
-// registerJSON sets servers[mcpServerName] in a JSON settings file,
-// keeping every other member. state is "registered", "updated" or "already".
-func registerJSON(cur, member, bin string) (next, state string, err error) {
-	doc := map[string]any{}
-	if strings.TrimSpace(cur) != "" {
-		dec := json.NewDecoder(strings.NewReader(cur))
-		dec.UseNumber()
-		if err := dec.Decode(&doc); err != nil {
-			return "", "", fmt.Errorf("not JSON this installer can edit: %w", err)
-		}
-	}
-	servers, _ := doc[member].(map[string]any)
-	if servers == nil {
-		if _, ok := doc[member]; ok {
-			return "", "", fmt.Errorf("%q is not an object", member)
-		}
-		servers = map[string]any{}
-	}
-	entry := map[string]any{"command": bin, "args": []any{"mcp"}}
-	state = "registered"
-	if old, ok := servers[mcpServerName].(map[string]any); ok {
-		if old["command"] == bin && fmt.Sprint(old["args"]) == "[mcp]" {
-			return cur, "already", nil
-		}
-		state = "updated"
-		for k, v := range old { // Keep what the user added (env, ...).
-			if k != "command" && k != "args" {
-				entry[k] = v
-			}
-		}
-	}
-	servers[mcpServerName] = entry
-	doc[member] = servers
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return "", "", err
-	}
-	return string(b) + "\n", state, nil
-}
-
-// Codex keeps its servers in TOML tables [mcp_servers.NAME]. A new table
-// is appended as text, so that the user's comments and layout stay; the
-// result is checked with a TOML parser.
-const codexTable = "[mcp_servers." + mcpServerName + "]"
-
-func registerTOML(cur, bin string) (next, state string, err error) {
-	var doc map[string]any
-	if err := toml.Unmarshal([]byte(cur), &doc); err != nil {
-		return "", "", fmt.Errorf("not TOML this installer can read: %w", err)
-	}
-	block, _ := toml.Marshal(map[string]any{"command": bin, "args": []string{"mcp"}})
-	want := codexTable + "\n" + string(block)
-	if servers, ok := doc["mcp_servers"].(map[string]any); ok {
-		if old, ok := servers[mcpServerName].(map[string]any); ok {
-			if old["command"] == bin {
-				return cur, "already", nil
-			}
-			stripped, err := removeTOMLTable(cur, codexTable)
-			if err != nil {
-				return "", "", err
-			}
-			cur, state = stripped, "updated"
-		}
-	}
-	if state == "" {
-		state = "registered"
-	}
-	if cur != "" && !strings.HasSuffix(cur, "\n") {
-		cur += "\n"
-	}
-	if cur != "" {
-		cur += "\n"
-	}
-	next = cur + want
-	if err := toml.Unmarshal([]byte(next), &doc); err != nil {
-		return "", "", fmt.Errorf("the edited file would not parse: %w", err)
-	}
-	return next, state, nil
-}
-
-// removeTOMLTable removes the table headed exactly by header, up to the
-// next table header, and checks the rest still parses.
-func removeTOMLTable(s, header string) (string, error) {
-	lines := strings.SplitAfter(s, "\n")
-	var out []string
-	skipping := false
-	for _, l := range lines {
-		t := strings.TrimSpace(l)
-		if t == header {
-			skipping = true
-			continue
-		}
-		if skipping && strings.HasPrefix(t, "[") {
-			skipping = false
-		}
-		if !skipping {
-			out = append(out, l)
-		}
-	}
-	res := strings.TrimRight(strings.Join(out, ""), "\n")
-	if res != "" {
-		res += "\n"
-	}
-	var doc map[string]any
-	if err := toml.Unmarshal([]byte(res), &doc); err != nil {
-		return "", fmt.Errorf("removing %s would break the file: %w", header, err)
-	}
-	return res, nil
-}
-
 // unregister removes our server from a configuration, if it still names
-// our binary; a file the install created and that holds nothing else
-// goes.
+// our binary, putting back what the install changed around it; a file the
+// install created goes once it holds nothing else.
 func (in *installer) unregister(a installedAgent) error {
-	cur, mode, err := readUserFile(a.Path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+	if !fileExists(a.Path) {
+		return nil
+	}
+	owned := func(entry map[string]any) bool { return entryCommand(entry) == a.Command }
+	var found, remove bool
+	f := in.userFile(a.Path, 0o600)
+	_, err := f.edit(func(cur []byte, _ bool) ([]byte, error) {
+		var next []byte
+		var err error
+		if a.Format == "toml" {
+			var s string
+			s, found, err = removeTOMLTable(string(cur), "mcp_servers."+a.Name, a.tomlUndo, owned)
+			next = []byte(s)
+		} else {
+			next, found, err = removeJSONMember(cur, strings.TrimPrefix(a.Format, "json:"), a.Name, a.jsonUndo, owned)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("unregister from %s: %w", a.Path, err)
+		}
+		if found && isEmptyConfig(next, a.Format == "toml") {
+			if a.Blank != nil {
+				return []byte(*a.Blank), nil
+			}
+			remove = a.Created
+		}
+		return next, nil
+	})
+	if err != nil {
 		return err
 	}
-	var next string
-	if a.Format == "toml" {
-		var doc map[string]any
-		if err := toml.Unmarshal([]byte(cur), &doc); err != nil {
-			return fmt.Errorf("unregister from %s: %w", a.Path, err)
-		}
-		servers, _ := doc["mcp_servers"].(map[string]any)
-		old, _ := servers[a.Name].(map[string]any)
-		if old == nil || old["command"] != a.Command {
-			in.printf("kept       %s (%s is not ours any more)", a.Path, a.Name)
-			return nil
-		}
-		if next, err = removeTOMLTable(cur, "[mcp_servers."+a.Name+"]"); err != nil {
-			return err
-		}
-	} else {
-		doc := map[string]any{}
-		dec := json.NewDecoder(strings.NewReader(cur))
-		dec.UseNumber()
-		if err := dec.Decode(&doc); err != nil {
-			return fmt.Errorf("unregister from %s: %w", a.Path, err)
-		}
-		member := strings.TrimPrefix(a.Format, "json:")
-		servers, _ := doc[member].(map[string]any)
-		old, _ := servers[a.Name].(map[string]any)
-		if old == nil || old["command"] != a.Command {
-			in.printf("kept       %s (%s is not ours any more)", a.Path, a.Name)
-			return nil
-		}
-		delete(servers, a.Name)
-		if len(servers) == 0 {
-			delete(doc, member)
-		}
-		if len(doc) > 0 {
-			b, err := json.MarshalIndent(doc, "", "  ")
-			if err != nil {
-				return err
-			}
-			next = string(b) + "\n"
-		}
-	}
-	if strings.TrimSpace(next) == "" && a.Created {
-		if err := os.Remove(a.Path); err != nil {
+	switch {
+	case !found:
+		in.printf("kept       %s (%s is not ours any more)", a.Path, a.Name)
+	case remove:
+		if err := os.Remove(a.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("unregister: %w", err)
 		}
 		in.printf("removed    %s", a.Path)
-		return nil
+	default:
+		in.printf("updated    %s (removed MCP server %s)", a.Path, a.Name)
 	}
-	if err := writeUserFile(a.Path, next, mode); err != nil {
-		return err
-	}
-	in.printf("updated    %s (removed MCP server %s)", a.Path, a.Name)
 	return nil
+}
+
+// isEmptyConfig reports whether a settings file holds nothing.
+func isEmptyConfig(b []byte, isTOML bool) bool {
+	if isTOML {
+		return len(bytes.TrimSpace(b)) == 0
+	}
+	doc, err := decodeJSONC(b)
+	return err == nil && len(doc) == 0
 }

@@ -134,7 +134,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("install: %s", out)
 	}
 	out, code := run("doctor")
-	for _, want := range []string{"ok    bgtask on PATH: " + filepath.Join(bin, "bgtask"), "ok    Amp toolbox entries", "ok    Amp: MCP server bg-tasks -> " + filepath.Join(bin, "bgtask") + " mcp", "ok    bg-reaper runs at shell start",
+	for _, want := range []string{"ok    bgtask on PATH: " + filepath.Join(bin, "bgtask"), "ok    Amp toolbox entries", "ok    Amp: MCP server bg-tasks -> " + filepath.Join(bin, "bgtask") + " mcp", "ok    bg-reaper runs at shell start", "ok    bash completion: ",
 		// Installed from the test binary, with no bgtask-tool beside it.
 		"--    the toolbox entries run " + filepath.Join(bin, "bgtask") + ", not the lean bgtask-tool"} {
 		if !strings.Contains(out, want) {

@@ -51,23 +51,44 @@ npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@sourceg
 	fail "npm install @sourcegraph/amp@$version"
 }
 amp=$work/amp/node_modules/.bin/amp
+# On PATH, as on an Amp user's machine: the installer finds it, asks it
+# whether it reads the toolbox, and must not register the MCP server too.
+export PATH=$work/amp/node_modules/.bin:$PATH
 
-echo "== bgtask install (its own installer, into the private HOME)"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
+
+echo "== an install that could not ask Amp registers MCP too: this Amp then lists the tools twice, and doctor says so"
+PATH=${PATH#*:} "$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none --agents amp >"$work/install0.log" 2>&1 || {
+	cat "$work/install0.log" >&2
+	fail "bgtask install (amp not on PATH)"
+}
+list=$("$amp" tools list </dev/null 2>&1) || fail "amp tools list: $list"
+n=$(grep -c "__bg_run " <<<"$list" || true)
+[ "$n" = 2 ] || fail "with both registrations, bg_run is listed $n times (expected twice: the case the installer must avoid):
+$list"
+doctor=$(PATH=$HOME/.local/bin:$PATH "$work/bgtask" doctor 2>&1 || true)
+grep -q "FAIL  Amp lists every tool twice" <<<"$doctor" || fail "doctor did not report the duplicates:
+$doctor"
+echo "   $(grep 'FAIL  Amp lists' <<<"$doctor")"
+
+echo "== bgtask install (its own installer, into the private HOME, amp on PATH)"
 "$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none >"$work/install.log" 2>&1 || {
 	cat "$work/install.log" >&2
 	fail "bgtask install"
 }
+grep -q "^toolbox .*Amp on PATH reads its toolbox" "$work/install.log" || fail "the installer did not see that this Amp reads its toolbox:
+$(cat "$work/install.log")"
 
 echo "== amp tools list, 20 times: all five tools every time"
 for i in $(seq 1 20); do
 	list=$("$amp" tools list </dev/null 2>&1) || fail "amp tools list: $list"
 	for tool in bg_run bg_status bg_output bg_stop bg_send; do
-		grep -q "tb__$tool " <<<"$list" || fail "run $i: tb__$tool missing from amp tools list:
+		n=$(grep -c "__$tool " <<<"$list" || true)
+		[ "$n" = 1 ] && grep -q "tb__$tool " <<<"$list" || fail "run $i: $tool listed $n times (want once, as tb__$tool):
 $list"
 	done
 done
-echo "   20/20 runs listed tb__bg_run, tb__bg_status, tb__bg_output, tb__bg_stop, tb__bg_send"
+echo "   20/20 runs listed tb__bg_run, tb__bg_status, tb__bg_output, tb__bg_stop, tb__bg_send, each once"
 
 # use TOOL JSON: run a tool as Amp does; prints Amp's {"output","exitCode"}.
 use() {
@@ -104,7 +125,7 @@ use bg_output "{\"task_id\":\"$id\",\"filter\":\"error\",\"since\":false}" |
 echo "== the status of many tasks with long labels and commands: short lines, still JSON"
 long=$(printf 'x%.0s' $(seq 1 400))
 for i in 1 2 3 4 5 6; do
-	use bg_run "{\"command\":\"echo '$long' >&2; exec sleep 60\",\"label\":\"task $i $long\"}" | check 'r.status === "running"' >/dev/null
+	use bg_run "{\"command\":\"echo '$long' >&2; exec sleep 600\",\"label\":\"task $i $long\"}" | check 'r.status === "running"' >/dev/null
 done
 use bg_status '{}' | check 'r.tasks.length === 7 && r.summary.running === 6'
 use bg_output "{\"task_id\":\"$id\",\"raw\":true,\"since\":false}" | check 'Array.isArray(r.stdout) || typeof r.stdout === "string"'

@@ -22,6 +22,10 @@ type Profile struct {
 	// AmpDefault is the folder Amp reads when AMP_TOOLBOX is unset
 	// (~/.config/amp/tools); the snippets keep it when they set it.
 	AmpDefault string
+	// Completion is the bash completion script the install wrote, loaded
+	// by the snippet when bash runs it and the bash-completion package
+	// (which loads it by itself) is absent; "" for none.
+	Completion string
 }
 
 // Snippet returns the template for shell ("bash", "zsh" or "fish"). Bash
