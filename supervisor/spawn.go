@@ -41,6 +41,9 @@ type Request struct {
 	// Interactive gives the command a terminal on stdin (stdout's), fed
 	// by Send; otherwise stdin is /dev/null.
 	Interactive bool
+	// Restarts counts the restarts of the task this one replaces (bgtask
+	// restart): 0 for a new task.
+	Restarts int
 }
 
 // StartError reports that a task could not be started; nothing of it is
@@ -93,7 +96,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	if label == "" {
 		label = id
 	}
-	if err := writeStaging(staging,
+	kv := []string{
 		fileCommand, r.Command,
 		fileLabel, label,
 		fileCwd, r.Cwd,
@@ -104,7 +107,11 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		fileStartedAt, now.UTC().Format(TimeLayout),
 		fileInteractive, strconv.FormatBool(r.Interactive),
 		fileStatus, StatusRunning,
-	); err != nil {
+	}
+	if r.Restarts > 0 {
+		kv = append(kv, fileRestarts, strconv.Itoa(r.Restarts)) // A file less for every new task.
+	}
+	if err := writeStaging(staging, kv...); err != nil {
 		cleanup()
 		return fail(err)
 	}

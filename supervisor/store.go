@@ -52,6 +52,7 @@ const (
 	// disk) and how many bytes were dropped; absent when nothing was.
 	fileCaptureError = "capture_error"
 	fileInteractive  = "interactive" // "true": stdin is a terminal fed through fileInput
+	fileRestarts     = "restarts"    // how often the task was restarted under its label
 	fileInput        = ".input"      // a FIFO: what Send writes, the supervisor types
 	// FileSupervisorLog collects what the supervisor itself has to say
 	// (a failed notification, a panic): never the task's output.
@@ -136,9 +137,12 @@ type Task struct {
 	CaptureError string
 	// Interactive tasks read stdin from a terminal that Send types into.
 	Interactive bool
-	ExitCode    *int
-	StartedAt   time.Time
-	FinishedAt  time.Time // zero while running
+	// Restarts counts how often the task was restarted (bgtask restart),
+	// each restart replacing the task before under the same label.
+	Restarts   int
+	ExitCode   *int
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running
 	// TimeoutMinutes is the auto-kill delay; 0 disables it.
 	TimeoutMinutes float64
 	Notify         string
@@ -293,6 +297,7 @@ func readTask(dir string) (*Task, error) {
 	t.Notify = r.opt(fileNotify)
 	t.CaptureError = r.opt(fileCaptureError)
 	t.Interactive = r.opt(fileInteractive) == "true"
+	t.Restarts = r.int(fileRestarts)
 	t.Log.MaxBytes = int64(r.int(fileLogMaxBytes))
 	t.Log.Backups = r.int(fileLogBackups)
 	if t.Label == "" {

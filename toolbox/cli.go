@@ -3,11 +3,15 @@ package toolbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,38 +24,51 @@ import (
 // defaulted as an agent's call is: the CLI behaves exactly as the agent
 // tools do, and gets the handler's typed answer.
 func invoke[In, Out any](ctx context.Context, a *App, t *Tool, params map[string]any, f func(context.Context, *App, In) (Out, error)) (Out, error) {
-	var in In
-	var zero Out
-	raw, err := json.Marshal(params)
+	in, err := bindParams[In](t, params)
 	if err != nil {
-		return zero, err
-	}
-	decoded, err := t.Decode(raw)
-	if err != nil {
-		return zero, err
-	}
-	if err := decoded.Bind(&in); err != nil {
+		var zero Out
 		return zero, err
 	}
 	return f(ctx, a, in)
 }
 
+// bindParams decodes params as t's input: checked, defaults applied.
+func bindParams[In any](t *Tool, params map[string]any) (In, error) {
+	var in In
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return in, err
+	}
+	decoded, err := t.Decode(raw)
+	if err != nil {
+		return in, err
+	}
+	return in, decoded.Bind(&in)
+}
+
+// cliRun starts a task: every bg_run parameter is a flag, the command
+// comes after them (its own flags are its own: bgtask run -- ls -la).
+// The task id alone goes to stdout (id=$(bgtask run ...)), the rest to
+// stderr.
 func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	label := fs.String("label", "", "short name for the task")
-	cwd := fs.String("cwd", "", "working directory (default: here)")
-	timeout := fs.Float64("timeout", DefaultTimeoutMinutes, "minutes before auto-kill; 0 disables")
+	pf := declareParams(fs, bgRun(), "command")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return errUsage
 	}
-	r, err := invoke(ctx, a, bgRun(), map[string]any{
-		"command": shellJoin(fs.Args()), "label": *label, "cwd": *cwd, "timeout": *timeout,
-	}, runBgRun)
+	pf.set("command", shellJoin(fs.Args()))
+	r, err := invoke(ctx, a, pf.tool, pf.params(), runBgRun)
+	var taken *labelTakenError
+	if errors.As(err, &taken) {
+		label, _ := pf.params()["label"].(string)
+		return fmt.Errorf("%s: follow it with bgtask logs %s -f, or add --replace to stop it and start this one", taken.what, label)
+	}
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(a.Stdout, r.TaskID)
 	// For a person: what runs, and what to type next (not the agent's
 	// tool syntax the message carries).
 	ref := r.TaskID
@@ -62,8 +79,49 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 	if r.TimeoutMinutes > 0 {
 		kill = "auto-kill in " + formatMinutes(r.TimeoutMinutes)
 	}
-	fmt.Fprintf(a.Stdout, "%s\nStarted %s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", r.TaskID, ref, r.PID, kill, ref, ref)
+	fmt.Fprintf(a.Stderr, "Started %s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", ref, r.PID, kill, ref, ref)
+	return a.printWait(r, ref)
+}
+
+// printWait tells a person how a run's wait ended; a wait that did not
+// end ready (or, without a condition, a task that did not succeed) is an
+// error, so that `bgtask run --wait-port 3000 ... && curl` holds.
+func (a *App) printWait(r RunResult, ref string) error {
+	for _, text := range []*string{r.Stdout, r.Stderr} {
+		if text != nil && *text != "" {
+			fmt.Fprintln(a.Stderr, *text)
+		}
+	}
+	switch {
+	case r.WaitResult != nil && r.Ready:
+		what := "ready"
+		switch {
+		case r.Matched != "":
+			what += ": " + r.Matched
+		case r.Port != 0:
+			what += fmt.Sprintf(": listening on port %d", r.Port)
+		case r.HTTPStatus != 0:
+			what += fmt.Sprintf(": HTTP %d", r.HTTPStatus)
+		}
+		fmt.Fprintf(a.Stderr, "%s is %s\n", ref, what)
+	case r.WaitResult != nil && r.TimedOut:
+		return fmt.Errorf("%s is still running after the wait, not ready (bgtask logs %s -f)", ref, ref)
+	case r.WaitResult != nil:
+		return fmt.Errorf("%s ended (%s) before it was ready", ref, endedAs(r.Status, r.ExitCode, palette{}))
+	case r.Status != supervisor.StatusRunning && r.Status != "" && r.Status != supervisor.StatusCompleted:
+		return fmt.Errorf("%s ended (%s)", ref, endedAs(r.Status, r.ExitCode, palette{}))
+	case r.Status == supervisor.StatusCompleted:
+		fmt.Fprintf(a.Stderr, "%s ended (%s)\n", ref, endedAs(r.Status, r.ExitCode, palette{}))
+	}
 	return nil
+}
+
+// endedAs is "failed, exit 3", the status coloured by pal.
+func endedAs(status string, code *int, pal palette) string {
+	if code == nil {
+		return pal.status(status)
+	}
+	return fmt.Sprintf("%s, exit %d", pal.status(status), *code)
 }
 
 // shellJoin turns argv back into one bash command line. A single argument
@@ -87,25 +145,44 @@ func shellJoin(args []string) string {
 
 func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
-	all := fs.Bool("all", false, "every task, not only the running ones and the 10 newest finished")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return errUsage
-	}
-	l, err := invoke(ctx, a, bgStatus(), map[string]any{"all": *all}, listTasks)
+	pf := declareParams(fs, bgStatus(), "task_id", "wait_seconds")
+	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if len(pos) > 0 {
+		return errUsage
+	}
+	return a.printList(ctx, pf, *asJSON)
+}
+
+// printList prints bg_status's list as a table: the live figures of
+// running tasks, times in local time.
+func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error {
+	l, err := invoke(ctx, a, pf.tool, pf.params(), listTasks)
+	if err != nil {
+		return err
+	}
+	if asJSON {
 		return printJSON(a.Stdout, l)
 	}
 	pal := a.palette(a.Stdout)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "TASK\tLABEL\t%s\tAGE\tAUTO-KILL\tCOMMAND\n", pal.paint(sgrDefault, "STATUS"))
+	fmt.Fprintf(tw, "TASK\tLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", pal.paint(sgrDefault, "STATUS"))
 	for _, t := range l.Tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, t.Label, pal.status(t.Status), t.Age, t.AutoKill, t.Command)
+		label := t.Label
+		if label == t.TaskID {
+			label = "" // No label: the id is in the first column already.
+		}
+		if t.Restarts > 0 {
+			label += fmt.Sprintf(" (restarted %d)", t.Restarts)
+		}
+		cpu, mem := "", t.RSS
+		if t.RSS != "" {
+			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, label, pal.status(t.Status), a.localTime(t.StartedAt),
+			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), t.Command)
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
 	fmt.Fprintf(a.Stdout, "%d task(s), %d running", l.Summary.Total, l.Summary.Running)
@@ -114,6 +191,31 @@ func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	}
 	fmt.Fprintln(a.Stdout)
 	return nil
+}
+
+// localTime shows a recorded UTC time in local time: the time of day for
+// today, with the date before.
+func (a *App) localTime(utc string) string {
+	t, err := time.Parse(supervisor.TimeLayout, utc)
+	if err != nil {
+		return utc
+	}
+	t = t.Local()
+	if y, m, d := a.Now().Local().Date(); t.Year() == y && t.Month() == m && t.Day() == d {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+// ports are the ports of listening addresses ("127.0.0.1:5173"), each once.
+func ports(listening []string) []string {
+	var out []string
+	for _, l := range listening {
+		if i := strings.LastIndexByte(l, ':'); i >= 0 && !slices.Contains(out, l[i+1:]) {
+			out = append(out, l[i+1:])
+		}
+	}
+	return out
 }
 
 // printJSON prints v indented, without HTML escaping: `>&2` stays `>&2`.
@@ -134,27 +236,39 @@ func (a *App) oneTask(ctx context.Context, fs *flag.FlagSet, args []string) (str
 	return a.resolveRef(ctx, ref)
 }
 
+// oneID parses a command line of flags and one argument, in any order.
 func oneID(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseMixed(fs, args)
+	if err != nil {
 		return "", err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return "", errUsage
 	}
-	return fs.Arg(0), nil
+	return pos[0], nil
 }
 
+// cliStatus shows one task in detail, or without one the list.
 func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
-	// Accept the id before or after the flags.
-	if len(args) > 1 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:], args[0])
-	}
-	id, err := a.oneTask(ctx, fs, args)
+	pf := declareParams(fs, bgStatus(), "task_id")
+	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
 	}
-	d, err := invoke(ctx, a, bgStatus(), map[string]any{"task_id": id}, taskDetail)
+	switch len(pos) {
+	case 0:
+		return a.printList(ctx, pf, *asJSON)
+	case 1:
+	default:
+		return errUsage
+	}
+	id, err := a.resolveRef(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	pf.set("task_id", id)
+	d, err := invoke(ctx, a, pf.tool, pf.params(), taskDetail)
 	if err != nil {
 		return err
 	}
@@ -169,16 +283,24 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 		}
 	}
 	row("task", d.TaskID)
-	row("label", d.Label)
-	status := d.Status
+	if d.Label != d.TaskID {
+		row("label", d.Label)
+	}
+	pal := a.palette(a.Stdout)
+	status := pal.status(d.Status)
 	if d.ExitCode != nil {
 		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
 	}
-	row("status", a.palette(a.Stdout).status(d.Status)+strings.TrimPrefix(status, d.Status))
+	row("status", status)
 	row("command", d.Command)
 	row("cwd", d.Cwd)
-	row("started", d.StartedAt+" ("+d.Age+" ago)")
-	row("finished", d.FinishedAt)
+	row("started", a.localTime(d.StartedAt)+" ("+d.Age+" ago)")
+	if d.FinishedAt != "" {
+		row("finished", a.localTime(d.FinishedAt))
+	}
+	if d.Restarts > 0 {
+		row("restarts", strconv.Itoa(d.Restarts))
+	}
 	row("auto-kill", d.AutoKill)
 	if d.Processes > 0 {
 		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
@@ -190,54 +312,139 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	return tw.Flush()
 }
 
+// cliStop stops tasks: those named, or with --all every running one.
 func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	id, err := a.oneTask(ctx, fs, args)
+	all := fs.Bool("all", false, "stop every running task")
+	pf := declareParams(fs, bgStop(), "task_id")
+	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
+	}
+	if *all == (len(pos) > 0) {
+		return errUsage
+	}
+	if pf.given("action") && !*all {
+		// --action cleanup is bg_stop's cleanup: bgtask rm.
+		return cliRemove(ctx, a, pf, pos)
+	}
+	var ids []string
+	if *all {
+		l, err := listTasks(ctx, a, StatusInput{All: true})
+		if err != nil {
+			return err
+		}
+		for _, t := range l.Tasks {
+			if t.Status == supervisor.StatusRunning {
+				ids = append(ids, t.TaskID)
+			}
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(a.Stdout, "No task is running.")
+			return nil
+		}
+	}
+	for _, ref := range pos {
+		id, err := a.resolveRef(ctx, ref)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
 	}
 	// A stop can take the whole grace period: say so before it starts.
-	if t, err := a.loadTask(ctx, id); err == nil && t.Status == supervisor.StatusRunning {
-		grace := graceFromEnv(a.Getenv)
-		if grace == 0 {
-			grace = procs.DefaultGrace
+	var running []string
+	for _, id := range ids {
+		if t, err := a.loadTask(ctx, id); err == nil && t.Status == supervisor.StatusRunning {
+			running = append(running, t.Label)
 		}
-		fmt.Fprintf(a.Stderr, "Stopping %s: SIGTERM to its processes, SIGKILL to those still running after %s...\n", t.Label, formatDuration(grace))
 	}
-	r, err := invoke(ctx, a, bgStop(), map[string]any{"task_id": id}, stopTask)
-	if err != nil {
-		return err
+	grace := graceFromEnv(a.Getenv)
+	if grace == 0 {
+		grace = procs.DefaultGrace
 	}
-	fmt.Fprintln(a.Stdout, r.Message)
-	return nil
+	switch len(running) {
+	case 0:
+	case 1:
+		fmt.Fprintf(a.Stderr, "Stopping %s: SIGTERM to its processes, SIGKILL to those still running after %s...\n", running[0], formatDuration(grace))
+	default:
+		fmt.Fprintf(a.Stderr, "Stopping %d tasks (%s): SIGTERM to their processes, SIGKILL to those still running after %s...\n",
+			len(running), strings.Join(running, ", "), formatDuration(grace))
+	}
+	// In parallel: ten tasks take one grace period, not ten.
+	results := make([]StopResult, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = invoke(ctx, a, pf.tool, map[string]any{"task_id": id}, stopTask)
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] == nil {
+			fmt.Fprintln(a.Stdout, results[i].Message)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // followInterval is how often `logs -f` looks for new output: files give
 // no portable way to be told that they grew.
 const followInterval = 200 * time.Millisecond
 
+// cliLogs prints a task's output for a person: the log as the program
+// wrote it (-f follows it), or with any of bg_output's cleaning flags
+// the cleaned lines, or with --since, --wait-seconds or --view one read
+// exactly as an agent's bg_output call makes it.
 func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
-	stream := fs.String("stream", "both", "stdout, stderr, or both (stderr goes to stderr)")
-	var tail int64 = -1
-	fs.Int64Var(&tail, "n", -1, "only the last `N` lines of each stream (default: all that is kept)")
-	fs.Int64Var(&tail, "tail", -1, "the same as -n")
-	filter := fs.String("filter", "", "case-insensitive `regex`: only matching lines, cleaned (as bg_output's filter)")
-	exclude := fs.String("exclude", "", "case-insensitive `regex`: drop matching lines, cleaned (as bg_output's exclude)")
 	clean := fs.Bool("clean", false, "clean as the agent reads: escape codes and spinners gone, paths shortened, repeats collapsed")
-	digest := fs.Bool("digest", false, "print the digest of the log for diagnosis (errors with their context, summaries, the end) instead of the log")
-	var rest []string
-	// Accept the id before or after the flags.
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		rest, args = args[:1], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	digest := fs.Bool("digest", false, "the same as --view digest: the digest of the log for diagnosis (errors with their context, summaries, the end)")
+	pf := declareParams(fs, bgOutput(), "task_id")
+	fs.Var(pf.vals["tail"], "n", "the same as --tail")
+	// What differs from bg_output for a person: the whole log unless
+	// --since; raw means the bytes as written.
+	since := fs.Lookup("since")
+	since.DefValue, since.Usage = "false", "Only lines that arrived since your previous read, as bg_output reads them (the first read returns the newest)."
+	fs.Lookup("raw").Usage = "The bytes as the program wrote them, escape codes and all; with a cleaning flag, skip the cleaning (as bg_output's raw)."
+	pos, err := parseMixed(fs, args)
+	if err != nil {
 		return err
 	}
-	rest = append(rest, fs.Args()...)
-	if len(rest) != 1 || (*stream != "stdout" && *stream != "stderr" && *stream != "both") {
+	if len(pos) != 1 {
 		return errUsage
 	}
-	id, err := a.resolveRef(ctx, rest[0])
+	id, err := a.resolveRef(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	pf.set("task_id", id)
+	if *digest {
+		pf.set("view", "digest")
+	}
+	if pf.given("since") || pf.given("wait_seconds") || pf.given("view") {
+		if *follow {
+			return errors.New("-f follows the log; --since, --wait-seconds and --view read it once, as an agent does: use one or the other")
+		}
+		if !pf.given("since") {
+			pf.set("since", false) // A person's read is of the whole log, and moves no cursor.
+		}
+		out, err := invoke(ctx, a, pf.tool, pf.params(), runBgOutputWaiting)
+		if err != nil {
+			return err
+		}
+		for _, s := range []struct {
+			text *string
+			w    io.Writer
+		}{{out.Stdout, a.Stdout}, {out.Stderr, a.Stderr}} {
+			if s.text != nil && *s.text != "" {
+				fmt.Fprintln(s.w, *s.text)
+			}
+		}
+		return nil
+	}
+	in, err := bindParams[OutputInput](pf.tool, pf.params())
 	if err != nil {
 		return err
 	}
@@ -245,21 +452,15 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if *digest {
-		out, err := invoke(ctx, a, bgOutput(), map[string]any{"task_id": t.ID, "stream": *stream, "view": "digest", "since": false}, runBgOutput)
-		if err != nil {
-			return err
-		}
-		for _, text := range []*string{out.Stdout, out.Stderr} {
-			if text != nil && *text != "" {
-				fmt.Fprintln(a.Stdout, *text)
-			}
-		}
-		return nil
+	l := &logPrinter{a: a, t: t, tail: -1}
+	if pf.given("tail") {
+		l.tail = int64(in.Tail)
 	}
-	l := &logPrinter{a: a, t: t, tail: tail}
-	if *clean || *filter != "" || *exclude != "" {
-		opts := capture.Options{Filter: *filter, Exclude: *exclude, Cwd: t.Cwd, MaxLines: cleanedLogLines}
+	if *clean || pf.given("filter") || pf.given("exclude") || pf.given("context") || pf.given("max_lines") || pf.given("max_line_len") {
+		opts := in.cleanOptions(t.Cwd)
+		if in.MaxLines == nil {
+			opts.MaxLines = cleanedLogLines
+		}
 		if _, err := capture.NewPipeline(opts); err != nil {
 			return err
 		}
@@ -268,12 +469,16 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		defer removeCursors(t.Dir, l.reader)
 	}
 	for _, name := range []string{"stdout", "stderr"} {
-		if *stream == "both" || *stream == name {
+		if in.Stream == "both" || in.Stream == name {
 			w := a.Stdout
 			if name == "stderr" {
 				w = a.Stderr
 			}
-			l.streams = append(l.streams, &logStream{name: name, w: w, raw: a.palette(w).stripper(w)})
+			raw := w
+			if !in.Raw {
+				raw = a.palette(w).stripper(w)
+			}
+			l.streams = append(l.streams, &logStream{name: name, w: w, raw: raw})
 		}
 	}
 	for {
@@ -282,12 +487,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		}
 		if !*follow || l.t.Status != supervisor.StatusRunning {
 			if *follow {
-				what := l.t.Status
-				if l.t.ExitCode != nil {
-					what = fmt.Sprintf("%s, exit %d", l.t.Status, *l.t.ExitCode)
-				}
-				pal := a.palette(a.Stderr)
-				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", l.t.Label, pal.status(what))
+				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", l.t.Label, endedAs(l.t.Status, l.t.ExitCode, a.palette(a.Stderr)))
 			}
 			return nil
 		}
@@ -384,7 +584,9 @@ func (l *logPrinter) printCleaned(s *logStream) error {
 // label (the running task of that label, else its newest task).
 func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
 	if supervisor.ValidID(ref) == nil {
-		return ref, nil
+		if _, err := a.Store.Load(ref); !errors.Is(err, supervisor.ErrNoTask) {
+			return ref, nil // Or an error reading it, which the command reports.
+		}
 	}
 	tasks, err := a.Store.List()
 	if err != nil {
@@ -416,42 +618,84 @@ func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
 }
 
 // cliRestart stops a task and starts its command again, same label and
-// folder (bg_run replace=true).
+// folder, in its place: the old record goes, the new one counts the
+// restart.
 func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	id, err := a.oneTask(ctx, fs, args)
 	if err != nil {
 		return err
 	}
-	t, err := a.loadTask(ctx, id)
+	old, err := a.loadTask(ctx, id)
 	if err != nil {
 		return err
 	}
-	if t.Command == "" {
-		return fmt.Errorf("%s records no command to run again", t.ID)
+	if old.Command == "" {
+		return fmt.Errorf("%s records no command to run again", old.ID)
 	}
-	r, err := invoke(ctx, a, bgRun(), map[string]any{"command": t.Command, "label": t.Label, "cwd": t.Cwd,
-		"timeout": t.TimeoutMinutes, "replace": true, "interactive": t.Interactive}, runBgRun)
+	params := map[string]any{"command": old.Command, "label": old.Label, "cwd": old.Cwd,
+		"timeout": old.TimeoutMinutes, "replace": true, "interactive": old.Interactive}
+	if old.Notify != "" {
+		params["notify"] = old.Notify
+	}
+	in, err := bindParams[RunInput](bgRun(), params)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Stdout, "Restarted %s as %s (pid %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, r.Label)
+	if old.Label == old.ID {
+		in.Label = "" // No label of its own: the new task is named by its new id.
+		if old.Status == supervisor.StatusRunning {
+			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
+				return fmt.Errorf("stop %s: %w", old.ID, err)
+			}
+		}
+	}
+	r, err := a.startRun(ctx, in, old.Restarts+1)
+	if err != nil {
+		return err
+	}
+	// replace=true stopped the old task, if it ran: its record goes.
+	if old, err = a.loadTask(ctx, old.ID); err == nil && old.Status != supervisor.StatusRunning {
+		err = a.Store.Remove(old)
+	}
+	if err != nil {
+		fmt.Fprintf(a.Stderr, "Could not remove the old record %s: %v\n", id, err)
+	}
+	fmt.Fprintln(a.Stdout, r.TaskID)
+	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, old.Restarts+1, r.Label)
 	return nil
 }
 
-// cliRm removes finished tasks' records and logs.
+// cliRm removes finished tasks' records and logs: those named, or with
+// --all every finished one.
 func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	all := fs.Bool("all", false, "remove every finished task (running ones are kept)")
+	pf := declareParams(fs, bgStop(), "task_id", "action")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if *all == (len(pos) > 0) {
 		return errUsage
 	}
-	for _, ref := range fs.Args() {
+	if *all {
+		r, err := invoke(ctx, a, pf.tool, map[string]any{"action": "cleanup"}, cleanupTasks)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.Stdout, r.Message)
+		return nil
+	}
+	return cliRemove(ctx, a, pf, pos)
+}
+
+// cliRemove removes the finished tasks refs name.
+func cliRemove(ctx context.Context, a *App, pf *paramFlags, refs []string) error {
+	for _, ref := range refs {
 		id, err := a.resolveRef(ctx, ref)
 		if err != nil {
 			return err
 		}
-		r, err := invoke(ctx, a, bgStop(), map[string]any{"task_id": id, "action": "cleanup"}, cleanupTasks)
+		r, err := invoke(ctx, a, pf.tool, map[string]any{"task_id": id, "action": "cleanup"}, cleanupTasks)
 		if err != nil {
 			return err
 		}
@@ -463,32 +707,30 @@ func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// cliSend types into an interactive task: the words after its id are
+// the text.
 func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	key := fs.String("key", "", "a key to press after the text: enter, ctrl-c, ctrl-d, esc, tab, up, down")
-	noEnter := fs.Bool("no-enter", false, "do not press Enter after the text")
-	var first []string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		first, args = args[:1], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	rest := append(first, fs.Args()...)
-	if len(rest) < 1 {
-		return errUsage
-	}
-	id, err := a.resolveRef(ctx, rest[0])
+	pf := declareParams(fs, bgSend(), "task_id", "text")
+	noEnter := fs.Bool("no-enter", false, "the same as --enter=false")
+	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
 	}
-	params := map[string]any{"task_id": id, "enter": !*noEnter}
-	if len(rest) > 1 {
-		params["text"] = strings.Join(rest[1:], " ")
+	if len(pos) < 1 {
+		return errUsage
 	}
-	if *key != "" {
-		params["key"] = *key
+	id, err := a.resolveRef(ctx, pos[0])
+	if err != nil {
+		return err
 	}
-	r, err := invoke(ctx, a, bgSend(), params, runBgSend)
+	pf.set("task_id", id)
+	if len(pos) > 1 {
+		pf.set("text", strings.Join(pos[1:], " "))
+	}
+	if *noEnter {
+		pf.set("enter", false)
+	}
+	r, err := invoke(ctx, a, pf.tool, pf.params(), runBgSend)
 	if err != nil {
 		return err
 	}

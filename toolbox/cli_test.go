@@ -147,19 +147,30 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	if out, _, code := cli("status", "demo"); code != ExitOK || !strings.Contains(out, r.TaskID) {
 		t.Fatalf("status demo: %d %q", code, out)
 	}
+	// The README's demo: restart, stop, rm leave no row behind.
 	out, errOut, code = cli("restart", "demo")
-	if code != ExitOK || !strings.Contains(out, "Restarted demo as ") || !strings.Contains(out, "bgtask logs demo -f") {
+	if code != ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
 		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
 	}
 	l := call[StatusList](t, a, bgStatus(), `{}`)
-	if len(l.Tasks) != 2 {
-		t.Fatalf("after restart: %d tasks", len(l.Tasks))
+	if len(l.Tasks) != 1 || l.Tasks[0].Label != "demo" || l.Tasks[0].Restarts != 1 || l.Tasks[0].TaskID == r.TaskID {
+		t.Fatalf("after restart: %+v", l.Tasks)
 	}
-	for _, s := range l.Tasks {
-		waitEnd(t, a, s.TaskID)
+	waitEnd(t, a, l.Tasks[0].TaskID)
+	if _, errOut, code := cli("restart", "demo"); code != ExitOK {
+		t.Fatalf("restart demo again: %d %q", code, errOut)
 	}
-	if out, errOut, code := cli("rm", r.TaskID); code != ExitOK || !strings.Contains(out, "Removed "+r.TaskID) {
+	if ls, _, _ := cli("ls"); strings.Count(ls, "demo") != 1 || !strings.Contains(ls, "demo (restarted 2)") {
+		t.Fatalf("ls after two restarts:\n%s", ls)
+	}
+	if _, errOut, code := cli("stop", "demo"); code != ExitOK {
+		t.Fatalf("stop demo: %d %q", code, errOut)
+	}
+	if out, errOut, code := cli("rm", "demo"); code != ExitOK || !strings.Contains(out, "Removed ") {
 		t.Fatalf("rm: %d %q %q", code, out, errOut)
+	}
+	if ls, _, _ := cli("ls"); strings.Contains(ls, "demo") || !strings.Contains(ls, "0 task(s)") {
+		t.Fatalf("ls after restart, stop, rm:\n%s", ls)
 	}
 	if _, errOut, code := cli("logs", "nosuchlabel"); code == ExitOK || !strings.Contains(errOut, `no task has the id or label "nosuchlabel"`) {
 		t.Fatalf("unknown label: %d %q", code, errOut)

@@ -38,22 +38,22 @@ var errUsage = ErrUsage
 // install, mcp and doctor through App.Commands.
 func baseCommands() []Command {
 	return []Command{
-		{Name: "run", Usage: "run [--label L] [--cwd DIR] [--timeout MIN] -- COMMAND...", Summary: "start a command in the background",
-			Example: "bgtask run --label web -- npm run dev\nbgtask run --label tests --timeout 20 -- 'go test ./... 2>&1'", Run: cliRun},
+		{Name: "run", Usage: "run [--label L] [--cwd DIR] [--timeout MIN] [--replace] [--interactive] [--wait-for RE|--wait-port N|--wait-url URL] [--wait-seconds S] [--notify WHEN] [--] COMMAND...", Summary: "start a command in the background",
+			Example: "bgtask run --label web --wait-port 5173 -- npm run dev\nid=$(bgtask run --label tests --timeout 20 -- 'go test ./... 2>&1')\nbgtask run --label repl --interactive -- python3", Run: cliRun},
 		{Name: "ls", Usage: "ls [--all] [--json]", Summary: "list tasks: running ones and the 10 newest finished",
 			Example: "bgtask ls\nbgtask ls --all --json | jq -r '.tasks[].task_id'", Run: cliList},
-		{Name: "status", Usage: "status ID|LABEL [--json]", Summary: "one task in detail: processes, ports, memory, output",
+		{Name: "status", Usage: "status [ID|LABEL] [--wait-seconds S] [--json]", Summary: "one task in detail: processes, ports, memory, output (without one: ls)",
 			Example: "bgtask status web", Run: cliStatus},
-		{Name: "logs", Usage: "logs ID|LABEL [-f] [-n N] [--filter RE] [--exclude RE] [--clean] [--digest] [--stream both|stdout|stderr]", Summary: "print or follow a task's output",
+		{Name: "logs", Usage: "logs ID|LABEL [-f] [-n N] [--stream both|stdout|stderr] [--raw] [--filter RE] [--exclude RE] [--context N] [--clean] [--digest] [--since] [--wait-seconds S] ...", Summary: "print or follow a task's output",
 			Example: "bgtask logs web -f\nbgtask logs web -n 50 --filter 'error|warn'\nbgtask logs tests --digest", Run: cliLogs},
-		{Name: "stop", Usage: "stop ID|LABEL", Summary: "stop a task and every process it started",
-			Example: "bgtask stop web", Run: cliStop},
-		{Name: "restart", Usage: "restart ID|LABEL", Summary: "stop a task and run its command again",
+		{Name: "stop", Usage: "stop ID|LABEL...|--all", Summary: "stop tasks and every process they started",
+			Example: "bgtask stop web\nbgtask stop --all", Run: cliStop},
+		{Name: "restart", Usage: "restart ID|LABEL", Summary: "stop a task and run its command again in its place",
 			Example: "bgtask restart web", Run: cliRestart},
-		{Name: "send", Usage: "send ID|LABEL [--key KEY] [--no-enter] [TEXT...]", Summary: "type into an interactive task",
+		{Name: "send", Usage: "send ID|LABEL [--key KEY] [--enter=false] [TEXT...]", Summary: "type into an interactive task",
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},
-		{Name: "rm", Usage: "rm ID|LABEL...", Summary: "remove finished tasks and their logs",
-			Example: "bgtask rm tests", Run: cliRm},
+		{Name: "rm", Usage: "rm ID|LABEL...|--all", Summary: "remove finished tasks and their logs",
+			Example: "bgtask rm tests\nbgtask rm --all", Run: cliRm},
 		{Name: "reap", Usage: "reap [--max-age MIN] [--dry-run] [--quiet]", Summary: "kill orphaned tasks and overdue ones, clean old records (also installed as bg-reaper)",
 			Example: "bgtask reap --dry-run\nbg-reaper --max-age 180 --quiet", Run: cliReap},
 		{Name: "completion", Usage: "completion bash|zsh|fish", Summary: "print the shell completion script",
@@ -172,7 +172,17 @@ func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
 	case badFlag:
 		fmt.Fprintf(a.Stderr, "%s %s: %v\nusage: %s %s\n(%s %s --help for more)\n", name, args[0], err, name, cmd.Usage, name, cmd.Name)
 	default:
-		fmt.Fprintf(a.Stderr, "%s %s: %v\n", name, args[0], err)
+		fmt.Fprintf(a.Stderr, "%s %s: %v\n", name, args[0], cliError(err, fs))
 	}
 	return ExitError
+}
+
+// cliError words a tool's input error for the command line: a parameter
+// given as a flag is named as the flag (--wait-port, not wait_port).
+func cliError(err error, fs *flag.FlagSet) error {
+	var ie *InputError
+	if errors.As(err, &ie) && ie.Param != "" && fs.Lookup(flagName(ie.Param)) != nil {
+		return fmt.Errorf("--%s: %s", flagName(ie.Param), ie.Msg)
+	}
+	return err
 }

@@ -95,27 +95,7 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 	if err != nil {
 		return OutputResult{}, err
 	}
-	opts := capture.ReadOptions{
-		Tail:   in.Tail,
-		Since:  in.Since,
-		Reader: a.reader(ctx),
-		Clean: capture.Options{
-			Raw:        in.Raw,
-			MaxLineLen: in.MaxLineLen,
-			Cwd:        t.Cwd,
-			Filter:     in.Filter,
-			Exclude:    in.Exclude,
-			Context:    in.Context,
-			MaxLines:   capture.DefaultMaxLines,
-			Digest:     in.View == "digest",
-		},
-	}
-	switch {
-	case in.MaxLines != nil:
-		opts.Clean.MaxLines = *in.MaxLines
-	case opts.Clean.Digest:
-		opts.Clean.MaxLines = DigestMaxLines
-	}
+	opts := capture.ReadOptions{Tail: in.Tail, Since: in.Since, Reader: a.reader(ctx), Clean: in.cleanOptions(t.Cwd)}
 	// Validate once, so a bad regex moves neither stream's cursor.
 	if _, err := capture.NewPipeline(opts.Clean); err != nil {
 		return OutputResult{}, err
@@ -153,6 +133,27 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 	}
 	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && endsWithoutNewline(filepath.Join(t.Dir, "stdout"))
 	return res, nil
+}
+
+// cleanOptions are the cleaning in asks for, of a task run in cwd.
+func (in OutputInput) cleanOptions(cwd string) capture.Options {
+	o := capture.Options{
+		Raw:        in.Raw,
+		MaxLineLen: in.MaxLineLen,
+		Cwd:        cwd,
+		Filter:     in.Filter,
+		Exclude:    in.Exclude,
+		Context:    in.Context,
+		MaxLines:   capture.DefaultMaxLines,
+		Digest:     in.View == "digest",
+	}
+	switch {
+	case in.MaxLines != nil:
+		o.MaxLines = *in.MaxLines
+	case o.Digest:
+		o.MaxLines = DigestMaxLines
+	}
+	return o
 }
 
 // endsWithoutNewline reports whether the file's last byte is not a newline.

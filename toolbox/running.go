@@ -61,8 +61,20 @@ func (a *App) duplicateError(ctx context.Context, t *supervisor.Task) error {
 	if ports := a.listening(ctx, t); len(ports) > 0 {
 		what += ", listening on " + strings.Join(ports, ", ")
 	}
-	return &InputError{Param: "label", Msg: what + "): use it (bg_output task_id=" + t.ID + "), or pass replace=true to stop it and start this one"}
+	return &labelTakenError{
+		InputError: InputError{Param: "label", Msg: what + "): use it (bg_output task_id=" + t.ID + "), or pass replace=true to stop it and start this one"},
+		what:       what + ")",
+	}
 }
+
+// labelTakenError is bg_run's refusal of a duplicate; the CLI words its
+// advice for people (--replace) from what.
+type labelTakenError struct {
+	InputError
+	what string // "\"web\" is already running as ... (pid 12, for 3m)"
+}
+
+func (e *labelTakenError) Unwrap() error { return &e.InputError }
 
 func (a *App) listening(ctx context.Context, t *supervisor.Task) []string {
 	tree, err := procs.TaskTree(ctx, t.Root, t.ID)

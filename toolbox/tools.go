@@ -99,6 +99,11 @@ type RunResult struct {
 }
 
 func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
+	return a.startRun(ctx, in, 0)
+}
+
+// startRun is bg_run, for a task restarted restarts times so far.
+func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResult, error) {
 	var res RunResult
 	command := in.Command
 	if strings.TrimSpace(command) == "" {
@@ -125,6 +130,7 @@ func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.Notify, Log: logOpts,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
+		Restarts: restarts,
 	})
 	if err != nil {
 		return res, err
@@ -261,6 +267,11 @@ type TaskSummary struct {
 	// Listening lists the TCP addresses a running task's processes
 	// listen on: an agent finds its dev server without reading logs.
 	Listening []string `json:"listening,omitempty"`
+	// For a running task, from its process tree:
+	RSS        string  `json:"rss,omitempty"` // "148 MB"
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
+	// Restarts counts `bgtask restart`s of the task under its label.
+	Restarts int `json:"restarts,omitempty"`
 }
 
 // TaskDetail is bg_status's answer for one task.
@@ -276,10 +287,8 @@ type TaskDetail struct {
 	StderrBytes    int64   `json:"stderr_bytes"`
 	LogDir         string  `json:"log_dir"`
 	// For a running task, from its process tree:
-	Processes  int     `json:"processes,omitempty"`
-	RSS        string  `json:"rss,omitempty"` // "148 MB"
-	CPUPercent float64 `json:"cpu_percent,omitempty"`
-	QuietFor   string  `json:"quiet_for,omitempty"` // since its last output
+	Processes int    `json:"processes,omitempty"`
+	QuietFor  string `json:"quiet_for,omitempty"` // since its last output
 }
 
 // StatusList is bg_status's answer without task_id.
@@ -318,8 +327,8 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 	if t.Status == supervisor.StatusRunning {
 		if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
 			if u, err := procs.TreeUsage(ctx, tree); err == nil {
-				d.Listening, d.Processes, d.CPUPercent = u.Listening, u.Processes, math.Round(u.CPUPercent*10)/10
-				d.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
+				d.Processes = u.Processes
+				d.TaskSummary.setUsage(u)
 			}
 		}
 		d.QuietFor = formatDuration(a.Now().Sub(lastOutput(t.Dir)))
@@ -385,13 +394,19 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 			}
 			if table != nil {
 				if u, err := procs.TreeUsage(ctx, table.Tree(t.Root, t.ID)); err == nil {
-					s.Listening = u.Listening
+					s.setUsage(u)
 				}
 			}
 		}
 		out.Tasks = append(out.Tasks, s)
 	}
 	return out, nil
+}
+
+// setUsage fills in a running task's live figures.
+func (s *TaskSummary) setUsage(u procs.Usage) {
+	s.Listening, s.CPUPercent = u.Listening, math.Round(u.CPUPercent*10)/10
+	s.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
 }
 
 // lastOutput is when the task last wrote output: the newer of its logs'
@@ -429,6 +444,7 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 		Age:          formatDuration(now.Sub(t.StartedAt)),
 		AutoKill:     "finished",
 		CaptureError: t.CaptureError,
+		Restarts:     t.Restarts,
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))

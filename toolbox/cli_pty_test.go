@@ -1,0 +1,194 @@
+package toolbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/creack/pty"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// The CLI as a person meets it: the program run in a real terminal (a
+// PTY), its answer read back from the terminal.
+
+// ptyCLI runs bgtask with args on a's state folder with a PTY as its
+// terminal, and returns all it printed there and its exit code.
+func ptyCLI(t *testing.T, a *App, args ...string) (string, int) {
+	t.Helper()
+	c := exec.Command(os.Args[0], args...)
+	c.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bgtask", "TASKS_DIR="+a.Store.Dir, "TERM=xterm", "NO_COLOR=")
+	c.Dir = a.Wd
+	f, err := pty.StartWithSize(c, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err = io.Copy(&out, f)
+	if err != nil && !errors.Is(err, syscall.EIO) { // EIO: the terminal's last holder closed it.
+		t.Fatalf("read the terminal: %v", err)
+	}
+	_ = f.Close() // Read to the end.
+	code := 0
+	if err := c.Wait(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	// The terminal turns \n into \r\n.
+	return strings.ReplaceAll(out.String(), "\r\n", "\n"), code
+}
+
+// cliCommandOf names the command that calls each tool.
+var cliCommandOf = map[string]string{"bg_run": "run", "bg_status": "status", "bg_output": "logs", "bg_stop": "stop", "bg_send": "send"}
+
+// Every parameter of every tool is a flag of its command, except those
+// the command takes as arguments: a parameter added to a tool is a flag
+// at once.
+func TestEveryParameterIsAFlag(t *testing.T) {
+	t.Parallel()
+	positional := map[string]bool{"command": true, "task_id": true, "text": true}
+	a := newTestApp(t)
+	for _, tool := range Tools() {
+		cmd := cliCommandOf[tool.Name]
+		if cmd == "" {
+			t.Errorf("%s has no command", tool.Name)
+			continue
+		}
+		help, code := ptyCLI(t, a, cmd, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d\n%s", cmd, code, help)
+		}
+		for _, p := range tool.Params {
+			if !positional[p.Name] && !strings.Contains(help, "  "+cliName(p.Name)+"\n") {
+				t.Errorf("bgtask %s has no flag %s for %s's %s:\n%s", cmd, cliName(p.Name), tool.Name, p.Name, help)
+			}
+		}
+	}
+}
+
+// bgtask run takes every bg_run parameter as a flag, and each does what
+// the parameter does.
+func TestRunFlagsInATerminal(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	dir := t.TempDir()
+	// --interactive, --wait-for, --cwd, --timeout, --notify, --label,
+	// --wait-seconds; the id alone on stdout comes first.
+	out, code := ptyCLI(t, a, "run", "--label", "repl", "--cwd", dir, "--timeout", "7", "--notify", "never", "--interactive",
+		"--wait-for", "ready", "--wait-seconds", "30", "--", "echo ready; read x; echo got $x; pwd")
+	id, _, _ := strings.Cut(out, "\n")
+	if code != 0 || supervisor.ValidID(id) != nil || !strings.Contains(out, "repl is ready: ready") {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	task, err := a.Store.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Label != "repl" || task.Cwd != dir || task.TimeoutMinutes != 7 || task.Notify != "never" || !task.Interactive {
+		t.Fatalf("recorded %+v", task)
+	}
+	// bg_send's parameters: the text after the id, --enter by default.
+	if out, code := ptyCLI(t, a, "send", "repl", "hello"); code != 0 {
+		t.Fatalf("send: exit %d\n%s", code, out)
+	}
+	waitEnd(t, a, id)
+	// Flags and arguments mix freely; --stream, -n.
+	if out, code := ptyCLI(t, a, "logs", "--stream", "stdout", "repl", "-n", "2"); code != 0 || !strings.HasSuffix(out, "got hello\n"+dir+"\n") {
+		t.Fatalf("logs --stream stdout repl -n 2: exit %d\n%q", code, out)
+	}
+
+	// --wait-port and --wait-url, then a duplicate label: the advice
+	// names the flag a person types (--replace), and --replace works.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close() // Free for the server.
+	serve := helpers.Shell("serve", addr, "0s")
+	out, code = ptyCLI(t, a, "run", "--label", "web", "--wait-port", fmt.Sprint(port), "--", serve)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("web is ready: listening on port %d", port)) {
+		t.Fatalf("--wait-port: exit %d\n%s", code, out)
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	out, code = ptyCLI(t, a, "run", "--label", "web", "--wait-url", "http://"+addr+"/", "--", serve)
+	if code != 1 || !strings.Contains(out, "add --replace to stop it") || strings.Contains(out, "replace=true") {
+		t.Fatalf("a duplicate: exit %d\n%s", code, out)
+	}
+	out, code = ptyCLI(t, a, "run", "--label", "web", "--replace", "--wait-url", "http://"+addr+"/", "--", serve)
+	if code != 0 || !strings.Contains(out, "web is ready: HTTP 200") {
+		t.Fatalf("--replace --wait-url: exit %d\n%s", code, out)
+	}
+	if old := waitEnd(t, a, first); old.Status != supervisor.StatusKilled {
+		t.Fatalf("the replaced server ended %s", old.Status)
+	}
+	// A bad value is refused by its flag, with the parameter's check.
+	out, code = ptyCLI(t, a, "run", "--wait-port", "70000", "--", "true")
+	if code != 1 || !strings.Contains(out, "-wait-port: must be at most 65535") {
+		t.Fatalf("--wait-port 70000: exit %d\n%s", code, out)
+	}
+	// --wait-seconds alone waits for the end; a failure is exit 1.
+	out, code = ptyCLI(t, a, "run", "--wait-seconds", "60", "--", "echo 'error: boom'; exit 3")
+	if code != 1 || !strings.Contains(out, "error: boom") || !strings.Contains(out, "ended (failed, exit 3)") {
+		t.Fatalf("--wait-seconds: exit %d\n%s", code, out)
+	}
+	if out, code := ptyCLI(t, a, "stop", "web"); code != 0 || !strings.Contains(out, "Stopped web") {
+		t.Fatalf("stop web: exit %d\n%s", code, out)
+	}
+}
+
+// Restart replaces the task under its label and counts; stop --all and
+// rm --all act on every task; after the README's demo no row is left.
+func TestRestartAndBulkInATerminal(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	for _, label := range []string{"hello", "one", "two"} {
+		if out, code := ptyCLI(t, a, "run", "--label", label, "--", helpers.Shell("hang")); code != 0 {
+			t.Fatalf("run %s: exit %d\n%s", label, code, out)
+		}
+	}
+	for i := 1; i <= 2; i++ {
+		if out, code := ptyCLI(t, a, "restart", "hello"); code != 0 || !strings.Contains(out, fmt.Sprintf("restart %d", i)) {
+			t.Fatalf("restart %d: exit %d\n%s", i, code, out)
+		}
+	}
+	ls, _ := ptyCLI(t, a, "ls")
+	if strings.Count(ls, "hello") != 1 || !strings.Contains(ls, "hello (restarted 2)") || !strings.Contains(ls, "3 task(s), 3 running") {
+		t.Fatalf("ls after two restarts:\n%s", ls)
+	}
+	if st, _ := ptyCLI(t, a, "status", "hello"); !strings.Contains(st, "restarts:   2") {
+		t.Fatalf("status hello:\n%s", st)
+	}
+	out, code := ptyCLI(t, a, "stop", "--all")
+	if code != 0 || strings.Count(out, "Stopped ") != 3 {
+		t.Fatalf("stop --all: exit %d\n%s", code, out)
+	}
+	// The README's demo, on a finished task: no hello row is left.
+	for _, args := range [][]string{{"restart", "hello"}, {"stop", "hello"}, {"rm", "hello"}} {
+		if out, code := ptyCLI(t, a, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	if ls, _ := ptyCLI(t, a, "ls"); strings.Contains(ls, "hello") || !strings.Contains(ls, "2 task(s), 0 running") {
+		t.Fatalf("ls after restart, stop, rm:\n%s", ls)
+	}
+	out, code = ptyCLI(t, a, "rm", "--all")
+	if code != 0 || !strings.Contains(out, "Removed 2 finished task(s)") {
+		t.Fatalf("rm --all: exit %d\n%s", code, out)
+	}
+	if ls, _ := ptyCLI(t, a, "status"); !strings.Contains(ls, "0 task(s), 0 running") {
+		t.Fatalf("status without a task after rm --all:\n%s", ls)
+	}
+}
