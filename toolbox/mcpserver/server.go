@@ -239,18 +239,25 @@ func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) e
 		a.Environ = setEnv(a.Environ, "PATH", path) // Tasks get the user's PATH.
 		logger(a.Stderr).Warn("bare PATH: tasks get the login shell's", "PATH", path)
 	}
+	if err := serve(ctx, a, a.Stdin, a.Stdout); err != nil {
+		return fmt.Errorf("serve MCP on stdio: %w", err)
+	}
+	return nil
+}
+
+// serve answers the client's messages on in, one per line, on out, until
+// in ends. The App's streams rather than mcp.StdioTransport's os.Stdin and
+// os.Stdout, so that the server can be run in-process too. Closing out is
+// left to the caller.
+func serve(ctx context.Context, a *toolbox.App, in io.Reader, out io.Writer) error {
 	s, err := New(a)
 	if err != nil {
 		return err
 	}
-	// The App's streams rather than mcp.StdioTransport's os.Stdin and
-	// os.Stdout, so that the server can be run in-process too. Closing is
-	// left to the process's exit.
-	out := &syncWriter{w: a.Stdout}
-	in := &lineGuard{r: bufio.NewReader(a.Stdin), w: out, log: logger(a.Stderr)}
-	t := &mcp.IOTransport{Reader: io.NopCloser(in), Writer: out}
-	if err := s.Run(ctx, t); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("serve MCP on stdio: %w", err)
+	w := &syncWriter{w: out}
+	g := &lineGuard{r: bufio.NewReader(in), w: w, log: logger(a.Stderr)}
+	if err := s.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(g), Writer: w}); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }
@@ -264,9 +271,10 @@ func logger(w io.Writer) *slog.Logger {
 const maxMessage = mcp.DefaultMaxLineLength
 
 // lineGuard passes the client's lines to the SDK, but answers a line that
-// is not a JSON-RPC message itself, with a JSON-RPC error: the SDK's stdio
-// connection ends the session on such a line, and with it every tool the
-// agent has for the rest of its session.
+// the SDK could not take itself, with a JSON-RPC error: the SDK's stdio
+// connection ends the session on such a line (not JSON, not a message, a
+// batch, too long), and with it every tool the agent has for the rest of
+// its session. What it passes on is one JSON-RPC message per line.
 type lineGuard struct {
 	r       *bufio.Reader
 	w       io.Writer
@@ -280,45 +288,73 @@ func (g *lineGuard) Read(p []byte) (int, error) {
 		if g.err != nil {
 			return 0, g.err
 		}
-		var line []byte
-		line, g.err = readLine(g.r, maxMessage)
-		if len(bytes.TrimSpace(line)) == 0 {
+		var l line
+		l, g.err = readLine(g.r, maxMessage)
+		switch {
+		case len(bytes.TrimSpace(l.head)) == 0 && l.size == len(l.head):
+			continue
+		case l.size > maxMessage:
+			g.reject(l.head, l.id, jsonrpc.CodeInvalidRequest,
+				fmt.Sprintf("request too large: %d bytes on one line, at most %d", l.size, maxMessage))
 			continue
 		}
-		if code, msg := checkMessage(line); code != 0 {
-			g.reject(line, code, msg)
+		if code, msg := checkMessage(l.head); code != 0 {
+			g.reject(l.head, nil, code, msg)
 			continue
 		}
-		g.pending = line
+		// One value and a newline: the SDK ends the session on anything
+		// after the value but a line end, spaces included.
+		g.pending = append(bytes.TrimSpace(l.head), '\n')
 	}
 	n := copy(p, g.pending)
 	g.pending = g.pending[n:]
 	return n, nil
 }
 
-// readLine reads one line, newline included. A longer line than max is
-// read to its end but returned cut, so that it is rejected as invalid.
-func readLine(r *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
+// A line as read from the client.
+type line struct {
+	head []byte          // the line, newline included; only its first max bytes when longer
+	size int             // its whole length
+	id   json.RawMessage // when longer than max: its top-level "id", if one was found
+}
+
+// readLine reads one line, newline included. A line longer than max is
+// read to its end but kept only in part: its first max bytes, and its id
+// (where a client may well write it last, after a long "params").
+func readLine(r *bufio.Reader, max int) (line, error) {
+	var l line
+	var ids *idScanner
 	for {
 		chunk, err := r.ReadSlice('\n')
-		if len(line) < max {
-			line = append(line, chunk[:min(len(chunk), max-len(line))]...)
+		l.size += len(chunk)
+		switch {
+		case ids != nil:
+			ids.Write(chunk)
+		case l.size > max:
+			ids = &idScanner{}
+			ids.Write(l.head)
+			ids.Write(chunk)
+		default:
+			l.head = append(l.head, chunk...)
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
-			return line, err
+			if ids != nil {
+				l.id = ids.ID()
+			}
+			return l, err
 		}
 	}
 }
 
 // checkMessage returns a JSON-RPC error code and message for a line the
-// SDK could not take, or 0. Batches are left to the SDK, which answers them.
+// SDK could not take, or 0.
 func checkMessage(line []byte) (code int, msg string) {
 	if !json.Valid(line) {
 		return jsonrpc.CodeParseError, "parse error: not a JSON value on one line"
 	}
 	if bytes.HasPrefix(bytes.TrimSpace(line), []byte("[")) {
-		return 0, ""
+		// Batches left JSON-RPC in MCP 2025-06-18; no client sends them.
+		return jsonrpc.CodeInvalidRequest, "invalid request: batches are not supported: send one message per line"
 	}
 	if _, err := jsonrpc.DecodeMessage(line); err != nil {
 		return jsonrpc.CodeInvalidRequest, fmt.Sprintf("invalid request: %v", err)
@@ -326,25 +362,132 @@ func checkMessage(line []byte) (code int, msg string) {
 	return 0, ""
 }
 
-func (g *lineGuard) reject(line []byte, code int, msg string) {
+// reject answers a line the SDK is not given. The answer carries the
+// line's id when it can be read (id, for a line too long to parse), null
+// otherwise; a batch gets an array with an answer for each of its members,
+// as JSON-RPC asks.
+func (g *lineGuard) reject(line []byte, id json.RawMessage, code int, msg string) {
 	g.log.Warn("rejected a line from the client", "error", msg, "line", string(line[:min(len(line), 200)]))
-	var req struct {
+	answer := func(id json.RawMessage) map[string]any {
+		if !validID(id) {
+			id = json.RawMessage("null")
+		}
+		return map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}}
+	}
+	var v any = answer(id)
+	var batch []struct {
 		ID json.RawMessage `json:"id"`
 	}
-	_ = json.Unmarshal(line, &req) // Best effort: without an id the answer has "id": null.
-	if len(req.ID) == 0 || !(req.ID[0] == '"' || req.ID[0] == '-' || req.ID[0] >= '0' && req.ID[0] <= '9') {
-		req.ID = json.RawMessage("null")
+	if id == nil {
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(line, &req) == nil { // Best effort: without an id the answer has "id": null.
+			v = answer(req.ID)
+		} else if json.Unmarshal(line, &batch) == nil && len(batch) > 0 {
+			var all []any
+			for _, m := range batch {
+				all = append(all, answer(m.ID))
+			}
+			v = all
+		}
 	}
-	b, err := json.Marshal(map[string]any{
-		"jsonrpc": "2.0", "id": req.ID,
-		"error": map[string]any{"code": code, "message": msg},
-	})
+	b, err := json.Marshal(v)
 	if err == nil {
 		_, err = g.w.Write(append(b, '\n'))
 	}
 	if err != nil {
 		g.log.Warn("answer a rejected line", "error", err)
 	}
+}
+
+// validID reports whether id is a JSON-RPC request id: a string or a number.
+func validID(id json.RawMessage) bool {
+	if len(id) == 0 || !json.Valid(id) {
+		return false
+	}
+	return id[0] == '"' || id[0] == '-' || id[0] >= '0' && id[0] <= '9'
+}
+
+// idScanner finds the top-level "id" member of a JSON object written to it
+// in pieces, keeping nothing but that member's value, so that a request
+// too long to be kept whole can still be answered with its own id. It
+// follows strings and nesting only: what is not valid JSON gives no id.
+type idScanner struct {
+	depth    int
+	inString bool
+	escaped  bool
+	wantKey  bool   // the next string at depth 1 is a member name
+	isKey    bool   // the string being read is a member name
+	key      []byte // the member name being read, up to a few bytes
+	idNext   bool   // the last member name was "id"
+	inValue  bool   // reading the id's value
+	value    []byte
+	id       json.RawMessage
+}
+
+// maxID bounds the id's value that is kept.
+const maxID = 256
+
+func (s *idScanner) Write(p []byte) {
+	for _, c := range p {
+		if s.id != nil {
+			return
+		}
+		if s.inValue {
+			if !s.inString && s.depth == 1 && (c == ',' || c == '}') {
+				s.id = bytes.TrimSpace(s.value)
+				s.inValue = false
+			} else if len(s.value) < maxID {
+				s.value = append(s.value, c)
+			}
+		}
+		if s.inString {
+			switch {
+			case s.escaped:
+				s.escaped = false
+			case c == '\\':
+				s.escaped = true
+			case c == '"':
+				s.inString = false
+				if s.isKey {
+					s.idNext = string(s.key) == "id"
+				}
+			default:
+				if s.isKey && len(s.key) < 4 {
+					s.key = append(s.key, c)
+				}
+			}
+			if s.isKey && s.escaped {
+				s.key = append(s.key, '\\') // Never "id" then.
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			s.inString, s.isKey, s.key = true, s.depth == 1 && s.wantKey, s.key[:0]
+			s.wantKey = false
+		case '{', '[':
+			s.depth++
+			s.wantKey = c == '{' && s.depth == 1
+		case '}', ']':
+			s.depth--
+		case ',':
+			s.wantKey = s.depth == 1
+		case ':':
+			if s.depth == 1 && s.idNext {
+				s.inValue, s.value, s.idNext = true, s.value[:0], false
+			}
+		}
+	}
+}
+
+// ID is the id found, or nil.
+func (s *idScanner) ID() json.RawMessage {
+	if !validID(s.id) {
+		return nil
+	}
+	return s.id
 }
 
 // syncWriter serializes the SDK's writes and lineGuard's, one whole
