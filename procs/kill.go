@@ -39,9 +39,9 @@ func (e *StillRunningError) Error() string {
 }
 
 // KillTree ends the tree of t: SIGTERM to the root's process group and to
-// every member, up to Grace for them to exit, SIGKILL to what remains
-// (including processes forked meanwhile), then a check that nothing is
-// left. A member is signalled only through a handle that proves it is the
+// every member, then SIGCONT (so that a stopped one runs its handler), up
+// to Grace for them to exit, SIGKILL to what remains (including processes
+// forked meanwhile), then a check that nothing is left. A member is signalled only through a handle that proves it is the
 // same process that was found (a pidfd on Linux), so a PID reused between
 // the walk and the signal is never hit.
 //
@@ -66,6 +66,15 @@ func KillTree(ctx context.Context, t Target) (KillResult, error) {
 		if sendSignal(p, syscall.SIGTERM) == nil {
 			res.Signalled = append(res.Signalled, p)
 		}
+	}
+	// A stopped process (SIGSTOP, ctrl-z) keeps SIGTERM pending and would
+	// never run its handler: continue it, after SIGTERM so that the
+	// handler runs before anything else.
+	if Alive(ctx, t.Root) {
+		_ = signalGroup(t.Root.PID, syscall.SIGCONT) // Best effort, as above.
+	}
+	for _, p := range res.Signalled {
+		_ = sendSignal(p, syscall.SIGCONT) // Best effort: it may have exited on SIGTERM already.
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, grace)
 	waitGone(waitCtx, res.Signalled)

@@ -51,15 +51,28 @@ func Lookup(ctx context.Context, pid int) (Proc, error) {
 // recorded time and is not a zombie. A zombie has exited; only its exit
 // status waits for its parent.
 func Alive(ctx context.Context, p Proc) bool {
+	st, ok := statOf(ctx, p)
+	return ok && !st.zombie
+}
+
+// Stopped reports whether p runs but is stopped: by SIGSTOP or SIGTSTP
+// (SIGCONT resumes it) or by a tracer (only the tracer does).
+func Stopped(ctx context.Context, p Proc) bool {
+	st, ok := statOf(ctx, p)
+	return ok && st.stopped
+}
+
+// statOf reads p's stat when p is still the process that started at p.Start.
+func statOf(ctx context.Context, p Proc) (statInfo, bool) {
 	if p.PID <= 0 || p.Start == 0 {
-		return false
+		return statInfo{}, false
 	}
 	r, err := newStatReader()
 	if err != nil {
-		return false
+		return statInfo{}, false
 	}
 	st, err := r.read(ctx, p.PID)
-	return err == nil && st.start == p.Start && !st.zombie
+	return st, err == nil && st.start == p.Start
 }
 
 // entry is one row of a process table snapshot.

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 	helpers.Register("hang", helperproc.Hang)
 	helpers.Register("signal-report", helperproc.SignalReport)
 	helpers.Register("tree", helperproc.Tree)
+	helpers.Register("graceful", helperproc.Graceful)
 	helpers.Main(m)
 }
 
@@ -154,6 +155,23 @@ func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
 	}
 	if !Alive(context.Background(), real) {
 		t.Fatal("helper died")
+	}
+}
+
+// A stopped process (SIGSTOP) is continued after SIGTERM, so its handler
+// runs and it exits by itself instead of being SIGKILLed after the grace.
+func TestKillTreeContinuesAStoppedProcess(t *testing.T) {
+	report := t.TempDir() + "/signals"
+	c, p := startHelper(t, "graceful", "", "ready", report)
+	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() (string, bool) { return "", Stopped(context.Background(), p) })
+	if _, err := KillTree(context.Background(), Target{Root: p, Grace: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(report); string(b) != "terminated\n" {
+		t.Errorf("the stopped process never ran its SIGTERM handler: it reported %q", b)
 	}
 }
 

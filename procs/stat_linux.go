@@ -12,9 +12,10 @@ import (
 
 // statInfo is what one read of /proc/PID/stat tells.
 type statInfo struct {
-	ppid   int
-	zombie bool
-	start  int64 // ms since the epoch
+	ppid    int
+	zombie  bool
+	stopped bool  // by a signal (SIGSTOP, SIGTSTP) or a tracer
+	start   int64 // ms since the epoch
 }
 
 // userHZ is the unit of /proc's clock-tick fields: fixed at 100 by the
@@ -50,9 +51,10 @@ func (r statReader) read(_ context.Context, pid int) (statInfo, error) {
 		return statInfo{}, fmt.Errorf("parse stat of pid %d: bad field", pid)
 	}
 	return statInfo{
-		ppid:   ppid,
-		zombie: f[0][0] == 'Z' || f[0][0] == 'X',
-		start:  r.btime*1000 + ticks*1000/userHZ,
+		ppid:    ppid,
+		zombie:  f[0][0] == 'Z' || f[0][0] == 'X',
+		stopped: f[0][0] == 'T' || f[0][0] == 't',
+		start:   r.btime*1000 + ticks*1000/userHZ,
 	}, nil
 }
 

@@ -11,9 +11,10 @@ import (
 )
 
 type statInfo struct {
-	ppid   int
-	zombie bool
-	start  int64 // ms since the epoch
+	ppid    int
+	zombie  bool
+	stopped bool  // by a signal (SIGSTOP, SIGTSTP) or a tracer
+	start   int64 // ms since the epoch
 }
 
 // statReader asks gopsutil, which on macOS and the BSDs reads one sysctl
@@ -33,5 +34,5 @@ func (statReader) read(ctx context.Context, pid int) (statInfo, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return statInfo{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
 	}
-	return statInfo{ppid: int(ppid), zombie: slices.Contains(st, process.Zombie), start: start}, nil
+	return statInfo{ppid: int(ppid), zombie: slices.Contains(st, process.Zombie), stopped: slices.Contains(st, process.Stop), start: start}, nil
 }

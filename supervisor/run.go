@@ -317,6 +317,12 @@ func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors
 	pause := 100 * time.Millisecond
 	deadline := time.Now().Add(24 * time.Hour)
 	for {
+		if cur := readOne(t.Dir, fileStatus); cur != "" && cur != StatusRunning {
+			// Recorded while we could not act (stopped by a tracer, so
+			// bg_stop killed the tree itself): that record stands.
+			sv.Log.Printf("already recorded as %s; not recording %s", cur, status)
+			return nil
+		}
 		capErr.flush()
 		err := Finish(t, status, code, at)
 		if err == nil || !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) || time.Now().After(deadline) {

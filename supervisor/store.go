@@ -132,6 +132,9 @@ type Task struct {
 	// supervisor is gone: no timeout is enforced, no end will be recorded
 	// until the reaper or bg_stop ends it. Not stored.
 	Unsupervised bool
+	// StopNote says what Stop had to do beyond the usual (a stopped
+	// supervisor, an outcome that could not be recorded). Not stored.
+	StopNote string
 	// CaptureError says what output could not be written (a full disk)
 	// and how many bytes were dropped; "" when nothing was.
 	CaptureError string

@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 	helpers.Register("tree", helperproc.Tree)
 	helpers.Register("hang", helperproc.Hang)
 	helpers.Register("signal-report", helperproc.SignalReport)
+	helpers.Register("graceful", helperproc.Graceful)
 	helpers.Register("flood", flood)
 	helpers.Register("serve", serve)
 	helpers.Main(m)

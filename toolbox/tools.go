@@ -560,6 +560,9 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 		return StopResult{}, err
 	}
 	msg := fmt.Sprintf("Stopped %s and every process it started.", t.Label)
+	if t.StopNote != "" {
+		msg = fmt.Sprintf("Stopped %s and every process it started: %s.", t.Label, t.StopNote)
+	}
 	if t.Status == supervisor.StatusCompleted || t.Status == supervisor.StatusFailed {
 		msg = fmt.Sprintf("%s (%s) ended on its own (%s) just before the stop; every process it started is gone.", t.ID, t.Label, t.Status)
 	}

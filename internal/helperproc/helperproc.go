@@ -201,6 +201,23 @@ func SignalReport(args []string) int {
 	return 0
 }
 
+// Graceful prints "ready", then on SIGTERM writes "terminated" to the
+// file args[0] and exits 0: a process whose handler must get to run.
+func Graceful(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: graceful FILE")
+		return 2
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	fmt.Println("ready")
+	<-ch
+	if err := os.WriteFile(args[0], []byte("terminated\n"), 0o600); err != nil {
+		return 1
+	}
+	return 0
+}
+
 // Tree plays a three-level process tree, as dev servers and test runners
 // make them: the root starts "mid" and waits; mid starts the leaf in a
 // new session (setsid, out of the root's process group) and waits; the

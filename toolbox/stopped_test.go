@@ -1,0 +1,105 @@
+package toolbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// A task stopped with SIGSTOP gets SIGCONT after SIGTERM: its handler runs
+// (the helper reports it) and it is not SIGKILLed after the grace period.
+func TestStopContinuesAStoppedTask(t *testing.T) {
+	a := newTestApp(t, "BG_KILL_GRACE=20")
+	report := filepath.Join(t.TempDir(), "signals")
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("graceful", report), "wait_for": "ready"})
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := procs.Signal(task.Root, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the task to stop", func() bool { return procs.Stopped(context.Background(), task.Root) })
+	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if b, _ := os.ReadFile(report); !strings.Contains(string(b), "terminated") {
+		t.Fatalf("the stopped task never saw SIGTERM: %q", b)
+	}
+	if task = waitEnd(t, a, r.TaskID); task.ExitCode == nil || *task.ExitCode != 0 {
+		t.Fatalf("exit code %v, want 0 from its own SIGTERM handler (137: SIGKILLed)", task.ExitCode)
+	}
+}
+
+// A supervisor stopped with SIGSTOP is continued and stops its task as
+// usual; one held by a tracer (where SIGCONT does not reach) does not make
+// bg_stop fail: the tree is killed without it, and the answer says so.
+func TestStopWithAStoppedSupervisor(t *testing.T) {
+	for _, traced := range []bool{false, true} {
+		t.Run(map[bool]string{false: "SIGSTOP", true: "traced"}[traced], func(t *testing.T) {
+			a := newTestApp(t)
+			r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "wait_for": "^leaf "})
+			task, err := a.Store.Load(r.TaskID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if traced {
+				detach := ptraceStop(t, task.Watchdog.PID)
+				defer detach()
+			} else if err := procs.Signal(task.Watchdog, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the supervisor to stop", func() bool { return procs.Stopped(context.Background(), task.Watchdog) })
+			res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+			if err != nil {
+				t.Fatalf("bg_stop with a stopped supervisor: %v", err)
+			}
+			stop := res.(StopResult)
+			if stop.Status != supervisor.StatusKilled {
+				t.Fatalf("bg_stop answered %+v", stop)
+			}
+			if left := tasktest.MarkerProcs(t, task.ID); len(left) != 0 {
+				t.Fatalf("still alive: %v", left)
+			}
+			if says := strings.Contains(stop.Message, "supervisor (pid") && strings.Contains(stop.Message, "stopped"); says != traced {
+				t.Errorf("message %q (traced: %v); supervisor log: %s", stop.Message, traced, readFile(t, filepath.Join(task.Dir, supervisor.FileSupervisorLog)))
+			}
+		})
+	}
+}
+
+// ptraceStop attaches to every thread of pid as their tracer, as a
+// debugger does, which stops them, and returns the detach; SIGCONT from
+// others does not resume a traced thread.
+func ptraceStop(t *testing.T, pid int) (detach func()) {
+	t.Helper()
+	runtime.LockOSThread() // ptrace requests must come from the tracing thread.
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tids []int
+	detach = func() {
+		for _, tid := range tids {
+			_ = syscall.PtraceDetach(tid) // Best effort: cleanup SIGKILLs it anyway.
+		}
+		runtime.UnlockOSThread()
+	}
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		if err := syscall.PtraceAttach(tid); err != nil {
+			detach()
+			t.Skipf("cannot ptrace here (%v): the traced case needs ptrace permission", err)
+		}
+		tids = append(tids, tid)
+	}
+	return detach
+}
