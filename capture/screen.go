@@ -30,29 +30,8 @@ const (
 	maxCSIParams = 16
 )
 
-// parseState is where the escape-sequence parser is between two bytes.
-type parseState uint8
-
-const (
-	stGround    parseState = iota
-	stEscape               // after ESC
-	stEscInter             // after ESC and intermediate bytes (ESC ( B, ESC # 8)
-	stCSI                  // after ESC [
-	stString               // inside OSC, DCS, SOS, PM or APC, dropped
-	stStringEsc            // ESC seen inside a string: ESC \ ends it
-)
-
 // tab is the one control character a line keeps.
 var tab = []byte{'\t'}
-
-// isCtl marks the bytes that end a run of printable text: C0 controls and DEL.
-var isCtl = func() (t [256]bool) {
-	for i := 0; i < 0x20; i++ {
-		t[i] = true
-	}
-	t[0x7f] = true
-	return t
-}()
 
 // screenLine is one line of the screen: visible text only.
 type screenLine struct {
@@ -233,7 +212,7 @@ func (s *screen) finish() {
 	s.row, s.col = 0, 0
 }
 
-// feed runs the parser over b.
+// feed runs the parser (escTable) over b and executes what it finds.
 func (s *screen) feed(b []byte) {
 	for i := 0; i < len(b); {
 		if s.state == stGround {
@@ -244,84 +223,44 @@ func (s *screen) feed(b []byte) {
 				continue
 			}
 			// Fast path: a color sequence (ESC [ params m), the most
-			// common escape, has no effect and is skipped in one go.
+			// common escape, has no effect and is skipped in one go,
+			// where the table would take it byte by byte to the same end.
 			if b[i] == 0x1b {
 				if j := skipSGR(b, i); j > i {
 					i = j
 					continue
 				}
 			}
-			s.control(b[i])
-			i++
-			continue
 		}
 		c := b[i]
-		switch s.state {
-		case stEscape:
-			if !s.escape(c) {
-				continue // a lone ESC: the byte is text or a control
+		step := escTable[s.state][c]
+		s.state = step.next
+		switch step.act {
+		case actControl:
+			s.control(c)
+		case actEscFinal:
+			s.escFinal(c)
+		case actCSIStart:
+			s.nparams = 0
+			s.params[0] = 0
+			s.private = false
+		case actCSIParam:
+			s.csiParam(c)
+		case actCSIMark:
+			s.private = true
+		case actCSIFinal:
+			if !s.private {
+				s.dispatch(c)
 			}
-		case stEscInter:
-			switch {
-			case c >= 0x20 && c <= 0x2f: // more intermediates
-			case c >= 0x30 && c <= 0x7e:
-				s.state = stGround // charset select and the like: no effect
-			default:
-				s.state = stGround
-				continue // not part of the sequence: reprocess
-			}
-		case stCSI:
-			// Fast path for the parameters, most of an SGR sequence.
-			for ; c >= '0' && c <= '9' || c == ';'; c = b[i] {
-				if c == ';' {
-					if s.nparams == 0 {
-						s.nparams = 1
-					}
-					if s.nparams < maxCSIParams {
-						s.params[s.nparams] = 0
-						s.nparams++
-					}
-				} else {
-					if s.nparams == 0 {
-						s.nparams = 1
-					}
-					if p := &s.params[s.nparams-1]; *p < maxScreenCols {
-						*p = *p*10 + int(c-'0')
-					}
-				}
-				if i++; i == len(b) {
-					return
-				}
-			}
-			if !s.csiByte(c) {
-				s.state = stGround
-				continue // aborted: reprocess the byte as text or control
-			}
-		case stString:
-			switch c {
-			case 0x07:
-				s.state = stGround
-			case 0x1b:
-				s.state = stStringEsc
-			case '\n':
-				// An unterminated string must not swallow the rest of
-				// the log: give up on it at the end of the line.
-				s.state = stGround
-				continue
-			}
-		case stStringEsc:
-			if c == '\\' {
-				s.state = stGround
-			} else {
-				s.state = stEscape
-				continue // ESC then something else: a new sequence
-			}
+		case actReread:
+			continue
 		}
+		// actText does not come here: the fast path takes every text byte.
 		i++
 	}
 }
 
-// control handles a C0 control byte or DEL in the ground state.
+// control executes a C0 control byte or DEL in the ground state.
 func (s *screen) control(c byte) {
 	switch c {
 	case '\n':
@@ -338,81 +277,47 @@ func (s *screen) control(c byte) {
 		}
 	case '\t':
 		s.put(tab, true)
-	case 0x1b:
-		s.state = stEscape
 	}
 	// Other controls (BEL, SO, SI, NUL, DEL ...) show nothing.
 }
 
-// escape handles the byte after ESC and reports whether it was part of
-// the sequence.
-func (s *screen) escape(c byte) bool {
-	s.state = stGround
-	switch {
-	case c == '[':
-		s.state = stCSI
-		s.nparams = 0
-		s.params[0] = 0
-		s.private = false
-	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
-		s.state = stString // OSC, DCS, SOS, PM, APC: nothing visible
-	case c >= 0x20 && c <= 0x2f:
-		s.state = stEscInter
-	case c == '7':
+// escFinal executes ESC c, a two-byte sequence.
+func (s *screen) escFinal(c byte) {
+	switch c {
+	case '7':
 		s.savedRow, s.savedCol = s.base+s.row, s.col
-	case c == '8':
+	case '8':
 		s.restoreCursor()
-	case c == 'M': // reverse index
+	case 'M': // reverse index
 		if s.row > 0 {
 			s.row--
 		}
-	case c == 'D': // index
+	case 'D': // index
 		s.lineFeed()
-	case c == 'E': // next line
+	case 'E': // next line
 		s.col = 0
 		s.lineFeed()
-	case c == 'c': // full reset
+	case 'c': // full reset
 		s.separate()
-	case c == 0x1b:
-		s.state = stEscape
-	case c < 0x20 || c >= 0x7f:
-		return false // not a sequence: a lone ESC
 	}
-	return true
 }
 
-// csiByte consumes one byte of a CSI sequence and reports whether it belongs
-// to it.
-func (s *screen) csiByte(c byte) bool {
-	switch {
-	case c >= '0' && c <= '9':
-		if s.nparams == 0 {
-			s.nparams = 1
-		}
-		if p := &s.params[s.nparams-1]; *p < maxScreenCols {
-			*p = *p*10 + int(c-'0')
-		}
-	case c == ';' || c == ':':
-		if s.nparams == 0 {
-			s.nparams = 1
-		}
+// csiParam takes a parameter byte of a CSI sequence: a digit, or a
+// separator that starts the next parameter.
+func (s *screen) csiParam(c byte) {
+	if s.nparams == 0 {
+		s.nparams = 1
+	}
+	if c == ';' || c == ':' {
 		if s.nparams < maxCSIParams {
 			s.params[s.nparams] = 0
 			s.nparams++
 		}
-	case c >= 0x3c && c <= 0x3f: // private markers ? > < =
-		s.private = true
-	case c >= 0x20 && c <= 0x2f: // intermediates
-		s.private = true
-	case c >= 0x40 && c <= 0x7e:
-		s.state = stGround
-		if !s.private {
-			s.dispatch(c)
-		}
-	default:
-		return false
+		return
 	}
-	return true
+	if p := &s.params[s.nparams-1]; *p < maxScreenCols {
+		*p = *p*10 + int(c-'0')
+	}
 }
 
 // param returns parameter i, or def when it is missing or zero.

@@ -2,7 +2,10 @@ package capture
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEscapeStripper(t *testing.T) {
@@ -55,6 +58,81 @@ func FuzzEscapeStripper(f *testing.F) {
 		}
 		if bytes.IndexByte(in, 0x1b) < 0 && !bytes.Equal(out.Bytes(), in) {
 			t.Fatalf("text without escapes changed: %q -> %q", in, out.Bytes())
+		}
+	})
+}
+
+// screenEffect tells whether in holds a sequence the screen executes
+// (a cursor move, an erase, a saved cursor...): without one, the screen
+// must show the same lines with or without the sequences, which is what
+// keeps the stripper and the screen agreeing on where sequences end.
+// Every CSI final but SGR's 'm' counts, to stay on the safe side.
+func screenEffect(in []byte) bool {
+	st, private := stGround, false
+	for i := 0; i < len(in); {
+		step := escTable[st][in[i]]
+		st = step.next
+		switch step.act {
+		case actEscFinal:
+			if strings.IndexByte("78MDEc", in[i]) >= 0 {
+				return true
+			}
+		case actCSIStart:
+			private = false
+		case actCSIMark:
+			private = true
+		case actCSIFinal:
+			if !private && in[i] != 'm' {
+				return true
+			}
+		case actReread:
+			continue
+		}
+		i++
+	}
+	return false
+}
+
+func stripped(in []byte) []byte {
+	var out bytes.Buffer
+	_, _ = NewEscapeStripper(&out).Write(in) // A bytes.Buffer does not fail.
+	return out.Bytes()
+}
+
+// The cases where the two parsers once drifted (commit e90f060): the
+// stripper drops exactly what the screen does.
+func TestStripperAgreesWithScreen(t *testing.T) {
+	for _, in := range []string{
+		"\x1b]0;title never ended\nnext line\n",
+		"\x1b]0;t\x1b[31mred\n",
+		"\x1b[31\nx\n",
+		"\x1b\x1b[1mbold\x1b[0m\n",
+		"\x1b(B\x1b#8\x1b[?25l\x1b[?25hvisible\n",
+		"\x1bP1$r\x1b\\dcs\x1b_apc\x07\x1b^pm\x1b\\\n",
+		"esc then control \x1b\tx\n",
+	} {
+		if screenEffect([]byte(in)) {
+			t.Fatalf("%q: a case with a screen effect cannot compare", in)
+		}
+		got, want := screenLines(string(stripped([]byte(in)))), screenLines(in)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: the screen shows %q, but %q once stripped", in, want, got)
+		}
+	}
+}
+
+func FuzzStripperAgreesWithScreen(f *testing.F) {
+	f.Add([]byte("\x1b]0;title never ended\nnext line\n"))
+	f.Add([]byte("\x1b[1;31mred\x1b[0m \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// Valid UTF-8 only: a sequence cutting a rune in two makes two
+		// broken runes on the screen but one whole rune once stripped.
+		if !utf8.Valid(in) || screenEffect(in) {
+			t.Skip()
+		}
+		got, want := screenLines(string(stripped(in))), screenLines(string(in))
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: the screen shows %q, but %q once stripped", in, want, got)
 		}
 	})
 }
