@@ -339,7 +339,8 @@ func containsLine(lines []string, s string) bool {
 
 // Tool runs a tool (bg_status, ...) on host in the deployed build's
 // toolbox execute mode, params (JSON) on stdin, env (names and values of
-// safe characters only) in its environment. It returns the tool's JSON
+// safe characters only) in its environment; bg_run runs the reaper
+// there first. It returns the tool's JSON
 // answer and whether the tool failed (exit status 1 with {"error": ...}).
 // A build that vanished since it was recorded is deployed again.
 func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, env ...string) (answer []byte, failed bool, err error) {
@@ -354,6 +355,11 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 			cmd += " " + safeName(k) + "=" + safeName(v)
 		}
 		cmd += " " + dep.Dir + "/" + safeName(strings.ReplaceAll(tool, "_", "-"))
+		if tool == "bg_run" {
+			// No shell start runs our reaper there: each start does, as
+			// each shell start does here (a few ms with nothing to do).
+			cmd = "sh -c '" + dep.Dir + "/bgtask-tool reap --quiet >/dev/null 2>&1; exec " + cmd + "'"
+		}
 		var out, errOut bytes.Buffer
 		code, err := d.Transport.Run(ctx, host, cmd, bytes.NewReader(params), &out, &errOut)
 		switch {

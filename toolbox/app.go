@@ -186,7 +186,27 @@ func (a *App) Call(ctx context.Context, t *Tool, raw []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.Run(ctx, a, in)
+	r, err := a.routeOf(t, raw)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := a.run(ctx, t, in, r)
+	return res, err
+}
+
+// run runs t here, or on the host r names; a bg_status list adds the
+// tasks on other hosts. It returns the notices the hosts' answers carried.
+func (a *App) run(ctx context.Context, t *Tool, in Input, r route) (any, []Notice, error) {
+	if r.host != "" {
+		return a.runRemote(ctx, t, r)
+	}
+	res, err := t.Run(ctx, a, in)
+	if l, ok := res.(StatusList); ok && err == nil {
+		all, _ := in.vals["all"].(bool)
+		notices := a.addRemoteTasks(ctx, &l, all)
+		return l, notices, nil
+	}
+	return res, nil, err
 }
 
 func writeJSON(w io.Writer, v any) ExitCode {

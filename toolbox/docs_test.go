@@ -180,6 +180,9 @@ func TestDocsExamplesRun(t *testing.T) {
 				}
 				if c.tool.Name == "bg_run" {
 					params["command"] = docTaskCommand
+					// Here, not on the example's host: the remote tests
+					// (package remote's sshd) prove the round trip.
+					delete(params, "host")
 					if dir, ok := params["cwd"].(string); ok && !filepath.IsAbs(dir) {
 						// The project layout the example assumes.
 						if err := os.MkdirAll(filepath.Join(a.Wd, dir), 0o755); err != nil {

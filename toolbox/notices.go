@@ -47,15 +47,25 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	}
 	got := make(chan gathered, 1)
 	id, _ := in.vals["task_id"].(string) // bg_run has none: its task is new.
+	r, err := a.routeOf(t, raw)
+	if err != nil {
+		return nil, err
+	}
 	go func() {
 		n, told, err := a.notices(ctx, id)
+		// Remote tasks that ended: hosts are asked beside the call (a
+		// list asks them itself).
+		if t.Name != "bg_status" || id != "" {
+			n = append(n, a.remoteNotices(ctx, r.host)...)
+		}
 		got <- gathered{n, told, err}
 	}()
-	res, err := t.Run(ctx, a, in)
+	res, remoteNotices, err := a.run(ctx, t, in, r)
 	g := <-got
 	if err != nil {
 		return nil, err
 	}
+	g.notices = append(g.notices, remoteNotices...)
 	out, err := marshal(res)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,11 @@ func (a *App) notifyMode(t *supervisor.Task) (notify.Mode, error) {
 // announce when bg_stop did it; dying unseen is a failure, so it is
 // announced as one.
 func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
+	return a.notifyEvent(ctx, t, lastLine(t))
+}
+
+// notifyEvent tells the user how t ended, with the last line it printed.
+func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) error {
 	mode, err := a.notifyMode(t)
 	if err != nil {
 		return err
@@ -44,7 +49,7 @@ func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
 		TaskID: t.ID, Label: t.Label, Command: t.Command, Status: t.Status,
 		ExitCode: t.ExitCode,
 		Timeout:  time.Duration(t.TimeoutMinutes * float64(time.Minute)),
-		LastLine: lastLine(t),
+		LastLine: last,
 	}
 	if !t.FinishedAt.IsZero() {
 		ev.Duration = t.FinishedAt.Sub(t.StartedAt)

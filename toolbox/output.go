@@ -80,6 +80,7 @@ type StreamMeta struct {
 // OutputResult is bg_output's answer; a stream not asked for is absent.
 type OutputResult struct {
 	TaskID     string      `json:"task_id"`
+	Host       string      `json:"host,omitempty"`
 	Status     string      `json:"status"`
 	Stdout     *string     `json:"stdout,omitempty"`
 	Stderr     *string     `json:"stderr,omitempty"`

@@ -43,6 +43,7 @@ type SendInput struct {
 // SendResult is bg_send's answer.
 type SendResult struct {
 	TaskID  string `json:"task_id"`
+	Host    string `json:"host,omitempty"`
 	Sent    int    `json:"sent"` // bytes typed
 	Message string `json:"message"`
 }

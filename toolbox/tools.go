@@ -60,6 +60,7 @@ func bgRun() *Tool {
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
 			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
+			{Name: "host", Type: "string", Description: "Run it on another machine: an ssh destination as your ssh knows it (an alias from ~/.ssh/config, host, user@host). The task id it returns works with every tool; cwd is then a folder there (default: the remote home)."},
 		},
 		Run:     handle(runBgRun),
 		Results: []any{RunResult{}},
@@ -79,11 +80,15 @@ type RunInput struct {
 	WaitPort    int      `param:"wait_port"`
 	WaitURL     string   `param:"wait_url"`
 	WaitSeconds *float64 `param:"wait_seconds"` // nil: the default depends on the condition
+	// Host is where to run it; "" is here. Calls with one never reach
+	// runBgRun: they go to that host (see routeOf).
+	Host string `param:"host"`
 }
 
 // RunResult is bg_run's answer.
 type RunResult struct {
 	TaskID         string  `json:"task_id"`
+	Host           string  `json:"host,omitempty"` // where it runs, when not here
 	PID            int     `json:"pid"`
 	Command        string  `json:"command,omitempty"` // omitted once ready: the agent knows
 	Label          string  `json:"label"`
@@ -254,6 +259,7 @@ type StatusInput struct {
 // TaskSummary is one row of bg_status's list.
 type TaskSummary struct {
 	TaskID    string `json:"task_id"`
+	Host      string `json:"host,omitempty"` // where it runs, when not here
 	Label     string `json:"label"`
 	Status    string `json:"status"`
 	Command   string `json:"command"`
@@ -300,6 +306,9 @@ type StatusList struct {
 		// Hidden counts finished tasks left out of the list (all=true shows them).
 		Hidden int `json:"hidden,omitempty"`
 	} `json:"summary"`
+	// Hosts are the other machines running tasks started from here,
+	// each reachable or not (then its tasks are listed as last known).
+	Hosts []HostState `json:"hosts,omitempty"`
 }
 
 // listedFinished is how many finished tasks the list shows, newest first:
@@ -522,6 +531,7 @@ type StopInput struct {
 // StopResult is bg_stop's answer for kill.
 type StopResult struct {
 	TaskID  string `json:"task_id"`
+	Host    string `json:"host,omitempty"`
 	PID     int    `json:"pid"`
 	Status  string `json:"status"`
 	Message string `json:"message"`

@@ -1,0 +1,117 @@
+package remote
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+)
+
+// Record is what is kept locally of a task started on another host:
+// enough to route its id, and to list it when the host does not answer.
+type Record struct {
+	ID        string    `json:"id"` // the task's id there, and here
+	Host      string    `json:"host"`
+	Label     string    `json:"label"`
+	Command   string    `json:"command"`
+	Cwd       string    `json:"cwd"`
+	StartedAt time.Time `json:"started_at"`
+	// Status is the last one learned; ExitCode with it.
+	Status   string `json:"status"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	// Notify is bg_run's notify parameter ("" : $BG_NOTIFY decides);
+	// Notified is set once the desktop was told of its end.
+	Notify   string `json:"notify,omitempty"`
+	Notified bool   `json:"notified,omitempty"`
+}
+
+// Records is the folder of records: <state dir>/remote, one file per
+// task id, 0600 in a 0700 folder.
+type Records struct{ Dir string }
+
+// RecordsIn returns the records of a state folder.
+func RecordsIn(stateDir string) Records { return Records{Dir: filepath.Join(stateDir, "remote")} }
+
+// validID mirrors supervisor.ValidID's alphabet: a record's name can only
+// be a plain file name in the folder.
+func validID(id string) bool {
+	return strings.HasPrefix(id, "task-") && len(id) < 64 &&
+		strings.Trim(id[5:], "0123456789abcdefghijklmnopqrstuvwxyz-") == ""
+}
+
+// Get returns the record of id, or false when id is not a remote task.
+func (r Records) Get(id string) (Record, bool) {
+	if !validID(id) {
+		return Record{}, false
+	}
+	b, err := os.ReadFile(filepath.Join(r.Dir, id))
+	if err != nil {
+		return Record{}, false
+	}
+	var rec Record
+	if json.Unmarshal(b, &rec) != nil || rec.Host == "" || rec.ID != id {
+		return Record{}, false
+	}
+	return rec, true
+}
+
+// Put writes rec.
+func (r Records) Put(rec Record) error {
+	if !validID(rec.ID) {
+		return fmt.Errorf("record a remote task: invalid id %q", rec.ID)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+		return fmt.Errorf("record the remote task %s: %w", rec.ID, err)
+	}
+	return atomicfile.WriteFile(filepath.Join(r.Dir, rec.ID), b, 0o600)
+}
+
+// Remove forgets id.
+func (r Records) Remove(id string) error {
+	if !validID(id) {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(r.Dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("forget the remote task %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every record, oldest first.
+func (r Records) List() []Record {
+	ents, _ := os.ReadDir(r.Dir) // None yet: no records.
+	var out []Record
+	for _, e := range ents {
+		if rec, ok := r.Get(e.Name()); ok {
+			out = append(out, rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b Record) int {
+		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Hosts lists the hosts of the records, each once, in order of first use.
+func (r Records) Hosts() []string {
+	var hosts []string
+	for _, rec := range r.List() {
+		if !slices.Contains(hosts, rec.Host) {
+			hosts = append(hosts, rec.Host)
+		}
+	}
+	return hosts
+}

@@ -1,0 +1,386 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Tasks on other hosts: bg_run with host runs the tool there (package
+// remote deploys our lean build and carries the call over ssh), and a
+// local record of the task id routes every later call about it there.
+// Cursors, cleaning, digest, filters and waits run there; only the
+// answer crosses the network.
+
+// listHostTimeout bounds how long bg_status's list waits for one host.
+const listHostTimeout = 5 * time.Second
+
+// noticeHostTimeout bounds the look for ended tasks on each host that runs
+// tasks of ours, made beside every tool call.
+const noticeHostTimeout = 3 * time.Second
+
+// HostState is a host in bg_status's list.
+type HostState struct {
+	Host      string `json:"host"`
+	Reachable bool   `json:"reachable"`
+	Running   int    `json:"running"`
+	Error     string `json:"error,omitempty"`
+}
+
+// route says where a call goes: host "" is here.
+type route struct {
+	host   string
+	params []byte // the call's parameters, without host
+	rec    remote.Record
+}
+
+// routeOf finds where a call with raw parameters goes: bg_run with host
+// goes there, a task id recorded as remote goes to its host.
+func (a *App) routeOf(t *Tool, raw []byte) (route, error) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return route{}, nil // Decode already accepted it; nothing to route.
+	}
+	str := func(k string) string {
+		var s string
+		_ = json.Unmarshal(m[k], &s) // Absent or not a string: "".
+		return s
+	}
+	if host := strings.TrimSpace(str("host")); host != "" {
+		if err := remote.CheckHost(host); err != nil {
+			return route{}, &InputError{Param: "host", Msg: err.Error()}
+		}
+		delete(m, "host")
+		params, err := json.Marshal(m)
+		return route{host: host, params: params}, err
+	}
+	delete(m, "host")
+	if id := str("task_id"); id != "" && t.Name != "bg_run" {
+		if rec, ok := remote.RecordsIn(a.Store.Dir).Get(id); ok {
+			params, err := json.Marshal(m)
+			return route{host: rec.Host, params: params, rec: rec}, err
+		}
+	}
+	return route{}, nil
+}
+
+// remoteDeployer is what reaches other hosts, configured by the
+// environment (BG_SSH, BG_DIST_DIR).
+func (a *App) remoteDeployer() (*remote.Deployer, error) {
+	ssh, err := remote.NewSSH(a.Getenv, a.Store.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ssh.Env = a.Environ
+	exe := a.Executable
+	if exe == "" {
+		exe, _ = os.Executable() // Unknown: only BG_DIST_DIR is looked in.
+	}
+	lean := LeanBeside(exe)
+	if filepath.Base(exe) == LeanCommand {
+		lean = exe
+	}
+	var links []string
+	for _, t := range Tools() {
+		links = append(links, t.Command())
+	}
+	return &remote.Deployer{Transport: ssh, Getenv: a.Getenv, Executable: exe, Lean: lean,
+		Version: Version(), Links: links, StateDir: a.Store.Dir}, nil
+}
+
+// callRemote runs tool on host with params and returns its JSON answer
+// and the notices it carried. A tool error there is an error here.
+func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) (json.RawMessage, []Notice, error) {
+	d, err := a.remoteDeployer()
+	if err != nil {
+		return nil, nil, err
+	}
+	var env []string
+	if r := a.reader(ctx); r != "" {
+		env = append(env, "AMP_THREAD_ID="+capture.ReaderKey(r))
+	}
+	ans, failed, err := d.Tool(ctx, host, tool, params, env...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if failed {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(ans, &e) // No message: say so below.
+		if e.Error == "" {
+			e.Error = string(ans)
+		}
+		return nil, nil, fmt.Errorf("%s (on %s)", e.Error, host)
+	}
+	var n struct {
+		Notices []Notice `json:"notices"`
+	}
+	_ = json.Unmarshal(ans, &n) // Notices are a courtesy.
+	return ans, n.Notices, nil
+}
+
+// runRemote runs a routed call on its host and returns its answer typed
+// as the local tool's would be, with host set.
+func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, error) {
+	ans, notices, err := a.callRemote(ctx, r.host, t.Name, r.params)
+	if err != nil {
+		return nil, nil, err
+	}
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal(r.params, &in) // Marshalled by routeOf.
+	has := func(k string) bool { _, ok := in[k]; return ok }
+	var res any
+	switch t.Name {
+	case "bg_run":
+		var v RunResult
+		err = json.Unmarshal(ans, &v)
+		v.Host = r.host
+		if err == nil {
+			rec := remote.Record{ID: v.TaskID, Host: r.host, Label: v.Label, Command: v.Command, Cwd: v.Cwd,
+				StartedAt: a.Now().UTC(), Status: v.Status, ExitCode: v.ExitCode}
+			var p struct {
+				Command, Cwd, Notify string
+			}
+			_ = json.Unmarshal(r.params, &p) // Validated by Decode.
+			rec.Command, rec.Notify = p.Command, p.Notify
+			if rec.Cwd == "" {
+				rec.Cwd = p.Cwd
+			}
+			if err := remote.RecordsIn(a.Store.Dir).Put(rec); err != nil {
+				return nil, nil, fmt.Errorf("%w; the task %s runs on %s", err, v.TaskID, r.host)
+			}
+			a.learn(ctx, rec.ID, v.Status, v.ExitCode)
+			v.Message = strings.Replace(v.Message, "Started ", "Started on "+r.host+" ", 1)
+		}
+		res = v
+	case "bg_status":
+		if !has("task_id") {
+			break
+		}
+		var v TaskDetail
+		err = json.Unmarshal(ans, &v)
+		v.Host = r.host
+		if err == nil {
+			a.learn(ctx, v.TaskID, v.Status, v.ExitCode)
+		}
+		res = v
+	case "bg_output":
+		var v OutputResult
+		err = json.Unmarshal(ans, &v)
+		v.Host = r.host
+		if err == nil {
+			a.learn(ctx, v.TaskID, v.Status, nil)
+		}
+		res = v
+	case "bg_stop":
+		var action struct{ Action string }
+		_ = json.Unmarshal(r.params, &action) // Validated by Decode.
+		if action.Action == "cleanup" {
+			var v CleanupResult
+			err = json.Unmarshal(ans, &v)
+			if err == nil && v.Cleaned > 0 {
+				_ = remote.RecordsIn(a.Store.Dir).Remove(r.rec.ID) // Best effort: a stale record lists as gone.
+			}
+			res = v
+			break
+		}
+		var v StopResult
+		err = json.Unmarshal(ans, &v)
+		v.Host = r.host
+		if err == nil {
+			a.learn(ctx, v.TaskID, v.Status, nil)
+		}
+		res = v
+	case "bg_send":
+		var v SendResult
+		err = json.Unmarshal(ans, &v)
+		v.Host = r.host
+		res = v
+	}
+	if err != nil || res == nil {
+		return nil, nil, fmt.Errorf("the answer of %s on %s: %v: %.200s", t.Name, r.host, err, ans)
+	}
+	a.learnNotices(ctx, notices)
+	return res, notices, nil
+}
+
+// learn records a remote task's status, and tells the desktop, once, of
+// an end its notify mode announces. It is how remote failures are
+// noticed without a local daemon: on the next call that learns of them.
+func (a *App) learn(ctx context.Context, id, status string, exitCode *int) {
+	recs := remote.RecordsIn(a.Store.Dir)
+	rec, ok := recs.Get(id)
+	if !ok || status == "" || (rec.Status == status && (rec.Notified || status == supervisor.StatusRunning)) {
+		return
+	}
+	rec.Status = status
+	if exitCode != nil {
+		rec.ExitCode = exitCode
+	}
+	if status != supervisor.StatusRunning && !rec.Notified {
+		rec.Notified = true
+		if err := a.notifyRemoteEnd(ctx, rec); err != nil {
+			fmt.Fprintln(a.Stderr, "bgtask:", err) // The answer matters more.
+		}
+	}
+	_ = recs.Put(rec) // Best effort: the next call learns it again.
+}
+
+// learnNotices learns the ends that a host's notices report.
+func (a *App) learnNotices(ctx context.Context, notices []Notice) {
+	for _, n := range notices {
+		a.learn(ctx, n.TaskID, n.Status, n.ExitCode)
+	}
+}
+
+// notifyRemoteEnd tells the desktop here how a remote task ended.
+func (a *App) notifyRemoteEnd(ctx context.Context, rec remote.Record) error {
+	t := &supervisor.Task{ID: rec.ID, Label: rec.Label + " on " + rec.Host, Command: rec.Command, Status: rec.Status,
+		ExitCode: rec.ExitCode, StartedAt: rec.StartedAt, FinishedAt: a.Now(), Notify: rec.Notify}
+	return a.notifyEvent(ctx, t, "")
+}
+
+// remoteNotices asks each host running tasks of ours, except skip, for
+// the tasks that ended there since this reader's previous call (a bg_status
+// list there carries them), bounded in time: a host that does not answer
+// is asked again on the next call.
+func (a *App) remoteNotices(ctx context.Context, skip string) []Notice {
+	var hosts []string
+	for _, rec := range remote.RecordsIn(a.Store.Dir).List() {
+		if rec.Status == supervisor.StatusRunning && rec.Host != skip && !slices.Contains(hosts, rec.Host) {
+			hosts = append(hosts, rec.Host)
+		}
+	}
+	var mu sync.Mutex
+	var out []Notice
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, noticeHostTimeout)
+			defer cancel()
+			_, notices, err := a.callRemote(ctx, h, "bg_status", []byte(`{}`))
+			if err != nil {
+				return
+			}
+			a.learnNotices(ctx, notices)
+			mu.Lock()
+			out = append(out, notices...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// addRemoteTasks adds to a bg_status list the tasks started from here on
+// other hosts, asking each host at most listHostTimeout; a host that does
+// not answer is listed as unreachable with its tasks as last known.
+func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Notice {
+	recs := remote.RecordsIn(a.Store.Dir).List()
+	if len(recs) == 0 {
+		return nil
+	}
+	byHost := map[string][]remote.Record{}
+	var hosts []string
+	for _, r := range recs {
+		if _, ok := byHost[r.Host]; !ok {
+			hosts = append(hosts, r.Host)
+		}
+		byHost[r.Host] = append(byHost[r.Host], r)
+	}
+	type answer struct {
+		list    StatusList
+		notices []Notice
+		err     error
+	}
+	answers := make([]answer, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, listHostTimeout)
+			defer cancel()
+			ans, notices, err := a.callRemote(ctx, h, "bg_status", []byte(`{"all":true}`))
+			if err == nil {
+				err = json.Unmarshal(ans, &answers[i].list)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no answer within %s", listHostTimeout)
+			}
+			answers[i].notices, answers[i].err = notices, err
+		})
+	}
+	wg.Wait()
+	var notices []Notice
+	var rows []TaskSummary
+	for i, h := range hosts {
+		st := HostState{Host: h, Reachable: answers[i].err == nil}
+		mine := map[string]remote.Record{}
+		for _, r := range byHost[h] {
+			mine[r.ID] = r
+		}
+		if answers[i].err != nil {
+			st.Error = answers[i].err.Error()
+			for _, r := range byHost[h] {
+				s := TaskSummary{TaskID: r.ID, Label: r.Label, Status: r.Status, Command: r.Command, Host: h,
+					StartedAt: r.StartedAt.UTC().Format(supervisor.TimeLayout), Age: formatDuration(a.Now().Sub(r.StartedAt)), AutoKill: "unknown: host unreachable"}
+				if r.Status == supervisor.StatusRunning {
+					s.Status = "unreachable"
+				}
+				rows = append(rows, s)
+			}
+		} else {
+			notices = append(notices, answers[i].notices...)
+			a.learnNotices(ctx, answers[i].notices)
+			for _, s := range answers[i].list.Tasks {
+				if _, ok := mine[s.TaskID]; !ok {
+					continue // Started there by someone else.
+				}
+				s.Host = h
+				delete(mine, s.TaskID)
+				a.learn(ctx, s.TaskID, s.Status, nil)
+				if s.Status == supervisor.StatusRunning {
+					st.Running++
+				}
+				rows = append(rows, s)
+			}
+			for id := range mine {
+				_ = remote.RecordsIn(a.Store.Dir).Remove(id) // Cleaned up there: forget it here.
+			}
+		}
+		l.Hosts = append(l.Hosts, st)
+	}
+	// Merge by start time; keep the running ones and the newest finished.
+	rows = append(l.Tasks, rows...)
+	slices.SortStableFunc(rows, func(x, y TaskSummary) int { return strings.Compare(x.StartedAt, y.StartedAt) })
+	finished := 0
+	for _, s := range rows {
+		if s.Status != supervisor.StatusRunning && s.Status != "unreachable" {
+			finished++
+		}
+	}
+	l.Tasks = l.Tasks[:0]
+	l.Summary.Total, l.Summary.Running = l.Summary.Hidden, 0
+	for _, s := range rows {
+		l.Summary.Total++
+		if s.Status == supervisor.StatusRunning || s.Status == "unreachable" {
+			l.Summary.Running++
+		} else if finished--; !all && finished >= listedFinished {
+			l.Summary.Hidden++
+			continue
+		}
+		l.Tasks = append(l.Tasks, s)
+	}
+	return notices
+}

@@ -1,0 +1,281 @@
+package toolbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// remoteApp is an App whose ssh reaches srv (BG_SSH="ssh -F ...") and
+// whose dist folder holds a static build of bgtask-tool for this
+// machine; its master connection is closed at cleanup.
+func remoteApp(t *testing.T, srv *remotetest.Server, env ...string) *App {
+	t.Helper()
+	dist := remotetest.BuildDist(t)
+	a := newTestApp(t, append([]string{"BG_SSH=" + srv.SSHCommand(), "BG_DIST_DIR=" + dist}, env...)...)
+	t.Cleanup(func() {
+		if d, err := a.remoteDeployer(); err == nil {
+			for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
+				_ = d.Transport.(*remote.SSH).Exit(context.Background(), h) // Best effort: most have none.
+			}
+		}
+	})
+	return a
+}
+
+// userProcs lists the remote account's processes but the sshd serving
+// our connection.
+func userProcs(srv *remotetest.Server) []string {
+	var out []string
+	for _, pid := range srv.UserProcs() {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)) // Gone: not listed.
+		if c := strings.ReplaceAll(string(comm), "\x00", " "); c != "" && !strings.HasPrefix(c, "sshd") {
+			out = append(out, fmt.Sprintf("%d %s", pid, c))
+		}
+	}
+	return out
+}
+
+func executeJSON(t *testing.T, a *App, tool *Tool, params string) map[string]any {
+	t.Helper()
+	out, err := a.Execute(context.Background(), tool, []byte(params))
+	if err != nil {
+		t.Fatalf("%s %s: %v", tool.Name, params, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRemoteEndToEnd(t *testing.T) {
+	srv := remotetest.Start(t)
+	notified := filepath.Join(t.TempDir(), "notified")
+	a := remoteApp(t, srv, "BG_NOTIFY_CMD=echo \"$BG_TASK_LABEL $BG_TASK_STATUS $BG_TASK_EXIT_CODE\" >> "+notified)
+	host := srv.Alias
+
+	// Deploy and run: the task runs there, as the remote user, under the
+	// supervisor, and its id routes every later call.
+	run := call[RunResult](t, a, bgRun(), `{"command": "echo hello from $(id -un); sleep 600", "label": "srv", "host": "`+host+`"}`)
+	if run.Host != host || supervisor.ValidID(run.TaskID) != nil || !strings.Contains(run.Message, "on "+host) {
+		t.Fatalf("bg_run on %s: %+v", host, run)
+	}
+	if _, err := a.Store.Load(run.TaskID); err == nil {
+		t.Error("the remote task has a local task folder")
+	}
+	srv.Run(t, "test -d ~/.local/state/amp-bg-tasks/"+run.TaskID)
+	out := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+run.TaskID+`", "wait_seconds": 20}`)
+	if out.Host != host || out.Stdout == nil || *out.Stdout != "hello from "+srv.User {
+		t.Errorf("bg_output of the remote task: %+v", out)
+	}
+	detail := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+run.TaskID+`"}`)
+	if detail.Host != host || detail.Status != supervisor.StatusRunning || !strings.HasPrefix(detail.LogDir, srv.Home) || detail.Processes < 1 {
+		t.Errorf("bg_status of the remote task: %+v", detail)
+	}
+	// Labels are unique per host and cwd.
+	if _, err := a.Call(context.Background(), bgRun(), []byte(`{"command": "true", "label": "srv", "host": "`+host+`"}`)); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("a duplicate label on %s: %v", host, err)
+	}
+	// A local task of the same label is another task.
+	local := call[RunResult](t, a, bgRun(), `{"command": "sleep 600", "label": "srv"}`)
+
+	// The command reaches the remote shell exactly as given.
+	tricky := `printf '[%s]' 'a"b' "it's" '$HOME' '` + "`id -u`" + `' '*' "\\" 'tab	x'; echo` + "\n" + `echo "two $((1+1))" *.none`
+	want, err := exec.Command("bash", "-c", tricky).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, _ := json.Marshal(map[string]any{"command": tricky, "host": host, "wait_seconds": 30})
+	q := call[RunResult](t, a, bgRun(), string(params))
+	got := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+q.TaskID+`", "raw": true, "since": false}`)
+	if got.Stdout == nil || *got.Stdout+"\n" != string(want) {
+		t.Errorf("the tricky command printed %q there, %q here", deref(got.Stdout), want)
+	}
+
+	// wait_port runs there.
+	port := freeTCPPort(t)
+	web := call[RunResult](t, a, bgRun(), fmt.Sprintf(`{"command": "exec perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr=>q(127.0.0.1), LocalPort=>%d, Listen=>1, ReuseAddr=>1) or die; sleep 600'", "label": "web", "host": "%s", "wait_port": %d, "wait_seconds": 30}`, port, host, port))
+	if web.WaitResult == nil || !web.Ready {
+		t.Errorf("wait_port there: %+v", web)
+	}
+
+	// A failing build: its digest comes back in the same call.
+	build := call[RunResult](t, a, bgRun(), `{"command": "for i in $(seq 1 300); do echo compiling unit $i; done; echo 'src/main.c:42:7: error: expected ; before }' >&2; for i in $(seq 1 300); do echo linking $i; done; echo 'make: *** [all] Error 2' >&2; exit 2", "label": "build", "host": "`+host+`", "wait_seconds": 60}`)
+	if build.ExitCode == nil || *build.ExitCode != 2 || build.Stderr == nil || !strings.Contains(*build.Stderr, "main.c:42:7: error") {
+		t.Errorf("failing remote build: %+v (stderr %q)", build, deref(build.Stderr))
+	}
+	dig := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+build.TaskID+`", "view": "digest", "since": false}`)
+	if dig.Stderr == nil || !strings.Contains(*dig.Stderr, "Error 2") || dig.Stdout == nil || strings.Count(*dig.Stdout, "\n") > 100 {
+		t.Errorf("digest of the remote build: %q / %q", deref(dig.Stdout), deref(dig.Stderr))
+	}
+
+	// bg_send types into an interactive remote task.
+	repl := call[RunResult](t, a, bgRun(), `{"command": "read -r x; echo \"got $x\"; sleep 600", "label": "repl", "interactive": true, "host": "`+host+`"}`)
+	sent := call[SendResult](t, a, bgSend(), `{"task_id": "`+repl.TaskID+`", "text": "it's $HOME"}`)
+	if sent.Host != host || sent.Sent == 0 {
+		t.Errorf("bg_send: %+v", sent)
+	}
+	ans := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+repl.TaskID+`", "filter": "got", "wait_seconds": 20}`)
+	if ans.Stdout == nil || !strings.Contains(*ans.Stdout, "got it's $HOME") {
+		t.Errorf("the interactive task answered %q", deref(ans.Stdout))
+	}
+
+	// The list: local and remote tasks, each remote one with its host.
+	list := call[StatusList](t, a, bgStatus(), `{}`)
+	hosts := map[string]string{}
+	for _, s := range list.Tasks {
+		hosts[s.TaskID] = s.Host
+	}
+	if h, ok := hosts[run.TaskID]; !ok || h != host || hosts[local.TaskID] != "" || hosts[build.TaskID] != host {
+		t.Errorf("list: %+v", list.Tasks)
+	}
+	if len(list.Hosts) != 1 || !list.Hosts[0].Reachable || list.Hosts[0].Running != 3 {
+		t.Errorf("list hosts: %+v", list.Hosts)
+	}
+
+	// A failure is noticed on the next call, however unrelated: the
+	// agent's notices and the desktop (here BG_NOTIFY_CMD).
+	fail := call[RunResult](t, a, bgRun(), `{"command": "sleep 1; echo broken >&2; exit 3", "label": "late", "host": "`+host+`"}`)
+	var notice map[string]any
+	waitFor(t, "a notice of the remote failure", func() bool {
+		m := executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+		ns, _ := m["notices"].([]any)
+		for _, n := range ns {
+			if n.(map[string]any)["task_id"] == fail.TaskID {
+				notice = n.(map[string]any)
+			}
+		}
+		return notice != nil
+	})
+	if notice["status"] != "failed" || !strings.Contains(notice["message"].(string), "exit 3") {
+		t.Errorf("notice: %v", notice)
+	}
+	waitFor(t, "the desktop notification", func() bool {
+		b, _ := os.ReadFile(notified)
+		return strings.Contains(string(b), "late on "+host+" failed 3")
+	})
+	if b, _ := os.ReadFile(notified); strings.Count(string(b), "late on") != 1 {
+		t.Errorf("notified %q, want once", b)
+	}
+
+	// The reaper runs there with each start: a task whose supervisor died
+	// is reaped, past its timeout, by the next bg_run there.
+	orphan := call[RunResult](t, a, bgRun(), `{"command": "trap '' HUP; sleep 600", "label": "orphan", "timeout": 0.01, "host": "`+host+`"}`)
+	orphanStart := time.Now().Unix()
+	wd, _ := strconv.Atoi(strings.TrimSpace(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+orphan.TaskID+"/watchdog_pid")))
+	if err := syscall.Kill(wd, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the supervisor's death, and the timeout", func() bool {
+		return syscall.Kill(wd, 0) != nil && time.Since(time.Unix(orphanStart, 0)) > 2*time.Second
+	})
+	call[RunResult](t, a, bgRun(), `{"command": "true", "host": "`+host+`"}`)
+	if st := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+orphan.TaskID+`"}`); st.Status != supervisor.StatusReaped {
+		t.Errorf("orphan after a start there: %s, want reaped", st.Status)
+	}
+
+	// A connection dropped mid-wait: a clear error, the task goes on, the
+	// next call reconnects.
+	d, err := a.remoteDeployer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh := d.Transport.(*remote.SSH)
+	master, err := ssh.MasterPID(context.Background(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waitErr error
+	wg.Go(func() {
+		_, waitErr = a.Call(context.Background(), bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 120}`))
+	})
+	waitFor(t, "the remote wait", func() bool {
+		return strings.Contains(strings.Join(userProcs(srv), "\n"), "bg-output")
+	})
+	if err := syscall.Kill(master, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if !remote.IsKind(waitErr, remote.KindDropped) || !strings.Contains(waitErr.Error(), "keeps running") {
+		t.Errorf("dropped mid-wait: %v", waitErr)
+	}
+	if st := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+run.TaskID+`"}`); st.Status != supervisor.StatusRunning {
+		t.Errorf("after the drop the task is %s", st.Status)
+	}
+
+	// Stop: the whole tree there; then nothing of the remote user runs.
+	for _, id := range []string{run.TaskID, web.TaskID, repl.TaskID} {
+		if st := call[StopResult](t, a, bgStop(), `{"task_id": "`+id+`"}`); st.Host != host || st.Status != supervisor.StatusKilled {
+			t.Errorf("stop %s: %+v", id, st)
+		}
+	}
+	waitFor(t, "no process of the remote user", func() bool { return len(userProcs(srv)) == 0 })
+
+	// Cleanup there forgets it here.
+	call[CleanupResult](t, a, bgStop(), `{"task_id": "`+build.TaskID+`", "action": "cleanup"}`)
+	if _, err := a.Call(context.Background(), bgStatus(), []byte(`{"task_id": "`+build.TaskID+`"}`)); err == nil {
+		t.Error("a cleaned remote task still answers")
+	}
+
+	// An unreachable host is a clear error, and the list still lists.
+	start := time.Now()
+	_, err = a.Call(context.Background(), bgRun(), []byte(`{"command": "true", "host": "`+srv.Unreachable+`"}`))
+	if !remote.IsKind(err, remote.KindUnreachable) {
+		t.Errorf("unreachable host: %v", err)
+	}
+	t.Logf("unreachable: %v after %v", err, time.Since(start))
+	if err := remote.RecordsIn(a.Store.Dir).Put(remote.Record{ID: "task-1-gone", Host: srv.Refused, Label: "elsewhere", Status: "running", StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	list = call[StatusList](t, a, bgStatus(), `{}`)
+	var down *HostState
+	for i := range list.Hosts {
+		if list.Hosts[i].Host == srv.Refused {
+			down = &list.Hosts[i]
+		}
+	}
+	if down == nil || down.Reachable || down.Error == "" || len(list.Tasks) < 3 {
+		t.Errorf("list with a host down: %+v %+v", list.Hosts, list.Tasks)
+	}
+	_ = remote.RecordsIn(a.Store.Dir).Remove("task-1-gone")
+
+	// A changed host key: refused, with how to fix it.
+	_ = ssh.Exit(context.Background(), host)
+	srv.NewHostKey(t)
+	_, err = a.Call(context.Background(), bgStatus(), []byte(`{"task_id": "`+run.TaskID+`"}`))
+	if !remote.IsKind(err, remote.KindHostKeyChanged) {
+		t.Errorf("changed host key: %v", err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func freeTCPPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
