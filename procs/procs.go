@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/shirou/gopsutil/v3/process"
 )
@@ -45,6 +46,27 @@ func Lookup(ctx context.Context, pid int) (Proc, error) {
 		return Proc{}, err
 	}
 	return Proc{PID: pid, Start: st.start}, nil
+}
+
+// startSlack is how far a start time read from the system may be off: the
+// kernel counts from a boot time in whole seconds.
+const startSlack = time.Second
+
+// Adopt returns the live process pid when it can be the one a record
+// without a start time names (a task of an earlier version): one of
+// ours, started at or after notBefore. A process that started earlier
+// is another one that got the PID, and is refused.
+func Adopt(ctx context.Context, pid int, notBefore time.Time) (Proc, bool) {
+	p, err := Lookup(ctx, pid)
+	if err != nil || p.Start < notBefore.Add(-startSlack).UnixMilli() || !Alive(ctx, p) {
+		return Proc{}, false
+	}
+	gp := &process.Process{Pid: int32(pid)}
+	uids, err := gp.UidsWithContext(ctx)
+	if err != nil || len(uids) == 0 || uids[0] != int32(os.Getuid()) {
+		return Proc{}, false
+	}
+	return p, true
 }
 
 // Alive reports whether p still runs: the PID exists, started at the

@@ -306,6 +306,13 @@ func readTask(dir string) (*Task, error) {
 	if t.Label == "" {
 		t.Label = t.ID
 	}
+	if t.Status == StatusRunning && t.Root.PID > 0 && t.Root.Start == 0 && !t.StartedAt.IsZero() {
+		// The original's layout records no start time: a live PID is
+		// the task's when its process started at or after the task.
+		if p, ok := procs.Adopt(context.Background(), t.Root.PID, t.StartedAt); ok {
+			t.Root = p
+		}
+	}
 	return t, r.err
 }
 
