@@ -2,6 +2,8 @@ package capture
 
 import (
 	"encoding/binary"
+	"slices"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -38,12 +40,22 @@ type screenLine struct {
 	b     []byte // valid UTF-8, no control characters except tab
 	cols  int    // runes in b
 	ascii bool   // b is all ASCII, so a column is a byte offset
+	// marks are the colour sequences (SGR) written on the line, by the
+	// column they were written at; kept only by a screen with colors set.
+	marks []sgrMark
+}
+
+// sgrMark is one colour sequence at a column of a line.
+type sgrMark struct {
+	col int
+	seq string
 }
 
 func (l *screenLine) reset() {
 	l.b = l.b[:0]
 	l.cols = 0
 	l.ascii = true
+	l.marks = l.marks[:0]
 }
 
 // offset returns the byte offset of column c, or len(l.b) past the end.
@@ -66,6 +78,13 @@ func (l *screenLine) offset(c int) int {
 // no longer reach them, or at finish.
 type screen struct {
 	emit func([]byte)
+	// colors keeps colour sequences where they were written: the lines
+	// emitted carry them (for a person's terminal; the cleaner drops them).
+	colors  bool
+	colored []byte // scratch for a line with its colours
+	// cleared, when set, is called after a full clear has emitted what
+	// was on the screen.
+	cleared func()
 
 	lines    []*screenLine // the window; the cursor is on lines[row]
 	free     []*screenLine // recycled lines, to avoid an allocation per line
@@ -227,6 +246,9 @@ func (s *screen) feed(b []byte) {
 			// where the table would take it byte by byte to the same end.
 			if b[i] == 0x1b {
 				if j := skipSGR(b, i); j > i {
+					if s.colors {
+						s.mark(string(b[i:j]))
+					}
 					i = j
 					continue
 				}
@@ -390,6 +412,17 @@ func (s *screen) dispatch(final byte) {
 			n = min(n, maxScreenCols-l.cols)
 			s.splice(l, s.col, s.col, s.spaceRun(n), n)
 		}
+	case 'm':
+		if s.colors {
+			seq := []byte("\x1b[")
+			for i := range s.nparams {
+				if i > 0 {
+					seq = append(seq, ';')
+				}
+				seq = strconv.AppendInt(seq, int64(s.params[i]), 10)
+			}
+			s.mark(string(append(seq, 'm')))
+		}
 	case 's':
 		s.savedRow, s.savedCol = s.base+s.row, s.col
 	case 'u':
@@ -429,6 +462,9 @@ func (s *screen) separate() {
 	s.flush(len(s.lines))
 	s.lines = append(s.lines[:0], s.newLine())
 	s.row = 0
+	if s.cleared != nil {
+		s.cleared()
+	}
 }
 
 // lineFeed moves the cursor down a line, opening a new one at the bottom.
@@ -452,7 +488,11 @@ func (s *screen) trimWindow() {
 // flush emits the first n lines of the window and drops them.
 func (s *screen) flush(n int) {
 	for _, l := range s.lines[:n] {
-		s.emit(l.b)
+		if len(l.marks) > 0 {
+			s.emit(s.withColors(l))
+		} else {
+			s.emit(l.b)
+		}
 		s.free = append(s.free, l)
 	}
 	k := copy(s.lines, s.lines[n:])
@@ -524,7 +564,28 @@ func (s *screen) eraseRight() {
 	if s.col < l.cols {
 		l.b = l.b[:l.offset(s.col)]
 		l.cols = s.col
+		l.marks = slices.DeleteFunc(l.marks, func(m sgrMark) bool { return m.col > s.col })
 	}
+}
+
+// mark keeps colour sequence seq at the cursor.
+func (s *screen) mark(seq string) {
+	l := s.lines[s.row]
+	l.marks = append(l.marks, sgrMark{col: s.col, seq: seq})
+}
+
+// withColors returns l's text with its colour sequences where they were
+// written, in a scratch buffer.
+func (s *screen) withColors(l *screenLine) []byte {
+	slices.SortStableFunc(l.marks, func(a, b sgrMark) int { return a.col - b.col })
+	out, prev := s.colored[:0], 0
+	for _, m := range l.marks {
+		off := l.offset(m.col)
+		out = append(append(out, l.b[prev:off]...), m.seq...)
+		prev = off
+	}
+	s.colored = append(out, l.b[prev:]...)
+	return s.colored
 }
 
 func (s *screen) eraseLeft() {

@@ -474,18 +474,20 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			if name == "stderr" {
 				w = a.Stderr
 			}
-			raw := w
+			st := &logStream{name: name, w: w, raw: w}
 			if !in.Raw {
-				raw = a.palette(w).stripper(w)
+				st.raw, st.flush, st.close = a.logWriter(w)
 			}
-			l.streams = append(l.streams, &logStream{name: name, w: w, raw: raw})
+			l.streams = append(l.streams, st)
 		}
 	}
+	defer l.close()
 	for {
 		if err := l.print(); err != nil {
 			return err
 		}
 		if !*follow || l.t.Status != supervisor.StatusRunning {
+			l.close() // The last lines before the end line.
 			if *follow {
 				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", l.t.Label, endedAs(l.t.Status, l.t.ExitCode, a.palette(a.Stderr)))
 			}
@@ -522,10 +524,12 @@ type logPrinter struct {
 
 type logStream struct {
 	name    string
-	w       io.Writer // where cleaned lines and notes go
-	raw     io.Writer // where raw bytes go: w, escape codes removed when not a terminal
-	pos     int64     // raw: the next byte to print
-	started bool      // printed once already: -n applies no more
+	w       io.Writer    // where cleaned lines and notes go
+	raw     io.Writer    // where raw bytes go (see App.logWriter)
+	flush   func() error // writes what raw holds back, when following; nil for none
+	close   func() error // writes the rest of it; nil for none
+	pos     int64        // raw: the next byte to print
+	started bool         // printed once already: -n applies no more
 }
 
 func (l *logPrinter) print() error {
@@ -546,6 +550,9 @@ func (l *logPrinter) print() error {
 		s.started = true
 		next, skipped, err := st.CopyFrom(s.raw, s.pos)
 		_ = st.Close() // Read only.
+		if err == nil && s.flush != nil {
+			err = s.flush()
+		}
 		if err != nil {
 			return err
 		}
@@ -555,6 +562,16 @@ func (l *logPrinter) print() error {
 		s.pos = next
 	}
 	return nil
+}
+
+// close writes what the streams' writers hold back, once.
+func (l *logPrinter) close() {
+	for _, s := range l.streams {
+		if s.close != nil {
+			_ = s.close() // A terminal gone: nowhere to say so.
+			s.close = nil
+		}
+	}
 }
 
 // printCleaned prints the cleaned lines of s that the private reader has

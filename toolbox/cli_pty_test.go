@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,3 +193,35 @@ func TestRestartAndBulkInATerminal(t *testing.T) {
 		t.Fatalf("status without a task after rm --all:\n%s", ls)
 	}
 }
+
+// On a terminal, logs print the lines the program's screen kept: no
+// cursor moves or clears reach the reader's terminal (Vite clears with 48
+// newlines, home and erase-below), colours stay; --raw is byte-exact.
+func TestLogsOnATerminal(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	script := `for i in $(seq 48); do echo; done; printf '\033[1;1H\033[0J'; ` +
+		`printf '  \033[32mVITE\033[39m ready\n'; printf '50%%\r\033[2K100%%\n'; echo 'error: boom' >&2; exit 3`
+	r := startTask(t, a, map[string]any{"command": script, "label": "web"})
+	waitEnd(t, a, r.TaskID)
+	out, code := ptyCLI(t, a, "logs", "web", "-f")
+	if code != 0 || notSGR.MatchString(out) || strings.Count(out, "\n") != 4 ||
+		!strings.Contains(out, "  \x1b[32mVITE\x1b[39m ready\n100%\n") || !strings.Contains(out, "error: boom\n") {
+		t.Fatalf("logs -f on a terminal: exit %d\n%q", code, out)
+	}
+	// The end line colours the status alone.
+	if !strings.Contains(out, "[web ended: "+sgrRed+"failed"+sgrReset+", exit 3]") {
+		t.Fatalf("end line: %q", out)
+	}
+	out, code = ptyCLI(t, a, "logs", "--raw", "web", "--stream", "stdout")
+	if code != 0 || !strings.Contains(out, strings.Repeat("\n", 48)+"\x1b[1;1H\x1b[0J") || !strings.Contains(out, "50%\r\x1b[2K100%") {
+		t.Fatalf("--raw: exit %d\n%q", code, out)
+	}
+	// -n's help says what it does, once, with no default of -1.
+	if help, _ := ptyCLI(t, a, "logs", "--help"); strings.Contains(help, "-1") || strings.Contains(help, "(default: all") {
+		t.Fatalf("logs --help:\n%s", help)
+	}
+}
+
+// notSGR matches any escape sequence but a colour (SGR) one.
+var notSGR = regexp.MustCompile(`\x1b(\[[0-9;:?<=>]*[^0-9;:?<=>m]|[^\[])`)

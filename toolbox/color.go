@@ -20,12 +20,17 @@ func (a *App) palette(w io.Writer) palette {
 	if a.Getenv("FORCE_COLOR") != "" {
 		return palette{on: true}
 	}
+	return palette{on: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
-		return palette{}
+		return false
 	}
 	fi, err := f.Stat()
-	return palette{on: err == nil && fi.Mode()&os.ModeCharDevice != 0}
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // SGR colours, all of one length so that a coloured column stays aligned.
@@ -67,4 +72,20 @@ func (p palette) stripper(w io.Writer) io.Writer {
 		return w
 	}
 	return capture.NewEscapeStripper(w)
+}
+
+// logWriter is where `bgtask logs` writes a task's raw output for w. On a
+// terminal it is rendered (capture.Renderer): the program's cursor moves
+// and clears must not move or blank the reader's terminal; colours stay
+// when the palette is on. Elsewhere it is as written, escape codes
+// removed when the palette is off. Its flush writes what is final, and
+// close the rest.
+func (a *App) logWriter(w io.Writer) (out io.Writer, flush, close func() error) {
+	pal := a.palette(w)
+	if !isTerminal(w) {
+		none := func() error { return nil }
+		return pal.stripper(w), none, none
+	}
+	r := capture.NewRenderer(pal.stripper(w))
+	return r, r.Flush, r.Close
 }
