@@ -116,15 +116,10 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 		return err
 	}
 	// The toolbox entries and bg-reaper run on every tool call and shell
-	// start: they get the lean build when it is beside this one.
-	hot := "bgtask"
-	if lean := toolbox.LeanBeside(src); lean != "" {
-		if err = in.installBinary(lean, filepath.Join(p.bin, toolbox.LeanCommand)); err != nil {
-			return err
-		}
-		hot = toolbox.LeanCommand
-	} else {
-		in.printf("note       no %s beside %s: the toolbox entries and bg-reaper run bgtask, which starts slower (scripts/install.sh builds both)", toolbox.LeanCommand, src)
+	// start: they get the lean build.
+	hot, err := in.installLean(ctx, a, src)
+	if err != nil {
+		return err
 	}
 	// Relative, so the binaries can be moved together.
 	if err = in.link(hot, filepath.Join(p.bin, "bg-reaper")); err != nil {

@@ -153,11 +153,4 @@ func chooseShells(a *toolbox.App, list string, p installPaths) ([]string, error)
 	return out, nil
 }
 
-func onPath(path, name string) bool {
-	for _, dir := range filepath.SplitList(path) {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return true
-		}
-	}
-	return false
-}
+func onPath(path, name string) bool { return lookPath(name, path) != "" }

@@ -18,5 +18,15 @@ trap 'exit 1' INT TERM # Through the EXIT trap.
 echo "building   bgtask and bgtask-tool with $(go version)"
 # Static (no cgo): nothing here needs C, and a binary that does not load
 # the C library starts about 3 ms sooner on every tool call.
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -trimpath -o "$tmp/bgtask-tool" ./cmd/bgtask-tool)
-"$tmp/bgtask" install "$@"
+mkdir -p "$tmp/bin"
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/bgtask-tool" ./cmd/bgtask-tool)
+# The lean builds remote deploy uploads, in the layout of a release
+# archive: bgtask install copies them beside the installed bgtask.
+case " $* " in
+*" --uninstall "*) ;;
+*)
+	echo "building   bgtask-tool for linux and darwin, amd64 and arm64 (for remote hosts)"
+	"$repo/scripts/dist.sh" "$tmp/lib/amp-bg-tasks/dist"
+	;;
+esac
+"$tmp/bin/bgtask" install "$@"

@@ -24,10 +24,10 @@ func stampedVersion() string {
 	return version + " (commit " + commit[:min(12, len(commit))] + ")"
 }
 
-// pseudoCommit is the commit a Go pseudo-version names
+// PseudoCommit is the commit a Go pseudo-version names
 // (v0.0.0-20261129090000-e90f06097557: go install of an untagged
 // commit), "" for any other version.
-func pseudoCommit(v string) string {
+func PseudoCommit(v string) string {
 	i := strings.LastIndexByte(v, '-')
 	if i < 0 || len(v)-i-1 != 12 || strings.Count(v, "-") < 2 {
 		return ""

@@ -14,8 +14,8 @@ func TestPseudoCommit(t *testing.T) {
 		{"(devel)", ""},
 	}
 	for _, tt := range tests {
-		if got := pseudoCommit(tt.version); got != tt.want {
-			t.Errorf("pseudoCommit(%q) = %q, want %q", tt.version, got, tt.want)
+		if got := PseudoCommit(tt.version); got != tt.want {
+			t.Errorf("PseudoCommit(%q) = %q, want %q", tt.version, got, tt.want)
 		}
 	}
 }

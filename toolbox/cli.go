@@ -768,7 +768,7 @@ func Version() string {
 		return "unknown"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		if rev := pseudoCommit(v); rev != "" {
+		if rev := PseudoCommit(v); rev != "" {
 			return v + " (commit " + rev + ")"
 		}
 		return v

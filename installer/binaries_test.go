@@ -1,0 +1,147 @@
+package installer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+)
+
+// pkgLayout makes the layout of a release archive or an npm platform
+// package in a temporary folder: bin/bgtask and, unless dist is nil,
+// lib/amp-bg-tasks/dist with a build per platform (its content its name)
+// and their SHA256SUMS. It returns the path of bin/bgtask.
+func pkgLayout(t *testing.T, dist map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	bgtask := filepath.Join(root, "bin", "bgtask")
+	write := func(path, content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(bgtask, "#!/bin/sh\necho full bgtask\n", 0o755)
+	if dist == nil {
+		return bgtask
+	}
+	dir := filepath.Join(root, "lib", "amp-bg-tasks", "dist")
+	var sums strings.Builder
+	for _, p := range distPlatforms() {
+		name := remote.DistName(p)
+		content := "lean build " + name + "\n"
+		sum := sha256.Sum256([]byte(content))
+		write(filepath.Join(dir, name), content, 0o755)
+		if s, ok := dist[name]; ok {
+			content = s // A damaged file: the checksum is of the original.
+			write(filepath.Join(dir, name), content, 0o755)
+		}
+		sums.WriteString(hex.EncodeToString(sum[:]) + "  " + name + "\n")
+	}
+	write(filepath.Join(dir, "SHA256SUMS"), sums.String(), 0o644)
+	return bgtask
+}
+
+func installFrom(t *testing.T, home, bgtask string, args ...string) (string, toolbox.ExitCode) {
+	t.Helper()
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "BG_DIST_DIR=", "PATH=/nonexistent")
+	a.Executable = bgtask
+	var out, errOut strings.Builder
+	a.Stdout, a.Stderr = &out, &errOut
+	code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none", "--agents", "none"}, args...))
+	return out.String() + errOut.String(), code
+}
+
+// A release archive or npm package carries no bgtask-tool in bin/, only
+// the dist folder: the install takes this platform's lean build from it
+// and copies the whole folder beside the installed bgtask, where remote
+// deploy looks; the uninstall takes all of it away.
+func TestInstallLeanFromDist(t *testing.T) {
+	home := t.TempDir()
+	bgtask := pkgLayout(t, map[string]string{})
+	out, code := installFrom(t, home, bgtask)
+	if code != toolbox.ExitOK {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	bin := filepath.Join(home, ".local", "bin")
+	host := remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
+	if got := toolboxtest.ReadFile(t, filepath.Join(bin, toolbox.LeanCommand)); got != "lean build "+host+"\n" {
+		t.Errorf("installed %s holds %q, want the dist's %s", toolbox.LeanCommand, got, host)
+	}
+	if target, err := filepath.EvalSymlinks(filepath.Join(home, ".config", "amp", "tools", "bg-run")); err != nil || filepath.Base(target) != toolbox.LeanCommand {
+		t.Errorf("bg-run runs %q (%v), want %s", target, err, toolbox.LeanCommand)
+	}
+	installed := filepath.Join(home, ".local", "lib", "amp-bg-tasks", "dist")
+	if got := remote.DistDir(func(string) string { return "" }, filepath.Join(bin, "bgtask")); filepath.Clean(got) != installed {
+		t.Fatalf("the installed bgtask looks for its dist folder in %s, the install put it in %s", got, installed)
+	}
+	sums := toolboxtest.ReadFile(t, filepath.Join(installed, "SHA256SUMS"))
+	for _, p := range distPlatforms() {
+		name := remote.DistName(p)
+		if got := toolboxtest.ReadFile(t, filepath.Join(installed, name)); got != "lean build "+name+"\n" {
+			t.Errorf("%s holds %q", name, got)
+		}
+		if !strings.Contains(sums, "  "+name+"\n") {
+			t.Errorf("SHA256SUMS lacks %s:\n%s", name, sums)
+		}
+	}
+	// The installed bgtask reinstalling itself finds its own dist folder.
+	if out, code := installFrom(t, home, filepath.Join(bin, "bgtask")); code != toolbox.ExitOK || strings.Contains(out, "installed ") {
+		t.Errorf("reinstall from the installed bgtask (exit %d) changed something:\n%s", code, out)
+	}
+	if out, code := installFrom(t, home, bgtask, "--uninstall"); code != toolbox.ExitOK {
+		t.Fatalf("uninstall: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local", "lib")); !os.IsNotExist(err) {
+		t.Errorf("uninstall left %s: %v", filepath.Join(home, ".local", "lib"), err)
+	}
+}
+
+// A dist file that is not what SHA256SUMS says is refused, not
+// installed, and the message names it.
+func TestInstallDamagedDist(t *testing.T) {
+	home := t.TempDir()
+	bgtask := pkgLayout(t, map[string]string{"bgtask-tool_linux_arm64": "truncated"})
+	out, code := installFrom(t, home, bgtask)
+	if code == toolbox.ExitOK || !strings.Contains(out, "bgtask-tool_linux_arm64") || !strings.Contains(out, "damaged") {
+		t.Fatalf("install of a damaged dist: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local", "lib", "amp-bg-tasks", "dist", "bgtask-tool_linux_arm64")); !os.IsNotExist(err) {
+		t.Errorf("the damaged build was installed: %v", err)
+	}
+}
+
+// With neither a lean build beside it nor Go to build one (here a build
+// from a checkout, which has no module version to fetch), bgtask serves
+// as bgtask-tool, and says so.
+func TestInstallWithoutLean(t *testing.T) {
+	home := t.TempDir()
+	bgtask := pkgLayout(t, nil)
+	out, code := installFrom(t, home, bgtask)
+	if code != toolbox.ExitOK {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "bgtask serves as "+toolbox.LeanCommand) {
+		t.Errorf("install did not say bgtask serves as the lean build:\n%s", out)
+	}
+	lean := filepath.Join(home, ".local", "bin", toolbox.LeanCommand)
+	if target, err := os.Readlink(lean); err != nil || target != "bgtask" {
+		t.Errorf("%s -> %q (%v), want bgtask", lean, target, err)
+	}
+	if toolbox.LeanBeside(filepath.Join(home, ".local", "bin", "bgtask")) == "" {
+		t.Errorf("supervisors find no %s beside the installed bgtask", toolbox.LeanCommand)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local", "lib")); !os.IsNotExist(err) {
+		t.Errorf("an install without dist made %s: %v", filepath.Join(home, ".local", "lib"), err)
+	}
+}
