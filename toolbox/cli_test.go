@@ -232,6 +232,13 @@ func TestCompletion(t *testing.T) {
 	for _, tc := range []struct{ words, want string }{
 		{"bgtask st", "status stop"},
 		{"bgtask logs web", "webserver"},
+		// Flags, from the tools' parameters too, and their values.
+		{"bgtask run --wait-p", "--wait-port"},
+		{"bgtask run --inter", "--interactive"},
+		{"bgtask logs webserver --st", "--stream"},
+		{"bgtask logs --stream std", "stdout stderr"},
+		{"bgtask stop --a", "--action --all"},
+		{"bgtask send x --key ctrl-", "ctrl-c ctrl-d"},
 	} {
 		cmd := exec.Command(bash, "--norc", "-c", script+`COMP_WORDS=(`+tc.words+`); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _bgtask; echo "${COMPREPLY[*]}"`)
 		cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
