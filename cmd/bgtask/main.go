@@ -1,6 +1,6 @@
 // Command bgtask runs long commands in the background for coding agents:
-// the CLI for people, the MCP server (bgtask mcp), the installer and
-// doctor. The Amp toolbox entries and bg-reaper are the lean bgtask-tool,
+// the CLI for people, the MCP server (bgtask mcp), the live view
+// (bgtask top), the installer and doctor. The Amp toolbox entries and bg-reaper are the lean bgtask-tool,
 // which starts faster; installed under those names bgtask serves them too.
 package main
 
@@ -10,8 +10,9 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/mcpserver"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/top"
 )
 
 func main() {
-	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command())...)))
+	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command(), top.Command())...)))
 }
