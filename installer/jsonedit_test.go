@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -87,4 +88,42 @@ func TestJSONMemberBadInput(t *testing.T) {
 			t.Errorf("%s: no error", src)
 		}
 	}
+}
+
+// Whatever the settings file holds, the edit never panics, its result
+// parses and holds our entry, and taking the entry out gives back the
+// very bytes the file had.
+func FuzzJSONMemberRoundTrip(f *testing.F) {
+	for _, seed := range []string{"", "{}", "{}\n", " {\n}", `{"mcpServers": {}}`, "{\n    \"a\": [1, 2],\n    \"mcpServers\": {\"x\": {}}\n}\n",
+		"{\n  // c\n  \"mcpServers\": {\n    \"x\": 1, /* d */\n  },\n}", "{\"a\":1 // e\n}", `{"mcpServers": {"bg-tasks": {"command": "y"}}}`, "[]", "{\"a\":"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		next, undo, state, err := setJSONMember(src, "mcpServers", "bg-tasks", testEntry)
+		if err != nil {
+			return
+		}
+		doc, err := decodeJSONC(next)
+		if err != nil {
+			t.Fatalf("result does not parse: %v\n%q", err, next)
+		}
+		servers, _ := doc["mcpServers"].(map[string]any)
+		if entry, _ := servers["bg-tasks"].(map[string]any); !ownedByTest(entry) {
+			t.Fatalf("our entry is not in the result: %q", next)
+		}
+		if state != "registered" {
+			return
+		}
+		back, found, err := removeJSONMember(next, "mcpServers", "bg-tasks", undo, ownedByTest)
+		if err != nil || !found {
+			t.Fatalf("remove: %v %v", found, err)
+		}
+		want := src
+		if len(bytes.TrimSpace(src)) == 0 {
+			want = []byte("{}\n") // A blank file comes back from the record.
+		}
+		if !bytes.Equal(back, want) {
+			t.Fatalf("not given back:\n%q\nwant\n%q\nafter insert:\n%q", back, want, next)
+		}
+	})
 }
