@@ -110,6 +110,14 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		default:
 			_, statErr := os.Stat(cmd)
 			report(statErr == nil, fmt.Sprintf("%s: MCP server %s -> %s mcp", c.Name, mcpServerName, cmd), "bgtask install --agents "+c.Key+" (the registered binary is gone)")
+			if c.TOML {
+				// Codex cuts a tool call after tool_timeout_sec: our
+				// waits may last 600 s.
+				if secs := codexTimeout(c.Path); secs < codexToolTimeout {
+					report(false, fmt.Sprintf("%s cuts tool calls after %d s (tool_timeout_sec), before our longest wait (600 s) ends", c.Name, secs),
+						fmt.Sprintf("bgtask install --agents %s (it sets tool_timeout_sec = %d)", c.Key, codexToolTimeout))
+				}
+			}
 		}
 	}
 
@@ -210,4 +218,25 @@ func bashCompletionInstalled() bool {
 		}
 	}
 	return false
+}
+
+// codexTimeout is our server's tool_timeout_sec in Codex's config.toml;
+// 60 (Codex's default) when it is not set.
+func codexTimeout(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	var doc map[string]any
+	if toml.Unmarshal(b, &doc) != nil {
+		return 0
+	}
+	ours, _ := tomlLookup(doc, "mcp_servers."+mcpServerName).(map[string]any)
+	switch v := ours["tool_timeout_sec"].(type) {
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 60
 }

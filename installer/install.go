@@ -190,7 +190,7 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 	}
 	in.printf("For any other MCP client, the server command is: %s mcp", bin)
 	if len(in.skipped) > 0 {
-		return fmt.Errorf("not registered with %s (see above)", strings.Join(in.skipped, ", "))
+		return fmt.Errorf("skipped (see SKIPPED above): %s", strings.Join(in.skipped, ", "))
 	}
 	return nil
 }

@@ -151,3 +151,34 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor with the registration gone: exit %d\n%s", code, out)
 	}
 }
+
+// Doctor reports a Codex registration that would cut our long waits, and
+// an install fixes it.
+func TestDoctorCodexTimeout(t *testing.T) {
+	home := t.TempDir()
+	bin := filepath.Join(home, ".local", "bin")
+	codex := filepath.Join(home, ".codex", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(codex), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := "[mcp_servers.bg-tasks]\ncommand = \"" + filepath.Join(bin, "bgtask") + "\"\nargs = [\"mcp\"]\n"
+	if err := os.WriteFile(codex, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
+	run := func(args ...string) string {
+		var out strings.Builder
+		a.Stdout, a.Stderr = &out, &out
+		a.CLI(t.Context(), "bgtask", args)
+		return out.String()
+	}
+	if out := run("doctor"); !strings.Contains(out, "FAIL  Codex cuts tool calls after 60 s (tool_timeout_sec)") {
+		t.Errorf("doctor with Codex's default timeout:\n%s", out)
+	}
+	if out := run("install", "--shell", "none", "--agents", "codex"); !strings.Contains(out, "updated    "+codex) {
+		t.Errorf("install did not update the Codex entry:\n%s", out)
+	}
+	if out := run("doctor"); strings.Contains(out, "Codex cuts") || !strings.Contains(out, "ok    Codex: MCP server bg-tasks") {
+		t.Errorf("doctor after the install:\n%s", out)
+	}
+}

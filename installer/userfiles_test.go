@@ -238,9 +238,13 @@ func TestInstallSkipsBadFiles(t *testing.T) {
 	if err := os.Link(cursor, filepath.Join(home, "cursor-mcp-copy.json")); err != nil {
 		t.Fatal(err)
 	}
+	bashrc := filepath.Join(home, "dotfiles", "bashrc") // ~/.bashrc links to it.
+	if err := os.Chmod(bashrc, 0o444); err != nil {
+		t.Fatal(err)
+	}
 	before := snapshot(t, home)
 	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH=/usr/bin:/bin")
-	out, code := runInstall(t, a, "--shell", "none", "--agents", allAgents())
+	out, code := runInstall(t, a, "--shell", "bash", "--agents", allAgents())
 	if code == toolbox.ExitOK {
 		t.Fatalf("install with bad files: exit 0\n%s", out)
 	}
@@ -248,14 +252,15 @@ func TestInstallSkipsBadFiles(t *testing.T) {
 		"SKIPPED    Claude Code: " + claude + ": not valid JSON",
 		"SKIPPED    Gemini CLI: " + gemini + " is read-only (mode 0444): left as it is; to register by hand, add to " + gemini,
 		"SKIPPED    Cursor: " + cursor + " has 2 hard links: left as it is",
-		"not registered with Claude Code, Cursor, Gemini CLI",
+		"SKIPPED    " + bashrc + " is read-only (mode 0444): left as it is; add these lines to it by hand:\n" + shellBegin,
+		"skipped (see SKIPPED above): " + filepath.Join(home, ".bashrc") + ", Claude Code, Cursor, Gemini CLI",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	after := snapshot(t, home)
-	for _, rel := range []string{".claude.json", ".gemini/settings.json", ".cursor/mcp.json"} {
+	for _, rel := range []string{".claude.json", ".gemini/settings.json", ".cursor/mcp.json", "dotfiles/bashrc"} {
 		if before[rel] != after[rel] {
 			t.Errorf("%s was changed", rel)
 		}
