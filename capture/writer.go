@@ -247,3 +247,56 @@ func lastByte(path string, size int64) byte {
 	}
 	return b[0]
 }
+
+// GapMarker starts the line that DiscardCurrent leaves where the output
+// it deleted was.
+const GapMarker = "[bgtask: disk full:"
+
+// DiscardCurrent frees the space of a stream's current file when the disk
+// is full and nothing else can be freed (a task's first segment): the
+// outcome of a task must be recorded even then. The file's bytes become a
+// segment of the index that is gone, as a rotated segment deleted by
+// lumberjack is (readers count its lines and announce them as rotated
+// away), and the new current file starts with a line that marks the gap.
+// It returns the bytes freed, 0 when the file was empty. Only for a
+// stream no Writer writes anymore.
+func DiscardCurrent(dir, stream string) (int64, error) {
+	path := filepath.Join(dir, stream)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return 0, nil // Nothing to free.
+	}
+	index, err := ReadIndex(dir, stream)
+	if err != nil {
+		return 0, err
+	}
+	lines, err := countLines(path)
+	if err != nil {
+		return 0, err
+	}
+	seg := Segment{Lines: lines, Bytes: fi.Size(), Cut: lastByte(path, fi.Size()) != '\n'}
+	// A backup's name, later than every other, for a file that no longer
+	// exists: readers take it as deleted.
+	at := time.Now().UTC()
+	if n := len(index); n > 0 {
+		if last, ok := backupTime(stream, index[n-1].Name); ok && !at.After(last) {
+			at = last.Add(time.Millisecond)
+		}
+	}
+	seg.Name = stream + "-" + at.Format(backupLayout)
+	if err := os.Remove(path); err != nil {
+		return 0, fmt.Errorf("free %s: %w", stream, err)
+	}
+	if err := writeIndex(dir, stream, append(index, seg)); err != nil {
+		return fi.Size(), fmt.Errorf("free %s: %w", stream, err)
+	}
+	// The stream went on mid-line: the marker starts a line of its own.
+	mark := fmt.Sprintf("%s %d bytes of output (%d lines) deleted to record the outcome]\n", GapMarker, seg.Bytes, lines)
+	if seg.Cut {
+		mark = "\n" + mark
+	}
+	if err := os.WriteFile(path, []byte(mark), 0o600); err != nil {
+		return fi.Size(), fmt.Errorf("mark the gap in %s: %w", stream, err)
+	}
+	return fi.Size(), nil
+}

@@ -23,12 +23,12 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 	if t.Status != StatusRunning {
 		return t, fmt.Errorf("%s: %w (%s)", t.ID, ErrNotRunning, t.Status)
 	}
-	stuck := false
+	how := waitExited
 	if err := procs.Signal(t.Watchdog, syscall.SIGTERM); err == nil {
 		// A supervisor stopped by SIGSTOP keeps SIGTERM pending: continue
 		// it, after SIGTERM so that the stop is what it does first.
 		_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: it may be gone already.
-		stuck = waitSupervisor(ctx, t.Watchdog, supervisorWait(grace))
+		how = waitSupervisor(ctx, t, supervisorWait(grace))
 	}
 	cur, err := s.Load(t.ID)
 	if err != nil {
@@ -37,7 +37,8 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 	if cur.Status != StatusRunning {
 		return cur, nil
 	}
-	if stuck {
+	switch how {
+	case waitStuck:
 		// Stopped by a tracer (a debugger), where SIGCONT does not reach:
 		// it cannot act, so end the tree without it and say so.
 		if _, err := procs.KillTree(ctx, procs.Target{Root: cur.Root, Marker: cur.ID, Grace: grace}); err != nil {
@@ -48,36 +49,74 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 		}
 		cur.StopNote = fmt.Sprintf("its supervisor (pid %d) is stopped (traced?) and could not act, so the tree was killed without it", cur.Watchdog.PID)
 		return cur, nil
+	case waitUnrecorded:
+		// The supervisor ended the tree and waits for space to record
+		// it: what is left (nothing, normally) is ended here, and the
+		// answer says what happened instead of waiting for a full disk.
+		if _, err := procs.KillTree(ctx, procs.Target{Root: cur.Root, Marker: cur.ID, Grace: grace}); err != nil {
+			return cur, fmt.Errorf("kill %s: %w", cur.ID, err)
+		}
+		cur.Unrecorded = t.Unrecorded
+		cur.StopNote = "tree killed; outcome not recorded: " + cur.Unrecorded
+		return cur, nil
 	}
 	return s.takeOver(ctx, cur, StatusKilled, grace)
 }
 
-// stuckFor is how long a supervisor may stay stopped after SIGCONT before
-// Stop acts without it.
+// How waitSupervisor ended.
+const (
+	waitExited     = iota // the supervisor exited, or the wait timed out
+	waitStuck             // the supervisor stays stopped (a tracer holds it)
+	waitUnrecorded        // the command is gone, the outcome cannot be recorded (a full disk)
+)
+
+// stuckFor is how long a supervisor may stay stopped after SIGCONT, or
+// unable to record an outcome, before Stop acts without it.
 const stuckFor = time.Second
 
-// waitSupervisor waits up to d for a supervisor asked to stop to exit. It
-// returns true early when the supervisor stays stopped (a tracer holds it).
-func waitSupervisor(ctx context.Context, sv procs.Proc, d time.Duration) (stuck bool) {
+// waitSupervisor waits up to d for the supervisor of t, asked to stop, to
+// exit. It returns early when the supervisor stays stopped, or when the
+// command is gone and its outcome cannot be recorded (see Unrecorded).
+func waitSupervisor(ctx context.Context, t *Task, d time.Duration) int {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	var stoppedSince time.Time
+	var stoppedSince, unrecordedSince time.Time
+	since := func(cond bool, at *time.Time) bool {
+		switch {
+		case !cond:
+			*at = time.Time{}
+		case at.IsZero():
+			*at = time.Now()
+		default:
+			return time.Since(*at) >= stuckFor
+		}
+		return false
+	}
 	for {
 		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		procs.Wait(wctx, sv)
+		procs.Wait(wctx, t.Watchdog)
 		wcancel()
-		if ctx.Err() != nil || !procs.Alive(ctx, sv) {
-			return false
+		if ctx.Err() != nil || !procs.Alive(ctx, t.Watchdog) {
+			return waitExited
 		}
-		switch {
-		case !procs.Stopped(ctx, sv):
-			stoppedSince = time.Time{}
-		case stoppedSince.IsZero():
-			stoppedSince = time.Now()
-		case time.Since(stoppedSince) >= stuckFor:
-			return true
+		if since(procs.Stopped(ctx, t.Watchdog), &stoppedSince) {
+			return waitStuck
+		}
+		if since(unrecorded(ctx, t) != "", &unrecordedSince) {
+			t.Unrecorded = unrecorded(ctx, t)
+			return waitUnrecorded
 		}
 	}
+}
+
+// unrecorded says why the outcome of t, whose supervisor lives, is not
+// recorded although its command is gone: "disk full", or "" when nothing
+// keeps it from being recorded (a supervisor takes milliseconds).
+func unrecorded(ctx context.Context, t *Task) string {
+	if procs.Alive(ctx, t.Root) || readOne(t.Dir, fileStatus) != StatusRunning || !diskFull(t.Dir) {
+		return ""
+	}
+	return "disk full"
 }
 
 // supervisorWait is how long to wait for a supervisor asked to stop: its
@@ -103,10 +142,15 @@ func (s Store) takeOver(ctx context.Context, t *Task, status string, grace time.
 
 // Settle corrects a task recorded as running whose supervisor and command
 // are both gone (SIGKILL, OOM, reboot): nobody will record its end, so it
-// is recorded as killed now. A task whose supervisor died while its
+// is recorded as killed now. A task whose command is gone while its
+// supervisor cannot record the end (a full disk) gets Unrecorded. A task whose supervisor died while its
 // command lives on stays running: the reaper (or bg_stop) ends it.
 func (s Store) Settle(ctx context.Context, t *Task) (*Task, error) {
-	if t.Status != StatusRunning || procs.Alive(ctx, t.Watchdog) {
+	if t.Status != StatusRunning {
+		return t, nil
+	}
+	if procs.Alive(ctx, t.Watchdog) {
+		t.Unrecorded = unrecorded(ctx, t)
 		return t, nil
 	}
 	if procs.Alive(ctx, t.Root) {

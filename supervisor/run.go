@@ -307,7 +307,9 @@ func (c *captureErrors) writeLocked() {
 }
 
 // record records the outcome and the capture error, waiting for space when the disk is full:
-// it frees what it can of the task's own rotated logs first, then retries
+// it frees what it can of the task's own logs first (the oldest rotated
+// segments, then the current files, leaving a line that marks the gap),
+// then retries
 // with a growing pause (a person may free space), for up to a day. An
 // outcome recorded late is better than one lost.
 //
@@ -316,6 +318,7 @@ func (c *captureErrors) writeLocked() {
 func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors, status string, code *int, at time.Time) error {
 	pause := 100 * time.Millisecond
 	deadline := time.Now().Add(24 * time.Hour)
+	discarded := map[string]bool{} // Each current file once: then only the gap's marker is left.
 	for {
 		if cur := readOne(t.Dir, fileStatus); cur != "" && cur != StatusRunning {
 			// Recorded while we could not act (stopped by a tracer, so
@@ -332,6 +335,10 @@ func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors
 			sv.Log.Printf("disk full: removed %s to record the outcome", freed)
 			continue
 		}
+		if freed := discardCurrent(t.Dir, discarded); freed != "" {
+			sv.Log.Printf("disk full: %s to record the outcome", freed)
+			continue
+		}
 		sv.Log.Printf("disk full: waiting for space to record %s", status)
 		select {
 		case <-ctx.Done():
@@ -340,6 +347,39 @@ func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors
 		}
 		pause = min(2*pause, 30*time.Second)
 	}
+}
+
+// discardCurrent frees the larger non-empty current log file not freed
+// before (see capture.DiscardCurrent), returning what it did, or "" when
+// there is none.
+func discardCurrent(dir string, done map[string]bool) string {
+	streams := []string{"stdout", "stderr"}
+	if size(filepath.Join(dir, "stderr")) > size(filepath.Join(dir, "stdout")) {
+		streams[0], streams[1] = streams[1], streams[0]
+	}
+	for _, stream := range streams {
+		if done[stream] {
+			continue
+		}
+		n, err := capture.DiscardCurrent(dir, stream)
+		if n > 0 {
+			done[stream] = true
+			what := fmt.Sprintf("deleted the %d bytes of %s's current segment", n, stream)
+			if err != nil {
+				what += fmt.Sprintf(" (%v)", err)
+			}
+			return what
+		}
+	}
+	return ""
+}
+
+func size(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // freeOldestSegment deletes the oldest rotated log segment of the task,

@@ -132,6 +132,10 @@ type Task struct {
 	// supervisor is gone: no timeout is enforced, no end will be recorded
 	// until the reaper or bg_stop ends it. Not stored.
 	Unsupervised bool
+	// Unrecorded says why the outcome of a task whose command is gone is
+	// not recorded yet while its supervisor lives ("disk full"); set by
+	// Settle and Stop. Not stored.
+	Unrecorded string
 	// StopNote says what Stop had to do beyond the usual (a stopped
 	// supervisor, an outcome that could not be recorded). Not stored.
 	StopNote string

@@ -36,6 +36,16 @@ func closeIfInherited(fd, keep int) {
 	}
 }
 
+// diskFull reports whether the file system holding dir has (next to) no
+// space left for us: less than a few blocks.
+func diskFull(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return uint64(st.Bavail)*uint64(st.Bsize) < 64<<10
+}
+
 // metaLimit bounds a metadata file read: the longest, command, is a
 // command line.
 const metaLimit = 1 << 20

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -251,13 +252,100 @@ func TestLegacyFoldersAreTasks(t *testing.T) {
 }
 
 // A full disk: the supervisor keeps draining the terminal (the command
-// never blocks on it), still enforces the timeout, records the outcome and
-// what it could not write, and the reading tools keep answering.
+// never blocks on it), still enforces the timeout, records the outcome
+// within seconds and what it could not write, and the reading tools keep
+// answering. With small segments it frees a rotated one; with the default
+// 10 MB segments the first one fills the disk, and it frees that one,
+// leaving a line that marks the gap.
 func TestDiskFull(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		gap  bool // the current segment had to go
+	}{
+		{"small segments", []string{"BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40"}, false},
+		{"first segment", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t, tc.env...)
+			mountTmpfs(t, a)
+			r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
+			task := waitEnd(t, a, r.TaskID)
+			t.Logf("outcome recorded %s after the deadline", time.Since(task.Deadline()).Round(100*time.Millisecond))
+			waitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+			if task.Status != supervisor.StatusTimeout {
+				t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
+			}
+			if !strings.Contains(task.CaptureError, "no space left on device") || !strings.Contains(task.CaptureError, "bytes dropped") {
+				t.Fatalf("capture_error %q", task.CaptureError)
+			}
+			l := call[StatusList](t, a, bgStatus(), `{}`)
+			if len(l.Tasks) != 1 || l.Tasks[0].CaptureError == "" {
+				t.Fatalf("bg_status list on a full disk: %+v", l)
+			}
+			out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+			if out.Stdout == nil || !strings.Contains(*out.Stdout, "[... capture failed") {
+				t.Fatalf("bg_output does not say output is missing: %+v", out)
+			}
+			if gap := strings.Contains(*out.Stdout, capture.GapMarker); gap != tc.gap {
+				t.Fatalf("gap marked: %v, want %v:\n%s", gap, tc.gap, *out.Stdout)
+			}
+			call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+		})
+	}
+}
+
+// A disk filled by someone else, where freeing the task's own logs does
+// not help: bg_stop kills the tree and says the outcome is not recorded,
+// instead of failing after its wait; bg_status says so too; the
+// supervisor records it once space is freed.
+func TestStopOnAFullDisk(t *testing.T) {
+	a := newTestApp(t)
+	mountTmpfs(t, a)
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " >/dev/null", "timeout": 0})
+	filler := filepath.Join(a.Store.Dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, 64<<10))
+	}
+	_ = f.Close() // Full: what matters is that the disk is.
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	began := time.Now()
+	res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+	if err != nil {
+		t.Fatalf("bg_stop on a full disk: %v", err)
+	}
+	t.Logf("bg_stop answered in %s", time.Since(began).Round(100*time.Millisecond))
+	if msg := res.(StopResult).Message; !strings.Contains(msg, "tree killed; outcome not recorded: disk full") {
+		t.Fatalf("bg_stop answered %q", msg)
+	}
+	if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
+		t.Fatalf("still alive: %v", left)
+	}
+	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if !strings.Contains(d.AutoKill, "outcome not recorded: disk full") {
+		t.Fatalf("bg_status: status %s, auto_kill %q", d.Status, d.AutoKill)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if task := waitEnd(t, a, r.TaskID); task.Status != supervisor.StatusKilled {
+		t.Fatalf("recorded %s once space was freed, want killed", task.Status)
+	}
+}
+
+// mountTmpfs puts a 2 MB tmpfs on the app's state folder until the test
+// ends, or skips the test where that is not possible.
+func mountTmpfs(t *testing.T, a *App) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("slow: -short")
 	}
-	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40")
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", a.Store.Dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a 2 MB tmpfs here (needs root; CI runs it): %v %s", err, out)
 	}
@@ -277,24 +365,6 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("umount: %v %s", err, out)
 		_ = exec.Command("umount", "-l", a.Store.Dir).Run() // Best effort: detach it at least.
 	})
-	r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
-	task := waitEnd(t, a, r.TaskID)
-	waitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
-	if task.Status != supervisor.StatusTimeout {
-		t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
-	}
-	if !strings.Contains(task.CaptureError, "no space left on device") || !strings.Contains(task.CaptureError, "bytes dropped") {
-		t.Fatalf("capture_error %q", task.CaptureError)
-	}
-	l := call[StatusList](t, a, bgStatus(), `{}`)
-	if len(l.Tasks) != 1 || l.Tasks[0].CaptureError == "" {
-		t.Fatalf("bg_status list on a full disk: %+v", l)
-	}
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
-	if out.Stdout == nil || !strings.Contains(*out.Stdout, "[... capture failed") {
-		t.Fatalf("bg_output does not say output is missing: %+v", out)
-	}
-	call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
 }
 
 // floodTask starts a task writing as fast as it can, with small segments,

@@ -457,6 +457,9 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
+		if t.Unrecorded != "" {
+			s.AutoKill = "ENDED: the command is gone, outcome not recorded: " + t.Unrecorded + "; its supervisor records it once space is freed"
+		}
 		if t.Unsupervised {
 			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
 		}
