@@ -33,7 +33,7 @@ func bgOutput() *Tool {
 			{Name: "max_lines", Type: "integer", Min: minimum(1), Max: maximum(MaxLinesLimit), Description: fmt.Sprintf("Hard cap on lines returned, by default %d (%d for view=digest); the newest are kept, except that raw since-reads page: the oldest new lines first, the rest on the next read.", capture.DefaultMaxLines, DigestMaxLines)},
 			{Name: "max_line_len", Type: "integer", Min: minimum(20), Default: capture.DefaultMaxLineLen, Description: "Longer lines are cut and end with ...[truncated]."},
 			{Name: "view", Type: "string", Enum: []string{"tail", "digest"}, Default: "tail", Description: "tail: the newest lines. digest: for a failed run or any log to diagnose, every distinct error, failure, assertion and stack head of the whole log with its context, the summary and exit lines and the last lines, in log order, the rest counted; default max_lines 150 for it."},
-			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst. " + mcpWaitNote()},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
 		Run:     handle(runBgOutputWaiting),
@@ -89,6 +89,10 @@ type OutputResult struct {
 	// WaitingForInput is set when an interactive task's output ends with
 	// a line without newline (a prompt): answer it with bg_send.
 	WaitingForInput bool `json:"waiting_for_input,omitempty"`
+	// Set when a wait stopped at the call's time limit (CallLimit) before
+	// wait_seconds: the seconds left, and how to go on waiting.
+	WaitLeft float64 `json:"wait_left,omitempty"`
+	Message  string  `json:"message,omitempty"`
 }
 
 func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
@@ -189,22 +193,25 @@ func runBgOutputWaiting(ctx context.Context, a *App, in OutputInput) (OutputResu
 	if err != nil || wait <= 0 || !in.Since {
 		return out, err
 	}
-	deadline := time.Now().Add(time.Duration(wait * float64(time.Second)))
-	for n := 0; !out.hasLines() && out.Status == supervisor.StatusRunning && time.Now().Before(deadline); n++ {
-		select {
-		case <-ctx.Done():
+	clock := newWaitClock(ctx, wait)
+	for n := 0; !out.hasLines() && out.Status == supervisor.StatusRunning && !clock.over(); n++ {
+		if !clock.sleep(ctx, pollInterval(n)) {
 			return out, nil
-		case <-time.After(min(pollInterval(n), time.Until(deadline))):
 		}
 		if out, err = runBgOutput(ctx, a, in); err != nil {
 			return OutputResult{}, err
 		}
 	}
 	if !out.hasLines() || out.Status != supervisor.StatusRunning {
+		if clock.cut() && !out.hasLines() && out.Status == supervisor.StatusRunning {
+			out.WaitLeft = clock.left()
+			out.Message = "Nothing new yet. " + waitMore(fmt.Sprintf("bg_output the same way with wait_seconds=%g", out.WaitLeft))
+		}
 		return out, nil
 	}
 	start, quietSince := time.Now(), time.Now()
-	for time.Since(quietSince) < burstQuiet && time.Since(start) < burstMax {
+	// The burst ends at the call's limit too.
+	for time.Since(quietSince) < burstQuiet && time.Since(start) < burstMax && !clock.cut() {
 		select {
 		case <-ctx.Done():
 			return out, nil

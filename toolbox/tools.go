@@ -59,7 +59,7 @@ func bgRun() *Tool {
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
 			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
-			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run)."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run). " + mcpWaitNote()},
 			{Name: "host", Type: "string", Description: "Run it on another machine: an ssh destination as your ssh knows it (an alias from ~/.ssh/config, host, user@host). The task id it returns works with every tool; cwd is then a folder there (default: the remote home)."},
 		},
 		Run:     handle(runBgRun),
@@ -177,6 +177,9 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 			res.WaitResult = nil // Its end was what was awaited.
 			res.Message = fmt.Sprintf("%s ended (%s); the digest of its output follows.", t.Label, what)
 		}
+	case w.WaitLeft > 0:
+		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
+		res.Message = fmt.Sprintf("Not ready yet: %s keeps running as %s. %s Its last lines follow.", t.Label, t.ID, waitMore(wait.more(t.ID, w.WaitLeft)))
 	default:
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
 		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. Its last lines follow; wait more with bg_output task_id=%s wait_seconds=30.",
@@ -242,7 +245,7 @@ func bgStatus() *Tool {
 		Params: []Param{
 			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list tasks."},
 			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
-			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering. " + mcpWaitNote()},
 		},
 		Run:     handle(runBgStatus),
 		Results: []any{StatusList{}, TaskDetail{}},
@@ -295,6 +298,10 @@ type TaskDetail struct {
 	// For a running task, from its process tree:
 	Processes int    `json:"processes,omitempty"`
 	QuietFor  string `json:"quiet_for,omitempty"` // since its last output
+	// Set when a wait stopped at the call's time limit (CallLimit) before
+	// wait_seconds: the seconds left, and how to go on waiting.
+	WaitLeft float64 `json:"wait_left,omitempty"`
+	Message  string  `json:"message,omitempty"`
 }
 
 // StatusList is bg_status's answer without task_id.
@@ -329,10 +336,17 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 	if err != nil {
 		return TaskDetail{}, err
 	}
+	var left float64
 	if wait := in.WaitSeconds; wait > 0 && t.Status == supervisor.StatusRunning {
-		_, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
+		var w *WaitResult
+		w, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
+		left = w.WaitLeft
 	}
 	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+	if left > 0 && t.Status == supervisor.StatusRunning {
+		d.WaitLeft = left
+		d.Message = "Still running. " + waitMore(fmt.Sprintf("bg_status task_id=%s wait_seconds=%g", t.ID, left))
+	}
 	if t.Status == supervisor.StatusRunning {
 		if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
 			if u, err := procs.TreeUsage(ctx, tree); err == nil {

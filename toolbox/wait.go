@@ -3,6 +3,7 @@ package toolbox
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -26,6 +27,100 @@ const (
 	MaxWaitSeconds = 600
 )
 
+// CallLimit is how a front end bounds the waits of one tool call and hears
+// how they go. It travels in the call's context (WithCallLimit): the MCP
+// server sets it, since MCP clients give up on a call after 30 s to 120 s
+// unless told it progresses; the toolbox entries, which Amp lets run as
+// long as they need, set none, and a wait then takes its whole
+// wait_seconds in silence.
+type CallLimit struct {
+	// Until ends every wait of the call at this time, however long
+	// wait_seconds asks. The answer then holds what was found so far, a
+	// message saying how to go on waiting, and wait_left. Zero: only
+	// wait_seconds bounds a wait.
+	Until time.Time
+	// Progress, when set, is called every ProgressEvery while the call
+	// waits, with the time waited so far and the time the wait may take.
+	Progress func(waited, total time.Duration)
+}
+
+// CallBound is how long the MCP server lets a tool call take when the
+// client asked for no progress notifications: a wait still going on then
+// answers with what holds so far and how to go on waiting (wait_left).
+// Clients give up on a call after 30 s (some Codex versions), 60 s (the
+// TypeScript SDK's default) or more, and without progress notifications
+// nothing tells them that it is alive.
+const CallBound = 25 * time.Second
+
+// mcpWaitNote tells an agent, in the wait_seconds descriptions, what
+// CallBound does to a long wait.
+func mcpWaitNote() string {
+	return fmt.Sprintf("Over MCP, a call whose client asks for no progress notifications answers within %g s: a wait still going on then returns wait_left and the call that goes on waiting.", CallBound.Seconds())
+}
+
+// ProgressEvery is how often a waiting call reports progress: well under
+// the 30 s after which the most impatient clients give up.
+const ProgressEvery = 5 * time.Second
+
+type callLimitKey struct{}
+
+// WithCallLimit returns ctx carrying l for the tool call it is made for.
+func WithCallLimit(ctx context.Context, l CallLimit) context.Context {
+	return context.WithValue(ctx, callLimitKey{}, l)
+}
+
+// waitClock times one wait of wait_seconds: its deadline (the call's
+// limit when that comes first) and the progress reports due on the way.
+type waitClock struct {
+	start    time.Time
+	asked    time.Duration
+	deadline time.Time
+	limited  bool // the call's limit comes before the time asked for
+	progress func(waited, total time.Duration)
+	next     time.Time // the next progress report
+}
+
+func newWaitClock(ctx context.Context, seconds float64) *waitClock {
+	l, _ := ctx.Value(callLimitKey{}).(CallLimit)
+	c := &waitClock{start: time.Now(), asked: time.Duration(seconds * float64(time.Second)), progress: l.Progress}
+	c.deadline, c.next = c.start.Add(c.asked), c.start.Add(ProgressEvery)
+	if !l.Until.IsZero() && l.Until.Before(c.deadline) {
+		c.deadline, c.limited = l.Until, true
+	}
+	return c
+}
+
+// over reports whether the wait's time is up.
+func (c *waitClock) over() bool { return !time.Now().Before(c.deadline) }
+
+// cut reports whether the wait ended at the call's limit, before the time
+// asked for: the answer must say how to go on waiting.
+func (c *waitClock) cut() bool { return c.limited && c.over() }
+
+// left is what is left of the time asked for, in whole seconds.
+func (c *waitClock) left() float64 {
+	return max(math.Ceil((c.asked - time.Since(c.start)).Seconds()), 1)
+}
+
+// sleep waits d, cut to the deadline and to the next progress report,
+// which it then sends. It returns false when ctx ends first.
+func (c *waitClock) sleep(ctx context.Context, d time.Duration) bool {
+	d = min(d, time.Until(c.deadline))
+	if c.progress != nil {
+		d = min(d, time.Until(c.next))
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(max(d, 0)):
+	}
+	if c.progress != nil && !time.Now().Before(c.next) {
+		c.progress(time.Since(c.start), c.asked)
+		c.next = time.Now().Add(ProgressEvery)
+	}
+	return true
+}
+
 // WaitResult says how a bg_run wait ended; absent when nothing was awaited.
 type WaitResult struct {
 	Ready      bool   `json:"ready"`
@@ -33,6 +128,10 @@ type WaitResult struct {
 	Port       int    `json:"port,omitempty"`        // the wait_port found listening
 	HTTPStatus int    `json:"http_status,omitempty"` // wait_url's answer
 	TimedOut   bool   `json:"timed_out,omitempty"`
+	// WaitLeft is set when the wait stopped at the call's time limit
+	// (CallLimit) before wait_seconds: the seconds of it that are left,
+	// for the call the message names.
+	WaitLeft float64 `json:"wait_left,omitempty"`
 }
 
 // waitSpec is what a bg_run call waits for.
@@ -41,6 +140,24 @@ type waitSpec struct {
 	port    int    // wait_port
 	url     string // wait_url
 	seconds float64
+}
+
+// more names the call that goes on with w for task id, for left seconds:
+// the same condition, through the tools that wait on a started task.
+func (w waitSpec) more(id string, left float64) string {
+	switch {
+	case w.pattern != "":
+		return fmt.Sprintf("bg_output task_id=%s filter=%q wait_seconds=%g", id, w.pattern, left)
+	case w.port != 0 || w.url != "":
+		return fmt.Sprintf("bg_output task_id=%s wait_seconds=%g for its next lines, and bg_status task_id=%s, whose listening shows its ports", id, left, id)
+	}
+	return fmt.Sprintf("bg_status task_id=%s wait_seconds=%g (then bg_output task_id=%s view=digest for its output)", id, left, id)
+}
+
+// waitMore says that a wait stopped at the call's time limit and how to go
+// on.
+func waitMore(call string) string {
+	return "This call's time limit ended the wait early (wait_left seconds of it are left): to go on waiting, call " + call + "."
 }
 
 func (w waitSpec) any() bool { return w.pattern != "" || w.port != 0 || w.url != "" || w.seconds > 0 }
@@ -79,12 +196,13 @@ func pollInterval(n int) time.Duration {
 }
 
 // waitRun waits for w on task t after its start. It returns the wait's
-// outcome and the task as last seen.
+// outcome (WaitLeft set when the call's limit ended it) and the task as
+// last seen.
 func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*WaitResult, *supervisor.Task) {
 	res := &WaitResult{}
 	reader := "wait-" + randomHex()
 	defer removeCursors(t.Dir, reader)
-	deadline := time.Now().Add(time.Duration(w.seconds * float64(time.Second)))
+	clock := newWaitClock(ctx, w.seconds)
 	for n := 0; ; n++ {
 		if w.pattern != "" {
 			if line := firstMatch(t.Dir, reader, w.pattern, t.Cwd); line != "" {
@@ -112,15 +230,12 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 		if t.Status != supervisor.StatusRunning {
 			return res, t // Ended before it was ready (or, without a condition, what was awaited).
 		}
-		if !time.Now().Before(deadline) {
+		if clock.over() || !clock.sleep(ctx, pollInterval(n)) {
 			res.TimedOut = true
+			if clock.cut() {
+				res.WaitLeft = clock.left()
+			}
 			return res, t
-		}
-		select {
-		case <-ctx.Done():
-			res.TimedOut = true
-			return res, t
-		case <-time.After(min(pollInterval(n), time.Until(deadline))):
 		}
 	}
 }

@@ -1,10 +1,14 @@
 package toolbox
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -112,4 +116,82 @@ func TestNoDuplicateServers(t *testing.T) {
 		t.Fatalf("the replaced task ended %s", old.Status)
 	}
 	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, again.TaskID))
+}
+
+// A CallLimit ends every kind of wait at its time, however long
+// wait_seconds asked, and the answer says how much is left and which call
+// goes on waiting (the MCP server's bound for clients that take no
+// progress notifications).
+func TestCallLimitBoundsEveryWait(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo starting; exec sleep 600", "label": "long"})
+	limited := func() context.Context {
+		return WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(500 * time.Millisecond)})
+	}
+	callLimited := func(tool *Tool, params string) any {
+		t.Helper()
+		res, err := a.Call(limited(), tool, []byte(params))
+		if err != nil {
+			t.Fatalf("%s %s: %v", tool.Name, params, err)
+		}
+		return res
+	}
+	// bg_output: the same call again.
+	waitFor(t, "the first line read", func() bool { // Nothing new after it.
+		o := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		return o.Stdout != nil && strings.Contains(*o.Stdout, "starting")
+	})
+	out := callLimited(bgOutput(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(OutputResult)
+	if out.WaitLeft < 590 || !strings.Contains(out.Message, "wait_seconds=") || out.hasLines() {
+		t.Errorf("bg_output: wait_left %g, message %q: %+v", out.WaitLeft, out.Message, out)
+	}
+	// bg_status: the same call again.
+	d := callLimited(bgStatus(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(TaskDetail)
+	if d.WaitLeft < 590 || !strings.Contains(d.Message, "bg_status task_id="+r.TaskID+" wait_seconds=") || d.Status != supervisor.StatusRunning {
+		t.Errorf("bg_status: wait_left %g, message %q", d.WaitLeft, d.Message)
+	}
+	// bg_run: the call that waits on the task it started.
+	for _, tc := range []struct {
+		params map[string]any
+		next   string
+	}{
+		{map[string]any{"wait_seconds": 600}, "bg_status task_id="},
+		{map[string]any{"wait_for": "never printed", "wait_seconds": 600}, `filter="never printed" wait_seconds=`},
+		{map[string]any{"wait_port": 1, "wait_seconds": 600}, "bg_output task_id="},
+	} {
+		tc.params["command"] = "exec sleep 600"
+		raw, _ := json.Marshal(tc.params)
+		run := callLimited(bgRun(), string(raw)).(RunResult)
+		if run.WaitResult == nil || !run.TimedOut || run.WaitLeft < 590 || !strings.Contains(run.Message, tc.next) {
+			t.Errorf("bg_run %s: %+v %+v", raw, run, run.WaitResult)
+		}
+	}
+	// Without a limit, wait_seconds is the bound, and nothing is left.
+	plain := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":0.3}`, r.TaskID))
+	if plain.WaitLeft != 0 || plain.Message != "" {
+		t.Errorf("an unlimited wait that ran its course: wait_left %g, message %q", plain.WaitLeft, plain.Message)
+	}
+}
+
+// A waiting call reports progress every ProgressEvery, with the time
+// waited and the time asked for.
+func TestCallLimitReportsProgress(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "exec sleep 600"})
+	var mu sync.Mutex
+	var reports [][2]time.Duration
+	ctx := WithCallLimit(context.Background(), CallLimit{Progress: func(waited, total time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, [2]time.Duration{waited, total})
+	}})
+	asked := ProgressEvery + 2*time.Second
+	if _, err := a.Call(ctx, bgStatus(), []byte(fmt.Sprintf(`{"task_id":%q,"wait_seconds":%g}`, r.TaskID, asked.Seconds()))); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != 1 || reports[0][0] < ProgressEvery || reports[0][1] != asked {
+		t.Errorf("progress reports %v, want one after %v of %v", reports, ProgressEvery, asked)
+	}
 }

@@ -21,6 +21,20 @@ const sdkVersion = "1.32.2"
 // answers bad ones with tool errors naming the parameter. Needs node and
 // npm, and the npm registry (.ci/run has them); skips otherwise.
 func TestTypeScriptSDKClient(t *testing.T) {
+	dir := installTypeScriptSDK(t)
+	t.Run("tools", func(t *testing.T) {
+		t.Parallel()
+		checkToolsReport(t, runNodeClient(t, dir, "sdkclient.mjs"))
+	})
+	t.Run("wait90s", func(t *testing.T) {
+		t.Parallel()
+		checkWaitReport(t, runNodeClient(t, dir, "sdkwait.mjs"))
+	})
+}
+
+// installTypeScriptSDK installs the SDK into a temporary folder and
+// returns it; it skips the test without node, npm or the registry.
+func installTypeScriptSDK(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("installs an npm package")
 	}
@@ -35,24 +49,35 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Skipf("npm install @modelcontextprotocol/sdk@%s failed (no registry?): %v\n%s", sdkVersion, err, out)
 	}
-	script, err := os.ReadFile(filepath.Join("testdata", "sdkclient.mjs"))
+	return dir
+}
+
+// runNodeClient runs testdata/<script> with node, beside the SDK in dir,
+// against `bgtask mcp` (the test binary) and returns what it prints.
+func runNodeClient(t *testing.T, dir, script string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", script))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Beside node_modules, where its imports resolve.
-	if err := os.WriteFile(filepath.Join(dir, "sdkclient.mjs"), script, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, script), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	a := toolboxtest.NewApp(t)
-	cmd := exec.Command("node", filepath.Join(dir, "sdkclient.mjs"))
+	cmd := exec.Command("node", filepath.Join(dir, script))
 	cmd.Dir = a.Wd
 	cmd.Env = append(a.Environ, "BG_SERVER="+os.Args[0], toolboxtest.MainAsEnv+"=bgtask", "TASKS_DIR="+a.Store.Dir)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node sdkclient.mjs: %v\n%s", err, stderr.String())
+		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
 	}
+	return out
+}
+
+// checkToolsReport checks sdkclient.mjs's report.
+func checkToolsReport(t *testing.T, out []byte) {
 	defer func() {
 		if t.Failed() {
 			t.Logf("the client's report: %s", out)
@@ -119,5 +144,69 @@ func TestTypeScriptSDKClient(t *testing.T) {
 		if c.Name == "bg_run" && c.Kind == "good" && c.Structured["ready"] == false {
 			t.Errorf("bg_run wait_for did not see its line: %v", c.Structured)
 		}
+	}
+}
+
+// A wait of 90 s through the stock TypeScript SDK client, which gives up
+// on a request after 60 s: an answer, never a timeout. Without onprogress
+// each call is answered within the server's bound (toolbox.CallBound) with
+// wait_left, and following the call it names reaches the task's end; with
+// onprogress and resetTimeoutOnProgress the one call gets progress
+// notifications and the task's real result after more than 60 s.
+func checkWaitReport(t *testing.T, out []byte) {
+	defer func() {
+		if t.Failed() {
+			t.Logf("the client's report: %s", out)
+		}
+	}()
+	type call struct {
+		Tool, Thrown string
+		IsError      bool
+		Seconds      float64
+		Structured   struct {
+			Status   string  `json:"status"`
+			ExitCode *int    `json:"exit_code"`
+			WaitLeft float64 `json:"wait_left"`
+			Message  string  `json:"message"`
+			Stdout   string  `json:"stdout"`
+		}
+	}
+	var report struct {
+		Plain    struct{ Calls []call }
+		Progress struct {
+			Call          call
+			Notifications int
+		}
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	calls := report.Plain.Calls
+	if len(calls) < 2 {
+		t.Fatalf("without progress: %d calls, want the first cut short and at least one more", len(calls))
+	}
+	if first := calls[0].Structured; first.WaitLeft <= 0 || !strings.Contains(first.Message, "bg_status task_id=") {
+		t.Errorf("without progress, bg_run's answer has no wait_left or no call to go on with: %+v", first)
+	}
+	for i, c := range calls {
+		// The server answers at its 25 s bound; the margin is for a
+		// loaded machine, and stays under the client's 60 s.
+		if c.Thrown != "" || c.IsError || c.Seconds > 45 {
+			t.Errorf("without progress, call %d (%s): thrown %q, isError %v, after %.1f s", i, c.Tool, c.Thrown, c.IsError, c.Seconds)
+		}
+	}
+	if last := calls[len(calls)-1].Structured; last.Status != "completed" || last.ExitCode == nil || *last.ExitCode != 0 || last.WaitLeft != 0 {
+		t.Errorf("without progress, the last answer: %+v, want the task's end", last)
+	}
+	p := report.Progress
+	if p.Call.Thrown != "" || p.Call.IsError || p.Call.Seconds < 60 {
+		t.Errorf("with progress: thrown %q, isError %v, after %.1f s; want an answer after more than 60 s", p.Call.Thrown, p.Call.IsError, p.Call.Seconds)
+	}
+	if s := p.Call.Structured; s.Status != "completed" || s.ExitCode == nil || *s.ExitCode != 0 || !strings.Contains(s.Stdout, "finished") {
+		t.Errorf("with progress, the answer: %+v, want the task's end and its output", s)
+	}
+	// One every toolbox.ProgressEvery (5 s) over at least 60 s.
+	if p.Notifications < 8 {
+		t.Errorf("with progress: %d progress notifications in %.1f s", p.Notifications, p.Call.Seconds)
 	}
 }

@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"reflect"
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -195,6 +197,7 @@ func handler(a *toolbox.App, t *toolbox.Tool) mcp.ToolHandler {
 		if ip := req.Session.InitializeParams(); ip != nil && ip.ClientInfo != nil && ip.ClientInfo.Name != "" {
 			ctx = toolbox.WithReader(ctx, "mcp-"+ip.ClientInfo.Name)
 		}
+		ctx = toolbox.WithCallLimit(ctx, callLimit(ctx, a, req))
 		out, err := a.Execute(ctx, t, req.Params.Arguments)
 		if err != nil {
 			return toolError(err), nil
@@ -206,6 +209,27 @@ func handler(a *toolbox.App, t *toolbox.Tool) mcp.ToolHandler {
 			StructuredContent: out,
 		}, nil
 	}
+}
+
+// callLimit is the CallLimit for req: with a progress token, no bound but
+// the tool's own (wait_seconds, at most 600 s) and a notifications/progress
+// every toolbox.ProgressEvery; without one, toolbox.CallBound.
+func callLimit(ctx context.Context, a *toolbox.App, req *mcp.CallToolRequest) toolbox.CallLimit {
+	token := req.Params.GetProgressToken()
+	if token == nil {
+		return toolbox.CallLimit{Until: time.Now().Add(toolbox.CallBound)}
+	}
+	return toolbox.CallLimit{Progress: func(waited, total time.Duration) {
+		err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+			ProgressToken: token,
+			Progress:      math.Round(waited.Seconds()),
+			Total:         math.Round(total.Seconds()),
+			Message:       fmt.Sprintf("%s: waited %.0f of %.0f s", req.Params.Name, waited.Seconds(), total.Seconds()),
+		})
+		if err != nil {
+			logger(a.Stderr).Warn("send progress", "tool", req.Params.Name, "error", err)
+		}
+	}}
 }
 
 func toolError(err error) *mcp.CallToolResult {

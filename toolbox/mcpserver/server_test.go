@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -465,4 +467,42 @@ func checkPortable(t *testing.T, path string, v any) {
 			}
 		}
 	}
+}
+
+// A tools/call that carries a progress token gets notifications/progress
+// while it waits (every toolbox.ProgressEvery), then its answer.
+func TestMCPProgressWhileWaiting(t *testing.T) {
+	a := toolboxtest.NewApp(t)
+	cmd, stderr := mcpCommand(t, a)
+	var mu sync.Mutex
+	var got []*mcp.ProgressNotificationParams
+	client := mcp.NewClient(&mcp.Implementation{Name: "bgtask-progress-test", Version: "0"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, req.Params)
+		},
+	})
+	cs, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to bgtask mcp: %v", err)
+	}
+	defer func() {
+		if err := cs.Close(); err != nil {
+			t.Errorf("close: %v\n%s", err, stderr)
+		}
+	}()
+	run := callMCP(t, cs, "bg_run", map[string]any{"command": "exec sleep 600", "label": "progress"})
+	params := &mcp.CallToolParams{Name: "bg_status", Arguments: map[string]any{"task_id": run["task_id"], "wait_seconds": 7}}
+	params.SetProgressToken("wait-7")
+	res, err := cs.CallTool(t.Context(), params)
+	if err != nil || res.IsError {
+		t.Fatalf("bg_status with a progress token: %v %+v", err, res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) == 0 || got[0].ProgressToken != "wait-7" || got[0].Progress < 5 || got[0].Total != 7 || got[0].Message == "" {
+		t.Errorf("progress notifications: %+v, want one after 5 s of 7 with token wait-7", got)
+	}
+	callMCP(t, cs, "bg_stop", map[string]any{"task_id": run["task_id"]})
 }
