@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
@@ -32,7 +33,20 @@ type ReadOptions struct {
 	// (.cursor_stdout, as the original tool named it); agents pass their
 	// thread id so two threads do not take each other's lines.
 	Reader string
+	// WriterDone says the stream is complete (the task has ended): a last
+	// line without newline is final and shown. Otherwise the writer may
+	// be in the middle of it, and it is held back while the stream
+	// changed within PartialQuiet: showing its head now would show it
+	// again whole next time. Once the output has been quiet that long it
+	// is shown (a prompt, a progress bar). A shown last line is consumed:
+	// the next since-read goes on after it.
+	WriterDone bool
 }
+
+// PartialQuiet is how long a live stream must be unchanged before a last
+// line without newline is shown: a writer in the middle of a line writes
+// its rest well within it, a prompt waits far longer.
+const PartialQuiet = 300 * time.Millisecond
 
 // ReadResult is what Read found.
 type ReadResult struct {
@@ -97,7 +111,11 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	end := s.end()
 	res := ReadResult{TotalLines: end.Line}
 	if s.partial(end) {
-		res.TotalLines++
+		if !o.WriterDone && !s.quietSince(time.Now().Add(-PartialQuiet)) {
+			s.holdPartial = true
+		} else {
+			res.TotalLines++
+		}
 	}
 	var cur Pos
 	haveCursor := false
@@ -208,13 +226,13 @@ func (s *Stream) page(o Options, from Pos) (cleaned, error) {
 	if err != nil {
 		return cleaned{}, err
 	}
-	lw := &lineWriter{w: p, pos: from, complete: from, limit: int64(o.maxLines())}
+	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), hold: s.holdPartial}
 	_, _, err = s.CopyFrom(lw, from.Byte)
 	if err != nil && !errors.Is(err, errPageFull) {
 		return cleaned{}, err
 	}
 	lines := p.Close()
-	return cleaned{lines: lines, end: lw.complete}, nil
+	return cleaned{lines: lines, end: lw.pos}, nil
 }
 
 // newest returns the newest MaxLines cleaned lines, reading backwards in
@@ -271,36 +289,70 @@ func markEarlier(lines []string, omitted, max int, before int64) []string {
 type cleaned struct {
 	lines   []string
 	omitted int // lines the MaxLines cap dropped
-	end     Pos // after the last complete line fed
+	end     Pos // after the last byte fed
 }
 
 // cleanFrom runs the stream from `from` to its end through a pipeline. A
-// last line without newline is shown, but not consumed: end stops before it.
+// last line without newline (one that Read did not hold back) is shown and
+// consumed: end is after it, so that it is never shown again whole.
 func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
 	p, err := NewPipeline(o)
 	if err != nil {
 		return cleaned{}, err
 	}
-	lw := &lineWriter{w: p, pos: from, complete: from}
+	lw := &lineWriter{w: p, pos: from, hold: s.holdPartial}
 	if _, _, err := s.CopyFrom(lw, from.Byte); err != nil {
 		return cleaned{}, err
 	}
 	lines := p.Close()
-	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, end: lw.complete}, nil
+	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, end: lw.pos}, nil
 }
 
-// lineWriter passes bytes on and tracks the position after the last
-// newline. With a limit, it passes at most that many complete lines and
-// then fails with errPageFull.
+// lineWriter passes bytes on and tracks the position after them. With a
+// limit, it passes at most that many complete lines and then fails with
+// errPageFull. With hold, it keeps back what follows the last newline
+// until more comes: the last line without newline is never passed on
+// (unless longer than maxHeldLine).
 type lineWriter struct {
-	w        io.Writer
-	pos      Pos
-	complete Pos
-	limit    int64 // 0: none
-	passed   int64 // newlines passed on
+	w       io.Writer
+	pos     Pos
+	limit   int64 // 0: none
+	passed  int64 // newlines passed on
+	hold    bool
+	pending []byte // held: bytes after the last newline passed on
 }
+
+// maxHeldLine bounds the bytes a lineWriter holds back: a longer line is
+// passed on in pieces (and cut by the pipeline anyway).
+const maxHeldLine = 1 << 20
 
 func (lw *lineWriter) Write(b []byte) (int, error) {
+	if !lw.hold {
+		return lw.pass(b)
+	}
+	i := bytes.LastIndexByte(b, '\n')
+	if i < 0 && len(lw.pending)+len(b) <= maxHeldLine {
+		lw.pending = append(lw.pending, b...)
+		return len(b), nil
+	}
+	if len(lw.pending) > 0 {
+		if _, err := lw.pass(lw.pending); err != nil {
+			return 0, err
+		}
+		lw.pending = lw.pending[:0]
+	}
+	if i < 0 {
+		i = len(b) - 1
+	}
+	if _, err := lw.pass(b[:i+1]); err != nil {
+		return 0, err
+	}
+	lw.pending = append(lw.pending, b[i+1:]...)
+	return len(b), nil
+}
+
+// pass writes b on, up to the limit.
+func (lw *lineWriter) pass(b []byte) (int, error) {
 	var full error
 	if lw.limit > 0 {
 		if lw.passed >= lw.limit {
@@ -313,9 +365,6 @@ func (lw *lineWriter) Write(b []byte) (int, error) {
 	n, err := lw.w.Write(b)
 	nl := int64(bytes.Count(b[:n], []byte{'\n'}))
 	lw.passed += nl
-	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
-		lw.complete = Pos{Byte: lw.pos.Byte + int64(i) + 1, Line: lw.pos.Line + nl}
-	}
 	lw.pos.Byte += int64(n)
 	lw.pos.Line += nl
 	if err == nil {
@@ -366,6 +415,23 @@ func (s *Stream) firstOnDisk() Pos {
 		return Pos{Byte: p.firstByte, Line: p.firstLine}
 	}
 	return s.end()
+}
+
+// quietSince reports whether the stream was last written before t: its
+// current file (the snapshot's newest part may be an older segment when
+// rotations raced it) and the snapshot's newest part, which must not end
+// in the middle of a line continued in a segment the snapshot left out.
+func (s *Stream) quietSince(t time.Time) bool {
+	if fi, err := os.Stat(filepath.Join(s.dir, s.name)); err == nil && !fi.ModTime().Before(t) {
+		return false
+	}
+	for i := len(s.parts) - 1; i >= 0; i-- {
+		if p := s.parts[i]; p.bytes > 0 && !p.gone {
+			fi, err := p.f.Stat()
+			return !p.cut && (err != nil || fi.ModTime().Before(t))
+		}
+	}
+	return true
 }
 
 // partial reports whether the stream ends with a line still without newline.

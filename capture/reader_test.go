@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // numbered returns lines "event <word> <i>" for i in [from, to): words
@@ -96,18 +97,39 @@ func TestSinceReadSaysWhatRotationTookUnread(t *testing.T) {
 	}
 }
 
-func TestPartialLineShownThenShownComplete(t *testing.T) {
+// A line without newline is held back while it may still be written, and
+// shown once the output has been quiet (a prompt); either way no read shows
+// the head of a line that a later read shows again whole.
+func TestPartialLineHeldBackThenShownOnce(t *testing.T) {
 	dir := t.TempDir()
 	w, _ := NewWriter(dir, "stdout", WriterOptions{})
 	defer func() { _ = w.Close() }()
-	_, _ = w.Write([]byte("ready\nPassword: "))
+	_, _ = w.Write([]byte("ready\n126"))
 	res := sinceRead(t, dir, "")
-	if !slices.Equal(res.Lines, []string{"ready", "Password: "}) || res.Cursor != 1 || res.TotalLines != 2 {
-		t.Fatalf("first read %q cursor %d total %d", res.Lines, res.Cursor, res.TotalLines)
+	if !slices.Equal(res.Lines, []string{"ready"}) || res.Cursor != 1 || res.TotalLines != 1 {
+		t.Fatalf("read during the line: %q cursor %d total %d, want only the complete line", res.Lines, res.Cursor, res.TotalLines)
+	}
+	_, _ = w.Write([]byte("6626\nPassword: "))
+	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"1266626"}) {
+		t.Fatalf("read after the line was completed: %q, want it whole once", res.Lines)
+	}
+	// Quiet: the prompt is shown, once.
+	quiet := time.Now().Add(-2 * PartialQuiet)
+	if err := os.Chtimes(filepath.Join(dir, "stdout"), quiet, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"Password: "}) {
+		t.Fatalf("read of a quiet prompt: %q", res.Lines)
 	}
 	_, _ = w.Write([]byte("accepted\nnext\n"))
-	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"Password: accepted", "next"}) {
-		t.Fatalf("second read %q", res.Lines)
+	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"accepted", "next"}) {
+		t.Fatalf("read after the answer: %q, want the prompt not again", res.Lines)
+	}
+	// The writer is done: a last line without newline is final.
+	_, _ = w.Write([]byte("bye"))
+	res, err := Read(dir, "stdout", ReadOptions{Since: true, WriterDone: true, Clean: Options{Raw: true}})
+	if err != nil || !slices.Equal(res.Lines, []string{"bye"}) {
+		t.Fatalf("read of an ended stream: %q %v", res.Lines, err)
 	}
 }
 

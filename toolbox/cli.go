@@ -578,7 +578,7 @@ func (l *logPrinter) close() {
 // not seen: on the first call the newest (the last tail of them), then
 // each new one once, across rotations.
 func (l *logPrinter) printCleaned(s *logStream) error {
-	o := capture.ReadOptions{Since: true, Reader: l.reader, Clean: *l.cleaned}
+	o := capture.ReadOptions{Since: true, Reader: l.reader, Clean: *l.cleaned, WriterDone: l.t.Status != supervisor.StatusRunning}
 	first := !s.started
 	if first && l.tail > 0 {
 		o.Tail = int(l.tail)

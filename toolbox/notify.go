@@ -84,7 +84,7 @@ func lastLine(t *supervisor.Task) string {
 	if newest == "" {
 		return ""
 	}
-	r, err := capture.Read(t.Dir, newest, capture.ReadOptions{Tail: 20, Clean: capture.Options{Cwd: t.Cwd}})
+	r, err := capture.Read(t.Dir, newest, capture.ReadOptions{Tail: 20, WriterDone: true, Clean: capture.Options{Cwd: t.Cwd}})
 	if err != nil {
 		return ""
 	}

@@ -100,7 +100,8 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 	if err != nil {
 		return OutputResult{}, err
 	}
-	opts := capture.ReadOptions{Tail: in.Tail, Since: in.Since, Reader: a.reader(ctx), Clean: in.cleanOptions(t.Cwd)}
+	opts := capture.ReadOptions{Tail: in.Tail, Since: in.Since, Reader: a.reader(ctx), Clean: in.cleanOptions(t.Cwd),
+		WriterDone: t.Status != supervisor.StatusRunning}
 	// Validate once, so a bad regex moves neither stream's cursor.
 	if _, err := capture.NewPipeline(opts.Clean); err != nil {
 		return OutputResult{}, err
@@ -136,7 +137,7 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		}
 		*s.text, *s.meta = &text, meta
 	}
-	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && endsWithoutNewline(filepath.Join(t.Dir, "stdout"))
+	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && awaitsInput(filepath.Join(t.Dir, "stdout"))
 	return res, nil
 }
 
@@ -161,15 +162,18 @@ func (in OutputInput) cleanOptions(cwd string) capture.Options {
 	return o
 }
 
-// endsWithoutNewline reports whether the file's last byte is not a newline.
-func endsWithoutNewline(path string) bool {
+// awaitsInput reports whether the file ends with a line without newline
+// that output has been quiet after for capture.PartialQuiet: a prompt, as
+// the read shows it (a line still being written is held back, and is no
+// prompt).
+func awaitsInput(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer func() { _ = f.Close() }() // Read only.
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
+	if err != nil || fi.Size() == 0 || time.Since(fi.ModTime()) < capture.PartialQuiet {
 		return false
 	}
 	var b [1]byte

@@ -13,9 +13,15 @@ func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
 	r := startTask(t, a, map[string]any{"command": `printf 'Ok to proceed? (y) '; read ans; echo "answer: $ans"; read more; echo "then: $more"`, "interactive": true})
 	stdout := filepath.Join(a.Store.Dir, r.TaskID, "stdout")
 	waitFor(t, "the prompt", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "Ok to proceed?") })
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
-	if !out.WaitingForInput {
-		t.Fatalf("a pending prompt is not reported: %+v", out)
+	// The prompt is reported, and shown, once output has been quiet for
+	// capture.PartialQuiet: until then it may be a line being written.
+	var out OutputResult
+	waitFor(t, "waiting_for_input", func() bool {
+		out = call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"since":false}`, r.TaskID))
+		return out.WaitingForInput
+	})
+	if out.Stdout == nil || !strings.Contains(*out.Stdout, "Ok to proceed? (y)") {
+		t.Fatalf("the prompt is reported but not shown: %+v", out)
 	}
 	call[SendResult](t, a, bgSend(), fmt.Sprintf(`{"task_id":%q,"text":"y"}`, r.TaskID))
 	waitFor(t, "the answer", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "answer: y") })

@@ -199,6 +199,7 @@ func (a *App) skipToEnd(ctx context.Context, t *supervisor.Task) {
 // outputOf reads both streams of t with o (no cursor moves); a stream with
 // nothing to show is nil.
 func (a *App) outputOf(t *supervisor.Task, o capture.ReadOptions) (stdout, stderr *string) {
+	o.WriterDone = t.Status != supervisor.StatusRunning
 	out := [2]*string{}
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, err := capture.Read(t.Dir, stream, o)
