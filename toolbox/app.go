@@ -9,11 +9,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -231,11 +229,17 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		return ExitError
 	}
 	a := &App{Getenv: os.Getenv, Environ: os.Environ()}
+	// bg_run checked the settings in this environment before starting
+	// the task: a bad one here is only logged, the defaults stand in.
+	settings, err := a.settings()
+	if err != nil {
+		logger.Print(err)
+	}
 	sv := &supervisor.Supervisor{
 		Staging: args[0], Dir: args[1],
 		Ready: os.NewFile(3, "ready"),
 		Env:   a.Environ,
-		Grace: graceFromEnv(os.Getenv),
+		Grace: settings.KillGrace,
 		Log:   logger,
 		// The outcome is recorded before this runs; a notification that
 		// fails or hangs is logged and bounded, never holds the task.
@@ -250,36 +254,4 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		return ExitError
 	}
 	return ExitOK
-}
-
-// graceFromEnv reads BG_KILL_GRACE (seconds between SIGTERM and SIGKILL).
-func graceFromEnv(getenv func(string) string) time.Duration {
-	f, err := strconv.ParseFloat(getenv("BG_KILL_GRACE"), 64)
-	if err != nil || f <= 0 {
-		return 0
-	}
-	return time.Duration(f * float64(time.Second))
-}
-
-// logOptions reads BG_LOG_MAX_MB and BG_LOG_BACKUPS.
-func logOptions(getenv func(string) string) (capture.WriterOptions, error) {
-	var o capture.WriterOptions
-	if s := getenv("BG_LOG_MAX_MB"); s != "" {
-		mb, err := strconv.ParseFloat(s, 64)
-		if err != nil || mb <= 0 || mb > 1<<20 {
-			return o, fmt.Errorf("BG_LOG_MAX_MB: want a positive number of megabytes, got %q", s)
-		}
-		o.MaxBytes = int64(mb * (1 << 20))
-	}
-	if s := getenv("BG_LOG_BACKUPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return o, fmt.Errorf("BG_LOG_BACKUPS: want a whole number of segments (0 keeps all), got %q", s)
-		}
-		o.Backups = n
-		if n == 0 {
-			o.Backups = -1
-		}
-	}
-	return o, nil
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
-	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -357,10 +356,11 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			running = append(running, t.Label)
 		}
 	}
-	grace := graceFromEnv(a.Getenv)
-	if grace == 0 {
-		grace = procs.DefaultGrace
+	settings, err := a.settings()
+	if err != nil {
+		return err
 	}
+	grace := settings.KillGrace
 	switch len(running) {
 	case 0:
 	case 1:
@@ -661,7 +661,11 @@ func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 	if old.Label == old.ID {
 		in.Label = "" // No label of its own: the new task is named by its new id.
 		if old.Status == supervisor.StatusRunning {
-			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
+			settings, err := a.settings()
+			if err != nil {
+				return err
+			}
+			if _, err := a.Store.Stop(ctx, old, settings.KillGrace); err != nil {
 				return fmt.Errorf("stop %s: %w", old.ID, err)
 			}
 		}

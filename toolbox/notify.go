@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,11 +19,8 @@ func (a *App) notifyMode(t *supervisor.Task) (notify.Mode, error) {
 	if t.Notify != "" {
 		return notify.ParseMode(t.Notify)
 	}
-	m, err := notify.ParseMode(a.Getenv("BG_NOTIFY"))
-	if err != nil {
-		return m, fmt.Errorf("BG_NOTIFY: %w", err)
-	}
-	return m, nil
+	s, err := a.settings()
+	return s.Notify, err
 }
 
 // notifyEnd tells the user how t ended, if its mode wants it. A task the
@@ -41,10 +37,14 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 	if err != nil {
 		return err
 	}
+	settings, err := a.settings()
+	if err != nil {
+		return err
+	}
 	if t.Status == supervisor.StatusKilled && mode != notify.ModeNever {
 		mode = notify.ModeAlways
 	}
-	n := &notify.Notifier{Mode: mode, Command: a.Getenv("BG_NOTIFY_CMD"), Env: a.Environ, Timeout: notifyTimeout(a.Getenv)}
+	n := &notify.Notifier{Mode: mode, Command: settings.NotifyCmd, Env: a.Environ, Timeout: settings.NotifyTimeout}
 	ev := notify.Event{
 		TaskID: t.ID, Label: t.Label, Command: t.Command, Status: t.Status,
 		ExitCode: t.ExitCode,
@@ -58,16 +58,6 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 		return fmt.Errorf("notify end of %s: %w", t.ID, err)
 	}
 	return nil
-}
-
-// notifyTimeout reads BG_NOTIFY_TIMEOUT: seconds each channel (desktop,
-// BG_NOTIFY_CMD) may take, 5 by default. A webhook on a slow network may
-// need more; the supervisor's exit waits for it.
-func notifyTimeout(getenv func(string) string) time.Duration {
-	if f, err := strconv.ParseFloat(getenv("BG_NOTIFY_TIMEOUT"), 64); err == nil && f > 0 {
-		return time.Duration(f * float64(time.Second))
-	}
-	return 5 * time.Second
 }
 
 // lastLine is the last line the task printed, cleaned: from the stream

@@ -26,10 +26,14 @@ func cliReap(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if fs.NArg() > 0 || *maxAge < 0 {
 		return errUsage
 	}
+	settings, err := a.settings()
+	if err != nil {
+		return err
+	}
 	actions, err := a.Store.Reap(ctx, supervisor.ReapOptions{
 		MaxAge: time.Duration(*maxAge * float64(time.Minute)),
 		DryRun: *dryRun,
-		Grace:  graceFromEnv(a.Getenv),
+		Grace:  settings.KillGrace,
 		Now:    a.Now,
 	})
 	var errs []error

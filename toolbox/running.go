@@ -30,7 +30,11 @@ func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Reques
 			if !replace {
 				return nil, a.duplicateError(ctx, old)
 			}
-			if _, err := a.Store.Stop(ctx, old, graceFromEnv(a.Getenv)); err != nil {
+			settings, err := a.settings()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := a.Store.Stop(ctx, old, settings.KillGrace); err != nil {
 				return nil, fmt.Errorf("replace %s: %w", old.ID, err)
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
-	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -118,12 +117,9 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err != nil {
 		return res, err
 	}
-	logOpts, err := logOptions(a.Getenv)
+	settings, err := a.settings()
 	if err != nil {
 		return res, err
-	}
-	if _, err := notify.ParseMode(a.Getenv("BG_NOTIFY")); err != nil {
-		return res, fmt.Errorf("BG_NOTIFY: %w", err)
 	}
 	timeout := in.Timeout
 	wait, err := waitSpecFrom(in)
@@ -133,7 +129,7 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	label := strings.TrimSpace(in.Label)
 	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
-		TimeoutMinutes: timeout, Notify: in.Notify, Log: logOpts,
+		TimeoutMinutes: timeout, Notify: in.Notify, Log: settings.Log,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
 		Restarts: restarts,
 	})
@@ -583,7 +579,11 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 		return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
 			Message: fmt.Sprintf("%s (%s) is not running: it ended as %s. Nothing to stop.", t.ID, t.Label, t.Status)}, nil
 	}
-	t, err = a.Store.Stop(ctx, t, graceFromEnv(a.Getenv))
+	settings, err := a.settings()
+	if err != nil {
+		return StopResult{}, err
+	}
+	t, err = a.Store.Stop(ctx, t, settings.KillGrace)
 	if err != nil {
 		return StopResult{}, err
 	}

@@ -39,7 +39,7 @@ import (
 // two protocols, nothing to drift. The server's instructions are the
 // AGENTS.md guidance, so MCP clients get it without an install step.
 func New(a *toolbox.App) (*mcp.Server, error) {
-	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: buildVersion()},
+	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: toolbox.Version()},
 		&mcp.ServerOptions{
 			Instructions: agents.Guidance(),
 			// stdout carries the protocol: anything else goes to stderr,
@@ -234,15 +234,6 @@ func callLimit(ctx context.Context, a *toolbox.App, req *mcp.CallToolRequest) to
 
 func toolError(err error) *mcp.CallToolResult {
 	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}
-}
-
-// buildVersion is the module version bgtask was built at, "(devel)" for a
-// build from a checkout.
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // Command is `bgtask mcp`.

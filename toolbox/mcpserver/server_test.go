@@ -203,6 +203,10 @@ func TestMCPRunOutputStop(t *testing.T) {
 	if init.ServerInfo.Name != "amp-bg-tasks" {
 		t.Errorf("server name %q", init.ServerInfo.Name)
 	}
+	// One version for both: what bgtask --version prints.
+	if init.ServerInfo.Version != toolbox.Version() {
+		t.Errorf("server version %q, bgtask --version %q", init.ServerInfo.Version, toolbox.Version())
+	}
 	if init.Instructions != agents.Guidance() {
 		t.Errorf("instructions are not agents/AGENTS.md:\n%s", init.Instructions)
 	}

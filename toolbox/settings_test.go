@@ -1,0 +1,53 @@
+package toolbox
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+)
+
+// Every BG_* setting follows one rule: unset or empty is the default, a
+// good value is read, a bad one is an error naming the variable.
+func TestSettingsOneRule(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string { return EnvGetter(kv) }
+	s, err := ReadSettings(env())
+	if err != nil || s.KillGrace != procs.DefaultGrace || s.NotifyTimeout != DefaultNotifyTimeout || s.Notify != notify.ModeFailure || s.Log.MaxBytes != 0 || s.Log.Backups != 0 {
+		t.Fatalf("defaults: %+v, %v", s, err)
+	}
+	s, err = ReadSettings(env("BG_KILL_GRACE=0.5", "BG_NOTIFY_TIMEOUT=30", "BG_LOG_MAX_MB=2", "BG_LOG_BACKUPS=0", "BG_NOTIFY=Always", "BG_NOTIFY_CMD=notify-me"))
+	if err != nil || s.KillGrace != 500*time.Millisecond || s.NotifyTimeout != 30*time.Second || s.Log.MaxBytes != 2<<20 || s.Log.Backups != -1 ||
+		s.Notify != notify.ModeAlways || s.NotifyCmd != "notify-me" {
+		t.Fatalf("set: %+v, %v", s, err)
+	}
+	for _, bad := range []string{"BG_KILL_GRACE=abc", "BG_KILL_GRACE=-1", "BG_KILL_GRACE=0", "BG_NOTIFY_TIMEOUT=soon", "BG_LOG_MAX_MB=0",
+		"BG_LOG_MAX_MB=lots", "BG_LOG_BACKUPS=-2", "BG_LOG_BACKUPS=1.5", "BG_NOTIFY=sometimes"} {
+		name, _, _ := strings.Cut(bad, "=")
+		if _, err := ReadSettings(env(bad)); err == nil || !strings.HasPrefix(err.Error(), name+": ") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	// Every bad one is named, not only the first.
+	if _, err := ReadSettings(env("BG_KILL_GRACE=x", "BG_LOG_BACKUPS=y")); err == nil || !strings.Contains(err.Error(), "BG_KILL_GRACE") || !strings.Contains(err.Error(), "BG_LOG_BACKUPS") {
+		t.Errorf("two bad settings: %v", err)
+	}
+}
+
+// A bad BG_KILL_GRACE stops bg_run and bg_stop with its name, as a bad
+// BG_LOG_MAX_MB does, instead of being ignored.
+func TestBadSettingIsAnErrorEverywhere(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"BG_KILL_GRACE=abc", "BG_LOG_MAX_MB=abc"} {
+		a := newTestApp(t, bad)
+		name, _, _ := strings.Cut(bad, "=")
+		if _, err := a.Call(t.Context(), bgRun(), []byte(`{"command":"true"}`)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("bg_run with %s: %v", bad, err)
+		}
+		if _, errOut, code := runCLI(t, a, "reap", "--dry-run"); code != ExitError || !strings.Contains(errOut, name) {
+			t.Errorf("reap with %s: %d %q", bad, code, errOut)
+		}
+	}
+}
