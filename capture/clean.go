@@ -136,7 +136,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	}
 	p.tail.max = o.MaxLines
 	p.grep.n = o.Context
-	p.grep.before.max = o.Context
+	p.grep.before.max = max(o.Context, assocBefore)
 	p.grep.sep = []byte(ContextSeparator)
 	p.grep.emit = p.matched
 	p.coll.emit = func(l []byte) { p.tail.add(l) }
@@ -420,42 +420,120 @@ func trimRightSpace(l []byte) []byte {
 
 // grepContext passes on matching lines with Context lines around them and,
 // when there is context, a ContextSeparator between groups that are not
-// adjacent, like grep -C.
+// adjacent, like grep -C. A match also brings the lines that belong to it
+// as the digest associates them, whatever Context: of the lines that
+// continue it (indented, stack frames), those that say where (locations,
+// code frames), and a location line ("server.js:10") with its code frame
+// just before it, as Node prints an uncaught error.
 type grepContext struct {
 	n       int
 	emit    func([]byte)
 	sep     []byte   // ContextSeparator, converted once
-	before  tailRing // up to n lines before the next match
+	before  tailRing // up to max(n, assocBefore) lines before the next match
 	after   int      // lines still to pass on after the last match
+	cont    int      // continuation lines after the last match still to look at
+	assoc   int      // location and code-frame lines it may still bring
 	printed bool     // a group was passed on
 	gap     bool     // lines were skipped since the last line passed on
 }
 
+// assocBefore bounds the location and code-frame lines a match brings from
+// before it (the location, the code line, the caret line), assocAfter
+// those it brings from the lines that continue it.
+const (
+	assocBefore = 3
+	assocAfter  = 6
+)
+
 func (g *grepContext) add(l []byte, isMatch bool) {
 	if isMatch {
+		keep := min(g.n, len(g.before.bufs))
+		keep = max(keep, g.locationBefore())
+		if len(g.before.bufs) > keep || g.before.total > len(g.before.bufs) {
+			g.gap = g.gap || g.before.total > keep
+		}
 		if g.n > 0 && g.printed && g.gap {
 			g.emit(g.sep)
 		}
-		g.before.each(g.emit)
+		skip := len(g.before.bufs) - keep
+		g.before.each(func(b []byte) {
+			if skip > 0 {
+				skip--
+				return
+			}
+			g.emit(b)
+		})
 		g.before.reset()
 		g.emit(l)
 		g.after = g.n
+		g.cont, g.assoc = digestAfter, assocAfter
 		g.printed = true
 		g.gap = false
 		return
 	}
 	if g.after > 0 {
 		g.after--
+		g.cont = max(0, g.cont-1)
 		g.emit(l)
 		return
 	}
-	if g.n == 0 {
-		g.gap = true
-		return
+	if g.cont > 0 && continues(string(l)) {
+		g.cont--
+		if g.assoc > 0 && isFrameOrLocation(l) {
+			g.assoc--
+			g.emit(l)
+			return
+		}
+	} else {
+		g.cont = 0
 	}
-	if g.before.add(l) {
+	if g.before.add(l) || g.before.max == 0 {
 		g.gap = true
 	}
+}
+
+// isFrameOrLocation reports whether a line continuing a problem says where
+// it is: a file location ("at f (/app/x.js:10:5)", "--> src/main.rs:3:5",
+// "File: lib.js:2:0", Python's File "x.py", line 3) or a code frame line
+// ("12 | code", "> 37 |", "   |   ^^^").
+func isFrameOrLocation(l []byte) bool {
+	t := bytes.TrimLeft(l, " \t>")
+	if bytes.HasPrefix(t, []byte(`File "`)) {
+		return true
+	}
+	if i := bytes.IndexByte(t, '|'); i >= 0 && len(bytes.Trim(t[:i], "0123456789 ")) == 0 {
+		return true
+	}
+	for _, w := range bytes.FieldsFunc(l, func(r rune) bool { return r < 0x80 && identSep[r] }) {
+		if isLocation(bytes.TrimRight(w, ":")) {
+			return true
+		}
+	}
+	return false
+}
+
+// locationBefore returns how many of the newest lines before a match are
+// a location line followed only by code-frame lines, 0 when they are not.
+func (g *grepContext) locationBefore() int {
+	n := len(g.before.bufs)
+	for k := 1; k <= min(n, assocBefore); k++ {
+		l := g.before.bufs[(g.before.start+n-k)%n]
+		if isLocationLine(l) {
+			return k
+		}
+		if !continues(string(l)) {
+			return 0
+		}
+	}
+	return 0
+}
+
+// isLocationLine reports whether l is only a place in a file,
+// "/app/server.js:10" or "src/lib.js:2:0:", as runtimes print above the
+// code frame of an error.
+func isLocationLine(l []byte) bool {
+	w := bytes.TrimRight(bytes.TrimSpace(l), ":")
+	return len(w) > 0 && !bytes.ContainsAny(w, " \t") && isLocation(w)
 }
 
 // tailRing keeps the newest max lines in reused buffers.

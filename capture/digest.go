@@ -149,11 +149,18 @@ func continues(l string) bool {
 			return true
 		}
 	}
-	// "12 | code" frames and "  42:7  error ..." columns start with digits.
+	// "12 | code" frames and "  42:7  error ..." columns start with digits;
+	// a clock time ("7:01:04 PM [vite] ...") starts the next message.
 	if i := strings.IndexAny(t, "|:"); i > 0 && i < 8 && strings.Trim(t[:i], "0123456789 ") == "" {
-		return true
+		return !isClockTime(t)
 	}
 	return false
+}
+
+// isClockTime reports whether t starts with a time of day, h:mm:ss.
+func isClockTime(t string) bool {
+	i := strings.IndexByte(t, ':')
+	return i >= 1 && i <= 2 && len(t) >= i+6 && isDigit(t[i+1]) && isDigit(t[i+2]) && t[i+3] == ':' && isDigit(t[i+4]) && isDigit(t[i+5])
 }
 
 // Digest budget shares of MaxLines: the log's end always, the lines before

@@ -63,3 +63,78 @@ func TestMatcherAgreesWithRegexp(t *testing.T) {
 		}
 	}
 }
+
+// A filter match brings the location and code-frame lines that belong to
+// it, as the digest associates them: Node prints the location before the
+// error, Vite and stack traces after it. Unrelated lines stay out.
+func TestFilterBringsLocation(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []string
+		filter  string
+		want    []string
+		context int
+	}{
+		{"node: location and code frame before the error", []string{
+			"server listening on 3000",
+			"/home/dev/app/server2.js:10",
+			"  const total = order.items.reduce((s, i) => s + i.price, 0)",
+			"                            ^",
+			"",
+			"TypeError: Cannot read properties of undefined (reading 'reduce')",
+			"    at handler (/home/dev/app/server2.js:10:29)",
+			"    at Layer.handle (node_modules/express/lib/router/layer.js:95:5)",
+			"GET /health 200",
+		}, "error", []string{
+			"/home/dev/app/server2.js:10",
+			"  const total = order.items.reduce((s, i) => s + i.price, 0)",
+			"                            ^",
+			"TypeError: Cannot read properties of undefined (reading 'reduce')",
+			"    at handler (/home/dev/app/server2.js:10:29)",
+			"    at Layer.handle (node_modules/express/lib/router/layer.js:95:5)",
+		}, 0},
+		{"vite: plugin, file and frame after the error", []string{
+			"7:01:02 PM [vite] hmr update /src/App.tsx",
+			"7:01:03 PM [vite] Internal server error: Transform failed with 1 error:",
+			"/home/dev/web/src/lib.js:2:0: ERROR: Unexpected \"}\"",
+			"  Plugin: vite:esbuild",
+			"  File: /home/dev/web/src/lib.js:2:0",
+			"  1  |  export const f = () => 1",
+			"  2  |  }",
+			"     |  ^",
+			"7:01:04 PM [vite] hmr update /src/App.tsx",
+		}, "error", []string{
+			"7:01:03 PM [vite] Internal server error: Transform failed with 1 error:",
+			"/home/dev/web/src/lib.js:2:0: ERROR: Unexpected \"}\"",
+			"  File: /home/dev/web/src/lib.js:2:0",
+			"  1  |  export const f = () => 1",
+			"  2  |  }",
+			"     |  ^",
+		}, 0},
+		{"indented lines that follow belong to the match", []string{
+			"build ok",
+			"error: build failed",
+			"  --> src/main.rs:3:5",
+			"   |",
+			"3  |     let x: i32 = \"a\";",
+			"next step",
+		}, "error", []string{"error: build failed", "  --> src/main.rs:3:5", "   |", "3  |     let x: i32 = \"a\";"}, 0},
+		{"indented lines before without a location stay out", []string{
+			"  some indented log line",
+			"  another one",
+			"Error: boom",
+			"done",
+		}, "error", []string{"Error: boom"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Clean([]byte(lines(tt.in...)), Options{Filter: tt.filter, Context: tt.context})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(out, tt.want) {
+				t.Errorf("got  %q\nwant %q", out, tt.want)
+			}
+		})
+	}
+}
