@@ -18,7 +18,10 @@ import (
 // " cut" when the segment ends mid-line (the next one starts with the rest
 // of that line: readers that lost the segment skip that rest). It outlives the
 // segments lumberjack deletes, which is how readers know how many lines
-// went before the oldest segment still on disk.
+// went before the oldest segment still on disk. Segments deleted long ago
+// are merged into one line, which ends in " x<count>" (their number): the
+// index stays proportional to the segments kept, however many rotations
+// ran, and readers need only the totals of what is gone.
 
 func indexPath(dir, stream string) string { return filepath.Join(dir, "."+stream+".segments") }
 
@@ -34,19 +37,40 @@ func ReadIndex(dir, stream string) ([]Segment, error) {
 	var out []Segment
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		cut := len(f) == 4 && f[3] == "cut"
-		if len(f) != 3 && !cut {
+		seg, ok := parseSegment(sc.Text())
+		if !ok {
 			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
 		}
-		lines, err1 := strconv.ParseInt(f[1], 10, 64)
-		size, err2 := strconv.ParseInt(f[2], 10, 64)
-		if err1 != nil || err2 != nil || lines < 0 || size < 0 {
-			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
-		}
-		out = append(out, Segment{Name: f[0], Lines: lines, Bytes: size, Cut: cut})
+		out = append(out, seg)
 	}
 	return out, nil
+}
+
+// parseSegment parses one index line.
+func parseSegment(line string) (Segment, bool) {
+	f := strings.Fields(line)
+	if len(f) < 3 || len(f) > 5 {
+		return Segment{}, false
+	}
+	lines, err1 := strconv.ParseInt(f[1], 10, 64)
+	size, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || lines < 0 || size < 0 {
+		return Segment{}, false
+	}
+	seg := Segment{Name: f[0], Lines: lines, Bytes: size, Count: 1}
+	rest := f[3:]
+	if len(rest) > 0 && rest[0] == "cut" {
+		seg.Cut, rest = true, rest[1:]
+	}
+	if len(rest) > 0 {
+		n, ok := strings.CutPrefix(rest[0], "x")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || count < 1 || len(rest) > 1 {
+			return Segment{}, false
+		}
+		seg.Count = count
+	}
+	return seg, true
 }
 
 func writeIndex(dir, stream string, segs []Segment) error {
@@ -56,9 +80,41 @@ func writeIndex(dir, stream string, segs []Segment) error {
 		if s.Cut {
 			b.WriteString(" cut")
 		}
+		if s.Count > 1 {
+			fmt.Fprintf(&b, " x%d", s.Count)
+		}
 		b.WriteByte('\n')
 	}
 	return atomicfile.WriteFile(indexPath(dir, stream), b.Bytes(), 0o600)
+}
+
+// segmentCount is how many segments index stands for, merged ones included:
+// it only grows, one per rotation.
+func segmentCount(index []Segment) int {
+	n := 0
+	for _, s := range index {
+		n += max(s.Count, 1)
+	}
+	return n
+}
+
+// compactIndex merges the segments before the newest keep+1 into one
+// entry: lumberjack has deleted them (it keeps keep backups; the one more
+// covers its deletion running late), so readers only need their totals.
+// keep 0 means every segment is kept: nothing merges.
+func compactIndex(index []Segment, keep int) []Segment {
+	n := len(index) - (keep + 1)
+	if keep <= 0 || n < 2 {
+		return index
+	}
+	m := Segment{}
+	for _, s := range index[:n] {
+		m.Lines += s.Lines
+		m.Bytes += s.Bytes
+		m.Count += max(s.Count, 1)
+		m.Name, m.Cut = s.Name, s.Cut // The newest's: readers order and join by it.
+	}
+	return append([]Segment{m}, index[n:]...)
 }
 
 // The checkpoint of a stream is the file ".<stream>.lines", one line

@@ -13,6 +13,7 @@ func FuzzIndexAndCursor(f *testing.F) {
 	f.Add("x 1\n", "-1\n")
 	f.Add("stdout-2026-11-23T10-00-00.000 99999999999999999999 1\n", "7")
 	f.Add("", "3 99999999")
+	f.Add("stdout-2026-11-23T10-00-00.000 12 4096 cut x40\nstdout-2026-11-23T10-00-01.000 3 99 x1\n", "12 4096\n")
 	f.Fuzz(func(t *testing.T, index, cursor string) {
 		dir := t.TempDir()
 		write := func(name, s string) {

@@ -171,6 +171,9 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 		if f == nil || known {
 			continue // Left out files are closed on return.
 		}
+		if len(index) > 0 && name < index[len(index)-1].Name {
+			continue // Merged into an index line (deleted, or about to be): closed on return.
+		}
 		delete(open, name)
 		fi, err := f.Stat()
 		if err != nil {
@@ -194,7 +197,7 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 		p := part{name: stream, bytes: curInfo.Size(), lines: -1, f: cur}
 		// A checkpoint of this very file (the index is the one it was
 		// taken under, and no rotation ran) spares counting its start.
-		if c, ok := readCheckpoint(dir, stream); ok && stable && c.segments == len(index) && c.bytes <= p.bytes {
+		if c, ok := readCheckpoint(dir, stream); ok && stable && c.segments == segmentCount(index) && c.bytes <= p.bytes {
 			n, err := countNewlines(cur, c.bytes, p.bytes)
 			if err != nil {
 				return fail(fmt.Errorf("count lines in %s: %w", stream, err))

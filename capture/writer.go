@@ -46,6 +46,7 @@ type WriterOptions struct {
 type Writer struct {
 	dir, stream string
 	max         int64
+	keep        int // backups lumberjack keeps; 0: all
 	lj          *lumberjack.Logger
 	size        int64 // bytes in the current file
 	lines       int64 // newlines in the current file
@@ -61,6 +62,9 @@ type Segment struct {
 	Lines int64  // newline bytes in it
 	Bytes int64
 	Cut   bool // ends mid-line
+	// Count is how many segments the entry stands for: more than one for
+	// deleted ones merged into a single entry (see compactIndex).
+	Count int
 }
 
 // NewWriter appends to dir/stream, creating it 0600 if needed.
@@ -80,7 +84,7 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{
-		dir: dir, stream: stream, max: o.MaxBytes, index: index,
+		dir: dir, stream: stream, max: o.MaxBytes, keep: keep, index: index,
 		lj: &lumberjack.Logger{
 			Filename: filepath.Join(dir, stream),
 			// Above our own limit, so that lumberjack never rotates on its own.
@@ -141,7 +145,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.size-w.checkpoint >= CheckpointBytes {
 		// Best effort: without it (a full disk), readers count more.
-		if writeCheckpoint(w.dir, w.stream, checkpoint{segments: len(w.index), bytes: w.size, lines: w.lines}) == nil {
+		if writeCheckpoint(w.dir, w.stream, checkpoint{segments: segmentCount(w.index), bytes: w.size, lines: w.lines}) == nil {
 			w.checkpoint = w.size
 		}
 	}
@@ -178,7 +182,7 @@ func (w *Writer) rotate() error {
 		return fmt.Errorf("rotate %s: no new backup appeared", w.stream)
 	}
 	w.lastBackup, _ = backupTime(w.stream, name)
-	w.index = append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size, Cut: w.size > 0 && w.last != '\n'})
+	w.index = compactIndex(append(w.index, Segment{Name: name, Lines: w.lines, Bytes: w.size, Cut: w.size > 0 && w.last != '\n', Count: 1}), w.keep)
 	w.size, w.lines, w.checkpoint = 0, 0, 0
 	return writeIndex(w.dir, w.stream, w.index)
 }
@@ -274,7 +278,7 @@ func DiscardCurrent(dir, stream string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	seg := Segment{Lines: lines, Bytes: fi.Size(), Cut: lastByte(path, fi.Size()) != '\n'}
+	seg := Segment{Lines: lines, Bytes: fi.Size(), Cut: lastByte(path, fi.Size()) != '\n', Count: 1}
 	// A backup's name, later than every other, for a file that no longer
 	// exists: readers take it as deleted.
 	at := time.Now().UTC()

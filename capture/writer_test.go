@@ -89,6 +89,15 @@ func TestWriterRotationKeepsEveryByteOrCountsIt(t *testing.T) {
 	if kept.Len() < 5<<20 {
 		t.Fatalf("only %d bytes kept, want at least 5 full segments", kept.Len())
 	}
+	// 25 rotations, 5 segments kept: the index describes what is kept,
+	// and the deleted ones in one line, whatever the number of rotations.
+	index, err := ReadIndex(dir, "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(index) > 5+2 || segmentCount(index) != 25 {
+		t.Fatalf("index of %d lines for %d segments, want at most 7 lines for 25", len(index), segmentCount(index))
+	}
 }
 
 // Rotations far faster than one per millisecond must not overwrite each
