@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,6 +248,42 @@ func TestDocsCoverEveryParameter(t *testing.T) {
 	for _, tool := range Tools() {
 		if !strings.Contains(agents.Guidance(), tool.Name) {
 			t.Errorf("agents/AGENTS.md does not mention %s", tool.Name)
+		}
+	}
+}
+
+// The docs name the tools as agents see them: the skill counts them right
+// and lists each one; an MCP-prefixed name is the one Amp and Codex show
+// for the server the installer registers (bg-tasks: mcp__bg_tasks__bg_run,
+// the hyphen made an underscore); the server's instructions name them all.
+func TestDocsNameTheTools(t *testing.T) {
+	counts := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
+	n := len(Tools())
+	m := regexp.MustCompile(`(?m)^(\w+) tools keep`).FindStringSubmatch(skill.Markdown())
+	if m == nil || n >= len(counts) || !strings.EqualFold(m[1], counts[n]) {
+		t.Errorf("skill/SKILL.md counts the tools as %q, want %q", m, counts[min(n, len(counts)-1)])
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixed := regexp.MustCompile(`mcp__[\w-]+__\w+`)
+	for _, doc := range []struct{ name, text string }{
+		{"skill/SKILL.md", skill.Markdown()}, {"agents/AGENTS.md", agents.Guidance()}, {"README.md", string(readme)},
+	} {
+		for _, name := range prefixed.FindAllString(doc.text, -1) {
+			tool, ok := strings.CutPrefix(name, "mcp__bg_tasks__")
+			if !ok || ToolByCommand(tool) == nil {
+				t.Errorf("%s names %s; Amp and Codex show mcp__bg_tasks__<tool>", doc.name, name)
+			}
+		}
+	}
+	for _, tool := range Tools() {
+		if !strings.Contains(skill.Markdown(), "| `"+tool.Name+"` |") {
+			t.Errorf("skill/SKILL.md's table of tools has no row for %s", tool.Name)
+		}
+		if !strings.Contains(agents.Instructions(), tool.Name) {
+			t.Errorf("agents/instructions.txt does not mention %s", tool.Name)
 		}
 	}
 }

@@ -37,11 +37,12 @@ import (
 // Tools() under the same name, with the same description and input schema
 // as its toolbox entry, answered by the same App.Execute: one definition,
 // two protocols, nothing to drift. The server's instructions are the
-// AGENTS.md guidance, so MCP clients get it without an install step.
+// AGENTS.md guidance in plain sentences, so MCP clients get it without an
+// install step.
 func New(a *toolbox.App) (*mcp.Server, error) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: toolbox.Version()},
 		&mcp.ServerOptions{
-			Instructions: agents.Guidance(),
+			Instructions: agents.Instructions(),
 			// stdout carries the protocol: anything else goes to stderr,
 			// which MCP clients show as the server's log.
 			Logger: logger(a.Stderr),

@@ -207,8 +207,8 @@ func TestMCPRunOutputStop(t *testing.T) {
 	if init.ServerInfo.Version != toolbox.Version() {
 		t.Errorf("server version %q, bgtask --version %q", init.ServerInfo.Version, toolbox.Version())
 	}
-	if init.Instructions != agents.Guidance() {
-		t.Errorf("instructions are not agents/AGENTS.md:\n%s", init.Instructions)
+	if init.Instructions != agents.Instructions() {
+		t.Errorf("instructions are not agents/instructions.txt:\n%s", init.Instructions)
 	}
 	if init.Capabilities.Tools == nil {
 		t.Errorf("no tools capability: %+v", init.Capabilities)
