@@ -27,8 +27,9 @@ type Record struct {
 	ExitCode *int   `json:"exit_code,omitempty"`
 	// Notify is bg_run's notify parameter ("" : $BG_NOTIFY decides);
 	// Notified is set once the desktop was told of its end.
-	Notify   string `json:"notify,omitempty"`
-	Notified bool   `json:"notified,omitempty"`
+	Notify      string `json:"notify,omitempty"`
+	Notified    bool   `json:"notified,omitempty"`
+	NotifyError string `json:"notify_error,omitempty"` // why the desktop was not told
 }
 
 // Records is the folder of records: <state dir>/remote, one file per

@@ -16,19 +16,47 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // invoke runs handler f of tool t with params, decoded, checked and
 // defaulted as an agent's call is: the CLI behaves exactly as the agent
 // tools do, and gets the handler's typed answer.
+//
+// A call about another host (bg_run --host, or a remote task's id) goes
+// there, as an agent's does, and a list adds the remote tasks.
 func invoke[In, Out any](ctx context.Context, a *App, t *Tool, params map[string]any, f func(context.Context, *App, In) (Out, error)) (Out, error) {
+	var zero Out
 	in, err := bindParams[In](t, params)
 	if err != nil {
-		var zero Out
 		return zero, err
 	}
-	return f(ctx, a, in)
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return zero, err
+	}
+	r, err := a.routeOf(t, raw)
+	if err != nil {
+		return zero, err
+	}
+	if r.host != "" {
+		res, _, err := a.runRemote(ctx, t, r)
+		if err != nil {
+			return zero, err
+		}
+		out, ok := res.(Out)
+		if !ok {
+			return zero, fmt.Errorf("%s on %s answered a %T", t.Name, r.host, res)
+		}
+		return out, nil
+	}
+	out, err := f(ctx, a, in)
+	if l, ok := any(&out).(*StatusList); ok && err == nil {
+		all, _ := params["all"].(bool)
+		a.addRemoteTasks(ctx, l, all)
+	}
+	return out, err
 }
 
 // bindParams decodes params as t's input: checked, defaults applied.
@@ -78,7 +106,11 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 	if r.TimeoutMinutes > 0 {
 		kill = "auto-kill in " + formatMinutes(r.TimeoutMinutes)
 	}
-	fmt.Fprintf(a.Stderr, "Started %s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", ref, r.PID, kill, ref, ref)
+	where := ""
+	if r.Host != "" {
+		where = " on " + r.Host
+	}
+	fmt.Fprintf(a.Stderr, "Started %s%s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", ref, where, r.PID, kill, ref, ref)
 	return a.printWait(r, ref)
 }
 
@@ -167,7 +199,17 @@ func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error 
 	}
 	pal := a.palette(a.Stdout)
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "TASK\tLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", pal.paint(sgrDefault, "STATUS"))
+	// A HOST column once tasks run elsewhere ("-" is here).
+	hostCol := func(string) string { return "" }
+	if len(l.Hosts) > 0 {
+		hostCol = func(h string) string {
+			if h == "" {
+				h = "-"
+			}
+			return h + "\t"
+		}
+	}
+	fmt.Fprintf(tw, "TASK\t%sLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", hostCol("HOST"), pal.paint(sgrDefault, "STATUS"))
 	for _, t := range l.Tasks {
 		label := t.Label
 		if label == t.TaskID {
@@ -180,10 +222,15 @@ func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error 
 		if t.RSS != "" {
 			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, label, pal.status(t.Status), a.localTime(t.StartedAt),
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.status(t.Status), a.localTime(t.StartedAt),
 			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), t.Command)
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
+	for _, h := range l.Hosts {
+		if !h.Reachable {
+			fmt.Fprintf(a.Stderr, "%s is unreachable, its tasks are shown as last known: %s\n", h.Host, h.Error)
+		}
+	}
 	fmt.Fprintf(a.Stdout, "%d task(s), %d running", l.Summary.Total, l.Summary.Running)
 	if l.Summary.Hidden > 0 {
 		fmt.Fprintf(a.Stdout, ", %d older finished not shown (--all)", l.Summary.Hidden)
@@ -420,6 +467,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	pf.set("task_id", id)
+	rec, isRemote := remote.RecordsIn(a.Store.Dir).Get(id)
 	if *digest {
 		pf.set("view", "digest")
 	}
@@ -447,6 +495,9 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	in, err := bindParams[OutputInput](pf.tool, pf.params())
 	if err != nil {
 		return err
+	}
+	if isRemote {
+		return a.remoteLogs(ctx, rec, pf, *follow, *clean)
 	}
 	t, err := a.loadTask(ctx, id)
 	if err != nil {
@@ -600,6 +651,10 @@ func (l *logPrinter) printCleaned(s *logStream) error {
 // resolveRef turns what a person typed into a task id: an id, or a
 // label (the running task of that label, else its newest task).
 func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
+	recs := remote.RecordsIn(a.Store.Dir)
+	if _, ok := recs.Get(ref); ok {
+		return ref, nil
+	}
 	if supervisor.ValidID(ref) == nil {
 		if _, err := a.Store.Load(ref); !errors.Is(err, supervisor.ErrNoTask) {
 			return ref, nil // Or an error reading it, which the command reports.
@@ -630,6 +685,16 @@ func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("label %q is ambiguous: %d tasks of that label run: %s; give an id", ref, len(running), strings.Join(ids, ", "))
 	case len(all) > 0:
 		return all[len(all)-1].ID, nil // List is oldest first.
+	}
+	// Tasks on other hosts, as last known: the running one, else the newest.
+	var found string
+	for _, r := range recs.List() {
+		if r.Label == ref && (found == "" || r.Status == supervisor.StatusRunning) {
+			found = r.ID
+		}
+	}
+	if found != "" {
+		return found, nil
 	}
 	return "", fmt.Errorf("no task has the id or label %q (bgtask ls lists them)", ref)
 }

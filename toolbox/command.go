@@ -38,8 +38,8 @@ var errUsage = ErrUsage
 // install, mcp and doctor through App.Commands.
 func baseCommands() []Command {
 	return []Command{
-		{Name: "run", Usage: "run [--label L] [--cwd DIR] [--timeout MIN] [--replace] [--interactive] [--wait-for RE|--wait-port N|--wait-url URL] [--wait-seconds S] [--notify WHEN] [--] COMMAND...", Summary: "start a command in the background",
-			Example: "bgtask run --label web --wait-port 5173 -- npm run dev\nid=$(bgtask run --label tests --timeout 20 -- 'go test ./... 2>&1')\nbgtask run --label repl --interactive -- python3", Run: cliRun},
+		{Name: "run", Usage: "run [--label L] [--cwd DIR] [--timeout MIN] [--replace] [--interactive] [--wait-for RE|--wait-port N|--wait-url URL] [--wait-seconds S] [--notify WHEN] [--host HOST] [--] COMMAND...", Summary: "start a command in the background (here, or on another machine over ssh)",
+			Example: "bgtask run --label web --wait-port 5173 -- npm run dev\nbgtask run --host devbox -- make test\nid=$(bgtask run --label tests --timeout 20 -- 'go test ./... 2>&1')\nbgtask run --label repl --interactive -- python3", Run: cliRun},
 		{Name: "ls", Usage: "ls [--all] [--json]", Summary: "list tasks: running ones and the 10 newest finished",
 			Example: "bgtask ls\nbgtask ls --all --json | jq -r '.tasks[].task_id'", Run: cliList},
 		{Name: "status", Usage: "status [ID|LABEL] [--wait-seconds S] [--json]", Summary: "one task in detail: processes, ports, memory, output (without one: ls)",
@@ -54,6 +54,8 @@ func baseCommands() []Command {
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},
 		{Name: "rm", Usage: "rm ID|LABEL...|--all", Summary: "remove finished tasks and their logs",
 			Example: "bgtask rm tests\nbgtask rm --all", Run: cliRm},
+		{Name: "hosts", Usage: "hosts [--json]", Summary: "the other machines used: reachable, bgtask version there, running tasks",
+			Example: "bgtask hosts\nbgtask run --host devbox -- make test", Run: cliHosts},
 		{Name: "reap", Usage: "reap [--max-age MIN] [--dry-run] [--quiet]", Summary: "kill orphaned tasks and overdue ones, clean old records (also installed as bg-reaper)",
 			Example: "bgtask reap --dry-run\nbg-reaper --max-age 180 --quiet", Run: cliReap},
 		{Name: "completion", Usage: "completion bash|zsh|fish", Summary: "print the shell completion script",

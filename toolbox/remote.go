@@ -99,6 +99,10 @@ func (a *App) remoteDeployer() (*remote.Deployer, error) {
 		Version: Version(), Links: links, StateDir: a.Store.Dir}, nil
 }
 
+// privateReaderKey carries a reader of its own for a call to another
+// host, whatever the environment says (bgtask logs' private cursor).
+type privateReaderKey struct{}
+
 // callRemote runs tool on host with params and returns its JSON answer
 // and the notices it carried. A tool error there is an error here.
 func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) (json.RawMessage, []Notice, error) {
@@ -107,7 +111,11 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 		return nil, nil, err
 	}
 	var env []string
-	if r := a.reader(ctx); r != "" {
+	r := a.reader(ctx)
+	if p, ok := ctx.Value(privateReaderKey{}).(string); ok {
+		r = p
+	}
+	if r != "" {
 		env = append(env, "AMP_THREAD_ID="+capture.ReaderKey(r))
 	}
 	ans, failed, err := d.Tool(ctx, host, tool, params, env...)
@@ -231,8 +239,11 @@ func (a *App) learn(ctx context.Context, id, status string, exitCode *int) {
 	}
 	if status != supervisor.StatusRunning && !rec.Notified {
 		rec.Notified = true
+		// A failed notification (no desktop here) is kept with the
+		// record, as a local task keeps it in its supervisor.log.
+		rec.NotifyError = ""
 		if err := a.notifyRemoteEnd(ctx, rec); err != nil {
-			fmt.Fprintln(a.Stderr, "bgtask:", err) // The answer matters more.
+			rec.NotifyError = err.Error()
 		}
 	}
 	_ = recs.Put(rec) // Best effort: the next call learns it again.

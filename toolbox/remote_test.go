@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -278,4 +279,88 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestRemoteCLI(t *testing.T) {
+	srv := remotetest.Start(t)
+	a := remoteApp(t, srv)
+	out, errOut, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "rt", "--", "for i in 1 2 3; do echo line $i; sleep 0.3; done; echo oops >&2; exit 4")
+	id := strings.TrimSpace(out)
+	if code != ExitOK || supervisor.ValidID(id) != nil || !strings.Contains(errOut, "Started rt on "+srv.Alias) {
+		t.Fatalf("bgtask run --host: %d %q %q", code, out, errOut)
+	}
+	// Follow it to its end, by label.
+	out, errOut, code = runCLI(t, a, "logs", "rt", "-f")
+	if code != ExitOK || out != "line 1\nline 2\nline 3\n" || !strings.Contains(errOut, "oops\n") || !strings.Contains(errOut, "[rt ended on "+srv.Alias+": failed, exit 4]") {
+		t.Errorf("logs -f: %d stdout %q stderr %q", code, out, errOut)
+	}
+	// Again, the last line only, cleaned reads too.
+	if out, _, _ = runCLI(t, a, "logs", id, "-n", "1", "--stream", "stdout"); out != "line 3\n" {
+		t.Errorf("logs -n 1: %q", out)
+	}
+	if out, _, _ = runCLI(t, a, "logs", id, "--filter", "line 2"); out != "line 2\n" {
+		t.Errorf("logs --filter: %q", out)
+	}
+	local, _, _ := runCLI(t, a, "run", "--label", "here", "--", "sleep 600")
+	out, _, code = runCLI(t, a, "ls")
+	if code != ExitOK || !strings.Contains(out, "HOST") {
+		t.Fatalf("ls: %s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 1 && f[0] == id && f[1] != srv.Alias, len(f) > 1 && f[0] == strings.TrimSpace(local) && f[1] != "-":
+			t.Errorf("ls row %q: wrong HOST", l)
+		}
+	}
+	if out, _, _ = runCLI(t, a, "status", "rt"); !strings.Contains(out, "failed (exit 4)") {
+		t.Errorf("status of the remote task: %s", out)
+	}
+	out, _, code = runCLI(t, a, "hosts")
+	if code != ExitOK || !strings.Contains(out, srv.Alias) || !strings.Contains(out, "yes") || !strings.Contains(out, Version()) {
+		t.Errorf("hosts: %s", out)
+	}
+	out, _, _ = runCLI(t, a, "hosts", "--json")
+	var hosts struct{ Hosts []HostInfo }
+	if err := json.Unmarshal([]byte(out), &hosts); err != nil || len(hosts.Hosts) != 1 || !hosts.Hosts[0].Reachable || hosts.Hosts[0].Tasks != 1 {
+		t.Errorf("hosts --json: %s (%v)", out, err)
+	}
+
+	// Nothing listens on a port: only ssh carries data, and its master
+	// connection has only its Unix socket in our private folder.
+	d, err := a.remoteDeployer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := d.Transport.(*remote.SSH).MasterPID(context.Background(), srv.Alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := procs.Lookup(context.Background(), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := procs.TreeUsage(context.Background(), []procs.Proc{p}); err != nil || len(u.Listening) > 0 {
+		t.Errorf("the master connection listens on %v (%v)", u.Listening, err)
+	}
+	// No secret is written: the state folder holds records, no key.
+	key, _ := os.ReadFile(strings.TrimSuffix(srv.Config, "ssh_config") + "id")
+	_ = filepath.WalkDir(a.Store.Dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || e.Type()&os.ModeSocket != 0 {
+			return nil
+		}
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), "PRIVATE KEY") || len(key) > 0 && strings.Contains(string(b), string(key[40:80])) {
+			t.Errorf("%s holds a secret", path)
+		}
+		return nil
+	})
+
+	// A remote state folder that is not the remote user's own is refused.
+	if out, err := exec.Command("chown", "root", srv.Home+"/.local/state/amp-bg-tasks").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, errOut, code = runCLI(t, a, "status", id); code == ExitOK || !strings.Contains(errOut, "refusing") || !strings.Contains(errOut, "on "+srv.Alias) {
+		t.Errorf("a foreign state folder there: %d %q", code, errOut)
+	}
 }

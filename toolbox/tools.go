@@ -103,6 +103,10 @@ type RunResult struct {
 }
 
 func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
+	if in.Host != "" {
+		// Calls with a host are routed there before they get here.
+		return RunResult{}, &InputError{Param: "host", Msg: "this call cannot run on another host"}
+	}
 	return a.startRun(ctx, in, 0)
 }
 
