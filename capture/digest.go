@@ -483,3 +483,44 @@ func ordinal(n int) string {
 	}
 	return fmt.Sprintf("%d%s", n, suffix)
 }
+
+// Condense keeps at most max of a read's cleaned lines, for an answer that
+// carries output beside its news (a ready bg_run's start-up output): all
+// of them when they fit; otherwise the lines that report a problem
+// (errors, failures, warnings) first, the first of them up to half of
+// max, then a line counting what was left out, then the newest lines.
+func Condense(lines []string, max int) []string {
+	n := len(lines)
+	if n <= max || max < 3 {
+		return lines
+	}
+	kinds := make([]lineKind, n)
+	for i, l := range lines {
+		kinds[i] = classify(l)
+	}
+	var problems []int
+	for i, k := range kinds {
+		if k == kindWarn || k >= kindError {
+			problems = append(problems, i)
+		}
+	}
+	tailN := max - 1 - min(len(problems), max/2)
+	var shown []int
+	for _, i := range problems {
+		if i < n-tailN && len(shown) < max/2 {
+			shown = append(shown, i)
+		}
+	}
+	tailN = max - 1 - len(shown)
+	out := make([]string, 0, max)
+	var left []lineKind
+	next := 0
+	for _, i := range shown {
+		left = append(left, kinds[next:i]...)
+		out = append(out, lines[i])
+		next = i + 1
+	}
+	left = append(left, kinds[next:n-tailN]...)
+	out = append(out, gapLine(left))
+	return append(out, lines[n-tailN:]...)
+}

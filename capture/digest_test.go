@@ -297,3 +297,19 @@ func TestDigestKeepsTheVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestCondense(t *testing.T) {
+	var in []string
+	for i := 0; i < 40; i++ {
+		in = append(in, fmt.Sprintf("compiling module %c%c", 'a'+i%26, 'a'+i/26))
+	}
+	in[3] = "warning: DATABASE_URL is not set"
+	in[37] = "error: port 3000 busy, trying 3001"
+	out := Condense(in, 10)
+	if len(out) != 10 || out[0] != in[3] || out[1] != "[... 31 progress lines ...]" || out[9] != in[39] || !slices.Contains(out, in[37]) {
+		t.Fatalf("got %q", out)
+	}
+	if got := Condense(in[:5], 10); !slices.Equal(got, in[:5]) {
+		t.Fatalf("short input changed: %q", got)
+	}
+}

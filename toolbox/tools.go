@@ -98,7 +98,7 @@ type RunResult struct {
 	// Set when the call waited (wait_for, wait_port, wait_url, wait_seconds).
 	*WaitResult
 	ExitCode *int    `json:"exit_code,omitempty"` // when the task ended during the wait
-	Stdout   *string `json:"stdout,omitempty"`    // its digest when it ended, its last lines when the wait timed out
+	Stdout   *string `json:"stdout,omitempty"`    // its start-up output when ready, its digest when it ended, its last lines when the wait timed out
 	Stderr   *string `json:"stderr,omitempty"`
 }
 
@@ -158,11 +158,14 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	case w.Ready:
 		// Short: the agent knows what it started; it needs the news.
 		res.Command, res.Cwd = "", ""
-		// The start-up output is behind the agent now: its next
-		// since-read shows what happens after ready (an edit's verdict),
-		// not the banner and a stale "0 errors".
-		a.skipToEnd(ctx, t)
+		// The start-up output comes with the news, problems first, and
+		// the agent's next since-read shows what happens after ready (an
+		// edit's verdict), not the banner and a stale "0 errors".
+		res.Stdout, res.Stderr = a.startupOutput(ctx, t)
 		res.Message = fmt.Sprintf("%s is ready; it keeps running.", t.Label)
+		if res.Stdout != nil || res.Stderr != nil {
+			res.Message += " Its start-up output follows; bg_output shows what comes next."
+		}
 	case t.Status != supervisor.StatusRunning:
 		res.ExitCode = t.ExitCode
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 60, Cwd: t.Cwd}})
@@ -188,12 +191,24 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	return res, nil
 }
 
-// skipToEnd moves the caller's cursors to the end of both streams.
-func (a *App) skipToEnd(ctx context.Context, t *supervisor.Task) {
-	for _, stream := range []string{"stdout", "stderr"} {
-		_, _ = capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx), Tail: 1,
-			Clean: capture.Options{MaxLines: 1}}) // Best effort: a failed skip only shows more.
+// StartupMaxLines caps the start-up output a ready bg_run carries.
+const StartupMaxLines = 20
+
+// startupOutput reads what t printed before it was ready with the caller's
+// cursors, which it moves to the end, and condenses each stream to
+// StartupMaxLines, problems first; a stream with nothing is nil.
+func (a *App) startupOutput(ctx context.Context, t *supervisor.Task) (stdout, stderr *string) {
+	out := [2]*string{}
+	for i, stream := range []string{"stdout", "stderr"} {
+		r, err := capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx),
+			Clean: capture.Options{MaxLines: MaxLinesLimit, Cwd: t.Cwd}})
+		if err != nil || len(r.Lines) == 0 {
+			continue // Best effort: the next read shows it.
+		}
+		text := strings.Join(capture.Condense(r.Lines, StartupMaxLines), "\n")
+		out[i] = &text
 	}
+	return out[0], out[1]
 }
 
 // outputOf reads both streams of t with o (no cursor moves); a stream with

@@ -195,3 +195,25 @@ func TestCallLimitReportsProgress(t *testing.T) {
 		t.Errorf("progress reports %v, want one after %v of %v", reports, ProgressEvery, asked)
 	}
 }
+
+// A ready bg_run carries the start-up output (a warning printed before the
+// server was ready is not lost), and the next since-read starts after it.
+func TestReadyRunCarriesStartupOutput(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{
+		"command":  `echo "booting v1.2"; echo "warning: DATABASE_URL is not set, using sqlite" >&2; echo "listening on :3000"; sleep 30`,
+		"label":    "web",
+		"wait_for": "listening",
+	})
+	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if r.WaitResult == nil || !r.Ready {
+		t.Fatalf("not ready: %+v", r)
+	}
+	if r.Stderr == nil || !strings.Contains(*r.Stderr, "DATABASE_URL is not set") || r.Stdout == nil || !strings.Contains(*r.Stdout, "listening on :3000") {
+		t.Fatalf("the ready answer lacks the start-up output: %+v", r)
+	}
+	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if out.hasLines() {
+		t.Fatalf("the next since-read repeats the start-up output: %+v", out)
+	}
+}
