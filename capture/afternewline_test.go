@@ -11,6 +11,7 @@ import (
 // afterNewline finds the same offset for every line whichever end it
 // scans from, across chunk boundaries, with and without a final newline.
 func TestAfterNewlineBothWays(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, tail := range []string{"", "no newline at the end"} {
 		var content []byte

@@ -11,6 +11,7 @@ import (
 // and only when the checkpoint is of that file: a stale, torn or
 // oversized one is ignored and the whole file counted.
 func TestCheckpointCounts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 4 * CheckpointBytes, Backups: -1})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 func lines(s ...string) string { return strings.Join(s, "\n") + "\n" }
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("abcdefghij", 30) // 300 runes, no diagnostic word
 	tests := []struct {
 		name string
@@ -72,6 +73,7 @@ func TestClean(t *testing.T) {
 }
 
 func TestCleanOptionErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		o    Options
 		want string
@@ -95,6 +97,7 @@ func TestCleanOptionErrors(t *testing.T) {
 }
 
 func TestCleanStats(t *testing.T) {
+	t.Parallel()
 	p, err := NewPipeline(Options{Filter: "err", Exclude: "skip", MaxLines: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +119,7 @@ func TestCleanStats(t *testing.T) {
 // TestCleanStreamingMemory writes 16 MB through a pipeline and checks the
 // heap stays bounded: the pipeline keeps only what its steps need.
 func TestCleanStreamingMemory(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("writes 16 MB")
 	}

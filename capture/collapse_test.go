@@ -8,6 +8,7 @@ import (
 )
 
 func TestCollapse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		in, want []string
@@ -75,6 +76,7 @@ func TestCollapse(t *testing.T) {
 }
 
 func TestMaskVolatile(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, loose, strict string }{
 		{"want 29", "want #", "want 29"},
 		{"took 0.00s", "took #.#s", "took #.#s"},
@@ -97,6 +99,7 @@ func TestMaskVolatile(t *testing.T) {
 // A 28-line warning block re-printed on every request (Next.js fonts) is
 // shown once, then referred to, however long and wherever it repeats.
 func TestLongBlockRepeatedBetweenRequests(t *testing.T) {
+	t.Parallel()
 	var block []string
 	for i := 0; i < 28; i++ {
 		block = append(block, "warn  - font override "+strings.Repeat("x", i%5)+" for family Inter weight "+string(rune('a'+i)))
@@ -127,6 +130,7 @@ func TestLongBlockRepeatedBetweenRequests(t *testing.T) {
 // A tail read of numbered lines shows each of them: three lines are not
 // worth a marker, and the newest line is never hidden behind one.
 func TestTailReadShowsNewestLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{})
 	if err != nil {

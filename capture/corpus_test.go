@@ -41,6 +41,7 @@ var allLines = Options{MaxLines: 1 << 30}
 // TestCorpusKeep is the cleaner's main promise: on real logs, every line a
 // developer must see survives auto-cleaning.
 func TestCorpusKeep(t *testing.T) {
+	t.Parallel()
 	for _, name := range corpusNames(t) {
 		t.Run(name, func(t *testing.T) {
 			out, err := Clean(readCorpus(t, name, ".log"), allLines)
@@ -61,6 +62,7 @@ func TestCorpusKeep(t *testing.T) {
 // TestCorpusReduction checks that auto-cleaning removes at least half of
 // the corpus's characters, and filtering most of the rest.
 func TestCorpusReduction(t *testing.T) {
+	t.Parallel()
 	var raw, cleaned, filtered int
 	for _, name := range corpusNames(t) {
 		b := readCorpus(t, name, ".log")
@@ -99,6 +101,7 @@ func countChars(lines []string) int {
 // TestCorpusGolden pins the cleaned output of each corpus log. Run with
 // -update after an intended change and review the diff.
 func TestCorpusGolden(t *testing.T) {
+	t.Parallel()
 	for _, name := range corpusNames(t) {
 		t.Run(name, func(t *testing.T) {
 			out, err := Clean(readCorpus(t, name, ".log"), allLines)

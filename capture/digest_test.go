@@ -40,6 +40,10 @@ func kept(value string, aliases []string, file, text string) bool {
 // failure logs nobody here wrote (testdata/logdx): the signals a debugger
 // needs survive, in a few thousand tokens.
 func TestDigestSignalRecall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: digests the whole corpus (16 s)")
+	}
+	t.Parallel()
 	dirs, err := filepath.Glob("testdata/logdx/*/raw.log.gz")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no cases: %v", err)
@@ -122,6 +126,7 @@ func gunzip(t testing.TB, path string) []byte {
 }
 
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	pass := func(n int) []string {
 		var out []string
 		for i := 0; i < n; i++ {
@@ -237,6 +242,7 @@ func FuzzDigest(f *testing.F) {
 // TestDigestGolden pins the digest of every corpus log at a 40-line
 // budget: run with -update after an intended change and review the diff.
 func TestDigestGolden(t *testing.T) {
+	t.Parallel()
 	for _, name := range corpusNames(t) {
 		t.Run(name, func(t *testing.T) {
 			out, err := Clean(readCorpus(t, name, ".log"), Options{Digest: true, MaxLines: 40})
@@ -252,6 +258,7 @@ func TestDigestGolden(t *testing.T) {
 }
 
 func TestDigitSlashDigit(t *testing.T) {
+	t.Parallel()
 	for s, want := range map[string]bool{
 		"[3/10] compiling": true, "1/2": true, "get /api/products/12 200": false,
 		"/home/dev/src/app.ts": false, "a/1": false, "9/": false, "": false,
@@ -266,6 +273,7 @@ func TestDigitSlashDigit(t *testing.T) {
 // summary and the exit line), which lies beyond the last lines the digest
 // keeps, is shown whatever the errors in the middle take.
 func TestDigestKeepsTheVerdict(t *testing.T) {
+	t.Parallel()
 	var in []string
 	for i := 0; i < 400; i++ {
 		in = append(in, fmt.Sprintf("FAIL src/module%d/feature_%c%c.test.ts > case %d", i, 'a'+i%26, 'a'+i/26%26, i))

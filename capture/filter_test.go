@@ -8,6 +8,7 @@ import (
 )
 
 func TestLiteralSet(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		expr string
 		want []string // nil: not a literal set
@@ -45,6 +46,7 @@ func TestLiteralSet(t *testing.T) {
 // TestMatcherAgreesWithRegexp checks the literal fast path against the
 // regexp it stands for, including the Unicode case folds it must defer on.
 func TestMatcherAgreesWithRegexp(t *testing.T) {
+	t.Parallel()
 	exprs := []string{"error|warn|fail|exception|panic", "fail|failure", "(err|warn)ing", "k8s", "^error", "TASK"}
 	inputs := []string{
 		"", "ERROR: x", "no problem", "Warning", "FaIlUrE", "k8s pod", "\u212A8s pod", "ta\u017Fk", "TASK",

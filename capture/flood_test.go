@@ -59,10 +59,11 @@ func (c *floodCheck) take(t *testing.T, res ReadResult) {
 // rotating Writer while a reader since-reads them, with generous and with
 // minimal retention; see floodCheck for what must hold.
 func TestFloodInvariant(t *testing.T) {
-	runs := 3
 	if testing.Short() {
-		runs = 1
+		t.Skip("-short: floods of 400,000 lines (20 s and more)")
 	}
+	t.Parallel()
+	const runs = 3
 	for _, tc := range []struct {
 		name    string
 		maxB    int64
@@ -150,6 +151,7 @@ func floodOnce(t *testing.T, maxBytes int64, backups, page, n int, torn bool) {
 }
 
 func TestParallelSinceReadsOfOneReaderShareLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{})
 	if err != nil {
@@ -208,6 +210,7 @@ func TestParallelSinceReadsOfOneReaderShareLines(t *testing.T) {
 // A segment cut mid-line whose head was deleted must not show its tail as
 // a line: the error filter would miss its ERROR: prefix.
 func TestNoCutLineAfterRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 100, Backups: 1})
 	if err != nil {
@@ -255,6 +258,7 @@ func TestNoCutLineAfterRotation(t *testing.T) {
 }
 
 func TestLogsThatAreNotRegularFilesAreRefused(t *testing.T) {
+	t.Parallel()
 	outside := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(outside, []byte("outside the state folder\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package capture
 import "testing"
 
 func TestShortenPaths(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, cwd, in, want string
 	}{
@@ -59,6 +60,7 @@ func TestShortenPaths(t *testing.T) {
 }
 
 func TestShortenPathsRelativeCwd(t *testing.T) {
+	t.Parallel()
 	if _, err := NewPipeline(Options{Cwd: "src"}); err == nil || err.Error() != `invalid cwd "src": not an absolute path` {
 		t.Errorf("relative cwd: err = %v", err)
 	}

@@ -38,6 +38,7 @@ func sinceRead(t *testing.T, dir, reader string) ReadResult {
 }
 
 func TestSinceReadsEachLineOnceAcrossRotations(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 700, Backups: 3})
 	if err != nil {
@@ -69,6 +70,7 @@ func TestSinceReadsEachLineOnceAcrossRotations(t *testing.T) {
 }
 
 func TestSinceReadSaysWhatRotationTookUnread(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 500, Backups: 2})
 	if err != nil {
@@ -101,6 +103,7 @@ func TestSinceReadSaysWhatRotationTookUnread(t *testing.T) {
 // shown once the output has been quiet (a prompt); either way no read shows
 // the head of a line that a later read shows again whole.
 func TestPartialLineHeldBackThenShownOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, _ := NewWriter(dir, "stdout", WriterOptions{})
 	defer func() { _ = w.Close() }()
@@ -134,6 +137,7 @@ func TestPartialLineHeldBackThenShownOnce(t *testing.T) {
 }
 
 func TestReadersKeepTheirOwnCursors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, _ := NewWriter(dir, "stdout", WriterOptions{})
 	defer func() { _ = w.Close() }()
@@ -155,6 +159,7 @@ func TestReadersKeepTheirOwnCursors(t *testing.T) {
 
 // People copy task folders and write plain files: no index, no backups.
 func TestReadPlainFolderWithoutIndex(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var b strings.Builder
 	for _, l := range numbered(0, 500) {
@@ -184,6 +189,7 @@ func TestReadPlainFolderWithoutIndex(t *testing.T) {
 }
 
 func TestReadRejectsBadRegexBeforeMovingCursor(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_ = os.WriteFile(filepath.Join(dir, "stdout"), []byte("x\n"), 0o600)
 	_, err := Read(dir, "stdout", ReadOptions{Since: true, Clean: Options{Filter: "("}})

@@ -14,6 +14,7 @@ var notSGR = regexp.MustCompile(`\x1b(\[[0-9;:?<=>]*[^0-9;:?<=>m]|[^\[])`)
 // home and erase-below), a spinner redrawn with \r, a progress line
 // redrawn with cursor-up, all rendered away; colours stay.
 func TestRendererKeepsColoursDropsScreenControl(t *testing.T) {
+	t.Parallel()
 	in := strings.Repeat("\n", 48) + "\x1b[1;1H\x1b[0J" +
 		"  \x1b[32mVITE\x1b[39m v5.0.0  ready in \x1b[1m312\x1b[22m ms\n" +
 		"⠋ building\r⠙ building\r\x1b[2K✓ built\n" +
@@ -39,6 +40,7 @@ func TestRendererKeepsColoursDropsScreenControl(t *testing.T) {
 // Flush writes what the cursor has left, so followed output shows as it
 // comes, and not the line still being drawn.
 func TestRendererFlushWritesFinishedLines(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	r := NewRenderer(&out)
 	_, _ = r.Write([]byte("ready on :5173\n50% \x1b[33mbuilding"))

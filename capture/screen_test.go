@@ -17,6 +17,7 @@ func screenLines(raw string) []string {
 }
 
 func TestScreen(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		raw  string
@@ -76,6 +77,7 @@ func TestScreen(t *testing.T) {
 // TestScreenChunking feeds input one byte at a time: escape sequences and
 // UTF-8 runes split across writes must not change the result.
 func TestScreenChunking(t *testing.T) {
+	t.Parallel()
 	raw := "\x1b[1;31mé€😀\x1b[0m\r\n\x1b]8;;u\x1b\\x\x1b]8;;\x1b\\\r\x1b[K⠙\x1b[1G\x1b[0Kdone\n"
 	whole := screenLines(raw)
 	var got []string
@@ -95,6 +97,7 @@ func TestScreenChunking(t *testing.T) {
 // TestScreenWindow checks that cursor-up reaches back screenWindow lines
 // and that lines further up have left the screen unchanged.
 func TestScreenWindow(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	for i := range 3 * screenWindow {
 		b.WriteString("line ")
@@ -115,6 +118,7 @@ func TestScreenWindow(t *testing.T) {
 // TestScreenMemory writes a long line without newlines, as a progress bar
 // drawn with \r does, and checks the line stays bounded.
 func TestScreenMemory(t *testing.T) {
+	t.Parallel()
 	s := newScreen(func([]byte) {})
 	chunk := []byte(strings.Repeat("y", 4096))
 	for range 100 {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestEscapeStripper(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
 		{"plain\nlines\n", "plain\nlines\n"},
 		{"\x1b[31merror\x1b[0m: boom\n", "error: boom\n"},
@@ -102,6 +103,7 @@ func stripped(in []byte) []byte {
 // The cases where the two parsers once drifted (commit e90f060): the
 // stripper drops exactly what the screen does.
 func TestStripperAgreesWithScreen(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		"\x1b]0;title never ended\nnext line\n",
 		"\x1b]0;t\x1b[31mred\n",

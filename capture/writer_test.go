@@ -42,6 +42,7 @@ func onDisk(t *testing.T, dir, stream string) []byte {
 }
 
 func TestWriterRotationKeepsEveryByteOrCountsIt(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 1 << 20, Backups: 5})
 	if err != nil {
@@ -103,6 +104,7 @@ func TestWriterRotationKeepsEveryByteOrCountsIt(t *testing.T) {
 // Rotations far faster than one per millisecond must not overwrite each
 // other's backups (lumberjack names them by the millisecond).
 func TestWriterManyRotationsWithinAMillisecond(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w, err := NewWriter(dir, "stderr", WriterOptions{MaxBytes: 64, Backups: -1})
 	if err != nil {
@@ -125,6 +127,7 @@ func TestWriterManyRotationsWithinAMillisecond(t *testing.T) {
 }
 
 func TestWriterAppendsToExistingStream(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
 		w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 100, Backups: -1})

@@ -67,6 +67,7 @@ func installFrom(t *testing.T, home, bgtask string, args ...string) (string, too
 // and copies the whole folder beside the installed bgtask, where remote
 // deploy looks; the uninstall takes all of it away.
 func TestInstallLeanFromDist(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	bgtask := pkgLayout(t, map[string]string{})
 	out, code := installFrom(t, home, bgtask)
@@ -110,6 +111,7 @@ func TestInstallLeanFromDist(t *testing.T) {
 // A dist file that is not what SHA256SUMS says is refused, not
 // installed, and the message names it.
 func TestInstallDamagedDist(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	bgtask := pkgLayout(t, map[string]string{"bgtask-tool_linux_arm64": "truncated"})
 	out, code := installFrom(t, home, bgtask)
@@ -125,6 +127,7 @@ func TestInstallDamagedDist(t *testing.T) {
 // from a checkout, which has no module version to fetch), bgtask serves
 // as bgtask-tool, and says so.
 func TestInstallWithoutLean(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	bgtask := pkgLayout(t, nil)
 	out, code := installFrom(t, home, bgtask)

@@ -22,6 +22,7 @@ import (
 )
 
 func TestMarkersUpsertRemove(t *testing.T) {
+	t.Parallel()
 	mk := blockMarkers(false)
 	block := "# >>> amp-bg-tasks >>>\nexport X=1\n# <<< amp-bg-tasks <<<\n"
 	tests := []struct {
@@ -70,6 +71,7 @@ func TestMarkersUpsertRemove(t *testing.T) {
 }
 
 func TestInstallChooseShells(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	bin := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bin, "zsh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -122,6 +124,7 @@ func TestInstallChooseShells(t *testing.T) {
 }
 
 func TestInstallPaths(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name            string
 		env             map[string]string
@@ -158,6 +161,7 @@ func TestInstallPaths(t *testing.T) {
 // the binary folder on PATH once, and never fail the shell, with or
 // without bg-reaper, even under set -e.
 func TestInstallShellSnippets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "my bin's") // A space and a quote: quoting must hold.
 	if err := os.Mkdir(bin, 0o755); err != nil {
@@ -308,6 +312,7 @@ func goEnv(t *testing.T) []string {
 // the toolbox protocol, the shell profile sourced, and an uninstall that
 // leaves HOME exactly as it was.
 func TestInstallEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds bgtask")
 	}

@@ -13,6 +13,7 @@ func ownedByTest(doc map[string]any) bool { return doc["command"] == "/h/.local/
 // Each edit inserts our member written as the file writes its own, and
 // removing it gives back the very bytes the file had.
 func TestJSONMemberRoundTrip(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src, want string
 	}{
@@ -68,6 +69,7 @@ func TestJSONMemberRoundTrip(t *testing.T) {
 
 // An update changes only our fields and keeps what the user added.
 func TestJSONMemberUpdate(t *testing.T) {
+	t.Parallel()
 	src := "{\n  \"mcpServers\": {\n    \"bg-tasks\": {\n      \"command\": \"/old/bgtask\",\n      \"env\": {\"A\": \"<1>\"}\n    }\n  }\n}\n"
 	next, _, state, err := setJSONMember([]byte(src), "mcpServers", "bg-tasks", testEntry)
 	if err != nil || state != "updated" {
@@ -83,6 +85,7 @@ func TestJSONMemberUpdate(t *testing.T) {
 }
 
 func TestJSONMemberBadInput(t *testing.T) {
+	t.Parallel()
 	for _, src := range []string{`{"a": `, `[1]`, `{"mcpServers": 3}`, `{"mcpServers": {"bg-tasks": "x"}}`} {
 		if _, _, _, err := setJSONMember([]byte(src), "mcpServers", "bg-tasks", testEntry); err == nil {
 			t.Errorf("%s: no error", src)

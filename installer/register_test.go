@@ -16,6 +16,7 @@ import (
 // keeps everything else in those files, says what it did, does nothing
 // the second time, and --uninstall takes exactly its entries out again.
 func TestInstallRegistersAgents(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	files := map[string]string{
 		".config/amp/settings.json": `{"amp.notifications.enabled": false, "amp.mcpServers": {"other": {"command": "x", "args": ["1"]}}}`,
@@ -114,6 +115,7 @@ func TestInstallRegistersAgents(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	settings := filepath.Join(home, ".config", "amp", "settings.json")
 	if err := os.MkdirAll(filepath.Dir(settings), 0o700); err != nil {
@@ -155,6 +157,7 @@ func TestDoctor(t *testing.T) {
 // Doctor reports a Codex registration that would cut our long waits, and
 // an install fixes it.
 func TestDoctorCodexTimeout(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	bin := filepath.Join(home, ".local", "bin")
 	codex := filepath.Join(home, ".codex", "config.toml")

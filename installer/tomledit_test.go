@@ -44,6 +44,7 @@ func FuzzTOMLTableRoundTrip(f *testing.F) {
 // An update rewrites only our keys' lines: the user's own lines in our
 // table, and everything around it, stay.
 func TestTOMLTableUpdate(t *testing.T) {
+	t.Parallel()
 	src := "# codex\n[mcp_servers.bg-tasks]\ncommand = \"/old/bgtask\" # was here\nenv = { A = \"1\" }\n\n[profiles.fast]\nmodel = \"o4-mini\"\n"
 	next, _, state, err := setTOMLTable(src, "mcp_servers.bg-tasks", codexEntry)
 	if err != nil || state != "updated" {

@@ -105,6 +105,7 @@ func realisticHome(t *testing.T) string {
 // commas, 4-space and tab-indented JSON, TOML with comments, `{}`, a
 // file without a final newline, a symlinked dotfile.
 func TestInstallKeepsUsersFiles(t *testing.T) {
+	t.Parallel()
 	home := realisticHome(t)
 	before := snapshot(t, home)
 	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH=/usr/bin:/bin")
@@ -171,6 +172,7 @@ func equalSnapshots(a, b map[string]string) bool {
 // file; a file the install created goes, and so does a container member
 // it added.
 func TestUninstallRestoresSmallFiles(t *testing.T) {
+	t.Parallel()
 	for _, content := range []string{"{}", "{}\n", `{"amp.mcpServers": {}}` + "\n", "{\n  \"amp.mcpServers\": {}\n}\n", " \n", ""} {
 		t.Run(fmt.Sprintf("%q", content), func(t *testing.T) {
 			home := t.TempDir()
@@ -197,6 +199,7 @@ func TestUninstallRestoresSmallFiles(t *testing.T) {
 // A user who changed the file between install and uninstall keeps the
 // change: only our entry goes.
 func TestUninstallKeepsLaterChanges(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	path := filepath.Join(home, ".claude.json")
 	if err := os.WriteFile(path, []byte("{\n  \"numStartups\": 1\n}\n"), 0o600); err != nil {
@@ -224,6 +227,7 @@ func TestUninstallKeepsLaterChanges(t *testing.T) {
 // why and how to register by hand, the rest are registered, and the exit
 // status says which were skipped. The skipped files are not touched.
 func TestInstallSkipsBadFiles(t *testing.T) {
+	t.Parallel()
 	home := realisticHome(t)
 	claude := filepath.Join(home, ".claude.json")
 	full, _ := os.ReadFile(claude)
@@ -280,6 +284,7 @@ func TestInstallSkipsBadFiles(t *testing.T) {
 // install notices, redoes its edit on the agent's content, and neither
 // write is lost.
 func TestRegisterKeepsConcurrentWrite(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	path := filepath.Join(home, ".claude.json")
 	if err := os.WriteFile(path, []byte(`{"numStartups": 412}`), 0o600); err != nil {
@@ -322,6 +327,7 @@ func TestRegisterKeepsConcurrentWrite(t *testing.T) {
 // script), the install keeps every existing file's owner and mode, and
 // what it creates belongs to the home's owner.
 func TestInstallAsRootKeepsOwners(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: installs into a home owned by another uid")
 	}

@@ -252,6 +252,7 @@ func sendOne(t *testing.T, env []string, n Notifier, ev Event) {
 const beeepExpire = 5000
 
 func TestDesktopFailedTask(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	srv := &notificationServer{caps: []string{"body", "actions"}}
 	serve(t, addr, srv)
@@ -281,6 +282,7 @@ func TestDesktopFailedTask(t *testing.T) {
 }
 
 func TestDesktopModes(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	srv := &notificationServer{caps: []string{"body"}}
 	serve(t, addr, srv)
@@ -326,6 +328,7 @@ func TestDesktopModes(t *testing.T) {
 }
 
 func TestDesktopBodyMarkup(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	srv := &notificationServer{caps: []string{"body", "body-markup"}}
 	serve(t, addr, srv)
@@ -343,6 +346,7 @@ func TestDesktopBodyMarkup(t *testing.T) {
 // would not (it looks in /run/user/$UID, then runs dbus-launch): notify
 // points it there through the process environment.
 func TestDesktopXDGRuntimeDir(t *testing.T) {
+	t.Parallel()
 	_, dir := startBus(t)
 	srv := &notificationServer{}
 	serve(t, "unix:path="+filepath.Join(dir, "bus"), srv)
@@ -357,6 +361,7 @@ func TestDesktopXDGRuntimeDir(t *testing.T) {
 // environment names, and only one per process. A Notifier.Env naming
 // another is an error, and nothing is sent anywhere.
 func TestDesktopOneBusPerProcess(t *testing.T) {
+	t.Parallel()
 	addrA, _ := startBus(t)
 	srvA := &notificationServer{}
 	serve(t, addrA, srvA)
@@ -439,6 +444,7 @@ func checkFailedQuickly(t *testing.T, r senderResult) {
 }
 
 func TestDesktopNoBus(t *testing.T) {
+	t.Parallel()
 	for name, env := range map[string][]string{
 		"empty environment":        {},
 		"runtime dir without bus":  {"XDG_RUNTIME_DIR=" + t.TempDir()},
@@ -472,6 +478,7 @@ func fileNamedBus(t *testing.T) string {
 // dbus-launch, and beeep notify-send or kdialog, which then outlive the
 // supervisor. runSender fails the test if any of them is started.
 func TestDesktopNeverAutolaunches(t *testing.T) {
+	t.Parallel()
 	for name, env := range map[string][]string{
 		"no address":         {},
 		"empty address":      {"DBUS_SESSION_BUS_ADDRESS="},
@@ -492,6 +499,7 @@ func TestDesktopNeverAutolaunches(t *testing.T) {
 // beeep's D-Bus call would fail and it would run notify-send and kdialog
 // instead; runSender fails the test if it does.
 func TestDesktopNobodyOwnsNotifications(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	r := runSender(t, []string{"DBUS_SESSION_BUS_ADDRESS=" + addr, "DISPLAY=:0"},
 		senderCall{Notifier{Timeout: slowBox}, Event{Label: "t", Status: "failed"}})[0]
@@ -505,6 +513,7 @@ func TestDesktopNobodyOwnsNotifications(t *testing.T) {
 // it at its timeout; a second notification in the same process waits for
 // the first (beeep's state is per process) and gives up at its own.
 func TestDesktopServerNeverAnswers(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	srv := &notificationServer{hang: make(chan struct{})}
 	serve(t, addr, srv)
@@ -526,6 +535,7 @@ func TestDesktopServerNeverAnswers(t *testing.T) {
 // and never speaks: authentication must not hold Notify past its timeout.
 // The check fails before beeep is reached, so this runs in this process.
 func TestDesktopBusNeverAnswers(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "bus")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -559,6 +569,7 @@ func TestDesktopBusNeverAnswers(t *testing.T) {
 }
 
 func TestDesktopAndHook(t *testing.T) {
+	t.Parallel()
 	addr, _ := startBus(t)
 	srv := &notificationServer{}
 	serve(t, addr, srv)

@@ -23,6 +23,7 @@ func noDesktop() []string {
 }
 
 func TestHookEnvironment(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "env")
 	n := &Notifier{
@@ -64,6 +65,7 @@ func TestHookEnvironment(t *testing.T) {
 }
 
 func TestHookNotRunWhenModeSaysNo(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		mode   Mode
 		status string
@@ -81,6 +83,7 @@ func TestHookNotRunWhenModeSaysNo(t *testing.T) {
 }
 
 func TestHookFailure(t *testing.T) {
+	t.Parallel()
 	n := &Notifier{Command: `echo "ntfy: no such topic" >&2; exit 7`, Env: noDesktop(), Timeout: slowBox}
 	sent, err := n.Notify(context.Background(), Event{Label: "x", Status: "timeout"})
 	if sent {
@@ -96,6 +99,7 @@ func TestHookFailure(t *testing.T) {
 // both must be killed at the timeout, and Notify must come back with an
 // error saying so.
 func TestHookHangs(t *testing.T) {
+	t.Parallel()
 	// The shell writes its PIDs before it waits; on a loaded box it may not
 	// get that far within a short timeout, so the test tries longer ones
 	// until it does.
@@ -132,6 +136,7 @@ func TestHookHangs(t *testing.T) {
 }
 
 func TestHookBackgroundChildKilledAfterExit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := &Notifier{
 		Command: `sleep 300 > /dev/null 2>&1 & echo $! > "$D/child"`,
@@ -195,6 +200,7 @@ func running(pid int) bool {
 // TestHookCanceled checks that the caller's context ends a hook too, not
 // only Timeout.
 func TestHookCanceled(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Notifier{

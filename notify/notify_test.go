@@ -9,6 +9,7 @@ import (
 func intp(i int) *int { return &i }
 
 func TestParseMode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in      string
 		want    Mode
@@ -37,6 +38,7 @@ func TestParseMode(t *testing.T) {
 }
 
 func TestWants(t *testing.T) {
+	t.Parallel()
 	statuses := []string{"", "running", "completed", "failed", "killed", "timeout", "reaped"}
 	want := map[Mode][]bool{
 		ModeFailure: {false, false, false, true, false, true, true},
@@ -54,6 +56,7 @@ func TestWants(t *testing.T) {
 }
 
 func TestTitle(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		ev   Event
 		want string
@@ -79,6 +82,7 @@ func TestTitle(t *testing.T) {
 }
 
 func TestBody(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 300)
 	for _, tt := range []struct {
 		name string
@@ -102,6 +106,7 @@ func TestBody(t *testing.T) {
 }
 
 func TestHookEnv(t *testing.T) {
+	t.Parallel()
 	env := hookEnv([]string{"PATH=/bin", "BG_TASK_ID=inherited"},
 		Event{TaskID: "t1", Label: "tests", Status: "failed", ExitCode: intp(3), LastLine: "a\x00b", Command: "make"},
 		"title", "body")

@@ -17,6 +17,7 @@ import (
 // A process of another user that carries the task's marker (a task could
 // have run sudo -u) is never signalled: neither found nor killed.
 func TestKillTreeLeavesOtherUsersAlone(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to start a process as another user")
 	}

@@ -85,6 +85,7 @@ func marked(t *testing.T, marker string) []Proc {
 }
 
 func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name               string
 		stubborn, midExits bool
@@ -131,6 +132,7 @@ func TestKillTreeEndsSetsidGrandchild(t *testing.T) {
 }
 
 func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
+	t.Parallel()
 	report := t.TempDir() + "/signals"
 	c, real := startHelper(t, "signal-report", "", "ready", report)
 	stale := Proc{PID: real.PID, Start: real.Start - 5000} // Same PID, another life.
@@ -161,6 +163,7 @@ func TestKillTreeNeverSignalsReusedPID(t *testing.T) {
 // A stopped process (SIGSTOP) is continued after SIGTERM, so its handler
 // runs and it exits by itself instead of being SIGKILLed after the grace.
 func TestKillTreeContinuesAStoppedProcess(t *testing.T) {
+	t.Parallel()
 	report := t.TempDir() + "/signals"
 	c, p := startHelper(t, "graceful", "", "ready", report)
 	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -176,6 +179,7 @@ func TestKillTreeContinuesAStoppedProcess(t *testing.T) {
 }
 
 func TestAliveRejectsZombieAndStaleStart(t *testing.T) {
+	t.Parallel()
 	c := helpers.Command("hang")
 	out, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {

@@ -29,6 +29,9 @@ func TestParseUname(t *testing.T) {
 }
 
 func TestIsStaticELF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
 	if runtime.GOOS != "linux" {
 		t.Skip("ELF binaries on Linux")
 	}
@@ -68,6 +71,9 @@ func FuzzIsStaticELF(f *testing.F) {
 }
 
 func TestFindBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
 	here := remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	dist := t.TempDir()
 	name := remote.DistName(here)
@@ -146,6 +152,9 @@ func newDeployer(t *testing.T, srv *remotetest.Server, dist string) *remote.Depl
 }
 
 func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	d := newDeployer(t, srv, dist)
@@ -208,6 +217,9 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 }
 
 func TestDeployFailuresAreClear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -244,6 +256,9 @@ func TestDeployFailuresAreClear(t *testing.T) {
 }
 
 func TestDeployToAnUnwritableHome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

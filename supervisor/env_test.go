@@ -7,6 +7,7 @@ import (
 )
 
 func TestCommandEnv(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in, want []string
 	}{
@@ -20,6 +21,7 @@ func TestCommandEnv(t *testing.T) {
 }
 
 func TestValidID(t *testing.T) {
+	t.Parallel()
 	for id, ok := range map[string]bool{
 		"task-1795463206-7fbbf9c9": true, "task-1234567-890": true,
 		"../../etc": false, "/tmp/x": false, "task-1-": false, "task-1-a/b": false, "task-1-A": false, "": false,

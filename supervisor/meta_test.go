@@ -12,6 +12,7 @@ import (
 )
 
 func TestMetaFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	long := strings.Repeat("npm run dev -- --port 3000 ", 400) // Several reads' worth.
 	for _, content := range []string{"", "running\n", long} {

@@ -11,6 +11,7 @@ import (
 // Under Amp, no physical line of an answer reaches 1000 characters, and
 // the answer stays JSON with the same member names.
 func TestAnswersUnderAmpKeepLinesShort(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "AGENT_THREAD_ID=T-1", "AMP_CURRENT_THREAD_ID=T-1")
 	long := strings.Repeat("é<x>", 700)
 	r := startTask(t, a, map[string]any{"command": fmt.Sprintf("printf '%%s\\n' one two '%s'", long), "label": strings.Repeat("l", 300)})

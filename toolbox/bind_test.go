@@ -10,6 +10,7 @@ import (
 // Every tool's typed input struct holds exactly its parameters, and an
 // absent parameter's field gets the one default its Param declares.
 func TestInputStructsMatchParams(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		tool     *Tool
 		required string // the required parameters, as JSON
@@ -67,6 +68,7 @@ func paramIndex(t *Tool, name string) int {
 // A given value wins over the default; a pointer field is set only when
 // its parameter is given.
 func TestBindGivenValues(t *testing.T) {
+	t.Parallel()
 	in, err := bgOutput().Decode([]byte(`{"task_id":"task-1-x","since":false,"max_lines":"7","tail":1e12,"view":"digest"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,7 @@ func TestBindGivenValues(t *testing.T) {
 // A struct that does not fit the parameters is an error when bound, never
 // a silently defaulted field: the misspelling of a name included.
 func TestBindRejectsMismatchedStructs(t *testing.T) {
+	t.Parallel()
 	in, err := bgSend().Decode([]byte(`{"task_id":"task-1-x","text":"hi"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package toolbox
 import "testing"
 
 func TestPseudoCommit(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ version, want string }{
 		{"v0.0.0-20261129090000-e90f06097557", "e90f06097557"},
 		{"v1.2.4-0.20261129090000-e90f06097557", "e90f06097557"},

@@ -25,6 +25,7 @@ func runCLI(t *testing.T, a *App, args ...string) (stdout, stderr string, code E
 // and --clean clean the output (escape codes gone, repeats collapsed),
 // --tail is -n.
 func TestLogsCleanedOptions(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	cmd := `printf '\033[32mGET / 200\033[0m\n'; for i in 1 2 3 4 5 6; do echo 'HMR update src/App.tsx'; done; ` +
 		`echo 'TypeError: x is undefined'; echo 'warn: slow' >&2; echo 'GET /api 200'`
@@ -59,6 +60,7 @@ func TestLogsCleanedOptions(t *testing.T) {
 // `bgtask logs -f --filter` follows the cleaned output: each new matching
 // line once, then the end line.
 func TestLogsFollowCleaned(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "go")
@@ -95,6 +97,7 @@ func TestLogsFollowCleaned(t *testing.T) {
 // Colour for people on a terminal only: never in a pipe, never with
 // NO_COLOR; FORCE_COLOR forces it, and coloured columns stay aligned.
 func TestCLIColour(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `printf '\033[31mred\033[0m\n'; exit 1`, "label": "colours"})
 	waitEnd(t, a, r.TaskID)
@@ -140,6 +143,7 @@ func TestCLIColour(t *testing.T) {
 // an example, exit 0; a mistake prints its error once, with the usage,
 // exit 1.
 func TestCLIHelpAndErrors(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for _, c := range a.commands() {
 		if strings.HasPrefix(c.Name, "__") {
@@ -166,6 +170,7 @@ func TestCLIHelpAndErrors(t *testing.T) {
 
 // A stop says, before it waits, that it may wait the grace period.
 func TestCLIStopSaysItWaits(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "srv"})
 	out, errOut, code := runCLI(t, a, "stop", "srv")

@@ -19,6 +19,7 @@ import (
 // the task ends with the command, its last output captured, and the child
 // (part of the task's tree) is stopped too.
 func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " & sleep 0.2; printf 'last words without newline'"})
 	task := waitEnd(t, a, r.TaskID)
@@ -57,6 +58,7 @@ func (s *syncBuffer) String() string {
 // `bgtask logs -f` prints every byte once, across rotations, and returns
 // when the task ends.
 func TestLogsFollowAcrossRotation(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "BG_LOG_MAX_MB=0.01", "BG_LOG_BACKUPS=0") // 10 KB segments, all kept.
 	const size = 300_000
 	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helpers.Shell("flood", "300000", "9")})
@@ -75,6 +77,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 }
 
 func TestCLIRunListStatusStop(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	var out, errOut bytes.Buffer
 	a.Stdout, a.Stderr = &out, &errOut
@@ -110,6 +113,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 }
 
 func TestLogsDigest(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "seq 1 3000; echo 'src/app.ts:3:7 - error TS2304: Cannot find name x'; seq 1 3000; echo 'Found 1 error.'; exit 2"})
 	waitEnd(t, a, r.TaskID)
@@ -131,6 +135,7 @@ func TestLogsDigest(t *testing.T) {
 // People address tasks by label, restart and remove them, and read both
 // streams.
 func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	cli := func(args ...string) (string, string, ExitCode) {
 		var out, errOut bytes.Buffer
@@ -181,6 +186,7 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 }
 
 func TestCLIStatusForPeopleAndScripts(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo hi >&2; exit 2", "label": "redirect"})
 	waitEnd(t, a, r.TaskID)
@@ -205,6 +211,7 @@ func TestCLIStatusForPeopleAndScripts(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed")

@@ -13,6 +13,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // The describe output is the tools' public interface: a change to it must
 // be deliberate (go test ./toolbox -run Golden -update) and show in review.
 func TestDescribeGolden(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for _, tool := range Tools() {
 		var out bytes.Buffer

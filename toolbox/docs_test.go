@@ -108,6 +108,7 @@ func parseDocCall(s string) (docCall, error) {
 }
 
 func TestDocsParseCall(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		line    string
 		want    map[string]any
@@ -153,6 +154,10 @@ const docTaskCommand = `printf '%s\n' 'ready - started server on http://localhos
 	`echo 'warn: deprecated option' >&2; exec sleep 600`
 
 func TestDocsExamplesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs every documented example (20 s and more)")
+	}
+	t.Parallel()
 	for _, doc := range []struct{ name, md string }{
 		{"agents/AGENTS.md", agents.Guidance()},
 		{"skill/SKILL.md", skill.Markdown()},
@@ -234,6 +239,7 @@ func TestDocsExamplesRun(t *testing.T) {
 // The skill is the reference: every parameter of every tool appears in at
 // least one of its examples, so a new parameter cannot go undocumented.
 func TestDocsCoverEveryParameter(t *testing.T) {
+	t.Parallel()
 	calls, err := parseDocCalls(skill.Markdown())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,10 @@ import (
 // Parallel bg-run processes starting one label in one cwd: exactly one
 // task runs, with replace=true too (each replaces the last; one is left).
 func TestParallelStartsOfOneLabel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 20 parallel starts (15 s)")
+	}
+	t.Parallel()
 	for _, replace := range []bool{false, true} {
 		t.Run(fmt.Sprintf("replace=%v", replace), func(t *testing.T) {
 			a := newTestApp(t)

@@ -24,6 +24,7 @@ import (
 // Cleanup racing readers: the task vanishes whole, the cleanup succeeds,
 // and readers answer either output or "no such task".
 func TestCleanupRacingReads(t *testing.T) {
+	t.Parallel()
 	for round := 0; round < 5; round++ {
 		a := newTestApp(t)
 		r := startTask(t, a, map[string]any{"command": "seq 1 20000"})
@@ -75,6 +76,7 @@ func TestCleanupRacingReads(t *testing.T) {
 // supervisor recorded the end, records what really happened: failed with
 // the command's exit code 3, not killed.
 func TestStopAfterNaturalExit(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for i := 0; i < 10; i++ {
 		r := startTask(t, a, map[string]any{"command": "exit 3"})
@@ -149,6 +151,7 @@ func plantVictim(t *testing.T, dir string) (victim *exec.Cmd, taskDir string) {
 }
 
 func TestUntrustedStateRefused(t *testing.T) {
+	t.Parallel()
 	t.Run("world-writable state folder", func(t *testing.T) {
 		a := newTestApp(t)
 		if err := os.MkdirAll(a.Store.Dir, 0o700); err != nil {
@@ -206,6 +209,7 @@ func TestUntrustedStateRefused(t *testing.T) {
 // stdout are enough to be a task, listed, read, stopped and cleaned, with
 // times taken from the id and no invented finished_at.
 func TestLegacyFoldersAreTasks(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	started := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
 	mk := func(id, status string) string {
@@ -258,6 +262,7 @@ func TestLegacyFoldersAreTasks(t *testing.T) {
 // 10 MB segments the first one fills the disk, and it frees that one,
 // leaving a line that marks the gap.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -300,6 +305,7 @@ func TestDiskFull(t *testing.T) {
 // instead of failing after its wait; bg_status says so too; the
 // supervisor records it once space is freed.
 func TestStopOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	mountTmpfs(t, a)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " >/dev/null", "timeout": 0})
@@ -384,6 +390,7 @@ func floodTask(t *testing.T, a *App) *supervisor.Task {
 }
 
 func TestSupervisorKilledMidFlood(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=2")
 	task := floodTask(t, a)
 	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
@@ -409,6 +416,7 @@ func TestSupervisorKilledMidFlood(t *testing.T) {
 }
 
 func TestSupervisorTerminatedMidFlood(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=2")
 	task := floodTask(t, a)
 	if err := procs.Signal(task.Watchdog, syscall.SIGTERM); err != nil {
@@ -425,6 +433,10 @@ func TestSupervisorTerminatedMidFlood(t *testing.T) {
 // after its first read (the newest lines, the earlier ones counted), each
 // gets every line exactly once, in order.
 func TestTwentyReadersOfOneWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: twenty readers of a flood (13 s)")
+	}
+	t.Parallel()
 	a := newTestApp(t, "BG_LOG_MAX_MB=0.5", "BG_LOG_BACKUPS=0") // all kept
 	const n = 200000
 	// Written in 40 bursts, so the readers page while it writes.

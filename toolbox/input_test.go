@@ -13,6 +13,7 @@ import (
 // Every bad input is a clear {"error"} naming what is wrong, exit code 1,
 // and leaves the state folder as it was.
 func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "true", "label": "existing"})
 	waitEnd(t, a, done.TaskID)
@@ -120,6 +121,7 @@ func snapshotDir(t *testing.T, dir string) string {
 }
 
 func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for _, tool := range Tools() {
 		var stdout bytes.Buffer
@@ -150,6 +152,7 @@ func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
 // The human CLI: every bad invocation exits non-zero with a message on
 // stderr, prints nothing on stdout, and changes nothing.
 func TestCLIBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "true"})
 	waitEnd(t, a, done.TaskID)

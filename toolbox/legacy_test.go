@@ -20,6 +20,7 @@ import (
 // recorded PID whose process started before the task is someone else's,
 // and is never adopted nor signalled.
 func TestLegacyLiveTaskIsAdopted(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	start := func() *os.Process { // Running is enough: its start time is what counts.
 		c := helpers.Command("hang")

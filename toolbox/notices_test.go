@@ -31,6 +31,7 @@ func noticesOf(m map[string]any) []string {
 }
 
 func TestNoticesTellEachEndOncePerThread(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-main")
 	r := execute(t, a, bgRun(), `{"command":"echo testing; exit 1","label":"tests"}`)
@@ -69,6 +70,7 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 }
 
 func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	execute(t, a, bgStatus(), `{}`) // First call.
 	r := execute(t, a, bgRun(), `{"command":"exit 3"}`)

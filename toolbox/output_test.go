@@ -7,6 +7,7 @@ import (
 )
 
 func TestOutputStreamsCursorsAndThreads(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `printf '\033[1;31mERROR\033[0m boom in /x\nok line\n'; echo 'warn: disk' >&2`})
 	waitEnd(t, a, r.TaskID)

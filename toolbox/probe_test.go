@@ -8,6 +8,7 @@ import (
 )
 
 func TestStatusCode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want int
@@ -41,6 +42,7 @@ func FuzzStatusCode(f *testing.F) {
 // An https:// URL is ready once its port accepts a connection, whatever
 // it then says: no TLS is spoken, so a self-signed certificate is fine.
 func TestProbeURLHTTPSIsAConnection(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

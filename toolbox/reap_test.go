@@ -47,6 +47,7 @@ func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
 }
 
 func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
+	t.Parallel()
 	hook := filepath.Join(t.TempDir(), "hook-env")
 	a := newTestApp(t, "BG_NOTIFY_CMD=env > "+hook)
 	fresh := startTree(t, a, 0)
@@ -105,6 +106,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 // (timeout=0) nor a long build (timeout=240) is reaped for its age; only
 // one its supervisor let run far past its timeout is. Old records go.
 func TestReaperAgesAndCleans(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	forever := startTree(t, a, 0)
 	build := startTree(t, a, 240)
@@ -156,6 +158,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 // used by an unrelated process, is recorded killed and the process is
 // left alone.
 func TestReaperLeavesReusedPIDAlone(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	stranger := exec.Command(os.Args[0])
 	stranger.Env = append(os.Environ(), helpers.EnvFor("hang"))
@@ -193,6 +196,7 @@ func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 // The supervisor records the outcome, then runs the notification hook
 // with the task's fields; success is silent by default.
 func TestSupervisorNotifiesFailureOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := newTestApp(t, `BG_NOTIFY_CMD=env > "`+dir+`/$BG_TASK_ID"`)
 	fail := startTask(t, a, map[string]any{"command": `printf 'compiling\n\033[31merror: x.go:3: undefined: y\033[0m\n\n'; exit 2`, "label": "build"})
@@ -225,6 +229,7 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 }
 
 func TestReaperHelpGoesToStdout(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	out := reap(t, a, "--help")
 	for _, want := range []string{"usage: bg-reaper", "--max-age", "--dry-run", "--quiet"} {

@@ -65,6 +65,10 @@ func executeJSON(t *testing.T, a *App, tool *Tool, params string) map[string]any
 }
 
 func TestRemoteEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a task on a remote host through sshd (60 s)")
+	}
+	t.Parallel()
 	srv := remotetest.Start(t)
 	notified := filepath.Join(t.TempDir(), "notified")
 	a := remoteApp(t, srv, "BG_NOTIFY_CMD=echo \"$BG_TASK_LABEL $BG_TASK_STATUS $BG_TASK_EXIT_CODE\" >> "+notified)

@@ -21,6 +21,7 @@ import (
 )
 
 func TestTaskStreamsAreSeparateTerminals(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for _, tc := range []struct {
 		name, command  string
@@ -68,6 +69,7 @@ func TestTaskStreamsAreSeparateTerminals(t *testing.T) {
 }
 
 func TestTaskFolderLayoutAndPermissions(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo hi", "timeout": 0.5})
 	task := waitEnd(t, a, r.TaskID)
@@ -99,6 +101,7 @@ func TestTaskFolderLayoutAndPermissions(t *testing.T) {
 }
 
 func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"timeout", "bg_stop"} {
 		t.Run(how, func(t *testing.T) {
 			a := newTestApp(t)
@@ -144,6 +147,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 // The supervisor must outlive the bg_run process (the agent's tool call)
 // and shrug off the SIGHUP a closing terminal sends.
 func TestSupervisorOutlivesItsParentAndIgnoresSIGHUP(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bg-run", "TOOLBOX_ACTION=execute", "TASKS_DIR="+a.Store.Dir)
@@ -184,6 +188,7 @@ func jsonString(s string) string {
 }
 
 func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	n := 50 // as many as a monorepo's agents start at once
 	if testing.Short() {
@@ -226,6 +231,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 // for byte, except the oldest segments rotation deleted, which the index
 // accounts for.
 func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "BG_LOG_MAX_MB=1", "BG_LOG_BACKUPS=5")
 	const size = 25<<20 + 777
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("flood", "26215177", "42")})
@@ -261,6 +267,7 @@ func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
 // A record whose PID now belongs to another process (same PID, other start
 // time) must never lead to a signal, from bg_stop or bg_status.
 func TestStaleRecordedPIDIsNeverSignalled(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	report := filepath.Join(t.TempDir(), "report")
 	stranger := exec.Command(os.Args[0], report)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `printf 'Ok to proceed? (y) '; read ans; echo "answer: $ans"; read more; echo "then: $more"`, "interactive": true})
 	stdout := filepath.Join(a.Store.Dir, r.TaskID, "stdout")
@@ -42,6 +43,7 @@ func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
 }
 
 func TestBgSendCtrlCInterrupts(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `trap 'echo interrupted; exit 130' INT; echo ready; while true; do sleep 0.1; done`, "interactive": true, "wait_for": "ready"})
 	call[SendResult](t, a, bgSend(), fmt.Sprintf(`{"task_id":%q,"key":"ctrl-c"}`, r.TaskID))
@@ -52,6 +54,7 @@ func TestBgSendCtrlCInterrupts(t *testing.T) {
 }
 
 func TestCLISend(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `read ans; echo "got $ans"`, "interactive": true})
 	var out, errOut strings.Builder

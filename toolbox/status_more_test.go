@@ -9,6 +9,7 @@ import (
 )
 
 func TestStatusShowsPortsAndProcesses(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
 	r := startTask(t, a, map[string]any{"command": "sleep 60 & " + helpers.Shell("serve", addr, "0s"), "wait_port": port})
@@ -27,6 +28,7 @@ func TestStatusShowsPortsAndProcesses(t *testing.T) {
 }
 
 func TestStatusListIsBoundedAndStatusWaits(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for i := 0; i < 13; i++ {
 		r := startTask(t, a, map[string]any{"command": "true", "label": fmt.Sprintf("old-%d", i)})

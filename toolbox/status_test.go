@@ -8,6 +8,7 @@ import (
 )
 
 func TestAutoKillCountdown(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		deadline time.Time
@@ -32,6 +33,7 @@ func TestAutoKillCountdown(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		-time.Second: "0s", 45 * time.Second: "45s", 12 * time.Minute: "12m",
 		3*time.Hour + 5*time.Minute: "3h05m", 52 * time.Hour: "2d4h",
@@ -43,6 +45,7 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestStatusDetailAndCleanup(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "printf 'a\\nb\\n'; echo oops >&2; exit 2", "label": "two-lines"})
 	waitEnd(t, a, done.TaskID)

@@ -19,6 +19,7 @@ import (
 // A task stopped with SIGSTOP gets SIGCONT after SIGTERM: its handler runs
 // (the helper reports it) and it is not SIGKILLed after the grace period.
 func TestStopContinuesAStoppedTask(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, "BG_KILL_GRACE=20")
 	report := filepath.Join(t.TempDir(), "signals")
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("graceful", report), "wait_for": "ready"})
@@ -43,6 +44,7 @@ func TestStopContinuesAStoppedTask(t *testing.T) {
 // usual; one held by a tracer (where SIGCONT does not reach) does not make
 // bg_stop fail: the tree is killed without it, and the answer says so.
 func TestStopWithAStoppedSupervisor(t *testing.T) {
+	t.Parallel()
 	for _, traced := range []bool{false, true} {
 		t.Run(map[bool]string{false: "SIGSTOP", true: "traced"}[traced], func(t *testing.T) {
 			a := newTestApp(t)

@@ -24,6 +24,7 @@ func freeAddr(t *testing.T) (addr string, port int) {
 }
 
 func TestBgRunWaitsUntilReady(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for _, tc := range []struct {
 		name string
@@ -51,6 +52,7 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 }
 
 func TestBgRunWaitEndsWithTheCrash(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	addr, _ := freeAddr(t)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "100ms", "crash"), "wait_for": "ready on"})
@@ -60,6 +62,7 @@ func TestBgRunWaitEndsWithTheCrash(t *testing.T) {
 }
 
 func TestBgRunWaitTimesOut(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo starting; exec sleep 60", "wait_for": "never printed", "wait_seconds": 0.5})
 	if r.WaitResult == nil || r.Ready || !r.TimedOut || r.Status != supervisor.StatusRunning || r.Stdout == nil || !strings.Contains(*r.Stdout, "starting") {
@@ -69,6 +72,7 @@ func TestBgRunWaitTimesOut(t *testing.T) {
 }
 
 func TestBgRunWaitSecondsAloneReturnsTheResult(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo 'Tests: 3 passed'; exit 0", "wait_seconds": 30})
 	if r.Status != supervisor.StatusCompleted || r.ExitCode == nil || *r.ExitCode != 0 || r.Stdout == nil || !strings.Contains(*r.Stdout, "3 passed") || r.WaitResult != nil {
@@ -77,6 +81,7 @@ func TestBgRunWaitSecondsAloneReturnsTheResult(t *testing.T) {
 }
 
 func TestBgOutputWaitsForABurst(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo start; sleep 0.5; for i in 1 2 3 4 5; do echo \"src/a.ts:$i:1 error TS2304: x$i\"; sleep 0.02; done; exec sleep 60"})
 	call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)) // sets the cursor
@@ -92,6 +97,7 @@ func TestBgOutputWaitsForABurst(t *testing.T) {
 }
 
 func TestNoDuplicateServers(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
 	serve := helpers.Shell("serve", addr, "0s")

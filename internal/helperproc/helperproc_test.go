@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 var helpers Registry
 
 func TestUnusedHelperFailsTheRun(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(unusedEnv) != "" {
 		t.Skip("the child run of this test")
 	}
@@ -55,6 +56,7 @@ func TestUnusedHelperFailsTheRun(t *testing.T) {
 }
 
 func TestShellQuotesArguments(t *testing.T) {
+	t.Parallel()
 	args := []string{"it's", "a b", "$HOME", ""}
 	out, err := exec.Command("bash", "-c", helpers.Shell("echo-args", args...)).Output()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
@@ -66,6 +68,7 @@ func TestShellQuotesArguments(t *testing.T) {
 }
 
 func TestTreeLevels(t *testing.T) {
+	t.Parallel()
 	for _, opt := range []string{"", "daemon"} {
 		t.Run("opt="+opt, func(t *testing.T) {
 			var args []string
@@ -114,6 +117,7 @@ func TestTreeLevels(t *testing.T) {
 }
 
 func TestHangIsReady(t *testing.T) {
+	t.Parallel()
 	c := helpers.Command("hang")
 	out, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {

@@ -227,6 +227,9 @@ func TestMCPBadLinesKeepTheSession(t *testing.T) {
 // with its own id, wherever the client put the id: first, or last after
 // the long params as the TypeScript SDK writes it.
 func TestMCPTooLargeRequestAnsweredWithItsID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: streams a 50 MB request (16 s)")
+	}
 	big := strings.Repeat("x", 50<<20)
 	s := startRaw(t)
 	for _, req := range []struct{ id, line string }{

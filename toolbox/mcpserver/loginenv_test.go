@@ -9,6 +9,7 @@ import (
 )
 
 func TestLoginPathForABareDesktopPath(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A login shell whose profile adds a folder, and prints a banner.
 	shell := filepath.Join(dir, "myshell")

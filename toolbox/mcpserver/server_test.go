@@ -137,6 +137,7 @@ func describe(t *testing.T, a *toolbox.App, tool *toolbox.Tool) map[string]any {
 // The two protocols serve one definition: names, descriptions and input
 // schemas are the same, compared as JSON values.
 func TestMCPToolsMatchToolbox(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 	list, err := cs.ListTools(t.Context(), nil)
@@ -196,6 +197,7 @@ func mcpJSON(v any) string {
 // The whole cycle an agent goes through, over a real stdio connection:
 // initialize, start a dev server, read its errors, stop it.
 func TestMCPRunOutputStop(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 
@@ -274,6 +276,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 // Every failure is a tool error the model can read and correct, and the
 // session goes on.
 func TestMCPToolErrors(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 	tests := []struct {
@@ -331,6 +334,7 @@ func TestMCPToolErrors(t *testing.T) {
 // lines that are not messages: those get a JSON-RPC error, not a dead
 // server. Logs go to stderr. Closing stdin ends the server cleanly.
 func TestMCPStdoutIsProtocolOnly(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cmd, stderr := mcpCommand(t, a)
 	stdin, err := cmd.StdinPipe()
@@ -419,6 +423,7 @@ func TestMCPStdoutIsProtocolOnly(t *testing.T) {
 // list of them as jsonschema.ForType gives Go's pointers ("null" among
 // them), and no schema without any keyword that constrains it.
 func TestMCPSchemasPortable(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cs := startMCP(t, a)
 	list, err := cs.ListTools(t.Context(), nil)

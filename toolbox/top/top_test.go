@@ -163,6 +163,7 @@ func waitTask(t *testing.T, a *toolbox.App, what string, cond func(tasks []*supe
 // switches views, acts on keys, follows a resize, and quits on q with the
 // terminal as it was (alternate screen left, cursor shown, cooked mode).
 func TestTopInAPTY(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	run := toolbox.ToolByCommand("bg-run")
 	params, _ := json.Marshal(map[string]any{"command": helpers.Shell("spin"), "label": "burner"})
@@ -272,6 +273,7 @@ func TestTopInAPTY(t *testing.T) {
 
 // Without a terminal top says so and fails, as the CLI's errors do.
 func TestTopNeedsATerminal(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	var out, errOut bytes.Buffer
 	a.Stdout, a.Stderr = &out, &errOut
@@ -285,6 +287,7 @@ func TestTopNeedsATerminal(t *testing.T) {
 }
 
 func TestSparkline(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	var s samples
 	for i := 0; i < 60; i++ {
@@ -310,6 +313,7 @@ func TestSparkline(t *testing.T) {
 // The lean build behind the toolbox entries links no TUI library; the
 // full bgtask has top.
 func TestLeanBuildLeavesTopOut(t *testing.T) {
+	t.Parallel()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("needs the go command (golang-go) to list the builds' packages")
