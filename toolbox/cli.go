@@ -211,8 +211,8 @@ func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error 
 	}
 	fmt.Fprintf(tw, "TASK\t%sLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", hostCol("HOST"), pal.paint(sgrDefault, "STATUS"))
 	for _, t := range l.Tasks {
-		label := t.Label
-		if label == t.TaskID {
+		label := printable(t.Label)
+		if t.Label == t.TaskID {
 			label = "" // No label: the id is in the first column already.
 		}
 		if t.Restarts > 0 {
@@ -223,7 +223,7 @@ func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error 
 			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.status(t.Status), a.localTime(t.StartedAt),
-			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), t.Command)
+			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), printable(t.Command))
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
 	for _, h := range l.Hosts {
@@ -330,7 +330,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 	}
 	row("task", d.TaskID)
 	if d.Label != d.TaskID {
-		row("label", d.Label)
+		row("label", printable(d.Label))
 	}
 	pal := a.palette(a.Stdout)
 	status := pal.status(d.Status)
@@ -338,8 +338,8 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
 	}
 	row("status", status)
-	row("command", d.Command)
-	row("cwd", d.Cwd)
+	row("command", printable(d.Command))
+	row("cwd", printable(d.Cwd))
 	row("started", a.localTime(d.StartedAt)+" ("+d.Age+" ago)")
 	if d.FinishedAt != "" {
 		row("finished", a.localTime(d.FinishedAt))
@@ -352,7 +352,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
 	}
 	row("listening", strings.Join(d.Listening, ", "))
-	row("output", fmt.Sprintf("%d lines on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, d.StderrLines, d.Label))
+	row("output", fmt.Sprintf("%d lines on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, d.StderrLines, printable(d.Label)))
 	row("capture error", d.CaptureError)
 	row("logs", d.LogDir)
 	return tw.Flush()
@@ -540,7 +540,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		if !*follow || l.t.Status != supervisor.StatusRunning {
 			l.close() // The last lines before the end line.
 			if *follow {
-				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", l.t.Label, endedAs(l.t.Status, l.t.ExitCode, a.palette(a.Stderr)))
+				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", printable(l.t.Label), endedAs(l.t.Status, l.t.ExitCode, a.palette(a.Stderr)))
 			}
 			return nil
 		}

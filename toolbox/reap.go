@@ -74,5 +74,5 @@ func reapLine(act supervisor.ReapAction, dryRun bool) string {
 	if dryRun {
 		format = dry
 	}
-	return fmt.Sprintf(format, fmt.Sprintf("%s (%s)", act.Task.ID, act.Task.Label), act.Why)
+	return fmt.Sprintf(format, fmt.Sprintf("%s (%s)", act.Task.ID, printable(act.Task.Label)), act.Why)
 }

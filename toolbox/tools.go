@@ -131,6 +131,9 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		return res, err
 	}
 	label := strings.TrimSpace(in.Label)
+	if err := checkLabel(label); err != nil {
+		return res, err
+	}
 	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.Notify, Log: settings.Log,

@@ -1,0 +1,56 @@
+package toolbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Labels are short printable text: escapes (OSC 0 sets the window title,
+// OSC 52 writes the clipboard), NUL, newlines and 3,000 characters are
+// refused, naming the parameter, and nothing is started.
+func TestLabelsAreValidated(t *testing.T) {
+	a := newTestApp(t)
+	for name, label := range map[string]string{
+		"OSC 0": "web\x1b]0;pwned\x07", "OSC 52": "\x1b]52;c;ZXZpbA==\x07", "NUL": "a\x00b", "newline": "a\nb",
+		"long": strings.Repeat("x", 3000), "invalid UTF-8": "a\xffb",
+	} {
+		_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":%s}`, jsonString(label))))
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Param != "label" {
+			t.Errorf("%s: %v, want an error naming label", name, err)
+		}
+	}
+	if tasks, _ := a.Store.List(); len(tasks) != 0 {
+		t.Fatalf("%d tasks started with bad labels", len(tasks))
+	}
+	for _, ok := range []string{"web", "API server (dev)", "測試", strings.Repeat("é", MaxLabelLen)} {
+		if err := checkLabel(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
+// A label or command that reached the records some other way (an earlier
+// version, a script) is printed escaped: no byte of an escape sequence
+// reaches the terminal.
+func TestListEscapesUnprintable(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo hi", "label": "web"})
+	waitEnd(t, a, r.TaskID)
+	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
+	for name, v := range map[string]string{"label": evil, "command": "echo \x1b]0;title\x07"} {
+		if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, name), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"ls"}, {"status", r.TaskID}} {
+		out, _, code := runCLI(t, a, args...)
+		if code != ExitOK || strings.ContainsAny(out, "\x1b\x07\x00") || !strings.Contains(out, `web\x1b]52;c;ZXZpbA==\a`) {
+			t.Errorf("bgtask %v printed %q", args, out)
+		}
+	}
+}
