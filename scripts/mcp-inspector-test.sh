@@ -86,7 +86,7 @@ echo "== tools/list"
 list=$(inspect tools/list)
 echo "$list" | check 'r.tools.map(x => x.name).sort().join(",") === "bg_output,bg_run,bg_send,bg_status,bg_stop"'
 echo "$list" | check 'r.tools.every(x => x.inputSchema.type === "object" && x.description)'
-echo "$list" | check 'JSON.stringify(r.tools.find(x => x.name === "bg_output").inputSchema.properties.max_lines.default) === "80"'
+echo "$list" | check 'r.tools.find(x => x.name === "bg_output").inputSchema.properties.max_line_len.default === 150'
 echo "$list" | check 'r.tools.find(x => x.name === "bg_run").inputSchema.required.join() === "command"'
 echo "   bg_output, bg_run, bg_send, bg_status, bg_stop"
 
