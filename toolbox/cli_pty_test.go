@@ -135,6 +135,34 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	if old := waitEnd(t, a, first); old.Status != supervisor.StatusKilled {
 		t.Fatalf("the replaced server ended %s", old.Status)
 	}
+	// ls: the live CPU, memory and ports bg_status has, a local start
+	// time, and no label repeated from the id.
+	if out, code := ptyCLI(t, a, "run", "--", "true"); code != 0 {
+		t.Fatalf("run without a label: exit %d\n%s", code, out)
+	}
+	ls, _ := ptyCLI(t, a, "ls")
+	row := ""
+	for _, l := range strings.Split(ls, "\n") {
+		if strings.Contains(l, " web ") {
+			row = l
+		}
+	}
+	if !strings.Contains(ls, "STARTED") || !strings.Contains(ls, "CPU") || !strings.Contains(ls, "MEM") || !strings.Contains(ls, "PORTS") ||
+		!strings.Contains(row, " MB ") || !strings.Contains(row, "% ") || !strings.Contains(row, fmt.Sprintf(" %d ", port)) {
+		t.Fatalf("ls:\n%s", ls)
+	}
+	unlabeled := 0
+	for _, l := range strings.Split(ls, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && supervisor.ValidID(f[0]) == nil && f[1] != "repl" && f[1] != "web" {
+			unlabeled++
+			if f[1] == f[0] {
+				t.Fatalf("the id repeated as the label:\n%s", ls)
+			}
+		}
+	}
+	if unlabeled != 1 {
+		t.Fatalf("%d unlabeled rows:\n%s", unlabeled, ls)
+	}
 	// A bad value is refused by its flag, with the parameter's check.
 	out, code = ptyCLI(t, a, "run", "--wait-port", "70000", "--", "true")
 	if code != 1 || !strings.Contains(out, "-wait-port: must be at most 65535") {
@@ -191,6 +219,10 @@ func TestRestartAndBulkInATerminal(t *testing.T) {
 	}
 	if ls, _ := ptyCLI(t, a, "status"); !strings.Contains(ls, "0 task(s), 0 running") {
 		t.Fatalf("status without a task after rm --all:\n%s", ls)
+	}
+	// A task that does not exist is said so plainly.
+	if out, code := ptyCLI(t, a, "status", "task-1-nosuch"); code != 1 || !strings.Contains(out, `no task has the id or label "task-1-nosuch"`) || strings.Contains(out, "task_id:") {
+		t.Fatalf("status task-1-nosuch: exit %d\n%s", code, out)
 	}
 }
 
