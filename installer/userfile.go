@@ -83,7 +83,7 @@ type userFile struct {
 	newMode       fs.FileMode
 }
 
-// editUserFile replaces path's content by edit(current), redoing the edit
+// edit replaces the file's content by edit(current), redoing the edit
 // when the file changes meanwhile. edit gets nil for a missing file and
 // returns the content to write; written is false when it is unchanged.
 func (u userFile) edit(edit func(cur []byte, exists bool) ([]byte, error)) (written bool, err error) {
