@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Interactive tasks: the command's stdin is its stdout terminal, and what
@@ -22,6 +25,9 @@ var (
 	// ErrNoReader reports Send to a task whose supervisor is not reading
 	// its input (gone, or the task is ending).
 	ErrNoReader = errors.New("nobody reads its input: its supervisor is gone")
+	// ErrNotReading reports Send to a task whose program does not read
+	// its input: what was typed before fills the terminal and the FIFO.
+	ErrNotReading = errors.New("the task is not reading its input")
 )
 
 // MaxSend bounds one Send: the FIFO takes PIPE_BUF bytes atomically, so
@@ -70,19 +76,87 @@ func Send(t *Task, data []byte) error {
 	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != fs.ModeNamedPipe {
 		return fmt.Errorf("send to %s: %s is not the task's input fifo", t.ID, path)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	// System calls, not os.File: a non-blocking FIFO in an os.File is
+	// handed to the poller, whose Write waits for room, and a task that
+	// never reads its input would hold bg_send forever.
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, syscall.ENXIO) {
 		return fmt.Errorf("%s: %w", t.ID, ErrNoReader)
 	}
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", t.ID, err)
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer func() { _ = syscall.Close(fd) }() // Nothing buffered on our side.
+	for {
+		// At most PIPE_BUF bytes: written whole, or not at all.
+		_, err = syscall.Write(fd, data)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if errors.Is(err, syscall.EAGAIN) {
+		pending, _ := unix.IoctlGetInt(fd, ioctlPending) // 0 when unknown: the message stays true.
+		return fmt.Errorf("%s: %w: %d bytes typed earlier are still pending; nothing was typed", t.ID, ErrNotReading, pending)
 	}
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// Literal returns the bytes that type text into t's terminal literally:
+// a control character in it (a raw ^C) reaches the program as that byte
+// instead of acting (SIGINT). In canonical mode, each one is quoted with
+// the terminal's literal-next character (^V); a terminal in raw mode takes
+// bytes as they are. A terminal that turns the character into a signal
+// and cannot quote it (no canonical mode) is an error: keys that act go
+// through bg_send's key.
+func Literal(t *Task, text string) ([]byte, error) {
+	if !strings.ContainsFunc(text, isControl) {
+		return []byte(text), nil
+	}
+	tio := termiosOf(t)
+	canonical := tio == nil || tio.Lflag&unix.ICANON != 0 && tio.Lflag&unix.IEXTEN != 0
+	if canonical {
+		lnext := byte(0x16) // ^V, the default
+		if tio != nil && tio.Cc[unix.VLNEXT] != 0 {
+			lnext = tio.Cc[unix.VLNEXT]
+		}
+		var b []byte
+		for i := 0; i < len(text); i++ {
+			if isControl(rune(text[i])) {
+				b = append(b, lnext)
+			}
+			b = append(b, text[i])
+		}
+		return b, nil
+	}
+	if tio.Lflag&unix.ISIG != 0 {
+		for _, c := range []int{unix.VINTR, unix.VQUIT, unix.VSUSP} {
+			if ch := tio.Cc[c]; ch != 0 && strings.IndexByte(text, ch) >= 0 {
+				return nil, fmt.Errorf("%s: text holds %q, which its terminal turns into a signal and cannot type literally now: press it with key (ctrl-c), or leave it out", t.ID, string(ch))
+			}
+		}
+	}
+	return []byte(text), nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// termiosOf reads the modes of t's terminal through its command's stdin
+// (the terminal's slave side); nil when that cannot be read.
+func termiosOf(t *Task) *unix.Termios {
+	if t.Root.PID <= 0 {
+		return nil
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/0", t.Root.PID), unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = unix.Close(fd) }() // Only read.
+	tio, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	if err != nil {
+		return nil
+	}
+	return tio
 }

@@ -53,7 +53,11 @@ func runBgSend(ctx context.Context, a *App, in SendInput) (SendResult, error) {
 	if err != nil {
 		return SendResult{}, err
 	}
-	data := in.Text
+	typed, err := supervisor.Literal(t, in.Text)
+	if err != nil {
+		return SendResult{}, &InputError{Param: "text", Msg: err.Error()}
+	}
+	data := string(typed)
 	switch {
 	case in.Key != "":
 		data += keys[in.Key]

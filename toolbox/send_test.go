@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
@@ -65,5 +66,52 @@ func TestCLISend(t *testing.T) {
 	task := waitEnd(t, a, r.TaskID)
 	if b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout")); !strings.Contains(string(b), "got hello there") {
 		t.Fatalf("stdout %q", b)
+	}
+}
+
+// A control character inside text is typed literally: the program reads
+// the byte, and a raw ^C interrupts nothing (keys that act go through key).
+func TestBgSendTextIsLiteral(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": `trap 'echo interrupted; exit 130' INT; echo ready; IFS= read -r line; printf 'got %q\n' "$line"`,
+		"interactive": true, "wait_for": "ready"})
+	call[SendResult](t, a, bgSend(), fmt.Sprintf(`{"task_id":%q,"text":"a\u0003b\u001bc"}`, r.TaskID))
+	task := waitEnd(t, a, r.TaskID)
+	b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
+	if task.Status != "completed" || !strings.Contains(string(b), `got $'a\003b\Ec'`) {
+		t.Fatalf("ended %s with %q", task.Status, b)
+	}
+}
+
+// A send never blocks: to a program that never reads its input, sends
+// succeed until the terminal and the FIFO are full, then one answers that
+// the task is not reading, with what is pending.
+func TestBgSendNeverBlocks(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "interactive": true, "wait_for": "ready"})
+	text := strings.Repeat("x", 4000)
+	for i := 0; ; i++ {
+		done := make(chan error, 1)
+		go func() {
+			_, err := a.Call(t.Context(), bgSend(), []byte(fmt.Sprintf(`{"task_id":%q,"text":%q}`, r.TaskID, text)))
+			done <- err
+		}()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("send %d has not returned after 30 s", i+1)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "not reading its input") || !strings.Contains(err.Error(), "bytes typed earlier are still pending") {
+				t.Fatalf("send %d: %v", i+1, err)
+			}
+			return
+		}
+		if i > 100 {
+			t.Fatal("400 KB typed into a program that reads nothing, and no send refused")
+		}
 	}
 }
