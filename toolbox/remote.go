@@ -142,7 +142,9 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 // runRemote runs a routed call on its host and returns its answer typed
 // as the local tool's would be, with host set.
 func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, error) {
-	ans, notices, err := a.callRemote(ctx, r.host, t.Name, r.params)
+	params, stop := boundRemoteWait(ctx, r.params)
+	ans, notices, err := a.callRemote(ctx, r.host, t.Name, params)
+	stop()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -222,6 +224,49 @@ func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, e
 	}
 	a.learnNotices(ctx, notices)
 	return res, notices, nil
+}
+
+// boundRemoteWait applies the call's limit (CallLimit, set by the MCP
+// server) to a wait that happens on another host: wait_seconds is cut to
+// end before the limit, and progress is reported here while the host
+// waits. stop ends the reports.
+func boundRemoteWait(ctx context.Context, params []byte) (out []byte, stop func()) {
+	l, _ := ctx.Value(callLimitKey{}).(CallLimit)
+	var m map[string]any
+	if json.Unmarshal(params, &m) != nil {
+		return params, func() {}
+	}
+	wait, _ := m["wait_seconds"].(float64)
+	if wait <= 0 {
+		return params, func() {}
+	}
+	if !l.Until.IsZero() {
+		// The answer needs a round trip back: end the wait there early.
+		if left := time.Until(l.Until).Seconds() - 3; left < wait {
+			m["wait_seconds"] = max(left, 0)
+			if b, err := json.Marshal(m); err == nil {
+				params = b
+			}
+		}
+	}
+	if l.Progress == nil {
+		return params, func() {}
+	}
+	done := make(chan struct{})
+	start, total := time.Now(), time.Duration(wait*float64(time.Second))
+	go func() {
+		tick := time.NewTicker(ProgressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				l.Progress(time.Since(start), total)
+			}
+		}
+	}()
+	return params, func() { close(done) }
 }
 
 // learn records a remote task's status, and tells the desktop, once, of

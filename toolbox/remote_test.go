@@ -368,3 +368,23 @@ func TestRemoteCLI(t *testing.T) {
 		t.Errorf("a foreign state folder there: %d %q", code, errOut)
 	}
 }
+
+// Over MCP a call has a time limit: a wait on another host is cut to end
+// before it, with time for the answer to come back.
+func TestRemoteWaitKeepsTheCallLimit(t *testing.T) {
+	ctx := WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(20 * time.Second)})
+	out, stop := boundRemoteWait(ctx, []byte(`{"task_id": "task-1-a", "wait_seconds": 60}`))
+	stop()
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	if w := m["wait_seconds"].(float64); w > 17 || w < 10 || m["task_id"] != "task-1-a" {
+		t.Errorf("cut to %v: %s", w, out)
+	}
+	out, stop = boundRemoteWait(context.Background(), []byte(`{"wait_seconds": 60}`))
+	stop()
+	if string(out) != `{"wait_seconds": 60}` {
+		t.Errorf("without a limit: %s", out)
+	}
+}
