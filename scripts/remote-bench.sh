@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)
 cmd="go test ./toolbox -run '^\$' -bench '^BenchmarkRemote\$' -benchtime ${n}x -count 1"
 raw=$(eval "$cmd" 2>&1) || { echo "$raw" >&2; exit 1; }
 if ! grep -q '^BenchmarkRemote/' <<<"$raw"; then
@@ -33,7 +34,7 @@ if ! grep -q '^BenchmarkRemote/' <<<"$raw"; then
 	exit 0
 fi
 
-section=$(awk -v n="$n" -v cmd="$cmd" '
+section=$(awk -v n="$n" -v cmd="$cmd" -v load="$load" -v cpus="$(nproc 2>/dev/null || echo '?')" '
 /^BenchmarkRemote\// {
 	name = $1; sub(/^BenchmarkRemote\//, "", name); sub(/-[0-9]+$/, "", name)
 	ms[name] = $3 / 1e6
@@ -42,7 +43,7 @@ END {
 	print "<!-- remote-bench: written by scripts/remote-bench.sh -->"
 	print "## Other machines (ssh)"
 	print ""
-	print "`" cmd "` (a real sshd on 127.0.0.1, a throwaway account, " n " calls per row, mean): each remote call against `ssh host true` over the same warm master connection."
+	print "`" cmd "` (a real sshd on 127.0.0.1, a throwaway account, " n " calls per row, mean): each remote call against `ssh host true` over the same warm master connection. " cpus " CPUs, load average " load " when it started: the ratios compare, the milliseconds drift with the load."
 	print ""
 	print "| What | Mean | Ratio to `ssh host true` |"
 	print "|---|---:|---:|"
