@@ -45,6 +45,9 @@ import (
 const (
 	DefaultMaxLineLen = 150
 	DefaultMaxLines   = 80
+	// MaxLineLenLimit bounds Options.MaxLineLen: the terminal emulator's
+	// widest line.
+	MaxLineLenLimit = maxScreenCols
 
 	// maxRawLine bounds a line in Raw mode, which otherwise keeps lines
 	// whole, so that a log without newlines cannot exhaust memory.
@@ -107,11 +110,11 @@ func NewPipeline(o Options) (*Pipeline, error) {
 		v    int
 	}{{"max_line_len", o.MaxLineLen}, {"context", o.Context}, {"max_lines", o.MaxLines}} {
 		if n.v < 0 {
-			return nil, fmt.Errorf("invalid %s %d: must not be negative", n.name, n.v)
+			return nil, fmt.Errorf("%s: must not be negative, got %d", n.name, n.v)
 		}
 	}
-	if o.MaxLineLen > maxScreenCols {
-		return nil, fmt.Errorf("invalid max_line_len %d: must be at most %d", o.MaxLineLen, maxScreenCols)
+	if o.MaxLineLen > MaxLineLenLimit {
+		return nil, fmt.Errorf("max_line_len: must be at most %d, got %d", MaxLineLenLimit, o.MaxLineLen)
 	}
 	if o.MaxLineLen == 0 {
 		o.MaxLineLen = DefaultMaxLineLen

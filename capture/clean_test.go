@@ -80,10 +80,10 @@ func TestCleanOptionErrors(t *testing.T) {
 	}{
 		{Options{Filter: "("}, "invalid filter regex \"(\": error parsing regexp: missing closing ): `(?i)(`"},
 		{Options{Exclude: "[a"}, "invalid exclude regex \"[a\": error parsing regexp: missing closing ]: `[a`"},
-		{Options{MaxLines: -1}, "invalid max_lines -1: must not be negative"},
-		{Options{MaxLineLen: -5}, "invalid max_line_len -5: must not be negative"},
-		{Options{Context: -2}, "invalid context -2: must not be negative"},
-		{Options{MaxLineLen: 1 << 20}, "invalid max_line_len 1048576: must be at most 65536"},
+		{Options{MaxLines: -1}, "max_lines: must not be negative, got -1"},
+		{Options{MaxLineLen: -5}, "max_line_len: must not be negative, got -5"},
+		{Options{Context: -2}, "context: must not be negative, got -2"},
+		{Options{MaxLineLen: 1 << 20}, "max_line_len: must be at most 65536, got 1048576"},
 	}
 	for _, tt := range tests {
 		_, err := NewPipeline(tt.o)

@@ -453,6 +453,9 @@ func gapLine(kinds []lineKind) string {
 		}
 	}
 	if len(parts) == 1 {
+		if len(kinds) == 1 {
+			return fmt.Sprintf("[... %s line ...]", parts[0])
+		}
 		return fmt.Sprintf("[... %s lines ...]", parts[0])
 	}
 	return fmt.Sprintf("[... %s lines: %s ...]", commas(len(kinds)), strings.Join(parts, ", "))

@@ -321,3 +321,19 @@ func TestCondense(t *testing.T) {
 		t.Fatalf("short input changed: %q", got)
 	}
 }
+
+func TestGapLineCountsOneLine(t *testing.T) {
+	for kinds, want := range map[string]string{
+		string([]byte{byte(kindOther)}):                  "[... 1 other line ...]",
+		string([]byte{byte(kindOther), byte(kindOther)}): "[... 2 other lines ...]",
+		string([]byte{byte(kindError)}):                  "[... 1 error line ...]",
+	} {
+		ks := make([]lineKind, len(kinds))
+		for i := range kinds {
+			ks[i] = lineKind(kinds[i])
+		}
+		if got := gapLine(ks); got != want {
+			t.Errorf("gapLine(%v) = %q, want %q", ks, got, want)
+		}
+	}
+}

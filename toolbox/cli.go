@@ -104,7 +104,7 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 	}
 	kill := "no auto-kill"
 	if r.TimeoutMinutes > 0 {
-		kill = "auto-kill in " + formatMinutes(r.TimeoutMinutes)
+		kill = "auto-kill in " + formatTimeout(r.TimeoutMinutes)
 	}
 	where := ""
 	if r.Host != "" {

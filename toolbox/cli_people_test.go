@@ -150,7 +150,7 @@ func TestCLIHelpAndErrors(t *testing.T) {
 			continue
 		}
 		out, errOut, code := runCLI(t, a, c.Name, "--help")
-		if code != ExitOK || errOut != "" || !strings.HasPrefix(out, "usage: bgtask "+c.Name) || !strings.Contains(out, "\nExample:\n  ") {
+		if code != ExitOK || errOut != "" || !strings.HasPrefix(out, "Usage: bgtask "+c.Name) || !strings.Contains(out, "\nExample:\n  ") {
 			t.Errorf("%s --help: exit %d, stderr %q, stdout:\n%s", c.Name, code, errOut, out)
 		}
 	}
@@ -159,7 +159,7 @@ func TestCLIHelpAndErrors(t *testing.T) {
 		t.Errorf("--help: %d\n%s", code, out)
 	}
 	_, errOut, code := runCLI(t, a, "ls", "--jsn")
-	if code != ExitError || strings.Count(errOut, "flag provided but not defined") != 1 || !strings.Contains(errOut, "usage: bgtask ls") {
+	if code != ExitError || strings.Count(errOut, "flag provided but not defined") != 1 || !strings.Contains(errOut, "Usage: bgtask ls") {
 		t.Errorf("ls --jsn: exit %d\n%s", code, errOut)
 	}
 	_, errOut, code = runCLI(t, a, "status", "nosuch")

@@ -104,7 +104,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 		t.Fatalf("stop printed %q", stop)
 	}
 	errOut.Reset()
-	if code := a.CLI(context.Background(), "bgtask", []string{"stop"}); code != ExitError || !strings.Contains(errOut.String(), "usage") {
+	if code := a.CLI(context.Background(), "bgtask", []string{"stop"}); code != ExitError || !strings.Contains(errOut.String(), "Usage: bgtask stop") {
 		t.Fatalf("stop without id: exit %d, %q", code, errOut.String())
 	}
 	if got := shellJoin([]string{"echo", "it's", "a b", "ok"}); got != `echo 'it'\''s' 'a b' ok` {

@@ -98,9 +98,9 @@ func (a *App) printOverview(w io.Writer, name string) {
 // its example.
 func printUsage(w io.Writer, name string, c Command, fs *flag.FlagSet) {
 	if name == c.Name || strings.HasSuffix(name, "-"+c.Name) || strings.HasSuffix(name, "-reaper") {
-		fmt.Fprintf(w, "usage: %s %s\n", name, strings.TrimPrefix(c.Usage, c.Name+" "))
+		fmt.Fprintf(w, "Usage: %s %s\n", name, strings.TrimPrefix(c.Usage, c.Name+" "))
 	} else {
-		fmt.Fprintf(w, "usage: %s %s\n", name, c.Usage)
+		fmt.Fprintf(w, "Usage: %s %s\n", name, c.Usage)
 	}
 	if c.Summary != "" {
 		fmt.Fprintf(w, "\n%s.\n", strings.ToUpper(c.Summary[:1])+c.Summary[1:])
@@ -170,9 +170,9 @@ func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
 	case errors.Is(err, flag.ErrHelp):
 		return ExitOK
 	case errors.Is(err, ErrUsage):
-		fmt.Fprintf(a.Stderr, "usage: %s %s\n(%s %s --help for more)\n", name, cmd.Usage, name, cmd.Name)
+		fmt.Fprintf(a.Stderr, "Usage: %s %s\n(%s %s --help for more)\n", name, cmd.Usage, name, cmd.Name)
 	case badFlag:
-		fmt.Fprintf(a.Stderr, "%s %s: %v\nusage: %s %s\n(%s %s --help for more)\n", name, args[0], err, name, cmd.Usage, name, cmd.Name)
+		fmt.Fprintf(a.Stderr, "%s %s: %v\nUsage: %s %s\n(%s %s --help for more)\n", name, args[0], err, name, cmd.Usage, name, cmd.Name)
 	default:
 		fmt.Fprintf(a.Stderr, "%s %s: %v\n", name, args[0], cliError(err, fs))
 	}

@@ -232,7 +232,10 @@ func TestReaperHelpGoesToStdout(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	out := reap(t, a, "--help")
-	for _, want := range []string{"usage: bg-reaper", "--max-age", "--dry-run", "--quiet"} {
+	if !strings.HasPrefix(out, "Usage: bg-reaper") {
+		t.Fatalf("bg-reaper --help starts %.40q, want Usage: as most tools print it", out)
+	}
+	for _, want := range []string{"Usage: bg-reaper", "--max-age", "--dry-run", "--quiet"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("bg-reaper --help printed %q, missing %q", out, want)
 		}

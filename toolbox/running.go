@@ -97,18 +97,28 @@ var inUse = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`(?i)(?:eaddrinuse|address already in use).*?(?::|port )(\d{2,5})\b|(?:port|:)(\d{2,5})\b.*(?:eaddrinuse|address already in use|already in use)`)
 })
 
+// inUseBare is the same error without a port (Python's "OSError: [Errno
+// 98] Address already in use").
+var inUseBare = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)eaddrinuse|address already in use`)
+})
+
 // portHint names the running task of ours that holds the port a crashed
-// task could not bind, "" when none does.
-func (a *App) portHint(ctx context.Context, self string, lines ...*string) string {
+// task could not bind, "" when none does. The port is the one the error
+// names, or when it names none, one of guesses (the ports the run waited
+// for or its command mentions).
+func (a *App) portHint(ctx context.Context, self string, guesses []int, lines ...*string) string {
 	for _, l := range lines {
 		if l == nil {
 			continue
 		}
-		m := inUse().FindStringSubmatch(*l)
-		if m == nil {
+		ports := guesses
+		if m := inUse().FindStringSubmatch(*l); m != nil {
+			port, _ := strconv.Atoi(m[1] + m[2])
+			ports = []int{port}
+		} else if !inUseBare().MatchString(*l) {
 			continue
 		}
-		port, _ := strconv.Atoi(m[1] + m[2])
 		tasks, err := a.Store.List()
 		if err != nil {
 			return ""
@@ -118,8 +128,10 @@ func (a *App) portHint(ctx context.Context, self string, lines ...*string) strin
 				continue
 			}
 			for _, addr := range a.listening(ctx, t) {
-				if strings.HasSuffix(addr, ":"+strconv.Itoa(port)) {
-					return fmt.Sprintf(" Port %d is held by your task %q (%s): use it, or bg_run again with label=%q replace=true.", port, t.Label, t.ID, t.Label)
+				for _, port := range ports {
+					if strings.HasSuffix(addr, ":"+strconv.Itoa(port)) {
+						return fmt.Sprintf(" Port %d is held by your task %q (%s): use it, or bg_run again with label=%q replace=true.", port, t.Label, t.ID, t.Label)
+					}
 				}
 			}
 		}

@@ -140,6 +140,9 @@ func (t *Tool) Decode(raw []byte) (Input, error) {
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	err := dec.Decode(&m)
+	if ute := (*json.UnmarshalTypeError)(nil); errors.As(err, &ute) {
+		err = fmt.Errorf("got a JSON %s", ute.Value)
+	}
 	if err == nil && m == nil {
 		err = errors.New("null") // Decodes into a nil map without complaint.
 	}
@@ -149,7 +152,7 @@ func (t *Tool) Decode(raw []byte) (Input, error) {
 		}
 	}
 	if err != nil {
-		return in, &InputError{Msg: fmt.Sprintf("invalid JSON input (want one object of parameters): %v", err)}
+		return in, &InputError{Msg: fmt.Sprintf("invalid JSON input: want one object of parameters, such as {\"task_id\": \"...\"}: %v", err)}
 	}
 	var unknown []string
 	for k := range m {
@@ -224,6 +227,9 @@ func (p Param) decode(v json.RawMessage) (any, error) {
 		}
 		if p.Max != nil && f > *p.Max {
 			return nil, fmt.Errorf("must be at most %g, got %g", *p.Max, f)
+		}
+		if f == 0 {
+			f = 0 // -0 is 0: never echoed back as "-0".
 		}
 		return f, nil
 	}

@@ -143,10 +143,13 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err != nil {
 		return res, err
 	}
-	msg := fmt.Sprintf("Started %q as %s (pid %d). No auto-kill (timeout=0): stop it with bg_stop.", t.Label, t.ID, t.Root.PID)
+	started := fmt.Sprintf("Started %s (pid %d).", t.ID, t.Root.PID)
+	if t.Label != t.ID {
+		started = fmt.Sprintf("Started %q as %s (pid %d).", t.Label, t.ID, t.Root.PID)
+	}
+	msg := started + " No auto-kill (timeout=0): stop it with bg_stop."
 	if dl := t.Deadline(); !dl.IsZero() {
-		msg = fmt.Sprintf("Started %q as %s (pid %d). Auto-kills in %s, at %s.", t.Label, t.ID, t.Root.PID,
-			formatMinutes(timeout), dl.UTC().Format(supervisor.TimeLayout))
+		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, formatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
 	res = RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
@@ -178,20 +181,28 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		}
 		if wait.hasCondition() {
 			res.Message = fmt.Sprintf("%s ended (%s) before it was ready; the digest of its output follows.", t.Label, what) +
-				a.portHint(ctx, t.ID, res.Stderr, res.Stdout)
+				a.portHint(ctx, t.ID, wait.ports(t.Command), res.Stderr, res.Stdout)
 		} else {
 			res.WaitResult = nil // Its end was what was awaited.
 			res.Message = fmt.Sprintf("%s ended (%s); the digest of its output follows.", t.Label, what)
 		}
 	case w.WaitLeft > 0:
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
-		res.Message = fmt.Sprintf("Not ready yet: %s keeps running as %s. %s Its last lines follow.", t.Label, t.ID, waitMore(wait.more(t.ID, w.WaitLeft)))
+		res.Message = fmt.Sprintf("Not ready yet: %s keeps running as %s. %s %s", t.Label, t.ID, waitMore(wait.more(t.ID, w.WaitLeft)), lastLinesNote(res.Stdout, res.Stderr))
 	default:
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
-		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. Its last lines follow; wait more with bg_output task_id=%s wait_seconds=30.",
-			wait.seconds, t.Label, t.ID, t.ID)
+		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. %s Wait more with bg_output task_id=%s wait_seconds=30.",
+			wait.seconds, t.Label, t.ID, lastLinesNote(res.Stdout, res.Stderr), t.ID)
 	}
 	return res, nil
+}
+
+// lastLinesNote says whether a timed-out wait's answer carries lines.
+func lastLinesNote(stdout, stderr *string) string {
+	if stdout == nil && stderr == nil {
+		return "It has printed nothing yet."
+	}
+	return "Its last lines follow."
 }
 
 // StartupMaxLines caps the start-up output a ready bg_run carries.
@@ -519,12 +530,30 @@ func autoKill(deadline, now time.Time, timeout time.Duration) string {
 	}
 }
 
-// formatMinutes prints minutes as "120m", or "30s" under one minute.
+// formatMinutes prints a countdown, rounded: "120m", or "30s" under one
+// minute.
 func formatMinutes(m float64) string {
 	if m < 1 {
 		return fmt.Sprintf("%ds", int(m*60+0.5))
 	}
 	return fmt.Sprintf("%dm", int(m+0.5))
+}
+
+// formatTimeout prints a timeout exactly, to the second: "1m30s", "4h",
+// "2h30m", "30s".
+func formatTimeout(m float64) string {
+	s := int64(m*60 + 0.5)
+	var b strings.Builder
+	for _, u := range []struct {
+		secs int64
+		unit string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if n := s / u.secs; n > 0 || u.secs == 1 && b.Len() == 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+			s -= n * u.secs
+		}
+	}
+	return b.String()
 }
 
 // formatDuration prints an age: "45s", "12m", "3h05m", "2d4h".

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,6 +160,26 @@ func (w waitSpec) more(id string, left float64) string {
 // on.
 func waitMore(call string) string {
 	return "This call's time limit ended the wait early (wait_left seconds of it are left): to go on waiting, call " + call + "."
+}
+
+// ports guesses the ports a run meant to serve: wait_port, wait_url's
+// port, and the numbers its command mentions that can be ports.
+func (w waitSpec) ports(command string) []int {
+	var out []int
+	if w.port != 0 {
+		out = append(out, w.port)
+	}
+	if u, err := url.Parse(w.url); err == nil && u.Port() != "" {
+		if p, err := strconv.Atoi(u.Port()); err == nil {
+			out = append(out, p)
+		}
+	}
+	for _, f := range strings.FieldsFunc(command, func(r rune) bool { return r < '0' || r > '9' }) {
+		if p, err := strconv.Atoi(f); err == nil && len(f) >= 2 && p > 0 && p < 65536 {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (w waitSpec) any() bool { return w.pattern != "" || w.port != 0 || w.url != "" || w.seconds > 0 }

@@ -1,0 +1,77 @@
+package toolbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// What the tools say is exact: no echo of a defaulted label, no rounded
+// timeout, no "-0", no Go type names, one error format for every bound.
+func TestWording(t *testing.T) {
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "exec sleep 60", "timeout": 1.5})
+	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if strings.Contains(r.Message, `"`+r.TaskID+`"`) || !strings.HasPrefix(r.Message, "Started "+r.TaskID+" (pid ") {
+		t.Errorf("start without a label: %q", r.Message)
+	}
+	if !strings.Contains(r.Message, "Auto-kills in 1m30s,") {
+		t.Errorf("timeout 1.5: %q", r.Message)
+	}
+	for m, want := range map[float64]string{0.5: "30s", 1: "1m", 1.5: "1m30s", 240: "4h", 150: "2h30m", 2880: "2d"} {
+		if got := formatTimeout(m); got != want {
+			t.Errorf("formatTimeout(%g) = %q, want %q", m, got, want)
+		}
+	}
+	z, err := a.Call(t.Context(), bgRun(), []byte(`{"command":"exec sleep 60","timeout":-0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(z)
+	zr := z.(RunResult)
+	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, zr.TaskID))
+	if strings.Contains(string(b), "-0") {
+		t.Errorf("-0 echoed: %s", b)
+	}
+	for _, tc := range []struct {
+		tool          *Tool
+		in, want, not string
+	}{
+		{bgRun(), `[1,2]`, "want one object of parameters", "Go value"},
+		{bgRun(), `"x"`, "want one object of parameters", "map["},
+		{bgOutput(), fmt.Sprintf(`{"task_id":%q,"max_line_len":70000}`, r.TaskID), "max_line_len: must be at most 65536, got 70000", "invalid max_line_len"},
+	} {
+		_, err := a.Call(t.Context(), tc.tool, []byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%s %s: %v, want %q", tc.tool.Name, tc.in, err, tc.want)
+		}
+	}
+	for _, p := range bgOutput().Params {
+		if p.Name == "max_line_len" && (p.Max == nil || *p.Max != 65536) {
+			t.Errorf("max_line_len's schema declares no maximum: %+v", p)
+		}
+	}
+	// A timed-out wait on a task that printed nothing promises no lines.
+	quiet := startTask(t, a, map[string]any{"command": "exec sleep 60", "wait_for": "never", "wait_seconds": 0.3})
+	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, quiet.TaskID))
+	if strings.Contains(quiet.Message, "last lines follow") {
+		t.Errorf("timed-out wait without output: %q", quiet.Message)
+	}
+}
+
+// Python's bind error names no port: the hint finds it from the run.
+func TestPortHintWithoutPortInMessage(t *testing.T) {
+	a := newTestApp(t)
+	addr, port := freeAddr(t)
+	first := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "web", "wait_port": port})
+	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, first.TaskID))
+	if first.WaitResult == nil || !first.Ready {
+		t.Fatalf("first server: %+v", first)
+	}
+	py := fmt.Sprintf(`echo "Traceback (most recent call last):" >&2; echo "OSError: [Errno 98] Address already in use" >&2; exit 1 # http.server %d`, port)
+	other := startTask(t, a, map[string]any{"command": py, "label": "py", "wait_port": port})
+	if other.Ready || !strings.Contains(other.Message, `held by your task "web"`) {
+		t.Fatalf("a Python server dying of a port we hold: %+v", other)
+	}
+}
