@@ -41,8 +41,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	// They are remembered as told only when the call succeeds: bad input
 	// changes nothing.
 	type gathered struct {
-		notices []Notice
-		told    func() error
+		notices []Notice // local
+		remote  []Notice
+		told    func(known []string) error
 		err     error
 	}
 	got := make(chan gathered, 1)
@@ -55,24 +56,42 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		n, told, err := a.notices(ctx, id)
 		// Remote tasks that ended: hosts are asked beside the call (a
 		// list asks them itself).
+		var remote []Notice
 		if t.Name != "bg_status" || id != "" {
-			n = append(n, a.remoteNotices(ctx, r.host)...)
+			remote = a.remoteNotices(ctx, r.host)
 		}
-		got <- gathered{n, told, err}
+		got <- gathered{n, remote, told, err}
 	}()
 	res, remoteNotices, err := a.run(ctx, t, in, r)
 	g := <-got
 	if err != nil {
 		return nil, err
 	}
-	g.notices = append(g.notices, remoteNotices...)
+	g.remote = append(g.remote, remoteNotices...)
 	out, err := marshal(res)
 	if err != nil {
 		return nil, err
 	}
-	notices, err := g.notices, g.err
+	// What the answer itself says ended, the agent knows: it is no
+	// notice now and is remembered as told. A task gone by now (the call
+	// cleaned it up) is no notice either: there is nothing to read.
+	var known []string
+	if e, ok := res.(endedTeller); ok {
+		if id := e.endedTask(); id != "" {
+			known = append(known, id)
+		}
+	}
+	notices := g.notices[:0]
+	for _, n := range g.notices {
+		if slices.Contains(known, n.TaskID) || !a.taskExists(n.TaskID) {
+			continue
+		}
+		notices = append(notices, n)
+	}
+	notices = append(notices, g.remote...)
+	err = g.err
 	if err == nil {
-		err = g.told()
+		err = g.told(known)
 	}
 	if err != nil || len(notices) == 0 {
 		// Notices are a courtesy: failing to compute them must not
@@ -90,6 +109,28 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		merged = append(merged, ',')
 	}
 	return append(merged, bytes.TrimPrefix(extra, []byte("{"))...), nil
+}
+
+// endedTeller is an answer that tells how a task ended (or that it was
+// stopped): endedTask is its id, "" while it runs.
+type endedTeller interface{ endedTask() string }
+
+func (r RunResult) endedTask() string    { return endedID(r.TaskID, r.Status) }
+func (r OutputResult) endedTask() string { return endedID(r.TaskID, r.Status) }
+func (r TaskDetail) endedTask() string   { return endedID(r.TaskID, r.Status) }
+func (r StopResult) endedTask() string   { return r.TaskID }
+
+func endedID(id, status string) string {
+	if status == supervisor.StatusRunning {
+		return ""
+	}
+	return id
+}
+
+// taskExists reports whether the local task's folder is still there.
+func (a *App) taskExists(id string) bool {
+	_, err := os.Stat(filepath.Join(a.Store.Dir, id))
+	return err == nil
 }
 
 func marshal(v any) (json.RawMessage, error) {
@@ -149,8 +190,8 @@ func (a *App) reader(ctx context.Context) string {
 // each once, and told, which records that they were told (nothing is
 // recorded until it is called). about is the task the call itself was
 // about: its answer already says how it ended.
-func (a *App) notices(ctx context.Context, about string) (out []Notice, told func() error, err error) {
-	told = func() error { return nil }
+func (a *App) notices(ctx context.Context, about string) (out []Notice, told func(known []string) error, err error) {
+	told = func([]string) error { return nil }
 	st, err := loadNoticeState(a.noticePath(ctx))
 	if err != nil {
 		return nil, told, err
@@ -183,11 +224,17 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 		}
 		out = append(out, noticeOf(t, now))
 	}
-	if first || len(seen) > 0 || len(keep) != len(st.seen) {
-		told = func() error {
-			st.seen = append(keep, seen...)
-			return st.save()
+	told = func(known []string) error {
+		for _, id := range known {
+			if !slices.Contains(seen, id) && !slices.Contains(keep, id) {
+				seen = append(seen, id)
+			}
 		}
+		if !first && len(seen) == 0 && len(keep) == len(st.seen) {
+			return nil // Nothing new to remember.
+		}
+		st.seen = append(keep, seen...)
+		return st.save()
 	}
 	return out, told, nil
 }
@@ -204,7 +251,7 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 			what = fmt.Sprintf("failed (exit %d)", *t.ExitCode)
 		}
 	case supervisor.StatusTimeout:
-		what = fmt.Sprintf("timed out (its %s limit)", formatMinutes(t.TimeoutMinutes))
+		what = fmt.Sprintf("timed out (its %s limit)", formatTimeout(t.TimeoutMinutes))
 	case supervisor.StatusReaped:
 		what = "was reaped (orphaned or too old)"
 	}

@@ -80,3 +80,30 @@ func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
 		t.Fatalf("answer %v", st)
 	}
 }
+
+// A notice never repeats what the call's own answer (or an earlier one)
+// said, and never points at a task that is gone.
+func TestNoticesSkipWhatTheReaderKnows(t *testing.T) {
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-known")
+	execute(t, a, bgStatus(), `{}`) // First call.
+	// A bg_run that waited for the end already gave the failure's digest.
+	r := execute(t, a, bgRun(), `{"command":"echo boom; exit 2","label":"tests","wait_seconds":30}`)
+	if r["status"] != "failed" {
+		t.Fatalf("the run did not end in its wait: %v", r)
+	}
+	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 0 {
+		t.Fatalf("the failure the run answered is announced again: %q", got)
+	}
+	// The agent stops its server and cleans up: it is told nothing about
+	// either, and nothing points at the deleted task.
+	web := execute(t, a, bgRun(), `{"command":"exec sleep 60","label":"web"}`)
+	execute(t, a, bgStop(), `{"task_id":"`+web["task_id"].(string)+`"}`)
+	c := execute(t, a, bgStop(), `{"action":"cleanup"}`)
+	if got := noticesOf(c); len(got) != 0 {
+		t.Fatalf("cleanup announced %q", got)
+	}
+	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 0 {
+		t.Fatalf("after stop and cleanup: %q", got)
+	}
+}
