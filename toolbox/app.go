@@ -149,9 +149,12 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 	case "describe":
 		code := writeJSON(a.Stdout, map[string]any{"name": t.Name, "description": t.Description, "inputSchema": t.Schema()})
 		// Amp reads a description until it sees us exit: exiting before
-		// it has read the pipe loses the tool. Wait (briefly, bounded)
-		// until the pipe is drained; execute pays nothing of this.
-		waitDrained(a.Stdout, 500*time.Millisecond)
+		// it has read the pipe loses the tool. Wait (bounded) until the
+		// pipe is drained; execute pays nothing of this. The bound is
+		// generous: a busy machine's Node took over 500 ms to read
+		// (amp-toolbox-test.sh lost bg_stop in 2 of 40 listings at load
+		// 40), and the wait ends as soon as the pipe is read.
+		waitDrained(a.Stdout, 5*time.Second)
 		return code
 	case "execute":
 		raw, err := io.ReadAll(a.Stdin)
