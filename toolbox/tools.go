@@ -57,7 +57,7 @@ func bgRun() *Tool {
 			{Name: "replace", Type: "boolean", Default: false, Description: "If a task with this label is already running in this cwd, stop it and its tree first (restart). Without it, bg_run refuses to start a duplicate."},
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
-			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections)."},
+			{Name: "wait_url", Type: "string", Description: "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections; no TLS is spoken, so no status is reported). On this machine a process of the task must listen on its port, as for wait_port."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "How long to wait (default 30 with a wait_ condition, at most 600). Alone: wait for the task to end and return its result (a test run). " + mcpWaitNote()},
 			{Name: "host", Type: "string", Description: "Run it on another machine: an ssh destination as your ssh knows it (an alias from ~/.ssh/config, host, user@host). The task id it returns works with every tool; cwd is then a folder there (default: the remote home)."},
 		},
@@ -169,6 +169,9 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		// edit's verdict), not the banner and a stale "0 errors".
 		res.Stdout, res.Stderr = a.startupOutput(ctx, t)
 		res.Message = fmt.Sprintf("%s is ready; it keeps running.", t.Label)
+		if wait.url != "" && res.HTTPStatus == 0 {
+			res.Message = fmt.Sprintf("%s is ready: port %d accepts connections (https: no request was made, so no status); it keeps running.", t.Label, res.Port)
+		}
 		if res.Stdout != nil || res.Stderr != nil {
 			res.Message += " Its start-up output follows; bg_output shows what comes next."
 		}

@@ -232,18 +232,23 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 				return res, t
 			}
 		}
-		if w.port != 0 {
-			if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
-				if u, err := procs.TreeUsage(ctx, tree); err == nil && containsInt(u.Ports, w.port) {
-					res.Ready, res.Port = true, w.port
-					return res, t
-				}
-			}
+		if w.port != 0 && a.listensOn(ctx, t, w.port) {
+			res.Ready, res.Port = true, w.port
+			return res, t
 		}
 		if w.url != "" {
-			if code := probeURL(ctx, w.url); code > 0 && code < 500 {
-				res.Ready, res.HTTPStatus = true, code
-				return res, t
+			// As for wait_port, a server of this machine counts only when
+			// a process of the task listens on its port: not someone
+			// else's server on that port.
+			if code, ok := probeURL(ctx, w.url); ok && (localPort(w.url) == 0 || a.listensOn(ctx, t, localPort(w.url))) {
+				switch {
+				case code > 0 && code < 500:
+					res.Ready, res.HTTPStatus = true, code
+					return res, t
+				case strings.HasPrefix(w.url, "https://"):
+					res.Ready, res.Port = true, urlPort(w.url) // Accepting; no status was seen.
+					return res, t
+				}
 			}
 		}
 		if cur, err := a.loadTask(ctx, t.ID); err == nil {
@@ -280,6 +285,16 @@ func firstMatch(dir, reader, pattern, cwd string) string {
 		}
 	}
 	return ""
+}
+
+// listensOn reports whether a process of t's tree listens on TCP port.
+func (a *App) listensOn(ctx context.Context, t *supervisor.Task, port int) bool {
+	tree, err := procs.TaskTree(ctx, t.Root, t.ID)
+	if err != nil {
+		return false
+	}
+	u, err := procs.TreeUsage(ctx, tree)
+	return err == nil && containsInt(u.Ports, port)
 }
 
 func containsInt(s []int, v int) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,9 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 			func(w *WaitResult, port int) bool { return w.Port == port }},
 		{"url", func(addr string, _ int) map[string]any { return map[string]any{"wait_url": "http://" + addr + "/"} },
 			func(w *WaitResult, _ int) bool { return w.HTTPStatus == 200 }},
+		// No TLS is spoken: the port accepting is what was seen, with no status.
+		{"https url", func(addr string, _ int) map[string]any { return map[string]any{"wait_url": "https://" + addr + "/"} },
+			func(w *WaitResult, port int) bool { return w.HTTPStatus == 0 && w.Port == port }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, port := freeAddr(t)
@@ -48,6 +52,26 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 			}
 			call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 		})
+	}
+}
+
+// wait_url, like wait_port, counts a server of this machine only when
+// the task listens on its port: another program's server is not ready.
+func TestBgRunWaitURLNeedsTheTasksOwnServer(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = http.Serve(l, http.NotFoundHandler()) }() // Ends with the listener.
+	defer func() { _ = l.Close() }()
+	for _, scheme := range []string{"http", "https"} {
+		r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "wait_url": scheme + "://" + l.Addr().String() + "/", "wait_seconds": 1})
+		if r.WaitResult == nil || r.Ready || !r.TimedOut {
+			t.Errorf("%s: a server of another program counted as the task's: %+v", scheme, r.WaitResult)
+		}
+		call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	}
 }
 
