@@ -127,8 +127,9 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		cur, haveCursor = c, ok
 	}
 	var (
-		c   cleaned
-		err error
+		c     cleaned
+		err   error
+		paged bool
 	)
 	switch {
 	case o.Clean.Digest:
@@ -149,6 +150,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		}
 		if o.Clean.Raw {
 			c, err = s.page(o.Clean, from)
+			paged = true
 			break
 		}
 		var skipped int64
@@ -172,6 +174,9 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	}
 	if err != nil {
 		return res, err
+	}
+	if !paged {
+		c.lines = boundBytes(c.lines) // a page bounds itself, at a line's end
 	}
 	if res.Unread > 0 {
 		c.lines = append([]string{unreadMarker(res.Unread)}, c.lines...)
@@ -215,6 +220,33 @@ func (o Options) maxLines() int {
 	return o.MaxLines
 }
 
+// MaxAnswerBytes bounds the bytes of the lines one read returns for one
+// stream, whatever max_lines and max_line_len allow (5000 lines of 65536
+// characters, or raw lines of up to 1 MiB, would otherwise make answers
+// of hundreds of megabytes). A read keeps the newest lines that fit and
+// says how many earlier ones it left out; a raw since-read stops its page
+// at the line that crosses the bound and leaves the rest for the next
+// read. At least one line is always returned, cut at 1 MiB in raw mode.
+const MaxAnswerBytes = 1 << 20
+
+// boundBytes keeps the newest lines whose bytes fit in MaxAnswerBytes (at
+// least one), with a marker for those it left out in front.
+func boundBytes(lines []string) []string {
+	size, keep := 0, 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		size += len(lines[i]) + 1
+		if size > MaxAnswerBytes && keep > 0 {
+			break
+		}
+		keep++
+	}
+	if keep == len(lines) {
+		return lines
+	}
+	dropped := len(lines) - keep
+	return append([]string{fmt.Sprintf("[... %d earlier lines omitted: an answer holds at most %d bytes per stream ...]", dropped, MaxAnswerBytes)}, lines[dropped:]...)
+}
+
 // errPageFull stops a page's copy once it has its lines.
 var errPageFull = errors.New("page full")
 
@@ -226,7 +258,7 @@ func (s *Stream) page(o Options, from Pos) (cleaned, error) {
 	if err != nil {
 		return cleaned{}, err
 	}
-	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), hold: s.holdPartial}
+	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), byteLimit: MaxAnswerBytes, hold: s.holdPartial}
 	_, _, err = s.CopyFrom(lw, from.Byte)
 	if err != nil && !errors.Is(err, errPageFull) {
 		return cleaned{}, err
@@ -314,12 +346,16 @@ func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
 // until more comes: the last line without newline is never passed on
 // (unless longer than maxHeldLine).
 type lineWriter struct {
-	w       io.Writer
-	pos     Pos
-	limit   int64 // 0: none
-	passed  int64 // newlines passed on
-	hold    bool
-	pending []byte // held: bytes after the last newline passed on
+	w      io.Writer
+	pos    Pos
+	limit  int64 // 0: none
+	passed int64 // newlines passed on
+	// byteLimit, when set, ends the page after the line that crosses it.
+	byteLimit   int64
+	passedBytes int64
+	atLineStart bool // the last byte passed on was a newline
+	hold        bool
+	pending     []byte // held: bytes after the last newline passed on
 }
 
 // maxHeldLine bounds the bytes a lineWriter holds back: a longer line is
@@ -362,9 +398,24 @@ func (lw *lineWriter) pass(b []byte) (int, error) {
 			b, full = b[:cut+1], errPageFull
 		}
 	}
+	if lw.byteLimit > 0 && lw.passedBytes+int64(len(b)) > lw.byteLimit {
+		from := max(0, lw.byteLimit-lw.passedBytes-1)
+		if from == 0 && lw.atLineStart {
+			return 0, errPageFull // the line that crossed it is complete
+		}
+		// The line that crosses the bound is passed whole (the pipeline
+		// cuts it), so the page ends at a line's end.
+		if i := bytes.IndexByte(b[from:], '\n'); i >= 0 {
+			b, full = b[:int(from)+i+1], errPageFull
+		}
+	}
 	n, err := lw.w.Write(b)
 	nl := int64(bytes.Count(b[:n], []byte{'\n'}))
 	lw.passed += nl
+	lw.passedBytes += int64(n)
+	if n > 0 {
+		lw.atLineStart = b[n-1] == '\n'
+	}
 	lw.pos.Byte += int64(n)
 	lw.pos.Line += nl
 	if err == nil {

@@ -63,9 +63,17 @@ func TestSinceReadsEachLineOnceAcrossRotations(t *testing.T) {
 	if want := numbered(0, n); !slices.Equal(got, want) {
 		t.Fatalf("since reads returned %d lines, want each of %d exactly once:\n%q", len(got), len(want), got)
 	}
-	names, _ := backups(dir, "stdout")
-	if idx, _ := ReadIndex(dir, "stdout"); len(idx) <= len(names) {
-		t.Fatalf("test did not make rotation delete segments (%d indexed, %d on disk)", len(idx), len(names))
+	// lumberjack deletes old backups from a goroutine of its own: wait
+	// for it before judging whether rotation deleted any.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		names, _ := backups(dir, "stdout")
+		idx, _ := ReadIndex(dir, "stdout")
+		if segmentCount(idx) > len(names) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("test did not make rotation delete segments (%d indexed, %d on disk)", segmentCount(idx), len(names))
+		}
 	}
 }
 
