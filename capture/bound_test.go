@@ -1,0 +1,75 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+)
+
+// One over-long line and then many long ones: no read answers more than
+// MaxAnswerBytes per stream (plus the one line that crosses it, itself
+// cut at 1 MiB), raw since-reads still deliver every line once across
+// pages, and a tail read says what it left out.
+func TestAnswersAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 64 << 20, Backups: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close() }()
+	huge := strings.Repeat("h", 3<<20)
+	long := make([]string, 200)
+	for i := range long {
+		long[i] = strings.Repeat(string(rune('a'+i%26)), 50<<10)
+	}
+	writeLines(t, w, []string{"start"})
+	if first := sinceRead(t, dir, ""); len(first.Lines) != 1 {
+		t.Fatalf("first read: %q", first.Lines)
+	}
+	writeLines(t, w, append([]string{huge}, long...))
+
+	size := func(lines []string) int {
+		n := 0
+		for _, l := range lines {
+			n += len(l) + 1
+		}
+		return n
+	}
+	bound := MaxAnswerBytes + maxRawLine + 200
+
+	// Raw since-reads page through everything, each page bounded.
+	var got []string
+	for page := 0; ; page++ {
+		res, err := Read(dir, "stdout", ReadOptions{Since: true, Clean: Options{Raw: true, MaxLines: 5000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := size(res.Lines); n > bound {
+			t.Fatalf("page %d: %d bytes, bound %d", page, n, bound)
+		}
+		got = append(got, res.Lines...)
+		if res.Remaining == 0 {
+			break
+		}
+		if page > 100 {
+			t.Fatal("pages never end")
+		}
+	}
+	if len(got) != 201 || !strings.HasSuffix(got[0], TruncatedMarker) || got[1] != long[0] || got[200] != long[199] {
+		t.Fatalf("pages gave %d lines (want 201: the cut huge line, then every long one): %.40q %.40q", len(got), got[0][len(got[0])-30:], got[1])
+	}
+
+	// A raw read of the whole log (since=false) and a tail read keep the newest lines that fit and marks the rest.
+	for _, o := range []ReadOptions{{Clean: Options{Raw: true, MaxLines: 5000}}, {Tail: 5000, Clean: Options{Raw: true, MaxLines: 5000}}} {
+		res, err := Read(dir, "stdout", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := size(res.Lines); n > bound {
+			t.Fatalf("%+v: %d bytes, bound %d", o, n, bound)
+		}
+		if !strings.Contains(res.Lines[0], "earlier lines omitted") || res.Lines[len(res.Lines)-1] != long[199] {
+			t.Fatalf("%+v: first %.80q, last line is not the newest", o, res.Lines[0])
+		}
+	}
+}
