@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 // pkgLayout makes the layout of a release archive or an npm platform

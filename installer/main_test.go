@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 // The test binary also serves as bgtask (with install and doctor), as

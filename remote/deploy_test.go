@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
-	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
 )
 
 func TestParseUname(t *testing.T) {

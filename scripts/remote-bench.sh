@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the tools on a task of another machine (issue 18) and writes the
 # "Other machines" section of BENCHMARKS.md: a real sshd on 127.0.0.1
-# with a throwaway account (see remote/remotetest), each remote call as a
+# with a throwaway account (see internal/remotetest), each remote call as a
 # ratio to `ssh host true` over the same warm master connection.
 #
 #   scripts/remote-bench.sh            # 20 calls per row

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
-	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
 )
 
 // BenchmarkRemote times tools on a task of another host (a real sshd on

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
-	"github.com/amp-bg-tasks/amp-bg-tasks/remote/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 

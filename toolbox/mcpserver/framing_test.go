@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 )
 
 // rpcAnswer is one JSON-RPC response as the client reads it.

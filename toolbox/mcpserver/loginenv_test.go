@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 )
 
 func TestLoginPathForABareDesktopPath(t *testing.T) {

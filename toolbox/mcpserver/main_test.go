@@ -3,7 +3,7 @@ package mcpserver
 import (
 	"testing"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 )
 
 // The test binary also serves as `bgtask mcp`, as the toolbox entries and

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 )
 
 // sdkVersion is the @modelcontextprotocol/sdk the test installs: 1.32

@@ -22,8 +22,8 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 // mcpCommand is `bgtask mcp` as a real process (the test binary, as

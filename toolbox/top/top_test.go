@@ -22,9 +22,9 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/toolboxtest"
 )
 
 // The test binary also serves as bgtask with top, and plays the task
