@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 // Every bad input is a clear {"error"} naming what is wrong, exit code 1,
@@ -77,7 +78,7 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 		{"bg_stop", `{"action":null}`, "task_id: required to kill"},
 	} {
 		t.Run(tc.tool+" "+tc.input, func(t *testing.T) {
-			before := snapshotDir(t, a.Store.Dir)
+			before := tasktest.SnapshotDir(t, a.Store.Dir)
 			var stdout bytes.Buffer
 			a.Stdout, a.Stdin = &stdout, strings.NewReader(tc.input)
 			code := a.ServeToolbox(t.Context(), ToolByCommand(tc.tool), "execute")
@@ -89,7 +90,7 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 			if code != ExitError || len(res) != 1 || !strings.Contains(msg, tc.want) {
 				t.Fatalf("exit %d, output %s; want exit 1 and an error containing %q", code, stdout.String(), tc.want)
 			}
-			if after := snapshotDir(t, a.Store.Dir); after != before {
+			if after := tasktest.SnapshotDir(t, a.Store.Dir); after != before {
 				t.Fatalf("state changed:\nbefore %s\nafter  %s", before, after)
 			}
 		})
@@ -97,27 +98,6 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 	if _, err := os.Stat(outside); err == nil {
 		t.Fatal("a file outside the state folder was created")
 	}
-}
-
-// snapshotDir lists every file under dir with its size, as one string.
-func snapshotDir(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		b.WriteString(p + " " + fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + "\n")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 func TestDescribeGivesNameDescriptionAndSchema(t *testing.T) {
@@ -184,7 +164,7 @@ func TestCLIBadInputChangesNothing(t *testing.T) {
 		{"reap", "--max-age", "soon"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			before := snapshotDir(t, a.Store.Dir)
+			before := tasktest.SnapshotDir(t, a.Store.Dir)
 			var stdout, stderr bytes.Buffer
 			a.Stdout, a.Stderr = &stdout, &stderr
 			if code := a.CLI(t.Context(), "bgtask", args); code != ExitError {
@@ -193,7 +173,7 @@ func TestCLIBadInputChangesNothing(t *testing.T) {
 			if stderr.Len() == 0 || stdout.Len() != 0 {
 				t.Fatalf("stdout %q, stderr %q; want only a message on stderr", stdout.String(), stderr.String())
 			}
-			if after := snapshotDir(t, a.Store.Dir); after != before {
+			if after := tasktest.SnapshotDir(t, a.Store.Dir); after != before {
 				t.Fatalf("state changed:\nbefore %s\nafter  %s", before, after)
 			}
 		})

@@ -117,7 +117,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 	later := time.Now().Add(4 * time.Hour)
 	a.Now = func() time.Time { return later }
 
-	before := snapshotDir(t, a.Store.Dir)
+	before := tasktest.SnapshotDir(t, a.Store.Dir)
 	dry := reap(t, a, "--dry-run", "--max-age", "180")
 	if !strings.Contains(dry, "Would kill: "+overdue.ID) || !strings.Contains(dry, "Would clean: "+done.TaskID) {
 		t.Fatalf("dry run printed %q", dry)
@@ -125,7 +125,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 	if strings.Contains(dry, forever.ID) || strings.Contains(dry, build.ID) {
 		t.Fatalf("dry run would kill a task within its own timeout: %q", dry)
 	}
-	if after := snapshotDir(t, a.Store.Dir); after != before {
+	if after := tasktest.SnapshotDir(t, a.Store.Dir); after != before {
 		t.Fatal("dry run changed the state folder")
 	}
 

@@ -8,6 +8,9 @@ package tasktest
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,4 +47,26 @@ func MarkerProcs(t testing.TB, id string) []procs.Proc {
 		t.Fatal(err)
 	}
 	return tab.Marked()[id]
+}
+
+// SnapshotDir lists every path under dir with its mode and size: equal
+// snapshots mean nothing was created, removed or grown.
+func SnapshotDir(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b.WriteString(p + " " + fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -302,9 +302,9 @@ func TestMCPToolErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+" "+mcpJSON(tt.args), func(t *testing.T) {
-			before := toolboxtest.SnapshotDir(t, a.Store.Dir)
+			before := tasktest.SnapshotDir(t, a.Store.Dir)
 			defer func() {
-				if after := toolboxtest.SnapshotDir(t, a.Store.Dir); after != before {
+				if after := tasktest.SnapshotDir(t, a.Store.Dir); after != before {
 					t.Errorf("state changed:\nbefore %s\nafter  %s", before, after)
 				}
 			}()
