@@ -122,10 +122,10 @@ echo "== a filtered read"
 use bg_output "{\"task_id\":\"$id\",\"filter\":\"error\",\"since\":false}" |
 	check 'JSON.stringify(r.stderr).includes("src/app.ts:3")'
 
-echo "== the status of many tasks with long labels and commands: short lines, still JSON"
+echo "== the status of many tasks with long labels (the longest allowed) and long commands: short lines, still JSON"
 long=$(printf 'x%.0s' $(seq 1 400))
 for i in 1 2 3 4 5 6; do
-	use bg_run "{\"command\":\"echo '$long' >&2; exec sleep 600\",\"label\":\"task $i $long\"}" | check 'r.status === "running"' >/dev/null
+	use bg_run "{\"command\":\"echo '$long' >&2; exec sleep 600\",\"label\":\"task $i ${long:0:90}\"}" | check 'r.status === "running"' >/dev/null
 done
 use bg_status '{}' | check 'r.tasks.length === 7 && r.summary.running === 6'
 use bg_output "{\"task_id\":\"$id\",\"raw\":true,\"since\":false}" | check 'Array.isArray(r.stdout) || typeof r.stdout === "string"'
