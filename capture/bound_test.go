@@ -73,3 +73,41 @@ func TestAnswersAreBoundedInBytes(t *testing.T) {
 		}
 	}
 }
+
+// What a tail holds while it reads is bounded like its answer: 2,000
+// lines of 50 KB (100 MB) under max_lines=5000 must not be held whole to
+// answer 1 MiB of them. The buffers the ring keeps, used or kept for
+// reuse, are what it costs.
+func TestTailHoldsWhatItCanAnswer(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []bool{true, false} {
+		p, err := NewPipeline(Options{Raw: raw, MaxLines: 5000, MaxLineLen: 65536})
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := []byte(strings.Repeat("b", 50<<10) + "\n")
+		for i := range 2000 {
+			line[0] = byte('a' + i%26) // not similar lines: nothing collapses
+			line[1] = byte('a' + i/26%26)
+			line[2] = byte('a' + i/676%26)
+			_, _ = p.Write(line)
+		}
+		held := 0
+		for _, b := range p.tail.bufs {
+			held += cap(b)
+		}
+		if held > 2*MaxAnswerBytes {
+			t.Errorf("raw=%v: the tail holds %d bytes to answer at most %d", raw, held, MaxAnswerBytes)
+		}
+		lines := p.Close()
+		if !strings.HasPrefix(lines[0], "[... ") || !strings.Contains(lines[0], "bytes per stream") {
+			t.Errorf("raw=%v: first line %.80q, want the marker of the bound in bytes", raw, lines[0])
+		}
+		if got := len(lines[len(lines)-1]); got != 50<<10 {
+			t.Errorf("raw=%v: the newest line has %d bytes", raw, got)
+		}
+		if p.Stats().LinesOmitted+len(lines)-1 != 2000 {
+			t.Errorf("raw=%v: %d omitted + %d shown != 2000", raw, p.Stats().LinesOmitted, len(lines)-1)
+		}
+	}
+}

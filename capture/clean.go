@@ -78,7 +78,7 @@ type Stats struct {
 	LinesExcluded  int // lines dropped by Exclude
 	LinesMatched   int // lines matching Filter (0 without a filter)
 	LinesCollapsed int // similar lines folded into a CollapsedMarker
-	LinesOmitted   int // lines dropped by the MaxLines cap
+	LinesOmitted   int // lines dropped by the MaxLines cap or the MaxAnswerBytes bound
 }
 
 // Pipeline cleans one stream. It is not safe for concurrent use.
@@ -138,6 +138,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p.tail.max = o.MaxLines
+	p.tail.maxBytes = MaxAnswerBytes - markerRoom
 	p.grep.n = o.Context
 	p.grep.before.max = max(o.Context, assocBefore)
 	p.grep.sep = []byte(ContextSeparator)
@@ -450,15 +451,15 @@ const (
 
 func (g *grepContext) add(l []byte, isMatch bool) {
 	if isMatch {
-		keep := min(g.n, len(g.before.bufs))
+		keep := min(g.n, g.before.len())
 		keep = max(keep, g.locationBefore())
-		if len(g.before.bufs) > keep || g.before.total > len(g.before.bufs) {
+		if g.before.len() > keep || g.before.total > g.before.len() {
 			g.gap = g.gap || g.before.total > keep
 		}
 		if g.n > 0 && g.printed && g.gap {
 			g.emit(g.sep)
 		}
-		skip := len(g.before.bufs) - keep
+		skip := g.before.len() - keep
 		g.before.each(func(b []byte) {
 			if skip > 0 {
 				skip--
@@ -518,9 +519,8 @@ func isFrameOrLocation(l []byte) bool {
 // locationBefore returns how many of the newest lines before a match are
 // a location line followed only by code-frame lines, 0 when they are not.
 func (g *grepContext) locationBefore() int {
-	n := len(g.before.bufs)
-	for k := 1; k <= min(n, assocBefore); k++ {
-		l := g.before.bufs[(g.before.start+n-k)%n]
+	for k := 1; k <= min(g.before.len(), assocBefore); k++ {
+		l := g.before.newest(k)
 		if isLocationLine(l) {
 			return k
 		}
@@ -539,51 +539,94 @@ func isLocationLine(l []byte) bool {
 	return len(w) > 0 && !bytes.ContainsAny(w, " \t") && isLocation(w)
 }
 
-// tailRing keeps the newest max lines in reused buffers.
+// tailRing keeps the newest max lines in reused buffers and, with
+// maxBytes, no more bytes than that (the newest line always stays): an
+// answer is bounded in bytes (MaxAnswerBytes), so holding more than it
+// can show would cost memory for nothing. A read of 2,000 lines of 50 KB
+// held all 100 MB here before the answer was cut.
 type tailRing struct {
-	max   int
-	bufs  [][]byte // grows up to max, then wraps
-	start int      // index of the oldest line once full
-	total int      // lines added
+	max      int
+	maxBytes int      // 0: no bound in bytes
+	bufs     [][]byte // slots, allocated as first needed, at most max
+	start    int      // slot of the oldest kept line
+	n        int      // lines kept
+	size     int      // bytes kept
+	total    int      // lines added
+	byBytes  int      // lines dropped to stay within maxBytes
 }
+
+// bigSlot is the capacity above which a dropped line's buffer is let go
+// rather than kept for reuse: with a bound in bytes the ring can cycle
+// through all max slots while keeping a few lines, and each slot keeping
+// the capacity of the longest line it ever held would undo the bound.
+const bigSlot = 4 << 10
 
 // add copies l in and reports whether the oldest line was dropped for it.
 func (r *tailRing) add(l []byte) bool {
 	r.total++
-	if n := len(r.bufs); n < r.max {
-		if n < cap(r.bufs) { // reuse a buffer kept by reset
-			r.bufs = r.bufs[:n+1]
-			r.bufs[n] = append(r.bufs[n][:0], l...)
-		} else {
-			r.bufs = append(r.bufs, append([]byte(nil), l...))
-		}
-		return false
+	if r.max <= 0 {
+		return true
 	}
-	r.bufs[r.start] = append(r.bufs[r.start][:0], l...)
-	r.start = (r.start + 1) % len(r.bufs)
-	return true
+	dropped := false
+	if r.n == r.max {
+		r.dropOldest()
+		dropped = true
+	}
+	slot := (r.start + r.n) % r.max
+	if slot == len(r.bufs) {
+		r.bufs = append(r.bufs, nil)
+	}
+	r.bufs[slot] = append(r.bufs[slot][:0], l...)
+	r.n++
+	r.size += len(l) + 1 // as answered: one line each
+	for r.maxBytes > 0 && r.size > r.maxBytes && r.n > 1 {
+		r.dropOldest()
+		r.byBytes++
+		dropped = true
+	}
+	return dropped
+}
+
+func (r *tailRing) dropOldest() {
+	b := r.bufs[r.start]
+	r.size -= len(b) + 1
+	if cap(b) > bigSlot {
+		r.bufs[r.start] = nil
+	}
+	r.start = (r.start + 1) % r.max
+	r.n--
 }
 
 func (r *tailRing) reset() {
-	r.bufs = r.bufs[:0]
-	r.start = 0
-	r.total = 0
+	r.start, r.n, r.size, r.total, r.byBytes = 0, 0, 0, 0, 0
 }
+
+// len returns how many lines are kept.
+func (r *tailRing) len() int { return r.n }
+
+// newest returns the k-th newest kept line, 1 being the newest.
+func (r *tailRing) newest(k int) []byte { return r.bufs[(r.start+r.n-k)%r.max] }
 
 // each calls f with the kept lines, oldest first.
 func (r *tailRing) each(f func([]byte)) {
-	for i := range r.bufs {
-		f(r.bufs[(r.start+i)%len(r.bufs)])
+	for i := range r.n {
+		f(r.bufs[(r.start+i)%r.max])
 	}
 }
 
-// lines returns the kept lines, oldest first, led by OmittedMarker when
-// lines were dropped; the marker takes the place of the oldest kept line.
+// lines returns the kept lines, oldest first, led by a marker when lines
+// were dropped: OmittedMarker in place of the oldest kept line when the
+// line cap dropped them, BytesOmittedMarker in front when the bound in
+// bytes did.
 func (r *tailRing) lines() (out []string, omitted int) {
-	out = make([]string, 0, len(r.bufs))
+	out = make([]string, 0, r.n+1)
 	r.each(func(l []byte) { out = append(out, string(l)) })
-	if r.total > r.max {
-		omitted = r.total - r.max + 1
+	switch omitted = r.total - r.n; {
+	case omitted == 0:
+	case r.byBytes > 0:
+		out = append([]string{BytesOmittedMarker(omitted)}, out...)
+	default:
+		omitted++
 		out[0] = OmittedMarker(omitted)
 	}
 	return out, omitted

@@ -158,7 +158,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 			from, skipped = s.newestWindow(from, end)
 		}
 		if c, err = s.cleanFrom(o.Clean, from); err == nil && skipped > 0 {
-			c.lines = markEarlier(c.lines, c.omitted, o.Clean.maxLines(), skipped)
+			c.lines = markEarlier(c, o.Clean.maxLines(), skipped)
 		}
 	case o.Tail > 0:
 		var from Pos
@@ -229,6 +229,16 @@ func (o Options) maxLines() int {
 // read. At least one line is always returned, cut at 1 MiB in raw mode.
 const MaxAnswerBytes = 1 << 20
 
+// markerRoom is what a tail keeps free of MaxAnswerBytes for the marker
+// that says what the bound left out.
+const markerRoom = 128
+
+// BytesOmittedMarker is the line that stands for n earlier lines an answer
+// left out to stay within MaxAnswerBytes.
+func BytesOmittedMarker(n int) string {
+	return fmt.Sprintf("[... %d earlier lines omitted: an answer holds at most %d bytes per stream ...]", n, MaxAnswerBytes)
+}
+
 // boundBytes keeps the newest lines whose bytes fit in MaxAnswerBytes (at
 // least one), with a marker for those it left out in front.
 func boundBytes(lines []string) []string {
@@ -244,7 +254,7 @@ func boundBytes(lines []string) []string {
 		return lines
 	}
 	dropped := len(lines) - keep
-	return append([]string{fmt.Sprintf("[... %d earlier lines omitted: an answer holds at most %d bytes per stream ...]", dropped, MaxAnswerBytes)}, lines[dropped:]...)
+	return append([]string{BytesOmittedMarker(dropped)}, lines[dropped:]...)
 }
 
 // errPageFull stops a page's copy once it has its lines.
@@ -258,6 +268,7 @@ func (s *Stream) page(o Options, from Pos) (cleaned, error) {
 	if err != nil {
 		return cleaned{}, err
 	}
+	p.tail.maxBytes = 0 // the lineWriter bounds a page, at a line's end
 	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), byteLimit: MaxAnswerBytes, hold: s.holdPartial}
 	_, _, err = s.CopyFrom(lw, from.Byte)
 	if err != nil && !errors.Is(err, errPageFull) {
@@ -290,9 +301,9 @@ func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 		// Collapsing can shrink any window to a few lines (a flood of
 		// similar lines): past maxNewestWindow, what came before counts
 		// as omitted rather than read.
-		if len(c.lines) >= want || atStart || window >= maxNewestWindow {
+		if len(c.lines) >= want || c.bytesFull || atStart || window >= maxNewestWindow {
 			if !atStart || from.Line > 0 {
-				c.lines = markEarlier(c.lines, c.omitted, want, from.Line)
+				c.lines = markEarlier(c, want, from.Line)
 			}
 			return c, nil
 		}
@@ -300,28 +311,34 @@ func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 }
 
 // markEarlier makes the first line say how many lines came before those
-// shown: the lines before the window, plus those the pipeline's cap
+// shown: the lines before the window, plus those the pipeline's caps
 // omitted inside it (its marker already stands in the first line then).
-func markEarlier(lines []string, omitted, max int, before int64) []string {
+func markEarlier(c cleaned, max int, before int64) []string {
+	lines := c.lines
 	if before <= 0 || len(lines) == 0 {
 		return lines
 	}
-	if omitted > 0 {
-		lines[0] = OmittedMarker(int(before) + omitted)
-		return lines
-	}
-	if len(lines) >= max {
+	switch {
+	case c.bytesFull:
+		lines[0] = BytesOmittedMarker(int(before) + c.omitted)
+	case c.omitted > 0:
+		lines[0] = OmittedMarker(int(before) + c.omitted)
+	case len(lines) >= max:
 		lines[0] = OmittedMarker(int(before) + 1)
-		return lines
+	default:
+		lines = append([]string{OmittedMarker(int(before))}, lines...)
 	}
-	return append([]string{OmittedMarker(int(before))}, lines...)
+	return lines
 }
 
 // cleaned is what one pass of the pipeline over the stream gave.
 type cleaned struct {
 	lines   []string
-	omitted int // lines the MaxLines cap dropped
-	end     Pos // after the last byte fed
+	omitted int // lines the MaxLines cap or the MaxAnswerBytes bound dropped
+	// bytesFull: the bound in bytes dropped lines, so reading further
+	// back cannot add any.
+	bytesFull bool
+	end       Pos // after the last byte fed
 }
 
 // cleanFrom runs the stream from `from` to its end through a pipeline. A
@@ -337,7 +354,7 @@ func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
 		return cleaned{}, err
 	}
 	lines := p.Close()
-	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, end: lw.pos}, nil
+	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, bytesFull: p.tail.byBytes > 0, end: lw.pos}, nil
 }
 
 // lineWriter passes bytes on and tracks the position after them. With a
