@@ -139,25 +139,27 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 
 	// The reaper at shell start.
 	withReaper := []string{}
+	bashBlock := "" // a bash profile's block: it also loads completion
 	for _, sh := range knownShells() {
 		for _, p := range paths.profilePaths(a.Getenv, sh) {
-			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), "bg-reaper --max-age") {
-				withReaper = append(withReaper, p)
+			b, err := os.ReadFile(p)
+			if err != nil || !strings.Contains(string(b), "bg-reaper --max-age") {
+				continue
+			}
+			withReaper = append(withReaper, p)
+			if sh == "bash" {
+				bashBlock += string(b)
 			}
 		}
 	}
 	report(len(withReaper) > 0, "bg-reaper runs at shell start ("+strings.Join(withReaper, ", ")+")",
 		"bgtask install --shell bash,zsh,fish (orphaned servers are otherwise only ended by their timeout)")
-	// Completion in bash: the bash-completion package loads our script by
-	// itself; without it, the profile block must.
-	if len(withReaper) > 0 {
+	// Completion in bash, for an install that set up bash: the
+	// bash-completion package loads our script by itself; without it,
+	// the profile block must.
+	if bashBlock != "" {
 		script := paths.completionPath(a.Getenv, "bash")
-		loaded := bashCompletionInstalled()
-		for _, p := range withReaper {
-			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), script) {
-				loaded = true
-			}
-		}
+		loaded := bashCompletionInstalled() || strings.Contains(bashBlock, script)
 		switch {
 		case !fileExists(script):
 			report(false, "bash completion script "+script+" is missing", "bgtask install --shell bash")

@@ -185,3 +185,25 @@ func TestDoctorCodexTimeout(t *testing.T) {
 		t.Errorf("doctor after the install:\n%s", out)
 	}
 }
+
+// An install for zsh alone (no bash profile, no bash completion) passes
+// the doctor: the bash completion check is for bash profiles only.
+func TestDoctorWithoutBash(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	bin := filepath.Join(home, ".local", "bin")
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "ZDOTDIR=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
+	run := func(args ...string) (string, toolbox.ExitCode) {
+		var out strings.Builder
+		a.Stdout, a.Stderr = &out, &out
+		code := a.CLI(t.Context(), "bgtask", args)
+		return out.String(), code
+	}
+	if out, code := run("install", "--shell", "zsh", "--agents", "none"); code != toolbox.ExitOK {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	out, code := run("doctor")
+	if code != toolbox.ExitOK || !strings.Contains(out, "ok    bg-reaper runs at shell start ("+filepath.Join(home, ".zshrc")+")") || strings.Contains(out, "bash completion") {
+		t.Errorf("doctor after a zsh-only install: exit %d\n%s", code, out)
+	}
+}
