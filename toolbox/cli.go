@@ -373,15 +373,17 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		// --action cleanup is bg_stop's cleanup: bgtask rm.
 		return cliRemove(ctx, a, pf, pos)
 	}
-	var ids []string
+	var ids, running []string // running: the labels of those running, for the message
 	if *all {
-		l, err := listTasks(ctx, a, StatusInput{All: true})
+		// The list bg_status gives: the tasks started from here on other
+		// hosts are stopped too.
+		l, err := invoke(ctx, a, bgStatus(), map[string]any{"all": true}, listTasks)
 		if err != nil {
 			return err
 		}
 		for _, t := range l.Tasks {
 			if t.Status == supervisor.StatusRunning {
-				ids = append(ids, t.TaskID)
+				ids, running = append(ids, t.TaskID), append(running, t.Label)
 			}
 		}
 		if len(ids) == 0 {
@@ -395,14 +397,11 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 			return err
 		}
 		ids = append(ids, id)
-	}
-	// A stop can take the whole grace period: say so before it starts.
-	var running []string
-	for _, id := range ids {
 		if t, err := a.loadTask(ctx, id); err == nil && t.Status == supervisor.StatusRunning {
 			running = append(running, t.Label)
 		}
 	}
+	// A stop can take the whole grace period: say so before it starts.
 	settings, err := a.settings()
 	if err != nil {
 		return err

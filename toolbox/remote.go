@@ -440,3 +440,50 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 	}
 	return notices
 }
+
+// cleanRemote is cleanup without a task_id on the other hosts: each task
+// started from here is cleaned there by its id (never what others started
+// there) and forgotten here once gone. Hosts are asked in parallel, one
+// call per task; a host that cannot be reached keeps its tasks and is
+// named in failed.
+func (a *App) cleanRemote(ctx context.Context) (cleaned, running int, failed []string) {
+	recs := remote.RecordsIn(a.Store.Dir)
+	byHost := map[string][]remote.Record{}
+	for _, r := range recs.List() {
+		byHost[r.Host] = append(byHost[r.Host], r)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for host, tasks := range byHost {
+		wg.Go(func() {
+			for i, r := range tasks {
+				params, _ := json.Marshal(map[string]string{"task_id": r.ID, "action": "cleanup"}) // Strings marshal.
+				ans, _, err := a.callRemote(ctx, host, "bg_stop", params)
+				var v CleanupResult
+				if err == nil {
+					err = json.Unmarshal(ans, &v)
+				}
+				var unreachable *remote.Error
+				mu.Lock()
+				switch {
+				case errors.As(err, &unreachable):
+					failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks)-i, host, err))
+					mu.Unlock()
+					return // The rest of this host's tasks would fail alike.
+				case err != nil && strings.Contains(err.Error(), supervisor.ErrNoTask.Error()):
+					_ = recs.Remove(r.ID) // Best effort: gone there already.
+				case err != nil:
+					failed = append(failed, err.Error())
+				case v.Cleaned > 0:
+					cleaned++
+					_ = recs.Remove(r.ID) // Best effort: a stale record lists as gone.
+				default:
+					running++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return cleaned, running, failed
+}

@@ -367,6 +367,40 @@ func TestRemoteCLI(t *testing.T) {
 	if _, errOut, code = runCLI(t, a, "status", id); code == ExitOK || !strings.Contains(errOut, "refusing") || !strings.Contains(errOut, "on "+srv.Alias) {
 		t.Errorf("a foreign state folder there: %d %q", code, errOut)
 	}
+	if out, err := exec.Command("chown", srv.User, srv.Home+"/.local/state/amp-bg-tasks").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+
+	// stop --all and rm --all (bg_stop's cleanup without an id) reach the
+	// tasks started from here on other hosts, and only those: a task the
+	// remote user ran there themselves stays.
+	theirs := srv.Run(t, `echo '{"command":"true","label":"theirs","wait_seconds":30}' | env TOOLBOX_ACTION=execute ~/`+remote.BinDir+`/*/bg-run`)
+	if !strings.Contains(theirs, `"completed"`) {
+		t.Fatalf("their own task there: %s", theirs)
+	}
+	long, _, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "long", "--", "sleep 600")
+	long = strings.TrimSpace(long)
+	if code != ExitOK {
+		t.Fatalf("run --host: %d", code)
+	}
+	if out, errOut, code = runCLI(t, a, "stop", "--all"); code != ExitOK || !strings.Contains(errOut, "long") || !strings.Contains(errOut, "here") {
+		t.Errorf("stop --all: %d %q %q", code, out, errOut)
+	}
+	for _, ref := range []string{long, strings.TrimSpace(local)} {
+		if out, _, _ = runCLI(t, a, "status", ref); !strings.Contains(out, "killed") {
+			t.Errorf("after stop --all, %s: %s", ref, out)
+		}
+	}
+	// Here: the local task; there: rt and long.
+	if out, _, code = runCLI(t, a, "rm", "--all"); code != ExitOK || !strings.Contains(out, "Removed 3 finished task(s)") {
+		t.Errorf("rm --all: %d %q", code, out)
+	}
+	if recs := remote.RecordsIn(a.Store.Dir).List(); len(recs) != 0 {
+		t.Errorf("records left after rm --all: %+v", recs)
+	}
+	if left := srv.Run(t, "ls ~/.local/state/amp-bg-tasks | grep '^task-' || true"); strings.Count(left, "task-") != 1 {
+		t.Errorf("task folders there after rm --all (want only their own): %q", left)
+	}
 }
 
 // Over MCP a call has a time limit: a wait on another host is cut to end

@@ -652,7 +652,7 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 }
 
 // cleanupTasks is bg_stop's cleanup: of one task with a task_id, else of
-// every finished one.
+// every finished one, here and those started from here on other hosts.
 func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, error) {
 	id := in.TaskID
 	res := CleanupResult{Action: "cleanup"}
@@ -686,6 +686,12 @@ func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, err
 			continue
 		}
 		res.Cleaned++
+	}
+	if id == "" {
+		cleaned, kept, unreached := a.cleanRemote(ctx)
+		res.Cleaned += cleaned
+		running += kept
+		failed = append(failed, unreached...)
 	}
 	res.Message = fmt.Sprintf("Removed %d finished task(s); %d running task(s) kept.", res.Cleaned, running)
 	if len(failed) > 0 {
