@@ -18,20 +18,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-	echo "SKIP agent-clients-test: npm and node are needed to run the agents' CLIs"
-	exit 0
-fi
+. "$repo/scripts/lib/clients.sh"
+need_node agent-clients-test "run the agents' CLIs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-agents.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
+build_bgtask "$work"
 
 # check NAME PACKAGE COMMAND SETTINGS CONTENT CONNECTED: installs PACKAGE,
 # writes SETTINGS (relative to HOME) with the user's own CONTENT, installs
@@ -40,10 +33,7 @@ check() {
 	local name=$1 package=$2 command=$3 settings=$4 content=$5 connected=$6
 	local dir=$work/$command
 	echo "== $name: install $package"
-	npm install --prefix "$dir/npm" --no-audit --no-fund --loglevel=error "$package" >"$dir.npm.log" 2>&1 || {
-		cat "$dir.npm.log" >&2
-		fail "npm install $package"
-	}
+	npm_fetch "$dir/npm" "$package"
 	mkdir -p "$dir/home/$(dirname "$settings")" "$dir/project"
 	printf '%s\n' "$content" >"$dir/home/$settings"
 	cp "$dir/home/$settings" "$dir/settings.before"

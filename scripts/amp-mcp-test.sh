@@ -13,31 +13,18 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/clients.sh"
 version=${AMP_CLI_VERSION:-0.0.1790142911-g7618fb}
-
-if ! command -v npm >/dev/null 2>&1; then
-	echo "SKIP amp-mcp-test: npm is needed to fetch @ampcode/cli-linux-x64"
-	exit 0
-fi
-if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
-	echo "SKIP amp-mcp-test: @ampcode/cli-linux-x64 runs on Linux x86_64 only"
-	exit 0
-fi
+need_node amp-mcp-test "fetch @ampcode/cli-linux-x64"
+need_linux_x64 amp-mcp-test @ampcode/cli-linux-x64
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-ampmcp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 echo "== install @ampcode/cli-linux-x64@$version"
-npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@ampcode/cli-linux-x64@$version" >"$work/npm.log" 2>&1 || {
-	cat "$work/npm.log" >&2
-	fail "npm install @ampcode/cli-linux-x64@$version"
-}
-(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
+npm_fetch "$work/amp" "@ampcode/cli-linux-x64@$version"
+build_bgtask "$work"
 
 mkdir -p "$work/home" "$work/path"
 ln -s "$work/amp/node_modules/@ampcode/cli-linux-x64/amp" "$work/path/amp"

@@ -17,12 +17,9 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/clients.sh"
 version=${AMP_VERSION:-0.0.1770734955-g93e689}
-
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-	echo "SKIP amp-toolbox-test: npm and node are needed to run @sourcegraph/amp"
-	exit 0
-fi
+need_node amp-toolbox-test "run @sourcegraph/amp"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-amp.XXXXXX")
 # Go's caches stay where they are when HOME moves.
@@ -40,22 +37,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
 echo "== install @sourcegraph/amp@$version"
-npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@sourcegraph/amp@$version" >"$work/npm.log" 2>&1 || {
-	cat "$work/npm.log" >&2
-	fail "npm install @sourcegraph/amp@$version"
-}
+npm_fetch "$work/amp" "@sourcegraph/amp@$version"
 amp=$work/amp/node_modules/.bin/amp
 # On PATH, as on an Amp user's machine: the installer finds it, asks it
 # whether it reads the toolbox, and must not register the MCP server too.
 export PATH=$work/amp/node_modules/.bin:$PATH
 
-(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$work/bgtask-tool" ./cmd/bgtask-tool)
+build_bgtask "$work"
 
 echo "== an install that could not ask Amp registers MCP too: this Amp then lists the tools twice, and doctor says so"
 PATH=${PATH#*:} "$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none --agents amp >"$work/install0.log" 2>&1 || {

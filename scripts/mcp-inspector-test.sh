@@ -19,12 +19,9 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/clients.sh"
 version=${INSPECTOR_VERSION:-2.12.0}
-
-if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-	echo "SKIP mcp-inspector-test: npm and node are needed to run @modelcontextprotocol/inspector"
-	exit 0
-fi
+need_node mcp-inspector-test "run @modelcontextprotocol/inspector"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-inspector.XXXXXX")
 bin=$work/bgtask
@@ -41,15 +38,10 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 echo "== build bgtask"
-(cd "$repo" && go build -o "$bin" ./cmd/bgtask)
+build_bgtask "$work"
 
 echo "== install @modelcontextprotocol/inspector@$version"
-npm install --prefix "$work/inspector" --no-audit --no-fund --loglevel=error \
-	"@modelcontextprotocol/inspector@$version" >"$work/npm.log" 2>&1 || {
-	cat "$work/npm.log" >&2
-	echo "FAIL: npm install @modelcontextprotocol/inspector@$version" >&2
-	exit 1
-}
+npm_fetch "$work/inspector" "@modelcontextprotocol/inspector@$version"
 inspector=$work/inspector/node_modules/.bin/mcp-inspector
 
 # inspect METHOD ARGS...: one inspector run against `bgtask mcp`; its JSON

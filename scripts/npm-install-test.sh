@@ -22,15 +22,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/lib/clients.sh"
 amp_version=${AMP_CLI_VERSION:-0.0.1790142911-g7618fb}
-if ! command -v npm >/dev/null 2>&1; then
-	echo "SKIP npm-install-test: needs Node and npm (Debian: nodejs, npm)"
-	exit 0
-fi
-if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
-	echo "SKIP npm-install-test: the Amp CLI package it checks with runs on Linux x86_64 only"
-	exit 0
-fi
+need_node npm-install-test "install the packages"
+need_linux_x64 npm-install-test "@ampcode/cli-linux-x64, the Amp CLI it checks with,"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bgtask-npmtest.XXXXXX")
 registry_pid=
@@ -40,10 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 out=${1:-}
 if [ -z "$out" ]; then
@@ -58,10 +49,7 @@ echo "== packages of amp-bg-tasks $version"
 (cd "$out/npm" && ls -l ./*.tgz | awk '{printf "   %6.1f MB  %s\n", $5 / 1048576, substr($9, 3)}')
 
 echo "== the real Amp CLI (@ampcode/cli-linux-x64@$amp_version, from the npm registry)"
-npm install --prefix "$work/amp" --no-audit --no-fund --loglevel=error "@ampcode/cli-linux-x64@$amp_version" >"$work/amp.log" 2>&1 || {
-	cat "$work/amp.log" >&2
-	fail "npm install @ampcode/cli-linux-x64@$amp_version"
-}
+npm_fetch "$work/amp" "@ampcode/cli-linux-x64@$amp_version"
 
 # PATH: node, npm, npx and amp, and the system's folders, where there is no go.
 mkdir -p "$work/path" "$work/home" "$work/project"
