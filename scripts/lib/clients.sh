@@ -31,6 +31,7 @@ need_linux_x64() {
 # npm_fetch PREFIX PACKAGE@VERSION: installs the pinned package under
 # PREFIX, its log in PREFIX.npm.log, shown when the install fails.
 npm_fetch() {
+	mkdir -p "$(dirname "$1")"
 	npm install --prefix "$1" --no-audit --no-fund --loglevel=error "$2" >"$1.npm.log" 2>&1 || {
 		cat "$1.npm.log" >&2
 		fail "npm install $2"
