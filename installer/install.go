@@ -100,19 +100,24 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 	if in.m, err = loadManifest(p.manifest); err != nil {
 		return err
 	}
-	// Record before acting: an install that fails half-way can still be
-	// undone by --uninstall.
+	// The record is saved when the install ends, however it ends, and
+	// also before each step that may take long (building the lean
+	// builds, asking Amp what it is): an install stopped there (Ctrl-C)
+	// can still be undone by --uninstall.
 	if err := in.mkdirAll(filepath.Dir(p.manifest)); err != nil {
 		return err
 	}
 	defer func() {
-		if serr := in.m.save(p.manifest, in.owner); serr != nil && err == nil {
+		if serr := in.saveRecord(); serr != nil && err == nil {
 			err = serr
 		}
 	}()
 
 	bin := filepath.Join(p.bin, "bgtask")
 	if err = in.installBinary(src, bin); err != nil {
+		return err
+	}
+	if err = in.saveRecord(); err != nil {
 		return err
 	}
 	// The toolbox entries and bg-reaper run on every tool call and shell
@@ -164,6 +169,9 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 			return err
 		}
 	}
+	if err = in.saveRecord(); err != nil {
+		return err
+	}
 	for _, c := range agentList {
 		if c.Key == "amp" && in.ampByToolbox(ctx, a, c, bin) {
 			continue
@@ -193,6 +201,11 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 		return fmt.Errorf("skipped (see SKIPPED above): %s", strings.Join(in.skipped, ", "))
 	}
 	return nil
+}
+
+// saveRecord writes the install record as it stands.
+func (in *installer) saveRecord() error {
+	return in.m.save(in.paths.manifest, in.owner)
 }
 
 // skip reports an agent whose configuration could not be edited, on one

@@ -535,3 +535,28 @@ func checkToolbox(t *testing.T, a *toolbox.App, dir string, env []string) {
 		t.Errorf("bad input: %v, %v; want {\"error\"} and exit 1", res, err)
 	}
 }
+
+// The record is on disk before the install asks Amp what it is (a Node
+// program that may take long): an install stopped there (Ctrl-C) can
+// still be undone.
+func TestInstallRecordsBeforeLongSteps(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	bin := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(bin, "amp")); err != nil {
+		t.Fatal(err)
+	}
+	probeCopy := filepath.Join(t.TempDir(), "record")
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin, "PROBE_COPY="+probeCopy, helpers.EnvFor("amp-at-probe"))
+	if out, code := runInstall(t, a, "--shell", "none", "--agents", "amp"); code != toolbox.ExitOK {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	record := toolboxtest.ReadFile(t, probeCopy)
+	if installed := filepath.Join(home, ".local", "bin", "bgtask"); !strings.Contains(record, jsonText(installed)) {
+		t.Errorf("when Amp was asked, the install record did not list %s yet: %s", installed, record)
+	}
+}

@@ -2,15 +2,47 @@ package installer
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // The test binary also serves as bgtask (with install and doctor), as
 // the toolbox entries and as a task's supervisor: see toolboxtest.Main.
-func TestMain(m *testing.M) { toolboxtest.Main(m, nil, Commands()...) }
+func TestMain(m *testing.M) {
+	helpers.Register("amp-at-probe", ampAtProbe)
+	toolboxtest.Main(m, &helpers, Commands()...)
+}
+
+// helpers is this package's registry of helper processes.
+var helpers helperproc.Registry
+
+// ampAtProbe plays an Amp without the toolbox answering `amp tools
+// --help`, and first copies the install record as it is on disk then
+// (or "none") to $PROBE_COPY.
+func ampAtProbe([]string) int {
+	record := filepath.Join(os.Getenv("HOME"), ".config", "amp-bg-tasks", "install.json")
+	b, err := os.ReadFile(record)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = []byte("none"), nil
+	}
+	if err == nil {
+		err = os.WriteFile(os.Getenv("PROBE_COPY"), b, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "amp-at-probe:", err)
+		return 2
+	}
+	fmt.Println("Usage: amp tools [command]\n\nCommands:\n  list    list the tools")
+	return 0
+}
 
 // jsonText is v as JSON text.
 func jsonText(v any) string {
