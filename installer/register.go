@@ -215,12 +215,13 @@ func ampTakesToolbox(ctx context.Context, path string, env []string) (toolbox, k
 func (in *installer) register(c agentConfig, bin string) error {
 	var undo installedAgent
 	var state string
-	exists := fileExists(c.Path)
+	var created bool // by this edit: the file was not there when it was (re)done
 	if err := in.mkdirAll(filepath.Dir(c.Path)); err != nil {
 		return err
 	}
 	f := in.userFile(c.Path, 0o600) // These files may hold API keys: private by default.
-	written, err := f.edit(func(cur []byte, exists bool) (next []byte, err error) {
+	_, err := f.edit(func(cur []byte, exists bool) (next []byte, err error) {
+		created = !exists
 		undo.Blank = nil
 		if exists && len(bytes.TrimSpace(cur)) == 0 {
 			blank := string(cur)
@@ -241,19 +242,16 @@ func (in *installer) register(c agentConfig, bin string) error {
 	if err != nil {
 		return err
 	}
-	if written && !exists {
-		in.m.created(c.Path)
-	}
 	i := slices.IndexFunc(in.m.Agents, func(a installedAgent) bool { return a.Path == c.Path })
 	switch {
 	case i < 0:
-		undo.Path, undo.Format, undo.Name, undo.Command, undo.Created = c.Path, c.format(), mcpServerName, bin, !exists
+		undo.Path, undo.Format, undo.Name, undo.Command, undo.Created = c.Path, c.format(), mcpServerName, bin, created
 		in.m.Agents = append(in.m.Agents, undo)
 	case state == "registered":
 		// Our entry was gone (removed by hand): this insertion is
 		// what an uninstall takes back now.
-		created := in.m.Agents[i].Created
-		undo.Path, undo.Format, undo.Name, undo.Command, undo.Created = c.Path, c.format(), mcpServerName, bin, created
+		undo.Path, undo.Format, undo.Name, undo.Command = c.Path, c.format(), mcpServerName, bin
+		undo.Created = in.m.Agents[i].Created || created
 		in.m.Agents[i] = undo
 	default:
 		in.m.Agents[i].Command = bin

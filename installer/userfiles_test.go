@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -376,4 +377,38 @@ func TestInstallAsRootKeepsOwners(t *testing.T) {
 		}
 	}
 	uninstallRestores(t, a, home, before)
+}
+
+// The agent creates its file between our read (no file) and our replace:
+// the redone edit goes into the agent's file, which is then not the
+// install's to remove, and the uninstall leaves it.
+func TestRegisterAgentCreatesFileMeanwhile(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	path := filepath.Join(home, ".claude.json")
+	var out bytes.Buffer
+	in := &installer{out: &out, paths: installPaths{home: home, configDir: filepath.Join(home, ".config")}}
+	in.beforeReplace = func(string) {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	c := agentConfigs(in.paths)[1]
+	if c.Key != "claude" {
+		t.Fatalf("agent 1 is %s", c.Key)
+	}
+	if err := in.register(c, "/bin/bgtask"); err != nil {
+		t.Fatal(err)
+	}
+	if len(in.m.Agents) != 1 || in.m.Agents[0].Created || slices.Contains(in.m.Created, path) {
+		t.Errorf("the record says the install created the agent's file: %+v", in.m)
+	}
+	if err := in.unregister(in.m.Agents[0]); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "{}" {
+		t.Errorf("after the uninstall the agent's file holds %q (%v), want {}", b, err)
+	}
 }
