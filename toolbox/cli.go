@@ -369,8 +369,11 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if *all == (len(pos) > 0) {
 		return errUsage
 	}
-	if pf.given("action") && !*all {
-		// --action cleanup is bg_stop's cleanup: bgtask rm.
+	if action, _ := pf.params()["action"].(string); action == "cleanup" {
+		// bg_stop's cleanup is bgtask rm (--action kill is what stop does).
+		if *all {
+			return a.removeAll(ctx, pf)
+		}
 		return cliRemove(ctx, a, pf, pos)
 	}
 	var ids, running []string // running: the labels of those running, for the message
@@ -763,14 +766,19 @@ func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if *all {
-		r, err := invoke(ctx, a, pf.tool, map[string]any{"action": "cleanup"}, cleanupTasks)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(a.Stdout, r.Message)
-		return nil
+		return a.removeAll(ctx, pf)
 	}
 	return cliRemove(ctx, a, pf, pos)
+}
+
+// removeAll removes every finished task: bg_stop's cleanup without an id.
+func (a *App) removeAll(ctx context.Context, pf *paramFlags) error {
+	r, err := invoke(ctx, a, pf.tool, map[string]any{"action": "cleanup"}, cleanupTasks)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, r.Message)
+	return nil
 }
 
 // cliRemove removes the finished tasks refs name.

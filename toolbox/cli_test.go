@@ -3,6 +3,7 @@ package toolbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -256,5 +257,34 @@ func TestCompletion(t *testing.T) {
 	}
 	if code := a.CLI(context.Background(), "bgtask", []string{"completion", "tcsh"}); code == ExitOK {
 		t.Fatal("completion for an unknown shell succeeded")
+	}
+}
+
+// `bgtask stop --action` does what the action says: kill stops the named
+// task, cleanup removes finished ones (with --all, every finished one,
+// as rm --all), and neither touches what the other would.
+func TestCLIStopAction(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	done := startTask(t, a, map[string]any{"command": "true", "label": "done"})
+	waitEnd(t, a, done.TaskID)
+	web := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
+	if out, errOut, code := runCLI(t, a, "stop", "--action", "kill", "web"); code != ExitOK || !strings.Contains(out, "Stopped web") {
+		t.Fatalf("stop --action kill web: %d %q %q", code, out, errOut)
+	}
+	if task := waitEnd(t, a, web.TaskID); task.Status == supervisor.StatusRunning {
+		t.Fatalf("web still running after stop --action kill")
+	}
+	api := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api"})
+	if out, errOut, code := runCLI(t, a, "stop", "--all", "--action", "cleanup"); code != ExitOK {
+		t.Fatalf("stop --all --action cleanup: %d %q %q", code, out, errOut)
+	}
+	for _, id := range []string{done.TaskID, web.TaskID} {
+		if _, err := a.Store.Load(id); !errors.Is(err, supervisor.ErrNoTask) {
+			t.Errorf("finished task %s not cleaned by stop --all --action cleanup: %v", id, err)
+		}
+	}
+	if task, err := a.Store.Load(api.TaskID); err != nil || task.Status != supervisor.StatusRunning {
+		t.Fatalf("stop --all --action cleanup touched the running task: %v %+v", err, task)
 	}
 }
