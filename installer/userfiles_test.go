@@ -281,6 +281,22 @@ func TestInstallSkipsBadFiles(t *testing.T) {
 	uninstallRestores(t, a, home, before)
 }
 
+// registerClaude registers /bin/bgtask with Claude Code in home, with
+// agentWrite playing the agent between each edit and its replace.
+func registerClaude(t *testing.T, home string, agentWrite func()) *installer {
+	t.Helper()
+	in := &installer{out: &bytes.Buffer{}, paths: installPaths{home: home, configDir: filepath.Join(home, ".config")}}
+	in.beforeReplace = func(string) { agentWrite() }
+	c := agentConfigs(in.paths)[1]
+	if c.Key != "claude" {
+		t.Fatalf("agent 1 is %s", c.Key)
+	}
+	if err := in.register(c, "/bin/bgtask"); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // The agent writes its file between our read and our replace: the
 // install notices, redoes its edit on the agent's content, and neither
 // write is lost.
@@ -291,10 +307,8 @@ func TestRegisterKeepsConcurrentWrite(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"numStartups": 412}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	in := &installer{out: &out, paths: installPaths{home: home, configDir: filepath.Join(home, ".config")}}
 	writes := 0
-	in.beforeReplace = func(p string) {
+	registerClaude(t, home, func() {
 		if writes < 2 { // Twice: the second redo must notice as well.
 			writes++
 			// As Claude Code does: a whole new file, renamed in place.
@@ -306,14 +320,7 @@ func TestRegisterKeepsConcurrentWrite(t *testing.T) {
 				t.Error(err)
 			}
 		}
-	}
-	c := agentConfigs(in.paths)[1]
-	if c.Key != "claude" {
-		t.Fatalf("agent 1 is %s", c.Key)
-	}
-	if err := in.register(c, "/bin/bgtask"); err != nil {
-		t.Fatal(err)
-	}
+	})
 	b, _ := os.ReadFile(path)
 	var doc map[string]any
 	if err := json.Unmarshal(b, &doc); err != nil {
@@ -386,22 +393,13 @@ func TestRegisterAgentCreatesFileMeanwhile(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	path := filepath.Join(home, ".claude.json")
-	var out bytes.Buffer
-	in := &installer{out: &out, paths: installPaths{home: home, configDir: filepath.Join(home, ".config")}}
-	in.beforeReplace = func(string) {
+	in := registerClaude(t, home, func() {
 		if _, err := os.Stat(path); os.IsNotExist(err) {
 			if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
 				t.Error(err)
 			}
 		}
-	}
-	c := agentConfigs(in.paths)[1]
-	if c.Key != "claude" {
-		t.Fatalf("agent 1 is %s", c.Key)
-	}
-	if err := in.register(c, "/bin/bgtask"); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if len(in.m.Agents) != 1 || in.m.Agents[0].Created || slices.Contains(in.m.Created, path) {
 		t.Errorf("the record says the install created the agent's file: %+v", in.m)
 	}
