@@ -88,7 +88,7 @@ func (in *installer) installDist(dist, dst string) error {
 		if !isFile(path) {
 			continue
 		}
-		want, err := distSum(dist, name)
+		want, err := remote.DistSum(dist, p)
 		if err != nil {
 			return err
 		}
@@ -103,30 +103,6 @@ func (in *installer) installDist(dist, dst string) error {
 		fmt.Fprintf(&sums, "%s  %s\n", want, name)
 	}
 	return in.writeFile(filepath.Join(dst, "SHA256SUMS"), sums.Bytes(), 0o644)
-}
-
-// distSum is name's checksum in dist's SHA256SUMS.
-func distSum(dist, name string) (string, error) {
-	b, err := remote.FindBinary(context.Background(), func(k string) string {
-		if k == "BG_DIST_DIR" {
-			return dist
-		}
-		return ""
-	}, "", "", distPlatform(name), "")
-	if err != nil {
-		return "", err
-	}
-	return b.SHA256, nil
-}
-
-// distPlatform is the platform of a dist build's name.
-func distPlatform(name string) remote.Platform {
-	for _, p := range distPlatforms() {
-		if remote.DistName(p) == name {
-			return p
-		}
-	}
-	return remote.Platform{}
 }
 
 func fileSHA256(path string) (string, error) {

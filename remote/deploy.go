@@ -73,7 +73,7 @@ func FindBinary(ctx context.Context, getenv func(string) string, exe, lean strin
 	if dist != "" {
 		path := filepath.Join(dist, DistName(p))
 		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-			sum, err := sumFromFile(filepath.Join(dist, "SHA256SUMS"), DistName(p))
+			sum, err := DistSum(dist, p)
 			if err != nil {
 				return Binary{}, err
 			}
@@ -94,6 +94,12 @@ func FindBinary(ctx context.Context, getenv func(string) string, exe, lean strin
 	return Binary{}, fmt.Errorf("no bgtask-tool for the host's %s (`uname -sm`: %s): %s. Reinstall with ./scripts/install.sh or `bgtask install` where Go is at hand (they cross-build linux and darwin, amd64 and arm64), "+
 		"or build it: CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -o DIST/%s ./cmd/bgtask-tool, add its line to DIST/SHA256SUMS (sha256sum) and point BG_DIST_DIR at DIST",
 		p, strings.TrimSpace(uname), where, p.OS, p.Arch, DistName(p))
+}
+
+// DistSum is the checksum of p's build in the dist folder dist, as its
+// SHA256SUMS gives it.
+func DistSum(dist string, p Platform) (string, error) {
+	return sumFromFile(filepath.Join(dist, "SHA256SUMS"), DistName(p))
 }
 
 // sumFromFile reads name's checksum from a file in sha256sum's format.
