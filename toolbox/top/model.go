@@ -52,7 +52,6 @@ type model struct {
 
 	message string // the outcome of the last key that acted on a task
 	follow  string // after a restart: select the running task of this label
-	busy    bool   // a refresh is on its way: ticks do not pile up more
 }
 
 func newModel(ctx context.Context, a *toolbox.App, interval time.Duration, out io.Writer) model {
@@ -70,6 +69,12 @@ func newModel(ctx context.Context, a *toolbox.App, interval time.Duration, out i
 type (
 	tickMsg    struct{}
 	refreshMsg struct {
+		// ticked: the refresh loop's own, which sets the next tick; a
+		// key's or an action's refresh sets none, or each would start
+		// one more loop.
+		ticked bool
+		id     string // the selection it was asked for ("": none yet)
+
 		list    toolbox.StatusList
 		listErr error
 		log     []string
@@ -79,7 +84,7 @@ type (
 	actionMsg struct{ text, follow string }
 )
 
-func (m model) Init() tea.Cmd { return m.refresh() }
+func (m model) Init() tea.Cmd { return m.refresh(true) }
 
 func (m model) tick() tea.Cmd {
 	return tea.Tick(m.interval, func(time.Time) tea.Msg { return tickMsg{} })
@@ -91,22 +96,24 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil
 	case tickMsg:
-		if m.busy {
-			return m, m.tick()
-		}
-		m.busy = true
-		return m, m.refresh()
+		return m, m.refresh(true)
 	case refreshMsg:
-		m.busy = false
+		var next tea.Cmd
+		if msg.ticked {
+			next = m.tick()
+		}
+		if msg.id != m.selected {
+			return m, next // Another task's log: the selection moved since.
+		}
 		m.listErr, m.logErr = msg.listErr, msg.logErr
 		if msg.listErr == nil {
 			m.setTasks(msg.list.Tasks)
 		}
 		m.log, m.logTitle = msg.log, msg.title
-		return m, m.tick()
+		return m, next
 	case actionMsg:
 		m.message, m.follow = msg.text, msg.follow
-		return m, m.refresh()
+		return m, m.refresh(false)
 	case tea.KeyMsg:
 		if m.editing {
 			return m.editKey(msg)
@@ -166,19 +173,19 @@ func (m model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "up", "k":
 		if i := m.row(); i > 0 {
 			m.selected = m.tasks[i-1].TaskID
-			return m, m.refresh()
+			return m, m.refresh(false)
 		}
 	case "down", "j":
 		if i := m.row(); i >= 0 && i < len(m.tasks)-1 {
 			m.selected = m.tasks[i+1].TaskID
-			return m, m.refresh()
+			return m, m.refresh(false)
 		}
 	case "v", "tab":
 		m.view = (m.view + 1) % 3
 		if m.view == viewFilter && m.filter.Value() == "" {
 			return m.startEditing()
 		}
-		return m, m.refresh()
+		return m, m.refresh(false)
 	case "/":
 		m.view = viewFilter
 		return m.startEditing()
@@ -202,14 +209,14 @@ func (m model) editKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "enter":
 		m.editing = false
 		m.filter.Blur()
-		return m, m.refresh()
+		return m, m.refresh(false)
 	case "esc":
 		m.editing = false
 		m.filter.Blur()
 		if m.filter.Value() == "" {
 			m.view = viewTail
 		}
-		return m, m.refresh()
+		return m, m.refresh(false)
 	case "ctrl+c":
 		return m, tea.Quit
 	}
@@ -247,13 +254,14 @@ func (m model) act(command string) tea.Cmd {
 	}
 }
 
-// refresh reads the list and the selected task's log, off the UI loop.
-func (m model) refresh() tea.Cmd {
+// refresh reads the list and the selected task's log, off the UI loop;
+// ticked marks the refresh loop's own (see refreshMsg).
+func (m model) refresh(ticked bool) tea.Cmd {
 	a, ctx := m.app, m.ctx
 	id, view, filter := m.selected, m.view, m.filter.Value()
 	rows := max(m.logRows(), 1)
 	return func() tea.Msg {
-		var msg refreshMsg
+		msg := refreshMsg{ticked: ticked, id: id}
 		msg.listErr = call(ctx, a, "bg-status", map[string]any{}, &msg.list)
 		if id == "" && len(msg.list.Tasks) > 0 {
 			id = msg.list.Tasks[0].TaskID

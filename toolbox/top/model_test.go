@@ -1,0 +1,117 @@
+package top
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+)
+
+// writeFinished writes a finished task in the original tool's layout
+// (one file per field, no JSON), as an earlier version, a script or a
+// person may have left it: nothing vetted its label.
+func writeFinished(t *testing.T, a *toolbox.App, n int, label string) string {
+	t.Helper()
+	id := fmt.Sprintf("task-%d-%04d", time.Now().Unix()-int64(100-n), n)
+	dir := filepath.Join(a.Store.Dir, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{"status": "completed", "exit_code": "0", "command": "npm test",
+		"label": label, "timeout": "0", "stdout": fmt.Sprintf("line of %d\n", n), "stderr": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return id
+}
+
+// settle plays Bubble Tea's loop for cmd and all that follows from it,
+// except timers: it returns the model and how many ticks were set, each
+// the next turn of a refresh loop. The cursor's blinks are dropped.
+func settle(m model, cmd tea.Cmd) (model, int) {
+	ticks := 0
+	for queue := []tea.Cmd{cmd}; len(queue) > 0; queue = queue[1:] {
+		if queue[0] == nil {
+			continue
+		}
+		switch msg := queue[0]().(type) {
+		case tickMsg:
+			ticks++
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		case refreshMsg, actionMsg:
+			next, c := m.Update(msg)
+			m = next.(model)
+			queue = append(queue, c)
+		}
+	}
+	return m, ticks
+}
+
+// One refresh loop runs, however many keys are pressed: a key refreshes
+// once and sets no timer of its own. Before, each refresh a key asked
+// for started one more loop that never ended (9 keys, 10 loops: ten
+// times the refreshes).
+func TestKeysStartNoRefreshLoop(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	for i := range 3 {
+		writeFinished(t, a, i, fmt.Sprintf("job-%d", i))
+	}
+	m := newModel(context.Background(), a, time.Millisecond, io.Discard)
+	m, ticks := settle(m, m.Init())
+	if ticks != 1 || len(m.tasks) != 3 {
+		t.Fatalf("start: %d ticks set, %d tasks listed; want 1 and 3", ticks, len(m.tasks))
+	}
+	for _, k := range []struct {
+		name string
+		key  tea.KeyMsg
+	}{
+		{"down", tea.KeyMsg{Type: tea.KeyDown}},
+		{"down", tea.KeyMsg{Type: tea.KeyDown}},
+		{"up", tea.KeyMsg{Type: tea.KeyUp}},
+		{"v (digest)", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("v")}},
+		{"v (filter)", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("v")}},
+		{"typing", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("line")}},
+		{"enter", tea.KeyMsg{Type: tea.KeyEnter}},
+		{"/", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/")}},
+		{"esc", tea.KeyMsg{Type: tea.KeyEsc}},
+		{"v (tail)", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("v")}},
+		{"s", tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s")}},
+	} {
+		next, cmd := m.Update(k.key)
+		if m, ticks = settle(next.(model), cmd); ticks != 0 {
+			t.Errorf("key %s set %d ticks, want 0: one more refresh loop", k.name, ticks)
+		}
+		if !m.editing && m.logTitle != m.selected {
+			t.Errorf("after key %s the log pane shows %q, want the selected %q", k.name, m.logTitle, m.selected)
+		}
+	}
+	if m.view != viewTail || m.message == "" {
+		t.Fatalf("after the keys: view %v, message %q; want tail and the stop's outcome", m.view, m.message)
+	}
+	// A refresh asked for before the selection moved is not shown after:
+	// its log is another task's.
+	stale := m.refresh(false)
+	next, cmd := m.Update(tea.KeyMsg{Type: tea.KeyDown})
+	m, _ = settle(next.(model), cmd)
+	next, _ = m.Update(stale())
+	if got := next.(model).logTitle; got != m.selected {
+		t.Errorf("a late refresh made the log pane show %q, want the selected %q", got, m.selected)
+	}
+	// The loop itself goes on: each tick sets the next one, no more.
+	for range 3 {
+		if m, ticks = settle(m, func() tea.Msg { return tickMsg{} }); ticks != 1 {
+			t.Fatalf("a tick set %d ticks, want 1", ticks)
+		}
+	}
+}
