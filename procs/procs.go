@@ -52,21 +52,39 @@ func Lookup(ctx context.Context, pid int) (Proc, error) {
 // kernel counts from a boot time in whole seconds.
 const startSlack = time.Second
 
+// adoptWindow is how long after its task's start a process may have
+// started and still be the task's: the original tool records started_at
+// as it launches the command. A process that started later got the PID
+// after the task's own process exited.
+const adoptWindow = 10 * time.Second
+
 // Adopt returns the live process pid when it can be the one a record
 // without a start time names (a task of an earlier version): one of
-// ours, started at or after notBefore. A process that started earlier
-// is another one that got the PID, and is refused.
+// ours, started within adoptWindow of notBefore. A process that started
+// earlier or later is another one that got the PID, and is refused.
 func Adopt(ctx context.Context, pid int, notBefore time.Time) (Proc, bool) {
-	p, err := Lookup(ctx, pid)
-	if err != nil || p.Start < notBefore.Add(-startSlack).UnixMilli() || !Alive(ctx, p) {
+	if pid <= 0 {
 		return Proc{}, false
 	}
-	gp := &process.Process{Pid: int32(pid)}
+	r, err := newStatReader()
+	if err != nil {
+		return Proc{}, false
+	}
+	st, err := r.read(ctx, pid)
+	if err != nil || st.zombie ||
+		st.start < notBefore.Add(-startSlack).UnixMilli() ||
+		st.start > notBefore.Add(adoptWindow+startSlack).UnixMilli() ||
+		!ownedBy(ctx, &process.Process{Pid: int32(pid)}, int32(os.Getuid())) {
+		return Proc{}, false
+	}
+	return Proc{PID: pid, Start: st.start}, true
+}
+
+// ownedBy reports whether the real user of gp is uid: we signal only
+// our own processes.
+func ownedBy(ctx context.Context, gp *process.Process, uid int32) bool {
 	uids, err := gp.UidsWithContext(ctx)
-	if err != nil || len(uids) == 0 || uids[0] != int32(os.Getuid()) {
-		return Proc{}, false
-	}
-	return p, true
+	return err == nil && len(uids) > 0 && uids[0] == uid
 }
 
 // Alive reports whether p still runs: the PID exists, started at the
@@ -135,8 +153,7 @@ func Snapshot(ctx context.Context) (*Table, error) {
 		// A Process value without NewProcess's existence probe: we just
 		// read its stat, and a read below that fails skips it anyway.
 		gp := &process.Process{Pid: pid}
-		uids, err := gp.UidsWithContext(ctx)
-		if err != nil || len(uids) == 0 || uids[0] != uid {
+		if !ownedBy(ctx, gp, uid) {
 			continue
 		}
 		e := entry{proc: Proc{PID: int(pid), Start: st.start}, ppid: st.ppid}

@@ -312,7 +312,7 @@ func readTask(dir string) (*Task, error) {
 	}
 	if t.Status == StatusRunning && t.Root.PID > 0 && t.Root.Start == 0 && !t.StartedAt.IsZero() {
 		// The original's layout records no start time: a live PID is
-		// the task's when its process started at or after the task.
+		// the task's when its process started as the task did.
 		if p, ok := procs.Adopt(context.Background(), t.Root.PID, t.StartedAt); ok {
 			t.Root = p
 		}
