@@ -56,3 +56,7 @@ func printable(s string) string {
 	}
 	return b.String()
 }
+
+// Printable is printable for the views outside this package that show a
+// task's record to people (bgtask top's table, titles and messages).
+func Printable(s string) string { return printable(s) }

@@ -246,7 +246,8 @@ func (m model) act(command string) tea.Cmd {
 		if code != toolbox.ExitOK {
 			text = "failed: " + text
 		}
-		msg := actionMsg{text: fmt.Sprintf("%s %s: %s", command, label, text)}
+		// Escaped whole: the label, and the CLI's words about the task.
+		msg := actionMsg{text: toolbox.Printable(fmt.Sprintf("%s %s: %s", command, label, text))}
 		if command == "restart" {
 			msg.follow = label // The restarted task has a new id.
 		}
@@ -393,7 +394,9 @@ func (m model) View() string {
 				cells["MEM 1m"] = s.sparkline(spark, time.Now(), func(x sample) float64 { return x.mem }, 0)
 			}
 		}
-		text := row(cols, func(c column) string { return cells[c.name] })
+		// Every cell escaped: the label is whatever the record holds, and
+		// a remote host's figures are its word.
+		text := row(cols, func(c column) string { return toolbox.Printable(cells[c.name]) })
 		style := st.statusStyle(t.Status)
 		if t.TaskID == m.selected {
 			style = st.selected
@@ -409,6 +412,7 @@ func (m model) View() string {
 	if m.view == viewFilter && m.filter.Value() != "" {
 		title += " /" + m.filter.Value() + "/"
 	}
+	title = toolbox.Printable(title)
 	rule := strings.Repeat("─", max(0, m.width-lipgloss.Width(title)-4))
 	line(st.header.Render("── " + title + " " + rule))
 	logRows := m.logRows()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,30 @@ func TestKeysStartNoRefreshLoop(t *testing.T) {
 	for range 3 {
 		if m, ticks = settle(m, func() tea.Msg { return tickMsg{} }); ticks != 1 {
 			t.Fatalf("a tick set %d ticks, want 1", ticks)
+		}
+	}
+}
+
+// A label no check vetted (a task of the original layout) is shown
+// escaped, in the table, the log pane's title and the footer: an escape
+// sequence in it (OSC 0 sets the window's title) never reaches the
+// terminal.
+func TestLabelIsShownEscaped(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	writeFinished(t, a, 0, "\x1b]0;pwned\x07evil")
+	m := newModel(context.Background(), a, time.Millisecond, io.Discard)
+	m, _ = settle(m, m.Init())
+	next, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s")})
+	m, _ = settle(next.(model), cmd)
+	m.width = 200
+	screen := m.View()
+	if strings.Contains(screen, "\x1b]") || strings.Contains(screen, "\x07") {
+		t.Fatalf("the label's escape sequence reached the screen: %q", screen)
+	}
+	for _, want := range []string{`\x1b]0;pwned\aevil · tail`, `stop \x1b]0;pwned\aevil:`, `\x1b]0;pwned\a…`} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the screen does not show %q: %q", want, screen)
 		}
 	}
 }
