@@ -23,10 +23,19 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 	if t.Status != StatusRunning {
 		return t, fmt.Errorf("%s: %w (%s)", t.ID, ErrNotRunning, t.Status)
 	}
+	return s.endThroughSupervisor(ctx, t, syscall.SIGTERM, StatusKilled, grace)
+}
+
+// endThroughSupervisor asks the supervisor of the running task t, with
+// sig, to end it and record the outcome, waits until it has exited, and
+// returns t as recorded afterwards. When the supervisor is gone, stays
+// stopped (traced), or cannot record (a full disk), it kills the tree
+// itself and records status (StopNote says why).
+func (s Store) endThroughSupervisor(ctx context.Context, t *Task, sig syscall.Signal, status string, grace time.Duration) (*Task, error) {
 	how := waitExited
-	if err := procs.Signal(t.Watchdog, syscall.SIGTERM); err == nil {
-		// A supervisor stopped by SIGSTOP keeps SIGTERM pending: continue
-		// it, after SIGTERM so that the stop is what it does first.
+	if err := procs.Signal(t.Watchdog, sig); err == nil {
+		// A supervisor stopped by SIGSTOP keeps sig pending: continue
+		// it, after sig so that ending the task is what it does first.
 		_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: it may be gone already.
 		how = waitSupervisor(ctx, t, supervisorWait(grace))
 	}
@@ -44,7 +53,7 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 		if _, err := procs.KillTree(ctx, procs.Target{Root: cur.Root, Marker: cur.ID, Grace: grace}); err != nil {
 			return cur, fmt.Errorf("kill %s: %w", cur.ID, err)
 		}
-		if err := Finish(cur, StatusKilled, nil, time.Now()); err != nil {
+		if err := Finish(cur, status, nil, time.Now()); err != nil {
 			return cur, err
 		}
 		cur.StopNote = fmt.Sprintf("its supervisor (pid %d) is stopped (traced?) and could not act, so the tree was killed without it", cur.Watchdog.PID)
@@ -60,7 +69,7 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 		cur.StopNote = "tree killed; outcome not recorded: " + cur.Unrecorded
 		return cur, nil
 	}
-	return s.takeOver(ctx, cur, StatusKilled, grace)
+	return s.takeOver(ctx, cur, status, grace)
 }
 
 // How waitSupervisor ended.

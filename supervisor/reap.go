@@ -146,7 +146,10 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 		}
 		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, %s past its timeout of %s", age(now.Sub(t.StartedAt)), age(now.Sub(dl)), age(t.timeout()))}
 		if !o.DryRun {
-			a.Err = s.reapThroughSupervisor(ctx, t, o.Grace)
+			// Through the supervisor, so that it stays the single
+			// writer of the outcome ("reaped"); without it when it
+			// cannot act.
+			_, a.Err = s.endThroughSupervisor(ctx, t, ReapSignal, StatusReaped, o.Grace)
 		}
 		return a, true
 	}
@@ -191,22 +194,6 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 // run before the reaper steps in: the supervisor's own kill takes its
 // grace period and a SIGKILL round.
 const overdueSlack = 5 * time.Minute
-
-// reapThroughSupervisor asks the supervisor to reap, so that it remains the
-// single writer of the outcome, and takes over if it does not.
-func (s Store) reapThroughSupervisor(ctx context.Context, t *Task, grace time.Duration) error {
-	if err := procs.Signal(t.Watchdog, ReapSignal); err == nil {
-		wctx, cancel := context.WithTimeout(ctx, supervisorWait(grace))
-		procs.Wait(wctx, t.Watchdog)
-		cancel()
-	}
-	cur, err := s.Load(t.ID)
-	if err != nil || cur.Status != StatusRunning {
-		return err
-	}
-	_, err = s.takeOver(ctx, cur, StatusReaped, grace)
-	return err
-}
 
 // reapStaging removes what a bg_run that died mid-way left behind: its
 // staging folder and the empty folder it reserved, after a minute (a live

@@ -53,13 +53,7 @@ func TestStopWithAStoppedSupervisor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if traced {
-				detach := ptraceStop(t, task.Watchdog.PID)
-				defer detach()
-			} else if err := procs.Signal(task.Watchdog, syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the supervisor to stop", func() bool { return procs.Stopped(context.Background(), task.Watchdog) })
+			defer stopSupervisor(t, task, traced)()
 			res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 			if err != nil {
 				t.Fatalf("bg_stop with a stopped supervisor: %v", err)
