@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
@@ -197,9 +195,7 @@ func (d *Deployer) KnownHosts() []Deployed {
 }
 
 func (d *Deployer) recordPath(host string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(host)) // A hash never fails.
-	return filepath.Join(d.StateDir, "hosts", fmt.Sprintf("%s-%08x", capture.ReaderKey(host), h.Sum32()))
+	return filepath.Join(d.StateDir, "hosts", hostFileName(host))
 }
 
 // Ensure returns where host runs this build: from the record when there

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
@@ -115,4 +117,57 @@ func (r Records) Hosts() []string {
 		}
 	}
 	return hosts
+}
+
+// Down is a host's last failure to answer, remembered so that the looks
+// made beside other calls (notices, the list) do not wait for it on every
+// call.
+type Down struct {
+	Host  string    `json:"host"`
+	At    time.Time `json:"at"`
+	Error string    `json:"error"`
+}
+
+// MarkDown remembers that host could not be reached at at, and why.
+func (r Records) MarkDown(host string, at time.Time, why error) error {
+	b, err := json.Marshal(Down{Host: host, At: at.UTC(), Error: why.Error()})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+		return fmt.Errorf("remember that %s is down: %w", host, err)
+	}
+	return atomicfile.WriteFile(r.downPath(host), b, 0o600)
+}
+
+// MarkUp forgets host's last failure: it answered.
+func (r Records) MarkUp(host string) {
+	_ = os.Remove(r.downPath(host)) // Best effort: mostly there is none.
+}
+
+// LastDown returns host's last failure to answer, if one is remembered.
+func (r Records) LastDown(host string) (Down, bool) {
+	b, err := os.ReadFile(r.downPath(host))
+	if err != nil {
+		return Down{}, false
+	}
+	var d Down
+	if json.Unmarshal(b, &d) != nil || d.Host != host {
+		return Down{}, false
+	}
+	return d, true
+}
+
+// downPath is host's failure file: its name starts with a dot, so that it
+// is never taken for a task's record.
+func (r Records) downPath(host string) string {
+	return filepath.Join(r.Dir, ".down-"+hostFileName(host))
+}
+
+// hostFileName names a file after host: what is safe of the name, then a
+// hash of all of it (two hosts may share the safe part).
+func hostFileName(host string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(host)) // A hash never fails.
+	return fmt.Sprintf("%s-%08x", capture.ReaderKey(host), h.Sum32())
 }

@@ -795,6 +795,9 @@ func cliRemove(ctx context.Context, a *App, pf *paramFlags, refs []string) error
 		if r.Cleaned == 0 {
 			return fmt.Errorf("%s is still running: stop it first (bgtask stop %s)", id, ref)
 		}
+		if strings.HasPrefix(r.Message, forgotPrefix) {
+			fmt.Fprintln(a.Stderr, r.Message) // Its host is down: only forgotten here.
+		}
 		fmt.Fprintf(a.Stdout, "Removed %s\n", id)
 	}
 	return nil

@@ -30,6 +30,12 @@ const listHostTimeout = 5 * time.Second
 // tasks of ours, made beside every tool call.
 const noticeHostTimeout = 3 * time.Second
 
+// hostRetryAfter is how long a host that could not be reached is left
+// out of the looks made beside other calls (notices, the list, cleanup
+// of everything): without it, one host that is down would slow every
+// call by noticeHostTimeout. A call about one of its tasks still tries.
+const hostRetryAfter = 2 * time.Minute
+
 // HostState is a host in bg_status's list.
 type HostState struct {
 	Host      string `json:"host"`
@@ -120,8 +126,12 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 	}
 	ans, failed, err := d.Tool(ctx, host, tool, params, env...)
 	if err != nil {
+		if remote.IsKind(err, remote.KindUnreachable) {
+			a.markDown(host, err)
+		}
 		return nil, nil, err
 	}
+	remote.RecordsIn(a.Store.Dir).MarkUp(host)
 	if failed {
 		var e struct {
 			Error string `json:"error"`
@@ -145,6 +155,13 @@ func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, e
 	params, stop := boundRemoteWait(ctx, r.params)
 	ans, notices, err := a.callRemote(ctx, r.host, t.Name, params)
 	stop()
+	if err != nil && t.Name == "bg_stop" && r.rec.ID != "" && remote.IsKind(err, remote.KindUnreachable) {
+		var action struct{ Action string }
+		_ = json.Unmarshal(r.params, &action) // Validated by Decode.
+		if action.Action == "cleanup" {
+			return a.forgetRemote(r.rec, err)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,6 +241,43 @@ func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, e
 	}
 	a.learnNotices(ctx, notices)
 	return res, notices, nil
+}
+
+// forgetRemote is the cleanup of a task whose host cannot be reached:
+// the record here is dropped, so that the host stops being asked about
+// it, and the answer says that the task may still run there.
+func (a *App) forgetRemote(rec remote.Record, why error) (any, []Notice, error) {
+	if err := remote.RecordsIn(a.Store.Dir).Remove(rec.ID); err != nil {
+		return nil, nil, fmt.Errorf("%w (cleaning it up, as %v)", err, why)
+	}
+	return CleanupResult{Action: "cleanup", Cleaned: 1, Message: fmt.Sprintf("%s%s (%s) here only: %v. "+
+		"It may still run on %s and its files stay there; from here it is no longer listed, asked about or stopped.",
+		forgotPrefix, rec.ID, rec.Label, why, rec.Host)}, nil, nil
+}
+
+// forgotPrefix starts the message of a cleanup that only forgot a task
+// here (see forgetRemote).
+const forgotPrefix = "Forgot "
+
+// markDown remembers that host could not be reached (see hostRetryAfter).
+func (a *App) markDown(host string, why error) {
+	_ = remote.RecordsIn(a.Store.Dir).MarkDown(host, a.Now(), why) // Best effort: the host is asked again.
+}
+
+// downHost returns host's failure when it is recent enough that the
+// looks beside other calls leave the host out (see hostRetryAfter).
+func (a *App) downHost(host string) (remote.Down, bool) {
+	d, ok := remote.RecordsIn(a.Store.Dir).LastDown(host)
+	if !ok || a.Now().Sub(d.At) >= hostRetryAfter || a.Now().Before(d.At) {
+		return remote.Down{}, false
+	}
+	return d, true
+}
+
+// downError says, for a host left out, when and why it last failed.
+func (a *App) downError(d remote.Down) error {
+	return fmt.Errorf("not reached %s ago (%s); asked again after %s, or now by a call about one of its tasks",
+		formatDuration(a.Now().Sub(d.At)), d.Error, formatDuration(hostRetryAfter))
 }
 
 // boundRemoteWait applies the call's limit (CallLimit, set by the MCP
@@ -316,7 +370,9 @@ func (a *App) remoteNotices(ctx context.Context, skip string) []Notice {
 	var hosts []string
 	for _, rec := range remote.RecordsIn(a.Store.Dir).List() {
 		if rec.Status == supervisor.StatusRunning && rec.Host != skip && !slices.Contains(hosts, rec.Host) {
-			hosts = append(hosts, rec.Host)
+			if _, down := a.downHost(rec.Host); !down {
+				hosts = append(hosts, rec.Host)
+			}
 		}
 	}
 	var mu sync.Mutex
@@ -324,10 +380,11 @@ func (a *App) remoteNotices(ctx context.Context, skip string) []Notice {
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, noticeHostTimeout)
+			hctx, cancel := context.WithTimeout(ctx, noticeHostTimeout)
 			defer cancel()
-			_, notices, err := a.callRemote(ctx, h, "bg_status", []byte(`{}`))
+			_, notices, err := a.callRemote(hctx, h, "bg_status", []byte(`{}`))
 			if err != nil {
+				a.markSilent(ctx, h, err)
 				return
 			}
 			a.learnNotices(ctx, notices)
@@ -338,6 +395,15 @@ func (a *App) remoteNotices(ctx context.Context, skip string) []Notice {
 	}
 	wg.Wait()
 	return out
+}
+
+// markSilent remembers host as down when a look at it ran out of its own
+// time (ctx, the caller's, is still on): a black-holed address answers
+// nothing, not even a refusal.
+func (a *App) markSilent(ctx context.Context, host string, err error) {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		a.markDown(host, errors.New("no answer in time"))
+	}
 }
 
 // addRemoteTasks adds to a bg_status list the tasks started from here on
@@ -364,13 +430,18 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 	answers := make([]answer, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
+		if d, down := a.downHost(h); down {
+			answers[i].err = a.downError(d)
+			continue
+		}
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, listHostTimeout)
+			hctx, cancel := context.WithTimeout(ctx, listHostTimeout)
 			defer cancel()
-			ans, notices, err := a.callRemote(ctx, h, "bg_status", []byte(`{"all":true}`))
+			ans, notices, err := a.callRemote(hctx, h, "bg_status", []byte(`{"all":true}`))
 			if err == nil {
 				err = json.Unmarshal(ans, &answers[i].list)
 			}
+			a.markSilent(ctx, h, err)
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("no answer within %s", listHostTimeout)
 			}
@@ -455,6 +526,10 @@ func (a *App) cleanRemote(ctx context.Context) (cleaned, running int, failed []s
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for host, tasks := range byHost {
+		if d, down := a.downHost(host); down {
+			failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks), host, a.downError(d)))
+			continue
+		}
 		wg.Go(func() {
 			for i, r := range tasks {
 				params, _ := json.Marshal(map[string]string{"task_id": r.ID, "action": "cleanup"}) // Strings marshal.

@@ -422,3 +422,84 @@ func TestRemoteWaitKeepsTheCallLimit(t *testing.T) {
 		t.Errorf("without a limit: %s", out)
 	}
 }
+
+// A host that cannot be reached is asked once, not on every call: the
+// notices beside a local call and the list leave it out for
+// hostRetryAfter, saying when it was last tried; a call about one of its
+// tasks still tries, and cleanup of such a task forgets it here.
+func TestRemoteHostDownIsLeftOut(t *testing.T) {
+	ssh, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Skip("needs ssh (package openssh-client)")
+	}
+	dir := t.TempDir()
+	conf, calls := filepath.Join(dir, "ssh_config"), filepath.Join(dir, "calls")
+	// A port where nothing listens: ssh fails at once, "Connection refused".
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Host closed\n  HostName 127.0.0.1\n  Port %d\n  BatchMode yes\n", freeTCPPort(t))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "ssh-logged")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s -F %s \"$@\"\n", calls, ssh, conf)
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tries := func() int {
+		b, _ := os.ReadFile(calls) // None yet: 0.
+		return strings.Count(string(b), "\n")
+	}
+	a := newTestApp(t, "BG_SSH="+wrapper)
+	local := call[RunResult](t, a, bgRun(), `{"command": "true", "label": "here", "wait_seconds": 30}`)
+	recs := remote.RecordsIn(a.Store.Dir)
+	for _, id := range []string{"task-1-far", "task-2-far"} {
+		if err := recs.Put(remote.Record{ID: id, Host: "closed", Label: id, Command: "sleep 600", Status: supervisor.StatusRunning, StartedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+	if n := tries(); n != 1 {
+		t.Fatalf("the first local call asked the host %d time(s), want 1", n)
+	}
+	for range 2 {
+		executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+	}
+	list := call[StatusList](t, a, bgStatus(), `{}`)
+	if n := tries(); n != 1 {
+		t.Errorf("after two more local calls and a list the host was asked %d time(s), want 1", n)
+	}
+	if len(list.Hosts) != 1 || list.Hosts[0].Reachable || !strings.Contains(list.Hosts[0].Error, "not reached") || !strings.Contains(list.Hosts[0].Error, "refused") {
+		t.Errorf("list hosts: %+v", list.Hosts)
+	}
+	for _, s := range list.Tasks {
+		if s.Host == "closed" && s.Status != "unreachable" {
+			t.Errorf("a task of the host down lists as %+v", s)
+		}
+	}
+
+	// Once the window has passed, it is asked again.
+	a.Now = func() time.Time { return time.Now().Add(hostRetryAfter + time.Second) }
+	executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+	if n := tries(); n != 2 {
+		t.Errorf("after %s the host was asked %d time(s), want 2", hostRetryAfter, n)
+	}
+
+	// A call about its task tries, and says it cannot be reached.
+	if _, err := a.Execute(context.Background(), bgStatus(), []byte(`{"task_id": "task-1-far"}`)); !remote.IsKind(err, remote.KindUnreachable) {
+		t.Errorf("status of a task on the host down: %v", err)
+	}
+	if n := tries(); n != 3 {
+		t.Errorf("a call about its task asked the host %d time(s) in all, want 3", n)
+	}
+	// Its cleanup tries too, then forgets it here, saying so.
+	m := executeJSON(t, a, bgStop(), `{"task_id": "task-1-far", "action": "cleanup"}`)
+	if msg, _ := m["message"].(string); !strings.Contains(msg, "may still run on closed") || m["cleaned"] != 1.0 {
+		t.Errorf("cleanup of a task on the host down: %v", m)
+	}
+	if _, ok := recs.Get("task-1-far"); ok || tries() != 4 {
+		t.Errorf("after its cleanup: record kept %v, %d tries (want 4)", ok, tries())
+	}
+	out, errOut, code := runCLI(t, a, "rm", "task-2-far")
+	if _, ok := recs.Get("task-2-far"); ok || code != ExitOK || !strings.Contains(errOut, "may still run") || !strings.Contains(out, "task-2-far") {
+		t.Errorf("bgtask rm of a task on the host down: %d %q %q, record kept %v", code, out, errOut, ok)
+	}
+}
