@@ -59,6 +59,11 @@ func (in *installer) installLean(ctx context.Context, a *toolbox.App, src string
 		}
 	}
 	lean := toolbox.LeanBeside(src)
+	if lean != "" && sameFile(lean, src) {
+		// The link an install without a lean build left: bgtask itself
+		// (the installed one reinstalling itself).
+		lean = ""
+	}
 	if lean == "" && dist != "" {
 		lean = filepath.Join(dist, remote.DistName(host))
 	}
@@ -116,6 +121,13 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sameFile reports whether paths a and b lead to the same file.
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 func isFile(path string) bool {

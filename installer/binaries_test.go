@@ -147,4 +147,18 @@ func TestInstallWithoutLean(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, ".local", "lib")); !os.IsNotExist(err) {
 		t.Errorf("an install without dist made %s: %v", filepath.Join(home, ".local", "lib"), err)
 	}
+	// The installed bgtask reinstalling itself does not take the link
+	// to itself for a lean build: it says again that bgtask serves, and
+	// the record keeps the link as a link.
+	out, code = installFrom(t, home, filepath.Join(home, ".local", "bin", "bgtask"))
+	if code != toolbox.ExitOK || !strings.Contains(out, "bgtask serves as "+toolbox.LeanCommand) || !strings.Contains(out, "kept       "+lean+" -> bgtask") || strings.Contains(out, "linked ") {
+		t.Errorf("reinstall from the installed bgtask (exit %d):\n%s", code, out)
+	}
+	if target, err := os.Readlink(lean); err != nil || target != "bgtask" {
+		t.Errorf("after the reinstall %s -> %q (%v), want bgtask", lean, target, err)
+	}
+	record := toolboxtest.ReadFile(t, filepath.Join(home, ".config", "amp-bg-tasks", "install.json"))
+	if want := jsonText(installedFile{Path: lean, Link: "bgtask"}); !strings.Contains(strings.Join(strings.Fields(record), ""), want) {
+		t.Errorf("the install record lacks %s:\n%s", want, record)
+	}
 }

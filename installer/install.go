@@ -273,12 +273,10 @@ func (in *installer) mkdirAll(dir string) error {
 // installBinary copies src to dst, unless dst is src: `bgtask install` run
 // by the installed binary itself.
 func (in *installer) installBinary(src, dst string) error {
-	if a, err := os.Stat(src); err == nil {
-		if b, err := os.Stat(dst); err == nil && os.SameFile(a, b) {
-			in.m.file(dst, "")
-			in.printf("kept       %s (already this binary)", dst)
-			return nil
-		}
+	if sameFile(src, dst) {
+		in.m.file(dst, "")
+		in.printf("kept       %s (already this binary)", dst)
+		return nil
 	}
 	if same, err := sameContent(src, dst); err == nil && same {
 		in.m.file(dst, "")
