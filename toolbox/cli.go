@@ -737,19 +737,23 @@ func cliRestart(ctx context.Context, a *App, fs *flag.FlagSet, args []string) er
 			}
 		}
 	}
-	r, err := a.startRun(ctx, in, old.Restarts+1)
+	n := old.Restarts + 1
+	r, err := a.startRun(ctx, in, n)
 	if err != nil {
 		return err
 	}
-	// replace=true stopped the old task, if it ran: its record goes.
-	if old, err = a.loadTask(ctx, old.ID); err == nil && old.Status != supervisor.StatusRunning {
-		err = a.Store.Remove(old)
+	// replace=true stopped the old task, if it ran: its record goes,
+	// unless something removed it meanwhile (the agent's cleanup, the
+	// reaper). Its end is recorded: the stop, or the load above, settled it.
+	cur, err := a.Store.Load(old.ID)
+	if err == nil && cur.Status != supervisor.StatusRunning {
+		err = a.Store.Remove(cur)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, supervisor.ErrNoTask) {
 		fmt.Fprintf(a.Stderr, "Could not remove the old record %s: %v\n", id, err)
 	}
 	fmt.Fprintln(a.Stdout, r.TaskID)
-	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, old.Restarts+1, r.Label)
+	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, n, r.Label)
 	return nil
 }
 

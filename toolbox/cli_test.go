@@ -288,3 +288,25 @@ func TestCLIStopAction(t *testing.T) {
 		t.Fatalf("stop --all --action cleanup touched the running task: %v %+v", err, task)
 	}
 }
+
+// A restart whose old record is gone by the time the new task runs (the
+// agent's cleanup or the reaper got there first) still restarts, and
+// counts the restart.
+func TestCLIRestartOldRecordGone(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	old := startTask(t, a, map[string]any{"command": "echo hi", "label": "demo"})
+	waitEnd(t, a, old.TaskID)
+	// The new task's supervisor removes the old record before it reports
+	// ready: the removal happens while restart runs, deterministically.
+	wrapper := filepath.Join(t.TempDir(), "supervisor")
+	script := "#!/bin/sh\nrm -rf '" + filepath.Join(a.Store.Dir, old.TaskID) + "'\nexec '" + a.Executable + "' \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a.Executable = wrapper
+	out, errOut, code := runCLI(t, a, "restart", "demo")
+	if code != ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
+		t.Fatalf("restart demo with its record gone: %d %q %q", code, out, errOut)
+	}
+}
