@@ -11,9 +11,12 @@
 // --uninstall gives the bytes back. A file it cannot edit safely
 // (unparsable, read-only, hard-linked) is skipped with a message and the
 // rest goes on; replaced files keep their mode and owner, and an agent's
-// write that lands during the edit is not lost (see userfile.go). It does not build anything: it installs
-// the binaries it is given (the running bgtask, and the lean bgtask-tool
-// found beside it).
+// write that lands during the edit is not lost (see userfile.go).
+//
+// It installs the binaries it is given: the running bgtask, and the lean
+// bgtask-tool and the dist folder of lean builds for remote hosts found
+// beside it. Only when there are none, Go is on PATH and bgtask was built
+// from a module version does it build them itself (see binaries.go).
 package installer
 
 import "github.com/amp-bg-tasks/amp-bg-tasks/toolbox"

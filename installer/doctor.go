@@ -74,7 +74,7 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		case filepath.Base(target) == toolbox.LeanCommand:
 			report(true, "the toolbox entries run the lean "+target, "")
 		default:
-			note("the toolbox entries run " + target + ", not the lean " + toolbox.LeanCommand + " (each tool call starts slower): scripts/install.sh builds and installs both")
+			note("the toolbox entries run " + target + ", not the lean " + toolbox.LeanCommand + " (each tool call starts slower): scripts/install.sh, the npm package and release archives bring it, and so does `bgtask install` of a released bgtask with Go on PATH")
 		}
 	}
 

@@ -24,7 +24,8 @@ import (
 
 // The install is done by the binary itself, from files embedded in it, so
 // that `bgtask install` works wherever the binary is, with or without the
-// repository; scripts/install.sh only builds the binary and runs it.
+// repository; scripts/install.sh only builds the binaries (bgtask,
+// bgtask-tool and the dist folder) and runs it.
 //
 // Everything it adds is recorded in a manifest, and --uninstall removes
 // exactly that: the files it wrote, its marked blocks in files the user
@@ -33,7 +34,7 @@ import (
 
 // cliInstall is `bgtask install`.
 func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	prefix := fs.String("prefix", "", "install bgtask and bg-reaper into `DIR`/bin (default ~/.local)")
+	prefix := fs.String("prefix", "", "install bgtask, bgtask-tool and bg-reaper into `DIR`/bin and the lean builds for remote hosts into DIR/lib/amp-bg-tasks/dist (default ~/.local)")
 	toolboxDir := fs.String("toolbox", "", "toolbox folder for bg-run, bg-status, ... (default Amp's own, ~/.config/amp/tools; another one is added to AMP_TOOLBOX)")
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")

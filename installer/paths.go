@@ -19,7 +19,7 @@ func knownShells() []string { return []string{"bash", "zsh", "fish"} }
 // installPaths are the folders and files an install writes.
 type installPaths struct {
 	home      string
-	bin       string // bgtask and bg-reaper
+	bin       string // bgtask, bgtask-tool and bg-reaper; the dist folder goes to bin/../lib/amp-bg-tasks/dist
 	toolbox   string // one toolbox entry per tool; default Amp's own folder
 	ampTools  string // the folder Amp reads when AMP_TOOLBOX is unset
 	agentsDir string // ~/.config/agents: AGENTS.md and skills/

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Builds bgtask with the local Go toolchain and installs it for the current
-# user: the binary, the toolbox entries, the skill, the AGENTS.md guidance
-# and the shell-profile lines. The install itself is `bgtask install`, so
+# Builds bgtask, the lean bgtask-tool and the dist folder of lean builds
+# for remote hosts with the local Go toolchain and installs them for the
+# current user, with the toolbox entries, the skill, the AGENTS.md
+# guidance and the shell-profile lines. The install itself is `bgtask install`, so
 # this script and an installed binary do exactly the same thing; every
 # argument is passed on (--prefix DIR, --toolbox DIR, --shell LIST,
 # --uninstall: see `bgtask install -h`).
