@@ -689,14 +689,14 @@ func (a *App) resolveRef(ctx context.Context, ref string) (string, error) {
 		return all[len(all)-1].ID, nil // List is oldest first.
 	}
 	// Tasks on other hosts, as last known: the running one, else the newest.
-	var found string
-	for _, r := range recs.List() {
-		if r.Label == ref && (found == "" || r.Status == supervisor.StatusRunning) {
-			found = r.ID
+	var found *remote.Record
+	for _, r := range recs.List() { // Oldest first: a later one is newer.
+		if r.Label == ref && (found == nil || found.Status != supervisor.StatusRunning || r.Status == supervisor.StatusRunning) {
+			found = &r
 		}
 	}
-	if found != "" {
-		return found, nil
+	if found != nil {
+		return found.ID, nil
 	}
 	return "", fmt.Errorf("no task has the id or label %q (bgtask ls lists them)", ref)
 }

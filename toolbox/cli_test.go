@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -308,5 +310,36 @@ func TestCLIRestartOldRecordGone(t *testing.T) {
 	out, errOut, code := runCLI(t, a, "restart", "demo")
 	if code != ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
 		t.Fatalf("restart demo with its record gone: %d %q %q", code, out, errOut)
+	}
+}
+
+// A label names, among the tasks on other hosts as last known, the
+// running one, else the newest: as it does among local tasks.
+func TestResolveRemoteLabel(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := func(id string, minutes int, status string) remote.Record {
+		return remote.Record{ID: id, Host: "box", Label: "web", Command: "npm run dev", StartedAt: base.Add(time.Duration(minutes) * time.Minute), Status: status}
+	}
+	for _, tc := range []struct {
+		name string
+		recs []remote.Record
+		want string
+	}{
+		{"newest finished", []remote.Record{rec("task-1-a", 0, supervisor.StatusFailed), rec("task-3-c", 2, supervisor.StatusKilled), rec("task-2-b", 1, supervisor.StatusCompleted)}, "task-3-c"},
+		{"running before newer finished", []remote.Record{rec("task-1-a", 0, supervisor.StatusFailed), rec("task-2-b", 1, supervisor.StatusRunning), rec("task-3-c", 2, supervisor.StatusKilled)}, "task-2-b"},
+		{"one", []remote.Record{rec("task-1-a", 0, supervisor.StatusCompleted)}, "task-1-a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t)
+			for _, r := range tc.recs {
+				if err := remote.RecordsIn(a.Store.Dir).Put(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := a.resolveRef(context.Background(), "web"); err != nil || got != tc.want {
+				t.Fatalf("web resolves to %q, %v; want %s", got, err, tc.want)
+			}
+		})
 	}
 }
