@@ -119,10 +119,17 @@ func waitSupervisor(ctx context.Context, t *Task, d time.Duration) int {
 }
 
 // unrecorded says why the outcome of t, whose supervisor lives, is not
-// recorded although its command is gone: "disk full", or "" when nothing
+// recorded although its tree is gone: "disk full", or "" when nothing
 // keeps it from being recorded (a supervisor takes milliseconds).
 func unrecorded(ctx context.Context, t *Task) string {
 	if procs.Alive(ctx, t.Root) || readOne(t.Dir, fileStatus) != StatusRunning || !diskFull(t.Dir) {
+		return ""
+	}
+	// With the command gone, the supervisor may still be in its own
+	// kill, giving a child that ignores SIGTERM its grace period, on a
+	// disk nearly full but with room for the outcome. Checked last: it
+	// reads the process table.
+	if tab, err := procs.Snapshot(ctx); err != nil || len(tab.Tree(t.Root, t.ID)) > 0 {
 		return ""
 	}
 	return "disk full"

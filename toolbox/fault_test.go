@@ -310,17 +310,7 @@ func TestStopOnAFullDisk(t *testing.T) {
 	mountTmpfs(t, a)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " >/dev/null", "timeout": 0})
 	filler := filepath.Join(a.Store.Dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = f.Write(make([]byte, 64<<10))
-	}
-	_ = f.Close() // Full: what matters is that the disk is.
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("filling the disk: %v", err)
-	}
+	fillDisk(t, filler, 0)
 	began := time.Now()
 	res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 	if err != nil {
