@@ -13,6 +13,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // Record is what is kept locally of a task started on another host:
@@ -41,12 +42,9 @@ type Records struct{ Dir string }
 // RecordsIn returns the records of a state folder.
 func RecordsIn(stateDir string) Records { return Records{Dir: filepath.Join(stateDir, "remote")} }
 
-// validID mirrors supervisor.ValidID's alphabet: a record's name can only
-// be a plain file name in the folder.
-func validID(id string) bool {
-	return strings.HasPrefix(id, "task-") && len(id) < 64 &&
-		strings.Trim(id[5:], "0123456789abcdefghijklmnopqrstuvwxyz-") == ""
-}
+// validID is a task id as the supervisor makes them: a record's name can
+// only be a plain file name in the folder.
+func validID(id string) bool { return supervisor.ValidID(id) == nil }
 
 // Get returns the record of id, or false when id is not a remote task.
 func (r Records) Get(id string) (Record, bool) {
