@@ -106,17 +106,6 @@ func (r Records) List() []Record {
 	return out
 }
 
-// Hosts lists the hosts of the records, each once, in order of first use.
-func (r Records) Hosts() []string {
-	var hosts []string
-	for _, rec := range r.List() {
-		if !slices.Contains(hosts, rec.Host) {
-			hosts = append(hosts, rec.Host)
-		}
-	}
-	return hosts
-}
-
 // Down is a host's last failure to answer, remembered so that the looks
 // made beside other calls (notices, the list) do not wait for it on every
 // call.
