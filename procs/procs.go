@@ -91,15 +91,22 @@ func ownedBy(ctx context.Context, gp *process.Process, uid int32) bool {
 // recorded time and is not a zombie. A zombie has exited; only its exit
 // status waits for its parent.
 func Alive(ctx context.Context, p Proc) bool {
-	st, ok := statOf(ctx, p)
-	return ok && !st.zombie
+	alive, _ := State(ctx, p)
+	return alive
 }
 
 // Stopped reports whether p runs but is stopped: by SIGSTOP or SIGTSTP
 // (SIGCONT resumes it) or by a tracer (only the tracer does).
 func Stopped(ctx context.Context, p Proc) bool {
+	_, stopped := State(ctx, p)
+	return stopped
+}
+
+// State is Alive and Stopped from one read of p's stat, for a caller that
+// polls both.
+func State(ctx context.Context, p Proc) (alive, stopped bool) {
 	st, ok := statOf(ctx, p)
-	return ok && st.stopped
+	return ok && !st.zombie, ok && st.stopped
 }
 
 // statOf reads p's stat when p is still the process that started at p.Start.

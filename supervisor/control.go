@@ -32,12 +32,12 @@ func (s Store) Stop(ctx context.Context, t *Task, grace time.Duration) (*Task, e
 // stopped (traced), or cannot record (a full disk), it kills the tree
 // itself and records status (StopNote says why).
 func (s Store) endThroughSupervisor(ctx context.Context, t *Task, sig syscall.Signal, status string, grace time.Duration) (*Task, error) {
-	how := waitExited
+	how, why := waitExited, ""
 	if err := procs.Signal(t.Watchdog, sig); err == nil {
 		// A supervisor stopped by SIGSTOP keeps sig pending: continue
 		// it, after sig so that ending the task is what it does first.
 		_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: it may be gone already.
-		how = waitSupervisor(ctx, t, supervisorWait(grace))
+		how, why = waitSupervisor(ctx, t, supervisorWait(grace))
 	}
 	cur, err := s.Load(t.ID)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s Store) endThroughSupervisor(ctx context.Context, t *Task, sig syscall.Si
 		if _, err := procs.KillTree(ctx, procs.Target{Root: cur.Root, Marker: cur.ID, Grace: grace}); err != nil {
 			return cur, fmt.Errorf("kill %s: %w", cur.ID, err)
 		}
-		cur.Unrecorded = t.Unrecorded
+		cur.Unrecorded = why
 		cur.StopNote = "tree killed; outcome not recorded: " + cur.Unrecorded
 		return cur, nil
 	}
@@ -76,7 +76,7 @@ func (s Store) endThroughSupervisor(ctx context.Context, t *Task, sig syscall.Si
 const (
 	waitExited     = iota // the supervisor exited, or the wait timed out
 	waitStuck             // the supervisor stays stopped (a tracer holds it)
-	waitUnrecorded        // the command is gone, the outcome cannot be recorded (a full disk)
+	waitUnrecorded        // the tree is gone, the outcome cannot be recorded (a full disk)
 )
 
 // stuckFor is how long a supervisor may stay stopped after SIGCONT, or
@@ -85,8 +85,9 @@ const stuckFor = time.Second
 
 // waitSupervisor waits up to d for the supervisor of t, asked to stop, to
 // exit. It returns early when the supervisor stays stopped, or when the
-// command is gone and its outcome cannot be recorded (see Unrecorded).
-func waitSupervisor(ctx context.Context, t *Task, d time.Duration) int {
+// tree is gone and its outcome cannot be recorded (waitUnrecorded, with
+// why: see Unrecorded).
+func waitSupervisor(ctx context.Context, t *Task, d time.Duration) (how int, why string) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var stoppedSince, unrecordedSince time.Time
@@ -105,15 +106,15 @@ func waitSupervisor(ctx context.Context, t *Task, d time.Duration) int {
 		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		procs.Wait(wctx, t.Watchdog)
 		wcancel()
-		if ctx.Err() != nil || !procs.Alive(ctx, t.Watchdog) {
-			return waitExited
+		alive, stopped := procs.State(ctx, t.Watchdog)
+		if ctx.Err() != nil || !alive {
+			return waitExited, ""
 		}
-		if since(procs.Stopped(ctx, t.Watchdog), &stoppedSince) {
-			return waitStuck
+		if since(stopped, &stoppedSince) {
+			return waitStuck, ""
 		}
-		if since(unrecorded(ctx, t) != "", &unrecordedSince) {
-			t.Unrecorded = unrecorded(ctx, t)
-			return waitUnrecorded
+		if why := unrecorded(ctx, t); since(why != "", &unrecordedSince) {
+			return waitUnrecorded, why
 		}
 	}
 }
