@@ -132,7 +132,13 @@ func entryCommand(entry map[string]any) string {
 // manual says how to register by hand in c's file.
 func (c agentConfig) manual(bin string) string {
 	if c.TOML {
-		return fmt.Sprintf("add to %s:\n  [%s.%s]\n  command = %q\n  args = [\"mcp\"]\n  tool_timeout_sec = %d", c.Path, c.Container, mcpServerName, bin, codexToolTimeout)
+		// Written as the install would have written it.
+		table := c.Container + "." + mcpServerName
+		text, _, _, err := setTOMLTable("", table, c.Entry(bin))
+		if err != nil {
+			return fmt.Sprintf("add a [%s] table to %s (%v)", table, c.Path, err)
+		}
+		return fmt.Sprintf("add to %s:\n  %s", c.Path, strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n  "))
 	}
 	return fmt.Sprintf("add to %s, under %q: %q: %s", c.Path, c.Container, mcpServerName, objectText(c.Entry(bin), layout{unit: "  "}))
 }

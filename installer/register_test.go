@@ -207,3 +207,31 @@ func TestDoctorWithoutBash(t *testing.T) {
 		t.Errorf("doctor after a zsh-only install: exit %d\n%s", code, out)
 	}
 }
+
+// What a skipped Codex is told to add by hand is TOML that gives our
+// entry back, whatever the binary's path holds.
+func TestManualCodexEntry(t *testing.T) {
+	t.Parallel()
+	var codex agentConfig
+	for _, c := range agentConfigs(installPaths{home: "/h", configDir: "/h/.config"}) {
+		if c.TOML {
+			codex = c
+		}
+	}
+	for _, bin := range []string{"/h/.local/bin/bgtask", `/h/it's "mine"\bin/bgtask`, "/h/odd\x01\adir/bgtask"} {
+		manual := codex.manual(bin)
+		_, text, ok := strings.Cut(manual, ":\n")
+		if !ok {
+			t.Fatalf("manual for %q: %s", bin, manual)
+		}
+		var doc map[string]any
+		if err := toml.Unmarshal([]byte(strings.ReplaceAll(text, "\n  ", "\n")), &doc); err != nil {
+			t.Errorf("manual for %q is not TOML (%v):\n%s", bin, err, text)
+			continue
+		}
+		entry, _ := tomlLookup(doc, "mcp_servers."+mcpServerName).(map[string]any)
+		if entry["command"] != bin || !reflect.DeepEqual(entry["args"], []any{"mcp"}) || entry["tool_timeout_sec"] != int64(codexToolTimeout) {
+			t.Errorf("manual for %q gives %v", bin, entry)
+		}
+	}
+}
