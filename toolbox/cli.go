@@ -386,7 +386,7 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		}
 		for _, t := range l.Tasks {
 			if t.Status == supervisor.StatusRunning {
-				ids, running = append(ids, t.TaskID), append(running, t.Label)
+				ids, running = append(ids, t.TaskID), append(running, printable(t.Label))
 			}
 		}
 		if len(ids) == 0 {
@@ -401,7 +401,7 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		}
 		ids = append(ids, id)
 		if t, err := a.loadTask(ctx, id); err == nil && t.Status == supervisor.StatusRunning {
-			running = append(running, t.Label)
+			running = append(running, printable(t.Label))
 		}
 	}
 	// A stop can take the whole grace period: say so before it starts.
@@ -432,7 +432,7 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	wg.Wait()
 	for i := range ids {
 		if errs[i] == nil {
-			fmt.Fprintln(a.Stdout, results[i].Message)
+			fmt.Fprintln(a.Stdout, printable(results[i].Message))
 		}
 	}
 	return errors.Join(errs...)

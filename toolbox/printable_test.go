@@ -54,3 +54,19 @@ func TestListEscapesUnprintable(t *testing.T) {
 		}
 	}
 }
+
+// What stop says about a task shows its label escaped too (restart
+// refuses such a label, as bg_run does).
+func TestStopEscapesUnprintable(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
+	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
+	if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, "label"), []byte(evil+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, a, "stop", r.TaskID)
+	if code != ExitOK || strings.ContainsAny(out+errOut, "\x1b\x07\x00") || !strings.Contains(out, `web\x1b]52;c;ZXZpbA==\a`) || !strings.Contains(errOut, `web\x1b]52;c;ZXZpbA==\a`) {
+		t.Errorf("bgtask stop printed %q, %q", out, errOut)
+	}
+}

@@ -64,7 +64,7 @@ func (a *App) remoteLogs(ctx context.Context, rec remote.Record, pf *paramFlags,
 				if res, _, err := a.runRemote(ctx, bgStatus(), route{host: rec.Host, params: raw, rec: rec}); err == nil {
 					code = res.(TaskDetail).ExitCode
 				}
-				fmt.Fprintf(a.Stderr, "[%s ended on %s: %s]\n", rec.Label, rec.Host, endedAs(out.Status, code, a.palette(a.Stderr)))
+				fmt.Fprintf(a.Stderr, "[%s ended on %s: %s]\n", printable(rec.Label), rec.Host, endedAs(out.Status, code, a.palette(a.Stderr)))
 			}
 			return nil
 		}
