@@ -438,7 +438,6 @@ type grepContext struct {
 	cont    int      // continuation lines after the last match still to look at
 	assoc   int      // location and code-frame lines it may still bring
 	printed bool     // a group was passed on
-	gap     bool     // lines were skipped since the last line passed on
 }
 
 // assocBefore bounds the location and code-frame lines a match brings from
@@ -453,10 +452,9 @@ func (g *grepContext) add(l []byte, isMatch bool) {
 	if isMatch {
 		keep := min(g.n, g.before.len())
 		keep = max(keep, g.locationBefore())
-		if g.before.len() > keep || g.before.total > g.before.len() {
-			g.gap = g.gap || g.before.total > keep
-		}
-		if g.n > 0 && g.printed && g.gap {
+		// Every line not passed on since the last match went to before
+		// (reset then): more of them than are kept is a gap.
+		if g.n > 0 && g.printed && g.before.total > keep {
 			g.emit(g.sep)
 		}
 		skip := g.before.len() - keep
@@ -472,7 +470,6 @@ func (g *grepContext) add(l []byte, isMatch bool) {
 		g.after = g.n
 		g.cont, g.assoc = digestAfter, assocAfter
 		g.printed = true
-		g.gap = false
 		return
 	}
 	if g.after > 0 {
@@ -491,9 +488,7 @@ func (g *grepContext) add(l []byte, isMatch bool) {
 	} else {
 		g.cont = 0
 	}
-	if g.before.add(l) || g.before.max == 0 {
-		g.gap = true
-	}
+	g.before.add(l)
 }
 
 // isFrameOrLocation reports whether a line continuing a problem says where
@@ -561,16 +556,14 @@ type tailRing struct {
 // the capacity of the longest line it ever held would undo the bound.
 const bigSlot = 4 << 10
 
-// add copies l in and reports whether the oldest line was dropped for it.
-func (r *tailRing) add(l []byte) bool {
+// add copies l in, dropping the oldest lines beyond max and maxBytes.
+func (r *tailRing) add(l []byte) {
 	r.total++
 	if r.max <= 0 {
-		return true
+		return
 	}
-	dropped := false
 	if r.n == r.max {
 		r.dropOldest()
-		dropped = true
 	}
 	slot := (r.start + r.n) % r.max
 	if slot == len(r.bufs) {
@@ -582,9 +575,7 @@ func (r *tailRing) add(l []byte) bool {
 	for r.maxBytes > 0 && r.size > r.maxBytes && r.n > 1 {
 		r.dropOldest()
 		r.byBytes++
-		dropped = true
 	}
-	return dropped
 }
 
 func (r *tailRing) dropOldest() {
