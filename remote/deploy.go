@@ -199,12 +199,29 @@ func (d *Deployer) recordPath(host string) string {
 }
 
 // Ensure returns where host runs this build: from the record when there
-// is one, else by Deploy.
+// is one for the binary that would be deployed now, else by Deploy.
 func (d *Deployer) Ensure(ctx context.Context, host string) (Deployed, error) {
-	if dep, ok := d.Known(host); ok {
+	if dep, ok := d.Known(host); ok && d.current(ctx, dep) {
 		return dep, nil
 	}
 	return d.Deploy(ctx, host)
+}
+
+// current reports whether dep holds the binary FindBinary picks now: two
+// builds of one version (dev builds of one commit with local changes are
+// both <commit>+dirty) differ only by their checksum, which names the
+// folder. From a dist folder that costs a read of its SHA256SUMS; the
+// local lean build (about 50 ms to checksum) is checked only for a dirty
+// version, since a clean one names its build.
+func (d *Deployer) current(ctx context.Context, dep Deployed) bool {
+	goos, arch, _ := strings.Cut(dep.Platform, "/")
+	p := Platform{OS: goos, Arch: arch}
+	dist := DistDir(d.Getenv, d.Executable)
+	if fi, err := os.Stat(filepath.Join(dist, DistName(p))); !strings.HasSuffix(d.Version, "+dirty") && (dist == "" || err != nil || !fi.Mode().IsRegular()) {
+		return true
+	}
+	bin, err := FindBinary(ctx, d.Getenv, d.Executable, d.Lean, p, dep.Uname)
+	return err == nil && strings.HasSuffix(dep.Dir, "-"+bin.SHA256[:12])
 }
 
 // Deploy learns host's platform, copies the build for it unless that

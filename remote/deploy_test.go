@@ -3,7 +3,9 @@ package remote_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,6 +215,27 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 	}
 	if hosts := d.KnownHosts(); len(hosts) != 1 || hosts[0].Host != srv.Alias || hosts[0].Version != "v10" {
 		t.Errorf("known hosts: %+v", hosts)
+	}
+	// A rebuild of the same version (two dev builds of one commit with
+	// local changes are both <commit>+dirty) goes to its own folder too.
+	name := remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
+	b, err := os.ReadFile(filepath.Join(dist, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, 0) // Another build: trailing bytes change nothing when it runs.
+	if err := os.WriteFile(filepath.Join(dist, name), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dist, "SHA256SUMS"), []byte(fmt.Sprintf("%x  %s\n", sha256.Sum256(b), name)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dep4, err := d.Ensure(ctx, srv.Alias)
+	if err != nil || !dep4.Copied || dep4.Dir == dep3.Dir {
+		t.Errorf("a rebuild of %s: %+v, %v; want a copy to a new folder (was %s)", d.Version, dep4, err, dep3.Dir)
+	}
+	if ans, failed, err := d.Tool(ctx, srv.Alias, "bg_status", []byte(`{}`)); err != nil || failed {
+		t.Errorf("bg_status by the rebuild: %s, %v", ans, err)
 	}
 }
 
