@@ -84,7 +84,8 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 			note(c.Name + ": not found on this machine")
 			continue
 		}
-		cmd, err := registeredCommand(c)
+		entry, err := registeredEntry(c)
+		cmd := entryCommand(entry)
 		if c.Key == "amp" && err == nil {
 			// An Amp that reads its toolbox lists every tool twice
 			// when it also has the MCP server.
@@ -113,9 +114,12 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 			if c.TOML {
 				// Codex cuts a tool call after tool_timeout_sec: our
 				// waits may last 600 s.
-				if secs := codexTimeout(c.Path); secs < codexToolTimeout {
-					report(false, fmt.Sprintf("%s cuts tool calls after %d s (tool_timeout_sec), before our longest wait (600 s) ends", c.Name, secs),
-						fmt.Sprintf("bgtask install --agents %s (it sets tool_timeout_sec = %d)", c.Key, codexToolTimeout))
+				fix := fmt.Sprintf("bgtask install --agents %s (it sets tool_timeout_sec = %d)", c.Key, codexToolTimeout)
+				switch secs, ok := codexTimeout(entry); {
+				case !ok:
+					report(false, fmt.Sprintf("%s: tool_timeout_sec of %s in %s is not a number of seconds: %#v", c.Name, mcpServerName, c.Path, entry["tool_timeout_sec"]), fix)
+				case secs < codexToolTimeout:
+					report(false, fmt.Sprintf("%s cuts tool calls after %d s (tool_timeout_sec), before our longest wait (600 s) ends", c.Name, secs), fix)
 				}
 			}
 		}
@@ -186,15 +190,15 @@ func lookPath(name, path string) string {
 	return ""
 }
 
-// registeredCommand returns the command registered for our MCP server in
-// c's configuration, "" when there is none.
-func registeredCommand(c agentConfig) (string, error) {
+// registeredEntry returns our MCP server's entry in c's configuration,
+// nil when there is none.
+func registeredEntry(c agentConfig) (map[string]any, error) {
 	b, err := os.ReadFile(c.Path)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var doc map[string]any
 	if c.TOML {
@@ -203,11 +207,11 @@ func registeredCommand(c agentConfig) (string, error) {
 		doc, err = decodeJSONC(b)
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	servers, _ := doc[c.Container].(map[string]any)
 	entry, _ := servers[mcpServerName].(map[string]any)
-	return entryCommand(entry), nil
+	return entry, nil
 }
 
 // bashCompletionInstalled reports whether the bash-completion package is
@@ -222,23 +226,16 @@ func bashCompletionInstalled() bool {
 	return false
 }
 
-// codexTimeout is our server's tool_timeout_sec in Codex's config.toml;
-// 60 (Codex's default) when it is not set.
-func codexTimeout(path string) int64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	var doc map[string]any
-	if toml.Unmarshal(b, &doc) != nil {
-		return 0
-	}
-	ours, _ := tomlLookup(doc, "mcp_servers."+mcpServerName).(map[string]any)
-	switch v := ours["tool_timeout_sec"].(type) {
+// codexTimeout is a Codex entry's tool_timeout_sec: 60 (Codex's default)
+// when it is not set; ok is false when it is not a number.
+func codexTimeout(entry map[string]any) (secs int64, ok bool) {
+	switch v := entry["tool_timeout_sec"].(type) {
+	case nil:
+		return 60, true
 	case int64:
-		return v
+		return v, true
 	case float64:
-		return int64(v)
+		return int64(v), true
 	}
-	return 60
+	return 0, false
 }

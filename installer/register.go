@@ -172,7 +172,7 @@ func chooseAgents(list string, p installPaths, path string) ([]agentConfig, erro
 // installedAgent records a registration for --uninstall.
 type installedAgent struct {
 	Path    string `json:"path"`
-	Format  string `json:"format"` // "toml", or "json:<container>"
+	Format  string `json:"format"` // "toml:<container>" or "json:<container>"
 	Name    string `json:"name"`
 	Command string `json:"command"`
 	Created bool   `json:"created,omitempty"` // the config file did not exist
@@ -184,9 +184,21 @@ type installedAgent struct {
 
 func (c agentConfig) format() string {
 	if c.TOML {
-		return "toml"
+		return "toml:" + c.Container
 	}
 	return "json:" + c.Container
+}
+
+// table tells how a registration's file is written and which member or
+// table holds the servers.
+func (a installedAgent) table() (isTOML bool, container string) {
+	kind, container, _ := strings.Cut(a.Format, ":")
+	if kind == "toml" && container == "" {
+		// Recorded before the container was: the only TOML agent's.
+		all := agentConfigs(installPaths{})
+		container = all[slices.IndexFunc(all, func(c agentConfig) bool { return c.TOML })].Container
+	}
+	return kind == "toml", container
 }
 
 // Amp took custom tools from its toolbox (executables in
@@ -279,21 +291,22 @@ func (in *installer) unregister(a installedAgent) error {
 	}
 	owned := func(entry map[string]any) bool { return entryCommand(entry) == a.Command }
 	var found, remove bool
+	isTOML, container := a.table()
 	f := in.userFile(a.Path, 0o600)
 	_, err := f.edit(func(cur []byte, _ bool) ([]byte, error) {
 		var next []byte
 		var err error
-		if a.Format == "toml" {
+		if isTOML {
 			var s string
-			s, found, err = removeTOMLTable(string(cur), "mcp_servers."+a.Name, a.tomlUndo, owned)
+			s, found, err = removeTOMLTable(string(cur), container+"."+a.Name, a.tomlUndo, owned)
 			next = []byte(s)
 		} else {
-			next, found, err = removeJSONMember(cur, strings.TrimPrefix(a.Format, "json:"), a.Name, a.jsonUndo, owned)
+			next, found, err = removeJSONMember(cur, container, a.Name, a.jsonUndo, owned)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("unregister from %s: %w", a.Path, err)
 		}
-		if found && isEmptyConfig(next, a.Format == "toml") {
+		if found && isEmptyConfig(next, isTOML) {
 			if a.Blank != nil {
 				return []byte(*a.Blank), nil
 			}

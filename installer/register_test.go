@@ -2,6 +2,7 @@ package installer
 
 import (
 	"encoding/json"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"os"
 	"path/filepath"
@@ -178,6 +179,13 @@ func TestDoctorCodexTimeout(t *testing.T) {
 	if out := run("doctor"); !strings.Contains(out, "FAIL  Codex cuts tool calls after 60 s (tool_timeout_sec)") {
 		t.Errorf("doctor with Codex's default timeout:\n%s", out)
 	}
+	// A value that is no number is not taken for a timeout.
+	if err := os.WriteFile(codex, []byte(old+"tool_timeout_sec = \"660\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("doctor"); strings.Contains(out, "Codex cuts") || !strings.Contains(out, `FAIL  Codex: tool_timeout_sec of bg-tasks in `+codex+` is not a number of seconds: "660"`) {
+		t.Errorf("doctor with a timeout that is a string:\n%s", out)
+	}
 	if out := run("install", "--shell", "none", "--agents", "codex"); !strings.Contains(out, "updated    "+codex) {
 		t.Errorf("install did not update the Codex entry:\n%s", out)
 	}
@@ -233,5 +241,39 @@ func TestManualCodexEntry(t *testing.T) {
 		if entry["command"] != bin || !reflect.DeepEqual(entry["args"], []any{"mcp"}) || entry["tool_timeout_sec"] != int64(codexToolTimeout) {
 			t.Errorf("manual for %q gives %v", bin, entry)
 		}
+	}
+}
+
+// A registration recorded before records named the TOML container
+// ("format": "toml") is still taken out by --uninstall.
+func TestUninstallOldCodexRecord(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	codex := filepath.Join(home, ".codex", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(codex), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mine := "model = \"o3\"\n"
+	if err := os.WriteFile(codex, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH=/nonexistent")
+	if out, code := runInstall(t, a, "--shell", "none", "--agents", "codex"); code != toolbox.ExitOK {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	record := filepath.Join(home, ".config", "amp-bg-tasks", "install.json")
+	b := toolboxtest.ReadFile(t, record)
+	old := strings.Replace(b, `"format": "toml:mcp_servers"`, `"format": "toml"`, 1)
+	if old == b {
+		t.Fatalf("the record names no TOML container:\n%s", b)
+	}
+	if err := os.WriteFile(record, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runInstall(t, a, "--uninstall"); code != toolbox.ExitOK {
+		t.Fatalf("uninstall: exit %d\n%s", code, out)
+	}
+	if got := toolboxtest.ReadFile(t, codex); got != mine {
+		t.Errorf("config.toml after the uninstall:\n%s\nwant\n%s", got, mine)
 	}
 }

@@ -126,8 +126,8 @@ func TestInstallKeepsUsersFiles(t *testing.T) {
 		if was[0] != now[0] || was[1] != now[1] || !isSubsequence([]byte(was[2]), []byte(now[2])) {
 			t.Errorf("%s: the install changed more than it added (mode and owner %s %s -> %s %s):\n%s", rel, was[0], was[1], now[0], now[1], now[2])
 		}
-		if cmd, err := registeredCommand(c); err != nil || cmd != bin {
-			t.Errorf("%s: registered %q, %v", c.Name, cmd, err)
+		if entry, err := registeredEntry(c); err != nil || entryCommand(entry) != bin {
+			t.Errorf("%s: registered %v, %v", c.Name, entry, err)
 		}
 	}
 	if !strings.Contains(installed[".claude.json"], "fix <div> & <span>") || strings.Contains(installed[".claude.json"], `\u003c`) {
@@ -189,7 +189,7 @@ func TestUninstallRestoresSmallFiles(t *testing.T) {
 			if out, code := runInstall(t, a, "--shell", "none", "--agents", "amp,cursor"); code != toolbox.ExitOK {
 				t.Fatalf("install: exit %d\n%s", code, out)
 			}
-			if cmd, err := registeredCommand(agentConfigs(installPaths{home: home, configDir: filepath.Join(home, ".config")})[0]); err != nil || cmd == "" {
+			if entry, err := registeredEntry(agentConfigs(installPaths{home: home, configDir: filepath.Join(home, ".config")})[0]); err != nil || entryCommand(entry) == "" {
 				t.Fatalf("not registered: %v", err)
 			}
 			uninstallRestores(t, a, home, before)
@@ -274,7 +274,7 @@ func TestInstallSkipsBadFiles(t *testing.T) {
 		if c.Key == "claude" || c.Key == "gemini" || c.Key == "cursor" {
 			continue
 		}
-		if cmd, err := registeredCommand(c); err != nil || cmd == "" {
+		if entry, err := registeredEntry(c); err != nil || entryCommand(entry) == "" {
 			t.Errorf("%s not registered after another agent's bad file: %v", c.Name, err)
 		}
 	}
