@@ -72,6 +72,15 @@ func TestAnswersAreBoundedInBytes(t *testing.T) {
 			t.Fatalf("%+v: first %.80q, last line is not the newest", o, res.Lines[0])
 		}
 	}
+
+	// A digest, whose lines skip the pipeline's tail, is bounded too.
+	res, err := Read(dir, "stdout", ReadOptions{Clean: Options{Digest: true, MaxLines: 5000, MaxLineLen: 65536}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := size(res.Lines); n > bound {
+		t.Fatalf("digest: %d bytes, bound %d", n, bound)
+	}
 }
 
 // What a tail holds while it reads is bounded like its answer: 2,000

@@ -127,9 +127,8 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		cur, haveCursor = c, ok
 	}
 	var (
-		c     cleaned
-		err   error
-		paged bool
+		c   cleaned
+		err error
 	)
 	switch {
 	case o.Clean.Digest:
@@ -150,7 +149,6 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		}
 		if o.Clean.Raw {
 			c, err = s.page(o.Clean, from)
-			paged = true
 			break
 		}
 		var skipped int64
@@ -175,9 +173,6 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if !paged {
-		c.lines = boundBytes(c.lines) // a page bounds itself, at a line's end
-	}
 	if res.Unread > 0 {
 		c.lines = append([]string{unreadMarker(res.Unread)}, c.lines...)
 	}
@@ -193,13 +188,16 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	return res, nil
 }
 
-// digest digests the newest maxNewestWindow lines on disk.
+// digest digests the newest maxNewestWindow lines on disk. A digest's
+// lines skip the pipeline's tail, which bounds every other read in bytes
+// (a page bounds itself, at a line's end): it is bounded here.
 func (s *Stream) digest(o Options, end Pos) (cleaned, error) {
 	from, skipped := s.newestWindow(s.firstOnDisk(), end)
 	c, err := s.cleanFrom(o, from)
 	if err == nil && skipped > 0 {
 		c.lines = append([]string{OmittedMarker(int(skipped))}, c.lines...)
 	}
+	c.lines = boundBytes(c.lines)
 	return c, err
 }
 
