@@ -20,43 +20,24 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-// invoke runs handler f of tool t with params, decoded, checked and
-// defaulted as an agent's call is: the CLI behaves exactly as the agent
-// tools do, and gets the handler's typed answer.
-//
-// A call about another host (bg_run --host, or a remote task's id) goes
-// there, as an agent's does, and a list adds the remote tasks.
-func invoke[In, Out any](ctx context.Context, a *App, t *Tool, params map[string]any, f func(context.Context, *App, In) (Out, error)) (Out, error) {
+// invoke calls tool t with params, decoded, checked, defaulted and
+// routed as an agent's call is (see App.Call): the CLI behaves exactly as
+// the agent tools do, and gets the typed answer.
+func invoke[Out any](ctx context.Context, a *App, t *Tool, params map[string]any) (Out, error) {
 	var zero Out
-	in, err := bindParams[In](t, params)
-	if err != nil {
-		return zero, err
-	}
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return zero, err
 	}
-	r, err := a.routeOf(t, raw)
+	res, err := a.Call(ctx, t, raw)
 	if err != nil {
 		return zero, err
 	}
-	if r.host != "" {
-		res, _, err := a.runRemote(ctx, t, r)
-		if err != nil {
-			return zero, err
-		}
-		out, ok := res.(Out)
-		if !ok {
-			return zero, fmt.Errorf("%s on %s answered a %T", t.Name, r.host, res)
-		}
-		return out, nil
+	out, ok := res.(Out)
+	if !ok {
+		return zero, fmt.Errorf("%s answered a %T, not a %T", t.Name, res, zero)
 	}
-	out, err := f(ctx, a, in)
-	if l, ok := any(&out).(*StatusList); ok && err == nil {
-		all, _ := params["all"].(bool)
-		a.addRemoteTasks(ctx, l, all)
-	}
-	return out, err
+	return out, nil
 }
 
 // bindParams decodes params as t's input: checked, defaults applied.
@@ -86,7 +67,7 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 		return errUsage
 	}
 	pf.set("command", shellJoin(fs.Args()))
-	r, err := invoke(ctx, a, pf.tool, pf.params(), runBgRun)
+	r, err := invoke[RunResult](ctx, a, pf.tool, pf.params())
 	var taken *labelTakenError
 	if errors.As(err, &taken) {
 		label, _ := pf.params()["label"].(string)
@@ -190,7 +171,7 @@ func cliList(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 // printList prints bg_status's list as a table: the live figures of
 // running tasks, times in local time.
 func (a *App) printList(ctx context.Context, pf *paramFlags, asJSON bool) error {
-	l, err := invoke(ctx, a, pf.tool, pf.params(), listTasks)
+	l, err := invoke[StatusList](ctx, a, pf.tool, pf.params())
 	if err != nil {
 		return err
 	}
@@ -314,7 +295,7 @@ func cliStatus(ctx context.Context, a *App, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	pf.set("task_id", id)
-	d, err := invoke(ctx, a, pf.tool, pf.params(), taskDetail)
+	d, err := invoke[TaskDetail](ctx, a, pf.tool, pf.params())
 	if err != nil {
 		return err
 	}
@@ -380,7 +361,7 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if *all {
 		// The list bg_status gives: the tasks started from here on other
 		// hosts are stopped too.
-		l, err := invoke(ctx, a, bgStatus(), map[string]any{"all": true}, listTasks)
+		l, err := invoke[StatusList](ctx, a, bgStatus(), map[string]any{"all": true})
 		if err != nil {
 			return err
 		}
@@ -426,7 +407,7 @@ func cliStop(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = invoke(ctx, a, pf.tool, map[string]any{"task_id": id}, stopTask)
+			results[i], errs[i] = invoke[StopResult](ctx, a, pf.tool, map[string]any{"task_id": id})
 		}()
 	}
 	wg.Wait()
@@ -480,7 +461,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		if !pf.given("since") {
 			pf.set("since", false) // A person's read is of the whole log, and moves no cursor.
 		}
-		out, err := invoke(ctx, a, pf.tool, pf.params(), runBgOutputWaiting)
+		out, err := invoke[OutputResult](ctx, a, pf.tool, pf.params())
 		if err != nil {
 			return err
 		}
@@ -777,7 +758,7 @@ func cliRm(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
 
 // removeAll removes every finished task: bg_stop's cleanup without an id.
 func (a *App) removeAll(ctx context.Context, pf *paramFlags) error {
-	r, err := invoke(ctx, a, pf.tool, map[string]any{"action": "cleanup"}, cleanupTasks)
+	r, err := invoke[CleanupResult](ctx, a, pf.tool, map[string]any{"action": "cleanup"})
 	if err != nil {
 		return err
 	}
@@ -792,7 +773,7 @@ func cliRemove(ctx context.Context, a *App, pf *paramFlags, refs []string) error
 		if err != nil {
 			return err
 		}
-		r, err := invoke(ctx, a, pf.tool, map[string]any{"task_id": id, "action": "cleanup"}, cleanupTasks)
+		r, err := invoke[CleanupResult](ctx, a, pf.tool, map[string]any{"task_id": id, "action": "cleanup"})
 		if err != nil {
 			return err
 		}
@@ -830,7 +811,7 @@ func cliSend(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if *noEnter {
 		pf.set("enter", false)
 	}
-	r, err := invoke(ctx, a, pf.tool, pf.params(), runBgSend)
+	r, err := invoke[SendResult](ctx, a, pf.tool, pf.params())
 	if err != nil {
 		return err
 	}
