@@ -103,8 +103,10 @@ func digitSlashDigit(s string) bool {
 	return false
 }
 
-// classify says what a cleaned line is for the digest.
-func classify(l string) lineKind {
+// classify says what a cleaned line is for the digest, and whether it
+// has a summary's shape (totals, "Found N errors", exit codes), which
+// states a run's outcome whatever the line's kind.
+func classify(l string) (k lineKind, summary bool) {
 	re := digestRegexps()
 	if strings.Contains(l, "::") && strings.Contains(l, "[") {
 		// Test parameters ("test_x[a-OSError-1]") are free text that
@@ -118,19 +120,19 @@ func classify(l string) lineKind {
 	trimmed := strings.TrimLeft(l, " \t")
 	switch {
 	case isPass:
-		return kindPass
+		return kindPass, isSummary
 	case (gate(low, strongGate) || strings.HasPrefix(trimmed, "E ")) && re.strongRe.MatchString(l) && !re.notErrorRe.MatchString(l):
-		return kindStrong
+		return kindStrong, isSummary
 	case gate(low, errorGate) && re.errorRe.MatchString(l) && !re.notErrorRe.MatchString(l):
-		return kindError
+		return kindError, isSummary
 	case isSummary:
-		return kindSummary
+		return kindSummary, isSummary
 	case gate(low, warnGate) && re.warnRe.MatchString(l):
-		return kindWarn
+		return kindWarn, isSummary
 	case (gate(low, progressGate) || digitSlashDigit(low)) && re.progressRe.MatchString(l):
-		return kindProgress
+		return kindProgress, isSummary
 	}
-	return kindOther
+	return kindOther, isSummary
 }
 
 // continues reports whether l continues the problem reported above it:
@@ -196,6 +198,7 @@ type block struct {
 	kind     lineKind // the most important kind in it
 	first    int      // the line that made it (the problem or summary line)
 	key      string   // identity of that line, numbers and all
+	verdict  bool     // that line states the run's outcome (see classify)
 }
 
 // digestRound is one pass of block selection: which kinds it takes, from
@@ -238,19 +241,24 @@ func (d *digest) lines() (out []string, omitted int) {
 	if n == 0 {
 		return nil, 0
 	}
+	type class struct {
+		kind    lineKind
+		summary bool
+	}
 	text := make([]string, n)
 	kinds := make([]lineKind, n)
-	known := map[string]lineKind{} // logs repeat lines: classify each once
+	summary := make([]bool, n)
+	known := map[string]class{} // logs repeat lines: classify each once
 	for i := range text {
 		text[i] = d.line(i)
-		k, ok := known[text[i]]
+		c, ok := known[text[i]]
 		if !ok {
-			k = classify(text[i])
+			c.kind, c.summary = classify(text[i])
 			if len(known) < 1<<16 {
-				known[text[i]] = k
+				known[text[i]] = c
 			}
 		}
-		kinds[i] = k
+		kinds[i], summary[i] = c.kind, c.summary
 	}
 	if n <= d.max {
 		return text, 0
@@ -274,7 +282,7 @@ func (d *digest) lines() (out []string, omitted int) {
 		for to < n && to-i <= digestAfter && k >= kindError && continues(text[to]) {
 			to++
 		}
-		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i]})
+		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i], verdict: summary[i]})
 		i = to - 1
 	}
 	// The last lines, before a CI runner's own clean-up when there is one.
@@ -307,14 +315,14 @@ func (d *digest) lines() (out []string, omitted int) {
 				bi = len(blocks) - 1 - j
 			}
 			b := blocks[bi]
-			if r.verdict && b.first < tail.from && b.kind >= kindError && !isVerdict(text[b.first]) {
+			if r.verdict && b.first < tail.from && b.kind >= kindError && !b.verdict {
 				// The verdict is what follows the last problems: past a
 				// few of them, a summary is an earlier run's or step's.
 				if problems++; problems > verdictProblems {
 					break
 				}
 			}
-			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !isVerdict(text[b.first]) {
+			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !b.verdict {
 				continue
 			}
 			if b.first >= tail.from {
@@ -414,12 +422,6 @@ func (d *digest) lines() (out []string, omitted int) {
 	return out, omitted
 }
 
-// isVerdict reports whether l states a run's outcome: a summary shape
-// (totals, "Found N errors", exit codes), whatever else the line says.
-func isVerdict(l string) bool {
-	return gate(strings.ToLower(l), summaryGate) && digestRegexps().summaryRe.MatchString(l)
-}
-
 // messageShape is what two reports of one kind of problem share: the line
 // with numbers, quoted names and file paths masked, so that "a.py:3: error:
 // Module has no attribute "x"" and "b.py:9: error: Module has no attribute
@@ -499,7 +501,7 @@ func Condense(lines []string, max int) []string {
 	}
 	kinds := make([]lineKind, n)
 	for i, l := range lines {
-		kinds[i] = classify(l)
+		kinds[i], _ = classify(l)
 	}
 	var problems []int
 	for i, k := range kinds {
