@@ -110,9 +110,12 @@ const farBehind = 8 << 20
 func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	end := s.end()
 	res := ReadResult{TotalLines: end.Line}
+	// hold keeps a last line without newline out of the read: the writer
+	// may be in the middle of it (see ReadOptions.WriterDone).
+	hold := false
 	if s.partial(end) {
 		if !o.WriterDone && !s.quietSince(time.Now().Add(-PartialQuiet)) {
-			s.holdPartial = true
+			hold = true
 		} else {
 			res.TotalLines++
 		}
@@ -134,7 +137,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	case o.Clean.Digest:
 		// A digest is of the whole retained stream, whatever the cursor;
 		// a since-read still moves the cursor to the end.
-		c, err = s.digest(o.Clean, end)
+		c, err = s.digest(o.Clean, end, hold)
 		res.Unread = s.firstOnDisk().Line
 	case haveCursor:
 		from := cur
@@ -148,27 +151,27 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 			}
 		}
 		if o.Clean.Raw {
-			c, err = s.page(o.Clean, from)
+			c, err = s.page(o.Clean, from, hold)
 			break
 		}
 		var skipped int64
 		if end.Byte-from.Byte > farBehind {
 			from, skipped = s.newestWindow(from, end)
 		}
-		if c, err = s.cleanFrom(o.Clean, from); err == nil && skipped > 0 {
+		if c, err = s.cleanFrom(o.Clean, from, hold); err == nil && skipped > 0 {
 			c.lines = markEarlier(c, o.Clean.maxLines(), skipped)
 		}
 	case o.Tail > 0:
 		var from Pos
 		if from, err = s.posOfLine(end.Line - int64(o.Tail)); err == nil {
-			c, err = s.cleanFrom(o.Clean, from)
+			c, err = s.cleanFrom(o.Clean, from, hold)
 		}
 	case o.Clean.Filter != "" && !o.Since:
 		first := s.firstOnDisk()
-		c, err = s.cleanFrom(o.Clean, first)
+		c, err = s.cleanFrom(o.Clean, first, hold)
 		res.Unread = first.Line
 	default:
-		c, err = s.newest(o.Clean, end.Line)
+		c, err = s.newest(o.Clean, end.Line, hold)
 	}
 	if err != nil {
 		return res, err
@@ -191,9 +194,9 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 // digest digests the newest maxNewestWindow lines on disk. A digest's
 // lines skip the pipeline's tail, which bounds every other read in bytes
 // (a page bounds itself, at a line's end): it is bounded here.
-func (s *Stream) digest(o Options, end Pos) (cleaned, error) {
+func (s *Stream) digest(o Options, end Pos, hold bool) (cleaned, error) {
 	from, skipped := s.newestWindow(s.firstOnDisk(), end)
-	c, err := s.cleanFrom(o, from)
+	c, err := s.cleanFrom(o, from, hold)
 	if err == nil && skipped > 0 {
 		c.lines = append([]string{OmittedMarker(int(skipped))}, c.lines...)
 	}
@@ -261,13 +264,13 @@ var errPageFull = errors.New("page full")
 // page reads the next MaxLines complete lines from `from`, oldest first: a
 // raw since-read pages through the stream, every line delivered once, the
 // rest left for the next read.
-func (s *Stream) page(o Options, from Pos) (cleaned, error) {
+func (s *Stream) page(o Options, from Pos, hold bool) (cleaned, error) {
 	p, err := NewPipeline(o)
 	if err != nil {
 		return cleaned{}, err
 	}
 	p.tail.maxBytes = 0 // the lineWriter bounds a page, at a line's end
-	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), byteLimit: MaxAnswerBytes, hold: s.holdPartial}
+	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), byteLimit: MaxAnswerBytes, hold: hold}
 	_, _, err = s.CopyFrom(lw, from.Byte)
 	if err != nil && !errors.Is(err, errPageFull) {
 		return cleaned{}, err
@@ -280,7 +283,7 @@ func (s *Stream) page(o Options, from Pos) (cleaned, error) {
 // growing windows so that a long log costs what the answer needs: cleaning
 // drops and collapses lines, so how many raw lines make MaxLines clean
 // ones is only known by trying.
-func (s *Stream) newest(o Options, total int64) (cleaned, error) {
+func (s *Stream) newest(o Options, total int64, hold bool) (cleaned, error) {
 	want := o.maxLines()
 	first := s.firstOnDisk()
 	for window := int64(max(4*want, 256)); ; window = min(4*window, maxNewestWindow) {
@@ -291,7 +294,7 @@ func (s *Stream) newest(o Options, total int64) (cleaned, error) {
 		if from.Byte < first.Byte {
 			from = first
 		}
-		c, err := s.cleanFrom(o, from)
+		c, err := s.cleanFrom(o, from, hold)
 		if err != nil {
 			return cleaned{}, err
 		}
@@ -340,14 +343,15 @@ type cleaned struct {
 }
 
 // cleanFrom runs the stream from `from` to its end through a pipeline. A
-// last line without newline (one that Read did not hold back) is shown and
-// consumed: end is after it, so that it is never shown again whole.
-func (s *Stream) cleanFrom(o Options, from Pos) (cleaned, error) {
+// last line without newline is held back with hold (the writer may be in
+// the middle of it); otherwise it is shown and consumed: end is after it,
+// so that it is never shown again whole.
+func (s *Stream) cleanFrom(o Options, from Pos, hold bool) (cleaned, error) {
 	p, err := NewPipeline(o)
 	if err != nil {
 		return cleaned{}, err
 	}
-	lw := &lineWriter{w: p, pos: from, hold: s.holdPartial}
+	lw := &lineWriter{w: p, pos: from, hold: hold}
 	if _, _, err := s.CopyFrom(lw, from.Byte); err != nil {
 		return cleaned{}, err
 	}

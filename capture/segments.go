@@ -38,9 +38,6 @@ type part struct {
 type Stream struct {
 	dir, name string
 	parts     []part
-	// holdPartial keeps a last line without newline out of a read: the
-	// writer may be in the middle of it (see ReadOptions.WriterDone).
-	holdPartial bool
 }
 
 // ErrNotRegular reports a log file that is a symlink, a FIFO, a device or
