@@ -8,36 +8,56 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
 
-// BuildDist builds the lean bgtask-tool statically for this machine's
-// platform into a new dist folder (bgtask-tool_<os>_<arch> and
-// SHA256SUMS, the layout the installer fills) and returns the folder.
+// BuildDist returns a new dist folder (the layout the installer fills:
+// bgtask-tool_<os>_<arch> and SHA256SUMS) holding a static build of the
+// lean bgtask-tool for this machine's platform. The build is made once per
+// test process; each call gets its own copy, which the test may change.
 func BuildDist(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command to build bgtask-tool")
 	}
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		t.Fatalf("find the module: %v", err)
-	}
-	dist := t.TempDir()
-	name := "bgtask-tool_" + runtime.GOOS + "_" + runtime.GOARCH
-	c := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dist, name), "./cmd/bgtask-tool")
-	c.Dir = strings.TrimSpace(string(root))
-	c.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("build bgtask-tool: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dist, name))
+	bin, err := leanBuild()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sums := fmt.Sprintf("%x  %s\n", sha256.Sum256(b), name)
+	dist := t.TempDir()
+	name := remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
+	if err := os.WriteFile(filepath.Join(dist, name), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sums := fmt.Sprintf("%x  %s\n", sha256.Sum256(bin), name)
 	if err := os.WriteFile(filepath.Join(dist, "SHA256SUMS"), []byte(sums), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dist
 }
+
+// leanBuild builds cmd/bgtask-tool statically, once, and returns its
+// bytes (about 8 MB, kept in memory so that no folder outlives the test
+// process).
+var leanBuild = sync.OnceValues(func() ([]byte, error) {
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return nil, fmt.Errorf("find the module: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "bgtask-tool-build")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }() // Best effort: a temporary folder.
+	out := filepath.Join(tmp, "bgtask-tool")
+	c := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/bgtask-tool")
+	c.Dir = strings.TrimSpace(string(root))
+	c.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := c.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build bgtask-tool: %v\n%s", err, b)
+	}
+	return os.ReadFile(out)
+})
