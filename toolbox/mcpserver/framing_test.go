@@ -223,14 +223,14 @@ func TestMCPBadLinesKeepTheSession(t *testing.T) {
 	}
 }
 
-// A request longer than the server takes (50 MB on one line) is answered
-// with its own id, wherever the client put the id: first, or last after
-// the long params as the TypeScript SDK writes it.
+// A request longer than the server takes (more than maxMessage bytes on
+// one line) is answered with its own id, wherever the client put the id:
+// first, or last after the long params as the TypeScript SDK writes it.
 func TestMCPTooLargeRequestAnsweredWithItsID(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: streams a 50 MB request (16 s)")
+		t.Skip("-short: streams two 16 MB requests")
 	}
-	big := strings.Repeat("x", 50<<20)
+	big := strings.Repeat("x", maxMessage+1)
 	s := startRaw(t)
 	for _, req := range []struct{ id, line string }{
 		{"41", `{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"bg_send","arguments":{"task_id":"task-1-x","text":"` + big + `"}}}`},
@@ -240,7 +240,7 @@ func TestMCPTooLargeRequestAnsweredWithItsID(t *testing.T) {
 		got := s.until(req.id)
 		last := got[len(got)-1]
 		if last.Error == nil || !strings.Contains(last.Error.Message, "request too large") {
-			t.Errorf("answer to the 50 MB request %s: %+v, want a too-large error", req.id, last)
+			t.Errorf("answer to the %d-byte request %s: %+v, want a too-large error", len(req.line), req.id, last)
 		}
 	}
 	s.send(ping("2"))
