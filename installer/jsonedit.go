@@ -59,15 +59,19 @@ func decodeJSONC(src []byte) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v = v.Clone()
-	v.Standardize()
 	doc := map[string]any{}
-	dec := json.NewDecoder(bytes.NewReader(v.Pack()))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
+	if err := decodeValue(v, &doc); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	return doc, nil
+}
+
+// decodeValue decodes a parsed value into dst, as encoding/json does
+// plain JSON: comments and trailing commas dropped from a copy first.
+func decodeValue(v hujson.Value, dst any) error {
+	v = v.Clone()
+	v.Standardize()
+	return json.Unmarshal(v.Pack(), dst)
 }
 
 // memberIndex is the index of the member called name, or -1.
@@ -234,9 +238,6 @@ func setJSONMember(src []byte, container, name string, entry []field) (next []by
 	if err != nil {
 		return nil, undo, "", err
 	}
-	if len(bytes.TrimSpace(src)) == 0 {
-		src = nil
-	}
 	rootLayout := layoutOf(root, layout{multiline: true, unit: indentUnit(root)})
 	ci := memberIndex(root, container)
 	if ci < 0 {
@@ -253,7 +254,7 @@ func setJSONMember(src []byte, container, name string, entry []field) (next []by
 		text = append(text, '}')
 		undo.EmptyExtra = appendMember(root, container, text, rootLayout)
 		undo.AddedContainer = true
-		return packLike(v, src), undo, "registered", nil
+		return v.Pack(), undo, "registered", nil
 	}
 	cv := &root.Members[ci].Value
 	obj, ok := cv.Value.(*hujson.Object)
@@ -269,7 +270,7 @@ func setJSONMember(src []byte, container, name string, entry []field) (next []by
 	if i < 0 {
 		inner := layout{multiline: cl.multiline, indent: cl.indent + cl.unit, unit: cl.unit}
 		undo.EmptyExtra = appendMember(obj, name, objectText(entry, inner), cl)
-		return packLike(v, src), undo, "registered", nil
+		return v.Pack(), undo, "registered", nil
 	}
 	ours, ok := obj.Members[i].Value.Value.(*hujson.Object)
 	if !ok {
@@ -293,24 +294,13 @@ func setJSONMember(src []byte, container, name string, entry []field) (next []by
 	if !changed {
 		return src, undo, "already", nil
 	}
-	return packLike(v, src), undo, "updated", nil
-}
-
-// packLike packs v; a new file gets a final newline.
-func packLike(v hujson.Value, src []byte) []byte {
-	out := v.Pack()
-	if src == nil && !bytes.HasSuffix(out, []byte("\n")) {
-		out = append(out, '\n')
-	}
-	return out
+	return v.Pack(), undo, "updated", nil
 }
 
 // sameJSON reports whether a value in the file means the same as want.
 func sameJSON(have hujson.ValueTrimmed, want []byte) bool {
-	h := hujson.Value{Value: have}.Clone()
-	h.Standardize()
 	var a, b any
-	if json.Unmarshal(h.Pack(), &a) != nil || json.Unmarshal(want, &b) != nil {
+	if decodeValue(hujson.Value{Value: have}, &a) != nil || json.Unmarshal(want, &b) != nil {
 		return false
 	}
 	return reflect.DeepEqual(a, b)
@@ -336,10 +326,8 @@ func removeJSONMember(src []byte, container, name string, undo jsonUndo, owned f
 	if i < 0 {
 		return src, false, nil
 	}
-	entry := obj.Members[i].Value.Clone()
-	entry.Standardize()
 	var doc map[string]any
-	if err := json.Unmarshal(entry.Pack(), &doc); err != nil || !owned(doc) {
+	if err := decodeValue(obj.Members[i].Value, &doc); err != nil || !owned(doc) {
 		return src, false, nil
 	}
 	removeMember(obj, i)
