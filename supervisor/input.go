@@ -106,16 +106,22 @@ func Send(t *Task, data []byte) error {
 
 // Literal returns the bytes that type text into t's terminal literally:
 // a control character in it (a raw ^C) reaches the program as that byte
-// instead of acting (SIGINT). In canonical mode, each one is quoted with
-// the terminal's literal-next character (^V); a terminal in raw mode takes
-// bytes as they are. A terminal that turns the character into a signal
-// and cannot quote it (no canonical mode) is an error: keys that act go
-// through bg_send's key.
+// instead of acting (SIGINT). In canonical mode with literal-next on
+// (ICANON and IEXTEN), each one is quoted with the terminal's literal-next
+// character (^V); otherwise the bytes go as they are, and a character the
+// terminal acts on and cannot quote is an error: a signal character (with
+// ISIG) or, in canonical mode without IEXTEN, a line-editing one (erase,
+// kill, end of file). Keys that act go through bg_send's key.
 func Literal(t *Task, text string) ([]byte, error) {
 	if !strings.ContainsFunc(text, isControl) {
 		return []byte(text), nil
 	}
-	tio := termiosOf(t)
+	return literal(t.ID, termiosOf(t), text)
+}
+
+// literal is Literal for a terminal in the modes tio (nil: unknown, taken
+// as the default canonical mode).
+func literal(id string, tio *unix.Termios, text string) ([]byte, error) {
 	canonical := tio == nil || tio.Lflag&unix.ICANON != 0 && tio.Lflag&unix.IEXTEN != 0
 	if canonical {
 		lnext := byte(0x16) // ^V, the default
@@ -131,12 +137,22 @@ func Literal(t *Task, text string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	if tio.Lflag&unix.ISIG != 0 {
-		for _, c := range []int{unix.VINTR, unix.VQUIT, unix.VSUSP} {
+	acting := func(on bool, what string, chars ...int) error {
+		if !on {
+			return nil
+		}
+		for _, c := range chars {
 			if ch := tio.Cc[c]; ch != 0 && strings.IndexByte(text, ch) >= 0 {
-				return nil, fmt.Errorf("%s: text holds %q, which its terminal turns into a signal and cannot type literally now: press it with key (ctrl-c), or leave it out", t.ID, string(ch))
+				return fmt.Errorf("%s: text holds %q, which its terminal %s and cannot type literally now: press it with key, or leave it out", id, string(ch), what)
 			}
 		}
+		return nil
+	}
+	if err := acting(tio.Lflag&unix.ISIG != 0, "turns into a signal", unix.VINTR, unix.VQUIT, unix.VSUSP); err != nil {
+		return nil, err
+	}
+	if err := acting(tio.Lflag&unix.ICANON != 0, "takes for line editing", unix.VEOF, unix.VERASE, unix.VKILL); err != nil {
+		return nil, err
 	}
 	return []byte(text), nil
 }
