@@ -180,17 +180,7 @@ func TestKillTreeContinuesAStoppedProcess(t *testing.T) {
 
 func TestAliveRejectsZombieAndStaleStart(t *testing.T) {
 	t.Parallel()
-	c := helpers.Command("hang")
-	out, _ := c.StdoutPipe()
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
-	_, _ = bufio.NewReader(out).ReadString('\n')
-	p, err := Lookup(context.Background(), c.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, p := startHelper(t, "hang", "", "ready")
 	if !Alive(context.Background(), p) {
 		t.Fatal("live helper not alive")
 	}
