@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,7 +112,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	}
 
 	// wait_port runs there.
-	port := freeTCPPort(t)
+	port := remotetest.FreePort(t)
 	web := call[RunResult](t, a, bgRun(), fmt.Sprintf(`{"command": "exec perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr=>q(127.0.0.1), LocalPort=>%d, Listen=>1, ReuseAddr=>1) or die; sleep 600'", "label": "web", "host": "%s", "wait_port": %d, "wait_seconds": 30}`, port, host, port))
 	if web.WaitResult == nil || !web.Ready {
 		t.Errorf("wait_port there: %+v", web)
@@ -276,15 +275,6 @@ func deref(s *string) string {
 	return *s
 }
 
-func freeTCPPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func TestRemoteCLI(t *testing.T) {
 	srv := remotetest.Start(t)
 	a := remoteApp(t, srv)
@@ -435,7 +425,7 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 	dir := t.TempDir()
 	conf, calls := filepath.Join(dir, "ssh_config"), filepath.Join(dir, "calls")
 	// A port where nothing listens: ssh fails at once, "Connection refused".
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Host closed\n  HostName 127.0.0.1\n  Port %d\n  BatchMode yes\n", freeTCPPort(t))), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Host closed\n  HostName 127.0.0.1\n  Port %d\n  BatchMode yes\n", remotetest.FreePort(t))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	wrapper := filepath.Join(dir, "ssh-logged")

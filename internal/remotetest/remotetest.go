@@ -10,7 +10,6 @@
 package remotetest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
 // Sshd is the path of the OpenSSH server.
@@ -74,11 +75,11 @@ func Start(t testing.TB) *Server {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege-separation folder.
 		t.Fatal(err)
 	}
-	s.Port = freePort(t)
+	s.Port = FreePort(t)
 	s.KnownHosts = filepath.Join(dir, "known_hosts")
 	s.TrustHostKey(t)
 	s.Config = filepath.Join(dir, "ssh_config")
-	closed := freePort(t)
+	closed := FreePort(t)
 	conf := fmt.Sprintf(`Host %s
   HostName 127.0.0.1
   Port %d
@@ -199,23 +200,17 @@ LogLevel VERBOSE
 }
 
 func (s *Server) stop(cmd *exec.Cmd) {
-	if cmd.Process == nil {
-		return
+	if cmd.Process == nil || cmd.ProcessState != nil {
+		return // Not started, or stopped already (NewHostKey): its PID may be another's now.
 	}
 	// Connections are served by children of the listener: end them too.
-	children := childrenOf(cmd.Process.Pid)
-	_ = cmd.Process.Signal(syscall.SIGTERM) // Best effort: may be gone.
-	for _, pid := range children {
-		_ = syscall.Kill(pid, syscall.SIGTERM) // Best effort: ours, may be gone.
+	ctx := context.Background()
+	if p, err := procs.Lookup(ctx, cmd.Process.Pid); err == nil {
+		_, _ = procs.KillTree(ctx, procs.Target{Root: p, Grace: 5 * time.Second}) // Best effort: the account's cleanup ends what is left.
+	} else {
+		_ = cmd.Process.Kill() // Best effort: it may be gone.
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }() // Its status says nothing we need.
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill() // Best effort.
-		<-done
-	}
+	_ = cmd.Wait() // Its status says nothing we need.
 }
 
 // NewHostKey restarts the server with a new host key: to ssh, the host
@@ -304,30 +299,8 @@ func (s *Server) Run(t testing.TB, script string) string {
 	return string(out)
 }
 
-func childrenOf(pid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc") // Unreadable /proc: none seen.
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			if n, err := strconv.Atoi(e.Name()); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port of 127.0.0.1 that nothing listens on now.
+func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
