@@ -71,21 +71,23 @@ func (mk markers) wrap(body string) string {
 	return mk.begin + "\n" + strings.TrimRight(body, "\n") + "\n" + mk.end + "\n"
 }
 
-// upsert returns s with body as its block: replaced in place, or appended
-// after a blank line.
-func (mk markers) upsert(s, body string) (string, error) {
+// upsert returns s with body as its block: replaced in place (replaced),
+// or appended after a blank line. A file without a final newline gets one
+// before the block (addedNewline), for --uninstall to take away again.
+func (mk markers) upsert(s, body string) (next string, replaced, addedNewline bool, err error) {
 	start, end, found := mk.find(s)
 	switch {
 	case found && end < 0:
-		return "", fmt.Errorf("%q without %q after it: fix the file by hand", mk.begin, mk.end)
+		return "", false, false, fmt.Errorf("%q without %q after it: fix the file by hand", mk.begin, mk.end)
 	case found:
-		return s[:start] + mk.wrap(body) + s[end:], nil
+		return s[:start] + mk.wrap(body) + s[end:], true, false, nil
 	case s == "":
-		return mk.wrap(body), nil
+		return mk.wrap(body), false, false, nil
 	case !strings.HasSuffix(s, "\n"):
 		s += "\n"
+		addedNewline = true
 	}
-	return s + "\n" + mk.wrap(body), nil
+	return s + "\n" + mk.wrap(body), false, addedNewline, nil
 }
 
 // remove returns s without its block, and without the blank line upsert

@@ -406,15 +406,11 @@ func (in *installer) upsertBlock(path string, markdown bool, body string) error 
 	}
 	var found, addedNewline bool
 	written, err := in.userFile(path, 0o644).edit(func(cur []byte, _ bool) ([]byte, error) {
-		s := string(cur)
-		next, err := mk.upsert(s, body)
+		next, replaced, added, err := mk.upsert(string(cur), body)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		_, _, found = mk.find(s)
-		// A file without a final newline gets one before the block;
-		// noted, so that --uninstall takes it away again.
-		addedNewline = !found && s != "" && !strings.HasSuffix(s, "\n")
+		found, addedNewline = replaced, added
 		return []byte(next), nil
 	})
 	if err != nil {

@@ -40,16 +40,22 @@ func TestMarkersUpsertRemove(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := mk.upsert(tt.before, "export X=1\n")
+			got, replaced, addedNewline, err := mk.upsert(tt.before, "export X=1\n")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tt.installed {
 				t.Fatalf("upsert:\n%q\nwant\n%q", got, tt.installed)
 			}
-			again, err := mk.upsert(got, "export X=1")
-			if err != nil || again != got {
-				t.Fatalf("second upsert changed the file (err %v):\n%q", err, again)
+			if wantReplaced := strings.Contains(tt.before, shellBegin); replaced != wantReplaced {
+				t.Errorf("upsert says replaced=%v, want %v", replaced, wantReplaced)
+			}
+			if wantAdded := tt.before != "" && !strings.HasSuffix(tt.before, "\n") && !replaced; addedNewline != wantAdded {
+				t.Errorf("upsert says addedNewline=%v, want %v", addedNewline, wantAdded)
+			}
+			again, replaced, addedNewline, err := mk.upsert(got, "export X=1")
+			if err != nil || again != got || !replaced || addedNewline {
+				t.Fatalf("second upsert changed the file or says so (replaced %v, added newline %v, err %v):\n%q", replaced, addedNewline, err, again)
 			}
 			removed, err := mk.remove(got)
 			if err != nil {
@@ -61,7 +67,7 @@ func TestMarkersUpsertRemove(t *testing.T) {
 		})
 	}
 	for _, s := range []string{"# >>> amp-bg-tasks >>>\nexport X=0\n", "x\n# >>> amp-bg-tasks >>>\n"} {
-		if _, err := mk.upsert(s, "y"); err == nil || !strings.Contains(err.Error(), "fix the file by hand") {
+		if _, _, _, err := mk.upsert(s, "y"); err == nil || !strings.Contains(err.Error(), "fix the file by hand") {
 			t.Errorf("upsert of %q without end marker: %v", s, err)
 		}
 		if _, err := mk.remove(s); err == nil {
