@@ -99,11 +99,7 @@ func cliRun(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error 
 // end ready (or, without a condition, a task that did not succeed) is an
 // error, so that `bgtask run --wait-port 3000 ... && curl` holds.
 func (a *App) printWait(r RunResult, ref string) error {
-	for _, text := range []*string{r.Stdout, r.Stderr} {
-		if text != nil && *text != "" {
-			fmt.Fprintln(a.Stderr, *text)
-		}
-	}
+	printStreams(r.Stdout, r.Stderr, a.Stderr, a.Stderr)
 	switch {
 	case r.WaitResult != nil && r.Ready:
 		what := "ready"
@@ -126,6 +122,19 @@ func (a *App) printWait(r RunResult, ref string) error {
 		fmt.Fprintf(a.Stderr, "%s ended (%s)\n", ref, endedAs(r.Status, r.ExitCode, palette{}))
 	}
 	return nil
+}
+
+// printStreams prints the text an answer carries of each stream, if any,
+// to the writer for it.
+func printStreams(stdout, stderr *string, wout, werr io.Writer) {
+	for _, s := range []struct {
+		text *string
+		w    io.Writer
+	}{{stdout, wout}, {stderr, werr}} {
+		if s.text != nil && *s.text != "" {
+			fmt.Fprintln(s.w, *s.text)
+		}
+	}
 }
 
 // endedAs is "failed, exit 3", the status coloured by pal.
@@ -465,14 +474,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 		if err != nil {
 			return err
 		}
-		for _, s := range []struct {
-			text *string
-			w    io.Writer
-		}{{out.Stdout, a.Stdout}, {out.Stderr, a.Stderr}} {
-			if s.text != nil && *s.text != "" {
-				fmt.Fprintln(s.w, *s.text)
-			}
-		}
+		printStreams(out.Stdout, out.Stderr, a.Stdout, a.Stderr)
 		return nil
 	}
 	in, err := bindParams[OutputInput](pf.tool, pf.params())
@@ -490,7 +492,7 @@ func cliLogs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
 	if pf.given("tail") {
 		l.tail = int64(in.Tail)
 	}
-	if *clean || pf.given("filter") || pf.given("exclude") || pf.given("context") || pf.given("max_lines") || pf.given("max_line_len") {
+	if pf.cleaning(*clean) {
 		opts := in.cleanOptions(t.Cwd)
 		if in.MaxLines == nil {
 			opts.MaxLines = cleanedLogLines

@@ -60,6 +60,13 @@ func (pf *paramFlags) given(name string) bool {
 	return ok && v.set
 }
 
+// cleaning reports whether `bgtask logs` reads cleaned lines, as
+// bg_output does: asked with clean (--clean), or with any of bg_output's
+// cleaning flags.
+func (pf *paramFlags) cleaning(clean bool) bool {
+	return clean || pf.given("filter") || pf.given("exclude") || pf.given("context") || pf.given("max_lines") || pf.given("max_line_len")
+}
+
 // set gives parameter name a value as if its flag had been given.
 func (pf *paramFlags) set(name string, val any) {
 	v, ok := pf.vals[name]

@@ -20,8 +20,7 @@ import (
 func (a *App) remoteLogs(ctx context.Context, rec remote.Record, pf *paramFlags, follow, clean bool) error {
 	params := pf.params()
 	params["since"] = true
-	cleaned := clean || pf.given("filter") || pf.given("exclude") || pf.given("context")
-	if !cleaned {
+	if !pf.cleaning(clean) {
 		params["raw"] = true
 	}
 	if !pf.given("max_lines") {
@@ -44,14 +43,7 @@ func (a *App) remoteLogs(ctx context.Context, rec remote.Record, pf *paramFlags,
 			return err
 		}
 		out := res.(OutputResult)
-		for _, s := range []struct {
-			text *string
-			w    interface{ Write([]byte) (int, error) }
-		}{{out.Stdout, a.Stdout}, {out.Stderr, a.Stderr}} {
-			if s.text != nil && *s.text != "" {
-				fmt.Fprintln(s.w, *s.text)
-			}
-		}
+		printStreams(out.Stdout, out.Stderr, a.Stdout, a.Stderr)
 		more := out.StdoutMeta != nil && out.StdoutMeta.Remaining > 0 || out.StderrMeta != nil && out.StderrMeta.Remaining > 0
 		if more {
 			continue

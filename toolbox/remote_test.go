@@ -278,7 +278,7 @@ func deref(s *string) string {
 func TestRemoteCLI(t *testing.T) {
 	srv := remotetest.Start(t)
 	a := remoteApp(t, srv)
-	out, errOut, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "rt", "--", "for i in 1 2 3; do echo line $i; sleep 0.3; done; echo oops >&2; exit 4")
+	out, errOut, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "rt", "--", "for i in 1 2 3; do echo line $i; sleep 0.3; done; printf '%060d\\n' 7 >&2; echo oops >&2; exit 4")
 	id := strings.TrimSpace(out)
 	if code != ExitOK || supervisor.ValidID(id) != nil || !strings.Contains(errOut, "Started rt on "+srv.Alias) {
 		t.Fatalf("bgtask run --host: %d %q %q", code, out, errOut)
@@ -294,6 +294,10 @@ func TestRemoteCLI(t *testing.T) {
 	}
 	if out, _, _ = runCLI(t, a, "logs", id, "--filter", "line 2"); out != "line 2\n" {
 		t.Errorf("logs --filter: %q", out)
+	}
+	// A cap on line length makes a cleaned read, as for a local task.
+	if _, errOut, _ = runCLI(t, a, "logs", id, "--max-line-len", "20", "--stream", "stderr"); errOut != "00000000000000000000...[truncated]\noops\n" {
+		t.Errorf("logs --max-line-len 20: %q", errOut)
 	}
 	local, _, _ := runCLI(t, a, "run", "--label", "here", "--", "sleep 600")
 	out, _, code = runCLI(t, a, "ls")
