@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,7 +235,7 @@ func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
 		return Deployed{}, err
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) == 0 {
+	if code != 0 {
 		return Deployed{}, &Error{Host: host, Kind: KindRemote, Detail: strings.TrimSpace(errOut + " " + out), Fix: "`uname -sm` must work there"}
 	}
 	p, err := ParseUname(lines[0])
@@ -310,13 +311,9 @@ func deployError(host string, code int, stderr string) error {
 	return e
 }
 
-func (d *Deployer) run(ctx context.Context, host, command string, stdin *os.File) (stdout, stderr string, code int, err error) {
+func (d *Deployer) run(ctx context.Context, host, command string, stdin io.Reader) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
-	if stdin != nil {
-		code, err = d.Transport.Run(ctx, host, command, stdin, &out, &errOut)
-	} else {
-		code, err = d.Transport.Run(ctx, host, command, nil, &out, &errOut)
-	}
+	code, err = d.Transport.Run(ctx, host, command, stdin, &out, &errOut)
 	return out.String(), errOut.String(), code, err
 }
 

@@ -23,7 +23,8 @@ import (
 type Transport interface {
 	// Run runs command on host and returns its exit status; the
 	// command's stderr goes to stderr when it is not nil. err is set only
-	// when the command could not be run to its end (an *Error).
+	// when the command could not be run to its end: an *Error, or ctx's
+	// error (wrapped) when ctx ended first.
 	Run(ctx context.Context, host, command string, stdin io.Reader, stdout, stderr io.Writer) (exitCode int, err error)
 }
 
