@@ -141,6 +141,9 @@ type waitSpec struct {
 	pattern string // wait_for
 	port    int    // wait_port
 	url     string // wait_url
+	// urlHere is wait_url's port when its host is this machine (see
+	// localPort), else 0: found once, not on every poll.
+	urlHere int
 	seconds float64
 }
 
@@ -205,6 +208,9 @@ func waitSpecFrom(in RunInput) (waitSpec, error) {
 	if w.url != "" && !strings.HasPrefix(w.url, "http://") && !strings.HasPrefix(w.url, "https://") {
 		return w, &InputError{Param: "wait_url", Msg: fmt.Sprintf("must be an http:// or https:// URL, got %q", w.url)}
 	}
+	if w.url != "" {
+		w.urlHere = localPort(w.url)
+	}
 	if w.hasCondition() && in.WaitSeconds == nil {
 		w.seconds = DefaultWaitSeconds
 	}
@@ -240,7 +246,7 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 			// As for wait_port, a server of this machine counts only when
 			// a process of the task listens on its port: not someone
 			// else's server on that port.
-			if code, ok := probeURL(ctx, w.url); ok && (localPort(w.url) == 0 || a.listensOn(ctx, t, localPort(w.url))) {
+			if code, ok := probeURL(ctx, w.url); ok && (w.urlHere == 0 || a.listensOn(ctx, t, w.urlHere)) {
 				switch {
 				case code > 0 && code < 500:
 					res.Ready, res.HTTPStatus = true, code
