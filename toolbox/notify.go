@@ -14,13 +14,12 @@ import (
 )
 
 // notifyMode is the task's own mode (bg_run's notify parameter), else
-// BG_NOTIFY, else failure.
-func (a *App) notifyMode(t *supervisor.Task) (notify.Mode, error) {
+// the settings' (BG_NOTIFY, else failure).
+func notifyMode(t *supervisor.Task, s Settings) (notify.Mode, error) {
 	if t.Notify != "" {
 		return notify.ParseMode(t.Notify)
 	}
-	s, err := a.settings()
-	return s.Notify, err
+	return s.Notify, nil
 }
 
 // notifyEnd tells the user how t ended, if its mode wants it. A task the
@@ -33,11 +32,11 @@ func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
 
 // notifyEvent tells the user how t ended, with the last line it printed.
 func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) error {
-	mode, err := a.notifyMode(t)
+	settings, err := a.settings()
 	if err != nil {
 		return err
 	}
-	settings, err := a.settings()
+	mode, err := notifyMode(t, settings)
 	if err != nil {
 		return err
 	}
