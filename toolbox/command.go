@@ -184,7 +184,7 @@ func (a *App) CLI(ctx context.Context, name string, args []string) ExitCode {
 func cliError(err error, fs *flag.FlagSet) error {
 	var ie *InputError
 	if errors.As(err, &ie) && ie.Param != "" && fs.Lookup(flagName(ie.Param)) != nil {
-		return fmt.Errorf("--%s: %s", flagName(ie.Param), ie.Msg)
+		return fmt.Errorf("%s: %s", cliName(ie.Param), ie.Msg)
 	}
 	return err
 }
