@@ -29,7 +29,7 @@ func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("status %s", task.Status)
 	}
-	out := readFile(t, filepath.Join(task.Dir, "stdout"))
+	out := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
 	// On a loaded machine the child may print after the command's last
 	// words: both must be there, in either order.
 	if !strings.Contains(out, "last words without newline") || !strings.Contains(out, "ready\n") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/skill"
 )
 
@@ -146,13 +147,6 @@ func TestDocsParseCall(t *testing.T) {
 	}
 }
 
-// docTaskCommand stands in for the docs' commands (npm run dev, pnpm dev,
-// tail -f ...), which do not exist here: a dev server's kind of output on
-// both streams, errors included, then a wait to be stopped.
-const docTaskCommand = `printf '%s\n' 'ready - started server on http://localhost:3000' 'GET / 200 in 12ms' 'HMR update src/App.tsx' ` +
-	`'GET /static/app.css 304' 'TypeError: Cannot read properties of undefined' 'FAIL src/app.test.ts' 'Error: Cannot find module ./missing'; ` +
-	`echo 'warn: deprecated option' >&2; exec sleep 600`
-
 func TestDocsExamplesRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs every documented example (20 s and more)")
@@ -185,7 +179,7 @@ func TestDocsExamplesRun(t *testing.T) {
 					params["wait_seconds"] = 0.3
 				}
 				if c.tool.Name == "bg_run" {
-					params["command"] = docTaskCommand
+					params["command"] = tasktest.DevServerCommand
 					// Here, not on the example's host: the remote tests
 					// (package remote's sshd) prove the round trip.
 					delete(params, "host")

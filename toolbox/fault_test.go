@@ -111,7 +111,7 @@ func TestCommandInheritsOnlyStdio(t *testing.T) {
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `ls /proc/$$/fd; true`})
 	task := waitEnd(t, a, r.TaskID)
-	out := readFile(t, filepath.Join(task.Dir, "stdout"))
+	out := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
 	if strings.Join(strings.Fields(out), " ") != "0 1 2" { // ls prints columns on a terminal
 		t.Fatalf("the command's descriptors: %q", out)
 	}

@@ -140,12 +140,3 @@ func waitEnd(t *testing.T, a *App, id string) *supervisor.Task {
 	})
 	return task
 }
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}

@@ -41,7 +41,7 @@ func TestReaperWithAStoppedSupervisor(t *testing.T) {
 			}
 			if !traced {
 				// Continued, it recorded the outcome itself.
-				if log := readFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
+				if log := tasktest.ReadFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
 					t.Errorf("supervisor log: %q", log)
 				}
 			}

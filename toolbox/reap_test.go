@@ -91,7 +91,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 		t.Fatalf("fresh task disturbed: %s", got.Status)
 	}
 	// With no supervisor left, the reaper itself tells the user.
-	env := readFile(t, hook)
+	env := tasktest.ReadFile(t, hook)
 	for _, want := range []string{"BG_TASK_ID=" + task.ID, "BG_TASK_STATUS=reaped", "BG_TASK_LABEL=tree", "BG_TASK_LAST_LINE=leaf "} {
 		if !strings.Contains(env, want) {
 			t.Errorf("hook environment lacks %q:\n%s", want, env)
@@ -138,7 +138,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 		t.Fatalf("overdue task: %v %v", got, err)
 	}
 	// Recorded by its own supervisor, the single writer, not by the reaper.
-	if log := readFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
+	if log := tasktest.ReadFile(t, filepath.Join(got.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "user defined signal 1: killing the tree") {
 		t.Errorf("supervisor log: %q", log)
 	}
 	if left := tasktest.MarkerProcs(t, overdue.ID); len(left) != 0 {

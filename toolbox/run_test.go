@@ -52,16 +52,16 @@ func TestTaskStreamsAreSeparateTerminals(t *testing.T) {
 				t.Fatalf("bg_run answered %+v", r)
 			}
 			task := waitEnd(t, a, r.TaskID)
-			if got := readFile(t, filepath.Join(task.Dir, "stdout")); got != tc.stdout {
+			if got := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout")); got != tc.stdout {
 				t.Errorf("stdout %q, want %q", got, tc.stdout)
 			}
-			if got := readFile(t, filepath.Join(task.Dir, "stderr")); got != tc.stderr {
+			if got := tasktest.ReadFile(t, filepath.Join(task.Dir, "stderr")); got != tc.stderr {
 				t.Errorf("stderr %q, want %q", got, tc.stderr)
 			}
 			if task.Status != tc.status || task.ExitCode == nil || *task.ExitCode != tc.exit {
 				t.Errorf("status %s exit %v, want %s %d", task.Status, task.ExitCode, tc.status, tc.exit)
 			}
-			if got := readFile(t, filepath.Join(task.Dir, "exit_code")); got != strings.TrimSpace(got)+"\n" {
+			if got := tasktest.ReadFile(t, filepath.Join(task.Dir, "exit_code")); got != strings.TrimSpace(got)+"\n" {
 				t.Errorf("exit_code file %q is not one line", got)
 			}
 		})
@@ -90,7 +90,7 @@ func TestTaskFolderLayoutAndPermissions(t *testing.T) {
 	}
 	want := map[string]string{"command": "echo hi", "label": r.TaskID, "status": "completed", "timeout": "0.5", "cwd": a.Wd}
 	for name, v := range want {
-		if got := strings.TrimSpace(readFile(t, filepath.Join(task.Dir, name))); got != v {
+		if got := strings.TrimSpace(tasktest.ReadFile(t, filepath.Join(task.Dir, name))); got != v {
 			t.Errorf("%s = %q, want %q", name, got, v)
 		}
 	}
@@ -177,7 +177,7 @@ func TestSupervisorOutlivesItsParentAndIgnoresSIGHUP(t *testing.T) {
 	if res.Status != supervisor.StatusKilled {
 		t.Fatalf("bg_stop answered %+v", res)
 	}
-	if log := readFile(t, filepath.Join(task.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "terminated: killing the tree") {
+	if log := tasktest.ReadFile(t, filepath.Join(task.Dir, supervisor.FileSupervisorLog)); !strings.Contains(log, "terminated: killing the tree") {
 		t.Fatalf("supervisor did not handle the stop itself; its log: %q", log)
 	}
 }
@@ -217,7 +217,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 		}
 		seen[id] = true
 		task := waitEnd(t, a, id)
-		if got := strings.TrimSpace(readFile(t, filepath.Join(task.Dir, "stdout"))); got != id {
+		if got := strings.TrimSpace(tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))); got != id {
 			t.Errorf("task %s saw BG_TASK_ID=%q", id, got)
 		}
 	}

@@ -66,7 +66,7 @@ func TestStopWithAStoppedSupervisor(t *testing.T) {
 				t.Fatalf("still alive: %v", left)
 			}
 			if says := strings.Contains(stop.Message, "supervisor (pid") && strings.Contains(stop.Message, "stopped"); says != traced {
-				t.Errorf("message %q (traced: %v); supervisor log: %s", stop.Message, traced, readFile(t, filepath.Join(task.Dir, supervisor.FileSupervisorLog)))
+				t.Errorf("message %q (traced: %v); supervisor log: %s", stop.Message, traced, tasktest.ReadFile(t, filepath.Join(task.Dir, supervisor.FileSupervisorLog)))
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 // Package tasktest helps tests that start real tasks: the settings a
-// loaded test box needs, ending whatever a test's tasks left running, and
-// finding a task's processes by its marker. It sits below toolbox, so
+// loaded test box needs, a command that stands in for a dev server,
+// ending whatever a test's tasks left running, finding a task's processes
+// by its marker, and reading the files they leave. It sits below toolbox, so
 // toolbox's own tests and the tests of the packages built on it
 // (through toolboxtest) share it.
 package tasktest
@@ -69,4 +70,21 @@ func SnapshotDir(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// DevServerCommand stands in for the commands users run (npm run dev,
+// pnpm dev, tail -f ...), which do not exist here: a dev server's kind of
+// output on both streams, errors included, then a wait to be stopped.
+const DevServerCommand = `printf '%s\n' 'ready - started server on http://localhost:3000' 'GET / 200 in 12ms' 'HMR update src/App.tsx' ` +
+	`'GET /static/app.css 304' 'TypeError: Cannot read properties of undefined' 'FAIL src/app.test.ts' 'Error: Cannot find module ./missing'; ` +
+	`echo 'warn: deprecated option' >&2; exec sleep 600`
+
+// ReadFile returns the content of path, failing the test when it cannot.
+func ReadFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

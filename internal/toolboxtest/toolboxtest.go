@@ -52,19 +52,12 @@ func NewApp(t *testing.T, env ...string) *toolbox.App {
 	return a
 }
 
-// ReadFile returns the content of path, failing the test when it cannot.
+// ReadFile is tasktest.ReadFile, for the packages built on toolbox.
 func ReadFile(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return tasktest.ReadFile(t, path)
 }
 
-// DevServerCommand stands in for the commands users run (npm run dev,
-// pnpm dev, tail -f ...), which do not exist here: a dev server's kind of
-// output on both streams, errors included, then a wait to be stopped.
-const DevServerCommand = `printf '%s\n' 'ready - started server on http://localhost:3000' 'GET / 200 in 12ms' 'HMR update src/App.tsx' ` +
-	`'GET /static/app.css 304' 'TypeError: Cannot read properties of undefined' 'FAIL src/app.test.ts' 'Error: Cannot find module ./missing'; ` +
-	`echo 'warn: deprecated option' >&2; exec sleep 600`
+// DevServerCommand is tasktest.DevServerCommand, for the packages built
+// on toolbox.
+const DevServerCommand = tasktest.DevServerCommand
