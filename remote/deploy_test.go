@@ -237,6 +237,22 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 	if ans, failed, err := d.Tool(ctx, srv.Alias, "bg_status", []byte(`{}`)); err != nil || failed {
 		t.Errorf("bg_status by the rebuild: %s, %v", ans, err)
 	}
+	// No dist folder: the local lean build, checked again only for a
+	// dirty version (a clean one names its build).
+	lean := filepath.Join(t.TempDir(), "bgtask-tool")
+	if err := os.WriteFile(lean, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.Getenv, d.Lean, d.Version = func(string) string { return "" }, lean, "devel-0123456789ab+dirty"
+	if dep5, err := d.Ensure(ctx, srv.Alias); err != nil || !dep5.Copied {
+		t.Fatalf("the local lean build: %+v, %v", dep5, err)
+	}
+	if err := os.WriteFile(lean, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if dep6, err := d.Ensure(ctx, srv.Alias); err != nil || !dep6.Copied {
+		t.Errorf("a rebuild of the dirty local lean build: %+v, %v; want a copy", dep6, err)
+	}
 }
 
 func TestDeployFailuresAreClear(t *testing.T) {
