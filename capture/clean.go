@@ -607,8 +607,8 @@ func (r *tailRing) each(f func([]byte)) {
 
 // lines returns the kept lines, oldest first, led by a marker when lines
 // were dropped: OmittedMarker in place of the oldest kept line when the
-// line cap dropped them, BytesOmittedMarker in front when the bound in
-// bytes did.
+// line cap dropped them (none when the cap is one line: that line is the
+// newest), and BytesOmittedMarker in front when the bound in bytes did.
 func (r *tailRing) lines() (out []string, omitted int) {
 	out = make([]string, 0, r.n+1)
 	r.each(func(l []byte) { out = append(out, string(l)) })
@@ -616,6 +616,9 @@ func (r *tailRing) lines() (out []string, omitted int) {
 	case omitted == 0:
 	case r.byBytes > 0:
 		out = append([]string{BytesOmittedMarker(omitted)}, out...)
+	case r.max == 1:
+		// No room for a marker: in place of the only line it would leave
+		// nothing, and max_lines=1 asks for the newest line.
 	default:
 		omitted++
 		out[0] = OmittedMarker(omitted)

@@ -316,8 +316,8 @@ func (s *Stream) newest(o Options, total int64, hold bool) (cleaned, error) {
 // omitted inside it (its marker already stands in the first line then).
 func markEarlier(c cleaned, max int, before int64) []string {
 	lines := c.lines
-	if before <= 0 || len(lines) == 0 {
-		return lines
+	if before <= 0 || len(lines) == 0 || max == 1 && !c.bytesFull {
+		return lines // max_lines=1: the newest line, no room for a marker
 	}
 	switch {
 	case c.bytesFull:

@@ -208,3 +208,33 @@ func TestReadRejectsBadRegexBeforeMovingCursor(t *testing.T) {
 		t.Error("a failed read moved the cursor")
 	}
 }
+
+// max_lines=1 asks for the newest line, and gets it: the marker of what
+// came before used to take its place and be all the answer.
+func TestOneLineReadShowsTheNewest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 1 << 20, Backups: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close() }()
+	var lines []string
+	for i := range 3000 {
+		lines = append(lines, fmt.Sprintf("step %d of 3000", i+1))
+	}
+	writeLines(t, w, lines)
+	for _, o := range []ReadOptions{
+		{Clean: Options{MaxLines: 1}},
+		{Clean: Options{MaxLines: 1, Raw: true}},
+		{Since: true, Clean: Options{MaxLines: 1}},
+	} {
+		res, err := Read(dir, "stdout", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Lines) != 1 || res.Lines[0] != "step 3000 of 3000" {
+			t.Errorf("%+v: %q", o, res.Lines)
+		}
+	}
+}
