@@ -65,6 +65,11 @@ type ReadResult struct {
 	// CursorErr is set when a since-read could not save the cursor: the
 	// next read returns these lines again.
 	CursorErr error
+	// QuietPartial is set when the stream ends with a line without
+	// newline that this read did not hold back: the writer is done, or has
+	// been quiet after it for PartialQuiet, which is how a prompt looks.
+	// It is decided once per read, so it agrees with what Lines show.
+	QuietPartial bool
 }
 
 // unreadMarker is the first line of a read that lost lines to rotation.
@@ -118,6 +123,7 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 			hold = true
 		} else {
 			res.TotalLines++
+			res.QuietPartial = true
 		}
 	}
 	var cur Pos

@@ -107,6 +107,7 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		return OutputResult{}, err
 	}
 	res := OutputResult{TaskID: t.ID, Status: t.Status}
+	awaiting := false // stdout ends with a prompt, as its read decided
 	stream := in.Stream
 	for _, s := range []struct {
 		name string
@@ -117,6 +118,9 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 			continue
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
+		if s.name == "stdout" {
+			awaiting = r.QuietPartial
+		}
 		if err == nil && stream == "both" && r.TotalLines == 0 {
 			continue // A stream that never said anything: absent, as one not asked for.
 		}
@@ -137,7 +141,13 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		}
 		*s.text, *s.meta = &text, meta
 	}
-	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && awaitsInput(filepath.Join(t.Dir, "stdout"))
+	if stream == "stderr" {
+		awaiting = awaitsInput(filepath.Join(t.Dir, "stdout"))
+	}
+	// From the stdout read itself when there was one: a second look at
+	// the file later could find it quiet where the read held its last
+	// line back, and report a prompt the answer does not show.
+	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && awaiting
 	return res, nil
 }
 
