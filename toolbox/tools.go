@@ -215,6 +215,7 @@ const StartupMaxLines = 20
 // cursors, which it moves to the end, and condenses each stream to
 // StartupMaxLines, problems first; a stream with nothing is nil.
 func (a *App) startupOutput(ctx context.Context, t *supervisor.Task) (stdout, stderr *string) {
+	settleLogs(ctx, t.Dir)
 	out := [2]*string{}
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, err := capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx),
@@ -226,6 +227,39 @@ func (a *App) startupOutput(ctx context.Context, t *supervisor.Task) (stdout, st
 		out[i] = &text
 	}
 	return out[0], out[1]
+}
+
+// The supervisor copies stdout and stderr to their logs in separate
+// goroutines, so a warning the program printed on stderr before its ready
+// line on stdout can reach its log after that line was seen. Before the
+// ready answer reads the start-up output, both logs must have been still
+// for startupQuiet, at most startupSettleMax (a chatty server).
+const (
+	startupQuiet     = 250 * time.Millisecond
+	startupSettleMax = time.Second
+)
+
+// settleLogs waits until the task's logs in dir have been still for
+// startupQuiet, or startupSettleMax has passed. Files give no event to
+// wait on across processes: it looks every startupQuiet/4.
+func settleLogs(ctx context.Context, dir string) {
+	deadline := time.Now().Add(startupSettleMax)
+	for {
+		var newest time.Time
+		for _, stream := range []string{"stdout", "stderr"} {
+			if fi, err := os.Stat(filepath.Join(dir, stream)); err == nil && fi.ModTime().After(newest) {
+				newest = fi.ModTime()
+			}
+		}
+		if time.Since(newest) >= startupQuiet || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(startupQuiet / 4):
+		}
+	}
 }
 
 // outputOf reads both streams of t with o (no cursor moves); a stream with

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -240,7 +242,8 @@ func TestReadyRunCarriesStartupOutput(t *testing.T) {
 		t.Fatalf("not ready: %+v", r)
 	}
 	if r.Stderr == nil || !strings.Contains(*r.Stderr, "DATABASE_URL is not set") || r.Stdout == nil || !strings.Contains(*r.Stdout, "listening on :3000") {
-		t.Fatalf("the ready answer lacks the start-up output: %+v", r)
+		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stderr"))
+		t.Fatalf("the ready answer lacks the start-up output (its stderr log holds %q): %+v", b, r)
 	}
 	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if out.hasLines() {
