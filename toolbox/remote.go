@@ -414,14 +414,7 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 	if len(recs) == 0 {
 		return nil
 	}
-	byHost := map[string][]remote.Record{}
-	var hosts []string
-	for _, r := range recs {
-		if _, ok := byHost[r.Host]; !ok {
-			hosts = append(hosts, r.Host)
-		}
-		byHost[r.Host] = append(byHost[r.Host], r)
-	}
+	hosts, byHost := groupByHost(recs)
 	type answer struct {
 		list    StatusList
 		notices []Notice
@@ -512,6 +505,19 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 	return notices
 }
 
+// groupByHost groups records by host; hosts lists each host once, in the
+// order of its first record.
+func groupByHost(recs []remote.Record) (hosts []string, byHost map[string][]remote.Record) {
+	byHost = map[string][]remote.Record{}
+	for _, r := range recs {
+		if _, ok := byHost[r.Host]; !ok {
+			hosts = append(hosts, r.Host)
+		}
+		byHost[r.Host] = append(byHost[r.Host], r)
+	}
+	return hosts, byHost
+}
+
 // cleanRemote is cleanup without a task_id on the other hosts: each task
 // started from here is cleaned there by its id (never what others started
 // there) and forgotten here once gone. Hosts are asked in parallel, one
@@ -519,13 +525,11 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 // named in failed.
 func (a *App) cleanRemote(ctx context.Context) (cleaned, running int, failed []string) {
 	recs := remote.RecordsIn(a.Store.Dir)
-	byHost := map[string][]remote.Record{}
-	for _, r := range recs.List() {
-		byHost[r.Host] = append(byHost[r.Host], r)
-	}
+	hosts, byHost := groupByHost(recs.List())
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for host, tasks := range byHost {
+	for _, host := range hosts {
+		tasks := byHost[host]
 		if d, down := a.downHost(host); down {
 			failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks), host, a.downError(d)))
 			continue
