@@ -531,7 +531,9 @@ func (a *App) cleanRemote(ctx context.Context) (cleaned, running int, failed []s
 	for _, host := range hosts {
 		tasks := byHost[host]
 		if d, down := a.downHost(host); down {
+			mu.Lock() // The goroutines of hosts before this one append too.
 			failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks), host, a.downError(d)))
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
