@@ -60,7 +60,7 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
 		-ldflags "-s -w -X $pkg.version=$VERSION -X $pkg.commit=$commit" -o "$dir/bin/bgtask" ./cmd/bgtask
 	cp -R "$work/dist" "$dir/lib/amp-bg-tasks/dist"
 	mkdir -p "$work/archive/$name"
-	cp -R "$dir/bin" "$dir/lib" README.md "$work/archive/$name/"
+	cp -R "$dir/bin" "$dir/lib" README.md docs "$work/archive/$name/"
 	tar -C "$work/archive" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" \
 		-czf "$out/$name.tar.gz" "$name"
 done

@@ -263,14 +263,12 @@ func TestDocsNameTheTools(t *testing.T) {
 	if m == nil || n >= len(counts) || !strings.EqualFold(m[1], counts[n]) {
 		t.Errorf("skill/SKILL.md counts the tools as %q, want %q", m, counts[min(n, len(counts)-1)])
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefixed := regexp.MustCompile(`mcp__[\w-]+__\w+`)
-	for _, doc := range []struct{ name, text string }{
-		{"skill/SKILL.md", skill.Markdown()}, {"agents/AGENTS.md", agents.Guidance()}, {"README.md", string(readme)},
-	} {
+	docs := []struct{ name, text string }{{"skill/SKILL.md", skill.Markdown()}, {"agents/AGENTS.md", agents.Guidance()}}
+	for name, text := range readDocs(t) {
+		docs = append(docs, struct{ name, text string }{name, text})
+	}
+	for _, doc := range docs {
 		for _, name := range prefixed.FindAllString(doc.text, -1) {
 			tool, ok := strings.CutPrefix(name, "mcp__bg_tasks__")
 			if !ok || ToolByCommand(tool) == nil {
@@ -284,6 +282,52 @@ func TestDocsNameTheTools(t *testing.T) {
 		}
 		if !strings.Contains(agents.Instructions(), tool.Name) {
 			t.Errorf("agents/instructions.txt does not mention %s", tool.Name)
+		}
+	}
+}
+
+// readDocs returns the README and every page under docs/, by their paths
+// from the repository's root.
+func readDocs(t *testing.T) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatal("no docs/*.md found")
+	}
+	docs := map[string]string{}
+	for _, p := range append(paths, filepath.Join("..", "README.md")) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[filepath.ToSlash(strings.TrimPrefix(p, ".."+string(filepath.Separator)))] = string(b)
+	}
+	return docs
+}
+
+// The README is what a newcomer reads in five minutes; the reference is in
+// docs/, and every relative link in either leads to a file that exists.
+func TestDocsREADMEIsShortAndLinksResolve(t *testing.T) {
+	t.Parallel()
+	docs := readDocs(t)
+	if n := strings.Count(docs["README.md"], "\n"); n > 300 {
+		t.Errorf("README.md has %d lines; keep it to 300 and move reference material to docs/", n)
+	}
+	link := regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`)
+	for name, text := range docs {
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := filepath.Join("..", filepath.Dir(name), m[1])
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s links to %s, which does not exist", name, m[1])
+			}
+		}
+	}
+	for name := range docs {
+		if name != "README.md" && !strings.Contains(docs["README.md"], "]("+name+")") {
+			t.Errorf("README.md's table of contents does not link %s", name)
 		}
 	}
 }
