@@ -50,6 +50,11 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 		return err
 	}
 	in := &installer{out: a.Stdout, paths: paths, owner: homeOwner(paths.home)}
+	unlock, err := lockInstalls(paths.home, func() { in.printf("Waiting for another install or uninstall of %s to finish...", paths.home) })
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if *uninstall {
 		return in.uninstall()
 	}

@@ -410,3 +410,33 @@ func TestRegisterAgentCreatesFileMeanwhile(t *testing.T) {
 		t.Errorf("after the uninstall the agent's file holds %q (%v), want {}", b, err)
 	}
 }
+
+// Two installs at once into one home, then an uninstall: the record
+// stays true (the second install does not record the first one's edits
+// as the user's), so the uninstall gives back every byte.
+func TestConcurrentInstallsThenUninstall(t *testing.T) {
+	t.Parallel()
+	home := realisticHome(t)
+	before := snapshot(t, home)
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=", "PATH=/usr/bin:/bin"}
+	type result struct {
+		out  string
+		code toolbox.ExitCode
+	}
+	done := make(chan result, 2)
+	for range 2 {
+		a := newApp(t, env...)
+		go func() {
+			var out, errOut strings.Builder
+			a.Stdout, a.Stderr = &out, &errOut
+			code := a.CLI(t.Context(), "bgtask", []string{"install", "--shell", "bash", "--agents", allAgents()})
+			done <- result{out.String() + errOut.String(), code}
+		}()
+	}
+	for range 2 {
+		if r := <-done; r.code != toolbox.ExitOK {
+			t.Fatalf("install: exit %d\n%s", r.code, r.out)
+		}
+	}
+	uninstallRestores(t, newApp(t, env...), home, before)
+}
