@@ -405,15 +405,32 @@ func freeOldestSegment(dir string) string {
 }
 
 // commandEnv is env with BG_TASK_ID set to id (replacing an outer task's
-// marker) and TERM defaulted, since the streams are terminals.
+// marker), TERM defaulted, since the streams are terminals, and without
+// the variables of our own protocol (see protocolVar).
 func commandEnv(env []string, id string) []string {
 	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
-		return strings.HasPrefix(kv, procs.MarkerEnv+"=")
+		name, _, _ := strings.Cut(kv, "=")
+		return name == procs.MarkerEnv || protocolVar(name)
 	})
 	if !slices.ContainsFunc(out, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
 		out = append(out, "TERM=xterm-256color")
 	}
 	return append(out, procs.MarkerEnv+"="+id)
+}
+
+// protocolVar reports whether name is a variable by which an agent speaks
+// to our tools, which a task must not inherit from the call that started
+// it: TOOLBOX_ACTION would make a task that runs one of our toolbox tools
+// (or any other Amp toolbox tool) act on the agent's action, and the
+// thread ids would make a task that reads tasks (a script calling
+// `bgtask logs`, a nested agent) the agent's own reader, taking the
+// lines and notices meant for the agent, and answer as if under Amp.
+func protocolVar(name string) bool {
+	switch name {
+	case "TOOLBOX_ACTION", "AMP_THREAD_ID", "AGENT_THREAD_ID", "AMP_CURRENT_THREAD_ID":
+		return true
+	}
+	return false
 }
 
 // shell is bash, or sh where bash is missing.

@@ -324,3 +324,22 @@ func TestStaleRecordedPIDIsNeverSignalled(t *testing.T) {
 		t.Fatalf("the stranger was signalled: %q", got)
 	}
 }
+
+// A task does not inherit the variables by which the agent spoke to us:
+// a task that runs one of our tools (or `bgtask logs`) must not act on
+// the agent's TOOLBOX_ACTION nor read as the agent's reader.
+func TestTaskDoesNotInheritProtocolVariables(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "TOOLBOX_ACTION=execute", "AMP_THREAD_ID=T-agent", "AGENT_THREAD_ID=T-agent", "AMP_CURRENT_THREAD_ID=T-agent", "BG_KEEP_ME=1")
+	r := startTask(t, a, map[string]any{"command": "env"})
+	task := waitEnd(t, a, r.TaskID)
+	env := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
+	for _, v := range []string{"TOOLBOX_ACTION=", "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID="} {
+		if strings.Contains(env, "\n"+v) || strings.HasPrefix(env, v) {
+			t.Errorf("the task inherited %s...:\n%s", v, env)
+		}
+	}
+	if !strings.Contains(env, "BG_KEEP_ME=1") || !strings.Contains(env, "BG_TASK_ID="+r.TaskID) {
+		t.Errorf("the task lost the rest of its environment:\n%s", env)
+	}
+}
