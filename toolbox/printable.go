@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // MaxLabelLen bounds a label, in characters: it names a task in a list.
@@ -19,8 +21,17 @@ func checkLabel(label string) error {
 	}
 	for i, r := range label {
 		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return &InputError{Param: "label", Msg: fmt.Sprintf("must be printable text: %s at byte %d is not", printable(string(label[i])), i)}
+			_, n := utf8.DecodeRuneInString(label[i:])
+			// The character's own bytes: U+009B is \u009b, not its first
+			// byte read as Latin-1.
+			return &InputError{Param: "label", Msg: fmt.Sprintf("must be printable text: %s at byte %d is not", printable(label[i:i+n]), i)}
 		}
+	}
+	// Wherever a task is named, an id or a label goes (bgtask logs
+	// ID|LABEL, bg_output task_id): a label that is a task id would name
+	// two tasks, or the wrong one.
+	if supervisor.ValidID(label) == nil {
+		return &InputError{Param: "label", Msg: fmt.Sprintf("%q is a task id: a label must not be one, since tasks are named by either", label)}
 	}
 	return nil
 }
@@ -46,7 +57,7 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsPrint(r):
+		case r != utf8.RuneError && unicode.IsPrint(r):
 			b.WriteString(s[i : i+n])
 		default:
 			q := fmt.Sprintf("%+q", string(r)) // ASCII-only: the rune escaped as in Go.
