@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 )
 
 // Transport is the seam between bgtask and another machine: it runs one
@@ -57,7 +59,7 @@ type SSH struct {
 
 // NewSSH returns the transport configured by the environment: $BG_SSH
 // replaces the ssh command and its options (like GIT_SSH_COMMAND), and
-// the master sockets live in ControlDir(stateDir).
+// the master sockets live in ControlDir($XDG_RUNTIME_DIR, stateDir).
 func NewSSH(getenv func(string) string, stateDir string) (*SSH, error) {
 	s := &SSH{Command: []string{"ssh"}}
 	if v := strings.TrimSpace(getenv("BG_SSH")); v != "" {
@@ -70,7 +72,7 @@ func NewSSH(getenv func(string) string, stateDir string) (*SSH, error) {
 		}
 		s.Command = words
 	}
-	dir, err := ControlDir(stateDir)
+	dir, err := ControlDir(getenv("XDG_RUNTIME_DIR"), stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -83,28 +85,84 @@ func NewSSH(getenv func(string) string, stateDir string) (*SSH, error) {
 // it binds, a 17-byte temporary suffix.
 const maxSocketPath = 103
 
-// ControlDir returns the private folder for master sockets: <state
-// dir>/ssh, or, when that path is too long for a socket, a folder in the
-// system's temporary folder named after it. It is created 0700 and
-// refused when it is not ours or others may enter it.
-func ControlDir(stateDir string) (string, error) {
-	dir := filepath.Join(stateDir, "ssh")
-	if len(dir)+1+40+17 > maxSocketPath {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(stateDir)) // A hash never fails.
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("bgtask-%d-%x", os.Getuid(), h.Sum64()))
+// ControlRecord is the file in the state folder that names the private
+// control folder made when there is no XDG_RUNTIME_DIR.
+const ControlRecord = "ssh-control"
+
+// ControlDir returns the private folder for master sockets. A socket
+// there lets anyone who can reach it run commands on the host as the
+// user, so the folder must be the user's own and closed to others.
+// Candidates, first usable one wins:
+//   - $XDG_RUNTIME_DIR/bgtask when runtimeDir is set (the per-user
+//     runtime folder, private by design and emptied at logout);
+//   - the folder named in <stateDir>/ssh-control, made earlier;
+//   - a new folder with a random name in the system's temporary folder,
+//     then recorded in <stateDir>/ssh-control.
+//
+// A candidate that is not a folder of this user's, that others may
+// enter, or whose socket paths would be too long is skipped, never
+// used and never a dead end: a predictable name in a shared folder could
+// have been made first by another local user (who could then neither be
+// trusted nor removed), and a random name is made by mkdir itself, which
+// fails rather than take a folder that is already there.
+func ControlDir(runtimeDir, stateDir string) (string, error) {
+	if runtimeDir != "" && filepath.IsAbs(runtimeDir) {
+		dir := filepath.Join(runtimeDir, "bgtask")
+		if err := os.Mkdir(dir, 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+			if usableControlDir(dir) == nil {
+				return dir, nil
+			}
+		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create the ssh control folder: %w", err)
+	record := filepath.Join(stateDir, ControlRecord)
+	if b, err := os.ReadFile(record); err == nil {
+		if dir := strings.TrimSpace(string(b)); filepath.IsAbs(dir) && usableControlDir(dir) == nil {
+			return dir, nil
+		}
+	}
+	var errs []error
+	for _, tmp := range []string{os.TempDir(), "/tmp"} {
+		dir, err := os.MkdirTemp(tmp, "bgtask-ssh-")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := usableControlDir(dir); err != nil {
+			_ = os.Remove(dir) // Best effort: ours and empty.
+			errs = append(errs, err)
+			continue
+		}
+		// Two first calls at once each make and record a folder: the
+		// last record wins, the other folder serves its call and is
+		// left to the system's cleaning of its temporary folder.
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+			_ = os.Remove(dir) // Best effort.
+			return "", fmt.Errorf("record the ssh control folder: %w", err)
+		}
+		if err := atomicfile.WriteFile(record, []byte(dir+"\n"), 0o600); err != nil {
+			_ = os.Remove(dir) // Best effort.
+			return "", fmt.Errorf("record the ssh control folder: %w", err)
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("create the ssh control folder: %w", errors.Join(errs...))
+}
+
+// usableControlDir says why dir cannot hold master sockets, or nil: it
+// must be a folder (not a link to one) of this user's that only this
+// user may enter, short enough for socket paths.
+func usableControlDir(dir string) error {
+	if len(dir)+1+40+17 > maxSocketPath {
+		return fmt.Errorf("%s: too long a path for sockets", dir)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return "", fmt.Errorf("check the ssh control folder: %w", err)
+		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || (ok && int(st.Uid) != os.Getuid()) || fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("refusing the ssh control folder %s: it must be a folder of yours that only you can enter (mode %04o); remove it and it is made again", dir, fi.Mode().Perm())
+	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s: not a private folder of this user's (mode %v)", dir, fi.Mode())
 	}
-	return dir, nil
+	return nil
 }
 
 // CheckHost refuses a destination that ssh would take for an option or

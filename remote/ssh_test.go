@@ -74,31 +74,107 @@ func TestCheckHost(t *testing.T) {
 	}
 }
 
-func TestControlDirIsPrivate(t *testing.T) {
-	state := t.TempDir()
-	dir, err := remote.ControlDir(state)
+// controlDir is remote.ControlDir, checked private (0700), its temporary
+// folder removed when the test ends.
+func controlDir(t *testing.T, runtimeDir, state string) string {
+	t.Helper()
+	dir, err := remote.ControlDir(runtimeDir, state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("control folder %s: %v, mode %v; want 0700", dir, err, fi.Mode())
+	if !strings.HasPrefix(dir, runtimeDir+"/") || runtimeDir == "" {
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("control folder %s: %v, mode %v; want a 0700 folder", dir, err, fi.Mode())
 	}
-	if _, err := remote.ControlDir(state); err == nil || !strings.Contains(err.Error(), "refusing") {
-		t.Fatalf("a control folder others may enter: %v, want it refused", err)
-	}
-	// A state folder whose socket paths would be too long gets a short one.
-	long := filepath.Join(t.TempDir(), strings.Repeat("x", 80))
-	dir, err = remote.ControlDir(long)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Remove(dir) })
 	if len(dir)+41 > 103-17 {
 		t.Errorf("control folder %s leaves no room for a socket name", dir)
+	}
+	return dir
+}
+
+// shortTemp is a temporary folder with a short path (t.TempDir's are too
+// long for socket paths), removed when the test ends.
+func shortTemp(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// The control folder is $XDG_RUNTIME_DIR/bgtask, else a folder with a
+// random name recorded in the state folder. A candidate another user
+// made first, or one others may enter, or a link, is skipped: never used,
+// never a dead end.
+func TestControlDirIsPrivate(t *testing.T) {
+	runtime, state := shortTemp(t), t.TempDir()
+	if dir := controlDir(t, runtime, state); dir != filepath.Join(runtime, "bgtask") {
+		t.Errorf("with XDG_RUNTIME_DIR: %s, want %s/bgtask", dir, runtime)
+	}
+	// Without it: a random name, recorded, and the same one next time.
+	first := controlDir(t, "", state)
+	if b, err := os.ReadFile(filepath.Join(state, remote.ControlRecord)); err != nil || strings.TrimSpace(string(b)) != first {
+		t.Fatalf("record %q (%v), want %s", b, err, first)
+	}
+	if again := controlDir(t, "", state); again != first {
+		t.Errorf("second call: %s, want the recorded %s", again, first)
+	}
+	other := controlDir(t, "", t.TempDir())
+	if other == first {
+		t.Errorf("two state folders got the same folder %s: the name is not random", first)
+	}
+
+	// Squatted candidates, each skipped.
+	squat := func(name string, how func(dir string) error) {
+		t.Run(name, func(t *testing.T) {
+			runtime := shortTemp(t)
+			bad := filepath.Join(runtime, "bgtask")
+			if err := how(bad); err != nil {
+				t.Fatal(err)
+			}
+			state := t.TempDir()
+			dir := controlDir(t, runtime, state)
+			if dir == bad || strings.HasPrefix(dir, runtime) {
+				t.Fatalf("used the squatted %s", dir)
+			}
+			// The recorded folder, squatted in turn (as after a cleaner
+			// of the temporary folder removed it), is skipped too.
+			if err := os.Remove(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := how(dir); err != nil {
+				t.Fatal(err)
+			}
+			if again := controlDir(t, runtime, state); again == dir || again == bad {
+				t.Fatalf("used the squatted %s", again)
+			}
+		})
+	}
+	squat("others may enter", func(dir string) error { return os.Mkdir(dir, 0o755) })
+	squat("a link to a private folder", func(dir string) error { return os.Symlink(t.TempDir(), dir) })
+	squat("a file", func(dir string) error { return os.WriteFile(dir, nil, 0o600) })
+	if os.Getuid() == 0 {
+		squat("another user's", func(dir string) error {
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return err
+			}
+			return os.Chown(dir, 65534, 65534)
+		})
+	} else {
+		t.Log("not root: the folder made by another user is not tried")
+	}
+	// A runtime folder too long for socket paths is skipped.
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", 80))
+	if err := os.Mkdir(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if dir := controlDir(t, long, t.TempDir()); strings.HasPrefix(dir, long) {
+		t.Errorf("used %s, too long for sockets", dir)
 	}
 }
 
@@ -114,6 +190,7 @@ func newSSH(t *testing.T, srv *remotetest.Server) *remote.SSH {
 		for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
 			_ = s.Exit(context.Background(), h) // Best effort: most have none.
 		}
+		_ = os.RemoveAll(s.ControlDir) // Best effort: a random folder in the temporary folder.
 	})
 	return s
 }
