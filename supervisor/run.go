@@ -42,6 +42,9 @@ type Supervisor struct {
 	// Grace is the time between SIGTERM and SIGKILL when the tree is
 	// killed; zero means procs.DefaultGrace.
 	Grace time.Duration
+	// OnRestart, if set, runs at the first restart by the task's policy
+	// (notifications: "restarting", once).
+	OnRestart func(context.Context, *Task)
 	// OnFinish, if set, runs after the outcome is recorded (notifications).
 	OnFinish func(context.Context, *Task)
 	// Log receives the supervisor's own messages; nil discards them.
@@ -50,7 +53,11 @@ type Supervisor struct {
 
 // Run supervises the task until it ends and returns after recording how.
 // It ignores SIGHUP; SIGTERM or SIGINT mean "stop the task" (bg_stop,
-// recorded as killed), SIGUSR1 "reap it" (the reaper, recorded as reaped).
+// recorded as killed), SIGUSR1 "reap it" (the reaper, recorded as reaped),
+// RestartSignal "run it again now" (bgtask restart). A task with a
+// restart policy (Task.Restart) is run again when its command exits as
+// the policy says, under the same id and into the same logs, with a
+// marker line per restart (RestartMarker).
 func (sv *Supervisor) Run(ctx context.Context) error {
 	if sv.Log == nil {
 		sv.Log = log.New(io.Discard, "", 0)
@@ -64,8 +71,11 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)
 	defer signal.Stop(stop)
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, RestartSignal)
+	defer signal.Stop(again)
 
-	t, child, masters, err := sv.start(ctx)
+	t, run, err := sv.start(ctx)
 	if err != nil {
 		_, _ = fmt.Fprintf(sv.Ready, "%v\n", err) // Best effort: the caller may be gone.
 		_ = sv.Ready.Close()
@@ -77,79 +87,141 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		_, _ = fmt.Fprintf(sv.Ready, "open logs: %v\n", err)
 		_ = sv.Ready.Close()
 		sv.kill(ctx, t)
-		_ = child.Wait()
+		_ = run.child.Wait()
 		_ = Finish(t, StatusFailed, nil, time.Now())
 		return err
 	}
+	out := &lineEnd{w: outW, last: '\n'}
+	input := &switchWriter{}
 	if t.Interactive {
-		stopInput, err := feedInput(t.Dir, masters[0])
+		stopInput, err := feedInput(t.Dir, input)
 		if err != nil {
 			sv.Log.Printf("input: %v", err) // The task runs on; Send will say nobody reads.
 		} else {
 			defer stopInput()
 		}
 	}
-	copied := make(chan error, 2)
 	capErr := &captureErrors{dir: t.Dir}
-	go func() { copied <- pump(masters[0], outW, capErr.report("stdout")) }()
-	go func() { copied <- pump(masters[1], errW, capErr.report("stderr")) }()
-	_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
-	_ = sv.Ready.Close()
-
-	exited := make(chan error, 1)
-	go func() { exited <- child.Wait() }()
 	var timeout <-chan time.Time
 	if dl := t.Deadline(); !dl.IsZero() {
 		timer := time.NewTimer(time.Until(dl))
 		defer timer.Stop()
 		timeout = timer.C
 	}
-	status, done := "", false
-	select {
-	case <-exited:
-		done = true
-	case <-timeout:
-		status = StatusTimeout
-		sv.Log.Printf("timeout after %gm: killing the tree", t.TimeoutMinutes)
-	case sig := <-stop:
-		status = StatusKilled
-		if sig == ReapSignal {
-			status = StatusReaped
+	auto := 0 // restarts by the policy, in this supervisor's life
+	var status string
+	var code int
+	for first := true; ; first = false {
+		input.set(run.masters[0])
+		copied := make(chan error, 2)
+		go func() { copied <- pump(run.masters[0], out, capErr.report("stdout")) }()
+		go func() { copied <- pump(run.masters[1], errW, capErr.report("stderr")) }()
+		if first {
+			_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
+			_ = sv.Ready.Close()
 		}
-		sv.Log.Printf("%v: killing the tree", sig)
+		exited := make(chan error, 1)
+		go func() { exited <- run.child.Wait() }()
+		status = ""
+		done, requested := false, false
+		select {
+		case <-exited:
+			done = true
+		case <-timeout:
+			status = StatusTimeout
+			sv.Log.Printf("timeout after %gm: killing the tree", t.TimeoutMinutes)
+		case sig := <-stop:
+			status = StatusKilled
+			if sig == ReapSignal {
+				status = StatusReaped
+			}
+			sv.Log.Printf("%v: killing the tree", sig)
+		case <-again:
+			requested = true
+			sv.Log.Printf("restart requested: killing the tree")
+		}
+		if !done && !requested && !procs.Alive(ctx, t.Root) {
+			// The command ended on its own just before the stop or the
+			// timeout took effect: record what really happened.
+			<-exited
+			done, status = true, ""
+			sv.Log.Printf("the command had already exited")
+		}
+		// The command is done or must be: end whatever is left of its
+		// tree (a task owns every process it started), then collect its
+		// status.
+		sv.kill(ctx, t)
+		if !done {
+			<-exited
+		}
+		code = exitCode(run.child.ProcessState)
+		input.set(nil)
+		run.drain(copied, sv.Log)
+
+		if status != "" || !requested && !t.Restart.Wants(code, auto) {
+			break
+		}
+		t.Restarts++
+		c := code
+		t.LastExitCode = &c
+		if err := writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts), fileLastExitCode, strconv.Itoa(code)); err != nil {
+			sv.Log.Printf("record restart: %v", err) // bg_status shows the count a restart late.
+		}
+		pause := time.Duration(0)
+		if requested {
+			out.marker("%s %d: exit %d, restarted on request]", RestartMarker, t.Restarts, code)
+		} else {
+			auto++
+			pause = t.Restart.Backoff
+			of := ""
+			if t.Restart.Max > 0 {
+				of = fmt.Sprintf(" of %d", t.Restart.Max)
+			}
+			out.marker("%s %d%s: exit %d, starting again in %s (restart: %s)]", RestartMarker, auto, of, code, pause, t.Restart.Policy)
+			if auto == 1 && sv.OnRestart != nil {
+				sv.OnRestart(ctx, t) // Once: not one alert per crash.
+			}
+		}
+		if pause > 0 {
+			select {
+			case <-time.After(pause):
+			case <-again:
+			case <-timeout:
+				status = StatusTimeout
+			case sig := <-stop:
+				status = StatusKilled
+				if sig == ReapSignal {
+					status = StatusReaped
+				}
+			}
+			if status != "" {
+				break
+			}
+		}
+		next, err := sv.launch(ctx, t, t.ID)
+		if err == nil {
+			t.Root = next.root
+			err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10))
+			if err != nil {
+				_ = syscall.Kill(-next.child.Process.Pid, syscall.SIGKILL) // It cannot be found by its pid.
+				_ = next.child.Wait()
+				closeAll(next.masters[:])
+			}
+		}
+		if err != nil {
+			out.marker("%s: could not start again: %v]", RestartMarker, err)
+			status = StatusFailed
+			break
+		}
+		run = next
 	}
-	if !done && !procs.Alive(ctx, t.Root) {
-		// The command ended on its own just before the stop or the
-		// timeout took effect: record what really happened.
-		<-exited
-		done, status = true, ""
-		sv.Log.Printf("the command had already exited")
-	}
-	// The command is done or must be: end whatever is left of its tree
-	// (a task owns every process it started), then collect its status.
-	sv.kill(ctx, t)
-	if !done {
-		<-exited
-	}
-	code := exitCode(child.ProcessState)
 	if status == "" {
 		status = StatusCompleted
 		if code != 0 {
 			status = StatusFailed
 		}
 	}
-
-	// Read what the PTYs still buffer; the tree is gone, so end of stream
-	// comes at once, unless a stranger holds a terminal.
-	for _, m := range masters {
-		_ = m.SetReadDeadline(time.Now().Add(drainBound)) // Best effort: without it we wait for EOF.
-	}
-	for range masters {
-		if err := <-copied; err != nil {
-			sv.Log.Printf("capture: %v", err)
-		}
-	}
-	for _, c := range []io.Closer{masters[0], masters[1], outW, errW} {
+	for _, c := range []io.Closer{outW, errW} {
 		_ = c.Close() // Best effort: every byte read has been written.
 	}
 	if err := sv.record(ctx, t, capErr, status, &code, time.Now()); err != nil {
@@ -161,49 +233,57 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	return nil
 }
 
+// RestartMarker begins the line written into a task's stdout log at each
+// restart; the line gives the restart's number and the exit code.
+const RestartMarker = "[bgtask: restart"
+
+// RestartSignal asks a supervisor to run its command again now, under the
+// same id (bgtask restart).
+const RestartSignal = syscall.SIGUSR2
+
+// running is one run of the command.
+type running struct {
+	child   *exec.Cmd
+	masters [2]*os.File
+	root    procs.Proc
+}
+
+// drain reads what the PTYs still buffer, then closes them; the tree is
+// gone, so end of stream comes at once, unless a stranger holds a
+// terminal.
+func (r *running) drain(copied <-chan error, l *log.Logger) {
+	for _, m := range r.masters {
+		_ = m.SetReadDeadline(time.Now().Add(drainBound)) // Best effort: without it we wait for EOF.
+	}
+	for range r.masters {
+		if err := <-copied; err != nil {
+			l.Printf("capture: %v", err)
+		}
+	}
+	closeAll(r.masters[:])
+}
+
 // start starts the command under two PTYs, records its pid and ours, and
 // moves the task folder into place.
-func (sv *Supervisor) start(ctx context.Context) (*Task, *exec.Cmd, [2]*os.File, error) {
-	var masters [2]*os.File
+func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	t, err := readTask(sv.Staging)
 	if err != nil {
-		return nil, nil, masters, fmt.Errorf("read task: %w", err)
+		return nil, nil, fmt.Errorf("read task: %w", err)
 	}
-	var ttys [2]*os.File
-	for i := range 2 {
-		if masters[i], ttys[i], err = openPTY(); err != nil {
-			closeAll(masters[:], ttys[:])
-			return nil, nil, masters, err
-		}
-	}
-	cmd := exec.Command(shell(), "-c", t.Command)
-	cmd.Dir = t.Cwd
-	cmd.Env = commandEnv(sv.Env, filepath.Base(sv.Dir))
-	cmd.Stdout, cmd.Stderr = ttys[0], ttys[1]
+	t.Dir = sv.Staging
 	if t.Interactive {
-		// Input typed into stdout's terminal (see feedInput) reaches the
-		// command's stdin, echoed as on a real terminal.
-		cmd.Stdin = ttys[0]
 		if err := makeInput(sv.Staging); err != nil {
-			closeAll(masters[:], ttys[:])
-			return nil, nil, masters, err
+			return nil, nil, err
 		}
 	}
-	// Otherwise stdin stays nil: /dev/null. Setctty makes stdout's terminal
-	// the controlling one; Ctty is a descriptor number in the child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
-	err = cmd.Start()
-	closeAll(ttys[:]) // The child has them; ours would hide its end of output.
+	run, err := sv.launch(ctx, t, filepath.Base(sv.Dir))
 	if err != nil {
-		closeAll(masters[:])
-		return nil, nil, masters, fmt.Errorf("start command in %s: %w", t.Cwd, err)
+		return nil, nil, err
 	}
-	root, err1 := procs.Lookup(ctx, cmd.Process.Pid)
-	self, err2 := procs.Lookup(ctx, os.Getpid())
-	err = errors.Join(err1, err2)
+	self, err := procs.Lookup(ctx, os.Getpid())
 	if err == nil {
 		err = writeStaging(sv.Staging,
-			filePID, strconv.Itoa(root.PID), filePIDStart, strconv.FormatInt(root.Start, 10),
+			filePID, strconv.Itoa(run.root.PID), filePIDStart, strconv.FormatInt(run.root.Start, 10),
 			fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10))
 	}
 	if err == nil {
@@ -213,13 +293,107 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *exec.Cmd, [2]*os.File,
 		err = syscall.Rename(sv.Staging, sv.Dir)
 	}
 	if err != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Nothing ran long enough to matter.
-		_ = cmd.Wait()
-		closeAll(masters[:])
-		return nil, nil, masters, fmt.Errorf("record task: %w", err)
+		_ = syscall.Kill(-run.child.Process.Pid, syscall.SIGKILL) // Nothing ran long enough to matter.
+		_ = run.child.Wait()
+		closeAll(run.masters[:])
+		return nil, nil, fmt.Errorf("record task: %w", err)
 	}
-	t.Dir, t.ID, t.Root, t.Watchdog = sv.Dir, filepath.Base(sv.Dir), root, self
-	return t, cmd, masters, nil
+	t.Dir, t.ID, t.Root, t.Watchdog = sv.Dir, filepath.Base(sv.Dir), run.root, self
+	return t, run, nil
+}
+
+// launch starts t's command under two fresh PTYs, as task id.
+func (sv *Supervisor) launch(ctx context.Context, t *Task, id string) (*running, error) {
+	r := &running{}
+	var ttys [2]*os.File
+	var err error
+	for i := range 2 {
+		if r.masters[i], ttys[i], err = openPTY(); err != nil {
+			closeAll(r.masters[:], ttys[:])
+			return nil, err
+		}
+	}
+	cmd := exec.Command(shell(), "-c", t.Command)
+	cmd.Dir = t.Cwd
+	cmd.Env = commandEnv(sv.Env, id)
+	cmd.Stdout, cmd.Stderr = ttys[0], ttys[1]
+	if t.Interactive {
+		// Input typed into stdout's terminal (see feedInput) reaches the
+		// command's stdin, echoed as on a real terminal.
+		cmd.Stdin = ttys[0]
+	}
+	// Otherwise stdin stays nil: /dev/null. Setctty makes stdout's terminal
+	// the controlling one; Ctty is a descriptor number in the child.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	err = cmd.Start()
+	closeAll(ttys[:]) // The child has them; ours would hide its end of output.
+	if err != nil {
+		closeAll(r.masters[:])
+		return nil, fmt.Errorf("start command in %s: %w", t.Cwd, err)
+	}
+	r.child = cmd
+	if r.root, err = procs.Lookup(ctx, cmd.Process.Pid); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Not recorded: nothing could find it.
+		_ = cmd.Wait()
+		closeAll(r.masters[:])
+		return nil, fmt.Errorf("record command: %w", err)
+	}
+	return r, nil
+}
+
+// lineEnd passes the stdout log's writes on, remembering the last
+// byte, so that a marker line starts on a line of its own.
+type lineEnd struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last byte
+}
+
+func (l *lineEnd) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// marker writes one line of the supervisor's own, after a line break if
+// the command's last line had none.
+func (l *lineEnd) marker(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := fmt.Sprintf(format, args...) + "\n"
+	if l.last != '\n' {
+		line = "\n" + line
+	}
+	if _, err := io.WriteString(l.w, line); err == nil {
+		l.last = '\n'
+	}
+}
+
+// switchWriter sends input to the current run's terminal; between runs
+// it is dropped (nobody could read it).
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = w
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	w := s.w
+	s.mu.Unlock()
+	if w == nil {
+		return len(p), nil
+	}
+	return w.Write(p)
 }
 
 func (sv *Supervisor) kill(ctx context.Context, t *Task) {

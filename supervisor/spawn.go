@@ -44,6 +44,9 @@ type Request struct {
 	// Restarts counts the restarts of the task this one replaces (bgtask
 	// restart): 0 for a new task.
 	Restarts int
+	// Restart is when the supervisor runs the command again after it
+	// exits on its own.
+	Restart RestartPolicy
 }
 
 // StartError reports that a task could not be started; nothing of it is
@@ -110,6 +113,14 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	}
 	if r.Restarts > 0 {
 		kv = append(kv, fileRestarts, strconv.Itoa(r.Restarts)) // A file less for every new task.
+	}
+	if err := r.Restart.Check(); err != nil {
+		cleanup()
+		return fail(err)
+	}
+	if p := r.Restart; p.Policy != "" && p.Policy != RestartNo {
+		kv = append(kv, fileRestart, p.Policy, fileMaxRestarts, strconv.Itoa(p.Max),
+			fileBackoff, strconv.FormatFloat(p.Backoff.Seconds(), 'f', -1, 64))
 	}
 	if err := writeStaging(staging, kv...); err != nil {
 		cleanup()

@@ -51,9 +51,13 @@ const (
 	// fileCaptureError says what output could not be written (a full
 	// disk) and how many bytes were dropped; absent when nothing was.
 	fileCaptureError = "capture_error"
-	fileInteractive  = "interactive" // "true": stdin is a terminal fed through fileInput
-	fileRestarts     = "restarts"    // how often the task was restarted under its label
-	fileInput        = ".input"      // a FIFO: what Send writes, the supervisor types
+	fileInteractive  = "interactive"    // "true": stdin is a terminal fed through fileInput
+	fileRestarts     = "restarts"       // how often the command was run again, under the same id
+	fileLastExitCode = "last_exit_code" // the exit code before the latest restart
+	fileRestart      = "restart"        // the restart policy: on_failure or always; absent: no
+	fileMaxRestarts  = "max_restarts"   // 0 or absent: no limit
+	fileBackoff      = "backoff_seconds"
+	fileInput        = ".input" // a FIFO: what Send writes, the supervisor types
 	// FileSupervisorLog collects what the supervisor itself has to say
 	// (a failed notification, a panic): never the task's output.
 	FileSupervisorLog = "supervisor.log"
@@ -144,9 +148,14 @@ type Task struct {
 	CaptureError string
 	// Interactive tasks read stdin from a terminal that Send types into.
 	Interactive bool
-	// Restarts counts how often the task was restarted (bgtask restart),
-	// each restart replacing the task before under the same label.
-	Restarts   int
+	// Restarts counts how often the command was run again under this id:
+	// by its restart policy or by bgtask restart.
+	Restarts int
+	// LastExitCode is the exit code of the run before the latest
+	// restart; nil before any.
+	LastExitCode *int
+	// Restart is when the supervisor runs the command again.
+	Restart    RestartPolicy
 	ExitCode   *int
 	StartedAt  time.Time
 	FinishedAt time.Time // zero while running
@@ -154,6 +163,51 @@ type Task struct {
 	TimeoutMinutes float64
 	Notify         string
 	Log            capture.WriterOptions
+}
+
+// Restart policies.
+const (
+	RestartNo        = "no"
+	RestartOnFailure = "on_failure"
+	RestartAlways    = "always"
+)
+
+// RestartPolicy says when a task's supervisor runs its command again
+// after it exits on its own (a stop, a timeout or the reaper end it for
+// good).
+type RestartPolicy struct {
+	Policy  string        // RestartNo (or ""), RestartOnFailure or RestartAlways
+	Max     int           // restarts by the policy at most; 0: no limit
+	Backoff time.Duration // the pause before each
+}
+
+// Wants reports whether the policy runs the command again after it exited
+// with code, having restarted it done times already.
+func (p RestartPolicy) Wants(code, done int) bool {
+	if p.Max > 0 && done >= p.Max {
+		return false
+	}
+	switch p.Policy {
+	case RestartAlways:
+		return true
+	case RestartOnFailure:
+		return code != 0
+	}
+	return false
+}
+
+// Check reports a policy that is not one of the known words, or bounds
+// out of range.
+func (p RestartPolicy) Check() error {
+	switch p.Policy {
+	case "", RestartNo, RestartOnFailure, RestartAlways:
+	default:
+		return fmt.Errorf("restart %q: want no, on_failure or always", p.Policy)
+	}
+	if p.Max < 0 || p.Backoff < 0 {
+		return fmt.Errorf("max_restarts and backoff_seconds must not be negative")
+	}
+	return nil
 }
 
 // Deadline is when the supervisor kills the task, or zero for none.
@@ -305,6 +359,19 @@ func readTask(dir string) (*Task, error) {
 	t.CaptureError = r.opt(fileCaptureError)
 	t.Interactive = r.opt(fileInteractive) == "true"
 	t.Restarts = r.int(fileRestarts)
+	if s := r.opt(fileLastExitCode); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			t.LastExitCode = &n
+		}
+	}
+	t.Restart.Policy = r.opt(fileRestart)
+	if t.Restart.Policy == "" {
+		t.Restart.Policy = RestartNo
+	}
+	t.Restart.Max = r.int(fileMaxRestarts)
+	if secs, err := strconv.ParseFloat(r.opt(fileBackoff), 64); err == nil {
+		t.Restart.Backoff = time.Duration(secs * float64(time.Second))
+	}
 	t.Log.MaxBytes = int64(r.int(fileLogMaxBytes))
 	t.Log.Backups = r.int(fileLogBackups)
 	if t.Label == "" {

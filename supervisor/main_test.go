@@ -1,0 +1,60 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+)
+
+// The test binary plays a task's supervisor (Store.Start runs it with
+// SuperviseArg) and the commands tasks run (the helpers registered here).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
+		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"),
+			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
+			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
+			OnFinish: func(_ context.Context, t *Task) {
+				appendLine(filepath.Join(t.Dir, "events"), fmt.Sprintf("finished %s after %d restarts", t.Status, t.Restarts))
+			},
+		}
+		if err := sv.Run(context.Background()); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	helpers.Register("crash-times", crashTimes)
+	helpers.Register("hang", helperproc.Hang)
+	helpers.Main(m)
+}
+
+var helpers helperproc.Registry
+
+// crashTimes FILE N prints a line, then exits 3 the first N times it is
+// run (counted in FILE) and stays up after, printing "up".
+func crashTimes(args []string) int {
+	b, _ := os.ReadFile(args[0])
+	n, _ := strconv.Atoi(args[1])
+	runs := len(b)
+	_ = os.WriteFile(args[0], append(b, 'x'), 0o600)
+	if runs < n {
+		fmt.Printf("run %d: crashing", runs+1) // No newline: the marker starts its own line.
+		return 3
+	}
+	fmt.Println("up")
+	return helperproc.Hang(nil)
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = fmt.Fprintln(f, line)
+}
