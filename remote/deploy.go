@@ -252,8 +252,11 @@ func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
 	}
 	dep := Deployed{Host: host, Platform: p.String(), Uname: lines[0], Version: d.Version,
 		Dir: BinDir + "/" + safeName(d.Version) + "-" + bin.SHA256[:12], DeployedAt: time.Now().UTC()}
-	if !containsLine(lines[1:], filepath.Base(dep.Dir)) {
-		if err := d.copy(ctx, host, bin, dep.Dir); err != nil {
+	// A folder of that name is not trusted for its name: one whose
+	// binary is missing or damaged, or that lacks a link, is replaced.
+	there := containsLine(lines[1:], filepath.Base(dep.Dir))
+	if !there || !d.intact(ctx, host, bin, dep.Dir) {
+		if err := d.copy(ctx, host, bin, dep.Dir, there); err != nil {
 			return Deployed{}, err
 		}
 		dep.Copied = true
@@ -261,10 +264,26 @@ func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
 	return dep, d.save(dep)
 }
 
+// intact reports whether dir on host holds bin, by its checksum there,
+// with every link: a deploy folder someone changed since (a file
+// removed, a binary cut short by a full disk, replaced) is not.
+func (d *Deployer) intact(ctx context.Context, host string, bin Binary, dir string) bool {
+	script := "d=" + dir + "; [ ! -L $d ] && [ -O $d ] && [ -x $d/bgtask-tool ] || exit 3; " +
+		"s=$( (sha256sum $d/bgtask-tool || shasum -a 256 $d/bgtask-tool) 2>/dev/null | cut -d\" \" -f1); " +
+		"[ \"$s\" = " + bin.SHA256 + " ] || exit 4"
+	for _, l := range d.Links {
+		script += "; [ \"$(readlink $d/" + safeName(l) + ")\" = bgtask-tool ] || exit 5"
+	}
+	_, _, code, err := d.run(ctx, host, "sh -c '"+script+"'", nil)
+	return err == nil && code == 0
+}
+
 // copy sends bin to a temporary folder on host, verifies its checksum
 // there, adds the links and renames the folder into place: a folder
-// named for a version is always complete.
-func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string) error {
+// named for a version is always complete. With replace, a folder of
+// that name found damaged is moved aside and removed first; without, one
+// that another deploy put in place meanwhile is kept.
+func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string, replace bool) error {
 	f, err := os.Open(bin.Path)
 	if err != nil {
 		return fmt.Errorf("deploy to %s: %w", host, err)
@@ -281,8 +300,11 @@ func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string
 		"if ! cat > $t/bgtask-tool; then rm -rf $t; exit 91; fi; " +
 		"s=$( (sha256sum $t/bgtask-tool || shasum -a 256 $t/bgtask-tool) 2>/dev/null | cut -d\" \" -f1); " +
 		"if [ \"$s\" != " + bin.SHA256 + " ]; then rm -rf $t; echo \"checksum after the copy: got ${s:-none}, want " + bin.SHA256 + "\" >&2; exit 92; fi; " +
-		"chmod 700 $t/bgtask-tool" + links + " || { rm -rf $t; exit 93; }; " +
-		"if [ -d " + dir + " ]; then rm -rf $t; else mv $t " + dir + "; fi"
+		"chmod 700 $t/bgtask-tool" + links + " || { rm -rf $t; exit 93; }; "
+	if replace {
+		script += "if [ -e " + dir + " ] || [ -L " + dir + " ]; then o=$(mktemp -d $b/.damaged.XXXXXX) && mv " + dir + " $o/ && rm -rf $o || { rm -rf $t; exit 94; }; fi; "
+	}
+	script += "if [ -d " + dir + " ]; then rm -rf $t; else mv $t " + dir + "; fi"
 	_, errOut, code, err := d.run(ctx, host, "sh -c '"+script+"'", f)
 	if err != nil {
 		return err
@@ -380,15 +402,27 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 		code, err := d.Transport.Run(ctx, host, cmd, bytes.NewReader(params), &out, &errOut)
 		switch {
 		case err != nil:
+			if IsKind(err, KindDropped) {
+				// Also what a tool killed there by a signal looks
+				// like (ssh reports it so): the next call checks the
+				// folder's content before it runs it again.
+				d.Forget(host)
+			}
 			return nil, false, err
-		case code == 127 && attempt == 0:
-			d.Forget(host) // Removed there since: deploy again.
+		case (code == 127 || code == 126) && attempt == 0:
+			// Removed there since (127), or not runnable (126: cut
+			// short, its mode changed): deploy again, which checks
+			// the folder's content, not its name.
+			d.Forget(host)
 			continue
 		case code == 0 || code == 1:
 			if b := bytes.TrimSpace(out.Bytes()); json.Valid(b) {
 				return b, code == 1, nil
 			}
 		}
+		// Not retried (a bg_run may have started its task), but the
+		// next call checks the folder's content again.
+		d.Forget(host)
 		return nil, false, &Error{Host: host, Kind: KindRemote, Detail: lastLines(errOut.String()+"\n"+out.String(), 2),
 			Fix: fmt.Sprintf("bgtask-tool in ~/%s there answered with exit status %d and no JSON", dep.Dir, code), Err: errors.New("no answer")}
 	}

@@ -318,3 +318,61 @@ func TestDeployToAnUnwritableHome(t *testing.T) {
 		t.Errorf("a deploy folder of root's: %v", err)
 	}
 }
+
+// A deploy folder is trusted for its content, not its name: one missing
+// its binary or a link, or whose binary differs from its checksum, is
+// deployed again, by a bgtask that has no record of it (Deploy) and by
+// one whose record names it (Tool).
+func TestDeployRepairsDamagedFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cross-builds and deploys the lean binaries")
+	}
+	srv := remotetest.Start(t)
+	dist := remotetest.BuildDist(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := newDeployer(t, srv, dist)
+	dep, err := d.Deploy(ctx, srv.Alias)
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, srv.Log())
+	}
+	good := srv.Run(t, "cd; sha256sum "+dep.Dir+"/bgtask-tool | cut -d' ' -f1")
+	intact := func(what string) {
+		t.Helper()
+		if got := srv.Run(t, "cd; sha256sum "+dep.Dir+"/bgtask-tool | cut -d' ' -f1; readlink "+dep.Dir+"/bg-run"); got != good+"bgtask-tool\n" {
+			t.Errorf("%s: the folder holds %q, want %q and the link", what, got, good)
+		}
+	}
+	for _, damage := range []struct{ name, cmd string }{
+		{"binary removed", "rm " + dep.Dir + "/bgtask-tool"},
+		{"link removed", "rm " + dep.Dir + "/bg-run"},
+		{"binary cut short", "truncate -s 4096 " + dep.Dir + "/bgtask-tool"},
+		{"binary replaced", "printf '#!/bin/sh\\necho {}\\n' > " + dep.Dir + "/bgtask-tool"},
+	} {
+		srv.Run(t, "cd; "+damage.cmd)
+		dep2, err := newDeployer(t, srv, dist).Deploy(ctx, srv.Alias)
+		if err != nil || !dep2.Copied || dep2.Dir != dep.Dir {
+			t.Errorf("%s: deploy %+v, %v; want a copy into %s", damage.name, dep2, err, dep.Dir)
+		}
+		intact(damage.name)
+	}
+	// Through a record: a tool removed there fails to start; the call
+	// deploys again and answers.
+	srv.Run(t, "cd; rm "+dep.Dir+"/bg-status")
+	if ans, failed, err := d.Tool(ctx, srv.Alias, "bg_status", []byte(`{}`)); err != nil || failed {
+		t.Errorf("after the tool was removed: %s, %v, %v", ans, failed, err)
+	}
+	// A binary cut short dies there by a signal: that call fails (it
+	// is not run again, a bg_run may have started), the next one
+	// deploys again and answers.
+	srv.Run(t, "cd; truncate -s 4096 "+dep.Dir+"/bgtask-tool")
+	_, _, err = d.Tool(ctx, srv.Alias, "bg_status", []byte(`{}`))
+	t.Logf("a call to the binary cut short: %v", err)
+	if ans, failed, err := d.Tool(ctx, srv.Alias, "bg_status", []byte(`{}`)); err != nil || failed {
+		t.Errorf("the call after the binary was cut short: %s, %v, %v", ans, failed, err)
+	}
+	intact("cut short, through a record")
+	if out := srv.Run(t, "ls -A ~/"+remote.BinDir); strings.TrimSpace(out) != filepath.Base(dep.Dir) {
+		t.Errorf("left in the deploy folder: %q", out)
+	}
+}
