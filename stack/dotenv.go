@@ -33,8 +33,8 @@ func parseDotEnv(path string, b []byte) ([]string, error) {
 		text = strings.TrimPrefix(text, "export ")
 		k, v, ok := strings.Cut(text, "=")
 		k = strings.TrimSpace(k)
-		if !ok || !envKey(k) {
-			return nil, &Error{File: path, Line: i + 1, Msg: fmt.Sprintf("want KEY=VALUE, got %q", clip(text))}
+		if !ok || !EnvKey(k) {
+			return nil, &Error{File: path, Line: i + 1, Msg: fmt.Sprintf("want KEY=VALUE, got %q", Clip(text))}
 		}
 		v = strings.TrimSpace(v)
 		switch {
@@ -53,8 +53,8 @@ func parseDotEnv(path string, b []byte) ([]string, error) {
 	return out, nil
 }
 
-// envKey: a shell variable name.
-func envKey(s string) bool {
+// EnvKey: a shell variable name.
+func EnvKey(s string) bool {
 	if s == "" || s[0] >= '0' && s[0] <= '9' {
 		return false
 	}

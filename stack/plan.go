@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// check finds what makes the stack unusable as a whole: a dependency on
+// Check finds what makes the stack unusable as a whole: a dependency on
 // an unknown service, on itself or in a cycle, and process_healthy on a
 // service with no readiness probe.
-func (s *Stack) check() error {
+func (s *Stack) Check() error {
 	for _, v := range s.Services {
 		for _, d := range v.DependsOn {
 			dep := s.Service(d.Name)

@@ -43,8 +43,8 @@ func parseProcfile(path string, b []byte, env []string, getenv func(string) stri
 		}
 		name, cmd, ok := strings.Cut(text, ":")
 		name, cmd = strings.TrimSpace(name), strings.TrimSpace(cmd)
-		if !ok || !validName(name) {
-			return nil, &Error{File: path, Line: n, Msg: fmt.Sprintf("want `name: command` (name of letters, digits, _ and -), got %q", clip(text))}
+		if !ok || !ValidName(name) {
+			return nil, &Error{File: path, Line: n, Msg: fmt.Sprintf("want `name: command` (name of letters, digits, _ and -), got %q", Clip(text))}
 		}
 		if cmd == "" {
 			return nil, &Error{File: path, Line: n, Msg: fmt.Sprintf("%s has no command", name)}
@@ -68,9 +68,9 @@ func parseProcfile(path string, b []byte, env []string, getenv func(string) stri
 	return s, nil
 }
 
-// validName: letters, digits, _ and -, as foreman's Procfile pattern, and
+// ValidName: letters, digits, _ and -, as foreman's Procfile pattern, and
 // at most 64 bytes (it becomes a task label).
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
@@ -82,8 +82,8 @@ func validName(s string) bool {
 	return true
 }
 
-// clip shortens a quoted line in an error.
-func clip(s string) string {
+// Clip shortens a quoted line in an error.
+func Clip(s string) string {
 	if len(s) > 60 {
 		return s[:57] + "..."
 	}

@@ -192,10 +192,22 @@ func (s *Stack) Names() []string {
 	return out
 }
 
-// Load reads the stack file at path (a Procfile, or else a process-compose
-// file), with getenv the caller's environment (for PORT). Any fault in it
-// is an *Error, and then the Stack is nil.
-func Load(path string, getenv func(string) string) (*Stack, error) {
+// ParseFunc parses a process-compose file's bytes (compose.Parse): it is
+// passed in so that this package links no YAML (see package compose).
+type ParseFunc func(path string, b []byte) (*Stack, error)
+
+// ErrNoYAML reports a process-compose file given to Load without a
+// ParseFunc.
+var ErrNoYAML = errors.New("process-compose files need the YAML parser (package compose), which this build leaves out")
+
+// IsProcfile reports whether path names a Procfile (Procfile,
+// Procfile.dev, ...) rather than a process-compose file.
+func IsProcfile(path string) bool { return strings.HasPrefix(filepath.Base(path), "Procfile") }
+
+// Load reads the stack file at path: a Procfile, with getenv the
+// caller's environment (for PORT), or else a process-compose file, with
+// parseYAML. Any fault in it is an *Error, and then the Stack is nil.
+func Load(path string, getenv func(string) string, parseYAML ParseFunc) (*Stack, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
@@ -205,22 +217,23 @@ func Load(path string, getenv func(string) string) (*Stack, error) {
 		return nil, &Error{File: abs, Msg: "cannot read: " + errors.Unwrap(err).Error(), Err: err}
 	}
 	var s *Stack
-	if strings.HasPrefix(filepath.Base(abs), "Procfile") {
+	switch {
+	case IsProcfile(abs):
 		env, err := loadDotEnv(filepath.Join(filepath.Dir(abs), ".env"))
 		if err != nil {
 			return nil, err
 		}
-		s, err = parseProcfile(abs, b, env, getenv)
-		if err != nil {
+		if s, err = parseProcfile(abs, b, env, getenv); err != nil {
 			return nil, err
 		}
-	} else {
-		s, err = parseCompose(abs, b)
-		if err != nil {
+	case parseYAML == nil:
+		return nil, &Error{File: abs, Msg: ErrNoYAML.Error(), Err: ErrNoYAML}
+	default:
+		if s, err = parseYAML(abs, b); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	return s, nil

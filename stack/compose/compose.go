@@ -1,4 +1,11 @@
-package stack
+// Package compose reads the documented subset of a process-compose.yaml
+// into a stack.Stack (see docs/stacks.md), with go.yaml.in/yaml/v3 for
+// line numbers. It is apart from package stack so that the lean
+// bgtask-tool, started on every agent tool call, does not link YAML: its
+// package initialisation costs about 0.4 ms a start (GODEBUG=inittrace=1),
+// measured in BENCHMARKS.md. It does not check dependencies
+// (stack.Stack.Check does) nor interpolate ${VAR}.
+package compose
 
 import (
 	"errors"
@@ -9,19 +16,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"go.yaml.in/yaml/v3"
 )
 
-// parseCompose reads the supported subset of a process-compose file (see
+// Parse reads the supported subset of a process-compose file (see
 // docs/stacks.md); other keys become Notes.
-func parseCompose(path string, b []byte) (*Stack, error) {
+func Parse(path string, b []byte) (*stack.Stack, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, yamlError(path, err)
 	}
-	p := &composeParser{file: path, dir: filepath.Dir(path), s: &Stack{File: path}}
+	p := &composeParser{file: path, dir: filepath.Dir(path), s: &stack.Stack{File: path}}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, &Error{File: path, Msg: "is empty (want a processes: mapping)"}
+		return nil, &stack.Error{File: path, Msg: "is empty (want a processes: mapping)"}
 	}
 	if err := p.root(resolve(doc.Content[0])); err != nil {
 		return nil, err
@@ -30,8 +38,8 @@ func parseCompose(path string, b []byte) (*Stack, error) {
 }
 
 // yamlError turns the YAML library's message ("yaml: line 3: ...") into
-// an *Error with that line.
-func yamlError(path string, err error) *Error {
+// an *stack.Error with that line.
+func yamlError(path string, err error) *stack.Error {
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -45,20 +53,20 @@ func yamlError(path string, err error) *Error {
 			line, msg = n, strings.TrimSpace(after)
 		}
 	}
-	return &Error{File: path, Line: line, Msg: "not valid YAML: " + msg, Err: err}
+	return &stack.Error{File: path, Line: line, Msg: "not valid YAML: " + msg, Err: err}
 }
 
 type composeParser struct {
 	file, dir string
-	s         *Stack
+	s         *stack.Stack
 }
 
 func (p *composeParser) errf(n *yaml.Node, format string, args ...any) error {
-	return &Error{File: p.file, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
+	return &stack.Error{File: p.file, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (p *composeParser) ignore(n *yaml.Node, key, why string) {
-	p.s.Ignored = append(p.s.Ignored, Note{Line: n.Line, Key: key, Why: why})
+	p.s.Ignored = append(p.s.Ignored, stack.Note{Line: n.Line, Key: key, Why: why})
 }
 
 // resolve follows an alias (*name) to the node it names.
@@ -125,10 +133,10 @@ func (p *composeParser) root(n *yaml.Node) error {
 
 func (p *composeParser) process(k, n *yaml.Node) error {
 	name := k.Value
-	if !validName(name) {
-		return p.errf(k, "process name %q: use letters, digits, _, - and . (at most 64)", clip(name))
+	if !stack.ValidName(name) {
+		return p.errf(k, "process name %q: use letters, digits, _, - and . (at most 64)", stack.Clip(name))
 	}
-	sv := &Service{Name: name, Dir: p.dir, Line: k.Line, Restart: Restart{Policy: RestartNo, Backoff: DefaultBackoff}}
+	sv := &stack.Service{Name: name, Dir: p.dir, Line: k.Line, Restart: stack.Restart{Policy: stack.RestartNo, Backoff: stack.DefaultBackoff}}
 	at := "processes." + name
 	err := p.each(n, at, func(k, v *yaml.Node) error {
 		key := at + "." + k.Value
@@ -148,7 +156,7 @@ func (p *composeParser) process(k, n *yaml.Node) error {
 			return p.environment(v, key, &sv.Env)
 		case "depends_on":
 			return p.each(v, key, func(k, v *yaml.Node) error {
-				d := Dependency{Name: k.Value, Condition: Started, Line: k.Line}
+				d := stack.Dependency{Name: k.Value, Condition: stack.Started, Line: k.Line}
 				err := p.each(v, key+"."+k.Value, func(ck, cv *yaml.Node) error {
 					if ck.Value != "condition" {
 						p.ignore(ck, key+"."+k.Value+"."+ck.Value, "")
@@ -158,9 +166,9 @@ func (p *composeParser) process(k, n *yaml.Node) error {
 					if err := p.str(cv, key+"."+k.Value+".condition", &c); err != nil {
 						return err
 					}
-					switch Condition(c) {
-					case Started, Healthy, CompletedSuccessfully:
-						d.Condition = Condition(c)
+					switch stack.Condition(c) {
+					case stack.Started, stack.Healthy, stack.CompletedSuccessfully:
+						d.Condition = stack.Condition(c)
 					default:
 						return p.errf(cv, "%s.%s.condition: %q is not one of process_started, process_healthy, process_completed_successfully", key, k.Value, c)
 					}
@@ -235,16 +243,16 @@ func (p *composeParser) environment(n *yaml.Node, key string, dst *[]string) err
 		for _, e := range n.Content {
 			e = resolve(e)
 			k, _, ok := strings.Cut(e.Value, "=")
-			if e.Kind != yaml.ScalarNode || !ok || !envKey(k) {
-				return p.errf(e, "%s: want KEY=VALUE, got %q", key, clip(e.Value))
+			if e.Kind != yaml.ScalarNode || !ok || !stack.EnvKey(k) {
+				return p.errf(e, "%s: want KEY=VALUE, got %q", key, stack.Clip(e.Value))
 			}
 			*dst = append(*dst, e.Value)
 		}
 		return nil
 	case yaml.MappingNode:
 		return p.each(n, key, func(k, v *yaml.Node) error {
-			if !envKey(k.Value) || v.Kind != yaml.ScalarNode {
-				return p.errf(k, "%s: want KEY: VALUE, got %q", key, clip(k.Value))
+			if !stack.EnvKey(k.Value) || v.Kind != yaml.ScalarNode {
+				return p.errf(k, "%s: want KEY: VALUE, got %q", key, stack.Clip(k.Value))
 			}
 			*dst = append(*dst, k.Value+"="+v.Value)
 			return nil
@@ -253,13 +261,13 @@ func (p *composeParser) environment(n *yaml.Node, key string, dst *[]string) err
 	return p.errf(n, "%s must be a list of KEY=VALUE", key)
 }
 
-func (p *composeParser) probe(n *yaml.Node, key string) (*Probe, error) {
-	pr := &Probe{Period: DefaultPeriod, Timeout: DefaultTimeout, FailureThreshold: DefaultFailureThreshold}
+func (p *composeParser) probe(n *yaml.Node, key string) (*stack.Probe, error) {
+	pr := &stack.Probe{Period: stack.DefaultPeriod, Timeout: stack.DefaultTimeout, FailureThreshold: stack.DefaultFailureThreshold}
 	err := p.each(n, key, func(k, v *yaml.Node) error {
 		sub := key + "." + k.Value
 		switch k.Value {
 		case "http_get":
-			h := &HTTPGet{Scheme: "http", Host: "127.0.0.1", Path: "/"}
+			h := &stack.HTTPGet{Scheme: "http", Host: "127.0.0.1", Path: "/"}
 			pr.HTTP = h
 			return p.each(v, sub, func(k, v *yaml.Node) error {
 				switch k.Value {
@@ -324,7 +332,7 @@ func (p *composeParser) probe(n *yaml.Node, key string) (*Probe, error) {
 	return pr, nil
 }
 
-func (p *composeParser) availability(n *yaml.Node, key string, r *Restart) error {
+func (p *composeParser) availability(n *yaml.Node, key string, r *stack.Restart) error {
 	return p.each(n, key, func(k, v *yaml.Node) error {
 		sub := key + "." + k.Value
 		switch k.Value {
@@ -334,10 +342,10 @@ func (p *composeParser) availability(n *yaml.Node, key string, r *Restart) error
 				return err
 			}
 			switch s {
-			case RestartNo, RestartOnFailure, RestartAlways:
+			case stack.RestartNo, stack.RestartOnFailure, stack.RestartAlways:
 				r.Policy = s
 			case "exit_on_failure":
-				r.Policy = RestartNo
+				r.Policy = stack.RestartNo
 				p.ignore(v, sub+": exit_on_failure", "other services are not stopped when it fails; taken as no")
 			default:
 				return p.errf(v, "%s must be no, on_failure or always, got %q", sub, s)
