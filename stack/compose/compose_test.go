@@ -155,7 +155,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-
 func golden(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
