@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 	helpers.Register("signal-report", helperproc.SignalReport)
 	helpers.Register("tree", helperproc.Tree)
 	helpers.Register("graceful", helperproc.Graceful)
+	helpers.Register("listen", listenHelper)
 	helpers.Main(m)
 }
 
