@@ -76,4 +76,3 @@ func TestListenersOnNameTheHolder(t *testing.T) {
 		t.Errorf("after the holder died: %+v, %v", ls, err)
 	}
 }
-
