@@ -47,6 +47,8 @@ type Request struct {
 	// Restart is when the supervisor runs the command again after it
 	// exits on its own.
 	Restart RestartPolicy
+	// Stack is the stack file declaring the task as a service; "" for none.
+	Stack string
 }
 
 // StartError reports that a task could not be started; nothing of it is
@@ -113,6 +115,9 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	}
 	if r.Restarts > 0 {
 		kv = append(kv, fileRestarts, strconv.Itoa(r.Restarts)) // A file less for every new task.
+	}
+	if r.Stack != "" {
+		kv = append(kv, fileStack, r.Stack)
 	}
 	if err := r.Restart.Check(); err != nil {
 		cleanup()

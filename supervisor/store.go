@@ -57,6 +57,7 @@ const (
 	fileRestart      = "restart"        // the restart policy: on_failure or always; absent: no
 	fileMaxRestarts  = "max_restarts"   // 0 or absent: no limit
 	fileBackoff      = "backoff_seconds"
+	fileStack        = "stack"  // the stack file that declares the task's service (its label)
 	fileInput        = ".input" // a FIFO: what Send writes, the supervisor types
 	// FileSupervisorLog collects what the supervisor itself has to say
 	// (a failed notification, a panic): never the task's output.
@@ -155,7 +156,11 @@ type Task struct {
 	// restart; nil before any.
 	LastExitCode *int
 	// Restart is when the supervisor runs the command again.
-	Restart    RestartPolicy
+	Restart RestartPolicy
+	// Stack is the stack file (Procfile, process-compose.yaml) that
+	// declares the task as the service named by its label; "" for a task
+	// started by command.
+	Stack      string
 	ExitCode   *int
 	StartedAt  time.Time
 	FinishedAt time.Time // zero while running
@@ -364,6 +369,7 @@ func readTask(dir string) (*Task, error) {
 			t.LastExitCode = &n
 		}
 	}
+	t.Stack = r.opt(fileStack)
 	t.Restart.Policy = r.opt(fileRestart)
 	if t.Restart.Policy == "" {
 		t.Restart.Policy = RestartNo

@@ -124,6 +124,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...Com
 	app, err := NewApp(stdin, stdout, stderr)
 	name := filepath.Base(args[0])
 	if tool := ToolByCommand(name); tool != nil {
+		if app != nil {
+			app.Commands = extra // The full build's: bg_run service= parses YAML in process.
+		}
 		if err != nil {
 			return writeError(stdout, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 )
 
 // Command is one subcommand of the human command line: its usage, an
@@ -26,6 +28,9 @@ type Command struct {
 	// Example is one or more command lines that show it in use.
 	Example string
 	Run     func(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error
+	// parse is the process-compose parser a build links (see
+	// StackCommand); nil in every other command.
+	parse stack.ParseFunc
 }
 
 // ErrUsage makes CLI print the command's usage.

@@ -1,0 +1,469 @@
+package toolbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// Services: a project's stack file (see package stack) declares its
+// services once; bg_run service=NAME and bgtask up start them in order,
+// each dependency waited for by its condition, each through the
+// supervisor as an ordinary task labelled with the service's name.
+
+// ServiceState is one service a start (or stop) touched.
+type ServiceState struct {
+	Service string `json:"service"`
+	TaskID  string `json:"task_id,omitempty"`
+	// Label is the task's label: the service's name.
+	Label  string `json:"label"`
+	Status string `json:"status"` // a task status, or "not_started"
+	Ready  bool   `json:"ready"`
+	// AlreadyRunning: it was running before this call, which did not
+	// start it again.
+	AlreadyRunning bool `json:"already_running,omitempty"`
+	// Port is the PORT a Procfile entry gets.
+	Port     int    `json:"port,omitempty"`
+	Restarts int    `json:"restarts,omitempty"`
+	Note     string `json:"note,omitempty"` // why it is not ready, or not started
+	// Stdout and Stderr hold the start-up output of one that failed.
+	Stdout *string `json:"stdout,omitempty"`
+	Stderr *string `json:"stderr,omitempty"`
+}
+
+// StatusNotStarted is a service left unstarted because what it waits
+// for failed.
+const StatusNotStarted = "not_started"
+
+// DefaultServiceWaitSeconds bounds a service start's waits when the call
+// gives no wait_seconds.
+const DefaultServiceWaitSeconds = 60
+
+// stackCommandName is the hidden command of the full bgtask that prints
+// a stack file as JSON: the lean build, which links no YAML, asks it.
+const stackCommandName = "__stack"
+
+// StackCommand is the hidden `__stack FILE` command that prints the
+// stack FILE declares as JSON ({"stack": ...} or {"error": ...}), parsing
+// process-compose files with parse. The full bgtask has it; the lean
+// build runs it to read a process-compose file.
+func StackCommand(parse stack.ParseFunc) Command {
+	return Command{Name: stackCommandName, Usage: stackCommandName + " FILE", Summary: "print a stack file as JSON (for the lean build)",
+		parse: parse,
+		Run: func(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+			if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+				return errUsage
+			}
+			s, err := stack.Load(fs.Arg(0), a.Getenv, parse)
+			out := stackJSON{Stack: s}
+			if se := (*stack.Error)(nil); errors.As(err, &se) {
+				out.Error = se
+			} else if err != nil {
+				out.Error = &stack.Error{File: fs.Arg(0), Msg: err.Error()}
+			}
+			return json.NewEncoder(a.Stdout).Encode(out)
+		}}
+}
+
+type stackJSON struct {
+	Stack *stack.Stack `json:"stack,omitempty"`
+	Error *stack.Error `json:"error,omitempty"`
+}
+
+// loadStack finds and reads the stack file of the project dir is in.
+// A process-compose file is parsed in this process when the build has
+// the parser (the full bgtask), else by the full bgtask beside this one.
+func (a *App) loadStack(ctx context.Context, dir string) (*stack.Stack, error) {
+	file, err := stack.Find(dir)
+	if err != nil {
+		return nil, err
+	}
+	if stack.IsProcfile(file) {
+		return stack.Load(file, a.Getenv, nil)
+	}
+	for _, c := range a.Commands {
+		if c.parse != nil {
+			return stack.Load(file, a.Getenv, c.parse)
+		}
+	}
+	full, err := fullBuild()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	cmd := exec.CommandContext(ctx, full, stackCommandName, file)
+	cmd.Env = a.Environ
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	var out stackJSON
+	if err != nil || json.Unmarshal(b, &out) != nil || out.Stack == nil && out.Error == nil {
+		return nil, fmt.Errorf("read %s with %s: %v %s", file, full, err, strings.TrimSpace(stderr.String()))
+	}
+	if out.Error != nil {
+		return nil, out.Error
+	}
+	return out.Stack, nil
+}
+
+// fullBuild finds the full bgtask: beside this program, else on PATH.
+func fullBuild() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "bgtask")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 && p != self {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("bgtask")
+	if err != nil {
+		return "", errors.New("process-compose files are read by the full bgtask, which is neither beside this program nor on PATH")
+	}
+	return p, nil
+}
+
+// stackStart is what a start of services needs.
+type stackStart struct {
+	stack *stack.Stack
+	names []string // none: every service not disabled
+	// wait bounds every wait (readiness, completion) of the start.
+	wait           time.Duration
+	timeoutMinutes float64
+	notify         string
+	// onDone, if set, is called as each service is settled (ready,
+	// failed or not started), from the service's own goroutine.
+	onDone func(ServiceState)
+}
+
+// startStack starts the services named (and what they depend on), each
+// once its dependencies meet their conditions, in parallel where the
+// file allows. A service already running (its label in its folder) is
+// reported, not started twice: the check and the start hold the label's
+// lock, so two agents asking at once start one. It returns each
+// service's state in start order.
+func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, error) {
+	plan, err := o.stack.Plan(o.names...)
+	if err != nil {
+		return nil, &InputError{Param: "service", Msg: err.Error()}
+	}
+	settings, err := a.settings()
+	if err != nil {
+		return nil, err
+	}
+	targets := o.names
+	if len(targets) == 0 {
+		targets = o.stack.Names()
+	}
+	needHealthy, needDone := map[string]bool{}, map[string]bool{}
+	for _, v := range plan {
+		if slices.Contains(targets, v.Name) && v.Probe != nil {
+			needHealthy[v.Name] = true
+		}
+		for _, d := range v.DependsOn {
+			needHealthy[d.Name] = needHealthy[d.Name] || d.Condition == stack.Healthy
+			needDone[d.Name] = needDone[d.Name] || d.Condition == stack.CompletedSuccessfully
+		}
+	}
+	deadline := time.Now().Add(o.wait)
+	nodes := map[string]*serviceRun{}
+	for _, v := range plan {
+		nodes[v.Name] = &serviceRun{svc: v, started: make(chan struct{}), healthy: make(chan struct{}), done: make(chan struct{})}
+	}
+	var wg sync.WaitGroup
+	for _, v := range plan {
+		n := nodes[v.Name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.runService(ctx, n, nodes, o, settings, deadline, needHealthy[v.Name], needDone[v.Name])
+			if o.onDone != nil {
+				o.onDone(n.state)
+			}
+		}()
+	}
+	wg.Wait()
+	out := make([]ServiceState, len(plan))
+	for i, v := range plan {
+		out[i] = nodes[v.Name].state
+	}
+	return out, nil
+}
+
+// serviceRun is one service of a start: its state and, closed once
+// known, whether it started, became healthy and completed successfully.
+type serviceRun struct {
+	svc                     *stack.Service
+	state                   ServiceState
+	task                    *supervisor.Task
+	started, healthy, done  chan struct{}
+	okStarted, okHealthy    bool
+	okDone                  bool
+	whyNotHealthy, whyNotOK string
+}
+
+// settle closes whatever channel is still open, as failed.
+func (n *serviceRun) settle() {
+	for _, c := range []chan struct{}{n.started, n.healthy, n.done} {
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+	}
+}
+
+func (a *App) runService(ctx context.Context, n *serviceRun, nodes map[string]*serviceRun, o stackStart, settings Settings, deadline time.Time, needHealthy, needDone bool) {
+	defer n.settle()
+	v := n.svc
+	n.state = ServiceState{Service: v.Name, Label: v.Name, Status: StatusNotStarted, Port: v.Port}
+	for _, d := range v.DependsOn {
+		dep := nodes[d.Name]
+		var ch chan struct{}
+		var ok *bool
+		switch d.Condition {
+		case stack.Healthy:
+			ch, ok = dep.healthy, &dep.okHealthy
+		case stack.CompletedSuccessfully:
+			ch, ok = dep.done, &dep.okDone
+		default:
+			ch, ok = dep.started, &dep.okStarted
+		}
+		select {
+		case <-ctx.Done():
+			n.state.Note = "cancelled"
+			return
+		case <-ch:
+		}
+		if !*ok {
+			n.state.Note = fmt.Sprintf("not started: it waits for %s (%s), which did not get there", d.Name, d.Condition)
+			return
+		}
+	}
+	t, already, err := a.startService(ctx, o, v, settings)
+	if err != nil {
+		n.state.Note = "could not start: " + err.Error()
+		return
+	}
+	n.task, n.okStarted = t, true
+	n.state.TaskID, n.state.Status, n.state.AlreadyRunning = t.ID, t.Status, already
+	close(n.started)
+	ready, why := true, ""
+	if needHealthy {
+		ready, why, t = a.probeReady(ctx, t, v, deadline)
+	} else if cur, err := a.loadTask(ctx, t.ID); err == nil {
+		t = cur
+		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
+	}
+	n.okHealthy, n.whyNotHealthy = ready, why
+	close(n.healthy)
+	if needDone {
+		t = a.waitEnded(ctx, t, deadline)
+		n.okDone = t.Status == supervisor.StatusCompleted
+		if !n.okDone && t.Status == supervisor.StatusRunning {
+			why = fmt.Sprintf("still running after %s; its dependents wait for it to complete", o.wait)
+		}
+		ready = n.okDone
+	}
+	close(n.done)
+	n.task = t
+	n.state.Status, n.state.Ready, n.state.Restarts, n.state.Note = t.Status, ready, t.Restarts, why
+	if !ready {
+		if n.state.Note == "" && t.Status != supervisor.StatusRunning {
+			n.state.Note = "ended: " + endedWords(t)
+		}
+		if t.Status != supervisor.StatusRunning {
+			n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 40, Cwd: t.Cwd}})
+		} else {
+			n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
+		}
+	}
+}
+
+// endedWords is "failed, exit 1".
+func endedWords(t *supervisor.Task) string {
+	if t.ExitCode != nil {
+		return fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
+	}
+	return t.Status
+}
+
+// startService starts v unless it runs already (its label in its folder),
+// holding the label's lock across the check and the start.
+func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, settings Settings) (*supervisor.Task, bool, error) {
+	if fi, err := os.Stat(v.Dir); err != nil || !fi.IsDir() {
+		return nil, false, fmt.Errorf("its working_dir %s is not an existing folder", v.Dir)
+	}
+	unlock, err := a.Store.LockLabel(v.Name, v.Dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	if old := a.runningWithLabel(ctx, v.Name, v.Dir); old != nil {
+		return old, true, nil
+	}
+	env := append(slices.Clone(a.Environ), v.Env...)
+	t, err := a.Store.Start(ctx, supervisor.Request{
+		Command: v.Command, Label: v.Name, Cwd: v.Dir,
+		TimeoutMinutes: o.timeoutMinutes, Notify: o.notify, Log: settings.Log,
+		Executable: a.supervisorExecutable(), Env: env, Stack: o.stack.File,
+		Restart: supervisor.RestartPolicy{Policy: v.Restart.Policy, Max: v.Restart.MaxRestarts, Backoff: v.Restart.Backoff},
+	})
+	return t, false, err
+}
+
+// probeReady runs v's readiness probe on t until it succeeds, fails
+// FailureThreshold times in a row, the task ends for good, or deadline
+// passes. It returns why it is not ready ("" when it is) and t as last
+// seen.
+func (a *App) probeReady(ctx context.Context, t *supervisor.Task, v *stack.Service, deadline time.Time) (bool, string, *supervisor.Task) {
+	p := v.Probe
+	if !sleepUntil(ctx, time.Now().Add(p.InitialDelay), deadline) {
+		return false, fmt.Sprintf("not ready within the wait (initial_delay_seconds %g)", p.InitialDelay.Seconds()), t
+	}
+	fails, last := 0, ""
+	for {
+		if cur, err := a.loadTask(ctx, t.ID); err == nil {
+			t = cur
+		}
+		if t.Status != supervisor.StatusRunning {
+			return false, fmt.Sprintf("ended before it was ready (%s)", endedWords(t)), t
+		}
+		why := a.probeOnce(ctx, v)
+		if why == "" {
+			return true, "", t
+		}
+		fails, last = fails+1, why
+		if fails >= p.FailureThreshold {
+			return false, fmt.Sprintf("not ready: %d probes failed in a row (failure_threshold), the last: %s", fails, last), t
+		}
+		if !sleepUntil(ctx, time.Now().Add(p.Period), deadline) {
+			return false, fmt.Sprintf("not ready within the wait; the last probe: %s", last), t
+		}
+	}
+}
+
+// probeOnce tries v's probe once: "" on success, else what failed.
+func (a *App) probeOnce(ctx context.Context, v *stack.Service) string {
+	p := v.Probe
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	if p.HTTP != nil {
+		url := p.HTTP.URL()
+		code, accepting := probeURL(ctx, url)
+		switch {
+		case !accepting:
+			return url + ": no connection"
+		case p.HTTP.Scheme == "https" && code == 0:
+			return "" // Accepting; the lean build speaks no TLS (see probeURL).
+		case code >= 200 && code < 400:
+			return ""
+		case code == 0:
+			return url + ": no HTTP answer"
+		}
+		return fmt.Sprintf("%s: status %d", url, code)
+	}
+	cmd := exec.CommandContext(ctx, probeShell(), "-c", p.Exec)
+	cmd.Dir, cmd.Env = v.Dir, append(slices.Clone(a.Environ), v.Env...)
+	cmd.WaitDelay = time.Second // A grandchild holding nothing of ours is not waited for.
+	err := cmd.Run()
+	switch {
+	case err == nil:
+		return ""
+	case ctx.Err() != nil:
+		return fmt.Sprintf("%q took more than timeout_seconds %g", p.Exec, p.Timeout.Seconds())
+	}
+	return fmt.Sprintf("%q: %v", p.Exec, err)
+}
+
+// probeShell is bash, or sh where bash is missing, as for tasks.
+func probeShell() string {
+	if p, err := exec.LookPath("bash"); err == nil {
+		return p
+	}
+	return "/bin/sh"
+}
+
+// waitEnded waits until t ends or deadline passes; it returns t as last
+// seen.
+func (a *App) waitEnded(ctx context.Context, t *supervisor.Task, deadline time.Time) *supervisor.Task {
+	for n := 0; ; n++ {
+		if cur, err := a.loadTask(ctx, t.ID); err == nil {
+			t = cur
+		}
+		if t.Status != supervisor.StatusRunning || !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
+			return t
+		}
+	}
+}
+
+// sleepUntil sleeps until at, and reports false instead when at is past
+// deadline (having slept until deadline) or ctx ends.
+func sleepUntil(ctx context.Context, at, deadline time.Time) bool {
+	late := at.After(deadline)
+	if late {
+		at = deadline
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(at)):
+	}
+	return !late
+}
+
+// stopStack stops the running services named (none: all the stack
+// declares), dependents before what they depend on, and returns each
+// one's state in the order stopped.
+func (a *App) stopStack(ctx context.Context, st *stack.Stack, names []string) ([]ServiceState, error) {
+	var plan []*stack.Service
+	if len(names) == 0 {
+		plan = st.Services
+		// Dependencies first, as a start would have them; reversed below.
+		if p, err := st.Plan(st.Names()...); err == nil {
+			plan = p
+		}
+	} else {
+		for _, n := range names {
+			v := st.Service(n)
+			if v == nil {
+				return nil, &InputError{Param: "service", Msg: (&stack.UnknownError{File: st.File, Name: n, Known: st.Names()}).Error()}
+			}
+			plan = append(plan, v)
+		}
+		// Their order in a start: dependents last.
+		full, _ := st.Plan(st.Names()...)
+		slices.SortStableFunc(plan, func(x, y *stack.Service) int {
+			return slices.Index(full, x) - slices.Index(full, y)
+		})
+	}
+	settings, err := a.settings()
+	if err != nil {
+		return nil, err
+	}
+	var out []ServiceState
+	var errs []error
+	for _, v := range slices.Backward(plan) {
+		s := ServiceState{Service: v.Name, Label: v.Name, Status: "not running"}
+		if t := a.runningWithLabel(ctx, v.Name, v.Dir); t != nil {
+			stopped, err := a.Store.Stop(ctx, t, settings.KillGrace)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			s.TaskID, s.Status, s.Restarts = stopped.ID, stopped.Status, stopped.Restarts
+		}
+		out = append(out, s)
+	}
+	return out, errors.Join(errs...)
+}
