@@ -78,6 +78,7 @@ type Stats struct {
 	LinesExcluded  int // lines dropped by Exclude
 	LinesMatched   int // lines matching Filter (0 without a filter)
 	LinesCollapsed int // similar lines folded into a CollapsedMarker
+	LinesFolded    int // frame lines of dependencies and runtimes folded into a FoldedMarker, and rule lines dropped
 	LinesOmitted   int // lines dropped by the MaxLines cap or the MaxAnswerBytes bound
 }
 
@@ -93,7 +94,8 @@ type Pipeline struct {
 	grep    grepContext
 	coll    collapser
 	tail    tailRing
-	digest  *digest // nil unless Options.Digest
+	digest  *digest      // nil unless Options.Digest
+	frames  *frameFolder // nil when Raw
 	stats   Stats
 	closed  bool
 	written bool
@@ -149,6 +151,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	}
 	if !o.Raw {
 		p.screen = newScreen(p.line)
+		p.frames = newFrameFolder(p.folded)
 	}
 	return p, nil
 }
@@ -224,6 +227,10 @@ func (p *Pipeline) Close() []string {
 	} else if len(p.raw) > 0 || p.rawLong {
 		p.endRaw()
 	}
+	if p.frames != nil {
+		p.frames.finish()
+		p.stats.LinesFolded = p.frames.total
+	}
 	p.closed = true
 	p.coll.finish()
 	p.stats.LinesCollapsed = p.coll.total
@@ -251,23 +258,34 @@ func (p *Pipeline) line(l []byte) {
 			p.lineBuf = appendValidUTF8(p.lineBuf[:0], l)
 			l = p.lineBuf
 		}
-	} else {
-		l = trimRightSpace(dropCaretEscapes(dropTimestamp(l)))
-		if len(l) == 0 {
-			p.stats.LinesBlank++
-			return
-		}
-		if s, ok := p.paths.shorten(p.pathBuf[:0], l); ok {
-			p.pathBuf = s
-			l = s
-		}
-		// Bytes >= runes: only a line this long can be too long. The
-		// pipeline's own markers are never cut, so they read back as
-		// markers.
-		if len(l) > p.opt.MaxLineLen && !isMarker(l) {
-			l = p.truncate(l)
-		}
+		p.pick(l)
+		return
 	}
+	l = trimRightSpace(dropCaretEscapes(dropTimestamp(l)))
+	if len(l) == 0 {
+		p.stats.LinesBlank++
+		return
+	}
+	if s, ok := p.paths.shorten(p.pathBuf[:0], l); ok {
+		p.pathBuf = s
+		l = s
+	}
+	p.frames.add(l)
+}
+
+// folded takes a line from the frame folder: truncation, then step 5.
+func (p *Pipeline) folded(l []byte) {
+	// Bytes >= runes: only a line this long can be too long. The
+	// pipeline's own markers are never cut, so they read back as
+	// markers.
+	if len(l) > p.opt.MaxLineLen && !isMarker(l) {
+		l = p.truncate(l)
+	}
+	p.pick(l)
+}
+
+// pick is step 5: exclude, then filter with context.
+func (p *Pipeline) pick(l []byte) {
 	if p.exclude != nil && p.exclude.match(l) {
 		p.stats.LinesExcluded++
 		return
