@@ -56,8 +56,13 @@ func (m Mode) Wants(status string) bool {
 	}
 	// completed and killed are what the user expected (success, or a stop
 	// they asked for): telling them again is noise.
-	return status == "failed" || status == "timeout" || status == "reaped"
+	return status == "failed" || status == "timeout" || status == "reaped" || status == StatusRestarting
 }
+
+// StatusRestarting is the Event of a task whose command exited and that
+// its restart policy runs again: told once, at the first restart, not at
+// every crash.
+const StatusRestarting = "restarting"
 
 // Event is one task ending, as the caller recorded it.
 type Event struct {
@@ -73,6 +78,9 @@ type Event struct {
 	// LastLine is the last non-blank output line, already cleaned of
 	// escape codes by the caller.
 	LastLine string
+	// Restarts is how often a restart policy ran the command again: at
+	// its end, the title says it gave up after that many.
+	Restarts int
 }
 
 // Title is the notification's one-line summary: a mark, the task's label
@@ -86,14 +94,23 @@ func Title(ev Event) string {
 	if name == "" {
 		name = "task"
 	}
+	gaveUp := ""
+	if ev.Restarts > 0 {
+		gaveUp = fmt.Sprintf(": gave up after %d restarts", ev.Restarts)
+	}
 	switch ev.Status {
+	case StatusRestarting:
+		if ev.ExitCode != nil {
+			return fmt.Sprintf("↻ %s exited (exit %d): restarting", name, *ev.ExitCode)
+		}
+		return "↻ " + name + " exited: restarting"
 	case "completed":
 		return "✓ " + name + " completed"
 	case "failed":
 		if ev.ExitCode != nil {
-			return fmt.Sprintf("✗ %s failed (exit %d)", name, *ev.ExitCode)
+			return fmt.Sprintf("✗ %s failed (exit %d)%s", name, *ev.ExitCode, gaveUp)
 		}
-		return "✗ " + name + " failed"
+		return "✗ " + name + " failed" + gaveUp
 	case "timeout":
 		if ev.Timeout > 0 {
 			return "⏱ " + name + " timed out after " + formatTimeout(ev.Timeout)

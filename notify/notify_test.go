@@ -62,6 +62,8 @@ func TestTitle(t *testing.T) {
 		want string
 	}{
 		{Event{Label: "tests", Status: "failed", ExitCode: intp(1)}, "✗ tests failed (exit 1)"},
+		{Event{Label: "worker", Status: StatusRestarting, ExitCode: intp(1)}, "↻ worker exited (exit 1): restarting"},
+		{Event{Label: "worker", Status: "failed", ExitCode: intp(1), Restarts: 3}, "✗ worker failed (exit 1): gave up after 3 restarts"},
 		{Event{Label: "tests", Status: "failed"}, "✗ tests failed"},
 		{Event{Label: "dev-server", Status: "timeout", Timeout: 120 * time.Minute}, "⏱ dev-server timed out after 120m"},
 		{Event{Label: "quick", Status: "timeout", Timeout: 6 * time.Second}, "⏱ quick timed out after 6s"},

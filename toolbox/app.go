@@ -249,6 +249,11 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		Log:   logger,
 		// The outcome is recorded before this runs; a notification that
 		// fails or hangs is logged and bounded, never holds the task.
+		OnRestart: func(ctx context.Context, t *supervisor.Task) {
+			if err := a.notifyRestart(ctx, t); err != nil {
+				logger.Print(err)
+			}
+		},
 		OnFinish: func(ctx context.Context, t *supervisor.Task) {
 			if err := a.notifyEnd(ctx, t); err != nil {
 				logger.Print(err)

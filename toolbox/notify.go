@@ -50,6 +50,12 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 		Timeout:  time.Duration(t.TimeoutMinutes * float64(time.Minute)),
 		LastLine: last,
 	}
+	if t.Restart.Policy != "" && t.Restart.Policy != supervisor.RestartNo && t.Status == supervisor.StatusFailed {
+		ev.Restarts = t.Restarts // Its policy gave up.
+	}
+	if t.Status == supervisor.StatusRunning && t.LastExitCode != nil {
+		ev.Status, ev.ExitCode = notify.StatusRestarting, t.LastExitCode
+	}
 	if !t.FinishedAt.IsZero() {
 		ev.Duration = t.FinishedAt.Sub(t.StartedAt)
 	}
@@ -57,6 +63,12 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 		return fmt.Errorf("notify end of %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// notifyRestart tells the user that t's command exited and its restart
+// policy runs it again (once: at the first restart).
+func (a *App) notifyRestart(ctx context.Context, t *supervisor.Task) error {
+	return a.notifyEvent(ctx, t, lastLine(t))
 }
 
 // lastLine is the last line the task printed, cleaned: from the stream
