@@ -33,8 +33,44 @@ func (l Listener) Visible() bool { return l.Proc.PID != 0 }
 // one with no process when none is visible. Processes that share one
 // socket (forked workers) each get theirs. It reads the socket table; it
 // never connects to the port, so a server holding it sees nothing.
+//
+// A holder without a marker of its own (a program that cleared its
+// environment) gets the marker of its nearest ancestor that has one: it
+// still belongs to that task's tree.
 func ListenersOn(ctx context.Context, port int) ([]Listener, error) {
-	return listenersOn(ctx, port)
+	ls, err := listenersOn(ctx, port)
+	if err != nil {
+		return nil, err
+	}
+	var tab *Table
+	for i, l := range ls {
+		if l.Marker != "" || !l.Visible() {
+			continue
+		}
+		if tab == nil {
+			if tab, err = Snapshot(ctx); err != nil {
+				return ls, nil // Best effort: the markers seen so far.
+			}
+		}
+		ls[i].Marker = tab.ancestorMarker(l.Proc.PID)
+	}
+	return ls, nil
+}
+
+// ancestorMarker is the marker of pid's nearest ancestor that carries
+// one, among this user's processes.
+func (t *Table) ancestorMarker(pid int) string {
+	for range 64 { // A parent chain is short; a loop in a racing table is not followed.
+		e, ok := t.byPID[pid]
+		if !ok || pid <= 1 {
+			return ""
+		}
+		if e.marker != "" {
+			return e.marker
+		}
+		pid = e.ppid
+	}
+	return ""
 }
 
 // userName is uid's login name, or the number when it has none.

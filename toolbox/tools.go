@@ -134,6 +134,17 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err := checkLabel(label); err != nil {
 		return res, err
 	}
+	// A port the task is to serve that something already serves is
+	// refused before anything starts: the task would only crash on it,
+	// or the wait would take the other server for ours.
+	for _, p := range []struct {
+		param string
+		port  int
+	}{{"wait_port", wait.port}, {"wait_url", wait.urlHere}} {
+		if err := a.CheckPortFree(ctx, p.param, p.port, label, cwd); err != nil {
+			return res, err
+		}
+	}
 	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
 		TimeoutMinutes: timeout, Notify: in.Notify, Log: settings.Log,

@@ -3,6 +3,7 @@ package toolbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -57,9 +58,11 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 	}
 }
 
-// wait_url, like wait_port, counts a server of this machine only when
-// the task listens on its port: another program's server is not ready.
-func TestBgRunWaitURLNeedsTheTasksOwnServer(t *testing.T) {
+// A port that another program already serves is refused before
+// anything starts, naming the program: the task would only crash on it,
+// or the wait would take that server for the task's. The program is not
+// signalled.
+func TestBgRunRefusesAPortServedByAnotherProgram(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,12 +71,48 @@ func TestBgRunWaitURLNeedsTheTasksOwnServer(t *testing.T) {
 	}
 	go func() { _ = http.Serve(l, http.NotFoundHandler()) }() // Ends with the listener.
 	defer func() { _ = l.Close() }()
-	for _, scheme := range []string{"http", "https"} {
-		r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "wait_url": scheme + "://" + l.Addr().String() + "/", "wait_seconds": 1})
-		if r.WaitResult == nil || r.Ready || !r.TimedOut {
-			t.Errorf("%s: a server of another program counted as the task's: %+v", scheme, r.WaitResult)
+	port := l.Addr().(*net.TCPAddr).Port
+	for _, params := range []map[string]any{
+		{"wait_port": port}, {"wait_url": "http://" + l.Addr().String() + "/"}, {"wait_url": "https://localhost:" + fmt.Sprint(port) + "/x"},
+	} {
+		params["command"] = helpers.Shell("hang")
+		raw, _ := json.Marshal(params)
+		_, err := a.Call(context.Background(), bgRun(), raw)
+		var pe *PortInUseError
+		if !errors.As(err, &pe) || pe.Port != port || len(pe.Holders) != 1 || pe.Holders[0].PID != os.Getpid() || pe.Holders[0].Ours ||
+			!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(err.Error(), "never signals") {
+			t.Errorf("%v: %v, want a refusal naming pid %d", params, err, os.Getpid())
 		}
-		call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	}
+	if tasks, _ := a.Store.List(); len(tasks) != 0 {
+		t.Errorf("%d tasks started on a port in use", len(tasks))
+	}
+}
+
+// A port held by one of our tasks of another label is refused, naming
+// the task and how to take its place (replace=true); one held by the
+// same label in the same folder is the duplicate check's.
+func TestBgRunRefusesAPortOfAnotherTask(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	addr, port := freeAddr(t)
+	web := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "web", "wait_port": port})
+	if web.WaitResult == nil || !web.Ready {
+		t.Fatalf("the first server: %+v", web)
+	}
+	_, err := a.Call(context.Background(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":"api","wait_port":%d}`, port)))
+	var pe *PortInUseError
+	if !errors.As(err, &pe) || len(pe.Holders) != 1 || !pe.Holders[0].Ours || pe.Holders[0].TaskID != web.TaskID ||
+		!strings.Contains(err.Error(), `label="web"`) || !strings.Contains(err.Error(), "replace=true") {
+		t.Errorf("a port of our task web: %v", err)
+	}
+	_, err = a.Call(context.Background(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":"web","wait_port":%d}`, port)))
+	if !strings.Contains(fmt.Sprint(err), "already running as "+web.TaskID) {
+		t.Errorf("the same label: %v, want the duplicate error", err)
+	}
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "web", "wait_port": port, "replace": true})
+	if r.WaitResult == nil || !r.Ready {
+		t.Errorf("replace=true on its port: %+v", r)
 	}
 }
 
