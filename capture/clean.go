@@ -456,13 +456,14 @@ type grepContext struct {
 	cont    int      // continuation lines after the last match still to look at
 	assoc   int      // location and code-frame lines it may still bring
 	printed bool     // a group was passed on
+	lastOut bool     // the last line was passed on
 }
 
 // assocBefore bounds the location and code-frame lines a match brings from
 // before it (the location, the code line, the caret line), assocAfter
 // those it brings from the lines that continue it.
 const (
-	assocBefore = 3
+	assocBefore = 5
 	assocAfter  = 6
 )
 
@@ -485,6 +486,7 @@ func (g *grepContext) add(l []byte, isMatch bool) {
 		})
 		g.before.reset()
 		g.emit(l)
+		g.lastOut = true
 		g.after = g.n
 		g.cont, g.assoc = digestAfter, assocAfter
 		g.printed = true
@@ -494,19 +496,52 @@ func (g *grepContext) add(l []byte, isMatch bool) {
 		g.after--
 		g.cont = max(0, g.cont-1)
 		g.emit(l)
+		g.lastOut = true
 		return
 	}
 	if g.cont > 0 && continues(string(l)) {
 		g.cont--
+		// A code frame belongs to its error whole; locations (stack
+		// frames) are bounded, the first ones being the nearest.
+		// A caret line points into the line above it: only with it.
+		if isCodeFrame(l) && (g.lastOut || !isCaretLine(l)) || isFoldLine(l) {
+			g.emit(l)
+			g.lastOut = true
+			return
+		}
 		if g.assoc > 0 && isFrameOrLocation(l) {
 			g.assoc--
 			g.emit(l)
+			g.lastOut = true
 			return
 		}
 	} else {
 		g.cont = 0
 	}
+	g.lastOut = false
 	g.before.add(l)
+}
+
+// isCaretLine reports whether l only points: "    ^^^", "   ~~^~~".
+func isCaretLine(l []byte) bool {
+	t := bytes.TrimLeft(l, " \t")
+	return len(t) > 0 && len(bytes.Trim(t, "^~ ")) == 0
+}
+
+// isCodeFrame reports whether l is a line of a code frame: "12 | code",
+// "> 37 |", "   |   ^^^", "     ^".
+func isCodeFrame(l []byte) bool {
+	t := bytes.TrimLeft(l, " \t>")
+	if i := bytes.IndexByte(t, '|'); i >= 0 && len(bytes.Trim(t[:i], "0123456789 ")) == 0 {
+		return true
+	}
+	return isCaretLine(l)
+}
+
+// isFoldLine reports whether l is a FoldedMarker line.
+func isFoldLine(l []byte) bool {
+	t := bytes.TrimLeft(l, " \t")
+	return bytes.HasPrefix(t, []byte("[... ")) && bytes.Contains(t, []byte(" folded: "))
 }
 
 // isFrameOrLocation reports whether a line continuing a problem says where
@@ -529,26 +564,42 @@ func isFrameOrLocation(l []byte) bool {
 	return false
 }
 
-// locationBefore returns how many of the newest lines before a match are
-// a location line followed only by code-frame lines, 0 when they are not.
+// locationBefore returns how many of the newest lines before a match
+// belong to it: a location line followed only by lines that continue it
+// (its code frame; Python's source and caret lines and folded frames
+// after `File "x.py", line 3, in f`, as a traceback puts the place before
+// the error), and a failed test's header right before ("✖ adds", " FAIL
+// a.test.js > adds"); 0 when there are none.
 func (g *grepContext) locationBefore() int {
+	n := 0
+	if g.before.len() > 0 && isFailureHeader(string(g.before.newest(1))) {
+		n = 1 // the header alone, or the header of a location found below
+	}
 	for k := 1; k <= min(g.before.len(), assocBefore); k++ {
 		l := g.before.newest(k)
-		if isLocationLine(l) {
-			return k
+		if isLocationLine(l) || isPythonFrame(l) {
+			n = k
+			if k < g.before.len() && isFailureHeader(string(g.before.newest(k+1))) {
+				n = k + 1
+			}
+			return n
 		}
 		if !continues(string(l)) {
-			return 0
+			return n
 		}
 	}
-	return 0
+	return n
 }
 
 // isLocationLine reports whether l is only a place in a file,
 // "/app/server.js:10" or "src/lib.js:2:0:", as runtimes print above the
-// code frame of an error.
+// code frame of an error, perhaps after a mark (" ⨯ ./app/page.js:1:1").
 func isLocationLine(l []byte) bool {
 	w := bytes.TrimRight(bytes.TrimSpace(l), ":")
+	// A runner's mark may lead it: Next's " ⨯ ./app/page.js:1:1".
+	if r, n := utf8.DecodeRune(w); r >= 0x80 && n < len(w) && w[n] == ' ' && !unicode.IsLetter(r) {
+		w = bytes.TrimLeft(w[n:], " ")
+	}
 	return len(w) > 0 && !bytes.ContainsAny(w, " \t") && isLocation(w)
 }
 

@@ -146,7 +146,12 @@ func continues(l string) bool {
 		return true
 	}
 	t := strings.TrimLeft(l, " \t")
-	for _, p := range []string{"at ", "-->", "E ", "Expected", "Received", "expected", "received", "actual", "Actual", "Caused by", "caused by", "File \"", "note:", "help:", "= note", "= help", "hint:", "Hint:", "from "} {
+	// Go's panic trace: the goroutine, function lines and folded frames
+	// that lead to the user's location.
+	if strings.HasPrefix(l, "goroutine ") && strings.HasSuffix(l, "]:") || isFunctionLine([]byte(l)) || isFoldLine([]byte(l)) {
+		return true
+	}
+	for _, p := range []string{"at ", "-->", "E ", "- ", "Expected", "Received", "expected", "received", "actual", "Actual", "Caused by", "caused by", "File \"", "note:", "help:", "= note", "= help", "hint:", "Hint:", "from "} {
 		if strings.HasPrefix(t, p) {
 			return true
 		}
@@ -155,6 +160,19 @@ func continues(l string) bool {
 	// a clock time ("7:01:04 PM [vite] ...") starts the next message.
 	if i := strings.IndexAny(t, "|:"); i > 0 && i < 8 && strings.Trim(t[:i], "0123456789 ") == "" {
 		return !isClockTime(t)
+	}
+	return false
+}
+
+// isFailureHeader reports whether l names a failed test as test runners
+// print it before the failure's details: "✖ adds (1.2ms)", " FAIL
+// a.test.js > adds", "--- FAIL: TestX", "● suite › adds", "not ok 3 - adds".
+func isFailureHeader(l string) bool {
+	t := strings.TrimLeft(l, " \t")
+	for _, p := range []string{"✖ ", "✕ ", "✗ ", "✘ ", "× ", "FAIL ", "--- FAIL", "● ", "not ok ", "[FAIL]", "FAILED "} {
+		if strings.HasPrefix(t, p) {
+			return len(t) > len(p)+1
+		}
 	}
 	return false
 }

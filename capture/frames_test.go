@@ -271,3 +271,17 @@ func FuzzFrameFolder(f *testing.F) {
 		}
 	})
 }
+
+// TestRealReadsFilterBringsLocation: a filter for problems brings the
+// user's location of each, wherever the language prints it (Python
+// before the error, Node, vitest and Go after it).
+func TestRealReadsFilterBringsLocation(t *testing.T) {
+	for _, r := range realReads {
+		got := strings.Join(r.read(t, Options{Filter: "error|panic|not found"}), "\n")
+		for _, l := range r.locations {
+			if !strings.Contains(got, l) {
+				t.Errorf("%s: filter lost %q:\n%s", r.name, l, got)
+			}
+		}
+	}
+}
