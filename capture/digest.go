@@ -54,7 +54,7 @@ type classifiers struct {
 var digestRegexps = sync.OnceValue(func() *classifiers {
 	return &classifiers{
 		// Case-insensitive words and shapes that report a problem.
-		errorRe: regexp.MustCompile(`(?i)(\berr(or)?s?\b|\b[a-z]+error\b|\bfail(ed|ure|ing|s)?\b|\bpanic(ked)?\b|\bfatal\b|traceback|\bexception\b|\bassert(ion)?\b|\bE\d{3,5}\b|ERR!|ERR_[A-Z_]+|\bcannot\b|\bcan't\b|\bcould not\b|\bunable to\b|not found|no such file|\bundefined\b|\brefused\b|\btimed? ?out\b|\bsegmentation fault\b|\baborted\b|did not complete|\bbad gateway\b|\bunexpected\b|\bexpected\b.*\b(got|received|found|but)\b|✕|✗|✘|×|❌|\bnot ok\b|returned error)`),
+		errorRe: regexp.MustCompile(`(?i)(\berr(or)?s?\b|\b[a-z]+error\b|\bfail(ed|ure|ing|s)?\b|\bpanic(ked)?\b|\bfatal\b|traceback|\bexception\b|\bassert(ion)?\b|\bE\d{3,5}\b|ERR!|ERR_[A-Z_]+|\bcannot\b|\bcan't\b|\bcould not\b|\bunable to\b|not found|no such file|\bundefined\b|\brefused\b|\btimed? ?out\b|\bsegmentation fault\b|\baborted\b|did not complete|\bbad gateway\b|\bunexpected\b|\bexpected\b.*\b(got|received|found|but)\b|✕|✗|✘|✖|⨯|×|❌|\bnot ok\b|returned error)`),
 		// Words that mean a line is not itself a problem although it names
 		// one: counters at zero, success of a test named after an error.
 		notErrorRe: regexp.MustCompile(`(?i)(\b0 (errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berrors?: 0\b|\bfailed: 0\b|✓|✔|\bpassed\b.*\b0 failed\b)`),
@@ -62,7 +62,7 @@ var digestRegexps = sync.OnceValue(func() *classifiers {
 		// Shapes that certainly report the failure itself, case-sensitive:
 		// test runners' FAIL lines, compilers' "error:", exception names,
 		// CI's ##[error], exit codes other than 0.
-		strongRe:   regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`),
+		strongRe:   regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*[✖⨯] |^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`),
 		warnRe:     regexp.MustCompile(`(?i)(\bwarn(ing)?s?\b|\bdeprecat)`),
 		passRe:     regexp.MustCompile(`(?i)(^\s*(✓|✔|√|PASS\b|ok\b)|\bPASSED\b|\.\.\. ok$|^\s*ok \d+ |^\s*--- PASS|^test .* \.\.\. ok$)`),
 		progressRe: regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`),
@@ -74,7 +74,7 @@ var digestRegexps = sync.OnceValue(func() *classifiers {
 // before the regexp they guard runs. Go's regexps are slow on long
 // case-insensitive alternations; most lines of a log fail every gate.
 var (
-	errorGate    = []string{"err", "fail", "panic", "fatal", "traceback", "exception", "assert", "cannot", "can't", "could not", "unable", "not found", "no such", "undefined", "refused", "time", "segmentation", "abort", "did not", "gateway", "expected", "✕", "✗", "✘", "×", "❌", "not ok"}
+	errorGate    = []string{"err", "fail", "panic", "fatal", "traceback", "exception", "assert", "cannot", "can't", "could not", "unable", "not found", "no such", "undefined", "refused", "time", "segmentation", "abort", "did not", "gateway", "expected", "✕", "✗", "✘", "✖", "⨯", "×", "❌", "not ok"}
 	strongGate   = append([]string{"●", "##[", "exit", "internal", "unavailable", "forbidden", "unauthorized", "no tests found"}, errorGate...)
 	summaryGate  = []string{"pass", "fail", "error", "skip", "test", "suite", "warn", "xfail", "xpass", "problem", "result", "found", "exit", "complet", "summary", "==", "--", "elifecycle", "##[", "build", "compiled", "snapshots"}
 	passGate     = []string{"pass", "ok", "✓", "✔", "√"}
@@ -217,6 +217,7 @@ type block struct {
 	first    int      // the line that made it (the problem or summary line)
 	key      string   // identity of that line, numbers and all
 	verdict  bool     // that line states the run's outcome (see classify)
+	near     string   // the block with numbers masked, for counting repeats; "" for none
 }
 
 // digestRound is one pass of block selection: which kinds it takes, from
@@ -320,9 +321,28 @@ func (d *digest) lines() (out []string, omitted int) {
 		reserve += 2
 	}
 	budget := d.max - reserve
+	fails := failuresOf(text, kinds, tail.from)
+	// Each failure's name and first location come before any context:
+	// room for them is set aside before blocks are chosen.
+	failReserve := 0
+	if len(fails) > 0 {
+		failReserve = min(len(fails)+1, budget/2)
+	}
 	chosen := make([]bool, len(blocks))
 	seen := map[string]bool{} // anchor lines shown
 	shape := map[string]int{} // masked anchor line -> blocks shown
+	// Identical or near-identical problem blocks (equal with numbers
+	// masked) are shown once, their anchor marked with how many there are.
+	near := make([]string, len(blocks))
+	nearCount := map[string]int{}
+	nearShown := map[string]bool{}
+	for bi, b := range blocks {
+		if b.kind >= kindError {
+			near[bi] = string(maskVolatile(nil, []byte(strings.Join(text[b.first:b.to], "\n")), false))
+			nearCount[near[bi]]++
+		}
+	}
+	budget -= failReserve
 	var masked []byte
 	used := 0 // lines, gap lines included
 	for _, r := range digestRounds {
@@ -341,6 +361,9 @@ func (d *digest) lines() (out []string, omitted int) {
 				}
 			}
 			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !b.verdict {
+				continue
+			}
+			if near[bi] != "" && nearShown[near[bi]] {
 				continue
 			}
 			if b.first >= tail.from {
@@ -368,25 +391,54 @@ func (d *digest) lines() (out []string, omitted int) {
 			chosen[bi] = true
 			blocks[bi] = b
 			seen[b.key] = true
+			if near[bi] != "" {
+				nearShown[near[bi]] = true
+			}
 			shape[sh]++
 			taken++
 			used += b.to - b.from + 1
 		}
 	}
 
-	// Repeats of a block shown cost one reference line each.
-	bodies := map[string]bool{}
+	// Every failure's name and first location in the user's code that
+	// the blocks chosen do not show: an index, one line each, first.
+	budget += failReserve
+	shown := make([]bool, n)
 	for bi, b := range blocks {
 		if chosen[bi] {
-			bodies[strings.Join(text[b.first:b.to], "\n")] = true
+			for i := b.from; i < b.to; i++ {
+				shown[i] = true
+			}
 		}
 	}
-	for bi, b := range blocks {
-		if !chosen[bi] && b.to-b.first > 1 && used+2 <= budget && bodies[strings.Join(text[b.first:b.to], "\n")] {
-			chosen[bi] = true
-			blocks[bi].from = b.first // what leads into it differs; the repeat is the rest
-			used += 2
+	var index []string
+	failsLeft := 0
+	var failHint string
+	suffix := map[int]string{} // a failure's name shown without its location: the location after it
+	for _, f := range fails {
+		if shown[f.header] {
+			if f.location >= 0 && !shown[f.location] {
+				if l := failureLine(text, f); len(l) > len(strings.TrimSpace(text[f.header])) {
+					suffix[f.header] = l[len(strings.TrimSpace(text[f.header])):]
+				}
+			}
+			continue
 		}
+		if used+len(index)+2 > budget {
+			failsLeft++
+			if failHint == "" {
+				failHint = failurePattern(text[f.header])
+			}
+			continue
+		}
+		index = append(index, failureLine(text, f))
+	}
+	if len(index) > 0 {
+		what := "failed tests"
+		if len(index) == 1 {
+			what = "failed test"
+		}
+		index = append([]string{fmt.Sprintf("[... %d %s not shown below, with where each failed first in your code ...]", len(index), what)}, index...)
 	}
 
 	// Render in log order; gaps become count lines.
@@ -394,8 +446,9 @@ func (d *digest) lines() (out []string, omitted int) {
 	notShown := 0
 	for bi, b := range blocks {
 		if chosen[bi] {
+			b.near = near[bi]
 			sel = append(sel, b)
-		} else if b.kind >= kindError && b.first < tail.from {
+		} else if b.kind >= kindError && b.first < tail.from && (near[bi] == "" || !nearShown[near[bi]]) {
 			notShown++
 		}
 	}
@@ -405,6 +458,7 @@ func (d *digest) lines() (out []string, omitted int) {
 	}
 	slices.SortFunc(sel, func(a, b block) int { return a.from - b.from })
 	shownBlocks := map[string]int{}
+	out = append(out, index...)
 	pos := 0
 	for _, b := range sel {
 		if b.to <= pos {
@@ -422,10 +476,19 @@ func (d *digest) lines() (out []string, omitted int) {
 			out = append(out, fmt.Sprintf("[... same %d lines as above, %s time ...]", b.to-start, ordinal(k+1)))
 			omitted += b.to - start
 		} else {
-			out = append(out, text[b.from:b.to]...)
+			for i := b.from; i < b.to; i++ {
+				l := text[i] + suffix[i]
+				if i == b.first && b.near != "" && nearCount[b.near] > 1 {
+					l += fmt.Sprintf(" [× %d]", nearCount[b.near])
+				}
+				out = append(out, l)
+			}
 		}
 		shownBlocks[body]++
 		pos = b.to
+	}
+	if failsLeft > 0 {
+		out = append(out, fmt.Sprintf("[... %d more failed tests not named for the budget (max_lines); read them with filter=%q ...]", failsLeft, failHint))
 	}
 	if notShown > 0 {
 		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
@@ -438,6 +501,81 @@ func (d *digest) lines() (out []string, omitted int) {
 		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
 	}
 	return out, omitted
+}
+
+// failure is a failed test in a log: the line that names it and the
+// first line after it that locates it in the user's code (-1: none).
+type failure struct {
+	header, location int
+}
+
+// failuresOf finds the failed tests named before the log's last lines
+// (each name once: runners repeat them in their summary) and where each
+// failed in the user's code: the first location in the lines after its
+// name, before the next failure, that is not a dependency's or runtime's.
+func failuresOf(text []string, kinds []lineKind, end int) []failure {
+	var out []failure
+	named := map[string]bool{}
+	for i := 0; i < end; i++ {
+		if kinds[i] < kindError || !isFailureHeader(text[i]) {
+			continue
+		}
+		name := string(maskVolatile(nil, []byte(text[i]), false))
+		if named[name] {
+			continue
+		}
+		named[name] = true
+		f := failure{header: i, location: -1}
+		for j := i + 1; j < len(text) && j <= i+40 && !isFailureHeader(text[j]); j++ {
+			if isFoldLine([]byte(text[j])) {
+				continue
+			}
+			if foreign, _ := frameSourceOf([]byte(text[j])); foreign {
+				continue
+			}
+			if hasLocation([]byte(text[j])) || isPythonFrame([]byte(text[j])) {
+				f.location = j
+				break
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// failureLine is the index line of a failure: its name, then where it
+// failed first in the user's code.
+func failureLine(text []string, f failure) string {
+	l := strings.TrimSpace(text[f.header])
+	if f.location < 0 {
+		return l
+	}
+	loc := strings.TrimSpace(text[f.location])
+	if !isPythonFrame([]byte(loc)) {
+		for _, w := range strings.FieldsFunc(loc, func(r rune) bool { return r < 0x80 && identSep[r] }) {
+			if isLocation([]byte(strings.TrimRight(w, ":"))) {
+				loc = strings.TrimRight(w, ":")
+				break
+			}
+		}
+	}
+	if strings.Contains(l, loc) {
+		return l
+	}
+	return l + " — " + loc
+}
+
+// failurePattern is a filter that finds failures named like header: its
+// leading mark or word ("✖", "FAIL", "--- FAIL").
+func failurePattern(header string) string {
+	t := strings.TrimLeft(header, " \t")
+	if i := strings.IndexAny(t, " :"); i > 0 {
+		t = t[:i]
+	}
+	if t == "---" {
+		return "--- FAIL"
+	}
+	return regexp.QuoteMeta(t)
 }
 
 // messageShape is what two reports of one kind of problem share: the line

@@ -154,7 +154,7 @@ func TestDigest(t *testing.T) {
 				}
 			}
 		}},
-		{"a repeated block is referred to", func() []string {
+		{"a repeated block is shown once with its count", func() []string {
 			var in []string
 			for i := 0; i < 5; i++ {
 				in = append(in, "GET /page "+strings.Repeat("1", i+1))
@@ -164,8 +164,55 @@ func TestDigest(t *testing.T) {
 			return in
 		}(), 60, func(t *testing.T, out []string) {
 			text := strings.Join(out, "\n")
-			if strings.Count(text, "error: boom in handler") != 1 || !strings.Contains(text, "lines as above, 2nd time ...]") && !strings.Contains(text, "[... same") {
-				t.Fatalf("want the block once, then references:\n%s", text)
+			if strings.Count(text, "error: boom in handler") != 1 || !strings.Contains(text, "error: boom in handler [× 5]") || strings.Contains(text, "[... same") {
+				t.Fatalf("want the block once, with its count:\n%s", text)
+			}
+		}},
+		{"near-identical blocks (numbers differ) are shown once with their count", func() []string {
+			var in []string
+			for i := 0; i < 39; i++ {
+				in = append(in, "  ● fetch › retries", "    TypeError: fetch failed after "+strings.Repeat("9", i%3+1)+" ms", "      at src/api.ts:12:5")
+				in = append(in, pass(3)...)
+			}
+			return append(in, pass(40)...)
+		}(), 60, func(t *testing.T, out []string) {
+			text := strings.Join(out, "\n")
+			if strings.Count(text, "TypeError: fetch failed") != 1 || !strings.Contains(text, "[× 39]") {
+				t.Fatalf("want the block once with [× 39]:\n%s", text)
+			}
+		}},
+		{"every failed test is named with its location before context", func() []string {
+			var in []string
+			for i := 0; i < 30; i++ {
+				name := "test_case_" + string(rune('a'+i%26)) + strings.Repeat("z", i/26)
+				in = append(in, "✖ "+name+" (1.2ms)", "  AssertionError [ERR_ASSERTION]: values differ in "+name)
+				for k := 0; k < 8; k++ {
+					in = append(in, "    context line "+name+" "+string(rune('a'+k)))
+				}
+				in = append(in, "      at TestContext.<anonymous> (test/"+name+".test.js:6:10)", "      [... 6 frames folded: node:internal (6) ...]")
+			}
+			return append(in, "ℹ fail 30")
+		}(), 80, func(t *testing.T, out []string) {
+			text := strings.Join(out, "\n")
+			named, located := 0, 0
+			for i := 0; i < 30; i++ {
+				name := "test_case_" + string(rune('a'+i%26)) + strings.Repeat("z", i/26)
+				if strings.Contains(text, "✖ "+name+" (1.2ms)") {
+					named++
+				}
+				if strings.Contains(text, "test/"+name+".test.js:6:10") {
+					located++
+				}
+				if strings.Count(text, "✖ "+name+" (1.2ms)") > 1 {
+					t.Errorf("%s named twice", name)
+				}
+			}
+			left := 0
+			if i := strings.Index(text, "more failed tests not named"); i >= 0 {
+				fmt.Sscanf(text[strings.LastIndex(text[:i], "[... ")+5:], "%d", &left)
+			}
+			if named+left != 30 || located != named || named < 25 {
+				t.Fatalf("named %d, located %d, %d said left, of 30:\n%s", named, located, left, text)
 			}
 		}},
 		{"distinct errors all shown", append(append(pass(40), "a.go:1:2: undefined: x", "a.go:2:2: undefined: x", "b.go:7:1: undefined: y"), pass(40)...), 14, func(t *testing.T, out []string) {
