@@ -58,7 +58,7 @@ func installFrom(t *testing.T, home, bgtask string, args ...string) (string, too
 	a.Executable = bgtask
 	var out, errOut strings.Builder
 	a.Stdout, a.Stderr = &out, &errOut
-	code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none", "--agents", "none"}, args...))
+	code := runCLI(t.Context(), a, append([]string{"install", "--shell", "none", "--agents", "none"}, args...))
 	return out.String() + errOut.String(), code
 }
 

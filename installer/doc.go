@@ -19,15 +19,15 @@
 // from a module version does it build them itself (see binaries.go).
 package installer
 
-import "github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+import "github.com/amp-bg-tasks/amp-bg-tasks/cli"
 
 // Commands are the subcommands this package adds to bgtask.
-func Commands() []toolbox.Command {
-	return []toolbox.Command{
-		{Name: "install", Usage: "install [--prefix DIR] [--toolbox DIR] [--shell bash,zsh,fish|none] [--agents LIST|none] [--uninstall]",
+func Commands() []cli.Command {
+	return []cli.Command{
+		{Name: "install",
 			Summary: "install for this user and register with the agents found",
 			Example: "bgtask install\nbgtask install --agents claude,codex --shell none\nbgtask install --uninstall", Run: cliInstall},
-		{Name: "doctor", Usage: "doctor", Summary: "check the installation, one line per check with how to fix it",
+		{Name: "doctor", Summary: "check the installation, one line per check with how to fix it",
 			Example: "bgtask doctor", Run: cliDoctor},
 	}
 }

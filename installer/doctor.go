@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -26,7 +28,7 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		return err
 	}
 	if fs.NArg() > 0 {
-		return toolbox.ErrUsage
+		return cli.ErrUsage
 	}
 	paths, err := newPaths(a, "", "")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
 	"github.com/amp-bg-tasks/amp-bg-tasks/skill"
@@ -43,7 +44,7 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 		return err
 	}
 	if fs.NArg() > 0 {
-		return toolbox.ErrUsage
+		return cli.ErrUsage
 	}
 	paths, err := newPaths(a, *prefix, *toolboxDir)
 	if err != nil {
@@ -167,7 +168,7 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 		if path == "" {
 			continue
 		}
-		script, cerr := a.CompletionScript(sh)
+		script, cerr := cli.CompletionScript(ctx, a, sh)
 		if cerr != nil {
 			return cerr
 		}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"io/fs"
 	"maps"
 	"os"
@@ -17,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
 )

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -53,10 +55,14 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// newApp is toolboxtest.NewApp with this package's commands.
+// newApp is toolboxtest.NewApp.
 func newApp(t *testing.T, env ...string) *toolbox.App {
 	t.Helper()
-	a := toolboxtest.NewApp(t, env...)
-	a.Commands = Commands()
-	return a
+	return toolboxtest.NewApp(t, env...)
+}
+
+// runCLI runs the command line `bgtask args...` in a, with this
+// package's commands.
+func runCLI(ctx context.Context, a *toolbox.App, args []string) toolbox.ExitCode {
+	return cli.Run(ctx, a, "bgtask", args, Commands()...)
 }

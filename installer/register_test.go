@@ -2,13 +2,14 @@ package installer
 
 import (
 	"encoding/json"
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -40,7 +41,7 @@ func TestInstallRegistersAgents(t *testing.T) {
 	install := func(args ...string) string {
 		var out, errOut strings.Builder
 		a.Stdout, a.Stderr = &out, &errOut
-		if code := a.CLI(t.Context(), "bgtask", append([]string{"install", "--shell", "none"}, args...)); code != toolbox.ExitOK {
+		if code := runCLI(t.Context(), a, append([]string{"install", "--shell", "none"}, args...)); code != toolbox.ExitOK {
 			t.Fatalf("install %v: exit %d: %s%s", args, code, out.String(), errOut.String())
 		}
 		return out.String()
@@ -93,7 +94,7 @@ func TestInstallRegistersAgents(t *testing.T) {
 
 	var out2, errOut strings.Builder
 	a.Stdout, a.Stderr = &out2, &errOut
-	if code := a.CLI(t.Context(), "bgtask", []string{"install", "--uninstall"}); code != toolbox.ExitOK {
+	if code := runCLI(t.Context(), a, []string{"install", "--uninstall"}); code != toolbox.ExitOK {
 		t.Fatalf("uninstall: %d %s", code, errOut.String())
 	}
 	for p, content := range files {
@@ -130,7 +131,7 @@ func TestDoctor(t *testing.T) {
 	run := func(args ...string) (string, toolbox.ExitCode) {
 		var out, errOut strings.Builder
 		a.Stdout, a.Stderr = &out, &errOut
-		code := a.CLI(t.Context(), "bgtask", args)
+		code := runCLI(t.Context(), a, args)
 		return out.String() + errOut.String(), code
 	}
 	if out, code := run("install", "--shell", "bash", "--agents", "amp"); code != toolbox.ExitOK {
@@ -173,7 +174,7 @@ func TestDoctorCodexTimeout(t *testing.T) {
 	run := func(args ...string) string {
 		var out strings.Builder
 		a.Stdout, a.Stderr = &out, &out
-		a.CLI(t.Context(), "bgtask", args)
+		runCLI(t.Context(), a, args)
 		return out.String()
 	}
 	if out := run("doctor"); !strings.Contains(out, "FAIL  Codex cuts tool calls after 60 s (tool_timeout_sec)") {
@@ -204,7 +205,7 @@ func TestDoctorWithoutBash(t *testing.T) {
 	run := func(args ...string) (string, toolbox.ExitCode) {
 		var out strings.Builder
 		a.Stdout, a.Stderr = &out, &out
-		code := a.CLI(t.Context(), "bgtask", args)
+		code := runCLI(t.Context(), a, args)
 		return out.String(), code
 	}
 	if out, code := run("install", "--shell", "zsh", "--agents", "none"); code != toolbox.ExitOK {

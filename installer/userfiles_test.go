@@ -81,7 +81,7 @@ func runInstall(t *testing.T, a *toolbox.App, args ...string) (string, toolbox.E
 	t.Helper()
 	var out, errOut strings.Builder
 	a.Stdout, a.Stderr = &out, &errOut
-	code := a.CLI(t.Context(), "bgtask", append([]string{"install"}, args...))
+	code := runCLI(t.Context(), a, append([]string{"install"}, args...))
 	return out.String() + errOut.String(), code
 }
 
@@ -429,7 +429,7 @@ func TestConcurrentInstallsThenUninstall(t *testing.T) {
 		go func() {
 			var out, errOut strings.Builder
 			a.Stdout, a.Stderr = &out, &errOut
-			code := a.CLI(t.Context(), "bgtask", []string{"install", "--shell", "bash", "--agents", allAgents()})
+			code := runCLI(t.Context(), a, []string{"install", "--shell", "bash", "--agents", allAgents()})
 			done <- result{out.String() + errOut.String(), code}
 		}()
 	}

@@ -23,9 +23,9 @@ func TestAnswersUnderAmpKeepLinesShort(t *testing.T) {
 		tool  *Tool
 		input string
 	}{
-		{bgStatus(), `{}`},
-		{bgOutput(), fmt.Sprintf(`{"task_id":%q,"raw":true,"since":false}`, r.TaskID)},
-		{bgOutput(), `{"task_id":"nope"}`},
+		{StatusTool(), `{}`},
+		{OutputTool(), fmt.Sprintf(`{"task_id":%q,"raw":true,"since":false}`, r.TaskID)},
+		{OutputTool(), `{"task_id":"nope"}`},
 	} {
 		var out bytes.Buffer
 		a.Stdout, a.Stdin = &out, strings.NewReader(tc.input)

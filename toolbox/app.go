@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -46,10 +47,10 @@ type App struct {
 	Wd string
 	// Now is the clock, for status ages.
 	Now func() time.Time
-	// Commands are subcommands beyond the base ones (run, ls, logs, ...):
-	// the full bgtask adds install, mcp and doctor, which the lean binary
-	// behind the toolbox entries leaves out to start faster.
-	Commands []Command
+	// ParseStack parses process-compose files: the full bgtask links a
+	// parser (stack/compose); nil in the lean build, which asks the full
+	// bgtask's hidden __stack command instead (see loadStack).
+	ParseStack stack.ParseFunc
 }
 
 // NewApp returns an App for this process's environment.
@@ -114,33 +115,26 @@ func LeanBeside(path string) string {
 	return ""
 }
 
-// Main runs the program named by args[0] and returns its exit code. It is
-// the only place that decides one. extra are subcommands beyond the base
-// ones (see App.Commands).
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...Command) ExitCode {
+// Serve runs what args asks of the lean program that is not the
+// people's command line: a task's supervisor (args[1] is
+// supervisor.SuperviseArg), or a tool under its toolbox entry name
+// (bg-run, ...; TOOLBOX_ACTION says describe or execute). ok is false
+// for anything else, which is the command line's (package cli). parse is
+// the build's process-compose parser, nil for none (see App.ParseStack).
+func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer, parse stack.ParseFunc) (code ExitCode, ok bool) {
 	if len(args) > 1 && args[1] == supervisor.SuperviseArg {
-		return superviseMain(args[2:], stderr)
+		return superviseMain(args[2:], stderr), true
+	}
+	tool := ToolByCommand(filepath.Base(args[0]))
+	if tool == nil {
+		return 0, false
 	}
 	app, err := NewApp(stdin, stdout, stderr)
-	name := filepath.Base(args[0])
-	if tool := ToolByCommand(name); tool != nil {
-		if app != nil {
-			app.Commands = extra // The full build's: bg_run service= parses YAML in process.
-		}
-		if err != nil {
-			return writeError(stdout, err)
-		}
-		return app.ServeToolbox(context.Background(), tool, os.Getenv("TOOLBOX_ACTION"))
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "bgtask:", err)
-		return ExitError
+		return writeError(stdout, err), true
 	}
-	app.Commands = extra
-	if name == "bg-reaper" {
-		return app.CLI(context.Background(), name, append([]string{"reap"}, args[1:]...))
-	}
-	return app.CLI(context.Background(), name, args[1:])
+	app.ParseStack = parse
+	return app.ServeToolbox(context.Background(), tool, os.Getenv("TOOLBOX_ACTION")), true
 }
 
 // ServeToolbox speaks the Amp toolbox protocol for one tool: "describe"
@@ -237,7 +231,7 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 	a := &App{Getenv: os.Getenv, Environ: os.Environ()}
 	// bg_run checked the settings in this environment before starting
 	// the task: a bad one here is only logged, the defaults stand in.
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		logger.Print(err)
 	}
@@ -255,7 +249,7 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 			}
 		},
 		OnFinish: func(ctx context.Context, t *supervisor.Task) {
-			if err := a.notifyEnd(ctx, t); err != nil {
+			if err := a.NotifyEnd(ctx, t); err != nil {
 				logger.Print(err)
 			}
 		},

@@ -16,11 +16,11 @@ func TestInputStructsMatchParams(t *testing.T) {
 		required string // the required parameters, as JSON
 		input    any    // a pointer to the tool's input struct
 	}{
-		{bgRun(), `{"command":"true"}`, &RunInput{}},
-		{bgStatus(), `{}`, &StatusInput{}},
-		{bgOutput(), `{"task_id":"task-1-x"}`, &OutputInput{}},
-		{bgStop(), `{}`, &StopInput{}},
-		{bgSend(), `{"task_id":"task-1-x"}`, &SendInput{}},
+		{RunTool(), `{"command":"true"}`, &RunInput{}},
+		{StatusTool(), `{}`, &StatusInput{}},
+		{OutputTool(), `{"task_id":"task-1-x"}`, &OutputInput{}},
+		{StopTool(), `{}`, &StopInput{}},
+		{SendTool(), `{"task_id":"task-1-x"}`, &SendInput{}},
 	} {
 		in, err := tc.tool.Decode([]byte(tc.required))
 		if err != nil {
@@ -38,7 +38,7 @@ func TestInputStructsMatchParams(t *testing.T) {
 			case p.Default != nil:
 				// The default is a valid value of its own parameter...
 				raw, _ := json.Marshal(p.Default)
-				if _, err := p.decode(raw); err != nil {
+				if _, err := p.Decode(raw); err != nil {
 					t.Errorf("%s %s: default %v: %v", tc.tool.Name, name, p.Default, err)
 				}
 				// ...and the one an absent parameter gets.
@@ -69,7 +69,7 @@ func paramIndex(t *Tool, name string) int {
 // its parameter is given.
 func TestBindGivenValues(t *testing.T) {
 	t.Parallel()
-	in, err := bgOutput().Decode([]byte(`{"task_id":"task-1-x","since":false,"max_lines":"7","tail":1e12,"view":"digest"}`))
+	in, err := OutputTool().Decode([]byte(`{"task_id":"task-1-x","since":false,"max_lines":"7","tail":1e12,"view":"digest"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestBindGivenValues(t *testing.T) {
 // a silently defaulted field: the misspelling of a name included.
 func TestBindRejectsMismatchedStructs(t *testing.T) {
 	t.Parallel()
-	in, err := bgSend().Decode([]byte(`{"task_id":"task-1-x","text":"hi"}`))
+	in, err := SendTool().Decode([]byte(`{"task_id":"task-1-x","text":"hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

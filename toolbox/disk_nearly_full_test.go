@@ -29,7 +29,7 @@ func TestStopOnANearlyFullDiskWaitsForTheGracePeriod(t *testing.T) {
 	}
 	fillDisk(t, filepath.Join(a.Store.Dir, "filler"), 40<<10)
 
-	res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 	if err != nil {
 		t.Fatalf("bg_stop on a nearly full disk: %v", err)
 	}

@@ -44,7 +44,7 @@ func TestCleanupRacingReads(t *testing.T) {
 					}
 					params := fmt.Sprintf(`{"task_id":%q,"max_lines":5}`, r.TaskID)
 					ctx := WithReader(context.Background(), fmt.Sprintf("reader-%d-%d", g, i%3))
-					_, err := a.Call(ctx, bgOutput(), []byte(params))
+					_, err := a.Call(ctx, OutputTool(), []byte(params))
 					var in *InputError
 					if err != nil && !(errors.As(err, &in) && strings.Contains(err.Error(), "no such task")) {
 						errs <- err
@@ -53,7 +53,7 @@ func TestCleanupRacingReads(t *testing.T) {
 				}
 			}()
 		}
-		res := call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+		res := call[CleanupResult](t, a, StopTool(), `{"action":"cleanup"}`)
 		close(stop)
 		wg.Wait()
 		close(errs)
@@ -85,7 +85,7 @@ func TestStopAfterNaturalExit(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the command to exit", func() bool { return !procs.Alive(context.Background(), task.Root) })
-		if _, err := a.Call(context.Background(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID))); err != nil {
+		if _, err := a.Call(context.Background(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID))); err != nil {
 			t.Fatal(err)
 		}
 		task = waitEnd(t, a, r.TaskID)
@@ -161,15 +161,14 @@ func TestUntrustedStateRefused(t *testing.T) {
 		if err := os.Chmod(a.Store.Dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		var out, errOut strings.Builder
-		a.Stdout, a.Stderr = &out, &errOut
-		if code := a.CLI(context.Background(), "bg-reaper", []string{"reap"}); code == ExitOK {
-			t.Fatalf("reaper accepted a world-writable state folder: %q", out.String())
+		actions, _, err := a.Reap(context.Background(), time.Hour, false)
+		if err == nil || len(actions) != 0 {
+			t.Fatalf("reaper accepted a world-writable state folder: %v", actions)
 		}
-		if !strings.Contains(errOut.String(), "chmod 700") || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
-			t.Fatalf("reaper said %q / %q; want one line saying how to fix it", out.String(), errOut.String())
+		if !strings.Contains(err.Error(), "chmod 700") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("reaper said %q; want one line saying how to fix it", err)
 		}
-		if _, err := a.Call(context.Background(), bgStatus(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		if _, err := a.Call(context.Background(), StatusTool(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
 			t.Fatalf("bg_status on a world-writable state folder: %v", err)
 		}
 		if err := victim.Process.Signal(syscall.Signal(0)); err != nil {
@@ -194,7 +193,7 @@ func TestUntrustedStateRefused(t *testing.T) {
 		if out != "" {
 			t.Fatalf("reaper acted on a planted task: %q", out)
 		}
-		l := call[StatusList](t, a, bgStatus(), `{}`)
+		l := call[StatusList](t, a, StatusTool(), `{}`)
 		if len(l.Tasks) != 0 {
 			t.Fatalf("a planted task is listed: %+v", l.Tasks)
 		}
@@ -227,7 +226,7 @@ func TestLegacyFoldersAreTasks(t *testing.T) {
 	done := mk(fmt.Sprintf("task-%d-legacy01", started.Unix()), "completed")
 	running := mk(fmt.Sprintf("task-%d-legacy02", started.Unix()), "running")
 
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[StatusList](t, a, StatusTool(), `{}`)
 	if len(l.Tasks) != 2 {
 		t.Fatalf("listed %d legacy tasks, want 2: %+v", len(l.Tasks), l.Tasks)
 	}
@@ -236,13 +235,13 @@ func TestLegacyFoldersAreTasks(t *testing.T) {
 			t.Fatalf("%s: started_at %s, age %s; want the id's time, 2h ago", s.TaskID, s.StartedAt, s.Age)
 		}
 	}
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error"}`, done))
+	out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"filter":"error"}`, done))
 	if out.Stdout == nil || *out.Stdout != "ERROR: it broke" {
 		t.Fatalf("bg_output of a legacy task: %+v", out)
 	}
 	// A legacy running task with no process recorded has ended: it is
 	// recorded so, without an invented finished_at.
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, running))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, running))
 	if d.Status == supervisor.StatusRunning || d.FinishedAt != "" {
 		t.Fatalf("legacy running task: status %s, finished_at %q", d.Status, d.FinishedAt)
 	}
@@ -284,18 +283,18 @@ func TestDiskFull(t *testing.T) {
 			if !strings.Contains(task.CaptureError, "no space left on device") || !strings.Contains(task.CaptureError, "bytes dropped") {
 				t.Fatalf("capture_error %q", task.CaptureError)
 			}
-			l := call[StatusList](t, a, bgStatus(), `{}`)
+			l := call[StatusList](t, a, StatusTool(), `{}`)
 			if len(l.Tasks) != 1 || l.Tasks[0].CaptureError == "" {
 				t.Fatalf("bg_status list on a full disk: %+v", l)
 			}
-			out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+			out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 			if out.Stdout == nil || !strings.Contains(*out.Stdout, "[... capture failed") {
 				t.Fatalf("bg_output does not say output is missing: %+v", out)
 			}
 			if gap := strings.Contains(*out.Stdout, capture.GapMarker); gap != tc.gap {
 				t.Fatalf("gap marked: %v, want %v:\n%s", gap, tc.gap, *out.Stdout)
 			}
-			call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+			call[CleanupResult](t, a, StopTool(), `{"action":"cleanup"}`)
 		})
 	}
 }
@@ -312,7 +311,7 @@ func TestStopOnAFullDisk(t *testing.T) {
 	filler := filepath.Join(a.Store.Dir, "filler")
 	fillDisk(t, filler, 0)
 	began := time.Now()
-	res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 	if err != nil {
 		t.Fatalf("bg_stop on a full disk: %v", err)
 	}
@@ -323,7 +322,7 @@ func TestStopOnAFullDisk(t *testing.T) {
 	if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
 		t.Fatalf("still alive: %v", left)
 	}
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if !strings.Contains(d.AutoKill, "outcome not recorded: disk full") {
 		t.Fatalf("bg_status: status %s, auto_kill %q", d.Status, d.AutoKill)
 	}
@@ -397,11 +396,11 @@ func TestSupervisorKilledMidFlood(t *testing.T) {
 	if left := tasktest.MarkerProcs(t, task.ID); len(left) > 0 {
 		t.Fatalf("%d processes left after the reaper", len(left))
 	}
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
 	if d.Status != supervisor.StatusReaped && d.Status != supervisor.StatusKilled {
 		t.Fatalf("status %s, want reaped or killed", d.Status)
 	}
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"stream":"stdout"}`, task.ID))
+	out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"stream":"stdout"}`, task.ID))
 	if out.Stdout == nil || !strings.Contains(*out.Stdout, "flooding the log") {
 		t.Fatalf("output after the reap: %+v", out)
 	}
@@ -442,7 +441,7 @@ func TestTwentyReadersOfOneWriter(t *testing.T) {
 			params := fmt.Sprintf(`{"task_id":%q,"stream":"stdout","raw":true,"max_lines":5000}`, r.TaskID)
 			last := 0
 			for first := true; last < n; first = false {
-				res, err := a.Call(ctx, bgOutput(), []byte(params))
+				res, err := a.Call(ctx, OutputTool(), []byte(params))
 				if err != nil {
 					t.Error(err)
 					return

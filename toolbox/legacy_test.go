@@ -55,18 +55,18 @@ func TestLegacyLiveTaskIsAdopted(t *testing.T) {
 	// A task "started" a minute after the process that now has its PID.
 	reused := legacy(time.Now().Unix()+60, "reused", stranger.Pid)
 
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, ours))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, ours))
 	if d.Status != supervisor.StatusRunning || !strings.HasPrefix(d.AutoKill, "NOT ENFORCED") {
 		t.Fatalf("a live legacy task: status %s, auto_kill %q", d.Status, d.AutoKill)
 	}
 	if out := reap(t, a, "--dry-run"); strings.Contains(out, ours) {
 		t.Fatalf("the reaper would end a young legacy task: %q", out)
 	}
-	d = call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, reused))
+	d = call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, reused))
 	if d.Status != supervisor.StatusKilled {
 		t.Fatalf("a legacy task whose PID now names an older process: status %s", d.Status)
 	}
-	stop := call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, ours))
+	stop := call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, ours))
 	if stop.Status != supervisor.StatusKilled {
 		t.Fatalf("bg_stop of a live legacy task: %+v", stop)
 	}

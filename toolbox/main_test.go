@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,66 +23,28 @@ import (
 //   - the commands tasks run: the helpers registered here (see helperproc).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == supervisor.SuperviseArg {
-		os.Exit(int(Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
+		code, _ := Serve(os.Args, os.Stdin, os.Stdout, os.Stderr, nil)
+		os.Exit(int(code))
 	}
 	if name := os.Getenv("BGTEST_MAIN_AS"); name != "" {
 		_ = os.Unsetenv("BGTEST_MAIN_AS") // Not for the tasks it starts.
-		os.Exit(int(Main(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr)))
+		code, ok := Serve(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr, nil)
+		if !ok {
+			panic("BGTEST_MAIN_AS=" + name + " is not a name this package serves (the command line's tests are package cli's)")
+		}
+		os.Exit(int(code))
 	}
 	helpers.Register("tree", helperproc.Tree)
 	helpers.Register("hang", helperproc.Hang)
 	helpers.Register("signal-report", helperproc.SignalReport)
 	helpers.Register("graceful", helperproc.Graceful)
-	helpers.Register("flood", flood)
-	helpers.Register("serve", serve)
+	helpers.Register("flood", helperproc.Flood)
+	helpers.Register("serve", helperproc.Serve)
 	helpers.Main(m)
 }
 
 // helpers is this package's registry, filled by TestMain.
 var helpers helperproc.Registry
-
-// flood N SEED writes N bytes of floodBytes(N, SEED) to stdout as fast as
-// it can.
-func flood(args []string) int {
-	n, _ := strconv.Atoi(args[0])
-	seed, _ := strconv.ParseUint(args[1], 10, 64)
-	if _, err := os.Stdout.Write(floodBytes(n, seed)); err != nil {
-		return 1
-	}
-	return 0
-}
-
-// serve ADDR DELAY [crash] is an HTTP server ready after DELAY, or a
-// server that fails to listen after DELAY, as a dev server does.
-func serve(args []string) int {
-	d, _ := time.ParseDuration(args[1])
-	time.Sleep(d)
-	if len(args) > 2 && args[2] == "crash" {
-		fmt.Fprintln(os.Stderr, "Error: listen EADDRINUSE: address already in use "+args[0])
-		return 3
-	}
-	l, err := net.Listen("tcp", args[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Printf("ready on http://%s\n", args[0])
-	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
-	return 1
-}
-
-// floodBytes is deterministic printable output of varying line lengths.
-func floodBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 2))
-	b := make([]byte, 0, n)
-	for len(b) < n {
-		for i, l := 0, r.IntN(300); i < l && len(b) < n-1; i++ {
-			b = append(b, byte(' '+r.IntN(95)))
-		}
-		b = append(b, '\n')
-	}
-	return b[:n]
-}
 
 // newTestApp is toolboxtest.NewApp, which toolbox's own tests cannot
 // import: an App on temporary folders whose tasks the cleanup ends.
@@ -113,7 +73,7 @@ func call[T any](t *testing.T, a *App, tool *Tool, params string) T {
 func startTask(t *testing.T, a *App, params map[string]any) RunResult {
 	t.Helper()
 	raw, _ := json.Marshal(params)
-	return call[RunResult](t, a, bgRun(), string(raw))
+	return call[RunResult](t, a, RunTool(), string(raw))
 }
 
 // waitFor polls cond every 10 ms until it holds or 30 s pass (the box may
@@ -138,5 +98,62 @@ func waitEnd(t *testing.T, a *App, id string) *supervisor.Task {
 		task, err = a.Store.Load(id)
 		return err == nil && task.Status != supervisor.StatusRunning
 	})
+	return task
+}
+
+// reap runs the reaper's work as bg-reaper ARGS would (--max-age N,
+// --dry-run) and returns one line per action, worded as bg-reaper words
+// it: "Reaped ID", "Marked ID killed", "Cleaned ID", "Would ..." (the
+// exact sentences are package cli's).
+func reap(t *testing.T, a *App, args ...string) string {
+	t.Helper()
+	maxAge, dry := 180*time.Minute, false
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--dry-run":
+			dry = true
+		case "--max-age":
+			i++
+			m, err := strconv.ParseFloat(args[i], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maxAge = time.Duration(m * float64(time.Minute))
+		default:
+			t.Fatalf("reap: unknown argument %q", args[i])
+		}
+	}
+	actions, _, err := a.Reap(context.Background(), maxAge, dry)
+	if err != nil {
+		t.Fatalf("reap %v: %v", args, err)
+	}
+	var b strings.Builder
+	for _, act := range actions {
+		if act.Err != nil {
+			t.Fatalf("reap %v: %s %s: %v", args, act.Action, act.Task.ID, act.Err)
+		}
+		verb := map[string]string{supervisor.ActionKill: "Reaped", supervisor.ActionReap: "Reaped", supervisor.ActionDead: "Marked", supervisor.ActionClean: "Cleaned"}[act.Action]
+		if dry {
+			verb = "Would " + act.Action + ":"
+		}
+		fmt.Fprintf(&b, "%s %s (%s): %s\n", verb, act.Task.ID, act.Task.Label, act.Why)
+	}
+	return b.String()
+}
+
+// startTree starts a task running the 3-level helper tree and waits for
+// the setsid grandchild.
+func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
+	t.Helper()
+	// A label per cwd may run once: the test's trees differ by cwd.
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
+	waitFor(t, "the setsid grandchild", func() bool {
+		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
+		return bytes.Contains(b, []byte("leaf "))
+	})
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return task
 }

@@ -242,7 +242,7 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 func noticeOf(t *supervisor.Task, now time.Time) Notice {
 	n := Notice{TaskID: t.ID, Label: t.Label, Status: t.Status, ExitCode: t.ExitCode}
 	if !t.FinishedAt.IsZero() {
-		n.Duration = formatDuration(t.FinishedAt.Sub(t.StartedAt))
+		n.Duration = FormatDuration(t.FinishedAt.Sub(t.StartedAt))
 	}
 	what := t.Status
 	switch t.Status {
@@ -251,11 +251,11 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 			what = fmt.Sprintf("failed (exit %d)", *t.ExitCode)
 		}
 	case supervisor.StatusTimeout:
-		what = fmt.Sprintf("timed out (its %s limit)", formatTimeout(t.TimeoutMinutes))
+		what = fmt.Sprintf("timed out (its %s limit)", FormatTimeout(t.TimeoutMinutes))
 	case supervisor.StatusReaped:
 		what = "was reaped (orphaned or too old)"
 	}
-	n.Message = fmt.Sprintf("%s %s %s ago; read it with bg_output task_id=%s", t.Label, what, formatDuration(now.Sub(t.FinishedAt)), t.ID)
+	n.Message = fmt.Sprintf("%s %s %s ago; read it with bg_output task_id=%s", t.Label, what, FormatDuration(now.Sub(t.FinishedAt)), t.ID)
 	if t.Status != supervisor.StatusCompleted {
 		n.Message += ` view="digest"`
 	}

@@ -34,14 +34,14 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-main")
-	r := execute(t, a, bgRun(), `{"command":"echo testing; exit 1","label":"tests"}`)
+	r := execute(t, a, RunTool(), `{"command":"echo testing; exit 1","label":"tests"}`)
 	if len(noticesOf(r)) != 0 {
 		t.Fatalf("first call has notices: %v", r["notices"])
 	}
 	id := r["task_id"].(string)
 	waitEnd(t, a, id)
 
-	st := execute(t, a, bgStatus(), `{}`)
+	st := execute(t, a, StatusTool(), `{}`)
 	got := noticesOf(st)
 	if len(got) != 1 || !strings.HasPrefix(got[0], "tests failed (exit 1) ") || !strings.Contains(got[0], id) {
 		t.Fatalf("notices %q, want the failed tests once", got)
@@ -49,7 +49,7 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	if n := st["notices"].([]any)[0].(map[string]any); n["status"] != "failed" || n["exit_code"] != 1.0 || n["label"] != "tests" {
 		t.Fatalf("notice fields %v", n)
 	}
-	if again := noticesOf(execute(t, a, bgStatus(), `{}`)); len(again) != 0 {
+	if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
 		t.Fatalf("told twice: %q", again)
 	}
 
@@ -58,13 +58,13 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	other := newTestApp(t)
 	other.Store = a.Store
 	other.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-other")
-	execute(t, other, bgStatus(), `{}`) // First call of T-other.
-	r2 := execute(t, a, bgRun(), `{"command":"exit 0","label":"lint"}`)
+	execute(t, other, StatusTool(), `{}`) // First call of T-other.
+	r2 := execute(t, a, RunTool(), `{"command":"exit 0","label":"lint"}`)
 	waitEnd(t, a, r2["task_id"].(string))
-	if got := noticesOf(execute(t, other, bgOutput(), `{"task_id":"`+r2["task_id"].(string)+`"}`)); len(got) != 0 {
+	if got := noticesOf(execute(t, other, OutputTool(), `{"task_id":"`+r2["task_id"].(string)+`"}`)); len(got) != 0 {
 		t.Fatalf("bg_output about the task itself carried its notice: %q", got)
 	}
-	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 1 || !strings.HasPrefix(got[0], "lint completed") {
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 1 || !strings.HasPrefix(got[0], "lint completed") {
 		t.Fatalf("main thread notices %q", got)
 	}
 }
@@ -72,10 +72,10 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	execute(t, a, bgStatus(), `{}`) // First call.
-	r := execute(t, a, bgRun(), `{"command":"exit 3"}`)
+	execute(t, a, StatusTool(), `{}`) // First call.
+	r := execute(t, a, RunTool(), `{"command":"exit 3"}`)
 	waitEnd(t, a, r["task_id"].(string))
-	st := execute(t, a, bgStatus(), `{}`) // {"tasks":[...],"summary":{...}} ends in "}}".
+	st := execute(t, a, StatusTool(), `{}`) // {"tasks":[...],"summary":{...}} ends in "}}".
 	if len(noticesOf(st)) != 1 || st["summary"].(map[string]any)["total"] != 1.0 {
 		t.Fatalf("answer %v", st)
 	}
@@ -86,24 +86,24 @@ func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
 func TestNoticesSkipWhatTheReaderKnows(t *testing.T) {
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-known")
-	execute(t, a, bgStatus(), `{}`) // First call.
+	execute(t, a, StatusTool(), `{}`) // First call.
 	// A bg_run that waited for the end already gave the failure's digest.
-	r := execute(t, a, bgRun(), `{"command":"echo boom; exit 2","label":"tests","wait_seconds":30}`)
+	r := execute(t, a, RunTool(), `{"command":"echo boom; exit 2","label":"tests","wait_seconds":30}`)
 	if r["status"] != "failed" {
 		t.Fatalf("the run did not end in its wait: %v", r)
 	}
-	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 0 {
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
 		t.Fatalf("the failure the run answered is announced again: %q", got)
 	}
 	// The agent stops its server and cleans up: it is told nothing about
 	// either, and nothing points at the deleted task.
-	web := execute(t, a, bgRun(), `{"command":"exec sleep 60","label":"web"}`)
-	execute(t, a, bgStop(), `{"task_id":"`+web["task_id"].(string)+`"}`)
-	c := execute(t, a, bgStop(), `{"action":"cleanup"}`)
+	web := execute(t, a, RunTool(), `{"command":"exec sleep 60","label":"web"}`)
+	execute(t, a, StopTool(), `{"task_id":"`+web["task_id"].(string)+`"}`)
+	c := execute(t, a, StopTool(), `{"action":"cleanup"}`)
 	if got := noticesOf(c); len(got) != 0 {
 		t.Fatalf("cleanup announced %q", got)
 	}
-	if got := noticesOf(execute(t, a, bgStatus(), `{}`)); len(got) != 0 {
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
 		t.Fatalf("after stop and cleanup: %q", got)
 	}
 }

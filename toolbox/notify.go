@@ -22,17 +22,17 @@ func notifyMode(t *supervisor.Task, s Settings) (notify.Mode, error) {
 	return s.Notify, nil
 }
 
-// notifyEnd tells the user how t ended, if its mode wants it. A task the
+// NotifyEnd tells the user how t ended, if its mode wants it. A task the
 // reaper found dead is recorded as killed, which the failure mode does not
 // announce when bg_stop did it; dying unseen is a failure, so it is
 // announced as one.
-func (a *App) notifyEnd(ctx context.Context, t *supervisor.Task) error {
+func (a *App) NotifyEnd(ctx context.Context, t *supervisor.Task) error {
 	return a.notifyEvent(ctx, t, lastLine(t))
 }
 
 // notifyEvent tells the user how t ended, with the last line it printed.
 func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) error {
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		return err
 	}

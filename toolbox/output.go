@@ -14,7 +14,7 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-func bgOutput() *Tool {
+func OutputTool() *Tool {
 	return &Tool{
 		Name:     "bg_output",
 		Title:    "Read background task output",
@@ -96,11 +96,11 @@ type OutputResult struct {
 }
 
 func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
-	t, err := a.loadTask(ctx, in.TaskID)
+	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return OutputResult{}, err
 	}
-	opts := capture.ReadOptions{Tail: in.Tail, Since: in.Since, Reader: a.reader(ctx), Clean: in.cleanOptions(t.Cwd),
+	opts := capture.ReadOptions{Tail: in.Tail, Since: in.Since, Reader: a.reader(ctx), Clean: in.CleanOptions(t.Cwd),
 		WriterDone: t.Status != supervisor.StatusRunning}
 	// Validate once, so a bad regex moves neither stream's cursor.
 	if _, err := capture.NewPipeline(opts.Clean); err != nil {
@@ -151,8 +151,8 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 	return res, nil
 }
 
-// cleanOptions are the cleaning in asks for, of a task run in cwd.
-func (in OutputInput) cleanOptions(cwd string) capture.Options {
+// CleanOptions are the cleaning in asks for, of a task run in cwd.
+func (in OutputInput) CleanOptions(cwd string) capture.Options {
 	o := capture.Options{
 		Raw:        in.Raw,
 		MaxLineLen: in.MaxLineLen,

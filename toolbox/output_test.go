@@ -13,21 +13,21 @@ func TestOutputStreamsCursorsAndThreads(t *testing.T) {
 	waitEnd(t, a, r.TaskID)
 	id := `"task_id":"` + r.TaskID + `"`
 
-	both := call[OutputResult](t, a, bgOutput(), `{`+id+`}`)
+	both := call[OutputResult](t, a, OutputTool(), `{`+id+`}`)
 	if both.Stdout == nil || *both.Stdout != "ERROR boom in /x\nok line" || both.Stderr == nil || *both.Stderr != "warn: disk" {
 		t.Fatalf("first read: %+v", both)
 	}
 	if both.StdoutMeta.TotalLines != 2 || both.StdoutMeta.Cursor != 2 || both.StderrMeta.Cursor != 1 || both.Status != "completed" {
 		t.Fatalf("meta: %+v %+v", both.StdoutMeta, both.StderrMeta)
 	}
-	again := call[OutputResult](t, a, bgOutput(), `{`+id+`}`)
+	again := call[OutputResult](t, a, OutputTool(), `{`+id+`}`)
 	if *again.Stdout != "" || *again.Stderr != "" {
 		t.Fatalf("second since read returned old lines: %+v", again)
 	}
 
 	// Another thread has its own cursor, and sees everything on its first read.
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-0190-other")
-	other := call[OutputResult](t, a, bgOutput(), `{`+id+`,"stream":"stdout","filter":"error"}`)
+	other := call[OutputResult](t, a, OutputTool(), `{`+id+`,"stream":"stdout","filter":"error"}`)
 	if *other.Stdout != "ERROR boom in /x" {
 		t.Fatalf("other thread: %+v", other)
 	}
@@ -35,11 +35,11 @@ func TestOutputStreamsCursorsAndThreads(t *testing.T) {
 	if strings.Contains(string(raw), "stderr") {
 		t.Fatalf("stream=stdout answered with stderr fields: %s", raw)
 	}
-	full := call[OutputResult](t, a, bgOutput(), `{`+id+`,"since":false,"raw":true,"stream":"stdout"}`)
+	full := call[OutputResult](t, a, OutputTool(), `{`+id+`,"since":false,"raw":true,"stream":"stdout"}`)
 	if *full.Stdout != "\x1b[1;31mERROR\x1b[0m boom in /x\nok line" {
 		t.Fatalf("raw full read: %q", *full.Stdout)
 	}
-	if _, err := a.Call(t.Context(), bgOutput(), []byte(`{`+id+`,"filter":"(unclosed"}`)); err == nil || !strings.Contains(err.Error(), "filter") {
+	if _, err := a.Call(t.Context(), OutputTool(), []byte(`{`+id+`,"filter":"(unclosed"}`)); err == nil || !strings.Contains(err.Error(), "filter") {
 		t.Fatalf("bad filter: %v", err)
 	}
 }

@@ -3,8 +3,6 @@ package toolbox
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,7 +16,7 @@ func TestLabelsAreValidated(t *testing.T) {
 		"OSC 0": "web\x1b]0;pwned\x07", "OSC 52": "\x1b]52;c;ZXZpbA==\x07", "NUL": "a\x00b", "newline": "a\nb",
 		"long": strings.Repeat("x", 3000), "invalid UTF-8": "a\xffb",
 	} {
-		_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":%s}`, jsonString(label))))
+		_, err := a.Call(t.Context(), RunTool(), []byte(fmt.Sprintf(`{"command":"true","label":%s}`, jsonString(label))))
 		var ie *InputError
 		if !errors.As(err, &ie) || ie.Param != "label" {
 			t.Errorf("%s: %v, want an error naming label", name, err)
@@ -27,7 +25,7 @@ func TestLabelsAreValidated(t *testing.T) {
 	// A refused character is shown as itself, escaped: the C1 CSI is
 	// \u009b, not its first byte read as Latin-1 (Â).
 	for label, want := range map[string]string{"a\u009bb": `\u009b at byte 1`, "a\xffb": `\ufffd at byte 1`, "a\x1b[31m": `\x1b at byte 1`, "a\u200bb": `\u200b at byte 1`} {
-		_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":%s}`, jsonString(label))))
+		_, err := a.Call(t.Context(), RunTool(), []byte(fmt.Sprintf(`{"command":"true","label":%s}`, jsonString(label))))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Â") {
 			t.Errorf("label %q: %v, want it to name %s", label, err, want)
 		}
@@ -42,7 +40,7 @@ func TestLabelsAreValidated(t *testing.T) {
 	// id names one task wherever a label could go.
 	r := startTask(t, a, map[string]any{"command": "true"})
 	for _, label := range []string{r.TaskID, "task-1795463206-7fbbf9c9"} {
-		_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":%q}`, label)))
+		_, err := a.Call(t.Context(), RunTool(), []byte(fmt.Sprintf(`{"command":"true","label":%q}`, label)))
 		var ie *InputError
 		if !errors.As(err, &ie) || ie.Param != "label" || !strings.Contains(err.Error(), "is a task id") {
 			t.Errorf("label %q: %v, want an error saying it is a task id", label, err)
@@ -55,42 +53,5 @@ func TestLabelsAreValidated(t *testing.T) {
 		if err := checkLabel(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
-	}
-}
-
-// A label or command that reached the records some other way (an earlier
-// version, a script) is printed escaped: no byte of an escape sequence
-// reaches the terminal.
-func TestListEscapesUnprintable(t *testing.T) {
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": "echo hi", "label": "web"})
-	waitEnd(t, a, r.TaskID)
-	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
-	for name, v := range map[string]string{"label": evil, "command": "echo \x1b]0;title\x07"} {
-		if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, name), []byte(v+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"ls"}, {"status", r.TaskID}} {
-		out, _, code := runCLI(t, a, args...)
-		if code != ExitOK || strings.ContainsAny(out, "\x1b\x07\x00") || !strings.Contains(out, `web\x1b]52;c;ZXZpbA==\a`) {
-			t.Errorf("bgtask %v printed %q", args, out)
-		}
-	}
-}
-
-// What stop says about a task shows its label escaped too (restart
-// refuses such a label, as bg_run does).
-func TestStopEscapesUnprintable(t *testing.T) {
-	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
-	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
-	if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, "label"), []byte(evil+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, errOut, code := runCLI(t, a, "stop", r.TaskID)
-	if code != ExitOK || strings.ContainsAny(out+errOut, "\x1b\x07\x00") || !strings.Contains(out, `web\x1b]52;c;ZXZpbA==\a`) || !strings.Contains(errOut, `web\x1b]52;c;ZXZpbA==\a`) {
-		t.Errorf("bgtask stop printed %q, %q", out, errOut)
 	}
 }

@@ -2,77 +2,34 @@ package toolbox
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-// DefaultReapMaxAge is bg-reaper's --max-age in minutes: three hours.
-const DefaultReapMaxAge = 180
-
-// cliReap is `bgtask reap` and `bg-reaper`: run on every shell start, it
-// prints one line per action and nothing when there is nothing to do.
-func cliReap(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-	maxAge := fs.Float64("max-age", DefaultReapMaxAge, "minutes: remove finished tasks that ended earlier, and kill tasks nobody supervises (their supervisor is gone) that started earlier. "+
-		"A supervised task follows its own timeout (timeout 0: never reaped); the reaper kills it only when its supervisor let it run past its timeout")
-	dryRun := fs.Bool("dry-run", false, "print what would be done (Would kill: / Would clean:) and change nothing")
-	quiet := fs.Bool("quiet", false, "print nothing but errors")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 || *maxAge < 0 {
-		return errUsage
-	}
-	settings, err := a.settings()
+// Reap is the reaper's work (bgtask reap, bg-reaper on every shell
+// start): it kills the tasks nobody supervises and those past their
+// timeout, and removes the finished tasks that ended more than maxAge ago
+// (see supervisor.Store.Reap); with dryRun it only says what it would do.
+// Each action is returned, its failure in its Err. No supervisor is left
+// to tell the user of a task it ended, so it does: a notification that
+// fails (routinely, on a machine without a desktop) is a warning, not a
+// failed reap.
+func (a *App) Reap(ctx context.Context, maxAge time.Duration, dryRun bool) (actions []supervisor.ReapAction, warnings []error, err error) {
+	settings, err := a.Settings()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	actions, err := a.Store.Reap(ctx, supervisor.ReapOptions{
-		MaxAge: time.Duration(*maxAge * float64(time.Minute)),
-		DryRun: *dryRun,
-		Grace:  settings.KillGrace,
-		Now:    a.Now,
-	})
-	var errs []error
+	actions, err = a.Store.Reap(ctx, supervisor.ReapOptions{MaxAge: maxAge, DryRun: dryRun, Grace: settings.KillGrace, Now: a.Now})
+	if dryRun {
+		return actions, nil, err
+	}
 	for _, act := range actions {
-		if act.Err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", act.Action, act.Task.ID, act.Err))
-			continue
-		}
-		if !*quiet {
-			fmt.Fprintln(a.Stdout, reapLine(act, *dryRun))
-		}
-		if !*dryRun && (act.Action == supervisor.ActionReap || act.Action == supervisor.ActionDead) {
-			// No supervisor is left to tell the user: the reaper does. A
-			// machine without a desktop fails here routinely: a warning,
-			// not a failed reap.
-			if err := a.notifyEnd(ctx, act.Task); err != nil && !*quiet {
-				fmt.Fprintln(a.Stderr, "warning:", err)
+		if act.Err == nil && (act.Action == supervisor.ActionReap || act.Action == supervisor.ActionDead) {
+			if werr := a.NotifyEnd(ctx, act.Task); werr != nil {
+				warnings = append(warnings, werr)
 			}
 		}
 	}
-	return errors.Join(append(errs, err)...)
-}
-
-// reapFormats says an action, done and in a dry run.
-func reapFormats(action string) (done, dry string) {
-	switch action {
-	case supervisor.ActionDead:
-		return "Marked %s killed: %s", "Would mark killed: %s: %s"
-	case supervisor.ActionClean:
-		return "Cleaned %s: %s", "Would clean: %s: %s"
-	default: // ActionKill, ActionReap
-		return "Reaped %s: %s", "Would kill: %s: %s"
-	}
-}
-
-func reapLine(act supervisor.ReapAction, dryRun bool) string {
-	format, dry := reapFormats(act.Action)
-	if dryRun {
-		format = dry
-	}
-	return fmt.Sprintf(format, fmt.Sprintf("%s (%s)", act.Task.ID, printable(act.Task.Label)), act.Why)
+	return actions, warnings, err
 }

@@ -252,12 +252,12 @@ func (a *App) forgetRemote(rec remote.Record, why error) (any, []Notice, error) 
 	}
 	return CleanupResult{Action: "cleanup", Cleaned: 1, Message: fmt.Sprintf("%s%s (%s) here only: %v. "+
 		"It may still run on %s and its files stay there; from here it is no longer listed, asked about or stopped.",
-		forgotPrefix, rec.ID, rec.Label, why, rec.Host)}, nil, nil
+		ForgotPrefix, rec.ID, rec.Label, why, rec.Host)}, nil, nil
 }
 
-// forgotPrefix starts the message of a cleanup that only forgot a task
+// ForgotPrefix starts the message of a cleanup that only forgot a task
 // here (see forgetRemote).
-const forgotPrefix = "Forgot "
+const ForgotPrefix = "Forgot "
 
 // markDown remembers that host could not be reached (see hostRetryAfter).
 func (a *App) markDown(host string, why error) {
@@ -277,7 +277,7 @@ func (a *App) downHost(host string) (remote.Down, bool) {
 // downError says, for a host left out, when and why it last failed.
 func (a *App) downError(d remote.Down) error {
 	return fmt.Errorf("not reached %s ago (%s); asked again after %s, or now by a call about one of its tasks",
-		formatDuration(a.Now().Sub(d.At)), d.Error, formatDuration(hostRetryAfter))
+		FormatDuration(a.Now().Sub(d.At)), d.Error, FormatDuration(hostRetryAfter))
 }
 
 // boundRemoteWait applies the call's limit (CallLimit, set by the MCP
@@ -454,7 +454,7 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 			st.Error = answers[i].err.Error()
 			for _, r := range byHost[h] {
 				s := TaskSummary{TaskID: r.ID, Label: r.Label, Status: r.Status, Command: r.Command, Host: h,
-					StartedAt: r.StartedAt.UTC().Format(supervisor.TimeLayout), Age: formatDuration(a.Now().Sub(r.StartedAt)), AutoKill: "unknown: host unreachable"}
+					StartedAt: r.StartedAt.UTC().Format(supervisor.TimeLayout), Age: FormatDuration(a.Now().Sub(r.StartedAt)), AutoKill: "unknown: host unreachable"}
 				if r.Status == supervisor.StatusRunning {
 					s.Status = "unreachable"
 				}

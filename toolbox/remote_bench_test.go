@@ -37,7 +37,7 @@ func BenchmarkRemote(b *testing.B) {
 		return res
 	}
 	// A task with 1,000 lines of output, still running.
-	task := mustCall(bgRun(), `{"command": "seq 1 1000; sleep 600", "label": "bench", "host": "`+srv.Alias+`", "wait_for": "^1000$"}`).(RunResult)
+	task := mustCall(RunTool(), `{"command": "seq 1 1000; sleep 600", "label": "bench", "host": "`+srv.Alias+`", "wait_for": "^1000$"}`).(RunResult)
 
 	b.Run("ssh_true", func(b *testing.B) {
 		for b.Loop() {
@@ -48,20 +48,20 @@ func BenchmarkRemote(b *testing.B) {
 	})
 	b.Run("bg_status", func(b *testing.B) {
 		for b.Loop() {
-			mustCall(bgStatus(), `{"task_id": "`+task.TaskID+`"}`)
+			mustCall(StatusTool(), `{"task_id": "`+task.TaskID+`"}`)
 		}
 	})
 	b.Run("bg_output_tail80", func(b *testing.B) {
 		for b.Loop() {
-			mustCall(bgOutput(), `{"task_id": "`+task.TaskID+`", "tail": 80, "since": false}`)
+			mustCall(OutputTool(), `{"task_id": "`+task.TaskID+`", "tail": 80, "since": false}`)
 		}
 	})
 	b.Run("since_1000_lines", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			b.StopTimer()
-			r := mustCall(bgRun(), fmt.Sprintf(`{"command": "seq 1 1000", "host": "%s", "label": "since%d", "wait_seconds": 30}`, srv.Alias, i)).(RunResult)
+			r := mustCall(RunTool(), fmt.Sprintf(`{"command": "seq 1 1000", "host": "%s", "label": "since%d", "wait_seconds": 30}`, srv.Alias, i)).(RunResult)
 			b.StartTimer()
-			out := mustCall(bgOutput(), `{"task_id": "`+r.TaskID+`", "since": true, "max_lines": 1000}`).(OutputResult)
+			out := mustCall(OutputTool(), `{"task_id": "`+r.TaskID+`", "since": true, "max_lines": 1000}`).(OutputResult)
 			if out.StdoutMeta == nil || out.StdoutMeta.TotalLines != 1000 {
 				b.Fatalf("since-read: %+v", out.StdoutMeta)
 			}
@@ -74,7 +74,7 @@ func BenchmarkRemote(b *testing.B) {
 			d.Forget(srv.Alias)
 			srv.Run(b, "rm -rf ~/"+remote.BinDir)
 			b.StartTimer()
-			mustCall(bgStatus(), `{"task_id": "`+task.TaskID+`"}`)
+			mustCall(StatusTool(), `{"task_id": "`+task.TaskID+`"}`)
 		}
 	})
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
-	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -79,7 +78,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 
 	// Deploy and run: the task runs there, as the remote user, under the
 	// supervisor, and its id routes every later call.
-	run := call[RunResult](t, a, bgRun(), `{"command": "echo hello from $(id -un); sleep 600", "label": "srv", "host": "`+host+`"}`)
+	run := call[RunResult](t, a, RunTool(), `{"command": "echo hello from $(id -un); sleep 600", "label": "srv", "host": "`+host+`"}`)
 	if run.Host != host || supervisor.ValidID(run.TaskID) != nil || !strings.Contains(run.Message, "on "+host) {
 		t.Fatalf("bg_run on %s: %+v", host, run)
 	}
@@ -87,20 +86,20 @@ func TestRemoteEndToEnd(t *testing.T) {
 		t.Error("the remote task has a local task folder")
 	}
 	srv.Run(t, "test -d ~/.local/state/amp-bg-tasks/"+run.TaskID)
-	out := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+run.TaskID+`", "wait_seconds": 20}`)
+	out := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+run.TaskID+`", "wait_seconds": 20}`)
 	if out.Host != host || out.Stdout == nil || *out.Stdout != "hello from "+srv.User {
 		t.Errorf("bg_output of the remote task: %+v", out)
 	}
-	detail := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+run.TaskID+`"}`)
+	detail := call[TaskDetail](t, a, StatusTool(), `{"task_id": "`+run.TaskID+`"}`)
 	if detail.Host != host || detail.Status != supervisor.StatusRunning || !strings.HasPrefix(detail.LogDir, srv.Home) || detail.Processes < 1 {
 		t.Errorf("bg_status of the remote task: %+v", detail)
 	}
 	// Labels are unique per host and cwd.
-	if _, err := a.Call(context.Background(), bgRun(), []byte(`{"command": "true", "label": "srv", "host": "`+host+`"}`)); err == nil || !strings.Contains(err.Error(), "already running") {
+	if _, err := a.Call(context.Background(), RunTool(), []byte(`{"command": "true", "label": "srv", "host": "`+host+`"}`)); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("a duplicate label on %s: %v", host, err)
 	}
 	// A local task of the same label is another task.
-	local := call[RunResult](t, a, bgRun(), `{"command": "sleep 600", "label": "srv"}`)
+	local := call[RunResult](t, a, RunTool(), `{"command": "sleep 600", "label": "srv"}`)
 
 	// The command reaches the remote shell exactly as given.
 	tricky := `printf '[%s]' 'a"b' "it's" '$HOME' '` + "`id -u`" + `' '*' "\\" 'tab	x'; echo` + "\n" + `echo "two $((1+1))" *.none`
@@ -109,42 +108,42 @@ func TestRemoteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	params, _ := json.Marshal(map[string]any{"command": tricky, "host": host, "wait_seconds": 30})
-	q := call[RunResult](t, a, bgRun(), string(params))
-	got := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+q.TaskID+`", "raw": true, "since": false}`)
+	q := call[RunResult](t, a, RunTool(), string(params))
+	got := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+q.TaskID+`", "raw": true, "since": false}`)
 	if got.Stdout == nil || *got.Stdout+"\n" != string(want) {
 		t.Errorf("the tricky command printed %q there, %q here", deref(got.Stdout), want)
 	}
 
 	// wait_port runs there.
 	port := remotetest.FreePort(t)
-	web := call[RunResult](t, a, bgRun(), fmt.Sprintf(`{"command": "exec perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr=>q(127.0.0.1), LocalPort=>%d, Listen=>1, ReuseAddr=>1) or die; sleep 600'", "label": "web", "host": "%s", "wait_port": %d, "wait_seconds": 30}`, port, host, port))
+	web := call[RunResult](t, a, RunTool(), fmt.Sprintf(`{"command": "exec perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr=>q(127.0.0.1), LocalPort=>%d, Listen=>1, ReuseAddr=>1) or die; sleep 600'", "label": "web", "host": "%s", "wait_port": %d, "wait_seconds": 30}`, port, host, port))
 	if web.WaitResult == nil || !web.Ready {
 		t.Errorf("wait_port there: %+v", web)
 	}
 
 	// A failing build: its digest comes back in the same call.
-	build := call[RunResult](t, a, bgRun(), `{"command": "for i in $(seq 1 300); do echo compiling unit $i; done; echo 'src/main.c:42:7: error: expected ; before }' >&2; for i in $(seq 1 300); do echo linking $i; done; echo 'make: *** [all] Error 2' >&2; exit 2", "label": "build", "host": "`+host+`", "wait_seconds": 60}`)
+	build := call[RunResult](t, a, RunTool(), `{"command": "for i in $(seq 1 300); do echo compiling unit $i; done; echo 'src/main.c:42:7: error: expected ; before }' >&2; for i in $(seq 1 300); do echo linking $i; done; echo 'make: *** [all] Error 2' >&2; exit 2", "label": "build", "host": "`+host+`", "wait_seconds": 60}`)
 	if build.ExitCode == nil || *build.ExitCode != 2 || build.Stderr == nil || !strings.Contains(*build.Stderr, "main.c:42:7: error") {
 		t.Errorf("failing remote build: %+v (stderr %q)", build, deref(build.Stderr))
 	}
-	dig := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+build.TaskID+`", "view": "digest", "since": false}`)
+	dig := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+build.TaskID+`", "view": "digest", "since": false}`)
 	if dig.Stderr == nil || !strings.Contains(*dig.Stderr, "Error 2") || dig.Stdout == nil || strings.Count(*dig.Stdout, "\n") > 100 {
 		t.Errorf("digest of the remote build: %q / %q", deref(dig.Stdout), deref(dig.Stderr))
 	}
 
 	// bg_send types into an interactive remote task.
-	repl := call[RunResult](t, a, bgRun(), `{"command": "read -r x; echo \"got $x\"; sleep 600", "label": "repl", "interactive": true, "host": "`+host+`"}`)
-	sent := call[SendResult](t, a, bgSend(), `{"task_id": "`+repl.TaskID+`", "text": "it's $HOME"}`)
+	repl := call[RunResult](t, a, RunTool(), `{"command": "read -r x; echo \"got $x\"; sleep 600", "label": "repl", "interactive": true, "host": "`+host+`"}`)
+	sent := call[SendResult](t, a, SendTool(), `{"task_id": "`+repl.TaskID+`", "text": "it's $HOME"}`)
 	if sent.Host != host || sent.Sent == 0 {
 		t.Errorf("bg_send: %+v", sent)
 	}
-	ans := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+repl.TaskID+`", "filter": "got", "wait_seconds": 20}`)
+	ans := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+repl.TaskID+`", "filter": "got", "wait_seconds": 20}`)
 	if ans.Stdout == nil || !strings.Contains(*ans.Stdout, "got it's $HOME") {
 		t.Errorf("the interactive task answered %q", deref(ans.Stdout))
 	}
 
 	// The list: local and remote tasks, each remote one with its host.
-	list := call[StatusList](t, a, bgStatus(), `{}`)
+	list := call[StatusList](t, a, StatusTool(), `{}`)
 	hosts := map[string]string{}
 	for _, s := range list.Tasks {
 		hosts[s.TaskID] = s.Host
@@ -158,10 +157,10 @@ func TestRemoteEndToEnd(t *testing.T) {
 
 	// A failure is noticed on the next call, however unrelated: the
 	// agent's notices and the desktop (here BG_NOTIFY_CMD).
-	fail := call[RunResult](t, a, bgRun(), `{"command": "sleep 1; echo broken >&2; exit 3", "label": "late", "host": "`+host+`"}`)
+	fail := call[RunResult](t, a, RunTool(), `{"command": "sleep 1; echo broken >&2; exit 3", "label": "late", "host": "`+host+`"}`)
 	var notice map[string]any
 	waitFor(t, "a notice of the remote failure", func() bool {
-		m := executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+		m := executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 		ns, _ := m["notices"].([]any)
 		for _, n := range ns {
 			if n.(map[string]any)["task_id"] == fail.TaskID {
@@ -183,7 +182,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 
 	// The reaper runs there with each start: a task whose supervisor died
 	// is reaped, once past its timeout, by the next bg_run there.
-	orphan := call[RunResult](t, a, bgRun(), `{"command": "trap '' HUP; sleep 600", "label": "orphan", "host": "`+host+`"}`)
+	orphan := call[RunResult](t, a, RunTool(), `{"command": "trap '' HUP; sleep 600", "label": "orphan", "host": "`+host+`"}`)
 	dir := "~/.local/state/amp-bg-tasks/" + orphan.TaskID
 	wd, _ := strconv.Atoi(strings.TrimSpace(srv.Run(t, "cat "+dir+"/watchdog_pid")))
 	if err := syscall.Kill(wd, syscall.SIGKILL); err != nil {
@@ -192,8 +191,8 @@ func TestRemoteEndToEnd(t *testing.T) {
 	waitFor(t, "the supervisor's death", func() bool { return syscall.Kill(wd, 0) != nil })
 	// Nobody enforces its timeout now: make it one that has passed.
 	srv.Run(t, "printf 0.01 > "+dir+"/timeout")
-	call[RunResult](t, a, bgRun(), `{"command": "true", "host": "`+host+`"}`)
-	if st := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+orphan.TaskID+`"}`); st.Status != supervisor.StatusReaped {
+	call[RunResult](t, a, RunTool(), `{"command": "true", "host": "`+host+`"}`)
+	if st := call[TaskDetail](t, a, StatusTool(), `{"task_id": "`+orphan.TaskID+`"}`); st.Status != supervisor.StatusReaped {
 		t.Errorf("orphan after a start there: %s, want reaped", st.Status)
 	}
 
@@ -211,7 +210,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	var wg sync.WaitGroup
 	var waitErr error
 	wg.Go(func() {
-		_, waitErr = a.Call(context.Background(), bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 120}`))
+		_, waitErr = a.Call(context.Background(), OutputTool(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 120}`))
 	})
 	waitFor(t, "the remote wait", func() bool {
 		return strings.Contains(strings.Join(userProcs(srv), "\n"), "bg-output")
@@ -223,27 +222,27 @@ func TestRemoteEndToEnd(t *testing.T) {
 	if !remote.IsKind(waitErr, remote.KindDropped) || !strings.Contains(waitErr.Error(), "keeps running") {
 		t.Errorf("dropped mid-wait: %v", waitErr)
 	}
-	if st := call[TaskDetail](t, a, bgStatus(), `{"task_id": "`+run.TaskID+`"}`); st.Status != supervisor.StatusRunning {
+	if st := call[TaskDetail](t, a, StatusTool(), `{"task_id": "`+run.TaskID+`"}`); st.Status != supervisor.StatusRunning {
 		t.Errorf("after the drop the task is %s", st.Status)
 	}
 
 	// Stop: the whole tree there; then nothing of the remote user runs.
 	for _, id := range []string{run.TaskID, web.TaskID, repl.TaskID} {
-		if st := call[StopResult](t, a, bgStop(), `{"task_id": "`+id+`"}`); st.Host != host || st.Status != supervisor.StatusKilled {
+		if st := call[StopResult](t, a, StopTool(), `{"task_id": "`+id+`"}`); st.Host != host || st.Status != supervisor.StatusKilled {
 			t.Errorf("stop %s: %+v", id, st)
 		}
 	}
 	waitFor(t, "no process of the remote user", func() bool { return len(userProcs(srv)) == 0 })
 
 	// Cleanup there forgets it here.
-	call[CleanupResult](t, a, bgStop(), `{"task_id": "`+build.TaskID+`", "action": "cleanup"}`)
-	if _, err := a.Call(context.Background(), bgStatus(), []byte(`{"task_id": "`+build.TaskID+`"}`)); err == nil {
+	call[CleanupResult](t, a, StopTool(), `{"task_id": "`+build.TaskID+`", "action": "cleanup"}`)
+	if _, err := a.Call(context.Background(), StatusTool(), []byte(`{"task_id": "`+build.TaskID+`"}`)); err == nil {
 		t.Error("a cleaned remote task still answers")
 	}
 
 	// An unreachable host is a clear error, and the list still lists.
 	start := time.Now()
-	_, err = a.Call(context.Background(), bgRun(), []byte(`{"command": "true", "host": "`+srv.Unreachable+`"}`))
+	_, err = a.Call(context.Background(), RunTool(), []byte(`{"command": "true", "host": "`+srv.Unreachable+`"}`))
 	if !remote.IsKind(err, remote.KindUnreachable) {
 		t.Errorf("unreachable host: %v", err)
 	}
@@ -251,7 +250,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	if err := remote.RecordsIn(a.Store.Dir).Put(remote.Record{ID: "task-1-gone", Host: srv.Refused, Label: "elsewhere", Status: "running", StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	list = call[StatusList](t, a, bgStatus(), `{}`)
+	list = call[StatusList](t, a, StatusTool(), `{}`)
 	var down *HostState
 	for i := range list.Hosts {
 		if list.Hosts[i].Host == srv.Refused {
@@ -266,7 +265,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	// A changed host key: refused, with how to fix it.
 	_ = ssh.Exit(context.Background(), host)
 	srv.NewHostKey(t)
-	_, err = a.Call(context.Background(), bgStatus(), []byte(`{"task_id": "`+run.TaskID+`"}`))
+	_, err = a.Call(context.Background(), StatusTool(), []byte(`{"task_id": "`+run.TaskID+`"}`))
 	if !remote.IsKind(err, remote.KindHostKeyChanged) {
 		t.Errorf("changed host key: %v", err)
 	}
@@ -277,128 +276,6 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
-}
-
-func TestRemoteCLI(t *testing.T) {
-	srv := remotetest.Start(t)
-	a := remoteApp(t, srv)
-	out, errOut, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "rt", "--", "for i in 1 2 3; do echo line $i; sleep 0.3; done; printf '%060d\\n' 7 >&2; echo oops >&2; exit 4")
-	id := strings.TrimSpace(out)
-	if code != ExitOK || supervisor.ValidID(id) != nil || !strings.Contains(errOut, "Started rt on "+srv.Alias) {
-		t.Fatalf("bgtask run --host: %d %q %q", code, out, errOut)
-	}
-	// Follow it to its end, by label.
-	out, errOut, code = runCLI(t, a, "logs", "rt", "-f")
-	if code != ExitOK || out != "line 1\nline 2\nline 3\n" || !strings.Contains(errOut, "oops\n") || !strings.Contains(errOut, "[rt ended on "+srv.Alias+": failed, exit 4]") {
-		t.Errorf("logs -f: %d stdout %q stderr %q", code, out, errOut)
-	}
-	// Again, the last line only, cleaned reads too.
-	if out, _, _ = runCLI(t, a, "logs", id, "-n", "1", "--stream", "stdout"); out != "line 3\n" {
-		t.Errorf("logs -n 1: %q", out)
-	}
-	if out, _, _ = runCLI(t, a, "logs", id, "--filter", "line 2"); out != "line 2\n" {
-		t.Errorf("logs --filter: %q", out)
-	}
-	// A cap on line length makes a cleaned read, as for a local task.
-	if _, errOut, _ = runCLI(t, a, "logs", id, "--max-line-len", "20", "--stream", "stderr"); errOut != "00000000000000000000...[truncated]\noops\n" {
-		t.Errorf("logs --max-line-len 20: %q", errOut)
-	}
-	local, _, _ := runCLI(t, a, "run", "--label", "here", "--", "sleep 600")
-	out, _, code = runCLI(t, a, "ls")
-	if code != ExitOK || !strings.Contains(out, "HOST") {
-		t.Fatalf("ls: %s", out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) > 1 && f[0] == id && f[1] != srv.Alias, len(f) > 1 && f[0] == strings.TrimSpace(local) && f[1] != "-":
-			t.Errorf("ls row %q: wrong HOST", l)
-		}
-	}
-	if out, _, _ = runCLI(t, a, "status", "rt"); !strings.Contains(out, "failed (exit 4)") {
-		t.Errorf("status of the remote task: %s", out)
-	}
-	out, _, code = runCLI(t, a, "hosts")
-	if code != ExitOK || !strings.Contains(out, srv.Alias) || !strings.Contains(out, "yes") || !strings.Contains(out, Version()) {
-		t.Errorf("hosts: %s", out)
-	}
-	out, _, _ = runCLI(t, a, "hosts", "--json")
-	var hosts struct{ Hosts []HostInfo }
-	if err := json.Unmarshal([]byte(out), &hosts); err != nil || len(hosts.Hosts) != 1 || !hosts.Hosts[0].Reachable || hosts.Hosts[0].Tasks != 1 {
-		t.Errorf("hosts --json: %s (%v)", out, err)
-	}
-
-	// Nothing listens on a port: only ssh carries data, and its master
-	// connection has only its Unix socket in our private folder.
-	d, err := a.remoteDeployer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := d.Transport.(*remote.SSH).MasterPID(context.Background(), srv.Alias)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := procs.Lookup(context.Background(), master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u, err := procs.TreeUsage(context.Background(), []procs.Proc{p}); err != nil || len(u.Listening) > 0 {
-		t.Errorf("the master connection listens on %v (%v)", u.Listening, err)
-	}
-	// No secret is written: the state folder holds records, no key.
-	key, _ := os.ReadFile(strings.TrimSuffix(srv.Config, "ssh_config") + "id")
-	_ = filepath.WalkDir(a.Store.Dir, func(path string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() || e.Type()&os.ModeSocket != 0 {
-			return nil
-		}
-		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), "PRIVATE KEY") || len(key) > 0 && strings.Contains(string(b), string(key[40:80])) {
-			t.Errorf("%s holds a secret", path)
-		}
-		return nil
-	})
-
-	// A remote state folder that is not the remote user's own is refused.
-	if out, err := exec.Command("chown", "root", srv.Home+"/.local/state/amp-bg-tasks").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if _, errOut, code = runCLI(t, a, "status", id); code == ExitOK || !strings.Contains(errOut, "refusing") || !strings.Contains(errOut, "on "+srv.Alias) {
-		t.Errorf("a foreign state folder there: %d %q", code, errOut)
-	}
-	if out, err := exec.Command("chown", srv.User, srv.Home+"/.local/state/amp-bg-tasks").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-
-	// stop --all and rm --all (bg_stop's cleanup without an id) reach the
-	// tasks started from here on other hosts, and only those: a task the
-	// remote user ran there themselves stays.
-	theirs := srv.Run(t, `echo '{"command":"true","label":"theirs","wait_seconds":30}' | env TOOLBOX_ACTION=execute ~/`+remote.BinDir+`/*/bg-run`)
-	if !strings.Contains(theirs, `"completed"`) {
-		t.Fatalf("their own task there: %s", theirs)
-	}
-	long, _, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "long", "--", "sleep 600")
-	long = strings.TrimSpace(long)
-	if code != ExitOK {
-		t.Fatalf("run --host: %d", code)
-	}
-	if out, errOut, code = runCLI(t, a, "stop", "--all"); code != ExitOK || !strings.Contains(errOut, "long") || !strings.Contains(errOut, "here") {
-		t.Errorf("stop --all: %d %q %q", code, out, errOut)
-	}
-	for _, ref := range []string{long, strings.TrimSpace(local)} {
-		if out, _, _ = runCLI(t, a, "status", ref); !strings.Contains(out, "killed") {
-			t.Errorf("after stop --all, %s: %s", ref, out)
-		}
-	}
-	// Here: the local task; there: rt and long.
-	if out, _, code = runCLI(t, a, "rm", "--all"); code != ExitOK || !strings.Contains(out, "Removed 3 finished task(s)") {
-		t.Errorf("rm --all: %d %q", code, out)
-	}
-	if recs := remote.RecordsIn(a.Store.Dir).List(); len(recs) != 0 {
-		t.Errorf("records left after rm --all: %+v", recs)
-	}
-	if left := srv.Run(t, "ls ~/.local/state/amp-bg-tasks | grep '^task-' || true"); strings.Count(left, "task-") != 1 {
-		t.Errorf("task folders there after rm --all (want only their own): %q", left)
-	}
 }
 
 // Over MCP a call has a time limit: a wait on another host is cut to end
@@ -446,7 +323,7 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 		return strings.Count(string(b), "\n")
 	}
 	a := newTestApp(t, "BG_SSH="+wrapper)
-	local := call[RunResult](t, a, bgRun(), `{"command": "true", "label": "here", "wait_seconds": 30}`)
+	local := call[RunResult](t, a, RunTool(), `{"command": "true", "label": "here", "wait_seconds": 30}`)
 	recs := remote.RecordsIn(a.Store.Dir)
 	for _, id := range []string{"task-1-far", "task-2-far"} {
 		if err := recs.Put(remote.Record{ID: id, Host: "closed", Label: id, Command: "sleep 600", Status: supervisor.StatusRunning, StartedAt: time.Now()}); err != nil {
@@ -454,14 +331,14 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 		}
 	}
 
-	executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+	executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 	if n := tries(); n != 1 {
 		t.Fatalf("the first local call asked the host %d time(s), want 1", n)
 	}
 	for range 2 {
-		executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+		executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 	}
-	list := call[StatusList](t, a, bgStatus(), `{}`)
+	list := call[StatusList](t, a, StatusTool(), `{}`)
 	if n := tries(); n != 1 {
 		t.Errorf("after two more local calls and a list the host was asked %d time(s), want 1", n)
 	}
@@ -476,28 +353,24 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 
 	// Once the window has passed, it is asked again.
 	a.Now = func() time.Time { return time.Now().Add(hostRetryAfter + time.Second) }
-	executeJSON(t, a, bgStatus(), `{"task_id": "`+local.TaskID+`"}`)
+	executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 	if n := tries(); n != 2 {
 		t.Errorf("after %s the host was asked %d time(s), want 2", hostRetryAfter, n)
 	}
 
 	// A call about its task tries, and says it cannot be reached.
-	if _, err := a.Execute(context.Background(), bgStatus(), []byte(`{"task_id": "task-1-far"}`)); !remote.IsKind(err, remote.KindUnreachable) {
+	if _, err := a.Execute(context.Background(), StatusTool(), []byte(`{"task_id": "task-1-far"}`)); !remote.IsKind(err, remote.KindUnreachable) {
 		t.Errorf("status of a task on the host down: %v", err)
 	}
 	if n := tries(); n != 3 {
 		t.Errorf("a call about its task asked the host %d time(s) in all, want 3", n)
 	}
 	// Its cleanup tries too, then forgets it here, saying so.
-	m := executeJSON(t, a, bgStop(), `{"task_id": "task-1-far", "action": "cleanup"}`)
+	m := executeJSON(t, a, StopTool(), `{"task_id": "task-1-far", "action": "cleanup"}`)
 	if msg, _ := m["message"].(string); !strings.Contains(msg, "may still run on closed") || m["cleaned"] != 1.0 {
 		t.Errorf("cleanup of a task on the host down: %v", m)
 	}
 	if _, ok := recs.Get("task-1-far"); ok || tries() != 4 {
 		t.Errorf("after its cleanup: record kept %v, %d tries (want 4)", ok, tries())
-	}
-	out, errOut, code := runCLI(t, a, "rm", "task-2-far")
-	if _, ok := recs.Get("task-2-far"); ok || code != ExitOK || !strings.Contains(errOut, "may still run") || !strings.Contains(out, "task-2-far") {
-		t.Errorf("bgtask rm of a task on the host down: %d %q %q, record kept %v", code, out, errOut, ok)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -123,7 +124,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 			want := supervisor.StatusTimeout
 			if how == "bg_stop" {
 				want = supervisor.StatusKilled
-				res := call[StopResult](t, a, bgStop(), `{"task_id":"`+r.TaskID+`"}`)
+				res := call[StopResult](t, a, StopTool(), `{"task_id":"`+r.TaskID+`"}`)
 				if res.Status != want {
 					t.Fatalf("bg_stop answered %+v", res)
 				}
@@ -138,7 +139,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 			if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
 				t.Fatalf("processes of the task still alive: %v", left)
 			}
-			again := call[StopResult](t, a, bgStop(), `{"task_id":"`+r.TaskID+`"}`)
+			again := call[StopResult](t, a, StopTool(), `{"task_id":"`+r.TaskID+`"}`)
 			if again.Status != want || !strings.Contains(again.Message, "not running") {
 				t.Errorf("second bg_stop answered %+v", again)
 			}
@@ -175,7 +176,7 @@ func TestSupervisorOutlivesItsParentAndIgnoresSIGHUP(t *testing.T) {
 	}
 	// If SIGHUP had killed it, bg_stop would find no supervisor and record
 	// the kill itself; only the supervisor logs the SIGTERM it handles.
-	res := call[StopResult](t, a, bgStop(), `{"task_id":"`+r.TaskID+`"}`)
+	res := call[StopResult](t, a, StopTool(), `{"task_id":"`+r.TaskID+`"}`)
 	if res.Status != supervisor.StatusKilled {
 		t.Fatalf("bg_stop answered %+v", res)
 	}
@@ -202,7 +203,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := a.Call(context.Background(), bgRun(), []byte(`{"command":"echo $BG_TASK_ID"}`))
+			res, err := a.Call(context.Background(), RunTool(), []byte(`{"command":"echo $BG_TASK_ID"}`))
 			if err != nil {
 				t.Error(err)
 				return
@@ -223,7 +224,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 			t.Errorf("task %s saw BG_TASK_ID=%q", id, got)
 		}
 	}
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[StatusList](t, a, StatusTool(), `{}`)
 	if len(seen) != n || l.Summary.Total != n {
 		t.Fatalf("%d distinct ids, bg_status lists %d; want %d", len(seen), l.Summary.Total, n)
 	}
@@ -241,7 +242,7 @@ func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("flood ended %s", task.Status)
 	}
-	want := floodBytes(size, 42)
+	want := helperproc.FloodBytes(size, 42)
 	s, err := capture.OpenStream(task.Dir, "stdout")
 	if err != nil {
 		t.Fatal(err)
@@ -302,11 +303,11 @@ func TestStaleRecordedPIDIsNeverSignalled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if l := call[StatusList](t, a, bgStatus(), `{}`); l.Tasks[0].Status != supervisor.StatusKilled {
+	if l := call[StatusList](t, a, StatusTool(), `{}`); l.Tasks[0].Status != supervisor.StatusKilled {
 		t.Errorf("bg_status lists %+v, want the dead task recorded as killed", l.Tasks[0])
 	}
 	_ = os.WriteFile(filepath.Join(dir, "status"), []byte("running\n"), 0o600) // Again, for bg_stop.
-	if res := call[StopResult](t, a, bgStop(), `{"task_id":"`+id+`"}`); res.Status != supervisor.StatusKilled {
+	if res := call[StopResult](t, a, StopTool(), `{"task_id":"`+id+`"}`); res.Status != supervisor.StatusKilled {
 		t.Errorf("bg_stop answered %+v, want the dead task recorded as killed", res)
 	}
 	// Standard signals are delivered lowest number first: once the stranger

@@ -30,7 +30,7 @@ func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Reques
 			if !replace {
 				return nil, a.duplicateError(ctx, old)
 			}
-			settings, err := a.settings()
+			settings, err := a.Settings()
 			if err != nil {
 				return nil, err
 			}
@@ -61,24 +61,24 @@ func (a *App) runningWithLabel(ctx context.Context, label, cwd string) *supervis
 
 // duplicateError describes the running task a new one would duplicate.
 func (a *App) duplicateError(ctx context.Context, t *supervisor.Task) error {
-	what := fmt.Sprintf("%q is already running as %s (pid %d, for %s", t.Label, t.ID, t.Root.PID, formatDuration(a.Now().Sub(t.StartedAt)))
+	what := fmt.Sprintf("%q is already running as %s (pid %d, for %s", t.Label, t.ID, t.Root.PID, FormatDuration(a.Now().Sub(t.StartedAt)))
 	if ports := a.listening(ctx, t); len(ports) > 0 {
 		what += ", listening on " + strings.Join(ports, ", ")
 	}
-	return &labelTakenError{
+	return &LabelTakenError{
 		InputError: InputError{Param: "label", Msg: what + "): use it (bg_output task_id=" + t.ID + "), or pass replace=true to stop it and start this one"},
-		what:       what + ")",
+		What:       what + ")",
 	}
 }
 
-// labelTakenError is bg_run's refusal of a duplicate; the CLI words its
+// LabelTakenError is bg_run's refusal of a duplicate; the CLI words its
 // advice for people (--replace) from what.
-type labelTakenError struct {
+type LabelTakenError struct {
 	InputError
-	what string // "\"web\" is already running as ... (pid 12, for 3m)"
+	What string // "\"web\" is already running as ... (pid 12, for 3m)"
 }
 
-func (e *labelTakenError) Unwrap() error { return &e.InputError }
+func (e *LabelTakenError) Unwrap() error { return &e.InputError }
 
 func (a *App) listening(ctx context.Context, t *supervisor.Task) []string {
 	tree, err := procs.TaskTree(ctx, t.Root, t.ID)

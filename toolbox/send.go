@@ -15,7 +15,7 @@ var keys = map[string]string{
 	"up": "\x1b[A", "down": "\x1b[B",
 }
 
-func bgSend() *Tool {
+func SendTool() *Tool {
 	return &Tool{
 		Name:  "bg_send",
 		Title: "Type into an interactive task",
@@ -49,7 +49,7 @@ type SendResult struct {
 }
 
 func runBgSend(ctx context.Context, a *App, in SendInput) (SendResult, error) {
-	t, err := a.loadTask(ctx, in.TaskID)
+	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return SendResult{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,33 +52,26 @@ const StatusNotStarted = "not_started"
 // gives no wait_seconds.
 const DefaultServiceWaitSeconds = 60
 
-// stackCommandName is the hidden command of the full bgtask that prints
-// a stack file as JSON: the lean build, which links no YAML, asks it.
-const stackCommandName = "__stack"
+// StackCommandName is the hidden command of the full bgtask that prints
+// a stack file as JSON (a StackAnswer): the lean build, which links no
+// YAML, asks it (package cli defines it).
+const StackCommandName = "__stack"
 
-// StackCommand is the hidden `__stack FILE` command that prints the
-// stack FILE declares as JSON ({"stack": ...} or {"error": ...}), parsing
-// process-compose files with parse. The full bgtask has it; the lean
-// build runs it to read a process-compose file.
-func StackCommand(parse stack.ParseFunc) Command {
-	return Command{Name: stackCommandName, Usage: stackCommandName + " FILE", Summary: "print a stack file as JSON (for the lean build)",
-		parse: parse,
-		Run: func(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
-			if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-				return errUsage
-			}
-			s, err := stack.Load(fs.Arg(0), a.Getenv, parse)
-			out := stackJSON{Stack: s}
-			if se := (*stack.Error)(nil); errors.As(err, &se) {
-				out.Error = se
-			} else if err != nil {
-				out.Error = &stack.Error{File: fs.Arg(0), Msg: err.Error()}
-			}
-			return json.NewEncoder(a.Stdout).Encode(out)
-		}}
+// StackFileAnswer is the hidden __stack command's answer: the stack a file
+// declares, or why it could not be read.
+func StackFileAnswer(file string, getenv func(string) string, parse stack.ParseFunc) StackAnswer {
+	s, err := stack.Load(file, getenv, parse)
+	out := StackAnswer{Stack: s}
+	if se := (*stack.Error)(nil); errors.As(err, &se) {
+		out.Error = se
+	} else if err != nil {
+		out.Error = &stack.Error{File: file, Msg: err.Error()}
+	}
+	return out
 }
 
-type stackJSON struct {
+// StackAnswer is what the hidden __stack command prints.
+type StackAnswer struct {
 	Stack *stack.Stack `json:"stack,omitempty"`
 	Error *stack.Error `json:"error,omitempty"`
 }
@@ -95,21 +87,19 @@ func (a *App) loadStack(ctx context.Context, dir string) (*stack.Stack, error) {
 	if stack.IsProcfile(file) {
 		return stack.Load(file, a.Getenv, nil)
 	}
-	for _, c := range a.Commands {
-		if c.parse != nil {
-			return stack.Load(file, a.Getenv, c.parse)
-		}
+	if a.ParseStack != nil {
+		return stack.Load(file, a.Getenv, a.ParseStack)
 	}
 	full, err := fullBuild()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
-	cmd := exec.CommandContext(ctx, full, stackCommandName, file)
+	cmd := exec.CommandContext(ctx, full, StackCommandName, file)
 	cmd.Env = a.Environ
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
-	var out stackJSON
+	var out StackAnswer
 	if err != nil || json.Unmarshal(b, &out) != nil || out.Stack == nil && out.Error == nil {
 		return nil, fmt.Errorf("read %s with %s: %v %s", file, full, err, strings.TrimSpace(stderr.String()))
 	}
@@ -158,7 +148,7 @@ func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, err
 	if err != nil {
 		return nil, &InputError{Param: "service", Msg: err.Error()}
 	}
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +252,7 @@ func (a *App) runService(ctx context.Context, n *serviceRun, nodes map[string]*s
 	ready, why := true, ""
 	if needHealthy {
 		ready, why, t = a.probeReady(ctx, t, v, deadline)
-	} else if cur, err := a.loadTask(ctx, t.ID); err == nil {
+	} else if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 		t = cur
 		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
 	}
@@ -334,7 +324,7 @@ func (a *App) probeReady(ctx context.Context, t *supervisor.Task, v *stack.Servi
 	}
 	fails, last := 0, ""
 	for {
-		if cur, err := a.loadTask(ctx, t.ID); err == nil {
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
 		if t.Status != supervisor.StatusRunning {
@@ -399,7 +389,7 @@ func probeShell() string {
 // seen.
 func (a *App) waitEnded(ctx context.Context, t *supervisor.Task, deadline time.Time) *supervisor.Task {
 	for n := 0; ; n++ {
-		if cur, err := a.loadTask(ctx, t.ID); err == nil {
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
 		if t.Status != supervisor.StatusRunning || !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
@@ -448,7 +438,7 @@ func (a *App) stopStack(ctx context.Context, st *stack.Stack, names []string) ([
 			return slices.Index(full, x) - slices.Index(full, y)
 		})
 	}
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		return nil, err
 	}

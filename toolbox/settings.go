@@ -80,4 +80,4 @@ func ReadSettings(getenv func(string) string) (Settings, error) {
 }
 
 // settings reads a's settings.
-func (a *App) settings() (Settings, error) { return ReadSettings(a.Getenv) }
+func (a *App) Settings() (Settings, error) { return ReadSettings(a.Getenv) }

@@ -43,11 +43,11 @@ func TestBadSettingIsAnErrorEverywhere(t *testing.T) {
 	for _, bad := range []string{"BG_KILL_GRACE=abc", "BG_LOG_MAX_MB=abc"} {
 		a := newTestApp(t, bad)
 		name, _, _ := strings.Cut(bad, "=")
-		if _, err := a.Call(t.Context(), bgRun(), []byte(`{"command":"true"}`)); err == nil || !strings.Contains(err.Error(), name) {
+		if _, err := a.Call(t.Context(), RunTool(), []byte(`{"command":"true"}`)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("bg_run with %s: %v", bad, err)
 		}
-		if _, errOut, code := runCLI(t, a, "reap", "--dry-run"); code != ExitError || !strings.Contains(errOut, name) {
-			t.Errorf("reap with %s: %d %q", bad, code, errOut)
+		if _, _, err := a.Reap(t.Context(), time.Hour, true); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("reap with %s: %v", bad, err)
 		}
 	}
 }

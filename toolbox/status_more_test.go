@@ -16,15 +16,15 @@ func TestStatusShowsPortsAndProcesses(t *testing.T) {
 	if r.WaitResult == nil || !r.Ready {
 		t.Fatalf("server not ready: %+v", r)
 	}
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if !slices.Contains(d.Listening, addr) || d.Processes < 2 || d.RSS == "" || d.QuietFor == "" {
 		t.Fatalf("detail of a two-process server: listening %v, processes %d, rss %q, quiet %q", d.Listening, d.Processes, d.RSS, d.QuietFor)
 	}
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[StatusList](t, a, StatusTool(), `{}`)
 	if len(l.Tasks) != 1 || !slices.Contains(l.Tasks[0].Listening, addr) {
 		t.Fatalf("the list does not show the port: %+v", l.Tasks)
 	}
-	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 }
 
 func TestStatusListIsBoundedAndStatusWaits(t *testing.T) {
@@ -35,17 +35,17 @@ func TestStatusListIsBoundedAndStatusWaits(t *testing.T) {
 		waitEnd(t, a, r.TaskID)
 	}
 	slow := startTask(t, a, map[string]any{"command": "sleep 0.3; echo done", "label": "slow"})
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[StatusList](t, a, StatusTool(), `{}`)
 	if l.Summary.Total != 14 || l.Summary.Hidden != 3 || len(l.Tasks) != 11 {
 		t.Fatalf("list: total %d, hidden %d, %d shown; want 14, 3, 11", l.Summary.Total, l.Summary.Hidden, len(l.Tasks))
 	}
 	if !slices.ContainsFunc(l.Tasks, func(s TaskSummary) bool { return s.Label == "slow" }) {
 		t.Fatalf("the running task is not listed: %+v", l.Tasks)
 	}
-	if all := call[StatusList](t, a, bgStatus(), `{"all":true}`); len(all.Tasks) != 14 {
+	if all := call[StatusList](t, a, StatusTool(), `{"all":true}`); len(all.Tasks) != 14 {
 		t.Fatalf("all=true lists %d of 14", len(all.Tasks))
 	}
-	d := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":30}`, slow.TaskID))
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":30}`, slow.TaskID))
 	if d.Status != supervisor.StatusCompleted {
 		t.Fatalf("after waiting: %s", d.Status)
 	}

@@ -38,8 +38,8 @@ func TestFormatDuration(t *testing.T) {
 		-time.Second: "0s", 45 * time.Second: "45s", 12 * time.Minute: "12m",
 		3*time.Hour + 5*time.Minute: "3h05m", 52 * time.Hour: "2d4h",
 	} {
-		if got := formatDuration(d); got != want {
-			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }
@@ -51,24 +51,24 @@ func TestStatusDetailAndCleanup(t *testing.T) {
 	waitEnd(t, a, done.TaskID)
 	running := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "timeout": 30})
 
-	d := call[TaskDetail](t, a, bgStatus(), `{"task_id":"`+done.TaskID+`"}`)
+	d := call[TaskDetail](t, a, StatusTool(), `{"task_id":"`+done.TaskID+`"}`)
 	if d.Status != supervisor.StatusFailed || d.ExitCode == nil || *d.ExitCode != 2 || d.StdoutLines != 2 || d.StderrLines != 1 ||
 		d.StdoutBytes != 4 || d.FinishedAt == "" || d.Label != "two-lines" || d.AutoKill != "finished" {
 		t.Errorf("detail of finished task: %+v", d)
 	}
-	r := call[TaskDetail](t, a, bgStatus(), `{"task_id":"`+running.TaskID+`"}`)
+	r := call[TaskDetail](t, a, StatusTool(), `{"task_id":"`+running.TaskID+`"}`)
 	if r.Status != supervisor.StatusRunning || r.ExitCode != nil || r.AutoKill != "30m left" && r.AutoKill != "29m left" {
 		t.Errorf("detail of running task: %+v", r)
 	}
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[StatusList](t, a, StatusTool(), `{}`)
 	if l.Summary.Total != 2 || l.Summary.Running != 1 {
 		t.Errorf("summary %+v", l.Summary)
 	}
-	c := call[CleanupResult](t, a, bgStop(), `{"action":"cleanup"}`)
+	c := call[CleanupResult](t, a, StopTool(), `{"action":"cleanup"}`)
 	if c.Action != "cleanup" || c.Cleaned != 1 {
 		t.Errorf("cleanup answered %+v, want 1 finished task removed", c)
 	}
-	l = call[StatusList](t, a, bgStatus(), `{}`)
+	l = call[StatusList](t, a, StatusTool(), `{}`)
 	if l.Summary.Total != 1 || l.Tasks[0].TaskID != running.TaskID {
 		t.Errorf("after cleanup: %+v", l)
 	}

@@ -31,7 +31,7 @@ func TestStopContinuesAStoppedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the task to stop", func() bool { return procs.Stopped(context.Background(), task.Root) })
-	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if b, _ := os.ReadFile(report); !strings.Contains(string(b), "terminated") {
 		t.Fatalf("the stopped task never saw SIGTERM: %q", b)
 	}
@@ -54,7 +54,7 @@ func TestStopWithAStoppedSupervisor(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer stopSupervisor(t, task, traced)()
-			res, err := a.Call(t.Context(), bgStop(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+			res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 			if err != nil {
 				t.Fatalf("bg_stop with a stopped supervisor: %v", err)
 			}

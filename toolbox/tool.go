@@ -172,7 +172,7 @@ func (t *Tool) Decode(raw []byte) (Input, error) {
 			}
 			continue
 		}
-		val, err := p.decode(v)
+		val, err := p.Decode(v)
 		if err != nil {
 			return in, &InputError{Param: p.Name, Msg: err.Error()}
 		}
@@ -189,7 +189,7 @@ func (t *Tool) paramNames() string {
 	return strings.Join(names, ", ")
 }
 
-func (p Param) decode(v json.RawMessage) (any, error) {
+func (p Param) Decode(v json.RawMessage) (any, error) {
 	var s string
 	isString := json.Unmarshal(v, &s) == nil
 	switch p.Type {

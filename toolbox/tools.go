@@ -17,7 +17,7 @@ import (
 
 // Tools returns every agent tool, in the order agents should learn them.
 func Tools() []*Tool {
-	return []*Tool{bgRun(), bgStatus(), bgOutput(), bgStop(), bgSend()}
+	return []*Tool{RunTool(), StatusTool(), OutputTool(), StopTool(), SendTool()}
 }
 
 // ToolByCommand maps an executable name (bg-run, or bg_run) to its tool.
@@ -41,7 +41,7 @@ const DefaultTimeoutMinutes = 120
 // a time the clock can reach; use 0 for no auto-kill at all.
 const MaxTimeoutMinutes = 43200
 
-func bgRun() *Tool {
+func RunTool() *Tool {
 	return &Tool{
 		Name:  "bg_run",
 		Title: "Run in the background",
@@ -107,11 +107,11 @@ func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
 		// Calls with a host are routed there before they get here.
 		return RunResult{}, &InputError{Param: "host", Msg: "this call cannot run on another host"}
 	}
-	return a.startRun(ctx, in, 0)
+	return a.StartRun(ctx, in, 0)
 }
 
 // startRun is bg_run, for a task restarted restarts times so far.
-func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResult, error) {
+func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResult, error) {
 	var res RunResult
 	command := in.Command
 	if strings.TrimSpace(command) == "" {
@@ -121,7 +121,7 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err != nil {
 		return res, err
 	}
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		return res, err
 	}
@@ -160,7 +160,7 @@ func (a *App) startRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	}
 	msg := started + " No auto-kill (timeout=0): stop it with bg_stop."
 	if dl := t.Deadline(); !dl.IsZero() {
-		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, formatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
+		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, FormatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
 	res = RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
@@ -313,7 +313,7 @@ func (a *App) resolveCwd(dir string) (string, error) {
 	return filepath.Clean(dir), nil
 }
 
-func bgStatus() *Tool {
+func StatusTool() *Tool {
 	return &Tool{
 		Name:     "bg_status",
 		Title:    "Background task status",
@@ -410,7 +410,7 @@ func runBgStatus(ctx context.Context, a *App, in StatusInput) (any, error) {
 
 // taskDetail is bg_status for one task.
 func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error) {
-	t, err := a.loadTask(ctx, in.TaskID)
+	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return TaskDetail{}, err
 	}
@@ -432,7 +432,7 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 				d.TaskSummary.setUsage(u)
 			}
 		}
-		d.QuietFor = formatDuration(a.Now().Sub(lastOutput(t.Dir)))
+		d.QuietFor = FormatDuration(a.Now().Sub(lastOutput(t.Dir)))
 	}
 	if !t.FinishedAt.IsZero() {
 		d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
@@ -523,7 +523,7 @@ func lastOutput(dir string) time.Time {
 }
 
 // loadTask loads a task and settles it (see Store.Settle).
-func (a *App) loadTask(ctx context.Context, id string) (*supervisor.Task, error) {
+func (a *App) LoadTask(ctx context.Context, id string) (*supervisor.Task, error) {
 	t, err := a.Store.Load(id)
 	if errors.Is(err, supervisor.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
 		return nil, &InputError{Param: "task_id", Msg: err.Error()}
@@ -542,7 +542,7 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	s := TaskSummary{
 		TaskID: t.ID, Label: t.Label, Status: t.Status, Command: t.Command, PID: t.Root.PID,
 		StartedAt:    t.StartedAt.UTC().Format(supervisor.TimeLayout),
-		Age:          formatDuration(now.Sub(t.StartedAt)),
+		Age:          FormatDuration(now.Sub(t.StartedAt)),
 		AutoKill:     "finished",
 		CaptureError: t.CaptureError,
 		Restarts:     t.Restarts,
@@ -589,7 +589,7 @@ func formatMinutes(m float64) string {
 
 // formatTimeout prints a timeout exactly, to the second: "1m30s", "4h",
 // "2h30m", "30s".
-func formatTimeout(m float64) string {
+func FormatTimeout(m float64) string {
 	s := int64(m*60 + 0.5)
 	var b strings.Builder
 	for _, u := range []struct {
@@ -605,7 +605,7 @@ func formatTimeout(m float64) string {
 }
 
 // formatDuration prints an age: "45s", "12m", "3h05m", "2d4h".
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	d = max(d, 0)
 	switch {
 	case d < time.Minute:
@@ -619,7 +619,7 @@ func formatDuration(d time.Duration) string {
 	}
 }
 
-func bgStop() *Tool {
+func StopTool() *Tool {
 	return &Tool{
 		Name:        "bg_stop",
 		Title:       "Stop or clean up background tasks",
@@ -670,7 +670,7 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 	if in.TaskID == "" {
 		return StopResult{}, &InputError{Param: "task_id", Msg: "required to kill a task (or use action=cleanup)"}
 	}
-	t, err := a.loadTask(ctx, in.TaskID)
+	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return StopResult{}, err
 	}
@@ -678,7 +678,7 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 		return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status,
 			Message: fmt.Sprintf("%s (%s) is not running: it ended as %s. Nothing to stop.", t.ID, t.Label, t.Status)}, nil
 	}
-	settings, err := a.settings()
+	settings, err := a.Settings()
 	if err != nil {
 		return StopResult{}, err
 	}
@@ -703,7 +703,7 @@ func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, err
 	res := CleanupResult{Action: "cleanup"}
 	var tasks []*supervisor.Task
 	if id != "" {
-		t, err := a.loadTask(ctx, id)
+		t, err := a.LoadTask(ctx, id)
 		if err != nil {
 			return res, err
 		}

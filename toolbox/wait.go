@@ -229,7 +229,7 @@ func pollInterval(n int) time.Duration {
 func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*WaitResult, *supervisor.Task) {
 	res := &WaitResult{}
 	reader := "wait-" + randomHex()
-	defer removeCursors(t.Dir, reader)
+	defer RemoveCursors(t.Dir, reader)
 	clock := newWaitClock(ctx, w.seconds)
 	for n := 0; ; n++ {
 		if w.pattern != "" {
@@ -257,7 +257,7 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 				}
 			}
 		}
-		if cur, err := a.loadTask(ctx, t.ID); err == nil {
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
 		if t.Status != supervisor.StatusRunning {
@@ -312,11 +312,16 @@ func containsInt(s []int, v int) bool {
 	return false
 }
 
+// PrivateReader names a reader of its own (prefix-random) whose cursors
+// move no one else's; unique enough, not secret. RemoveCursors deletes
+// them when it is done.
+func PrivateReader(prefix string) string { return prefix + "-" + randomHex() }
+
 // randomHex names a private reader; unique enough, not secret.
 func randomHex() string { return fmt.Sprintf("%012x", rand.Uint64()>>16) }
 
-// removeCursors deletes a private reader's cursor files, best effort.
-func removeCursors(dir, reader string) {
+// RemoveCursors deletes a private reader's cursor files, best effort.
+func RemoveCursors(dir, reader string) {
 	for _, stream := range []string{"stdout", "stderr"} {
 		_ = os.Remove(filepath.Join(dir, ".cursor_"+stream+"."+capture.ReaderKey(reader))) // Best effort.
 	}

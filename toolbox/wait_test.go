@@ -53,7 +53,7 @@ func TestBgRunWaitsUntilReady(t *testing.T) {
 			if r.WaitResult == nil || !r.Ready || !tc.want(r.WaitResult, port) || r.Status != supervisor.StatusRunning {
 				t.Fatalf("bg_run %v: %+v %+v", params, r, r.WaitResult)
 			}
-			call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+			call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 		})
 	}
 }
@@ -77,7 +77,7 @@ func TestBgRunRefusesAPortServedByAnotherProgram(t *testing.T) {
 	} {
 		params["command"] = helpers.Shell("hang")
 		raw, _ := json.Marshal(params)
-		_, err := a.Call(context.Background(), bgRun(), raw)
+		_, err := a.Call(context.Background(), RunTool(), raw)
 		var pe *PortInUseError
 		if !errors.As(err, &pe) || pe.Port != port || len(pe.Holders) != 1 || pe.Holders[0].PID != os.Getpid() || pe.Holders[0].Ours ||
 			!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(err.Error(), "never signals") {
@@ -100,13 +100,13 @@ func TestBgRunRefusesAPortOfAnotherTask(t *testing.T) {
 	if web.WaitResult == nil || !web.Ready {
 		t.Fatalf("the first server: %+v", web)
 	}
-	_, err := a.Call(context.Background(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":"api","wait_port":%d}`, port)))
+	_, err := a.Call(context.Background(), RunTool(), []byte(fmt.Sprintf(`{"command":"true","label":"api","wait_port":%d}`, port)))
 	var pe *PortInUseError
 	if !errors.As(err, &pe) || len(pe.Holders) != 1 || !pe.Holders[0].Ours || pe.Holders[0].TaskID != web.TaskID ||
 		!strings.Contains(err.Error(), `label="web"`) || !strings.Contains(err.Error(), "replace=true") {
 		t.Errorf("a port of our task web: %v", err)
 	}
-	_, err = a.Call(context.Background(), bgRun(), []byte(fmt.Sprintf(`{"command":"true","label":"web","wait_port":%d}`, port)))
+	_, err = a.Call(context.Background(), RunTool(), []byte(fmt.Sprintf(`{"command":"true","label":"web","wait_port":%d}`, port)))
 	if !strings.Contains(fmt.Sprint(err), "already running as "+web.TaskID) {
 		t.Errorf("the same label: %v, want the duplicate error", err)
 	}
@@ -133,7 +133,7 @@ func TestBgRunWaitTimesOut(t *testing.T) {
 	if r.WaitResult == nil || r.Ready || !r.TimedOut || r.Status != supervisor.StatusRunning || r.Stdout == nil || !strings.Contains(*r.Stdout, "starting") {
 		t.Fatalf("a wait that times out: %+v %+v", r, r.WaitResult)
 	}
-	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 }
 
 func TestBgRunWaitSecondsAloneReturnsTheResult(t *testing.T) {
@@ -149,16 +149,16 @@ func TestBgOutputWaitsForABurst(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo start; sleep 0.5; for i in 1 2 3 4 5; do echo \"src/a.ts:$i:1 error TS2304: x$i\"; sleep 0.02; done; exec sleep 60"})
-	call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)) // sets the cursor
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":20}`, r.TaskID))
+	call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)) // sets the cursor
+	out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":20}`, r.TaskID))
 	if out.Stdout == nil || strings.Count(*out.Stdout, "error TS2304") != 5 {
 		t.Fatalf("want the 5 errors in one answer: %+v", out)
 	}
-	out = call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":0.3}`, r.TaskID))
+	out = call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"filter":"error","wait_seconds":0.3}`, r.TaskID))
 	if out.hasLines() || out.Status != supervisor.StatusRunning {
 		t.Fatalf("nothing new: want an empty answer, got %+v", out)
 	}
-	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 }
 
 func TestNoDuplicateServers(t *testing.T) {
@@ -170,7 +170,7 @@ func TestNoDuplicateServers(t *testing.T) {
 	if first.WaitResult == nil || !first.Ready {
 		t.Fatalf("first server: %+v", first)
 	}
-	_, err := a.Call(t.Context(), bgRun(), []byte(fmt.Sprintf(`{"command":%q,"label":"web"}`, serve)))
+	_, err := a.Call(t.Context(), RunTool(), []byte(fmt.Sprintf(`{"command":%q,"label":"web"}`, serve)))
 	if err == nil || !strings.Contains(err.Error(), "already running as "+first.TaskID) || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("a duplicate label: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestNoDuplicateServers(t *testing.T) {
 	if old := waitEnd(t, a, first.TaskID); old.Status != supervisor.StatusKilled {
 		t.Fatalf("the replaced task ended %s", old.Status)
 	}
-	call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, again.TaskID))
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, again.TaskID))
 }
 
 // A CallLimit ends every kind of wait at its time, however long
@@ -209,15 +209,15 @@ func TestCallLimitBoundsEveryWait(t *testing.T) {
 	}
 	// bg_output: the same call again.
 	waitFor(t, "the first line read", func() bool { // Nothing new after it.
-		o := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		o := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 		return o.Stdout != nil && strings.Contains(*o.Stdout, "starting")
 	})
-	out := callLimited(bgOutput(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(OutputResult)
+	out := callLimited(OutputTool(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(OutputResult)
 	if out.WaitLeft < 590 || !strings.Contains(out.Message, "wait_seconds=") || out.hasLines() {
 		t.Errorf("bg_output: wait_left %g, message %q: %+v", out.WaitLeft, out.Message, out)
 	}
 	// bg_status: the same call again.
-	d := callLimited(bgStatus(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(TaskDetail)
+	d := callLimited(StatusTool(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":600}`, r.TaskID)).(TaskDetail)
 	if d.WaitLeft < 590 || !strings.Contains(d.Message, "bg_status task_id="+r.TaskID+" wait_seconds=") || d.Status != supervisor.StatusRunning {
 		t.Errorf("bg_status: wait_left %g, message %q", d.WaitLeft, d.Message)
 	}
@@ -232,13 +232,13 @@ func TestCallLimitBoundsEveryWait(t *testing.T) {
 	} {
 		tc.params["command"] = "exec sleep 600"
 		raw, _ := json.Marshal(tc.params)
-		run := callLimited(bgRun(), string(raw)).(RunResult)
+		run := callLimited(RunTool(), string(raw)).(RunResult)
 		if run.WaitResult == nil || !run.TimedOut || run.WaitLeft < 590 || !strings.Contains(run.Message, tc.next) {
 			t.Errorf("bg_run %s: %+v %+v", raw, run, run.WaitResult)
 		}
 	}
 	// Without a limit, wait_seconds is the bound, and nothing is left.
-	plain := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":0.3}`, r.TaskID))
+	plain := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q,"wait_seconds":0.3}`, r.TaskID))
 	if plain.WaitLeft != 0 || plain.Message != "" {
 		t.Errorf("an unlimited wait that ran its course: wait_left %g, message %q", plain.WaitLeft, plain.Message)
 	}
@@ -257,7 +257,7 @@ func TestCallLimitReportsProgress(t *testing.T) {
 		reports = append(reports, [2]time.Duration{waited, total})
 	}})
 	asked := ProgressEvery + 2*time.Second
-	if _, err := a.Call(ctx, bgStatus(), []byte(fmt.Sprintf(`{"task_id":%q,"wait_seconds":%g}`, r.TaskID, asked.Seconds()))); err != nil {
+	if _, err := a.Call(ctx, StatusTool(), []byte(fmt.Sprintf(`{"task_id":%q,"wait_seconds":%g}`, r.TaskID, asked.Seconds()))); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -276,7 +276,7 @@ func TestReadyRunCarriesStartupOutput(t *testing.T) {
 		"label":    "web",
 		"wait_for": "listening",
 	})
-	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if r.WaitResult == nil || !r.Ready {
 		t.Fatalf("not ready: %+v", r)
 	}
@@ -284,7 +284,7 @@ func TestReadyRunCarriesStartupOutput(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stderr"))
 		t.Fatalf("the ready answer lacks the start-up output (its stderr log holds %q): %+v", b, r)
 	}
-	out := call[OutputResult](t, a, bgOutput(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if out.hasLines() {
 		t.Fatalf("the next since-read repeats the start-up output: %+v", out)
 	}

@@ -12,7 +12,7 @@ import (
 func TestWording(t *testing.T) {
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "exec sleep 60", "timeout": 1.5})
-	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if strings.Contains(r.Message, `"`+r.TaskID+`"`) || !strings.HasPrefix(r.Message, "Started "+r.TaskID+" (pid ") {
 		t.Errorf("start without a label: %q", r.Message)
 	}
@@ -20,17 +20,17 @@ func TestWording(t *testing.T) {
 		t.Errorf("timeout 1.5: %q", r.Message)
 	}
 	for m, want := range map[float64]string{0.5: "30s", 1: "1m", 1.5: "1m30s", 240: "4h", 150: "2h30m", 2880: "2d"} {
-		if got := formatTimeout(m); got != want {
-			t.Errorf("formatTimeout(%g) = %q, want %q", m, got, want)
+		if got := FormatTimeout(m); got != want {
+			t.Errorf("FormatTimeout(%g) = %q, want %q", m, got, want)
 		}
 	}
-	z, err := a.Call(t.Context(), bgRun(), []byte(`{"command":"exec sleep 60","timeout":-0}`))
+	z, err := a.Call(t.Context(), RunTool(), []byte(`{"command":"exec sleep 60","timeout":-0}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(z)
 	zr := z.(RunResult)
-	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, zr.TaskID))
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, zr.TaskID))
 	// Anywhere but in the task id, which is random and can hold "-0".
 	if strings.Contains(strings.ReplaceAll(string(b), zr.TaskID, ""), "-0") {
 		t.Errorf("-0 echoed: %s", b)
@@ -39,23 +39,23 @@ func TestWording(t *testing.T) {
 		tool          *Tool
 		in, want, not string
 	}{
-		{bgRun(), `[1,2]`, "want one object of parameters", "Go value"},
-		{bgRun(), `"x"`, "want one object of parameters", "map["},
-		{bgOutput(), fmt.Sprintf(`{"task_id":%q,"max_line_len":70000}`, r.TaskID), "max_line_len: must be at most 65536, got 70000", "invalid max_line_len"},
+		{RunTool(), `[1,2]`, "want one object of parameters", "Go value"},
+		{RunTool(), `"x"`, "want one object of parameters", "map["},
+		{OutputTool(), fmt.Sprintf(`{"task_id":%q,"max_line_len":70000}`, r.TaskID), "max_line_len: must be at most 65536, got 70000", "invalid max_line_len"},
 	} {
 		_, err := a.Call(t.Context(), tc.tool, []byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.not) {
 			t.Errorf("%s %s: %v, want %q", tc.tool.Name, tc.in, err, tc.want)
 		}
 	}
-	for _, p := range bgOutput().Params {
+	for _, p := range OutputTool().Params {
 		if p.Name == "max_line_len" && (p.Max == nil || *p.Max != 65536) {
 			t.Errorf("max_line_len's schema declares no maximum: %+v", p)
 		}
 	}
 	// A timed-out wait on a task that printed nothing promises no lines.
 	quiet := startTask(t, a, map[string]any{"command": "exec sleep 60", "wait_for": "never", "wait_seconds": 0.3})
-	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, quiet.TaskID))
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, quiet.TaskID))
 	if strings.Contains(quiet.Message, "last lines follow") {
 		t.Errorf("timed-out wait without output: %q", quiet.Message)
 	}
@@ -66,7 +66,7 @@ func TestPortHintWithoutPortInMessage(t *testing.T) {
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
 	first := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "web", "wait_port": port})
-	defer call[StopResult](t, a, bgStop(), fmt.Sprintf(`{"task_id":%q}`, first.TaskID))
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, first.TaskID))
 	if first.WaitResult == nil || !first.Ready {
 		t.Fatalf("first server: %+v", first)
 	}

@@ -11,14 +11,14 @@ import (
 // clients need stays in the full bgtask. An entry refuses the package
 // and those under it.
 var refused = []string{
-	"github.com/charmbracelet",                               // the live view's TUI libraries
-	"github.com/modelcontextprotocol",                        // the MCP SDK
-	"github.com/pelletier/go-toml",                           // the installer's config files
-	"net/http",                                               // no HTTP client
-	"crypto/tls",                                             // no TLS
-	"github.com/amp-bg-tasks/amp-bg-tasks/installer",         // install, doctor
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/mcpserver", // bgtask mcp
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/top",       // bgtask top
+	"github.com/charmbracelet",                       // the live view's TUI libraries
+	"github.com/modelcontextprotocol",                // the MCP SDK
+	"github.com/pelletier/go-toml",                   // the installer's config files
+	"net/http",                                       // no HTTP client
+	"crypto/tls",                                     // no TLS
+	"github.com/amp-bg-tasks/amp-bg-tasks/installer", // install, doctor
+	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver", // bgtask mcp
+	"github.com/amp-bg-tasks/amp-bg-tasks/top",       // bgtask top
 }
 
 // The lean build links none of what it leaves out, down to the standard

@@ -10,9 +10,9 @@ package main
 import (
 	"os"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 )
 
 func main() {
-	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
+	os.Exit(int(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
 }

@@ -7,12 +7,12 @@ package main
 import (
 	"os"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/mcpserver"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox/top"
+	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver"
+	"github.com/amp-bg-tasks/amp-bg-tasks/top"
 )
 
 func main() {
-	os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command(), top.Command())...)))
+	os.Exit(int(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command(), top.Command())...)))
 }

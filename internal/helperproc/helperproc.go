@@ -12,7 +12,7 @@
 // starting its helper says so with MaySkip.
 //
 // The package also holds the helpers more than one package plays (Hang,
-// Tree, SignalReport); it imports nothing of the project, so even the
+// Tree, SignalReport, Graceful, Flood, Serve); it imports nothing of the project, so even the
 // lowest package's tests can use it.
 package helperproc
 
@@ -20,10 +20,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -264,4 +268,47 @@ func forever() int {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// Flood N SEED writes N bytes of FloodBytes(N, SEED) to stdout as fast as
+// it can.
+func Flood(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	seed, _ := strconv.ParseUint(args[1], 10, 64)
+	if _, err := os.Stdout.Write(FloodBytes(n, seed)); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// Serve ADDR DELAY [crash] is an HTTP server ready after DELAY, or a
+// server that fails to listen after DELAY, as a dev server does.
+func Serve(args []string) int {
+	d, _ := time.ParseDuration(args[1])
+	time.Sleep(d)
+	if len(args) > 2 && args[2] == "crash" {
+		fmt.Fprintln(os.Stderr, "Error: listen EADDRINUSE: address already in use "+args[0])
+		return 3
+	}
+	l, err := net.Listen("tcp", args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ready on http://%s\n", args[0])
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	return 1
+}
+
+// FloodBytes is deterministic printable output of varying line lengths.
+func FloodBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		for i, l := 0, r.IntN(300); i < l && len(b) < n-1; i++ {
+			b = append(b, byte(' '+r.IntN(95)))
+		}
+		b = append(b, '\n')
+	}
+	return b[:n]
 }

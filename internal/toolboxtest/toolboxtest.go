@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -26,13 +27,13 @@ const MainAsEnv = "BGTEST_MAIN_AS"
 // commands) when MainAsEnv is set, and otherwise hands the run to
 // helpers (nil for a package without helper processes), which plays a
 // helper or runs the tests.
-func Main(m *testing.M, helpers *helperproc.Registry, extra ...toolbox.Command) {
+func Main(m *testing.M, helpers *helperproc.Registry, extra ...cli.Command) {
 	if len(os.Args) > 1 && os.Args[1] == supervisor.SuperviseArg {
-		os.Exit(int(toolbox.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
+		os.Exit(int(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)))
 	}
 	if name := os.Getenv(MainAsEnv); name != "" {
 		_ = os.Unsetenv(MainAsEnv) // Not for the tasks it starts.
-		os.Exit(int(toolbox.Main(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr, extra...)))
+		os.Exit(int(cli.Main(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr, extra...)))
 	}
 	if helpers == nil {
 		helpers = &helperproc.Registry{}

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -238,7 +239,7 @@ func (m model) act(command string) tea.Cmd {
 	a.Stdin, a.Stdout, a.Stderr = strings.NewReader(""), &out, &out
 	ctx := m.ctx
 	return func() tea.Msg {
-		code := a.CLI(ctx, "bgtask", []string{command, id})
+		code := cli.Run(ctx, &a, "bgtask", []string{command, id})
 		text := strings.Join(strings.Fields(out.String()), " ")
 		if text == "" {
 			text = "done"

@@ -1,10 +1,11 @@
-package toolbox
+package cli
 
 import (
 	"io"
 	"os"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // palette colours the CLI's output for people: on when the output is a
@@ -13,7 +14,7 @@ import (
 // anywhere. The agent tools never colour anything.
 type palette struct{ on bool }
 
-func (a *App) palette(w io.Writer) palette {
+func paletteFor(a *toolbox.App, w io.Writer) palette {
 	if a.Getenv("NO_COLOR") != "" || a.Getenv("TERM") == "dumb" {
 		return palette{}
 	}
@@ -80,8 +81,8 @@ func (p palette) stripper(w io.Writer) io.Writer {
 // when the palette is on. Elsewhere it is as written, escape codes
 // removed when the palette is off. Its flush writes what is final, and
 // close the rest.
-func (a *App) logWriter(w io.Writer) (out io.Writer, flush, close func() error) {
-	pal := a.palette(w)
+func logWriter(a *toolbox.App, w io.Writer) (out io.Writer, flush, close func() error) {
+	pal := paletteFor(a, w)
 	if !isTerminal(w) {
 		none := func() error { return nil }
 		return pal.stripper(w), none, none

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -277,8 +278,7 @@ func TestTopNeedsATerminal(t *testing.T) {
 	a := toolboxtest.NewApp(t)
 	var out, errOut bytes.Buffer
 	a.Stdout, a.Stderr = &out, &errOut
-	a.Commands = []toolbox.Command{Command()}
-	if code := a.CLI(context.Background(), "bgtask", []string{"top"}); code != toolbox.ExitError {
+	if code := cli.Run(context.Background(), a, "bgtask", []string{"top"}, Command()); code != toolbox.ExitError {
 		t.Fatalf("exit %d, want %d", code, toolbox.ExitError)
 	}
 	if !strings.Contains(errOut.String(), "top needs a terminal") {
@@ -322,7 +322,7 @@ func TestFullBuildLinksTop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list -deps cmd/bgtask: %v", err)
 	}
-	if !strings.Contains(string(out), "github.com/amp-bg-tasks/amp-bg-tasks/toolbox/top\n") {
+	if !strings.Contains(string(out), "github.com/amp-bg-tasks/amp-bg-tasks/top\n") {
 		t.Error("cmd/bgtask does not link the live view")
 	}
 }

@@ -1,6 +1,9 @@
 package toolbox
 
-import "strings"
+import (
+	"runtime/debug"
+	"strings"
+)
 
 // version and commit are stamped at link time by scripts/package.sh,
 // scripts/dist.sh and .goreleaser.yaml (-ldflags "-X
@@ -37,4 +40,39 @@ func PseudoCommit(v string) string {
 		return ""
 	}
 	return rev
+}
+
+// Version is the version stamped into a release build, with its commit;
+// else the module version bgtask was built from (go install ...@v1.2.3,
+// with the commit of a pseudo-version), or the VCS revision of a build
+// from a checkout.
+func Version() string {
+	if v := stampedVersion(); v != "" {
+		return v
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		if rev := PseudoCommit(v); rev != "" {
+			return v + " (commit " + rev + ")"
+		}
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel-" + rev[:min(12, len(rev))] + dirty
 }

@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"context"
@@ -8,14 +8,16 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // Shell completion: subcommands, their flags, then task labels and ids,
 // which the scripts ask the hidden `bgtask __refs` for as you type.
 
-func (a *App) completionWords() []string {
+func completionWords(cmds []Command) []string {
 	var words []string
-	for _, c := range a.commands() {
+	for _, c := range cmds {
 		if !strings.HasPrefix(c.Name, "__") {
 			words = append(words, c.Name)
 		}
@@ -34,7 +36,7 @@ type flagInfo struct {
 
 // commandFlags returns c's flags: c declares them on a FlagSet and parses
 // -h, which every command does before anything else, so nothing runs.
-func (a *App) commandFlags(c Command) []flagInfo {
+func commandFlags(a *toolbox.App, c Command) []flagInfo {
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -68,10 +70,13 @@ func (f flagInfo) dashed() string {
 // CompletionScript is the completion for shell (bash, zsh or fish) of
 // this App's commands: subcommands, each one's flags (and the values of
 // those that take one of a list), then task labels and ids.
-func (a *App) CompletionScript(shell string) (string, error) {
-	words := strings.Join(a.completionWords(), " ")
+// ctx names the commands (see Run): the full bgtask's, when installer
+// asks from its install command.
+func CompletionScript(ctx context.Context, a *toolbox.App, shell string) (string, error) {
+	all := commandsOf(ctx)
+	words := strings.Join(completionWords(all), " ")
 	var cmds []Command
-	for _, c := range a.commands() {
+	for _, c := range all {
 		if !strings.HasPrefix(c.Name, "__") {
 			cmds = append(cmds, c)
 		}
@@ -81,7 +86,7 @@ func (a *App) CompletionScript(shell string) (string, error) {
 		var flagCases, valueCases strings.Builder
 		for _, c := range cmds {
 			var names []string
-			for _, f := range a.commandFlags(c) {
+			for _, f := range commandFlags(a, c) {
 				names = append(names, f.dashed())
 				if len(f.values) > 0 {
 					fmt.Fprintf(&valueCases, "\t\"%s %s\") COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return;;\n", c.Name, f.dashed(), strings.Join(f.values, " "))
@@ -117,7 +122,7 @@ complete -c bgtask -f -n __fish_use_subcommand -a "` + words + `"
 complete -c bgtask -f -n 'not __fish_use_subcommand' -a '(bgtask __refs 2>/dev/null)'
 `)
 		for _, c := range cmds {
-			for _, f := range a.commandFlags(c) {
+			for _, f := range commandFlags(a, c) {
 				opt := "-l " + f.name
 				if len(f.name) == 1 {
 					opt = "-s " + f.name
@@ -142,12 +147,12 @@ func fishQuote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-func cliCompletion(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+func cliCompletion(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	shell, err := oneID(fs, args)
 	if err != nil {
 		return err
 	}
-	script, err := a.CompletionScript(shell)
+	script, err := CompletionScript(ctx, a, shell)
 	if err != nil {
 		return err
 	}
@@ -157,7 +162,7 @@ func cliCompletion(ctx context.Context, a *App, fs *flag.FlagSet, args []string)
 
 // cliRefs prints the labels and ids of the tasks, newest first, for
 // completion.
-func cliRefs(ctx context.Context, a *App, fs *flag.FlagSet, args []string) error {
+func cliRefs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	tasks, err := a.Store.List()
 	if err != nil {
 		return err

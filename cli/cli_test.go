@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"bytes"
@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // A command that exits while a background child still holds its terminal:
@@ -67,10 +69,10 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helpers.Shell("flood", "300000", "9")})
 	var out syncBuffer
 	a.Stdout, a.Stderr = &out, io.Discard
-	if code := a.CLI(context.Background(), "bgtask", []string{"logs", r.TaskID, "-f"}); code != ExitOK {
+	if code := Run(context.Background(), a, "bgtask", []string{"logs", r.TaskID, "-f"}); code != toolbox.ExitOK {
 		t.Fatalf("logs -f: exit %d", code)
 	}
-	if got := out.String(); got != string(floodBytes(size, 9)) {
+	if got := out.String(); got != string(helperproc.FloodBytes(size, 9)) {
 		t.Fatalf("logs -f printed %d bytes, want the %d written, in order", len(got), size)
 	}
 	names, _ := filepath.Glob(filepath.Join(a.Store.Dir, r.TaskID, "stdout-*"))
@@ -87,7 +89,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 	cli := func(args ...string) string {
 		t.Helper()
 		out.Reset()
-		if code := a.CLI(context.Background(), "bgtask", args); code != ExitOK {
+		if code := Run(context.Background(), a, "bgtask", args); code != toolbox.ExitOK {
 			t.Fatalf("bgtask %v: exit %d: %s", args, code, errOut.String())
 		}
 		return out.String()
@@ -107,7 +109,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 		t.Fatalf("stop printed %q", stop)
 	}
 	errOut.Reset()
-	if code := a.CLI(context.Background(), "bgtask", []string{"stop"}); code != ExitError || !strings.Contains(errOut.String(), "Usage: bgtask stop") {
+	if code := Run(context.Background(), a, "bgtask", []string{"stop"}); code != toolbox.ExitError || !strings.Contains(errOut.String(), "Usage: bgtask stop") {
 		t.Fatalf("stop without id: exit %d, %q", code, errOut.String())
 	}
 	if got := shellJoin([]string{"echo", "it's", "a b", "ok"}); got != `echo 'it'\''s' 'a b' ok` {
@@ -122,7 +124,7 @@ func TestLogsDigest(t *testing.T) {
 	waitEnd(t, a, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
-	if code := a.CLI(context.Background(), "bgtask", []string{"logs", r.TaskID, "--digest"}); code != ExitOK {
+	if code := Run(context.Background(), a, "bgtask", []string{"logs", r.TaskID, "--digest"}); code != toolbox.ExitOK {
 		t.Fatalf("logs --digest: exit %d", code)
 	}
 	for _, want := range []string{"error TS2304: Cannot find name x", "Found 1 error.", "lines"} {
@@ -140,50 +142,50 @@ func TestLogsDigest(t *testing.T) {
 func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	cli := func(args ...string) (string, string, ExitCode) {
+	cli := func(args ...string) (string, string, toolbox.ExitCode) {
 		var out, errOut bytes.Buffer
 		a.Stdout, a.Stderr = &out, &errOut
-		code := a.CLI(context.Background(), "bgtask", args)
+		code := Run(context.Background(), a, "bgtask", args)
 		return out.String(), errOut.String(), code
 	}
 	r := startTask(t, a, map[string]any{"command": "seq 1 5; echo 'error: boom' >&2; exit 1", "label": "demo"})
 	waitEnd(t, a, r.TaskID)
 	out, errOut, code := cli("logs", "demo", "-n", "2")
-	if code != ExitOK || out != "4\n5\n" || errOut != "error: boom\n" {
+	if code != toolbox.ExitOK || out != "4\n5\n" || errOut != "error: boom\n" {
 		t.Fatalf("logs demo -n 2: %d %q %q", code, out, errOut)
 	}
-	if out, _, code := cli("status", "demo"); code != ExitOK || !strings.Contains(out, r.TaskID) {
+	if out, _, code := cli("status", "demo"); code != toolbox.ExitOK || !strings.Contains(out, r.TaskID) {
 		t.Fatalf("status demo: %d %q", code, out)
 	}
 	// The README's demo: restart, stop, rm leave no row behind.
 	out, errOut, code = cli("restart", "demo")
-	if code != ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
+	if code != toolbox.ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
 		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
 	}
-	l := call[StatusList](t, a, bgStatus(), `{}`)
+	l := call[toolbox.StatusList](t, a, toolbox.StatusTool(), `{}`)
 	if len(l.Tasks) != 1 || l.Tasks[0].Label != "demo" || l.Tasks[0].Restarts != 1 || l.Tasks[0].TaskID == r.TaskID {
 		t.Fatalf("after restart: %+v", l.Tasks)
 	}
 	waitEnd(t, a, l.Tasks[0].TaskID)
-	if _, errOut, code := cli("restart", "demo"); code != ExitOK {
+	if _, errOut, code := cli("restart", "demo"); code != toolbox.ExitOK {
 		t.Fatalf("restart demo again: %d %q", code, errOut)
 	}
 	if ls, _, _ := cli("ls"); strings.Count(ls, "demo") != 1 || !strings.Contains(ls, "demo (restarted 2)") {
 		t.Fatalf("ls after two restarts:\n%s", ls)
 	}
-	if _, errOut, code := cli("stop", "demo"); code != ExitOK {
+	if _, errOut, code := cli("stop", "demo"); code != toolbox.ExitOK {
 		t.Fatalf("stop demo: %d %q", code, errOut)
 	}
-	if out, errOut, code := cli("rm", "demo"); code != ExitOK || !strings.Contains(out, "Removed ") {
+	if out, errOut, code := cli("rm", "demo"); code != toolbox.ExitOK || !strings.Contains(out, "Removed ") {
 		t.Fatalf("rm: %d %q %q", code, out, errOut)
 	}
 	if ls, _, _ := cli("ls"); strings.Contains(ls, "demo") || !strings.Contains(ls, "0 task(s)") {
 		t.Fatalf("ls after restart, stop, rm:\n%s", ls)
 	}
-	if _, errOut, code := cli("logs", "nosuchlabel"); code == ExitOK || !strings.Contains(errOut, `no task has the id or label "nosuchlabel"`) {
+	if _, errOut, code := cli("logs", "nosuchlabel"); code == toolbox.ExitOK || !strings.Contains(errOut, `no task has the id or label "nosuchlabel"`) {
 		t.Fatalf("unknown label: %d %q", code, errOut)
 	}
-	if out, _, code := cli("--version"); code != ExitOK || !strings.HasPrefix(out, "bgtask ") {
+	if out, _, code := cli("--version"); code != toolbox.ExitOK || !strings.HasPrefix(out, "bgtask ") {
 		t.Fatalf("--version: %d %q", code, out)
 	}
 }
@@ -195,7 +197,7 @@ func TestCLIStatusForPeopleAndScripts(t *testing.T) {
 	waitEnd(t, a, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
-	if code := a.CLI(context.Background(), "bgtask", []string{"status", "redirect"}); code != ExitOK {
+	if code := Run(context.Background(), a, "bgtask", []string{"status", "redirect"}); code != toolbox.ExitOK {
 		t.Fatalf("status: exit %d", code)
 	}
 	for _, want := range []string{"status:", "failed (exit 2)", "command:", "echo hi >&2; exit 2", "1 on stderr"} {
@@ -204,11 +206,11 @@ func TestCLIStatusForPeopleAndScripts(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if code := a.CLI(context.Background(), "bgtask", []string{"status", "--json", "redirect"}); code != ExitOK || !strings.Contains(out.String(), `"command": "echo hi >&2; exit 2"`) {
+	if code := Run(context.Background(), a, "bgtask", []string{"status", "--json", "redirect"}); code != toolbox.ExitOK || !strings.Contains(out.String(), `"command": "echo hi >&2; exit 2"`) {
 		t.Fatalf("status --json: exit %d\n%s", code, out.String())
 	}
 	out.Reset()
-	if code := a.CLI(context.Background(), "bgtask", []string{"ls", "--json"}); code != ExitOK || !strings.Contains(out.String(), `"tasks": [`) {
+	if code := Run(context.Background(), a, "bgtask", []string{"ls", "--json"}); code != toolbox.ExitOK || !strings.Contains(out.String(), `"tasks": [`) {
 		t.Fatalf("ls --json: exit %d\n%s", code, out.String())
 	}
 }
@@ -224,12 +226,12 @@ func TestCompletion(t *testing.T) {
 	waitEnd(t, a, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
-	if code := a.CLI(context.Background(), "bgtask", []string{"completion", "bash"}); code != ExitOK {
+	if code := Run(context.Background(), a, "bgtask", []string{"completion", "bash"}); code != toolbox.ExitOK {
 		t.Fatalf("completion bash: exit %d", code)
 	}
 	script := out.String()
 	out.Reset()
-	if code := a.CLI(context.Background(), "bgtask", []string{"__refs"}); code != ExitOK || !strings.Contains(out.String(), "webserver\n") || !strings.Contains(out.String(), r.TaskID) {
+	if code := Run(context.Background(), a, "bgtask", []string{"__refs"}); code != toolbox.ExitOK || !strings.Contains(out.String(), "webserver\n") || !strings.Contains(out.String(), r.TaskID) {
 		t.Fatalf("__refs: exit %d %q", code, out.String())
 	}
 	// bgtask __refs as the script calls it: a stand-in printing what the
@@ -257,7 +259,7 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("%q completes to %q (%v), want %q", tc.words, got, err, tc.want)
 		}
 	}
-	if code := a.CLI(context.Background(), "bgtask", []string{"completion", "tcsh"}); code == ExitOK {
+	if code := Run(context.Background(), a, "bgtask", []string{"completion", "tcsh"}); code == toolbox.ExitOK {
 		t.Fatal("completion for an unknown shell succeeded")
 	}
 }
@@ -271,14 +273,14 @@ func TestCLIStopAction(t *testing.T) {
 	done := startTask(t, a, map[string]any{"command": "true", "label": "done"})
 	waitEnd(t, a, done.TaskID)
 	web := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
-	if out, errOut, code := runCLI(t, a, "stop", "--action", "kill", "web"); code != ExitOK || !strings.Contains(out, "Stopped web") {
+	if out, errOut, code := runCLI(t, a, "stop", "--action", "kill", "web"); code != toolbox.ExitOK || !strings.Contains(out, "Stopped web") {
 		t.Fatalf("stop --action kill web: %d %q %q", code, out, errOut)
 	}
 	if task := waitEnd(t, a, web.TaskID); task.Status == supervisor.StatusRunning {
 		t.Fatalf("web still running after stop --action kill")
 	}
 	api := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api"})
-	if out, errOut, code := runCLI(t, a, "stop", "--all", "--action", "cleanup"); code != ExitOK {
+	if out, errOut, code := runCLI(t, a, "stop", "--all", "--action", "cleanup"); code != toolbox.ExitOK {
 		t.Fatalf("stop --all --action cleanup: %d %q %q", code, out, errOut)
 	}
 	for _, id := range []string{done.TaskID, web.TaskID} {
@@ -308,7 +310,7 @@ func TestCLIRestartOldRecordGone(t *testing.T) {
 	}
 	a.Executable = wrapper
 	out, errOut, code := runCLI(t, a, "restart", "demo")
-	if code != ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
+	if code != toolbox.ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
 		t.Fatalf("restart demo with its record gone: %d %q %q", code, out, errOut)
 	}
 }
@@ -337,7 +339,7 @@ func TestResolveRemoteLabel(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got, err := a.resolveRef(context.Background(), "web"); err != nil || got != tc.want {
+			if got, err := resolveRef(context.Background(), a, "web"); err != nil || got != tc.want {
 				t.Fatalf("web resolves to %q, %v; want %s", got, err, tc.want)
 			}
 		})

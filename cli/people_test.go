@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"bytes"
@@ -10,16 +10,8 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
-
-// runCLI runs bgtask with args in-process and returns what it printed.
-func runCLI(t *testing.T, a *App, args ...string) (stdout, stderr string, code ExitCode) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	a.Stdout, a.Stderr = &out, &errOut
-	code = a.CLI(context.Background(), "bgtask", args)
-	return out.String(), errOut.String(), code
-}
 
 // `bgtask logs` reads as the agent does when asked: --filter, --exclude
 // and --clean clean the output (escape codes gone, repeats collapsed),
@@ -27,28 +19,28 @@ func runCLI(t *testing.T, a *App, args ...string) (stdout, stderr string, code E
 func TestLogsCleanedOptions(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	cmd := `printf '\033[32mGET / 200\033[0m\n'; for i in 1 2 3 4 5 6; do echo 'HMR update src/App.tsx'; done; ` +
+	cmd := `printf '\033[32mGET / 200\033[0m\n'; for i in 1 2 3 4 5 6; do echo 'HMR update src/toolbox.App.tsx'; done; ` +
 		`echo 'TypeError: x is undefined'; echo 'warn: slow' >&2; echo 'GET /api 200'`
 	r := startTask(t, a, map[string]any{"command": cmd, "label": "web"})
 	waitEnd(t, a, r.TaskID)
 
 	out, errOut, code := runCLI(t, a, "logs", "web", "--filter", "error|warn")
-	if code != ExitOK || out != "TypeError: x is undefined\n" || errOut != "warn: slow\n" {
+	if code != toolbox.ExitOK || out != "TypeError: x is undefined\n" || errOut != "warn: slow\n" {
 		t.Fatalf("--filter: %d %q %q", code, out, errOut)
 	}
 	out, _, code = runCLI(t, a, "logs", "web", "--exclude", "GET|HMR", "--stream", "stdout")
-	if code != ExitOK || out != "TypeError: x is undefined\n" {
+	if code != toolbox.ExitOK || out != "TypeError: x is undefined\n" {
 		t.Fatalf("--exclude: %d %q", code, out)
 	}
 	out, _, code = runCLI(t, a, "logs", "web", "--clean", "--stream", "stdout")
-	if code != ExitOK || strings.Contains(out, "\x1b") || !strings.Contains(out, "similar lines collapsed") || !strings.HasPrefix(out, "GET / 200\n") {
+	if code != toolbox.ExitOK || strings.Contains(out, "\x1b") || !strings.Contains(out, "similar lines collapsed") || !strings.HasPrefix(out, "GET / 200\n") {
 		t.Fatalf("--clean: %d %q", code, out)
 	}
 	out, _, code = runCLI(t, a, "logs", "web", "--clean", "--tail", "1", "--stream", "stdout")
-	if code != ExitOK || out != "GET /api 200\n" {
+	if code != toolbox.ExitOK || out != "GET /api 200\n" {
 		t.Fatalf("--clean --tail 1: %d %q", code, out)
 	}
-	if _, errOut, code := runCLI(t, a, "logs", "web", "--filter", "("); code != ExitError || !strings.Contains(errOut, "filter") {
+	if _, errOut, code := runCLI(t, a, "logs", "web", "--filter", "("); code != toolbox.ExitError || !strings.Contains(errOut, "filter") {
 		t.Fatalf("bad regex: %d %q", code, errOut)
 	}
 	// A private reader: neither the agent's cursor nor a leftover file.
@@ -69,9 +61,9 @@ func TestLogsFollowCleaned(t *testing.T) {
 	var out, errOut syncBuffer
 	b := *a
 	b.Stdout, b.Stderr = &out, &errOut
-	done := make(chan ExitCode, 1)
+	done := make(chan toolbox.ExitCode, 1)
 	go func() {
-		done <- b.CLI(context.Background(), "bgtask", []string{"logs", "job", "-f", "--filter", "error"})
+		done <- Run(context.Background(), &b, "bgtask", []string{"logs", "job", "-f", "--filter", "error"})
 	}()
 	waitFor(t, "the first line", func() bool { return strings.Contains(out.String(), "error: first") })
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
@@ -79,7 +71,7 @@ func TestLogsFollowCleaned(t *testing.T) {
 	}
 	select {
 	case code := <-done:
-		if code != ExitOK {
+		if code != toolbox.ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
 	case <-time.After(30 * time.Second):
@@ -113,11 +105,11 @@ func TestCLIColour(t *testing.T) {
 		{[]string{"FORCE_COLOR=1", "TERM=dumb"}, false},
 	} {
 		b := *a
-		b.Getenv = EnvGetter(append(append([]string{}, a.Environ...), tt.env...))
+		b.Getenv = toolbox.EnvGetter(append(append([]string{}, a.Environ...), tt.env...))
 		b.Now = func() time.Time { return now }
 		ls, _, code := runCLI(t, &b, "ls")
 		logs, _, _ := runCLI(t, &b, "logs", "colours")
-		if code != ExitOK || strings.Contains(ls, "\x1b[") != tt.colour || strings.Contains(logs, "\x1b[") != tt.colour {
+		if code != toolbox.ExitOK || strings.Contains(ls, "\x1b[") != tt.colour || strings.Contains(logs, "\x1b[") != tt.colour {
 			t.Errorf("env %v: colour in ls %v, in logs %v; want %v\n%s%s", tt.env, strings.Contains(ls, "\x1b["), strings.Contains(logs, "\x1b["), tt.colour, ls, logs)
 		}
 		if !tt.colour {
@@ -145,25 +137,25 @@ func TestCLIColour(t *testing.T) {
 func TestCLIHelpAndErrors(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	for _, c := range a.commands() {
+	for _, c := range commandSet(nil) {
 		if strings.HasPrefix(c.Name, "__") {
 			continue
 		}
 		out, errOut, code := runCLI(t, a, c.Name, "--help")
-		if code != ExitOK || errOut != "" || !strings.HasPrefix(out, "Usage: bgtask "+c.Name) || !strings.Contains(out, "\nExample:\n  ") {
+		if code != toolbox.ExitOK || errOut != "" || !strings.HasPrefix(out, "Usage: bgtask "+c.Name) || !strings.Contains(out, "\nExample:\n  ") {
 			t.Errorf("%s --help: exit %d, stderr %q, stdout:\n%s", c.Name, code, errOut, out)
 		}
 	}
 	out, _, code := runCLI(t, a, "--help")
-	if code != ExitOK || !strings.Contains(out, "bgtask logs") || !strings.Contains(out, "COMMAND --help") {
+	if code != toolbox.ExitOK || !strings.Contains(out, "bgtask logs") || !strings.Contains(out, "COMMAND --help") {
 		t.Errorf("--help: %d\n%s", code, out)
 	}
 	_, errOut, code := runCLI(t, a, "ls", "--jsn")
-	if code != ExitError || strings.Count(errOut, "flag provided but not defined") != 1 || !strings.Contains(errOut, "Usage: bgtask ls") {
+	if code != toolbox.ExitError || strings.Count(errOut, "flag provided but not defined") != 1 || !strings.Contains(errOut, "Usage: bgtask ls") {
 		t.Errorf("ls --jsn: exit %d\n%s", code, errOut)
 	}
 	_, errOut, code = runCLI(t, a, "status", "nosuch")
-	if code != ExitError || strings.Count(errOut, "nosuch") != 1 || strings.Contains(errOut, "usage") {
+	if code != toolbox.ExitError || strings.Count(errOut, "nosuch") != 1 || strings.Contains(errOut, "usage") {
 		t.Errorf("status nosuch: exit %d\n%s", code, errOut)
 	}
 }
@@ -174,7 +166,7 @@ func TestCLIStopSaysItWaits(t *testing.T) {
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "srv"})
 	out, errOut, code := runCLI(t, a, "stop", "srv")
-	if code != ExitOK || !strings.Contains(errOut, "Stopping srv: SIGTERM to its processes, SIGKILL to those still running after 1s") || !strings.Contains(out, "Stopped srv") {
+	if code != toolbox.ExitOK || !strings.Contains(errOut, "Stopping srv: SIGTERM to its processes, SIGKILL to those still running after 1s") || !strings.Contains(out, "Stopped srv") {
 		t.Fatalf("stop: %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 	if task := waitEnd(t, a, r.TaskID); task.Status != "killed" {

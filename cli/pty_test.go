@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // The CLI as a person meets it: the program run in a real terminal (a
@@ -23,7 +24,7 @@ import (
 
 // ptyCLI runs bgtask with args on a's state folder with a PTY as its
 // terminal, and returns all it printed there and its exit code.
-func ptyCLI(t *testing.T, a *App, args ...string) (string, int) {
+func ptyCLI(t *testing.T, a *toolbox.App, args ...string) (string, int) {
 	t.Helper()
 	c := exec.Command(os.Args[0], args...)
 	c.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bgtask", "TASKS_DIR="+a.Store.Dir, "TERM=xterm", "NO_COLOR=")
@@ -60,7 +61,7 @@ func TestEveryParameterIsAFlag(t *testing.T) {
 	t.Parallel()
 	positional := map[string]bool{"command": true, "task_id": true, "text": true}
 	a := newTestApp(t)
-	for _, tool := range Tools() {
+	for _, tool := range toolbox.Tools() {
 		cmd := cliCommandOf[tool.Name]
 		if cmd == "" {
 			t.Errorf("%s has no command", tool.Name)

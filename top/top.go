@@ -24,14 +24,14 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // Command returns the `top` subcommand.
-func Command() toolbox.Command {
-	return toolbox.Command{
+func Command() cli.Command {
+	return cli.Command{
 		Name:    "top",
-		Usage:   "top [--interval S]",
 		Summary: "a live view of the tasks: CPU, memory, ports, logs; keys to stop, restart, remove",
 		Example: "bgtask top\nbgtask top --interval 2",
 		Run:     run,
@@ -47,7 +47,7 @@ func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) e
 		return err
 	}
 	if fs.NArg() > 0 || *interval < 0.2 || *interval > 60 {
-		return toolbox.ErrUsage
+		return cli.ErrUsage
 	}
 	in, inOK := a.Stdin.(*os.File)
 	out, outOK := a.Stdout.(*os.File)

@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // The CLI's flags come from the tools' parameters: each parameter of a
@@ -19,13 +21,13 @@ func flagName(param string) string { return strings.ReplaceAll(param, "_", "-") 
 // paramFlags holds the values of the flags declared for a tool's
 // parameters.
 type paramFlags struct {
-	tool *Tool
+	tool *toolbox.Tool
 	vals map[string]*paramValue // by parameter name
 }
 
 // declareParams declares a flag on fs for each parameter of t except
 // those in skip (given as arguments instead).
-func declareParams(fs *flag.FlagSet, t *Tool, skip ...string) *paramFlags {
+func declareParams(fs *flag.FlagSet, t *toolbox.Tool, skip ...string) *paramFlags {
 	pf := &paramFlags{tool: t, vals: map[string]*paramValue{}}
 	for _, p := range t.Params {
 		if slices.Contains(skip, p.Name) {
@@ -40,7 +42,7 @@ func declareParams(fs *flag.FlagSet, t *Tool, skip ...string) *paramFlags {
 
 // flagUsage is a parameter's description with its choices and bounds;
 // the flag package shows the default.
-func flagUsage(p Param) string {
+func flagUsage(p toolbox.Param) string {
 	u := p.Description
 	if len(p.Enum) > 0 {
 		u += " One of: " + strings.Join(p.Enum, ", ") + "."
@@ -78,7 +80,7 @@ func (pf *paramFlags) set(name string, val any) {
 }
 
 // params returns the parameters given as flags (or set), by name, for
-// Tool.Decode: absent ones get their defaults there.
+// toolbox.Tool.Decode: absent ones get their defaults there.
 func (pf *paramFlags) params() map[string]any {
 	m := map[string]any{}
 	for name, v := range pf.vals {
@@ -92,7 +94,7 @@ func (pf *paramFlags) params() map[string]any {
 // paramValue is one parameter's flag.Value: checked as the tool checks
 // the parameter, when it is parsed.
 type paramValue struct {
-	p   Param
+	p   toolbox.Param
 	val any // as decoded: string, float64 or bool
 	set bool
 }
@@ -106,7 +108,7 @@ func (v *paramValue) String() string {
 
 func (v *paramValue) Set(s string) error {
 	raw, _ := json.Marshal(s) // A string always marshals.
-	val, err := v.p.decode(raw)
+	val, err := v.p.Decode(raw)
 	if err != nil {
 		return err
 	}

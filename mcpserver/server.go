@@ -30,6 +30,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/agents"
+	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -238,8 +239,8 @@ func toolError(err error) *mcp.CallToolResult {
 }
 
 // Command is `bgtask mcp`.
-func Command() toolbox.Command {
-	return toolbox.Command{Name: "mcp", Usage: "mcp", Summary: "serve the tools to an MCP client on stdin and stdout",
+func Command() cli.Command {
+	return cli.Command{Name: "mcp", Summary: "serve the tools to an MCP client on stdin and stdout",
 		Example: "claude mcp add bg-tasks -- bgtask mcp\namp mcp add bg-tasks -- bgtask mcp", Run: run}
 }
 
@@ -249,7 +250,7 @@ func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) e
 		return err
 	}
 	if fs.NArg() > 0 {
-		return toolbox.ErrUsage
+		return cli.ErrUsage
 	}
 	if path := loginPath(ctx, a); path != "" {
 		a.Environ = setEnv(a.Environ, "PATH", path) // Tasks get the user's PATH.

@@ -1,4 +1,4 @@
-package toolbox
+package cli
 
 import (
 	"bytes"
@@ -16,14 +16,15 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 // reap runs bg-reaper in-process and returns what it printed.
-func reap(t *testing.T, a *App, args ...string) string {
+func reap(t *testing.T, a *toolbox.App, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	a.Stdout, a.Stderr = &out, &errOut
-	if code := a.CLI(context.Background(), "bg-reaper", append([]string{"reap"}, args...)); code != ExitOK {
+	if code := Run(context.Background(), a, "bg-reaper", append([]string{"reap"}, args...)); code != toolbox.ExitOK {
 		t.Fatalf("bg-reaper %v: exit %d: %s", args, code, errOut.String())
 	}
 	return out.String()
@@ -31,7 +32,7 @@ func reap(t *testing.T, a *App, args ...string) string {
 
 // startTree starts a task running the 3-level helper tree and waits for
 // the setsid grandchild.
-func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
+func startTree(t *testing.T, a *toolbox.App, timeout float64) *supervisor.Task {
 	t.Helper()
 	// A label per cwd may run once: the test's trees differ by cwd.
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
@@ -59,7 +60,7 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	if n := len(tasktest.MarkerProcs(t, task.ID)); n < 3 {
 		t.Fatalf("%d marker processes after the supervisor died, want the whole orphaned tree", n)
 	}
-	st := call[TaskDetail](t, a, bgStatus(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
+	st := call[toolbox.TaskDetail](t, a, toolbox.StatusTool(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
 	if st.Status != supervisor.StatusRunning || !strings.HasPrefix(st.AutoKill, "NOT ENFORCED") {
 		t.Fatalf("status of a task whose supervisor died: %s, auto_kill %q", st.Status, st.AutoKill)
 	}

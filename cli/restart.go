@@ -1,0 +1,25 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+)
+
+// cliRestart stops a task and starts its command again, same label and
+// folder, in its place (see App.Restart).
+func cliRestart(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
+	id, err := oneTask(ctx, a, fs, args)
+	if err != nil {
+		return err
+	}
+	r, n, err := a.Restart(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, r.TaskID)
+	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, n, r.Label)
+	return nil
+}

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+)
+
+// cliSend types into an interactive task: the words after its id are
+// the text.
+func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
+	pf := declareParams(fs, toolbox.SendTool(), "task_id", "text")
+	noEnter := fs.Bool("no-enter", false, "the same as --enter=false")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 {
+		return ErrUsage
+	}
+	id, err := resolveRef(ctx, a, pos[0])
+	if err != nil {
+		return err
+	}
+	pf.set("task_id", id)
+	if len(pos) > 1 {
+		pf.set("text", strings.Join(pos[1:], " "))
+	}
+	if *noEnter {
+		pf.set("enter", false)
+	}
+	r, err := toolbox.Invoke[toolbox.SendResult](ctx, a, pf.tool, pf.params())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, r.Message)
+	return nil
+}

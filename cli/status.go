@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
+)
+
+// cliStatus shows one task in detail, or without one the list.
+func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
+	pf := declareParams(fs, toolbox.StatusTool(), "task_id")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch len(pos) {
+	case 0:
+		return printList(ctx, a, pf, *asJSON)
+	case 1:
+	default:
+		return ErrUsage
+	}
+	id, err := resolveRef(ctx, a, pos[0])
+	if err != nil {
+		return err
+	}
+	pf.set("task_id", id)
+	d, err := toolbox.Invoke[toolbox.TaskDetail](ctx, a, pf.tool, pf.params())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a.Stdout, d)
+	}
+	// For people: aligned fields, the ones that say something.
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("task", d.TaskID)
+	if d.Label != d.TaskID {
+		row("label", toolbox.Printable(d.Label))
+	}
+	pal := paletteFor(a, a.Stdout)
+	status := pal.status(d.Status)
+	if d.ExitCode != nil {
+		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
+	}
+	row("status", status)
+	row("command", toolbox.Printable(d.Command))
+	row("cwd", toolbox.Printable(d.Cwd))
+	row("started", localTime(a, d.StartedAt)+" ("+d.Age+" ago)")
+	if d.FinishedAt != "" {
+		row("finished", localTime(a, d.FinishedAt))
+	}
+	if d.Restarts > 0 {
+		row("restarts", strconv.Itoa(d.Restarts))
+	}
+	row("auto-kill", d.AutoKill)
+	if d.Processes > 0 {
+		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
+	}
+	row("listening", strings.Join(d.Listening, ", "))
+	row("output", fmt.Sprintf("%d lines on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, d.StderrLines, toolbox.Printable(d.Label)))
+	row("capture error", d.CaptureError)
+	row("logs", d.LogDir)
+	return tw.Flush()
+}
