@@ -334,3 +334,22 @@ func handle[In, Out any](f func(context.Context, *App, In) (Out, error)) func(co
 		return f(ctx, a, v)
 	}
 }
+
+// Tools returns every agent tool, in the order agents should learn them.
+func Tools() []*Tool {
+	return []*Tool{RunTool(), StatusTool(), OutputTool(), StopTool(), SendTool()}
+}
+
+// ToolByCommand maps an executable name (bg-run, or bg_run) to its tool.
+func ToolByCommand(name string) *Tool {
+	name = strings.ReplaceAll(name, "-", "_")
+	for _, t := range Tools() {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Command is t's toolbox entry name: bg_run is bg-run.
+func (t *Tool) Command() string { return strings.ReplaceAll(t.Name, "_", "-") }

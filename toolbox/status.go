@@ -1,0 +1,280 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+func StatusTool() *Tool {
+	return &Tool{
+		Name:     "bg_status",
+		Title:    "Background task status",
+		ReadOnly: true,
+		Description: "List background tasks (status, age, auto-kill countdown, ports listened on): the running ones and the 10 newest finished; " +
+			"or one task in detail: exit code, output size, and for a running one its ports, processes, memory, CPU and how long it has been quiet.",
+		Params: []Param{
+			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list tasks."},
+			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
+			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering. " + mcpWaitNote()},
+		},
+		Run:     handle(runBgStatus),
+		Results: []any{StatusList{}, TaskDetail{}},
+	}
+}
+
+// StatusInput is bg_status's input.
+type StatusInput struct {
+	TaskID      string  `param:"task_id"`
+	All         bool    `param:"all"`
+	WaitSeconds float64 `param:"wait_seconds"`
+}
+
+// TaskSummary is one row of bg_status's list.
+type TaskSummary struct {
+	TaskID    string `json:"task_id"`
+	Host      string `json:"host,omitempty"` // where it runs, when not here
+	Label     string `json:"label"`
+	Status    string `json:"status"`
+	Command   string `json:"command"`
+	PID       int    `json:"pid"`
+	StartedAt string `json:"started_at"`
+	Age       string `json:"age"`
+	AutoKill  string `json:"auto_kill"`
+	// CaptureError says what output could not be written (a full disk)
+	// and how much was dropped.
+	CaptureError string `json:"capture_error,omitempty"`
+	// Listening lists the TCP addresses a running task's processes
+	// listen on: an agent finds its dev server without reading logs.
+	Listening []string `json:"listening,omitempty"`
+	// For a running task, from its process tree:
+	RSS        string  `json:"rss,omitempty"` // "148 MB"
+	CPUPercent float64 `json:"cpu_percent,omitempty"`
+	// Restarts counts `bgtask restart`s of the task under its label.
+	Restarts int `json:"restarts,omitempty"`
+}
+
+// TaskDetail is bg_status's answer for one task.
+type TaskDetail struct {
+	TaskSummary
+	Cwd            string  `json:"cwd"`
+	FinishedAt     string  `json:"finished_at,omitempty"`
+	ExitCode       *int    `json:"exit_code"`
+	TimeoutMinutes float64 `json:"timeout_minutes"`
+	StdoutLines    int64   `json:"stdout_lines"`
+	StderrLines    int64   `json:"stderr_lines"`
+	StdoutBytes    int64   `json:"stdout_bytes"`
+	StderrBytes    int64   `json:"stderr_bytes"`
+	LogDir         string  `json:"log_dir"`
+	// For a running task, from its process tree:
+	Processes int    `json:"processes,omitempty"`
+	QuietFor  string `json:"quiet_for,omitempty"` // since its last output
+	// Set when a wait stopped at the call's time limit (CallLimit) before
+	// wait_seconds: the seconds left, and how to go on waiting.
+	WaitLeft float64 `json:"wait_left,omitempty"`
+	Message  string  `json:"message,omitempty"`
+}
+
+// StatusList is bg_status's answer without task_id.
+type StatusList struct {
+	Tasks   []TaskSummary `json:"tasks"`
+	Summary struct {
+		Total   int `json:"total"`
+		Running int `json:"running"`
+		// Hidden counts finished tasks left out of the list (all=true shows them).
+		Hidden int `json:"hidden,omitempty"`
+	} `json:"summary"`
+	// Hosts are the other machines running tasks started from here,
+	// each reachable or not (then its tasks are listed as last known).
+	Hosts []HostState `json:"hosts,omitempty"`
+}
+
+// listedFinished is how many finished tasks the list shows, newest first:
+// a thousand old tasks must not flood an agent's context.
+const listedFinished = 10
+
+// runBgStatus answers a TaskDetail with a task_id, else a StatusList.
+func runBgStatus(ctx context.Context, a *App, in StatusInput) (any, error) {
+	if in.TaskID != "" {
+		return taskDetail(ctx, a, in)
+	}
+	return listTasks(ctx, a, in)
+}
+
+// taskDetail is bg_status for one task.
+func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error) {
+	t, err := a.LoadTask(ctx, in.TaskID)
+	if err != nil {
+		return TaskDetail{}, err
+	}
+	var left float64
+	if wait := in.WaitSeconds; wait > 0 && t.Status == supervisor.StatusRunning {
+		var w *WaitResult
+		w, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
+		left = w.WaitLeft
+	}
+	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+	if left > 0 && t.Status == supervisor.StatusRunning {
+		d.WaitLeft = left
+		d.Message = "Still running. " + waitMore(fmt.Sprintf("bg_status task_id=%s wait_seconds=%g", t.ID, left))
+	}
+	if t.Status == supervisor.StatusRunning {
+		if tree, err := procs.TaskTree(ctx, t.Root, t.ID); err == nil {
+			if u, err := procs.TreeUsage(ctx, tree); err == nil {
+				d.Processes = u.Processes
+				d.TaskSummary.setUsage(u)
+			}
+		}
+		d.QuietFor = FormatDuration(a.Now().Sub(lastOutput(t.Dir)))
+	}
+	if !t.FinishedAt.IsZero() {
+		d.FinishedAt = t.FinishedAt.UTC().Format(supervisor.TimeLayout)
+	}
+	for _, s := range []struct {
+		name         string
+		lines, bytes *int64
+	}{{"stdout", &d.StdoutLines, &d.StdoutBytes}, {"stderr", &d.StderrLines, &d.StderrBytes}} {
+		st, err := capture.OpenStream(t.Dir, s.name)
+		if err != nil {
+			return TaskDetail{}, err
+		}
+		stats := st.Stats()
+		_ = st.Close() // Read only.
+		*s.lines, *s.bytes = stats.Lines, stats.Bytes
+	}
+	return d, nil
+}
+
+// listTasks is bg_status's list.
+func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) {
+	// A first pass reads only each task's status; only the tasks shown
+	// are read in full, so a thousand old tasks cost a thousand small
+	// reads, not seventeen thousand.
+	out := StatusList{Tasks: []TaskSummary{}}
+	refs, err := a.Store.Refs()
+	if err != nil {
+		return out, err
+	}
+	all := in.All
+	finished := 0
+	for _, r := range refs {
+		if r.Status != supervisor.StatusRunning {
+			finished++
+		}
+	}
+	var table *procs.Table // read once, for the ports of every running task
+	for _, r := range refs {
+		out.Summary.Total++
+		if r.Status != supervisor.StatusRunning {
+			// Oldest first: skip all but the newest listedFinished.
+			if finished--; !all && finished >= listedFinished {
+				out.Summary.Hidden++
+				continue
+			}
+		}
+		t, err := a.Store.Load(r.ID)
+		if err != nil {
+			out.Summary.Total--
+			continue // Removed meanwhile.
+		}
+		if settled, err := a.Store.Settle(ctx, t); err == nil {
+			t = settled // Else (a full disk) list it as recorded: one task never breaks the list.
+		}
+		s := a.summarize(t)
+		if t.Status == supervisor.StatusRunning {
+			out.Summary.Running++
+			if table == nil {
+				table, _ = procs.Snapshot(ctx)
+			}
+			if table != nil {
+				if u, err := procs.TreeUsage(ctx, table.Tree(t.Root, t.ID)); err == nil {
+					s.setUsage(u)
+				}
+			}
+		}
+		out.Tasks = append(out.Tasks, s)
+	}
+	return out, nil
+}
+
+// setUsage fills in a running task's live figures.
+func (s *TaskSummary) setUsage(u procs.Usage) {
+	s.Listening, s.CPUPercent = u.Listening, math.Round(u.CPUPercent*10)/10
+	s.RSS = fmt.Sprintf("%d MB", (u.RSSBytes+1<<19)>>20)
+}
+
+// lastOutput is when the task last wrote output: the newer of its logs'
+// modification times.
+func lastOutput(dir string) time.Time {
+	var last time.Time
+	for _, name := range []string{"stdout", "stderr"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.ModTime().After(last) {
+			last = fi.ModTime()
+		}
+	}
+	return last
+}
+
+// loadTask loads a task and settles it (see Store.Settle).
+func (a *App) LoadTask(ctx context.Context, id string) (*supervisor.Task, error) {
+	t, err := a.Store.Load(id)
+	if errors.Is(err, supervisor.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
+		return nil, &InputError{Param: "task_id", Msg: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if settled, err := a.Store.Settle(ctx, t); err == nil {
+		return settled, nil
+	}
+	return t, nil // Recording its end failed (a full disk): as recorded.
+}
+
+func (a *App) summarize(t *supervisor.Task) TaskSummary {
+	now := a.Now()
+	s := TaskSummary{
+		TaskID: t.ID, Label: t.Label, Status: t.Status, Command: t.Command, PID: t.Root.PID,
+		StartedAt:    t.StartedAt.UTC().Format(supervisor.TimeLayout),
+		Age:          FormatDuration(now.Sub(t.StartedAt)),
+		AutoKill:     "finished",
+		CaptureError: t.CaptureError,
+		Restarts:     t.Restarts,
+	}
+	if t.Status == supervisor.StatusRunning {
+		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
+		if t.Unrecorded != "" {
+			s.AutoKill = "ENDED: the command is gone, outcome not recorded: " + t.Unrecorded + "; its supervisor records it once space is freed"
+		}
+		if t.Unsupervised {
+			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
+		}
+	}
+	return s
+}
+
+// autoKill is the countdown agents see: "95m left", "EXPIRING in 4m",
+// "OVERDUE", or "no timeout". EXPIRING warns in the last ten minutes, or
+// the last quarter of a shorter timeout: a 10-minute task is not
+// expiring at its start.
+func autoKill(deadline, now time.Time, timeout time.Duration) string {
+	if deadline.IsZero() {
+		return "no timeout"
+	}
+	left := deadline.Sub(now)
+	switch {
+	case left <= 0:
+		return "OVERDUE"
+	case left < min(10*time.Minute, timeout/4):
+		return fmt.Sprintf("EXPIRING in %s", formatMinutes(left.Minutes()))
+	default:
+		return fmt.Sprintf("%s left", formatMinutes(left.Minutes()))
+	}
+}
