@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
@@ -375,6 +376,74 @@ func containsLine(lines []string, s string) bool {
 	return false
 }
 
+// The caller protocol of a tool run on a host (see Tool and
+// toolbox.serveSSHCaller): the tool reads its parameters as the first
+// line of stdin, which its caller keeps open for the whole call; it
+// answers with one line, and the caller then writes CallAck. stdin
+// closing first tells the tool that its caller is gone: it stops
+// waiting. CallLeftEnv passes the caller's call limit, in seconds.
+const (
+	CallerEnv   = "BG_CALLER"
+	CallerSSH   = "ssh"
+	CallLeftEnv = "BG_CALL_LEFT"
+	CallAck     = "ack"
+)
+
+// runHeld runs command on host with params as the first line of its
+// stdin, kept open until the answer's line has arrived (then CallAck) or
+// ctx ends, whichever comes first.
+func (d *Deployer) runHeld(ctx context.Context, host, command string, params []byte, stdout, stderr io.Writer) (int, error) {
+	var line bytes.Buffer
+	if json.Compact(&line, params) != nil {
+		line.Reset()
+		line.Write(bytes.ReplaceAll(params, []byte("\n"), []byte(" ")))
+	}
+	line.WriteByte('\n')
+	r, w, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("call %s: %w", host, err)
+	}
+	defer func() { _ = r.Close() }() // ssh has its own copy.
+	h := &heldStdin{w: w}
+	defer h.close()
+	// Not under h.mu: a write blocked on a full pipe must not hold up
+	// close, which ends it. The tool answers (and so acks) only after
+	// reading this line whole.
+	go func() { _, _ = w.Write(line.Bytes()) }() // A tool gone already reads nothing: its end says why.
+	stop := context.AfterFunc(ctx, h.close)      // Cancelled: the tool there sees its stdin end.
+	defer stop()
+	return d.Transport.Run(ctx, host, command, r, io.MultiWriter(stdout, h), stderr)
+}
+
+// heldStdin is the write end of a tool's stdin; as the tool's stdout's
+// writer, it acknowledges the answer's line and closes.
+type heldStdin struct {
+	mu     sync.Mutex
+	w      *os.File
+	closed bool
+}
+
+func (h *heldStdin) Write(p []byte) (int, error) {
+	if bytes.IndexByte(p, '\n') >= 0 {
+		h.mu.Lock()
+		if !h.closed {
+			_, _ = h.w.Write([]byte(CallAck + "\n")) // Best effort: the tool's end is its own.
+		}
+		h.mu.Unlock()
+		h.close()
+	}
+	return len(p), nil
+}
+
+func (h *heldStdin) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		_ = h.w.Close() // Nothing buffered.
+	}
+}
+
 // Tool runs a tool (bg_status, ...) on host in the deployed build's
 // toolbox execute mode, params (JSON) on stdin, env (names and values of
 // safe characters only) in its environment; bg_run runs the reaper
@@ -387,7 +456,7 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 		if err != nil {
 			return nil, false, err
 		}
-		cmd := "env TOOLBOX_ACTION=execute"
+		cmd := "env TOOLBOX_ACTION=execute " + CallerEnv + "=" + CallerSSH
 		for _, kv := range env {
 			k, v, _ := strings.Cut(kv, "=")
 			cmd += " " + safeName(k) + "=" + safeName(v)
@@ -399,7 +468,7 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 			cmd = "sh -c '" + dep.Dir + "/bgtask-tool reap --quiet >/dev/null 2>&1; exec " + cmd + "'"
 		}
 		var out, errOut bytes.Buffer
-		code, err := d.Transport.Run(ctx, host, cmd, bytes.NewReader(params), &out, &errOut)
+		code, err := d.runHeld(ctx, host, cmd, params, &out, &errOut)
 		switch {
 		case err != nil:
 			if IsKind(err, KindDropped) {

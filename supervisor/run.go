@@ -601,7 +601,8 @@ func commandEnv(env []string, id string) []string {
 // lines and notices meant for the agent, and answer as if under Amp.
 func protocolVar(name string) bool {
 	switch name {
-	case "TOOLBOX_ACTION", "AMP_THREAD_ID", "AGENT_THREAD_ID", "AMP_CURRENT_THREAD_ID":
+	case "TOOLBOX_ACTION", "AMP_THREAD_ID", "AGENT_THREAD_ID", "AMP_CURRENT_THREAD_ID",
+		"BG_CALLER", "BG_CALL_LEFT": // remote.CallerEnv, remote.CallLeftEnv
 		return true
 	}
 	return false

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -154,6 +155,9 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 		waitDrained(a.Stdout, 5*time.Second)
 		return code
 	case "execute":
+		if a.Getenv(remote.CallerEnv) == remote.CallerSSH {
+			return a.serveSSHCaller(ctx, t)
+		}
 		raw, err := io.ReadAll(a.Stdin)
 		if err != nil {
 			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,6 +125,9 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 	if r != "" {
 		env = append(env, "AMP_THREAD_ID="+capture.ReaderKey(r))
 	}
+	if kv := callLimitEnv(ctx); kv != "" {
+		env = append(env, kv)
+	}
 	ans, failed, err := d.Tool(ctx, host, tool, params, env...)
 	if err != nil {
 		if remote.IsKind(err, remote.KindUnreachable) {
@@ -152,8 +156,8 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 // runRemote runs a routed call on its host and returns its answer typed
 // as the local tool's would be, with host set.
 func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, error) {
-	params, stop := boundRemoteWait(ctx, r.params)
-	ans, notices, err := a.callRemote(ctx, r.host, t.Name, params)
+	stop := remoteWaitProgress(ctx, r.params)
+	ans, notices, err := a.callRemote(ctx, r.host, t.Name, r.params)
 	stop()
 	if err != nil && t.Name == "bg_stop" && r.rec.ID != "" && remote.IsKind(err, remote.KindUnreachable) {
 		var action struct{ Action string }
@@ -280,31 +284,19 @@ func (a *App) downError(d remote.Down) error {
 		FormatDuration(a.Now().Sub(d.At)), d.Error, FormatDuration(hostRetryAfter))
 }
 
-// boundRemoteWait applies the call's limit (CallLimit, set by the MCP
-// server) to a wait that happens on another host: wait_seconds is cut to
-// end before the limit, and progress is reported here while the host
-// waits. stop ends the reports.
-func boundRemoteWait(ctx context.Context, params []byte) (out []byte, stop func()) {
+// remoteWaitProgress reports progress here, when the call wants it,
+// while a wait happens on another host. stop ends the reports. The
+// call's limit itself goes there (callLimitEnv), so a wait it cuts short
+// answers as one cut here does.
+func remoteWaitProgress(ctx context.Context, params []byte) (stop func()) {
 	l, _ := ctx.Value(callLimitKey{}).(CallLimit)
 	var m map[string]any
-	if json.Unmarshal(params, &m) != nil {
-		return params, func() {}
+	if l.Progress == nil || json.Unmarshal(params, &m) != nil {
+		return func() {}
 	}
 	wait, _ := m["wait_seconds"].(float64)
 	if wait <= 0 {
-		return params, func() {}
-	}
-	if !l.Until.IsZero() {
-		// The answer needs a round trip back: end the wait there early.
-		if left := time.Until(l.Until).Seconds() - 3; left < wait {
-			m["wait_seconds"] = max(left, 0)
-			if b, err := json.Marshal(m); err == nil {
-				params = b
-			}
-		}
-	}
-	if l.Progress == nil {
-		return params, func() {}
+		return func() {}
 	}
 	done := make(chan struct{})
 	start, total := time.Now(), time.Duration(wait*float64(time.Second))
@@ -320,7 +312,23 @@ func boundRemoteWait(ctx context.Context, params []byte) (out []byte, stop func(
 			}
 		}
 	}()
-	return params, func() { close(done) }
+	return func() { close(done) }
+}
+
+// remoteAnswerMargin is the time a call on another host keeps, of its
+// limit, for the answer to come back.
+const remoteAnswerMargin = 3 * time.Second
+
+// callLimitEnv is the environment entry that passes the call's limit to
+// a tool on another host (remote.CallLeftEnv: seconds left, so that the
+// hosts' clocks need not agree), or "" when the call has none.
+func callLimitEnv(ctx context.Context) string {
+	l, _ := ctx.Value(callLimitKey{}).(CallLimit)
+	if l.Until.IsZero() {
+		return ""
+	}
+	left := max(time.Until(l.Until)-remoteAnswerMargin, 0)
+	return remote.CallLeftEnv + "=" + strconv.FormatFloat(left.Seconds(), 'f', 1, 64)
 }
 
 // learn records a remote task's status, and tells the desktop, once, of

@@ -278,23 +278,78 @@ func deref(s *string) string {
 	return *s
 }
 
-// Over MCP a call has a time limit: a wait on another host is cut to end
-// before it, with time for the answer to come back.
-func TestRemoteWaitKeepsTheCallLimit(t *testing.T) {
+// Over MCP a call has a time limit: it goes to the host with the call
+// (seconds left, less the time for the answer to come back), and a
+// call without one passes none.
+func TestRemoteCallLimitEnv(t *testing.T) {
 	ctx := WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(20 * time.Second)})
-	out, stop := boundRemoteWait(ctx, []byte(`{"task_id": "task-1-a", "wait_seconds": 60}`))
-	stop()
-	var m map[string]any
-	if err := json.Unmarshal(out, &m); err != nil {
-		t.Fatal(err)
+	kv := callLimitEnv(ctx)
+	secs, err := strconv.ParseFloat(strings.TrimPrefix(kv, remote.CallLeftEnv+"="), 64)
+	if err != nil || secs > 17 || secs < 10 {
+		t.Errorf("%q: %v", kv, err)
 	}
-	if w := m["wait_seconds"].(float64); w > 17 || w < 10 || m["task_id"] != "task-1-a" {
-		t.Errorf("cut to %v: %s", w, out)
+	if kv := callLimitEnv(context.Background()); kv != "" {
+		t.Errorf("without a limit: %q", kv)
 	}
-	out, stop = boundRemoteWait(context.Background(), []byte(`{"wait_seconds": 60}`))
-	stop()
-	if string(out) != `{"wait_seconds": 60}` {
-		t.Errorf("without a limit: %s", out)
+}
+
+// A remote wait stops as soon as its caller is gone (here: ssh killed
+// mid-wait), takes no line the caller did not get, and leaves no tool
+// waiting there; a remote wait cut short by the call's limit answers as
+// a local one does, with wait_left and how to go on.
+func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a task on a remote host through sshd")
+	}
+	t.Parallel()
+	srv := remotetest.Start(t)
+	a := remoteApp(t, srv)
+	run := call[RunResult](t, a, bgRun(), `{"command": "echo first; sleep 6; echo late1; echo late2; exec sleep 600", "host": "`+srv.Alias+`", "wait_for": "first"}`)
+	if run.WaitResult == nil || !run.Ready {
+		t.Fatalf("bg_run there: %+v", run)
+	}
+	waiting := func() []string {
+		var out []string
+		for _, p := range userProcs(srv) {
+			if strings.Contains(p, "bg-output") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Call(ctx, bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
+		done <- err
+	}()
+	waitFor(t, "the wait there", func() bool { return len(waiting()) > 0 })
+	cancel() // Kills the ssh carrying the call.
+	if err := <-done; err == nil {
+		t.Error("the cancelled call answered")
+	}
+	gone := time.Now()
+	for len(waiting()) > 0 && time.Since(gone) < time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if w := waiting(); len(w) > 0 {
+		t.Errorf("1 s after its caller was gone, still waiting there: %q", w)
+	} else {
+		t.Logf("the tool there ended %v after the call was cancelled", time.Since(gone).Round(time.Millisecond))
+	}
+	// The lines printed after the caller left are the next read's.
+	waitFor(t, "the late lines there", func() bool {
+		return strings.Contains(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+run.TaskID+"/stdout"), "late2")
+	})
+	out := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+run.TaskID+`"}`)
+	if out.Stdout == nil || *out.Stdout != "late1\nlate2" {
+		t.Errorf("the next since-read: %q, want the lines the cancelled call did not get", deref(out.Stdout))
+	}
+	// The call's limit cuts the wait there, which says so.
+	limited := WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(remoteAnswerMargin + 2*time.Second)})
+	res, err := a.Call(limited, bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
+	if o, ok := res.(OutputResult); err != nil || !ok || o.WaitLeft < 50 || !strings.Contains(o.Message, "wait_seconds=") || o.Host != srv.Alias {
+		t.Errorf("a remote wait cut by the call's limit: %+v, %v", res, err)
 	}
 }
 
