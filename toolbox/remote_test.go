@@ -304,7 +304,7 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 	t.Parallel()
 	srv := remotetest.Start(t)
 	a := remoteApp(t, srv)
-	run := call[RunResult](t, a, bgRun(), `{"command": "echo first; sleep 6; echo late1; echo late2; exec sleep 600", "host": "`+srv.Alias+`", "wait_for": "first"}`)
+	run := call[RunResult](t, a, RunTool(), `{"command": "echo first; sleep 6; echo late1; echo late2; exec sleep 600", "host": "`+srv.Alias+`", "wait_for": "first"}`)
 	if run.WaitResult == nil || !run.Ready {
 		t.Fatalf("bg_run there: %+v", run)
 	}
@@ -320,7 +320,7 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.Call(ctx, bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
+		_, err := a.Call(ctx, OutputTool(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
 		done <- err
 	}()
 	waitFor(t, "the wait there", func() bool { return len(waiting()) > 0 })
@@ -341,13 +341,13 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 	waitFor(t, "the late lines there", func() bool {
 		return strings.Contains(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+run.TaskID+"/stdout"), "late2")
 	})
-	out := call[OutputResult](t, a, bgOutput(), `{"task_id": "`+run.TaskID+`"}`)
+	out := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+run.TaskID+`"}`)
 	if out.Stdout == nil || *out.Stdout != "late1\nlate2" {
 		t.Errorf("the next since-read: %q, want the lines the cancelled call did not get", deref(out.Stdout))
 	}
 	// The call's limit cuts the wait there, which says so.
 	limited := WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(remoteAnswerMargin + 2*time.Second)})
-	res, err := a.Call(limited, bgOutput(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
+	res, err := a.Call(limited, OutputTool(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
 	if o, ok := res.(OutputResult); err != nil || !ok || o.WaitLeft < 50 || !strings.Contains(o.Message, "wait_seconds=") || o.Host != srv.Alias {
 		t.Errorf("a remote wait cut by the call's limit: %+v, %v", res, err)
 	}
