@@ -16,7 +16,7 @@ func TestInputStructsMatchParams(t *testing.T) {
 		required string // the required parameters, as JSON
 		input    any    // a pointer to the tool's input struct
 	}{
-		{RunTool(), `{"command":"true"}`, &RunInput{}},
+		{RunTool(), `{}`, &RunInput{}},
 		{StatusTool(), `{}`, &StatusInput{}},
 		{OutputTool(), `{"task_id":"task-1-x"}`, &OutputInput{}},
 		{StopTool(), `{}`, &StopInput{}},

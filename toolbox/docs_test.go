@@ -2,6 +2,7 @@ package toolbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -178,7 +179,21 @@ func TestDocsExamplesRun(t *testing.T) {
 				if _, ok := params["wait_seconds"]; !ok && (params["wait_port"] != nil || params["wait_url"] != nil || params["wait_for"] != nil) {
 					params["wait_seconds"] = 0.3
 				}
-				if c.tool.Name == "bg_run" {
+				if svc, ok := params["service"].(string); ok && c.tool.Name == "bg_run" {
+					// The project's file the example assumes, declaring
+					// the stand-in under the service's name.
+					procfile := filepath.Join(a.Wd, "Procfile")
+					if b, _ := os.ReadFile(procfile); !strings.Contains("\n"+string(b), "\n"+svc+":") {
+						f, err := os.OpenFile(procfile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+						if err != nil {
+							t.Fatal(err)
+						}
+						_, err = fmt.Fprintf(f, "%s: %s\n", svc, tasktest.DevServerCommand)
+						if err = errors.Join(err, f.Close()); err != nil {
+							t.Fatal(err)
+						}
+					}
+				} else if c.tool.Name == "bg_run" {
 					params["command"] = tasktest.DevServerCommand
 					// Here, not on the example's host: the remote tests
 					// (package remote's sshd) prove the round trip.
@@ -212,7 +227,7 @@ func TestDocsExamplesRun(t *testing.T) {
 				}
 				if c.tool.Name == "bg_run" {
 					id := res["task_id"].(string)
-					ids[params["label"].(string)] = id
+					ids[res["label"].(string)] = id
 					// Let it print, so that the reads that follow have
 					// something to clean and filter.
 					waitFor(t, id+" output", func() bool {

@@ -24,14 +24,19 @@ func RunTool() *Tool {
 		Name:  "bg_run",
 		Title: "Run in the background",
 		Description: "Start a long-running command (dev server, test suite, build, log tail) in the background and return a task_id at once. " +
-			"Output is captured; read it with bg_output (never cat the raw logs). The task and every process it starts are killed after `timeout` minutes (default 120; 0 disables).",
+			"Output is captured; read it with bg_output (never cat the raw logs). The task and every process it starts are killed after `timeout` minutes (default 120; 0 disables). " +
+			"When the project declares its services (Procfile, process-compose.yaml), start one by name with service instead of command: what it depends on starts first.",
 		Params: []Param{
-			{Name: "command", Type: "string", Required: true, Description: "Shell command, run with bash -c (sh -c where bash is missing)."},
+			{Name: "command", Type: "string", Description: "Shell command, run with bash -c (sh -c where bash is missing). Give command or service."},
+			{Name: "service", Type: "string", Description: "Instead of command: start this service as the project declares it (a Procfile or process-compose.yaml in cwd or its nearest parent that has one), with what it depends on first, each waited for by its condition; the answer lists every service touched. One already running is reported, not started again."},
 			{Name: "label", Type: "string", Description: "Short human-readable name, e.g. backend, tests. Default: the task id."},
 			{Name: "cwd", Type: "string", Description: "Working directory; must exist. Default: the current directory."},
 			{Name: "timeout", Type: "number", Min: minimum(0), Max: maximum(MaxTimeoutMinutes), Default: DefaultTimeoutMinutes, Description: "Minutes before the task is killed, fractions allowed, at most 43200 (30 days); 0 disables the auto-kill."},
 			{Name: "notify", Type: "string", Enum: []string{"failure", "always", "never"}, Description: "Desktop notification when the task ends: on failure (default, or $BG_NOTIFY), always, or never."},
 			{Name: "interactive", Type: "boolean", Default: false, Description: "Give the command a terminal on stdin, so bg_send can answer its prompts; otherwise stdin is /dev/null."},
+			{Name: "restart", Type: "string", Enum: []string{supervisor.RestartNo, supervisor.RestartOnFailure, supervisor.RestartAlways}, Default: supervisor.RestartNo, Description: "Run the command again, under the same task_id and into the same logs, when it exits: on_failure (non-zero exit) or always; no: never. A stop, the timeout or the reaper end it for good."},
+			{Name: "max_restarts", Type: "integer", Min: minimum(0), Default: 0, Description: "With restart: restarts at most this many, then give up (0: no limit)."},
+			{Name: "backoff_seconds", Type: "number", Min: minimum(0), Max: maximum(3600), Default: 1, Description: "With restart: seconds to wait before each restart."},
 			{Name: "replace", Type: "boolean", Default: false, Description: "If a task with this label is already running in this cwd, stop it and its tree first (restart). Without it, bg_run refuses to start a duplicate."},
 			{Name: "wait_for", Type: "string", Description: "Wait until a line of output matches this case-insensitive regex, e.g. ready|listening|compiled. Returns ready=true with the line."},
 			{Name: "wait_port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Wait until a process of the task listens on this TCP port."},
@@ -47,6 +52,10 @@ func RunTool() *Tool {
 // RunInput is bg_run's input (see bgRun for what each field means).
 type RunInput struct {
 	Command     string   `param:"command"`
+	Service     string   `param:"service"`
+	Restart     string   `param:"restart"`
+	MaxRestarts int      `param:"max_restarts"`
+	Backoff     float64  `param:"backoff_seconds"`
 	Label       string   `param:"label"`
 	Cwd         string   `param:"cwd"`
 	Timeout     float64  `param:"timeout"`
@@ -78,12 +87,20 @@ type RunResult struct {
 	ExitCode *int    `json:"exit_code,omitempty"` // when the task ended during the wait
 	Stdout   *string `json:"stdout,omitempty"`    // its start-up output when ready, its digest when it ended, its last lines when the wait timed out
 	Stderr   *string `json:"stderr,omitempty"`
+	// With service: the stack file, every service touched (in start
+	// order) and the keys of the file that were ignored.
+	StackFile string         `json:"stack_file,omitempty"`
+	Services  []ServiceState `json:"services,omitempty"`
+	Ignored   []string       `json:"ignored,omitempty"`
 }
 
 func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
 	if in.Host != "" {
 		// Calls with a host are routed there before they get here.
 		return RunResult{}, &InputError{Param: "host", Msg: "this call cannot run on another host"}
+	}
+	if in.Service != "" {
+		return a.runServiceCall(ctx, in)
 	}
 	return a.StartRun(ctx, in, 0)
 }
@@ -92,8 +109,14 @@ func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
 func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResult, error) {
 	var res RunResult
 	command := in.Command
+	if command == "" {
+		return res, &InputError{Param: "command", Msg: "required (or service, to start one the project declares)"}
+	}
 	if strings.TrimSpace(command) == "" {
 		return res, &InputError{Param: "command", Msg: "must not be empty"}
+	}
+	if in.Interactive && in.Restart != "" && in.Restart != supervisor.RestartNo {
+		return res, &InputError{Param: "restart", Msg: "not with interactive=true: a restarted program would not have what was typed before"}
 	}
 	cwd, err := a.resolveCwd(in.Cwd)
 	if err != nil {
@@ -128,6 +151,7 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		TimeoutMinutes: timeout, Notify: in.Notify, Log: settings.Log,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
 		Restarts: restarts,
+		Restart:  supervisor.RestartPolicy{Policy: in.Restart, Max: in.MaxRestarts, Backoff: time.Duration(in.Backoff * float64(time.Second))},
 	})
 	if err != nil {
 		return res, err

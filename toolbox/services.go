@@ -177,7 +177,7 @@ func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.runService(ctx, n, nodes, o, settings, deadline, needHealthy[v.Name], needDone[v.Name])
+			a.startNode(ctx, n, nodes, o, settings, deadline, needHealthy[v.Name], needDone[v.Name])
 			if o.onDone != nil {
 				o.onDone(n.state)
 			}
@@ -214,7 +214,7 @@ func (n *serviceRun) settle() {
 	}
 }
 
-func (a *App) runService(ctx context.Context, n *serviceRun, nodes map[string]*serviceRun, o stackStart, settings Settings, deadline time.Time, needHealthy, needDone bool) {
+func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*serviceRun, o stackStart, settings Settings, deadline time.Time, needHealthy, needDone bool) {
 	defer n.settle()
 	v := n.svc
 	n.state = ServiceState{Service: v.Name, Label: v.Name, Status: StatusNotStarted, Port: v.Port}
@@ -456,4 +456,77 @@ func (a *App) stopStack(ctx context.Context, st *stack.Stack, names []string) ([
 		out = append(out, s)
 	}
 	return out, errors.Join(errs...)
+}
+
+// runServiceCall is bg_run with service: the service and what it
+// depends on, from the project's stack file.
+func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error) {
+	var res RunResult
+	switch {
+	case in.Command != "":
+		return res, &InputError{Param: "service", Msg: "give command or service, not both"}
+	case in.Restart != supervisor.RestartNo || in.MaxRestarts != 0:
+		return res, &InputError{Param: "restart", Msg: "a service's restarts come from its availability in the stack file"}
+	case in.Label != "" || in.Replace || in.Interactive || in.WaitFor != "" || in.WaitPort != 0 || in.WaitURL != "":
+		return res, &InputError{Param: "service", Msg: "label, replace, interactive and wait_for/wait_port/wait_url do not apply: the label is the service's name, and its readiness_probe is the wait"}
+	}
+	cwd, err := a.resolveCwd(in.Cwd)
+	if err != nil {
+		return res, err
+	}
+	st, err := a.loadStack(ctx, cwd)
+	if err != nil {
+		return res, &InputError{Param: "service", Msg: err.Error()}
+	}
+	wait := float64(DefaultServiceWaitSeconds)
+	if in.WaitSeconds != nil {
+		wait = *in.WaitSeconds
+	}
+	clock := newWaitClock(ctx, wait) // The call's own limit (MCP) bounds it too.
+	states, err := a.startStack(ctx, stackStart{stack: st, names: []string{in.Service}, wait: time.Until(clock.deadline),
+		timeoutMinutes: in.Timeout, notify: in.Notify})
+	if err != nil {
+		return res, err
+	}
+	res = RunResult{StackFile: st.File, Services: states, TimeoutMinutes: in.Timeout}
+	for _, n := range st.Ignored {
+		res.Ignored = append(res.Ignored, n.String())
+	}
+	var started, already, failed []string
+	for _, s := range states {
+		switch {
+		case s.AlreadyRunning:
+			already = append(already, s.Service)
+		case s.TaskID != "":
+			started = append(started, s.Service)
+		}
+		if !s.Ready {
+			failed = append(failed, fmt.Sprintf("%s (%s)", s.Service, s.Note))
+		}
+		if s.Service != in.Service {
+			continue
+		}
+		res.TaskID, res.Label, res.Status = s.TaskID, s.Label, s.Status
+		res.WaitResult = &WaitResult{Ready: s.Ready}
+		if t, err := a.Store.Load(s.TaskID); err == nil {
+			res.PID, res.Cwd, res.Command = t.Root.PID, t.Cwd, t.Command
+		}
+	}
+	var msg []string
+	if len(started) > 0 {
+		msg = append(msg, "Started "+strings.Join(started, ", ")+".")
+	}
+	if len(already) > 0 {
+		msg = append(msg, "Already running, not started again: "+strings.Join(already, ", ")+".")
+	}
+	if len(failed) == 0 {
+		msg = append(msg, fmt.Sprintf("%s is ready. Read its output with bg_output task_id=%s.", in.Service, res.TaskID))
+	} else {
+		msg = append(msg, "Not ready: "+strings.Join(failed, "; ")+". The start-up output of each follows in services.")
+	}
+	if len(res.Ignored) > 0 {
+		msg = append(msg, fmt.Sprintf("%d key(s) of %s are not supported and were ignored (see ignored).", len(res.Ignored), filepath.Base(st.File)))
+	}
+	res.Message = strings.Join(msg, " ")
+	return res, nil
 }

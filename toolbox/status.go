@@ -58,8 +58,16 @@ type TaskSummary struct {
 	// For a running task, from its process tree:
 	RSS        string  `json:"rss,omitempty"` // "148 MB"
 	CPUPercent float64 `json:"cpu_percent,omitempty"`
-	// Restarts counts `bgtask restart`s of the task under its label.
-	Restarts int `json:"restarts,omitempty"`
+	// Restarts counts how often the command was run again under this
+	// id (its restart policy, bgtask restart); LastExitCode is the exit
+	// code before the latest.
+	Restarts     int  `json:"restarts,omitempty"`
+	LastExitCode *int `json:"last_exit_code,omitempty"`
+	// Restart is the task's restart policy, when it has one.
+	Restart string `json:"restart,omitempty"`
+	// Stack is the stack file declaring the task as the service its
+	// label names.
+	Stack string `json:"stack,omitempty"`
 }
 
 // TaskDetail is bg_status's answer for one task.
@@ -247,6 +255,11 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 		AutoKill:     "finished",
 		CaptureError: t.CaptureError,
 		Restarts:     t.Restarts,
+		LastExitCode: t.LastExitCode,
+		Stack:        t.Stack,
+	}
+	if t.Restart.Policy != supervisor.RestartNo {
+		s.Restart = t.Restart.Policy
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
