@@ -58,11 +58,11 @@ var digestRegexps = sync.OnceValue(func() *classifiers {
 		// Words that mean a line is not itself a problem although it names
 		// one: counters at zero, success of a test named after an error.
 		notErrorRe: regexp.MustCompile(`(?i)(\b0 (errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berrors?: 0\b|\bfailed: 0\b|✓|✔|\bpassed\b.*\b0 failed\b)`),
-		summaryRe:  regexp.MustCompile(`(?i)(\b\d+ (passed|failed|errors?|skipped|tests?|suites?|warnings?|xfailed|xpassed|problems?)\b|^\s*(tests?|test suites|test files|snapshots|suites)\s*:|\btest result\b|\bfound \d+ (errors?|problems?)\b|\bexit(ed)? (with )?(code|status)\b|\bexit code\b|\bcompleted with\b|short test summary|^=+ .+ =+$|^-+ .+ -+$|\bcommand failed\b|\belifecycle\b|^##\[(error|warning)\]|\bbuild (failed|succeeded)\b|\bcompiled with \d+ errors?\b)`),
+		summaryRe:  regexp.MustCompile(`(?i)(\b\d+ (passed|failed|errors?|skipped|tests?|suites?|warnings?|xfailed|xpassed|problems?)\b|^\s*(tests?|test suites|test files|snapshots|suites)\s*:|\btest result\b|\bfound \d+ (errors?|problems?)\b|\bexit(ed)? (with )?(code|status)\b|\bexit code\b|\bcompleted with\b|short test summary|^=+ .+ =+$|^-+ .+ -+$|\bcommand failed\b|\belifecycle\b|^##\[(error|warning)\]|\bbuild (failed|succeeded)\b|\bcompiled with \d+ errors?\b|\bsummarizing \d+ failures?\b)`),
 		// Shapes that certainly report the failure itself, case-sensitive:
 		// test runners' FAIL lines, compilers' "error:", exception names,
 		// CI's ##[error], exit codes other than 0.
-		strongRe:   regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*[✖⨯] |^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b)`),
+		strongRe:   regexp.MustCompile(`(^\s*(FAIL|FAILED|ERROR)\b|--- FAIL|✕|✗|✘|^\s*[✖⨯] |^\s*● [^C]|^##\[error\]|\bpanic(ked)?\b|^Traceback|^\s*E {2,}\S|\b[A-Z][A-Za-z]*(Error|Exception)\b|\b[Ee]rror(\[\w+\])?:|\berror TS\d+|\bERROR\b|npm ERR!|ERR_[A-Z_]+|\bfatal:|\bFATAL\b|\bExpected\b|did not complete successfully|exit (code|status):? [1-9]|exited with (code|status) [1-9]|\bfailed (with|to)\b|\bFailed$|returned error|\b[45]\d\d [A-Z][a-z]+ [A-Z][a-z]+|Segmentation fault|No tests found|^not ok\b|\bfailed to pass\b|\breturn(ed)? code:? [1-9])`),
 		warnRe:     regexp.MustCompile(`(?i)(\bwarn(ing)?s?\b|\bdeprecat)`),
 		passRe:     regexp.MustCompile(`(?i)(^\s*(✓|✔|√|PASS\b|ok\b)|\bPASSED\b|\.\.\. ok$|^\s*ok \d+ |^\s*--- PASS|^test .* \.\.\. ok$)`),
 		progressRe: regexp.MustCompile(`(?i)(^\s*(downloading|downloaded|download|fetching|fetched|resolving|resolved|installing|collecting|compiling|checking|building|unpacking|extracting|pulling|pull complete|waiting|preparing|progress|get:|hit:|setting up|selecting|using cached)\b|\d+(\.\d+)?\s?(%|[kmg]i?b/s)|^#\d+ (sha256|extracting|\d+\.\d+ )|^\s*[\[(]?\d+/\d+[\])]?\s)`),
@@ -75,8 +75,8 @@ var digestRegexps = sync.OnceValue(func() *classifiers {
 // case-insensitive alternations; most lines of a log fail every gate.
 var (
 	errorGate    = []string{"err", "fail", "panic", "fatal", "traceback", "exception", "assert", "cannot", "can't", "could not", "unable", "not found", "no such", "undefined", "refused", "time", "segmentation", "abort", "did not", "gateway", "expected", "✕", "✗", "✘", "✖", "⨯", "×", "❌", "not ok"}
-	strongGate   = append([]string{"●", "##[", "exit", "internal", "unavailable", "forbidden", "unauthorized", "no tests found"}, errorGate...)
-	summaryGate  = []string{"pass", "fail", "error", "skip", "test", "suite", "warn", "xfail", "xpass", "problem", "result", "found", "exit", "complet", "summary", "==", "--", "elifecycle", "##[", "build", "compiled", "snapshots"}
+	strongGate   = append([]string{"●", "##[", "exit", "return code", "returned code", "internal", "unavailable", "forbidden", "unauthorized", "no tests found"}, errorGate...)
+	summaryGate  = []string{"pass", "fail", "error", "skip", "test", "suite", "warn", "xfail", "xpass", "problem", "result", "found", "exit", "complet", "summary", "==", "--", "elifecycle", "##[", "build", "compiled", "snapshots", "summariz"}
 	passGate     = []string{"pass", "ok", "✓", "✔", "√"}
 	warnGate     = []string{"warn", "deprecat"}
 	progressGate = []string{"download", "fetch", "resolv", "install", "collect", "compil", "check", "build", "unpack", "extract", "pull", "wait", "prepar", "progress", "get:", "hit:", "setting up", "selecting", "using cached", "%", "/s", "#"}
@@ -166,9 +166,13 @@ func continues(l string) bool {
 
 // isFailureHeader reports whether l names a failed test as test runners
 // print it before the failure's details: "✖ adds (1.2ms)", " FAIL
-// a.test.js > adds", "--- FAIL: TestX", "● suite › adds", "not ok 3 - adds".
+// a.test.js > adds", "--- FAIL: TestX", "● suite › adds", "not ok 3 - adds",
+// pre-commit's "mypy.....Failed".
 func isFailureHeader(l string) bool {
 	t := strings.TrimLeft(l, " \t")
+	if strings.HasSuffix(t, "...Failed") && !strings.HasPrefix(t, ".") {
+		return true // pre-commit's "mypy (stubtest).........Failed"
+	}
 	for _, p := range []string{"✖ ", "✕ ", "✗ ", "✘ ", "× ", "FAIL ", "--- FAIL", "● ", "not ok ", "[FAIL]", "FAILED "} {
 		if strings.HasPrefix(t, p) {
 			return len(t) > len(p)+1
@@ -343,8 +347,18 @@ func (d *digest) lines() (out []string, omitted int) {
 		}
 	}
 	budget -= failReserve
-	var masked []byte
 	used := 0 // lines, gap lines included
+
+	// A CI job's frame comes first: the job's name and the step whose
+	// error ended it (the "##[group]Run …" enclosing the last "##[error]").
+	for _, i := range ciFrame(text, end) {
+		blocks = append(blocks, block{from: i, to: i + 1, kind: kindSummary, first: i, key: text[i]})
+		chosen = append(chosen, true)
+		near = append(near, "")
+		seen[text[i]] = true
+		used += 2
+	}
+	var masked []byte
 	for _, r := range digestRounds {
 		taken, problems := 0, 0
 		for j := range blocks {
@@ -501,6 +515,32 @@ func (d *digest) lines() (out []string, omitted int) {
 		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
 	}
 	return out, omitted
+}
+
+// ciFrame returns the lines that frame a CI job's failure in a GitHub
+// Actions log: the job's name ("Complete job name: lint") and the
+// "##[group]Run …" line of the step that failed, the last one before the
+// last "##[error]" (before end, the runner's own clean-up).
+func ciFrame(text []string, end int) []int {
+	var out []int
+	for i := 0; i < min(len(text), 200); i++ {
+		if strings.HasPrefix(text[i], "Complete job name: ") {
+			out = append(out, i)
+			break
+		}
+	}
+	for e := end - 1; e >= 0; e-- {
+		if !strings.HasPrefix(text[e], "##[error]") {
+			continue
+		}
+		for i := e - 1; i >= 0; i-- {
+			if strings.HasPrefix(text[i], "##[group]Run ") {
+				return append(out, i)
+			}
+		}
+		break
+	}
+	return out
 }
 
 // failure is a failed test in a log: the line that names it and the
