@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	helpers.Register("graceful", helperproc.Graceful)
 	helpers.Register("flood", helperproc.Flood)
 	helpers.Register("serve", helperproc.Serve)
+	helpers.Register("db-standin", dbStandIn)
+	helpers.Register("api-standin", apiStandIn)
+	helpers.Register("crash-twice", crashTwice)
 	helpers.Main(m)
 }
 

@@ -1,0 +1,248 @@
+package toolbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack/compose"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// The three processes of the stack test, as a project's database, API and
+// queue worker behave.
+
+// dbStandIn EVENTS ADDR DELAY is a database that accepts connections
+// (and answers HTTP, for its probe) only DELAY after it starts.
+func dbStandIn(args []string) int {
+	event(args[0], "db start")
+	d, _ := time.ParseDuration(args[2])
+	time.Sleep(d)
+	l, err := net.Listen("tcp", args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	event(args[0], "db accepting")
+	fmt.Println("database system is ready to accept connections")
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	return 1
+}
+
+// apiStandIn EVENTS DBADDR ADDR is an API that exits at once when the
+// database does not accept a connection as it starts, as most do.
+func apiStandIn(args []string) int {
+	event(args[0], "api start")
+	c, err := net.DialTimeout("tcp", args[1], time.Second)
+	if err != nil {
+		event(args[0], "api: no database")
+		fmt.Fprintf(os.Stderr, "Error: connect ECONNREFUSED %s: the database is not accepting connections\n", args[1])
+		return 1
+	}
+	_ = c.Close()
+	l, err := net.Listen("tcp", args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	event(args[0], "api listening")
+	fmt.Printf("api listening on http://%s\n", args[2])
+	_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	return 1
+}
+
+// crashTwice EVENTS COUNT is a worker that crashes on its first two runs
+// (counted in the file COUNT) and stays up from the third.
+func crashTwice(args []string) int {
+	b, _ := os.ReadFile(args[1])
+	_ = os.WriteFile(args[1], append(b, 'x'), 0o600)
+	event(args[0], fmt.Sprintf("worker run %d", len(b)+1))
+	if len(b) < 2 {
+		fmt.Fprintln(os.Stderr, "worker: lost connection to the queue")
+		return 2
+	}
+	fmt.Println("worker: waiting for jobs")
+	return helperproc.Hang(nil)
+}
+
+// event appends a line to the events file: the order the test checks.
+func event(path, what string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = fmt.Fprintln(f, what)
+}
+
+// yamlString quotes s for a YAML file: JSON's double-quoted strings are
+// YAML's too.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// The proof of services, with three real processes: the database is
+// ready after a delay, the API exits at once if the database does not
+// accept connections when it starts, the worker crashes twice. Started by
+// service, each waits for what it depends on; two agents asking for the
+// API at once start one; the worker is restarted twice under one id with
+// one marker line per restart; the stack's stop leaves no process.
+func TestStackEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a three-service stack (several seconds)")
+	}
+	t.Parallel()
+	a := newTestApp(t)
+	a.ParseStack = compose.Parse
+	events := filepath.Join(t.TempDir(), "events")
+	count := filepath.Join(t.TempDir(), "worker-runs")
+	dbAddr, dbPort := freeAddr(t)
+	apiAddr, apiPort := freeAddr(t)
+	file := fmt.Sprintf(`version: "0.5"
+processes:
+  db:
+    command: %s
+    readiness_probe:
+      http_get:
+        host: 127.0.0.1
+        port: %d
+      period_seconds: 0.2
+      failure_threshold: 150
+  api:
+    command: %s
+    depends_on:
+      db:
+        condition: process_healthy
+    readiness_probe:
+      http_get:
+        host: 127.0.0.1
+        port: %d
+      period_seconds: 0.2
+      failure_threshold: 100
+  worker:
+    command: %s
+    depends_on:
+      api:
+        condition: process_healthy
+    availability:
+      restart: on_failure
+      max_restarts: 5
+      backoff_seconds: 0.2
+`, yamlString(helpers.Shell("db-standin", events, dbAddr, "1500ms")), dbPort,
+		yamlString(helpers.Shell("api-standin", events, dbAddr, apiAddr)), apiPort,
+		yamlString(helpers.Shell("crash-twice", events, count)))
+	if err := os.WriteFile(filepath.Join(a.Wd, "process-compose.yaml"), []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two agents (two processes over one state folder) ask for the API at
+	// once.
+	b := NewAppIn(a.Store.Dir, a.Wd, a.Environ, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+	b.Executable, b.ParseStack = a.Executable, compose.Parse
+	var wg sync.WaitGroup
+	answers := make([]RunResult, 2)
+	for i, app := range []*App{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = call[RunResult](t, app, RunTool(), `{"service":"api","wait_seconds":90}`)
+		}()
+	}
+	wg.Wait()
+	for i, res := range answers {
+		if got := serviceNames(res.Services); !slices.Equal(got, []string{"db", "api"}) {
+			t.Fatalf("answer %d lists %q, want db then api:\n%+v", i, got, res)
+		}
+		for _, s := range res.Services {
+			if !s.Ready || s.Status != supervisor.StatusRunning || s.TaskID == "" || s.Label != s.Service {
+				t.Errorf("answer %d: %+v, want running and ready, labelled by its name", i, s)
+			}
+		}
+	}
+	if answers[0].TaskID != answers[1].TaskID || answers[0].TaskID == "" {
+		t.Errorf("the two answers name API tasks %q and %q, want one", answers[0].TaskID, answers[1].TaskID)
+	}
+	if answers[0].Services[1].AlreadyRunning == answers[1].Services[1].AlreadyRunning {
+		t.Errorf("already_running %v and %v: exactly one call should have started the API", answers[0].Services[1].AlreadyRunning, answers[1].Services[1].AlreadyRunning)
+	}
+	ev, _ := os.ReadFile(events)
+	if got := strings.Split(strings.TrimSpace(string(ev)), "\n"); !slices.Equal(got, []string{"db start", "db accepting", "api start", "api listening"}) {
+		t.Errorf("events %q: want the database accepting before the one API starts", got)
+	}
+
+	// The worker: the database and the API are reported, not started
+	// again; the worker crashes twice and stays up under one id.
+	res := call[RunResult](t, a, RunTool(), `{"service":"worker","wait_seconds":60}`)
+	if got := serviceNames(res.Services); !slices.Equal(got, []string{"db", "api", "worker"}) {
+		t.Fatalf("worker's answer lists %q", got)
+	}
+	if !res.Services[0].AlreadyRunning || !res.Services[1].AlreadyRunning || res.Services[1].TaskID != answers[0].TaskID {
+		t.Errorf("db and api should be reported as already running: %+v", res.Services[:2])
+	}
+	worker := res.TaskID
+	var st TaskDetail
+	waitFor(t, "the worker restarted twice and up", func() bool {
+		st = call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, worker))
+		out, _ := os.ReadFile(filepath.Join(a.Store.Dir, worker, "stdout"))
+		return st.Restarts == 2 && strings.Contains(string(out), "waiting for jobs")
+	})
+	if st.Status != supervisor.StatusRunning || st.TaskID != worker || st.LastExitCode == nil || *st.LastExitCode != 2 || st.Restart != "on_failure" {
+		t.Errorf("worker status %+v, want running, restarts 2, last exit 2", st.TaskSummary)
+	}
+	out, _ := os.ReadFile(filepath.Join(a.Store.Dir, worker, "stdout"))
+	if n := strings.Count(string(out), supervisor.RestartMarker); n != 2 {
+		t.Errorf("%d restart markers in the worker's log, want 2:\n%s", n, out)
+	}
+	for _, want := range []string{"[bgtask: restart 1 of 5: exit 2,", "[bgtask: restart 2 of 5: exit 2,"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in the worker's log:\n%s", want, out)
+		}
+	}
+	if runs, _ := os.ReadFile(count); len(runs) != 3 {
+		t.Errorf("the worker ran %d times, want 3", len(runs))
+	}
+
+	// Down: dependents first, and nothing left.
+	st0, err := a.loadStack(t.Context(), a.Wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped, err := a.stopStack(t.Context(), st0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serviceNames(stopped); !slices.Equal(got, []string{"worker", "api", "db"}) {
+		t.Errorf("stopped in the order %q, want worker, api, db", got)
+	}
+	tasks, _ := a.Store.List()
+	for _, task := range tasks {
+		if task.Status == supervisor.StatusRunning {
+			t.Errorf("%s (%s) still running after down", task.ID, task.Label)
+		}
+		if left := tasktest.MarkerProcs(t, task.ID); len(left) > 0 {
+			t.Errorf("%s (%s) left %d process(es): %v", task.ID, task.Label, len(left), left)
+		}
+	}
+	if len(tasks) != 3 {
+		t.Errorf("%d tasks, want one per service", len(tasks))
+	}
+}
+
+func serviceNames(ss []ServiceState) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Service)
+	}
+	return out
+}
