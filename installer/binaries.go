@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -91,6 +89,13 @@ func (in *installer) installDist(dist, dst string) error {
 		name := remote.DistName(p)
 		path := filepath.Join(dist, name)
 		if !isFile(path) {
+			// Built there on first use of a host of p (see
+			// remote.BuildOnDemand): one an earlier version built goes
+			// now, and --uninstall removes the next one too.
+			if err := os.Remove(filepath.Join(dst, name)); err == nil {
+				in.printf("removed    %s (built for an earlier version)", filepath.Join(dst, name))
+			}
+			in.m.file(filepath.Join(dst, name), "")
 			continue
 		}
 		want, err := remote.DistSum(dist, p)
@@ -107,7 +112,13 @@ func (in *installer) installDist(dist, dst string) error {
 		}
 		fmt.Fprintf(&sums, "%s  %s\n", want, name)
 	}
-	return in.writeFile(filepath.Join(dst, "SHA256SUMS"), sums.Bytes(), 0o644)
+	if err := in.writeFile(filepath.Join(dst, "SHA256SUMS"), sums.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(filepath.Join(dist, remote.SourceFile)); err == nil {
+		return in.writeFile(filepath.Join(dst, remote.SourceFile), b, 0o644)
+	}
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {
@@ -135,56 +146,55 @@ func isFile(path string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// buildDist builds the dist folder into dir with the Go toolchain on
-// PATH, from the module version this bgtask was built from: false when
-// there is no Go or no such version (a build from a checkout, whose
-// scripts/install.sh builds it).
+// buildDist builds the lean bgtask-tool for this machine into dir with
+// the Go toolchain on PATH, from the module version this bgtask was built
+// from (go install .../cmd/bgtask@VERSION), and records that version as
+// the source the other platforms are built from on first use (see
+// remote.BuildOnDemand). False when there is no Go, or when this bgtask
+// was built from a checkout: no module version of it can be fetched (a
+// +dirty one exists nowhere), and scripts/install.sh, run from the
+// checkout, gives the lean build beside it.
 func (in *installer) buildDist(ctx context.Context, a *toolbox.App, dir string) (bool, error) {
 	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Path == "" || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+	if !ok {
+		return false, nil
+	}
+	version, why := fetchableVersion(bi)
+	if version == "" {
+		in.printf("note       %s: no module version to fetch and build the lean %s from; run ./scripts/install.sh in the checkout instead", why, toolbox.LeanCommand)
 		return false, nil
 	}
 	goCmd := lookPath("go", a.Getenv("PATH"))
 	if goCmd == "" {
 		return false, nil
 	}
-	return true, buildDistFrom(ctx, in.printf, goCmd, a.Environ, bi.Main.Path, bi.Main.Version, dir)
+	if err := remote.WriteSource(dir, remote.Source{Module: bi.Main.Path, Version: version}); err != nil {
+		return false, err
+	}
+	host := remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
+	var progress bytes.Buffer
+	_, err := remote.BuildOnDemand(ctx, goCmd, dir, host, a.Environ, &progress)
+	in.printf("%s", strings.TrimSpace(progress.String()))
+	return err == nil, err
 }
 
-// buildDistFrom fetches module mod at version into the module cache and
-// cross-builds its lean bgtask-tool for every dist platform into dir,
-// stamped with version, and writes dir/SHA256SUMS.
-func buildDistFrom(ctx context.Context, printf func(string, ...any), goCmd string, environ []string, mod, version, dir string) error {
-	base := append(environ[:len(environ):len(environ)], "GOWORK=off", "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	dl := exec.CommandContext(ctx, goCmd, "mod", "download", "-json", mod+"@"+version)
-	dl.Dir, dl.Env, dl.Stderr = dir, base, &stderr // Outside any module.
-	out, err := dl.Output()
-	var got struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &got); err != nil || jerr != nil || got.Dir == "" {
-		return fmt.Errorf("go mod download %s@%s: %v %s %s", mod, version, err, got.Error, strings.TrimSpace(stderr.String()))
+// fetchableVersion is the module version bi's main module can be fetched
+// at, or "" and why not: only a build by `go install MODULE@VERSION`
+// carries one. A build in a checkout carries version control settings,
+// and since Go 1.24 a version made from them (a pseudo-version, +dirty
+// with local changes) that no module proxy holds.
+func fetchableVersion(bi *debug.BuildInfo) (version, why string) {
+	v := bi.Main.Version
+	switch {
+	case bi.Main.Path == "" || v == "" || v == "(devel)":
+		return "", "built from a checkout"
+	case strings.HasSuffix(v, "+dirty"):
+		return "", "built from a checkout with local changes (" + v + ")"
 	}
-	stamp := "-s -w -X " + mod + "/toolbox.version=" + version
-	if rev := toolbox.PseudoCommit(version); rev != "" {
-		stamp += " -X " + mod + "/toolbox.commit=" + rev
-	}
-	var sums bytes.Buffer
-	for _, p := range distPlatforms() {
-		name := remote.DistName(p)
-		printf("building   %s for %s from %s@%s with %s", toolbox.LeanCommand, p, mod, version, goCmd)
-		build := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", stamp, "-o", filepath.Join(dir, name), "./cmd/"+toolbox.LeanCommand)
-		build.Dir, build.Env = got.Dir, append(base[:len(base):len(base)], "GOOS="+p.OS, "GOARCH="+p.Arch)
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s for %s: %w\n%s", toolbox.LeanCommand, p, err, out)
+	for _, s := range bi.Settings {
+		if strings.HasPrefix(s.Key, "vcs.") {
+			return "", "built from a checkout (" + v + ")"
 		}
-		sum, err := fileSHA256(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&sums, "%s  %s\n", sum, name)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), sums.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write the dist checksums: %w", err)
-	}
-	return nil
+	return v, ""
 }

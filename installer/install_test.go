@@ -10,16 +10,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
-	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
-
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
+	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 func TestMarkersUpsertRemove(t *testing.T) {
@@ -246,12 +248,6 @@ func snapshot(t *testing.T, root string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		if rel == filepath.Join(".config", "go") {
-			// The Go toolchain's telemetry counters, written by the
-			// `go build` in install.sh as for any build under this HOME:
-			// not the installer's doing, and not its to remove.
-			return fs.SkipDir
-		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -297,22 +293,6 @@ func diffSnapshots(before, after map[string]string) string {
 	return b.String()
 }
 
-// goEnv is the Go environment of the test's toolchain: install.sh must not
-// fill the temporary HOME with build and module caches.
-func goEnv(t *testing.T) []string {
-	t.Helper()
-	names := []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOTOOLCHAIN", "GOPROXY", "GOSUMDB", "GOFLAGS", "GOPRIVATE"}
-	out, err := exec.Command("go", append([]string{"env"}, names...)...).Output()
-	if err != nil {
-		t.Skipf("no go toolchain to build with: %v", err)
-	}
-	var env []string
-	for i, v := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
-		env = append(env, names[i]+"="+v)
-	}
-	return env
-}
-
 // End to end, on real files and processes: scripts/install.sh into an
 // empty HOME and into one with the user's own profile and AGENTS.md, a
 // second install that changes nothing, every installed tool run through
@@ -323,15 +303,13 @@ func TestInstallEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds bgtask")
 	}
-	// The Go toolchain writes its telemetry counters under
-	// ~/.config/go, so install.sh cannot leave an empty HOME empty: that
-	// case runs a binary built here, with the real HOME.
+	// Built as a developer would, with Go's defaults: stamped from the
+	// checkout (a pseudo-version, +dirty with local changes), which no
+	// module proxy holds, so the install must not try to fetch it.
 	builtDir := t.TempDir()
 	built := filepath.Join(builtDir, "bgtask")
-	for _, cmd := range []string{"bgtask", toolbox.LeanCommand} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(builtDir, cmd), "../cmd/"+cmd).CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
+	if out, err := gocmd.Command(t, "build", "-o", builtDir+"/", "../cmd/bgtask", "../cmd/"+toolbox.LeanCommand).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	script, err := filepath.Abs(filepath.Join("..", "scripts", "install.sh"))
 	if err != nil {
@@ -343,6 +321,11 @@ func TestInstallEndToEnd(t *testing.T) {
 		install []string
 		flags   []string
 	}{
+		// A binary built here runs no go command into this HOME, so an
+		// empty HOME stays empty. install.sh runs go, which writes its
+		// telemetry counters into the HOME it runs under unless that
+		// account turned them off (Go reads the mode from a file there,
+		// not from GOTELEMETRY): that case's user did, as gocmd.Off does.
 		{"empty HOME", nil, []string{built, "install"}, nil},
 		{"user files and every shell", map[string]string{
 			".bashrc":                  "# my bashrc\nalias ll='ls -l'\n",
@@ -365,11 +348,14 @@ func TestInstallEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tt.install[0] == script {
+				gocmd.Off(t, home)
+			}
 			before := snapshot(t, home)
-			env := append([]string{
+			env := gocmd.Env(t, []string{
 				"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir(),
 				"TASKS_DIR=" + a.Store.Dir, "BG_KILL_GRACE=1", "SHELL=/bin/bash",
-			}, goEnv(t)...)
+			})
 			run := func(args ...string) string {
 				t.Helper()
 				cmd := exec.Command(args[0], args[1:]...)
@@ -414,6 +400,25 @@ func TestInstallEndToEnd(t *testing.T) {
 				}
 				if user := tt.home[f]; !strings.HasPrefix(string(content), user) {
 					t.Errorf("%s lost the user's content %q", f, user)
+				}
+			}
+
+			// install.sh builds for this machine only, and names the
+			// checkout the other platforms are built from on first use.
+			if tt.install[0] == script {
+				dist := filepath.Join(home, ".local", "lib", "amp-bg-tasks", "dist")
+				var names []string
+				ents, _ := os.ReadDir(dist)
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				want := []string{"SHA256SUMS", remote.SourceFile, remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})}
+				slices.Sort(want)
+				if !slices.Equal(names, want) {
+					t.Errorf("dist folder holds %q, want %q", names, want)
+				}
+				if src, ok, err := remote.ReadSource(dist); err != nil || !ok || src.Dir != filepath.Dir(filepath.Dir(script)) {
+					t.Errorf("build source %+v %v %v, want the checkout %s", src, ok, err, filepath.Dir(filepath.Dir(script)))
 				}
 			}
 

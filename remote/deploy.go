@@ -66,8 +66,9 @@ func DistDir(getenv func(string) string, exe string) string {
 // FindBinary returns the build to deploy on a host of platform p: the
 // dist folder's (see DistDir), with its checksum from the folder's
 // SHA256SUMS; else, for a host of this machine's platform, lean (the
-// local bgtask-tool) when it is statically linked. uname is what the host
-// said, for the error when none fits.
+// local bgtask-tool) when it is statically linked; else one built now
+// into the dist folder from the source it names (see BuildOnDemand).
+// uname is what the host said, for the error when none fits.
 func FindBinary(ctx context.Context, getenv func(string) string, exe, lean string, p Platform, uname string) (Binary, error) {
 	dist := DistDir(getenv, exe)
 	if dist != "" {
@@ -87,11 +88,22 @@ func FindBinary(ctx context.Context, getenv func(string) string, exe, lean strin
 		}
 		return Binary{Path: lean, SHA256: sum}, nil
 	}
+	if dist != "" {
+		if _, ok, err := ReadSource(dist); err != nil {
+			return Binary{}, err
+		} else if ok {
+			goCmd, err := exec.LookPath("go")
+			if err != nil {
+				return Binary{}, fmt.Errorf("no bgtask-tool for the host's %s (`uname -sm`: %s) in %s yet, and no go command on PATH to build it (https://go.dev/dl/): %w", p, strings.TrimSpace(uname), dist, err)
+			}
+			return BuildOnDemand(ctx, goCmd, dist, p, os.Environ(), nil)
+		}
+	}
 	where := "no dist folder (set BG_DIST_DIR)"
 	if dist != "" {
 		where = "none in " + dist
 	}
-	return Binary{}, fmt.Errorf("no bgtask-tool for the host's %s (`uname -sm`: %s): %s. Reinstall with ./scripts/install.sh or `bgtask install` where Go is at hand (they cross-build linux and darwin, amd64 and arm64), "+
+	return Binary{}, fmt.Errorf("no bgtask-tool for the host's %s (`uname -sm`: %s): %s. Reinstall with ./scripts/install.sh (it builds each platform on first use) or `bgtask install` where Go is at hand, "+
 		"or build it: CGO_ENABLED=0 GOOS=%s GOARCH=%s go build -trimpath -o DIST/%s ./cmd/bgtask-tool, add its line to DIST/SHA256SUMS (sha256sum) and point BG_DIST_DIR at DIST",
 		p, strings.TrimSpace(uname), where, p.OS, p.Arch, DistName(p))
 }

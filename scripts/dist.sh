@@ -23,8 +23,11 @@ ldflags="-s -w -X $pkg.version=${VERSION:-} -X $pkg.commit=${COMMIT:-}"
 cd "$repo"
 for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
 	goos=${target%/*} goarch=${target#*/}
+	started=$(date +%s)
+	printf '%-10s bgtask-tool for %s ... ' "" "$target"
 	CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -ldflags "$ldflags" \
 		-o "$out/bgtask-tool_${goos}_${goarch}" ./cmd/bgtask-tool
+	echo "$(($(date +%s) - started))s"
 done
 cd "$out"
 sum=sha256sum

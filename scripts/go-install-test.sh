@@ -6,8 +6,9 @@
 #
 #   bgtask --version    names that version and its commit
 #   bgtask install      with Go on PATH: fetches the same module version,
-#                       builds the lean bgtask-tool and the dist folder
-#                       (linux/darwin x amd64/arm64, SHA256SUMS)
+#                       builds the lean bgtask-tool, and records that
+#                       version in the dist folder, from which the first
+#                       use of a host of another platform builds its one
 #   bgtask install      without Go on PATH: bgtask serves as bgtask-tool
 set -euo pipefail
 
@@ -45,7 +46,7 @@ v=$("$GOBIN/bgtask" --version)
 [ "$v" = "bgtask $version (commit ${commit:0:12})" ] || fail "bgtask --version says \"$v\", want the version $version and commit ${commit:0:12}"
 echo "   $v"
 
-echo "== bgtask install, Go on PATH: builds the lean bgtask-tool and the dist folder"
+echo "== bgtask install, Go on PATH: builds the lean bgtask-tool, records where the other platforms come from"
 home=$work/home
 mkdir -p "$home"
 HOME=$home TASKS_DIR=$work/tasks "$GOBIN/bgtask" install --shell none --agents none >"$work/install.log" 2>&1 || {
@@ -60,12 +61,14 @@ lv=$("$lean" --version)
 if cmp -s "$lean" "$home/.local/bin/bgtask"; then
 	fail "bgtask-tool is the full bgtask"
 fi
-(cd "$home/.local/lib/amp-bg-tasks/dist" && sha256sum -c --quiet SHA256SUMS && [ "$(wc -l <SHA256SUMS)" = 4 ]) || fail "the dist folder is incomplete:
+dist=$home/.local/lib/amp-bg-tasks/dist
+(cd "$dist" && sha256sum -c --quiet SHA256SUMS && [ "$(wc -l <SHA256SUMS)" = 1 ]) || fail "the dist folder is incomplete:
 $(cat "$work/install.log")"
+grep -q "\"version\":\"$version\"" "$dist/build-source" || fail "the dist folder does not name $mod@$version as its source: $(cat "$dist/build-source" 2>&1)"
 for f in "$home"/.local/lib/amp-bg-tasks/dist/bgtask-tool_*; do
 	if file "$f" 2>/dev/null | grep -q 'dynamically linked'; then fail "$f is not static"; fi
 done
-echo "   bgtask-tool $lv; ~/.local/lib/amp-bg-tasks/dist holds 4 builds, checksums good"
+echo "   bgtask-tool $lv; ~/.local/lib/amp-bg-tasks/dist holds this machine's build (checksum good) and its source"
 
 echo "== bgtask install, no Go on PATH: bgtask serves as bgtask-tool"
 home2=$work/home2

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
 )
 
 // refused are what the lean build must not link: agents start it on
@@ -25,11 +26,7 @@ var refused = []string{
 // library's HTTP and TLS.
 func TestLeanBuildLinksNoneOfTheFull(t *testing.T) {
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go command (golang-go) to list the build's packages")
-	}
-	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	out, err := gocmd.Command(t, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}

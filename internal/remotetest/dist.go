@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
 
@@ -20,10 +21,9 @@ import (
 // test process; each call gets its own copy, which the test may change.
 func BuildDist(t testing.TB) string {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("needs the go command to build bgtask-tool")
-	}
-	bin, err := leanBuild()
+	env := gocmd.Env(t, nil) // Skips without the go command.
+	leanOnce.Do(func() { leanBin, leanErr = leanBuild(env) })
+	bin, err := leanBin, leanErr
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +39,19 @@ func BuildDist(t testing.TB) string {
 	return dist
 }
 
-// leanBuild builds cmd/bgtask-tool statically, once, and returns its
-// bytes (about 8 MB, kept in memory so that no folder outlives the test
-// process).
-var leanBuild = sync.OnceValues(func() ([]byte, error) {
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+var (
+	leanOnce sync.Once
+	leanBin  []byte
+	leanErr  error
+)
+
+// leanBuild builds cmd/bgtask-tool statically with the go command's
+// environment env and returns its bytes (about 8 MB, kept in memory so
+// that no folder outlives the test process). BuildDist builds it once.
+func leanBuild(env []string) ([]byte, error) {
+	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}")
+	list.Env = env
+	root, err := list.Output()
 	if err != nil {
 		return nil, fmt.Errorf("find the module: %w", err)
 	}
@@ -55,9 +63,9 @@ var leanBuild = sync.OnceValues(func() ([]byte, error) {
 	out := filepath.Join(tmp, "bgtask-tool")
 	c := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/bgtask-tool")
 	c.Dir = strings.TrimSpace(string(root))
-	c.Env = append(os.Environ(), "CGO_ENABLED=0")
+	c.Env = append(env, "CGO_ENABLED=0")
 	if b, err := c.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build bgtask-tool: %v\n%s", err, b)
 	}
 	return os.ReadFile(out)
-})
+}

@@ -1,0 +1,4 @@
+package remote
+
+// SameRevision is sameRevision, for the external tests.
+var SameRevision = sameRevision
