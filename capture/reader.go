@@ -498,16 +498,48 @@ func (s *Stream) firstOnDisk() Pos {
 // rotations raced it) and the snapshot's newest part, which must not end
 // in the middle of a line continued in a segment the snapshot left out.
 func (s *Stream) quietSince(t time.Time) bool {
-	if fi, err := os.Stat(filepath.Join(s.dir, s.name)); err == nil && !fi.ModTime().Before(t) {
+	path := filepath.Join(s.dir, s.name)
+	if fi, err := os.Stat(path); err == nil && writtenSince(fi, t, func() (os.FileInfo, error) { return os.Stat(path) }) {
 		return false
 	}
 	for i := len(s.parts) - 1; i >= 0; i-- {
 		if p := s.parts[i]; p.bytes > 0 && !p.gone {
 			fi, err := p.f.Stat()
-			return !p.cut && (err != nil || fi.ModTime().Before(t))
+			return !p.cut && (err != nil || !writtenSince(fi, t, p.f.Stat))
 		}
 	}
 	return true
+}
+
+// clockSlack is how far in the future a file's time may be and still be
+// taken as the time it was written: file systems round times, and the
+// kernel's coarse clock can run a tick ahead of time.Now.
+const clockSlack = time.Second
+
+// writtenSince reports whether the file fi describes was written at or
+// after t. A time further in the future than clockSlack (the clock stepped
+// back since, or a VM was restored) says nothing about when: the file then
+// counts as just written only while it changes, which stat, called again
+// after PartialQuiet, tells. Not until the clock catches up, which could
+// hide a prompt for hours.
+func writtenSince(fi os.FileInfo, t time.Time, stat func() (os.FileInfo, error)) bool {
+	if !fi.ModTime().After(time.Now().Add(clockSlack)) {
+		return !fi.ModTime().Before(t)
+	}
+	time.Sleep(PartialQuiet) // One look later: nothing can signal a write that did not happen.
+	again, err := stat()
+	return err != nil || again.Size() != fi.Size() || !again.ModTime().Equal(fi.ModTime())
+}
+
+// WrittenWithin reports whether the file at path was written in the last
+// d (a file time in the future counts as that only while the file
+// changes: see writtenSince); false when there is no such file.
+func WrittenWithin(path string, d time.Duration) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return writtenSince(fi, time.Now().Add(-d), func() (os.FileInfo, error) { return os.Stat(path) })
 }
 
 // partial reports whether the stream ends with a line still without newline.

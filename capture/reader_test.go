@@ -238,3 +238,36 @@ func TestOneLineReadShowsTheNewest(t *testing.T) {
 		}
 	}
 }
+
+// TestPromptWithFileTimeInTheFuture: after the clock steps back (or a VM
+// is restored), a log's time is in the future; a prompt in it is shown
+// and reported once the file has been still for PartialQuiet, not when
+// the clock catches up.
+func TestPromptWithFileTimeInTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stdout")
+	if err := os.WriteFile(path, []byte("starting\nName? "), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, future, future); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(dir, "stdout", ReadOptions{Clean: Options{MaxLines: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.QuietPartial || !slices.Contains(res.Lines, "Name?") {
+		t.Fatalf("a still prompt with a file time in the future is held back: %+v", res)
+	}
+	if WrittenWithin(path, time.Second) {
+		t.Fatal("a still file with a time in the future counts as written within a second")
+	}
+	// A file time just written, in the present, is recent.
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !WrittenWithin(path, time.Minute) {
+		t.Fatal("a file just written does not count as written within a minute")
+	}
+}

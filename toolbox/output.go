@@ -107,7 +107,11 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		return OutputResult{}, err
 	}
 	res := OutputResult{TaskID: t.ID, Status: t.Status}
-	awaiting := false // stdout ends with a prompt, as its read decided
+	// A prompt ends a stream with a line without newline, quiet since:
+	// on stdout (printf, Node's readline) or stderr (bash's read -p,
+	// Python's input()). As each read decided, for the streams read.
+	partial := map[string]bool{}
+	read := map[string]bool{}
 	stream := in.Stream
 	for _, s := range []struct {
 		name string
@@ -118,9 +122,7 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 			continue
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
-		if s.name == "stdout" {
-			awaiting = r.QuietPartial
-		}
+		partial[s.name], read[s.name] = r.QuietPartial, true
 		if err == nil && stream == "both" && r.TotalLines == 0 {
 			continue // A stream that never said anything: absent, as one not asked for.
 		}
@@ -141,13 +143,22 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		}
 		*s.text, *s.meta = &text, meta
 	}
-	if stream == "stderr" {
-		awaiting = awaitsInput(filepath.Join(t.Dir, "stdout"))
+	if !t.Interactive || t.Status != supervisor.StatusRunning {
+		return res, nil
 	}
-	// From the stdout read itself when there was one: a second look at
+	// From a stream's read itself when there was one: a second look at
 	// the file later could find it quiet where the read held its last
 	// line back, and report a prompt the answer does not show.
-	res.WaitingForInput = t.Interactive && t.Status == supervisor.StatusRunning && awaiting
+	for _, name := range []string{"stdout", "stderr"} {
+		if !read[name] {
+			partial[name] = awaitsInput(filepath.Join(t.Dir, name))
+		}
+	}
+	// The prompt is the last thing written: the other stream is quiet too.
+	quiet := func(name string) bool {
+		return !capture.WrittenWithin(filepath.Join(t.Dir, name), capture.PartialQuiet)
+	}
+	res.WaitingForInput = partial["stdout"] && quiet("stderr") || partial["stderr"] && quiet("stdout")
 	return res, nil
 }
 
@@ -183,7 +194,7 @@ func awaitsInput(path string) bool {
 	}
 	defer func() { _ = f.Close() }() // Read only.
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 || time.Since(fi.ModTime()) < capture.PartialQuiet {
+	if err != nil || fi.Size() == 0 || capture.WrittenWithin(path, capture.PartialQuiet) {
 		return false
 	}
 	var b [1]byte

@@ -3,6 +3,7 @@ package toolbox
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,6 +98,43 @@ func TestBgSendNeverBlocks(t *testing.T) {
 		}
 		if i > 100 {
 			t.Fatal("400 KB typed into a program that reads nothing, and no send refused")
+		}
+	}
+}
+
+// TestPromptOnStderrIsWaiting: the two most common prompts write to
+// stderr (bash's read -p; Python's input() when its stdout is not the
+// terminal it reads) and set waiting_for_input as a stdout prompt does,
+// whichever stream is read.
+func TestPromptOnStderrIsWaiting(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	for _, c := range []struct{ name, command, prompt string }{
+		{"bash read -p", `echo starting; read -p "Name? " name; echo "hi $name"`, "Name?"},
+		{"python input", `python3 -c 'import sys; print("starting", flush=True); sys.stdout = sys.stderr; n = input("Your name: "); print("hi", n)'`, "Your name:"},
+	} {
+		if c.name == "python input" {
+			if _, err := exec.LookPath("python3"); err != nil {
+				t.Log("python3 not installed (Debian package python3): skipping its case")
+				continue
+			}
+		}
+		r := startTask(t, a, map[string]any{"command": c.command, "interactive": true})
+		stderr := filepath.Join(a.Store.Dir, r.TaskID, "stderr")
+		waitFor(t, c.name+": the prompt on stderr", func() bool { b, _ := os.ReadFile(stderr); return strings.Contains(string(b), c.prompt) })
+		for _, stream := range []string{"both", "stdout", "stderr"} {
+			var out OutputResult
+			waitFor(t, c.name+": waiting_for_input reading "+stream, func() bool {
+				out = call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"since":false,"stream":%q}`, r.TaskID, stream))
+				return out.WaitingForInput
+			})
+			if stream != "stdout" && (out.Stderr == nil || !strings.Contains(*out.Stderr, c.prompt)) {
+				t.Fatalf("%s: the prompt is reported but not shown: %+v", c.name, out)
+			}
+		}
+		call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"ann"}`, r.TaskID))
+		if task := waitEnd(t, a, r.TaskID); task.Status != "completed" {
+			t.Fatalf("%s: ended %s", c.name, task.Status)
 		}
 	}
 }
