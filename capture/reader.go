@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
 
 // Pos is a place in a logical stream: a byte offset and the number of
@@ -659,26 +660,9 @@ func afterNewlineFromEnd(p part, after int64) (off int64, ok bool) {
 func (s *Stream) cursorPath(reader string) string {
 	name := ".cursor_" + s.name
 	if reader != "" {
-		name += "." + ReaderKey(reader)
+		name += "." + taskid.FileName(reader)
 	}
 	return filepath.Join(s.dir, name)
-}
-
-// ReaderKey reduces a reader id (an agent's thread id) to a key safe in a
-// file name: letters, digits, - and _, at most 64 bytes.
-func ReaderKey(id string) string {
-	var b strings.Builder
-	for _, r := range id {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-		if b.Len() >= 64 {
-			break
-		}
-	}
-	return b.String()
 }
 
 // loadCursor reads "<line> <byte>"; a lone number, as the original tool

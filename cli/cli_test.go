@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -95,7 +96,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 		return out.String()
 	}
 	id := strings.Fields(cli("run", "--label", "srv", "--timeout", "5", "--", os.Args[0], "-test.run=^$"))[0]
-	if err := supervisor.ValidID(id); err != nil {
+	if err := taskid.ValidID(id); err != nil {
 		t.Fatalf("run printed %q", out.String())
 	}
 	waitEnd(t, a, id)
@@ -159,7 +160,7 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	}
 	// The README's demo: restart, stop, rm leave no row behind.
 	out, errOut, code = cli("restart", "demo")
-	if code != toolbox.ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
+	if code != toolbox.ExitOK || taskid.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
 		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
 	}
 	l := call[toolbox.StatusList](t, a, toolbox.StatusTool(), `{}`)
@@ -310,7 +311,7 @@ func TestCLIRestartOldRecordGone(t *testing.T) {
 	}
 	a.Executable = wrapper
 	out, errOut, code := runCLI(t, a, "restart", "demo")
-	if code != toolbox.ExitOK || supervisor.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
+	if code != toolbox.ExitOK || taskid.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
 		t.Fatalf("restart demo with its record gone: %d %q %q", code, out, errOut)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -90,7 +91,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	out, code := ptyCLI(t, a, "run", "--label", "repl", "--cwd", dir, "--timeout", "7", "--notify", "never", "--interactive",
 		"--wait-for", "ready", "--wait-seconds", "30", "--", "echo ready; read x; echo got $x; pwd")
 	id, _, _ := strings.Cut(out, "\n")
-	if code != 0 || supervisor.ValidID(id) != nil || !strings.Contains(out, "repl is ready: ready") {
+	if code != 0 || taskid.ValidID(id) != nil || !strings.Contains(out, "repl is ready: ready") {
 		t.Fatalf("run: exit %d\n%s", code, out)
 	}
 	task, err := a.Store.Load(id)
@@ -154,7 +155,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	}
 	unlabeled := 0
 	for _, l := range strings.Split(ls, "\n") {
-		if f := strings.Fields(l); len(f) > 1 && supervisor.ValidID(f[0]) == nil && f[1] != "repl" && f[1] != "web" {
+		if f := strings.Fields(l); len(f) > 1 && taskid.ValidID(f[0]) == nil && f[1] != "repl" && f[1] != "web" {
 			unlabeled++
 			if f[1] == f[0] {
 				t.Fatalf("the id repeated as the label:\n%s", ls)

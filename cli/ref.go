@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -41,7 +42,7 @@ func resolveRef(ctx context.Context, a *toolbox.App, ref string) (string, error)
 	if _, ok := recs.Get(ref); ok {
 		return ref, nil
 	}
-	if supervisor.ValidID(ref) == nil {
+	if taskid.ValidID(ref) == nil {
 		if _, err := a.Store.Load(ref); !errors.Is(err, supervisor.ErrNoTask) {
 			return ref, nil // Or an error reading it, which the command reports.
 		}

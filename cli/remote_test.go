@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
-	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -47,7 +47,7 @@ func TestRemoteCLI(t *testing.T) {
 	a := remoteApp(t, srv)
 	out, errOut, code := runCLI(t, a, "run", "--host", srv.Alias, "--label", "rt", "--", "for i in 1 2 3; do echo line $i; sleep 0.3; done; printf '%060d\\n' 7 >&2; echo oops >&2; exit 4")
 	id := strings.TrimSpace(out)
-	if code != toolbox.ExitOK || supervisor.ValidID(id) != nil || !strings.Contains(errOut, "Started rt on "+srv.Alias) {
+	if code != toolbox.ExitOK || taskid.ValidID(id) != nil || !strings.Contains(errOut, "Started rt on "+srv.Alias) {
 		t.Fatalf("bgtask run --host: %d %q %q", code, out, errOut)
 	}
 	// Follow it to its end, by label.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
 
 // Platform is an OS and architecture as Go names them (linux, amd64).
@@ -172,9 +173,18 @@ type Deployer struct {
 	// Version is this build's version; the remote folder is named after
 	// it and the binary's checksum.
 	Version string
+	// Binary is the lean program's file name there (bgtask-tool): the
+	// Links point to it, and its reap command runs before ReapBefore.
+	Binary string
 	// Links are the names the binary also answers to (bg-run, ...),
 	// made as symlinks beside it.
 	Links []string
+	// ToolEntry is the link a tool answers to there (bg_run: bg-run),
+	// one of Links.
+	ToolEntry func(tool string) string
+	// ReapBefore names the tool before which the host's reaper runs
+	// (bg_run): no shell start runs it there. "" for none.
+	ReapBefore string
 	// StateDir holds the record of each host's deployment (hosts/).
 	StateDir string
 }
@@ -241,6 +251,9 @@ func (d *Deployer) current(ctx context.Context, dep Deployed) bool {
 // Deploy learns host's platform, copies the build for it unless that
 // version is there already, verifies its checksum there, and records it.
 func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
+	if d.Binary == "" || d.ToolEntry == nil {
+		return Deployed{}, errors.New("remote: a Deployer needs its Binary and ToolEntry") // A caller's bug.
+	}
 	// One round trip: the platform, and whether the base folder is ours.
 	probe := "sh -c 'uname -sm; b=" + BinDir + "; if [ -e $b ] && ! [ -O $b ]; then echo untrusted; fi; ls -1 $b 2>/dev/null; true'"
 	out, errOut, code, err := d.run(ctx, host, probe, nil)
@@ -264,7 +277,7 @@ func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
 		return Deployed{}, err
 	}
 	dep := Deployed{Host: host, Platform: p.String(), Uname: lines[0], Version: d.Version,
-		Dir: BinDir + "/" + safeName(d.Version) + "-" + bin.SHA256[:12], DeployedAt: time.Now().UTC()}
+		Dir: BinDir + "/" + taskid.FileName(d.Version) + "-" + bin.SHA256[:12], DeployedAt: time.Now().UTC()}
 	// A folder of that name is not trusted for its name: one whose
 	// binary is missing or damaged, or that lacks a link, is replaced.
 	there := containsLine(lines[1:], filepath.Base(dep.Dir))
@@ -281,11 +294,12 @@ func (d *Deployer) Deploy(ctx context.Context, host string) (Deployed, error) {
 // with every link: a deploy folder someone changed since (a file
 // removed, a binary cut short by a full disk, replaced) is not.
 func (d *Deployer) intact(ctx context.Context, host string, bin Binary, dir string) bool {
-	script := "d=" + dir + "; [ ! -L $d ] && [ -O $d ] && [ -x $d/bgtask-tool ] || exit 3; " +
-		"s=$( (sha256sum $d/bgtask-tool || shasum -a 256 $d/bgtask-tool) 2>/dev/null | cut -d\" \" -f1); " +
+	exe := taskid.FileName(d.Binary)
+	script := "d=" + dir + "; [ ! -L $d ] && [ -O $d ] && [ -x $d/" + exe + " ] || exit 3; " +
+		"s=$( (sha256sum $d/" + exe + " || shasum -a 256 $d/" + exe + ") 2>/dev/null | cut -d\" \" -f1); " +
 		"[ \"$s\" = " + bin.SHA256 + " ] || exit 4"
 	for _, l := range d.Links {
-		script += "; [ \"$(readlink $d/" + safeName(l) + ")\" = bgtask-tool ] || exit 5"
+		script += "; [ \"$(readlink $d/" + taskid.FileName(l) + ")\" = " + exe + " ] || exit 5"
 	}
 	_, _, code, err := d.run(ctx, host, "sh -c '"+script+"'", nil)
 	return err == nil && code == 0
@@ -297,6 +311,7 @@ func (d *Deployer) intact(ctx context.Context, host string, bin Binary, dir stri
 // that name found damaged is moved aside and removed first; without, one
 // that another deploy put in place meanwhile is kept.
 func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string, replace bool) error {
+	exe := taskid.FileName(d.Binary)
 	f, err := os.Open(bin.Path)
 	if err != nil {
 		return fmt.Errorf("deploy to %s: %w", host, err)
@@ -304,16 +319,16 @@ func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string
 	defer f.Close()
 	links := ""
 	for _, l := range d.Links {
-		links += " && ln -s bgtask-tool $t/" + safeName(l)
+		links += " && ln -s " + exe + " $t/" + taskid.FileName(l)
 	}
 	// A single line of plain sh, inside single quotes, without quotes or
 	// backslashes of its own: any login shell (sh, bash, zsh, fish)
 	// passes it to sh unchanged.
 	script := "umask 077; b=" + BinDir + "; mkdir -p $b && chmod 700 $b .local/share/amp-bg-tasks && t=$(mktemp -d $b/.deploy.XXXXXX) || exit 90; " +
-		"if ! cat > $t/bgtask-tool; then rm -rf $t; exit 91; fi; " +
-		"s=$( (sha256sum $t/bgtask-tool || shasum -a 256 $t/bgtask-tool) 2>/dev/null | cut -d\" \" -f1); " +
+		"if ! cat > $t/" + exe + "; then rm -rf $t; exit 91; fi; " +
+		"s=$( (sha256sum $t/" + exe + " || shasum -a 256 $t/" + exe + ") 2>/dev/null | cut -d\" \" -f1); " +
 		"if [ \"$s\" != " + bin.SHA256 + " ]; then rm -rf $t; echo \"checksum after the copy: got ${s:-none}, want " + bin.SHA256 + "\" >&2; exit 92; fi; " +
-		"chmod 700 $t/bgtask-tool" + links + " || { rm -rf $t; exit 93; }; "
+		"chmod 700 $t/" + exe + links + " || { rm -rf $t; exit 93; }; "
 	if replace {
 		script += "if [ -e " + dir + " ] || [ -L " + dir + " ]; then o=$(mktemp -d $b/.damaged.XXXXXX) && mv " + dir + " $o/ && rm -rf $o || { rm -rf $t; exit 94; }; fi; "
 	}
@@ -341,7 +356,7 @@ func deployError(host string, code int, stderr string) error {
 	case code == 92:
 		e.Fix = "The copy arrived damaged; nothing was installed. Call again to retry"
 	default:
-		e.Fix = fmt.Sprintf("Copying bgtask-tool to ~/%s failed (exit %d)", BinDir, code)
+		e.Fix = fmt.Sprintf("Copying the build to ~/%s failed (exit %d)", BinDir, code)
 	}
 	return e
 }
@@ -361,22 +376,6 @@ func (d *Deployer) save(dep Deployed) error {
 		return fmt.Errorf("record the deployment on %s: %w", dep.Host, err)
 	}
 	return atomicfile.WriteFile(d.recordPath(dep.Host), b, 0o600)
-}
-
-// safeName keeps what is safe unquoted in any shell and in a file name.
-func safeName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.+", r) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "unknown"
-	}
-	return b.String()
 }
 
 func containsLine(lines []string, s string) bool {
@@ -471,13 +470,13 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 		cmd := "env TOOLBOX_ACTION=execute " + CallerEnv + "=" + CallerSSH
 		for _, kv := range env {
 			k, v, _ := strings.Cut(kv, "=")
-			cmd += " " + safeName(k) + "=" + safeName(v)
+			cmd += " " + taskid.FileName(k) + "=" + taskid.FileName(v)
 		}
-		cmd += " " + dep.Dir + "/" + safeName(strings.ReplaceAll(tool, "_", "-"))
-		if tool == "bg_run" {
+		cmd += " " + dep.Dir + "/" + taskid.FileName(d.ToolEntry(tool))
+		if tool == d.ReapBefore {
 			// No shell start runs our reaper there: each start does, as
 			// each shell start does here (a few ms with nothing to do).
-			cmd = "sh -c '" + dep.Dir + "/bgtask-tool reap --quiet >/dev/null 2>&1; exec " + cmd + "'"
+			cmd = "sh -c '" + dep.Dir + "/" + taskid.FileName(d.Binary) + " reap --quiet >/dev/null 2>&1; exec " + cmd + "'"
 		}
 		var out, errOut bytes.Buffer
 		code, err := d.runHeld(ctx, host, cmd, params, &out, &errOut)
@@ -505,6 +504,6 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 		// next call checks the folder's content again.
 		d.Forget(host)
 		return nil, false, &Error{Host: host, Kind: KindRemote, Detail: lastLines(errOut.String()+"\n"+out.String(), 2),
-			Fix: fmt.Sprintf("bgtask-tool in ~/%s there answered with exit status %d and no JSON", dep.Dir, code), Err: errors.New("no answer")}
+			Fix: fmt.Sprintf("%s in ~/%s there answered with exit status %d and no JSON", d.Binary, dep.Dir, code), Err: errors.New("no answer")}
 	}
 }

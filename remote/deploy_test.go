@@ -150,7 +150,8 @@ func newDeployer(t *testing.T, srv *remotetest.Server, dist string) *remote.Depl
 	s := newSSH(t, srv)
 	env := map[string]string{"BG_DIST_DIR": dist}
 	return &remote.Deployer{Transport: s, Getenv: func(k string) string { return env[k] },
-		Version: "v9.9.9-test", Links: toolLinks, StateDir: t.TempDir()}
+		Version: "v9.9.9-test", Binary: "bgtask-tool", Links: toolLinks, ToolEntry: func(tool string) string { return strings.ReplaceAll(tool, "_", "-") },
+		ReapBefore: "bg_run", StateDir: t.TempDir()}
 }
 
 func TestDeployCopiesVerifiesAndReuses(t *testing.T) {

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
-	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
 
 // Record is what is kept locally of a task started on another host:
@@ -44,7 +43,7 @@ func RecordsIn(stateDir string) Records { return Records{Dir: filepath.Join(stat
 
 // validID is a task id as the supervisor makes them: a record's name can
 // only be a plain file name in the folder.
-func validID(id string) bool { return supervisor.ValidID(id) == nil }
+func validID(id string) bool { return taskid.ValidID(id) == nil }
 
 // Get returns the record of id, or false when id is not a remote task.
 func (r Records) Get(id string) (Record, bool) {
@@ -156,5 +155,5 @@ func (r Records) downPath(host string) string {
 func hostFileName(host string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(host)) // A hash never fails.
-	return fmt.Sprintf("%s-%08x", capture.ReaderKey(host), h.Sum32())
+	return fmt.Sprintf("%s-%08x", taskid.FileName(host), h.Sum32())
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
@@ -84,7 +85,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 			s.reapStaging(e, now(), o.DryRun)
 			continue
 		}
-		if ValidID(e.Name()) != nil {
+		if taskid.ValidID(e.Name()) != nil {
 			continue
 		}
 		dir := filepath.Join(s.Dir, e.Name())

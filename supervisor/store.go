@@ -14,6 +14,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
@@ -86,40 +87,12 @@ func DefaultDir(getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".local", "state", "amp-bg-tasks"), nil
 }
 
-// ErrInvalidID reports a task id that is not of the form task-<seconds>-<suffix>.
-var ErrInvalidID = errors.New("invalid task_id")
-
 // ErrNoTask reports a well-formed id with no task folder.
 var ErrNoTask = errors.New("no such task")
 
-// ValidID checks that id is task-<1 to 20 digits>-<1 to 32 of [0-9a-z]>,
-// so that it can only name a folder directly inside the store. (Written
-// out rather than as a regexp: compiling one at start-up costs every tool
-// call, twice for bg_run.)
-func ValidID(id string) error {
-	seconds, suffix, ok := strings.Cut(strings.TrimPrefix(id, "task-"), "-")
-	if !strings.HasPrefix(id, "task-") || !ok || !within(seconds, 20, "0123456789") || !within(suffix, 32, "0123456789abcdefghijklmnopqrstuvwxyz") {
-		return fmt.Errorf("%w %q: want task-<unix seconds>-<suffix>", ErrInvalidID, id)
-	}
-	return nil
-}
-
-// within reports whether s has 1 to n bytes, all from set.
-func within(s string, n int, set string) bool {
-	if len(s) == 0 || len(s) > n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(set, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // Path returns the folder of task id, after validating id.
 func (s Store) Path(id string) (string, error) {
-	if err := ValidID(id); err != nil {
+	if err := taskid.ValidID(id); err != nil {
 		return "", err
 	}
 	return filepath.Join(s.Dir, id), nil
@@ -328,7 +301,7 @@ func (s Store) listIDs(checkEach bool) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && ValidID(e.Name()) == nil && (!checkEach || checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil) {
+		if e.IsDir() && taskid.ValidID(e.Name()) == nil && (!checkEach || checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil) {
 			ids = append(ids, e.Name())
 		}
 	}

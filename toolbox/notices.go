@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -155,7 +155,7 @@ type noticeState struct {
 func (a *App) noticePath(ctx context.Context) string {
 	reader := "default"
 	if id := a.reader(ctx); id != "" {
-		reader = "thread-" + capture.ReaderKey(id)
+		reader = "thread-" + taskid.FileName(id)
 	}
 	return filepath.Join(a.Store.Dir, ".notices", reader)
 }
@@ -278,7 +278,7 @@ func loadNoticeState(path string) (*noticeState, error) {
 			st.since, _ = time.Parse(time.RFC3339Nano, line)
 			continue
 		}
-		if supervisor.ValidID(line) == nil {
+		if taskid.ValidID(line) == nil {
 			st.seen = append(st.seen, line)
 		}
 	}

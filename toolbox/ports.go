@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -97,7 +98,7 @@ func (a *App) PortHolders(ctx context.Context, port int) ([]PortHolder, error) {
 
 // taskOf is the task of this state folder that marker names, or nil.
 func (a *App) taskOf(marker string) *supervisor.Task {
-	if marker == "" || supervisor.ValidID(marker) != nil {
+	if marker == "" || taskid.ValidID(marker) != nil {
 		return nil
 	}
 	t, err := a.Store.Load(marker)

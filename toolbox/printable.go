@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
 
 // MaxLabelLen bounds a label, in characters: it names a task in a list.
@@ -30,7 +30,7 @@ func checkLabel(label string) error {
 	// Wherever a task is named, an id or a label goes (bgtask logs
 	// ID|LABEL, bg_output task_id): a label that is a task id would name
 	// two tasks, or the wrong one.
-	if supervisor.ValidID(label) == nil {
+	if taskid.ValidID(label) == nil {
 		return &InputError{Param: "label", Msg: fmt.Sprintf("%q is a task id: a label must not be one, since tasks are named by either", label)}
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -103,7 +103,8 @@ func (a *App) remoteDeployer() (*remote.Deployer, error) {
 		links = append(links, t.Command())
 	}
 	return &remote.Deployer{Transport: ssh, Getenv: a.Getenv, Executable: exe, Lean: lean,
-		Version: Version(), Links: links, StateDir: a.Store.Dir}, nil
+		Version: Version(), Binary: LeanCommand, Links: links, ToolEntry: ToolCommand,
+		ReapBefore: RunTool().Name, StateDir: a.Store.Dir}, nil
 }
 
 // privateReaderKey carries a reader of its own for a call to another
@@ -123,7 +124,7 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 		r = p
 	}
 	if r != "" {
-		env = append(env, "AMP_THREAD_ID="+capture.ReaderKey(r))
+		env = append(env, "AMP_THREAD_ID="+taskid.FileName(r))
 	}
 	if kv := callLimitEnv(ctx); kv != "" {
 		env = append(env, kv)

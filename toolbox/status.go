@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -234,7 +235,7 @@ func lastOutput(dir string) time.Time {
 // loadTask loads a task and settles it (see Store.Settle).
 func (a *App) LoadTask(ctx context.Context, id string) (*supervisor.Task, error) {
 	t, err := a.Store.Load(id)
-	if errors.Is(err, supervisor.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
+	if errors.Is(err, taskid.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
 		return nil, &InputError{Param: "task_id", Msg: err.Error()}
 	}
 	if err != nil {

@@ -352,4 +352,8 @@ func ToolByCommand(name string) *Tool {
 }
 
 // Command is t's toolbox entry name: bg_run is bg-run.
-func (t *Tool) Command() string { return strings.ReplaceAll(t.Name, "_", "-") }
+func (t *Tool) Command() string { return ToolCommand(t.Name) }
+
+// ToolCommand is the toolbox entry name of the tool named name: bg_run
+// is bg-run. The one rule, here and on other hosts.
+func ToolCommand(name string) string { return strings.ReplaceAll(name, "_", "-") }

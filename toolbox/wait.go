@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -323,6 +324,6 @@ func randomHex() string { return fmt.Sprintf("%012x", rand.Uint64()>>16) }
 // RemoveCursors deletes a private reader's cursor files, best effort.
 func RemoveCursors(dir, reader string) {
 	for _, stream := range []string{"stdout", "stderr"} {
-		_ = os.Remove(filepath.Join(dir, ".cursor_"+stream+"."+capture.ReaderKey(reader))) // Best effort.
+		_ = os.Remove(filepath.Join(dir, ".cursor_"+stream+"."+taskid.FileName(reader))) // Best effort.
 	}
 }
