@@ -8,7 +8,7 @@ import (
 )
 
 // A record is named by its task id: only an id the supervisor could have
-// made is taken, as supervisor.ValidID says.
+// made is taken, as taskid.ValidID says.
 func TestRecordsTakeOnlyTaskIDs(t *testing.T) {
 	recs := remote.RecordsIn(t.TempDir())
 	for _, tc := range []struct {
