@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +181,7 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		// The start-up output comes with the news, problems first, and
 		// the agent's next since-read shows what happens after ready (an
 		// edit's verdict), not the banner and a stale "0 errors".
-		res.Stdout, res.Stderr = a.startupOutput(ctx, t)
+		res.Stdout, res.Stderr = a.startupOutput(ctx, t, w.Matched)
 		res.Message = fmt.Sprintf("%s is ready; it keeps running.", t.Label)
 		if wait.url != "" && res.HTTPStatus == 0 {
 			res.Message = fmt.Sprintf("%s is ready: port %d accepts connections (https: no request was made, so no status); it keeps running.", t.Label, res.Port)
@@ -226,13 +227,18 @@ const StartupMaxLines = 20
 
 // startupOutput reads what t printed before it was ready with the caller's
 // cursors, which it moves to the end, and condenses each stream to
-// StartupMaxLines, problems first; a stream with nothing is nil.
-func (a *App) startupOutput(ctx context.Context, t *supervisor.Task) (stdout, stderr *string) {
+// StartupMaxLines, problems first; a stream with nothing is nil. The
+// matched line, which the answer carries already, is left out once.
+func (a *App) startupOutput(ctx context.Context, t *supervisor.Task, matched string) (stdout, stderr *string) {
 	settleLogs(ctx, t.Dir)
 	out := [2]*string{}
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, err := capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx),
 			Clean: capture.Options{MaxLines: MaxLinesLimit, Cwd: t.Cwd}})
+		if i := slices.Index(r.Lines, matched); matched != "" && i >= 0 {
+			r.Lines = slices.Delete(r.Lines, i, i+1)
+			matched = ""
+		}
 		if err != nil || len(r.Lines) == 0 {
 			continue // Best effort: the next read shows it.
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -277,6 +278,13 @@ func (a *App) waitRun(ctx context.Context, t *supervisor.Task, w waitSpec) (*Wai
 // firstMatch returns the first new line of either stream matching pattern
 // for reader, "" when none.
 func firstMatch(dir, reader, pattern, cwd string) string {
+	// The filter brings a match's locations with it (the line before a
+	// Python error, a failed test's header): the match is the line the
+	// pattern finds, not the first line of the read.
+	re, err := regexp.Compile("(?i)" + pattern)
+	if err != nil {
+		return ""
+	}
 	for _, stream := range []string{"stdout", "stderr"} {
 		r, err := capture.Read(dir, stream, capture.ReadOptions{
 			Since: true, Reader: reader,
@@ -286,7 +294,7 @@ func firstMatch(dir, reader, pattern, cwd string) string {
 			continue
 		}
 		for _, l := range r.Lines {
-			if !strings.HasPrefix(l, "[... ") {
+			if !strings.HasPrefix(l, "[... ") && re.MatchString(l) {
 				return l
 			}
 		}

@@ -280,12 +280,32 @@ func TestReadyRunCarriesStartupOutput(t *testing.T) {
 	if r.WaitResult == nil || !r.Ready {
 		t.Fatalf("not ready: %+v", r)
 	}
-	if r.Stderr == nil || !strings.Contains(*r.Stderr, "DATABASE_URL is not set") || r.Stdout == nil || !strings.Contains(*r.Stdout, "listening on :3000") {
+	if r.Stderr == nil || !strings.Contains(*r.Stderr, "DATABASE_URL is not set") || r.Stdout == nil || !strings.Contains(*r.Stdout, "booting v1.2") {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stderr"))
 		t.Fatalf("the ready answer lacks the start-up output (its stderr log holds %q): %+v", b, r)
+	}
+	// The matched line is said once, as matched.
+	if r.Matched != "listening on :3000" || strings.Contains(*r.Stdout, "listening on :3000") {
+		t.Fatalf("the matched line is not said exactly once: matched %q, stdout %q", r.Matched, *r.Stdout)
 	}
 	out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if out.hasLines() {
 		t.Fatalf("the next since-read repeats the start-up output: %+v", out)
+	}
+}
+
+// TestMatchedIsTheMatchingLine: a filter brings the lines that say where
+// a match is (a failed test's header before it, a location line); the
+// matched line wait_for reports is the one the pattern found.
+func TestMatchedIsTheMatchingLine(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{
+		"command":  `echo "/srv/app/server.js:10"; echo " FAIL  smoke.test.js > boots"; echo "server ready on :3000"; sleep 30`,
+		"wait_for": "ready",
+	})
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if r.WaitResult == nil || r.Matched != "server ready on :3000" {
+		t.Fatalf("matched %+v", r.WaitResult)
 	}
 }
