@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -164,7 +165,7 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
 	}
 	l := call[toolbox.StatusList](t, a, toolbox.StatusTool(), `{}`)
-	if len(l.Tasks) != 1 || l.Tasks[0].Label != "demo" || l.Tasks[0].Restarts != 1 || l.Tasks[0].TaskID == r.TaskID {
+	if len(l.Tasks) != 1 || l.Tasks[0].Label != "demo" || l.Tasks[0].Restarts != 1 || l.Tasks[0].TaskID != r.TaskID {
 		t.Fatalf("after restart: %+v", l.Tasks)
 	}
 	waitEnd(t, a, l.Tasks[0].TaskID)
@@ -294,25 +295,29 @@ func TestCLIStopAction(t *testing.T) {
 	}
 }
 
-// A restart whose old record is gone by the time the new task runs (the
-// agent's cleanup or the reaper got there first) still restarts, and
-// counts the restart.
-func TestCLIRestartOldRecordGone(t *testing.T) {
+// A restart keeps the task's id: its command runs again in the same
+// folder, its output goes on in the same log after one marker line per
+// restart giving how it ended, whether it was running or had ended.
+func TestCLIRestartKeepsIDAndLogs(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	old := startTask(t, a, map[string]any{"command": "echo hi", "label": "demo"})
+	old := startTask(t, a, map[string]any{"command": "echo hi; exit 3", "label": "demo"})
 	waitEnd(t, a, old.TaskID)
-	// The new task's supervisor removes the old record before it reports
-	// ready: the removal happens while restart runs, deterministically.
-	wrapper := filepath.Join(t.TempDir(), "supervisor")
-	script := "#!/bin/sh\nrm -rf '" + filepath.Join(a.Store.Dir, old.TaskID) + "'\nexec '" + a.Executable + "' \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
+	for i := 1; i <= 2; i++ {
+		out, errOut, code := runCLI(t, a, "restart", "demo")
+		if code != toolbox.ExitOK || strings.TrimSpace(out) != old.TaskID || !strings.Contains(errOut, fmt.Sprintf("restart %d", i)) {
+			t.Fatalf("restart %d: %d %q %q", i, code, out, errOut)
+		}
+		waitEnd(t, a, old.TaskID)
 	}
-	a.Executable = wrapper
-	out, errOut, code := runCLI(t, a, "restart", "demo")
-	if code != toolbox.ExitOK || taskid.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "restart 1)") || strings.Contains(errOut, "Could not remove") {
-		t.Fatalf("restart demo with its record gone: %d %q %q", code, out, errOut)
+	task, err := a.Store.Load(old.TaskID)
+	if err != nil || task.Restarts != 2 || task.LastExitCode == nil || *task.LastExitCode != 3 || *task.ExitCode != 3 {
+		t.Fatalf("after two restarts: %+v, %v", task, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
+	want := "hi\n[bgtask: restart 1: ended failed (exit 3), restarted on request]\nhi\n[bgtask: restart 2: ended failed (exit 3), restarted on request]\nhi\n"
+	if got := strings.ReplaceAll(string(b), "\r", ""); got != want {
+		t.Errorf("stdout log %q, want %q", got, want)
 	}
 }
 

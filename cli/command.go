@@ -55,7 +55,7 @@ func commandSet(extra []Command) []Command {
 			Example: "bgtask logs web -f\nbgtask logs web -n 50 --filter 'error|warn'\nbgtask logs tests --digest", Run: cliLogs},
 		{Name: "stop", Args: "ID|LABEL...", Summary: "stop tasks and every process they started",
 			Example: "bgtask stop web\nbgtask stop --all", Run: cliStop},
-		{Name: "restart", Args: "ID|LABEL", Summary: "stop a task and run its command again in its place",
+		{Name: "restart", Args: "ID|LABEL", Summary: "run a task's command again under the same id, into the same logs",
 			Example: "bgtask restart web", Run: cliRestart},
 		{Name: "send", Args: "ID|LABEL [TEXT...]", Summary: "type into an interactive task",
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},

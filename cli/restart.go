@@ -8,8 +8,8 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
-// cliRestart stops a task and starts its command again, same label and
-// folder, in its place (see App.Restart).
+// cliRestart runs a task's command again under the same id, into the
+// same logs (see App.Restart).
 func cliRestart(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	id, err := oneTask(ctx, a, fs, args)
 	if err != nil {
@@ -20,6 +20,6 @@ func cliRestart(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 		return err
 	}
 	fmt.Fprintln(a.Stdout, r.TaskID)
-	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d). Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, n, r.Label)
+	fmt.Fprintf(a.Stderr, "Restarted %s as %s (pid %d, restart %d), the same id. Follow it with: bgtask logs %s -f\n", r.Label, r.TaskID, r.PID, n, r.Label)
 	return nil
 }

@@ -272,6 +272,7 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	}
 	t.Dir = sv.Staging
 	if t.Interactive {
+		_ = os.Remove(filepath.Join(sv.Staging, fileInput)) // A run before this one's (Store.Restart); absent is fine.
 		if err := makeInput(sv.Staging); err != nil {
 			return nil, nil, err
 		}

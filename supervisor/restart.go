@@ -1,0 +1,122 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+)
+
+// RestartRequest is how Store.Restart runs an ended task again.
+type RestartRequest struct {
+	// Executable and Env are as in Request.
+	Executable string
+	Env        []string
+	// Grace is the supervisor-less kill's time (see Stop).
+	Grace time.Duration
+}
+
+// Restart runs t's command again under the same id, into the same logs,
+// and returns t as recorded afterwards. A running task's supervisor is
+// asked (RestartSignal): it ends the tree and starts the command at once.
+// An ended task's folder gets a new supervisor: its logs and readers'
+// cursors stay, its outcome is cleared, its restarts counted, and a
+// marker line in its stdout log gives the exit code it had.
+func (s Store) Restart(ctx context.Context, t *Task, r RestartRequest) (*Task, error) {
+	if t.Status == StatusRunning {
+		if err := procs.Signal(t.Watchdog, RestartSignal); err == nil {
+			_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: as for Stop.
+			deadline := time.Now().Add(supervisorWait(r.Grace))
+			for time.Now().Before(deadline) {
+				cur, err := s.Load(t.ID)
+				if err != nil {
+					return t, err
+				}
+				if cur.Restarts > t.Restarts || cur.Status != StatusRunning {
+					return cur, nil
+				}
+				select {
+				case <-ctx.Done():
+					return cur, ctx.Err()
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			return t, fmt.Errorf("restart %s: its supervisor (pid %d) did not restart it", t.ID, t.Watchdog.PID)
+		}
+		// Its supervisor is gone: end what is left, then run it again.
+		stopped, err := s.Stop(ctx, t, r.Grace)
+		if err != nil {
+			return t, err
+		}
+		t = stopped
+	}
+	if t.Command == "" {
+		return t, fmt.Errorf("%s records no command to run again", t.ID)
+	}
+	exe := r.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return t, fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	// The folder moves aside as the staging folder a start fills, and
+	// an empty one is reserved in its place, as Start does.
+	staging := filepath.Join(s.Dir, ".staging-"+t.ID)
+	if err := os.Rename(t.Dir, staging); err != nil {
+		return t, fmt.Errorf("restart %s: %w", t.ID, err)
+	}
+	undo := func() {
+		_ = os.Remove(t.Dir)          // The empty reservation, if made.
+		_ = os.Rename(staging, t.Dir) // Best effort: the record as it was.
+	}
+	if err := os.Mkdir(t.Dir, 0o700); err != nil {
+		undo()
+		return t, fmt.Errorf("restart %s: %w", t.ID, err)
+	}
+	for _, f := range []string{fileFinishedAt, fileExitCode} {
+		_ = os.Remove(filepath.Join(staging, f)) // Absent is fine.
+	}
+	restarts := t.Restarts + 1
+	kv := []string{fileRestarts, strconv.Itoa(restarts), fileStartedAt, time.Now().UTC().Format(TimeLayout), fileStatus, StatusRunning}
+	code := -1
+	if t.ExitCode != nil {
+		code = *t.ExitCode
+		kv = append(kv, fileLastExitCode, strconv.Itoa(code))
+	}
+	if err := writeStaging(staging, kv...); err != nil {
+		undo()
+		return t, fmt.Errorf("restart %s: %w", t.ID, err)
+	}
+	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: ended %s (exit %d), restarted on request]", RestartMarker, restarts, t.Status, code))
+	if err := spawn(ctx, exe, staging, t.Dir, r.Env); err != nil {
+		undo()
+		_ = writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts)) // Best effort: it did not restart.
+		return t, &StartError{Command: t.Command, Err: err}
+	}
+	return s.Load(t.ID)
+}
+
+// appendMarker appends line to the log at path, on a line of its own.
+func appendMarker(path, line string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return // Best effort: the restart itself matters more.
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if r, err := os.Open(path); err == nil {
+			if _, err := r.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+				line = "\n" + line
+			}
+			_ = r.Close()
+		}
+	}
+	_, _ = f.WriteString(line + "\n")
+}
