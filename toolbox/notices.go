@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
@@ -47,6 +48,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		err     error
 	}
 	got := make(chan gathered, 1)
+	ctx, byCaller := withEndedByCaller(ctx)
 	id, _ := in.vals["task_id"].(string) // bg_run has none: its task is new.
 	r, err := a.routeOf(t, raw)
 	if err != nil {
@@ -81,6 +83,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 			known = append(known, id)
 		}
 	}
+	// Nor is an end the caller caused itself (replace=true, a stack's
+	// stop): it asked for it.
+	known = append(known, byCaller.list()...)
 	notices := g.notices[:0]
 	for _, n := range g.notices {
 		if slices.Contains(known, n.TaskID) || !a.taskExists(n.TaskID) {
@@ -109,6 +114,35 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		merged = append(merged, ',')
 	}
 	return append(merged, bytes.TrimPrefix(extra, []byte("{"))...), nil
+}
+
+// endedByCaller gathers the tasks a call ends itself (the task it
+// replaces, the services it stops), so that no notice announces them.
+type endedByCaller struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+type endedByCallerKey struct{}
+
+func withEndedByCaller(ctx context.Context) (context.Context, *endedByCaller) {
+	e := &endedByCaller{}
+	return context.WithValue(ctx, endedByCallerKey{}, e), e
+}
+
+// noteEndedByCaller records that the call in ctx ended task id itself.
+func noteEndedByCaller(ctx context.Context, id string) {
+	if e, ok := ctx.Value(endedByCallerKey{}).(*endedByCaller); ok {
+		e.mu.Lock()
+		e.ids = append(e.ids, id)
+		e.mu.Unlock()
+	}
+}
+
+func (e *endedByCaller) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.ids)
 }
 
 // endedTeller is an answer that tells how a task ended (or that it was

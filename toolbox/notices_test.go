@@ -107,3 +107,22 @@ func TestNoticesSkipWhatTheReaderKnows(t *testing.T) {
 		t.Fatalf("after stop and cleanup: %q", got)
 	}
 }
+
+// TestNoticesSkipWhatTheCallerEnded: a bg_run with replace=true stops the
+// running task of that label itself; no notice announces that end, in
+// that answer or a later one.
+func TestNoticesSkipWhatTheCallerEnded(t *testing.T) {
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-replace")
+	execute(t, a, StatusTool(), `{}`) // First call.
+	old := execute(t, a, RunTool(), `{"command":"exec sleep 60","label":"web"}`)
+	r := execute(t, a, RunTool(), `{"command":"exec sleep 60","label":"web","replace":true}`)
+	defer execute(t, a, StopTool(), `{"task_id":"`+r["task_id"].(string)+`"}`)
+	got := noticesOf(r)
+	got = append(got, noticesOf(execute(t, a, StatusTool(), `{}`))...)
+	for _, n := range got {
+		if strings.Contains(n, old["task_id"].(string)) {
+			t.Fatalf("the task the caller replaced is announced: %q", got)
+		}
+	}
+}

@@ -34,6 +34,7 @@ func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Reques
 			if err != nil {
 				return nil, err
 			}
+			noteEndedByCaller(ctx, old.ID)
 			if _, err := a.Store.Stop(ctx, old, settings.KillGrace); err != nil {
 				return nil, fmt.Errorf("replace %s: %w", old.ID, err)
 			}

@@ -447,6 +447,7 @@ func (a *App) stopStack(ctx context.Context, st *stack.Stack, names []string) ([
 	for _, v := range slices.Backward(plan) {
 		s := ServiceState{Service: v.Name, Label: v.Name, Status: "not running"}
 		if t := a.runningWithLabel(ctx, v.Name, v.Dir); t != nil {
+			noteEndedByCaller(ctx, t.ID)
 			stopped, err := a.Store.Stop(ctx, t, settings.KillGrace)
 			if err != nil {
 				errs = append(errs, err)

@@ -72,6 +72,7 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 	if err != nil {
 		return StopResult{}, err
 	}
+	noteEndedByCaller(ctx, t.ID)
 	t, err = a.Store.Stop(ctx, t, settings.KillGrace)
 	if err != nil {
 		return StopResult{}, err
