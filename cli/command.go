@@ -61,6 +61,8 @@ func commandSet(extra []Command) []Command {
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},
 		{Name: "rm", Args: "ID|LABEL...", Summary: "remove finished tasks and their logs",
 			Example: "bgtask rm tests\nbgtask rm --all", Run: cliRm},
+		{Name: "port", Args: "PORT", Summary: "who listens on a port here: one of our tasks, or another program (never signalled)",
+			Example: "bgtask port 3000\nbgtask port 5173 --json", Run: cliPort},
 		{Name: "hosts", Summary: "the other machines used: reachable, bgtask version there, running tasks",
 			Example: "bgtask hosts\nbgtask run --host devbox -- make test", Run: cliHosts},
 		{Name: "reap", Summary: "kill orphaned tasks and overdue ones, clean old records (also installed as bg-reaper)",

@@ -157,3 +157,29 @@ func (a *App) CheckPortFree(ctx context.Context, param string, port int, label, 
 	}
 	return &PortInUseError{Param: param, Port: port, Holders: hs}
 }
+
+// portStatus is bg_status with port.
+func portStatus(ctx context.Context, a *App, port int) (PortStatus, error) {
+	hs, err := a.PortHolders(ctx, port)
+	if err != nil {
+		return PortStatus{}, fmt.Errorf("who holds port %d: %w", port, err)
+	}
+	res := PortStatus{Port: port, Holders: hs}
+	if res.Holders == nil {
+		res.Holders = []PortHolder{}
+	}
+	switch {
+	case len(hs) == 0:
+		res.Message = fmt.Sprintf("Nothing listens on port %d here.", port)
+	default:
+		var who []string
+		for _, h := range hs {
+			who = append(who, h.describe())
+		}
+		res.Message = fmt.Sprintf("Port %d is held by %s.", port, strings.Join(who, " and "))
+		if !hs[0].Ours {
+			res.Message += " Never stop another program's server to free its port: use another port, or ask the user."
+		}
+	}
+	return res, nil
+}

@@ -26,9 +26,10 @@ func StatusTool() *Tool {
 			{Name: "task_id", Type: "string", Description: "A task id from bg_run; omit to list tasks."},
 			{Name: "all", Type: "boolean", Default: false, Description: "List every task, not only the running ones and the 10 newest finished."},
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With task_id: wait up to this long for the task to end before answering. " + mcpWaitNote()},
+			{Name: "port", Type: "integer", Min: minimum(1), Max: maximum(65535), Description: "Instead of tasks: who listens on this TCP port of this machine, our task (id, label, cwd) or another program (pid, command, cwd, user). Never stop another program's server to free its port: use another port, or ask the user."},
 		},
 		Run:     handle(runBgStatus),
-		Results: []any{StatusList{}, TaskDetail{}},
+		Results: []any{StatusList{}, TaskDetail{}, PortStatus{}},
 	}
 }
 
@@ -37,6 +38,15 @@ type StatusInput struct {
 	TaskID      string  `param:"task_id"`
 	All         bool    `param:"all"`
 	WaitSeconds float64 `param:"wait_seconds"`
+	Port        int     `param:"port"`
+}
+
+// PortStatus is bg_status's answer with port.
+type PortStatus struct {
+	Port int `json:"port"`
+	// Holders are who listen on it, our tasks first; none when it is free.
+	Holders []PortHolder `json:"holders"`
+	Message string       `json:"message"`
 }
 
 // TaskSummary is one row of bg_status's list.
@@ -112,6 +122,12 @@ const listedFinished = 10
 
 // runBgStatus answers a TaskDetail with a task_id, else a StatusList.
 func runBgStatus(ctx context.Context, a *App, in StatusInput) (any, error) {
+	if in.Port != 0 {
+		if in.TaskID != "" || in.All || in.WaitSeconds != 0 {
+			return nil, &InputError{Param: "port", Msg: "asks who holds a port: give it alone, without task_id, all or wait_seconds"}
+		}
+		return portStatus(ctx, a, in.Port)
+	}
 	if in.TaskID != "" {
 		return taskDetail(ctx, a, in)
 	}

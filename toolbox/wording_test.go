@@ -61,7 +61,9 @@ func TestWording(t *testing.T) {
 	}
 }
 
-// Python's bind error names no port: the hint finds it from the run.
+// Python's bind error names no port: the hint finds it from the run
+// (with wait_port on a port already taken, bg_run refuses before it
+// starts: see TestBgRunRefusesAPortOfAnotherTask).
 func TestPortHintWithoutPortInMessage(t *testing.T) {
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
@@ -71,7 +73,7 @@ func TestPortHintWithoutPortInMessage(t *testing.T) {
 		t.Fatalf("first server: %+v", first)
 	}
 	py := fmt.Sprintf(`echo "Traceback (most recent call last):" >&2; echo "OSError: [Errno 98] Address already in use" >&2; exit 1 # http.server %d`, port)
-	other := startTask(t, a, map[string]any{"command": py, "label": "py", "wait_port": port})
+	other := startTask(t, a, map[string]any{"command": py, "label": "py", "wait_for": "Serving HTTP"})
 	if other.Ready || !strings.Contains(other.Message, `held by your task "web"`) {
 		t.Fatalf("a Python server dying of a port we hold: %+v", other)
 	}
