@@ -65,6 +65,8 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		row("restarts", strconv.Itoa(d.Restarts))
 	}
 	row("auto-kill", d.AutoKill)
+	row("supervisor", d.Supervisor)
+	row("record", strings.Join(d.RecordUnreadable, "; "))
 	if d.Processes > 0 {
 		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -120,6 +121,12 @@ type Task struct {
 	// CaptureError says what output could not be written (a full disk)
 	// and how many bytes were dropped; "" when nothing was.
 	CaptureError string
+	// Unreadable names the record's fields whose file holds no valid
+	// value (damaged by hand, by a tool, by a disk): each reads as unknown
+	// (its zero value) and is said here, so that one bad file costs that
+	// field and never the task ("timeout: \"NaN\" is not a number of
+	// minutes").
+	Unreadable []string
 	// Interactive tasks read stdin from a terminal that Send types into.
 	Interactive bool
 	// Restarts counts how often the command was run again under this id:
@@ -325,6 +332,8 @@ func readTask(dir string) (*Task, error) {
 	if s := r.opt(fileExitCode); s != "" {
 		if n, err := strconv.Atoi(s); err == nil {
 			t.ExitCode = &n
+		} else {
+			r.bad(fileExitCode, s, "is not an exit code")
 		}
 	}
 	t.StartedAt, _ = time.Parse(TimeLayout, r.opt(fileStartedAt))
@@ -332,7 +341,14 @@ func readTask(dir string) (*Task, error) {
 		t.StartedAt = idTime(t.ID)
 	}
 	t.FinishedAt, _ = time.Parse(TimeLayout, r.opt(fileFinishedAt))
-	t.TimeoutMinutes, _ = strconv.ParseFloat(r.opt(fileTimeout), 64)
+	if s := r.opt(fileTimeout); s != "" {
+		m, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(m) || math.IsInf(m, 0) || m < 0 {
+			r.bad(fileTimeout, s, "is not a number of minutes")
+			m = 0
+		}
+		t.TimeoutMinutes = m
+	}
 	t.Notify = r.opt(fileNotify)
 	t.CaptureError = r.opt(fileCaptureError)
 	t.Interactive = r.opt(fileInteractive) == "true"
@@ -356,6 +372,7 @@ func readTask(dir string) (*Task, error) {
 	if t.Label == "" {
 		t.Label = t.ID
 	}
+	t.Unreadable = r.unreadable
 	if t.Status == StatusRunning && t.Root.PID > 0 && t.Root.Start == 0 && !t.StartedAt.IsZero() {
 		// The original's layout records no start time: a live PID is
 		// the task's when its process started as the task did.
@@ -369,8 +386,17 @@ func readTask(dir string) (*Task, error) {
 // fileReader reads one-value files, remembering the first error of a
 // required file; optional ones read as "" when missing.
 type fileReader struct {
-	dir string
-	err error
+	dir        string
+	err        error
+	unreadable []string // fields with invalid values, said as in Task.Unreadable
+}
+
+// bad records that field's file holds value, which what says is wrong.
+func (r *fileReader) bad(field, value, what string) {
+	if len(value) > 40 {
+		value = value[:40] + "…"
+	}
+	r.unreadable = append(r.unreadable, fmt.Sprintf("%s: %q %s", field, value, what))
 }
 
 func (r *fileReader) str(name string) string {
@@ -387,7 +413,12 @@ func (r *fileReader) opt(name string) string {
 }
 
 func (r *fileReader) int(name string) int {
-	n, _ := strconv.Atoi(r.opt(name))
+	s := r.opt(name)
+	n, err := strconv.Atoi(s)
+	if err != nil && s != "" || n < 0 {
+		r.bad(name, s, "is not a number")
+		return 0
+	}
 	return n
 }
 

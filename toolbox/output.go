@@ -107,6 +107,14 @@ func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		return OutputResult{}, err
 	}
 	res := OutputResult{TaskID: t.ID, Status: t.Status}
+	var notes []string
+	if t.Status == supervisor.StatusRunning && t.Unsupervised {
+		notes = append(notes, "supervisor: "+SupervisorGone(t.ID)+".")
+	}
+	if len(t.Unreadable) > 0 {
+		notes = append(notes, "Its record has fields without a valid value, read as unknown: "+strings.Join(t.Unreadable, "; ")+".")
+	}
+	res.Message = strings.Join(notes, " ")
 	// A prompt ends a stream with a line without newline, quiet since:
 	// on stdout (printf, Node's readline) or stderr (bash's read -p,
 	// Python's input()). As each read decided, for the streams read.

@@ -79,6 +79,13 @@ type TaskSummary struct {
 	// Stack is the stack file declaring the task as the service its
 	// label names.
 	Stack string `json:"stack,omitempty"`
+	// Supervisor is set when a running task's supervisor is gone (killed
+	// by hand or by the OOM killer): "gone: …" says what that means.
+	Supervisor string `json:"supervisor,omitempty"`
+	// RecordUnreadable lists the fields of the task's record whose file
+	// holds no valid value: they read as unknown; the task is still
+	// readable and stoppable.
+	RecordUnreadable []string `json:"record_unreadable,omitempty"`
 }
 
 // TaskDetail is bg_status's answer for one task.
@@ -285,9 +292,17 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 		}
 		if t.Unsupervised {
 			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
+			s.Supervisor = SupervisorGone(t.ID)
 		}
 	}
+	s.RecordUnreadable = t.Unreadable
 	return s
+}
+
+// SupervisorGone says what a running task whose supervisor is gone means.
+func SupervisorGone(id string) string {
+	return "gone: the command runs on, but its output is no longer captured and nobody enforces its timeout; " +
+		"the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h); stop it now with bg_stop task_id=" + id
 }
 
 // autoKill is the countdown agents see: "95m left", "EXPIRING in 4m",
