@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -33,9 +34,16 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	since := fs.Lookup("since")
 	since.DefValue, since.Usage = "false", "Only lines that arrived since your previous read, as bg_output reads them (the first read returns the newest)."
 	fs.Lookup("raw").Usage = "The bytes as the program wrote them, escape codes and all; with a cleaning flag, skip the cleaning (as bg_output's raw)."
+	allServices := fs.Bool("all", false, "every service of the project (its Procfile or process-compose.yaml) that runs, together")
 	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
+	}
+	if *allServices || len(pos) > 1 {
+		if *allServices && len(pos) > 0 {
+			return ErrUsage
+		}
+		return multiLogs(ctx, a, pos, *allServices, *follow, pf)
 	}
 	if len(pos) != 1 {
 		return ErrUsage
@@ -260,5 +268,134 @@ func remoteLogs(ctx context.Context, a *toolbox.App, rec remote.Record, pf *para
 			}
 			return nil
 		}
+	}
+}
+
+// serviceColours are the prefixes' colours, one per task in turn, as
+// foreman and pm2 give them.
+var serviceColours = [...]string{"\x1b[36m", "\x1b[35m", "\x1b[34m", "\x1b[33m", "\x1b[32m", "\x1b[31m"}
+
+// multiLogs prints several tasks' output together, each line after its
+// label and a bar (`api | ...`), one colour per task: the tasks named
+// (ids or labels), or with all every running service of the project.
+// With follow it goes on until every one has ended.
+func multiLogs(ctx context.Context, a *toolbox.App, refs []string, all, follow bool, pf *paramFlags) error {
+	var tasks []*supervisor.Task
+	if all {
+		ts, err := serviceTasks(ctx, a, nil)
+		if err != nil {
+			return err
+		}
+		tasks = ts
+	}
+	for _, ref := range refs {
+		id, err := resolveRef(ctx, a, ref)
+		if err != nil {
+			return err
+		}
+		t, err := a.LoadTask(ctx, id)
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, t)
+	}
+	if len(tasks) == 0 {
+		return errors.New("no task to show")
+	}
+	pf.set("task_id", tasks[0].ID) // Required by bg_output; each task is read below.
+	in, err := toolbox.BindParams[toolbox.OutputInput](pf.tool, pf.params())
+	if err != nil {
+		return err
+	}
+	width := 0
+	for _, t := range tasks {
+		width = max(width, len(toolbox.Printable(t.Label)))
+	}
+	pal := paletteFor(a, a.Stdout)
+	var printers []*logPrinter
+	var prefixed []*prefixWriter
+	for i, t := range tasks {
+		l := &logPrinter{a: a, t: t, tail: -1}
+		if pf.given("tail") {
+			l.tail = int64(in.Tail)
+		}
+		pw := &prefixWriter{w: a.Stdout, prefix: pal.paint(serviceColours[i%len(serviceColours)], fmt.Sprintf("%-*s |", width, toolbox.Printable(t.Label))) + " "}
+		prefixed = append(prefixed, pw)
+		for _, name := range []string{"stdout", "stderr"} {
+			if in.Stream == "both" || in.Stream == name {
+				st := &logStream{name: name, w: pw, raw: pw}
+				if !in.Raw {
+					st.raw, st.flush, st.close = logWriter(a, pw)
+				}
+				l.streams = append(l.streams, st)
+			}
+		}
+		printers = append(printers, l)
+	}
+	defer func() {
+		for i, l := range printers {
+			l.close()
+			prefixed[i].flush()
+		}
+	}()
+	for {
+		running := 0
+		for _, l := range printers {
+			if err := l.print(); err != nil {
+				return err
+			}
+			if l.t.Status == supervisor.StatusRunning {
+				running++
+			}
+		}
+		if !follow || running == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(followInterval):
+		}
+		for _, l := range printers {
+			if l.t.Status == supervisor.StatusRunning {
+				if l.t, err = a.LoadTask(ctx, l.t.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// prefixWriter writes each whole line after prefix; a partial line waits
+// for its end (or flush).
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	partial []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.partial = append(p.partial, b...)
+			break
+		}
+		line := append(append([]byte(p.prefix), p.partial...), b[:i+1]...)
+		p.partial = p.partial[:0]
+		if _, err := p.w.Write(line); err != nil {
+			return 0, err
+		}
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+// flush writes a partial line left, ended.
+func (p *prefixWriter) flush() {
+	if len(p.partial) > 0 {
+		_, _ = fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.partial) // Nowhere to report it.
+		p.partial = p.partial[:0]
 	}
 }
