@@ -182,33 +182,14 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 	}
 }
 
-// Call validates raw input and runs the tool.
+// Call validates raw input and runs the tool: the typed answer, for the
+// protocols that carry raw JSON in (see Invoke for a typed call).
 func (a *App) Call(ctx context.Context, t *Tool, raw []byte) (any, error) {
 	in, err := t.Decode(raw)
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.routeOf(t, raw)
-	if err != nil {
-		return nil, err
-	}
-	res, _, err := a.run(ctx, t, in, r)
-	return res, err
-}
-
-// run runs t here, or on the host r names; a bg_status list adds the
-// tasks on other hosts. It returns the notices the hosts' answers carried.
-func (a *App) run(ctx context.Context, t *Tool, in Input, r route) (any, []Notice, error) {
-	if r.host != "" {
-		return a.runRemote(ctx, t, r)
-	}
-	res, err := t.Run(ctx, a, in)
-	if l, ok := res.(StatusList); ok && err == nil {
-		all, _ := in.vals["all"].(bool)
-		notices := a.addRemoteTasks(ctx, &l, all)
-		return l, notices, nil
-	}
-	return res, nil, err
+	return t.Run(ctx, a, in)
 }
 
 func writeJSON(w io.Writer, v any) ExitCode {

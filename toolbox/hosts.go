@@ -2,10 +2,8 @@ package toolbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
@@ -43,33 +41,22 @@ func (a *App) Hosts(ctx context.Context) ([]HostInfo, error) {
 			hosts = append(hosts, r.Host)
 		}
 	}
-	infos := make([]HostInfo, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Go(func() {
-			info := HostInfo{Host: h, Tasks: counts[h], Version: deployed[h].Version, Platform: deployed[h].Platform}
-			cctx, cancel := context.WithTimeout(ctx, listHostTimeout)
-			defer cancel()
-			ans, _, err := a.callRemote(cctx, h, "bg_status", []byte(`{}`))
-			var l StatusList
-			if err == nil {
-				err = json.Unmarshal(ans, &l)
+	infos := eachHost(ctx, hosts, listHostTimeout, func(hctx context.Context, h string) HostInfo {
+		info := HostInfo{Host: h, Tasks: counts[h], Version: deployed[h].Version, Platform: deployed[h].Platform}
+		l, err := (sshTasks{a: a, host: h}).listThere(hctx, StatusInput{})
+		if err != nil {
+			info.Error = err.Error()
+			if hctx.Err() != nil {
+				info.Error = fmt.Sprintf("no answer within %s", listHostTimeout)
 			}
-			if err != nil {
-				info.Error = err.Error()
-				if cctx.Err() != nil {
-					info.Error = fmt.Sprintf("no answer within %s", listHostTimeout)
-				}
-			} else {
-				info.Reachable, info.Running = true, l.Summary.Running
-				if dep, ok := d.Known(h); ok {
-					info.Version, info.Platform = dep.Version, dep.Platform
-				}
-			}
-			infos[i] = info
-		})
-	}
-	wg.Wait()
+			return info
+		}
+		info.Reachable, info.Running = true, l.Summary.Running
+		if dep, ok := d.Known(h); ok {
+			info.Version, info.Platform = dep.Version, dep.Platform
+		}
+		return info
+	})
 	return infos, nil
 }
 

@@ -50,26 +50,25 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	got := make(chan gathered, 1)
 	ctx, byCaller := withEndedByCaller(ctx)
 	id, _ := in.vals["task_id"].(string) // bg_run has none: its task is new.
-	r, err := a.routeOf(t, raw)
-	if err != nil {
-		return nil, err
-	}
+	host := a.hostOf(in)
+	lists := t.Name == StatusTool().Name && id == "" // A list asks every host itself.
 	go func() {
 		n, told, err := a.notices(ctx, id)
-		// Remote tasks that ended: hosts are asked beside the call (a
-		// list asks them itself).
+		// Remote tasks that ended: hosts are asked beside the call,
+		// but the one it goes to, whose answer carries them.
 		var remote []Notice
-		if t.Name != "bg_status" || id != "" {
-			remote = a.remoteNotices(ctx, r.host)
+		if !lists {
+			remote = a.remoteNotices(ctx, host)
 		}
 		got <- gathered{n, remote, told, err}
 	}()
-	res, remoteNotices, err := a.run(ctx, t, in, r)
+	ctx, sink := withNoticeSink(ctx)
+	res, err := t.Run(ctx, a, in)
 	g := <-got
 	if err != nil {
 		return nil, err
 	}
-	g.remote = append(g.remote, remoteNotices...)
+	g.remote = append(g.remote, sink.all()...)
 	out, err := marshal(res)
 	if err != nil {
 		return nil, err

@@ -36,7 +36,7 @@ func OutputTool() *Tool {
 			{Name: "wait_seconds", Type: "number", Min: minimum(0), Max: maximum(MaxWaitSeconds), Description: "With since=true: when nothing new matches yet, wait up to this long for new matching lines (or the task's end), then return the whole burst. " + mcpWaitNote()},
 			{Name: "raw", Type: "boolean", Default: false, Description: "Skip cleaning (escape codes, paths, truncation, collapsing); filters and the cap still apply."},
 		},
-		Run:     handle(runBgOutputWaiting),
+		Run:     handle(runBgOutput),
 		Results: []any{OutputResult{}},
 	}
 }
@@ -95,7 +95,7 @@ type OutputResult struct {
 	Message  string  `json:"message,omitempty"`
 }
 
-func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
 	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return OutputResult{}, err
@@ -220,8 +220,13 @@ const (
 
 // runBgOutputWaiting is bg_output with wait_seconds: a since-read that
 // finds nothing new waits for new matching lines or the task's end.
-func runBgOutputWaiting(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
-	out, err := runBgOutput(ctx, a, in)
+// runBgOutput is bg_output: a read where the task runs.
+func runBgOutput(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+	return a.tasksOf(in.TaskID).Read(ctx, in)
+}
+
+func readWaiting(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+	out, err := readOnce(ctx, a, in)
 	wait := in.WaitSeconds
 	if err != nil || wait <= 0 || !in.Since {
 		return out, err
@@ -231,7 +236,7 @@ func runBgOutputWaiting(ctx context.Context, a *App, in OutputInput) (OutputResu
 		if !clock.sleep(ctx, pollInterval(n)) {
 			return out, nil
 		}
-		if out, err = runBgOutput(ctx, a, in); err != nil {
+		if out, err = readOnce(ctx, a, in); err != nil {
 			return OutputResult{}, err
 		}
 	}
@@ -250,7 +255,7 @@ func runBgOutputWaiting(ctx context.Context, a *App, in OutputInput) (OutputResu
 			return out, nil
 		case <-time.After(burstQuiet / 3):
 		}
-		more, err := runBgOutput(ctx, a, in)
+		more, err := readOnce(ctx, a, in)
 		if err != nil {
 			return out, nil // What was read is the answer.
 		}

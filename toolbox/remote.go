@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
@@ -26,6 +25,10 @@ import (
 
 // listHostTimeout bounds how long bg_status's list waits for one host.
 const listHostTimeout = 5 * time.Second
+
+// cleanupHostTimeout bounds a cleanup of everything on the other hosts
+// (one call per task there, the hosts at once).
+const cleanupHostTimeout = time.Minute
 
 // noticeHostTimeout bounds the look for ended tasks on each host that runs
 // tasks of ours, made beside every tool call.
@@ -43,43 +46,6 @@ type HostState struct {
 	Reachable bool   `json:"reachable"`
 	Running   int    `json:"running"`
 	Error     string `json:"error,omitempty"`
-}
-
-// route says where a call goes: host "" is here.
-type route struct {
-	host   string
-	params []byte // the call's parameters, without host
-	rec    remote.Record
-}
-
-// routeOf finds where a call with raw parameters goes: bg_run with host
-// goes there, a task id recorded as remote goes to its host.
-func (a *App) routeOf(t *Tool, raw []byte) (route, error) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return route{}, nil // Decode already accepted it; nothing to route.
-	}
-	str := func(k string) string {
-		var s string
-		_ = json.Unmarshal(m[k], &s) // Absent or not a string: "".
-		return s
-	}
-	if host := strings.TrimSpace(str("host")); host != "" {
-		if err := remote.CheckHost(host); err != nil {
-			return route{}, &InputError{Param: "host", Msg: err.Error()}
-		}
-		delete(m, "host")
-		params, err := json.Marshal(m)
-		return route{host: host, params: params}, err
-	}
-	delete(m, "host")
-	if id := str("task_id"); id != "" && t.Name != "bg_run" {
-		if rec, ok := remote.RecordsIn(a.Store.Dir).Get(id); ok {
-			params, err := json.Marshal(m)
-			return route{host: rec.Host, params: params, rec: rec}, err
-		}
-	}
-	return route{}, nil
 }
 
 // remoteDeployer is what reaches other hosts, configured by the
@@ -154,110 +120,16 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 	return ans, n.Notices, nil
 }
 
-// runRemote runs a routed call on its host and returns its answer typed
-// as the local tool's would be, with host set.
-func (a *App) runRemote(ctx context.Context, t *Tool, r route) (any, []Notice, error) {
-	stop := remoteWaitProgress(ctx, r.params)
-	ans, notices, err := a.callRemote(ctx, r.host, t.Name, r.params)
-	stop()
-	if err != nil && t.Name == "bg_stop" && r.rec.ID != "" && remote.IsKind(err, remote.KindUnreachable) {
-		var action struct{ Action string }
-		_ = json.Unmarshal(r.params, &action) // Validated by Decode.
-		if action.Action == "cleanup" {
-			return a.forgetRemote(r.rec, err)
-		}
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var in map[string]json.RawMessage
-	_ = json.Unmarshal(r.params, &in) // Marshalled by routeOf.
-	has := func(k string) bool { _, ok := in[k]; return ok }
-	var res any
-	switch t.Name {
-	case "bg_run":
-		var v RunResult
-		err = json.Unmarshal(ans, &v)
-		v.Host = r.host
-		if err == nil {
-			rec := remote.Record{ID: v.TaskID, Host: r.host, Label: v.Label, Command: v.Command, Cwd: v.Cwd,
-				StartedAt: a.Now().UTC(), Status: v.Status, ExitCode: v.ExitCode}
-			var p struct {
-				Command, Cwd, Notify string
-			}
-			_ = json.Unmarshal(r.params, &p) // Validated by Decode.
-			rec.Command, rec.Notify = p.Command, p.Notify
-			if rec.Cwd == "" {
-				rec.Cwd = p.Cwd
-			}
-			if err := remote.RecordsIn(a.Store.Dir).Put(rec); err != nil {
-				return nil, nil, fmt.Errorf("%w; the task %s runs on %s", err, v.TaskID, r.host)
-			}
-			a.learn(ctx, rec.ID, v.Status, v.ExitCode)
-			v.Message = strings.Replace(v.Message, "Started ", "Started on "+r.host+" ", 1)
-		}
-		res = v
-	case "bg_status":
-		if !has("task_id") {
-			break
-		}
-		var v TaskDetail
-		err = json.Unmarshal(ans, &v)
-		v.Host = r.host
-		if err == nil {
-			a.learn(ctx, v.TaskID, v.Status, v.ExitCode)
-		}
-		res = v
-	case "bg_output":
-		var v OutputResult
-		err = json.Unmarshal(ans, &v)
-		v.Host = r.host
-		if err == nil {
-			a.learn(ctx, v.TaskID, v.Status, nil)
-		}
-		res = v
-	case "bg_stop":
-		var action struct{ Action string }
-		_ = json.Unmarshal(r.params, &action) // Validated by Decode.
-		if action.Action == "cleanup" {
-			var v CleanupResult
-			err = json.Unmarshal(ans, &v)
-			if err == nil && v.Cleaned > 0 {
-				_ = remote.RecordsIn(a.Store.Dir).Remove(r.rec.ID) // Best effort: a stale record lists as gone.
-			}
-			res = v
-			break
-		}
-		var v StopResult
-		err = json.Unmarshal(ans, &v)
-		v.Host = r.host
-		if err == nil {
-			a.learn(ctx, v.TaskID, v.Status, nil)
-		}
-		res = v
-	case "bg_send":
-		var v SendResult
-		err = json.Unmarshal(ans, &v)
-		v.Host = r.host
-		res = v
-	}
-	if err != nil || res == nil {
-		return nil, nil, fmt.Errorf("the answer of %s on %s: %v: %.200s", t.Name, r.host, err, ans)
-	}
-	a.learnNotices(ctx, notices)
-	return res, notices, nil
-}
-
 // forgetRemote is the cleanup of a task whose host cannot be reached:
 // the record here is dropped, so that the host stops being asked about
 // it, and the answer says that the task may still run there.
-func (a *App) forgetRemote(rec remote.Record, why error) (any, []Notice, error) {
+func (a *App) forgetRemote(rec remote.Record, why error) (CleanupResult, error) {
 	if err := remote.RecordsIn(a.Store.Dir).Remove(rec.ID); err != nil {
-		return nil, nil, fmt.Errorf("%w (cleaning it up, as %v)", err, why)
+		return CleanupResult{}, fmt.Errorf("%w (cleaning it up, as %v)", err, why)
 	}
 	return CleanupResult{Action: "cleanup", Cleaned: 1, Message: fmt.Sprintf("%s%s (%s) here only: %v. "+
 		"It may still run on %s and its files stay there; from here it is no longer listed, asked about or stopped.",
-		ForgotPrefix, rec.ID, rec.Label, why, rec.Host)}, nil, nil
+		ForgotPrefix, rec.ID, rec.Label, why, rec.Host)}, nil
 }
 
 // ForgotPrefix starts the message of a cleanup that only forgot a task
@@ -289,14 +161,9 @@ func (a *App) downError(d remote.Down) error {
 // while a wait happens on another host. stop ends the reports. The
 // call's limit itself goes there (callLimitEnv), so a wait it cuts short
 // answers as one cut here does.
-func remoteWaitProgress(ctx context.Context, params []byte) (stop func()) {
+func remoteWaitProgress(ctx context.Context, wait float64) (stop func()) {
 	l, _ := ctx.Value(callLimitKey{}).(CallLimit)
-	var m map[string]any
-	if l.Progress == nil || json.Unmarshal(params, &m) != nil {
-		return func() {}
-	}
-	wait, _ := m["wait_seconds"].(float64)
-	if wait <= 0 {
+	if l.Progress == nil || wait <= 0 {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -384,25 +251,16 @@ func (a *App) remoteNotices(ctx context.Context, skip string) []Notice {
 			}
 		}
 	}
-	var mu sync.Mutex
 	var out []Notice
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		wg.Go(func() {
-			hctx, cancel := context.WithTimeout(ctx, noticeHostTimeout)
-			defer cancel()
-			_, notices, err := a.callRemote(hctx, h, "bg_status", []byte(`{}`))
-			if err != nil {
-				a.markSilent(ctx, h, err)
-				return
-			}
-			a.learnNotices(ctx, notices)
-			mu.Lock()
-			out = append(out, notices...)
-			mu.Unlock()
-		})
+	for _, notices := range eachHost(ctx, hosts, noticeHostTimeout, func(hctx context.Context, h string) []Notice {
+		hctx, sink := withNoticeSink(hctx)
+		if _, err := (sshTasks{a: a, host: h}).listThere(hctx, StatusInput{}); err != nil {
+			a.markSilent(ctx, h, err)
+		}
+		return sink.all()
+	}) {
+		out = append(out, notices...)
 	}
-	wg.Wait()
 	return out
 }
 
@@ -415,13 +273,15 @@ func (a *App) markSilent(ctx context.Context, host string, err error) {
 	}
 }
 
-// addRemoteTasks adds to a bg_status list the tasks started from here on
-// other hosts, asking each host at most listHostTimeout; a host that does
-// not answer is listed as unreachable with its tasks as last known.
-func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Notice {
+// listEverywhere is bg_status's list: the tasks here, and those started
+// from here on other hosts, each host asked at once within
+// listHostTimeout; a host that does not answer is listed as unreachable
+// with its tasks as last known.
+func (a *App) listEverywhere(ctx context.Context, in StatusInput) (StatusList, error) {
+	l, err := localTasks{a}.List(ctx, in)
 	recs := remote.RecordsIn(a.Store.Dir).List()
-	if len(recs) == 0 {
-		return nil
+	if err != nil || len(recs) == 0 {
+		return l, err
 	}
 	hosts, byHost := groupByHost(recs)
 	type answer struct {
@@ -429,36 +289,21 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 		notices []Notice
 		err     error
 	}
-	answers := make([]answer, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
+	answers := eachHost(ctx, hosts, listHostTimeout, func(hctx context.Context, h string) answer {
 		if d, down := a.downHost(h); down {
-			answers[i].err = a.downError(d)
-			continue
+			return answer{err: a.downError(d)}
 		}
-		wg.Go(func() {
-			hctx, cancel := context.WithTimeout(ctx, listHostTimeout)
-			defer cancel()
-			ans, notices, err := a.callRemote(hctx, h, "bg_status", []byte(`{"all":true}`))
-			if err == nil {
-				err = json.Unmarshal(ans, &answers[i].list)
-			}
-			a.markSilent(ctx, h, err)
-			if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("no answer within %s", listHostTimeout)
-			}
-			answers[i].notices, answers[i].err = notices, err
-		})
-	}
-	wg.Wait()
-	var notices []Notice
+		hctx, sink := withNoticeSink(hctx)
+		list, err := (sshTasks{a: a, host: h}).List(hctx, StatusInput{All: true})
+		a.markSilent(ctx, h, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", listHostTimeout)
+		}
+		return answer{list: list, notices: sink.all(), err: err}
+	})
 	var rows []TaskSummary
 	for i, h := range hosts {
 		st := HostState{Host: h, Reachable: answers[i].err == nil}
-		mine := map[string]remote.Record{}
-		for _, r := range byHost[h] {
-			mine[r.ID] = r
-		}
 		if answers[i].err != nil {
 			st.Error = answers[i].err.Error()
 			for _, r := range byHost[h] {
@@ -470,23 +315,9 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 				rows = append(rows, s)
 			}
 		} else {
-			notices = append(notices, answers[i].notices...)
-			a.learnNotices(ctx, answers[i].notices)
-			for _, s := range answers[i].list.Tasks {
-				if _, ok := mine[s.TaskID]; !ok {
-					continue // Started there by someone else.
-				}
-				s.Host = h
-				delete(mine, s.TaskID)
-				a.learn(ctx, s.TaskID, s.Status, nil)
-				if s.Status == supervisor.StatusRunning {
-					st.Running++
-				}
-				rows = append(rows, s)
-			}
-			for id := range mine {
-				_ = remote.RecordsIn(a.Store.Dir).Remove(id) // Cleaned up there: forget it here.
-			}
+			noteNotices(ctx, answers[i].notices)
+			st.Running = answers[i].list.Summary.Running
+			rows = append(rows, answers[i].list.Tasks...)
 		}
 		l.Hosts = append(l.Hosts, st)
 	}
@@ -505,13 +336,13 @@ func (a *App) addRemoteTasks(ctx context.Context, l *StatusList, all bool) []Not
 		l.Summary.Total++
 		if s.Status == supervisor.StatusRunning || s.Status == "unreachable" {
 			l.Summary.Running++
-		} else if finished--; !all && finished >= listedFinished {
+		} else if finished--; !in.All && finished >= listedFinished {
 			l.Summary.Hidden++
 			continue
 		}
 		l.Tasks = append(l.Tasks, s)
 	}
-	return notices
+	return l, nil
 }
 
 // groupByHost groups records by host; hosts lists each host once, in the
@@ -525,55 +356,4 @@ func groupByHost(recs []remote.Record) (hosts []string, byHost map[string][]remo
 		byHost[r.Host] = append(byHost[r.Host], r)
 	}
 	return hosts, byHost
-}
-
-// cleanRemote is cleanup without a task_id on the other hosts: each task
-// started from here is cleaned there by its id (never what others started
-// there) and forgotten here once gone. Hosts are asked in parallel, one
-// call per task; a host that cannot be reached keeps its tasks and is
-// named in failed.
-func (a *App) cleanRemote(ctx context.Context) (cleaned, running int, failed []string) {
-	recs := remote.RecordsIn(a.Store.Dir)
-	hosts, byHost := groupByHost(recs.List())
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, host := range hosts {
-		tasks := byHost[host]
-		if d, down := a.downHost(host); down {
-			mu.Lock() // The goroutines of hosts before this one append too.
-			failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks), host, a.downError(d)))
-			mu.Unlock()
-			continue
-		}
-		wg.Go(func() {
-			for i, r := range tasks {
-				params, _ := json.Marshal(map[string]string{"task_id": r.ID, "action": "cleanup"}) // Strings marshal.
-				ans, _, err := a.callRemote(ctx, host, "bg_stop", params)
-				var v CleanupResult
-				if err == nil {
-					err = json.Unmarshal(ans, &v)
-				}
-				var unreachable *remote.Error
-				mu.Lock()
-				switch {
-				case errors.As(err, &unreachable):
-					failed = append(failed, fmt.Sprintf("%d task(s) on %s kept: %v", len(tasks)-i, host, err))
-					mu.Unlock()
-					return // The rest of this host's tasks would fail alike.
-				case err != nil && strings.Contains(err.Error(), supervisor.ErrNoTask.Error()):
-					_ = recs.Remove(r.ID) // Best effort: gone there already.
-				case err != nil:
-					failed = append(failed, err.Error())
-				case v.Cleaned > 0:
-					cleaned++
-					_ = recs.Remove(r.ID) // Best effort: a stale record lists as gone.
-				default:
-					running++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return cleaned, running, failed
 }

@@ -12,6 +12,10 @@ import (
 // supervisor, an ended one with a new supervisor. restarts is how many
 // times the task has been restarted, this one included.
 func (a *App) Restart(ctx context.Context, id string) (r RunResult, restarts int, err error) {
+	return a.tasksOf(id).Restart(ctx, id)
+}
+
+func (a *App) restartHere(ctx context.Context, id string) (r RunResult, restarts int, err error) {
 	old, err := a.LoadTask(ctx, id)
 	if err != nil {
 		return RunResult{}, 0, err

@@ -67,8 +67,7 @@ type RunInput struct {
 	WaitPort    int      `param:"wait_port"`
 	WaitURL     string   `param:"wait_url"`
 	WaitSeconds *float64 `param:"wait_seconds"` // nil: the default depends on the condition
-	// Host is where to run it; "" is here. Calls with one never reach
-	// runBgRun: they go to that host (see routeOf).
+	// Host is where to run it; "" is here (see App.tasksAt).
 	Host string `param:"host"`
 }
 
@@ -96,14 +95,11 @@ type RunResult struct {
 }
 
 func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
-	if in.Host != "" {
-		// Calls with a host are routed there before they get here.
-		return RunResult{}, &InputError{Param: "host", Msg: "this call cannot run on another host"}
+	tasks, err := a.tasksAt(in.Host, "host")
+	if err != nil {
+		return RunResult{}, err
 	}
-	if in.Service != "" {
-		return a.runServiceCall(ctx, in)
-	}
-	return a.StartRun(ctx, in, 0)
+	return tasks.Start(ctx, in)
 }
 
 // startRun is bg_run, for a task restarted restarts times so far.

@@ -48,7 +48,12 @@ type SendResult struct {
 	Message string `json:"message"`
 }
 
+// runBgSend is bg_send: typed where the task runs.
 func runBgSend(ctx context.Context, a *App, in SendInput) (SendResult, error) {
+	return a.tasksOf(in.TaskID).Send(ctx, in)
+}
+
+func sendHere(ctx context.Context, a *App, in SendInput) (SendResult, error) {
 	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return SendResult{}, err

@@ -136,9 +136,9 @@ func runBgStatus(ctx context.Context, a *App, in StatusInput) (any, error) {
 		return portStatus(ctx, a, in.Port)
 	}
 	if in.TaskID != "" {
-		return taskDetail(ctx, a, in)
+		return a.tasksOf(in.TaskID).Status(ctx, in)
 	}
-	return listTasks(ctx, a, in)
+	return a.listEverywhere(ctx, in)
 }
 
 // taskDetail is bg_status for one task.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -45,14 +46,20 @@ type CleanupResult struct {
 	Action  string `json:"action"`
 	Cleaned int    `json:"cleaned"`
 	Message string `json:"message"`
+
+	running int      // kept, as they run
+	failed  []string // why each one not removed was not
 }
 
 // runBgStop answers a CleanupResult for action=cleanup, else a StopResult.
 func runBgStop(ctx context.Context, a *App, in StopInput) (any, error) {
-	if in.Action == "cleanup" {
-		return cleanupTasks(ctx, a, in)
+	switch {
+	case in.Action == "cleanup" && in.TaskID == "":
+		return a.cleanupEverywhere(ctx, in)
+	case in.Action == "cleanup":
+		return a.tasksOf(in.TaskID).Cleanup(ctx, in)
 	}
-	return stopTask(ctx, a, in)
+	return a.tasksOf(in.TaskID).Stop(ctx, in)
 }
 
 // stopTask is bg_stop's kill.
@@ -87,8 +94,8 @@ func stopTask(ctx context.Context, a *App, in StopInput) (StopResult, error) {
 	return StopResult{TaskID: t.ID, PID: t.Root.PID, Status: t.Status, Message: msg}, nil
 }
 
-// cleanupTasks is bg_stop's cleanup: of one task with a task_id, else of
-// every finished one, here and those started from here on other hosts.
+// cleanupTasks is bg_stop's cleanup here: of one task with a task_id,
+// else of every finished one (cleanupEverywhere adds the other hosts).
 func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, error) {
 	id := in.TaskID
 	res := CleanupResult{Action: "cleanup"}
@@ -123,18 +130,43 @@ func cleanupTasks(ctx context.Context, a *App, in StopInput) (CleanupResult, err
 		}
 		res.Cleaned++
 	}
-	if id == "" {
-		cleaned, kept, unreached := a.cleanRemote(ctx)
-		res.Cleaned += cleaned
-		running += kept
-		failed = append(failed, unreached...)
+	res.running, res.failed = running, failed
+	if len(failed) > 0 && res.Cleaned == 0 && id != "" {
+		return res, errors.New(failed[0])
 	}
-	res.Message = fmt.Sprintf("Removed %d finished task(s); %d running task(s) kept.", res.Cleaned, running)
-	if len(failed) > 0 {
-		if res.Cleaned == 0 && id != "" {
-			return res, errors.New(failed[0])
+	res.Message = res.describe()
+	return res, nil
+}
+
+// describe words a cleanup's counts.
+func (r CleanupResult) describe() string {
+	msg := fmt.Sprintf("Removed %d finished task(s); %d running task(s) kept.", r.Cleaned, r.running)
+	if len(r.failed) > 0 {
+		msg += fmt.Sprintf(" Could not remove %d: %s.", len(r.failed), strings.Join(r.failed, "; "))
+	}
+	return msg
+}
+
+// cleanupEverywhere is bg_stop's cleanup without a task_id: every
+// finished task here, and on each other host those started from here
+// (never what others started there), the hosts asked at once.
+func (a *App) cleanupEverywhere(ctx context.Context, in StopInput) (CleanupResult, error) {
+	res, err := localTasks{a}.Cleanup(ctx, in)
+	if err != nil {
+		return res, err
+	}
+	hosts, byHost := groupByHost(remote.RecordsIn(a.Store.Dir).List())
+	for _, r := range eachHost(ctx, hosts, cleanupHostTimeout, func(ctx context.Context, host string) CleanupResult {
+		if d, down := a.downHost(host); down {
+			return CleanupResult{failed: []string{fmt.Sprintf("%d task(s) on %s kept: %v", len(byHost[host]), host, a.downError(d))}}
 		}
-		res.Message += fmt.Sprintf(" Could not remove %d: %s.", len(failed), strings.Join(failed, "; "))
+		r, _ := sshTasks{a: a, host: host}.Cleanup(ctx, in) // Its failures are in r.failed.
+		return r
+	}) {
+		res.Cleaned += r.Cleaned
+		res.running += r.running
+		res.failed = append(res.failed, r.failed...)
 	}
+	res.Message = res.describe()
 	return res, nil
 }
