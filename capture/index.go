@@ -25,6 +25,10 @@ import (
 
 func indexPath(dir, stream string) string { return filepath.Join(dir, "."+stream+".segments") }
 
+// ErrMalformedIndex is wrapped by ReadIndex's error when a line of the
+// index does not parse.
+var ErrMalformedIndex = errors.New("malformed segment index")
+
 // ReadIndex returns the recorded segments of stream; none when there is no index.
 func ReadIndex(dir, stream string) ([]Segment, error) {
 	b, err := os.ReadFile(indexPath(dir, stream))
@@ -39,7 +43,7 @@ func ReadIndex(dir, stream string) ([]Segment, error) {
 	for sc.Scan() {
 		seg, ok := parseSegment(sc.Text())
 		if !ok {
-			return nil, fmt.Errorf("segment index of %s: malformed line %q", stream, sc.Text())
+			return nil, fmt.Errorf("segment index of %s: %w: line %q", stream, ErrMalformedIndex, sc.Text())
 		}
 		out = append(out, seg)
 	}

@@ -66,6 +66,9 @@ type ReadResult struct {
 	// CursorErr is set when a since-read could not save the cursor: the
 	// next read returns these lines again.
 	CursorErr error
+	// Warning says what was wrong with the stream's files without
+	// stopping the read (a malformed segment index).
+	Warning string
 	// QuietPartial is set when the stream ends with a line without
 	// newline that this read did not hold back: the writer is done, or has
 	// been quiet after it for PartialQuiet, which is how a prompt looks.
@@ -115,7 +118,7 @@ const farBehind = 8 << 20
 
 func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	end := s.end()
-	res := ReadResult{TotalLines: end.Line}
+	res := ReadResult{TotalLines: end.Line, Warning: s.note}
 	// hold keeps a last line without newline out of the read: the writer
 	// may be in the middle of it (see ReadOptions.WriterDone).
 	hold := false

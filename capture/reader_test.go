@@ -271,3 +271,33 @@ func TestPromptWithFileTimeInTheFuture(t *testing.T) {
 		t.Fatal("a file just written does not count as written within a minute")
 	}
 }
+
+// TestMalformedIndexLineCostsOnlyTheIndex: a damaged line in the segment
+// index (by hand, by a disk) does not make the log unreadable: it is read
+// from the files on disk, every line there, with a warning.
+func TestMalformedIndexLineCostsOnlyTheIndex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 500, Backups: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, w, numbered(0, 40))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := os.ReadFile(indexPath(dir, "stdout"))
+	if err != nil || len(idx) == 0 {
+		t.Fatalf("no index to damage: %v", err)
+	}
+	if err := os.WriteFile(indexPath(dir, "stdout"), append([]byte("garbage line\n"), idx...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(dir, "stdout", ReadOptions{Clean: Options{Raw: true, MaxLines: 1000}})
+	if err != nil {
+		t.Fatalf("a malformed index line makes the log unreadable: %v", err)
+	}
+	if !slices.Equal(res.Lines, numbered(0, 40)) || !strings.Contains(res.Warning, "malformed") {
+		t.Fatalf("lines %d, warning %q", len(res.Lines), res.Warning)
+	}
+}

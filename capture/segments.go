@@ -38,6 +38,7 @@ type part struct {
 type Stream struct {
 	dir, name string
 	parts     []part
+	note      string // what was wrong with the stream's files but did not stop the read
 }
 
 // ErrNotRegular reports a log file that is a symlink, a FIFO, a device or
@@ -78,10 +79,17 @@ func OpenStream(dir, stream string) (*Stream, error) {
 // the index does not describe.
 func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err error) {
 	index, err := ReadIndex(dir, stream)
+	var note string
+	if errors.Is(err, ErrMalformedIndex) {
+		// One damaged line must not cost the whole log: read the files
+		// on disk as they are, as a folder without an index is read.
+		note = fmt.Sprintf("%v; the log is read from the files on disk, its line numbers counting only what is there", err)
+		index, err = nil, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	s = &Stream{dir: dir, name: stream}
+	s = &Stream{dir: dir, name: stream, note: note}
 	cur, err := openLog(filepath.Join(dir, stream))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("open %s: %w", stream, err)
@@ -109,6 +117,9 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 		open[name] = f
 	}
 	again, err := ReadIndex(dir, stream)
+	if note != "" && errors.Is(err, ErrMalformedIndex) {
+		again, err = nil, nil
+	}
 	if err != nil {
 		closeIf(cur)
 		return nil, false, err

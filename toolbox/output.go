@@ -146,9 +146,14 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		}
 		text := strings.Join(r.Lines, "\n")
 		meta := &StreamMeta{TotalLines: r.TotalLines, Cursor: r.Cursor, Remaining: r.Remaining}
-		if r.CursorErr != nil {
-			meta.Warning = fmt.Sprintf("cursor not saved, the next read repeats these lines: %v", r.CursorErr)
+		var warnings []string
+		if r.Warning != "" {
+			warnings = append(warnings, r.Warning)
 		}
+		if r.CursorErr != nil {
+			warnings = append(warnings, fmt.Sprintf("cursor not saved, the next read repeats these lines: %v", r.CursorErr))
+		}
+		meta.Warning = strings.Join(warnings, "; ")
 		*s.text, *s.meta = &text, meta
 	}
 	if !t.Interactive || t.Status != supervisor.StatusRunning {
