@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -102,6 +103,8 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	capErr := &captureErrors{dir: t.Dir}
+	capErr.prepare()
+	defer capErr.close()
 	var timeout <-chan time.Time
 	if dl := t.Deadline(); !dl.IsZero() {
 		timer := time.NewTimer(time.Until(dl))
@@ -433,15 +436,54 @@ func pump(master *os.File, w io.Writer, dropped func(n int, err error)) error {
 
 // captureErrors counts what the pumps could not write and records it in
 // the task folder's capture_error file, where bg_status and bg_output
-// report it. Recording is tried at the first failure and again at the end:
-// on a full disk the file itself may have to wait for space.
+// report it: at the first failure, then as the count grows (at most once
+// per captureErrorEvery), and at the end. A disk that is full when output
+// is dropped has no room for a new file either: the file is made at the
+// start, blank (readers take a blank file as no error) and big enough,
+// and later written in place, which needs no new block.
 type captureErrors struct {
 	dir string
 	mu  sync.Mutex
 	// Guarded by mu:
+	f       *os.File // the prepared file, written in place; nil when it could not be made
 	first   map[string]error
 	dropped map[string]int64
-	written bool // the file holds the newest counts
+	written bool      // the file holds the newest counts
+	at      time.Time // when it was last written
+}
+
+// captureErrorSize is the prepared file's size: a message longer than
+// that is cut.
+const captureErrorSize = 1024
+
+// captureErrorEvery bounds how often a growing count is written.
+const captureErrorEvery = time.Second
+
+// prepare makes the blank capture_error file, best effort: without it the
+// message is written the usual way, which a full disk may refuse.
+func (c *captureErrors) prepare() {
+	f, err := os.OpenFile(filepath.Join(c.dir, fileCaptureError), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+		_ = f.Close() // An earlier run's message (Store.Restart): kept, and replaced the usual way.
+		return
+	}
+	if _, err := f.Write(bytes.Repeat([]byte{'\n'}, captureErrorSize)); err != nil {
+		_ = f.Close() // Best effort: written the usual way then.
+		return
+	}
+	c.f = f
+}
+
+func (c *captureErrors) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f != nil {
+		_ = c.f.Close() // Written in place already; nothing is buffered.
+		c.f = nil
+	}
 }
 
 func (c *captureErrors) report(stream string) func(int, error) {
@@ -456,8 +498,10 @@ func (c *captureErrors) report(stream string) func(int, error) {
 		}
 		c.dropped[stream] += int64(n)
 		c.written = false
-		if len(c.first) == 1 && c.dropped[stream] == int64(n) {
-			c.writeLocked() // The first failure: say so while the task runs.
+		// The first failure, then the count as it grows: say so while
+		// the task runs.
+		if time.Since(c.at) >= captureErrorEvery {
+			c.writeLocked()
 		}
 	}
 }
@@ -478,7 +522,17 @@ func (c *captureErrors) writeLocked() {
 			parts = append(parts, fmt.Sprintf("%s: %v; %d bytes dropped", s, err, c.dropped[s]))
 		}
 	}
-	c.written = writeFiles(c.dir, fileCaptureError, strings.Join(parts, "; ")) == nil
+	msg := strings.Join(parts, "; ")
+	c.at = time.Now()
+	if c.f != nil {
+		b := bytes.Repeat([]byte{'\n'}, captureErrorSize)
+		copy(b[:captureErrorSize-1], msg)
+		if _, err := c.f.WriteAt(b, 0); err == nil {
+			c.written = true
+			return
+		}
+	}
+	c.written = writeFiles(c.dir, fileCaptureError, msg) == nil
 }
 
 // record records the outcome and the capture error, waiting for space when the disk is full:

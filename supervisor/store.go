@@ -51,7 +51,9 @@ const (
 	fileLogMaxBytes   = "log_max_bytes"
 	fileLogBackups    = "log_backups"
 	// fileCaptureError says what output could not be written (a full
-	// disk) and how many bytes were dropped; absent when nothing was.
+	// disk) and how many bytes were dropped; absent or blank when nothing
+	// was (the supervisor makes it blank at the start, to write it in place
+	// on a full disk).
 	fileCaptureError = "capture_error"
 	fileInteractive  = "interactive"    // "true": stdin is a terminal fed through fileInput
 	fileRestarts     = "restarts"       // how often the command was run again, under the same id

@@ -477,3 +477,31 @@ func TestTwentyReadersOfOneWriter(t *testing.T) {
 }
 
 var gapRe = regexp.MustCompile(`^\[\.\.\. (\d+) (?:lines rotated away unread|earlier lines omitted) \.\.\.\]$`)
+
+// TestCaptureErrorWhileTheDiskIsFull: capture_error is set while output
+// is being dropped, not when the task ends, and its count grows as it
+// goes. Before, the file that says so could not be written on the full
+// disk until the task ended.
+func TestCaptureErrorWhileTheDiskIsFull(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40")
+	mountTmpfs(t, a)
+	r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0})
+	dropped := func() int64 {
+		d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		if d.Status != supervisor.StatusRunning {
+			t.Fatalf("the task ended: %+v", d)
+		}
+		i := strings.Index(d.CaptureError, " bytes dropped")
+		if i < 0 {
+			return -1
+		}
+		var n int64
+		fmt.Sscan(d.CaptureError[strings.LastIndex(d.CaptureError[:i], " ")+1:i], &n)
+		return n
+	}
+	var first int64
+	waitFor(t, "capture_error while it runs", func() bool { first = dropped(); return first > 0 })
+	waitFor(t, "the count to grow", func() bool { return dropped() > first })
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+}
