@@ -12,6 +12,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +43,10 @@ import (
 // AGENTS.md guidance in plain sentences, so MCP clients get it without an
 // install step.
 func New(a *toolbox.App) (*mcp.Server, error) {
+	return newServer(a, &sessions{})
+}
+
+func newServer(a *toolbox.App, ss *sessions) (*mcp.Server, error) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "amp-bg-tasks", Title: "Background tasks", Version: toolbox.Version()},
 		&mcp.ServerOptions{
 			Instructions: agents.Instructions(),
@@ -53,9 +59,41 @@ func New(a *toolbox.App) (*mcp.Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.AddTool(mt, handler(a, t))
+		s.AddTool(mt, handler(a, t, ss))
 	}
 	return s, nil
+}
+
+// sessions gives each client session a reader of its own: a random id,
+// made at its first tool call. Over stdio every session is its own
+// `bgtask mcp` process, and two windows of one client send the same
+// clientInfo name: the name alone would make them one reader, each
+// taking the other's lines and notices.
+type sessions struct {
+	m sync.Map // *mcp.ServerSession -> sessionID
+}
+
+type sessionID struct{ client, id string }
+
+// of returns ss's session, made on first use.
+func (s *sessions) of(ss *mcp.ServerSession, client string) sessionID {
+	if v, ok := s.m.Load(ss); ok {
+		return v.(sessionID)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux and macOS.
+	v, _ := s.m.LoadOrStore(ss, sessionID{client: client, id: hex.EncodeToString(b[:])})
+	return v.(sessionID)
+}
+
+// forget drops what the sessions kept besides their cursors, once the
+// server is done with them.
+func (s *sessions) forget(ctx context.Context, a *toolbox.App) {
+	s.m.Range(func(_, v any) bool {
+		id := v.(sessionID)
+		a.ForgetSession(toolbox.WithSession(ctx, id.client, id.id))
+		return true
+	})
 }
 
 // mcpTool describes t for MCP: its toolbox schema, converted to the SDK's
@@ -186,7 +224,7 @@ func portable(s *jsonschema.Schema, nullable bool) {
 // Every failure is a tool error (isError with the message), which the
 // model reads and can correct; a protocol error would only reach the
 // client's log.
-func handler(a *toolbox.App, t *toolbox.Tool) mcp.ToolHandler {
+func handler(a *toolbox.App, t *toolbox.Tool, ss *sessions) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		defer func() {
 			// One bad call must not take every tool away from the agent
@@ -196,9 +234,12 @@ func handler(a *toolbox.App, t *toolbox.Tool) mcp.ToolHandler {
 				res, err = toolError(fmt.Errorf("%s: internal error: %v", t.Name, p)), nil
 			}
 		}()
+		client := "mcp-client"
 		if ip := req.Session.InitializeParams(); ip != nil && ip.ClientInfo != nil && ip.ClientInfo.Name != "" {
-			ctx = toolbox.WithReader(ctx, "mcp-"+ip.ClientInfo.Name)
+			client = "mcp-" + ip.ClientInfo.Name
 		}
+		id := ss.of(req.Session, client)
+		ctx = toolbox.WithSession(ctx, id.client, id.id)
 		ctx = toolbox.WithCallLimit(ctx, callLimit(ctx, a, req))
 		out, err := a.Execute(ctx, t, req.Params.Arguments)
 		if err != nil {
@@ -267,10 +308,12 @@ func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) e
 // os.Stdout, so that the server can be run in-process too. Closing out is
 // left to the caller.
 func serve(ctx context.Context, a *toolbox.App, in io.Reader, out io.Writer) error {
-	s, err := New(a)
+	ss := &sessions{}
+	s, err := newServer(a, ss)
 	if err != nil {
 		return err
 	}
+	defer ss.forget(context.WithoutCancel(ctx), a)
 	w := &syncWriter{w: out}
 	g := &lineGuard{r: bufio.NewReader(in), w: w, log: logger(a.Stderr)}
 	if err := s.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(g), Writer: w}); err != nil && !errors.Is(err, io.EOF) {

@@ -241,10 +241,11 @@ func TestMCPRunOutputStop(t *testing.T) {
 		}
 	}
 
-	// Without AMP_THREAD_ID the client's own name keeps its cursors apart
-	// from Amp's default ones.
-	if _, err := os.Stat(filepath.Join(a.Store.Dir, id, ".cursor_stdout.mcp-bgtask-test")); err != nil {
-		t.Errorf("no per-client cursor: %v", err)
+	// Without AMP_THREAD_ID the session's own reader (the client's name
+	// and the session's id) keeps its cursors apart from Amp's default
+	// ones and from the client's other sessions.
+	if m, _ := filepath.Glob(filepath.Join(a.Store.Dir, id, ".cursor_stdout.mcp-bgtask-test-*")); len(m) != 1 {
+		t.Errorf("per-session cursors: %q, want one", m)
 	}
 	if _, err := os.Stat(filepath.Join(a.Store.Dir, id, ".cursor_stdout")); err == nil {
 		t.Error("the MCP client moved the default cursor")

@@ -193,6 +193,46 @@ func (a *App) noticePath(ctx context.Context) string {
 	return filepath.Join(a.Store.Dir, ".notices", reader)
 }
 
+// familyNoticePath is the memory shared by the sessions of one client
+// (see WithSession), "" when the caller is not such a session.
+func (a *App) familyNoticePath(ctx context.Context) string {
+	s, ok := ctx.Value(sessionKey{}).(session)
+	if !ok || a.reader(ctx) != s.reader() {
+		return "" // A thread id in the environment names the reader.
+	}
+	return filepath.Join(a.Store.Dir, ".notices", "client-"+taskid.FileName(s.client))
+}
+
+// sessionKey carries, in a context, the session of a protocol server's
+// client that is calling (see WithSession).
+type sessionKey struct{}
+
+type session struct{ client, id string }
+
+func (s session) reader() string { return s.client + "-" + s.id }
+
+// WithSession returns ctx saying that session id of client is calling.
+// Every session is its own reader, with its own cursors and notices: two
+// sessions of one client (two windows of one agent, each running its own
+// `bgtask mcp`) never take each other's lines. A new session's first
+// since-read of a task returns that task's newest lines (at most
+// max_lines), then only what is new; its notices start where the
+// client's previous sessions left off, so that a task that ended while
+// no session was connected is told once, to the next session.
+func WithSession(ctx context.Context, client, id string) context.Context {
+	s := session{client: client, id: id}
+	return context.WithValue(WithReader(ctx, s.reader()), sessionKey{}, s)
+}
+
+// ForgetSession removes what a session that has ended kept in the state
+// folder besides its cursors (its notice memory): the client's memory
+// carries on.
+func (a *App) ForgetSession(ctx context.Context) {
+	if a.familyNoticePath(ctx) != "" {
+		_ = os.Remove(a.noticePath(ctx)) // Best effort: a leftover costs a small file.
+	}
+}
+
 // readerKey carries, in a context, who is calling when the environment
 // does not say: an MCP server serves one client per session, and that
 // client's cursors and notices are its own.
@@ -228,6 +268,17 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 	st, err := loadNoticeState(a.noticePath(ctx))
 	if err != nil {
 		return nil, told, err
+	}
+	var family *noticeState
+	if path := a.familyNoticePath(ctx); path != "" {
+		if family, err = loadNoticeState(path); err != nil {
+			return nil, told, err
+		}
+		if st.since.IsZero() && !family.since.IsZero() {
+			// A new session of a client seen before: it is told what
+			// ended since, and not yet told to any session of it.
+			st.since, st.seen = family.since, slices.Clone(family.seen)
+		}
 	}
 	now := a.Now()
 	first := st.since.IsZero()
@@ -267,7 +318,24 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 			return nil // Nothing new to remember.
 		}
 		st.seen = append(keep, seen...)
-		return st.save()
+		if err := st.save(); err != nil || family == nil {
+			return err
+		}
+		// The client's memory: what any of its sessions was told. Read
+		// again just before, so that parallel sessions add up.
+		if again, err := loadNoticeState(family.path); err == nil {
+			family = again
+		}
+		if family.since.IsZero() {
+			family.since = st.since
+		}
+		for _, id := range st.seen {
+			if !slices.Contains(family.seen, id) {
+				family.seen = append(family.seen, id)
+			}
+		}
+		family.seen = slices.DeleteFunc(family.seen, func(id string) bool { return !slices.Contains(st.seen, id) && !a.taskExists(id) })
+		return family.save()
 	}
 	return out, told, nil
 }
