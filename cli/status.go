@@ -61,8 +61,15 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	if d.FinishedAt != "" {
 		row("finished", localTime(a, d.FinishedAt))
 	}
-	if d.Restarts > 0 {
-		row("restarts", strconv.Itoa(d.Restarts))
+	if d.Restarts > 0 || d.Restart != "" {
+		r := strconv.Itoa(d.Restarts)
+		if d.LastExitCode != nil {
+			r += fmt.Sprintf(" (the last after exit %d)", *d.LastExitCode)
+		}
+		if d.Restart != "" {
+			r += "; restart: " + d.Restart
+		}
+		row("restarts", r)
 	}
 	row("auto-kill", d.AutoKill)
 	row("supervisor", d.Supervisor)
