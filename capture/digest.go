@@ -284,7 +284,7 @@ func (d *digest) lines() (out []string, omitted int) {
 		kinds[i], summary[i] = c.kind, c.summary
 	}
 	if n <= d.max {
-		return text, 0
+		return dedupeUnits(text, kinds), 0
 	}
 	// Anchor blocks: a problem or summary line with what leads into it and
 	// what continues it.
@@ -539,6 +539,75 @@ func ciFrame(text []string, end int) []int {
 			}
 		}
 		break
+	}
+	return out
+}
+
+// dedupeUnits is the digest of a log that fits its budget whole: every
+// line, except that a problem repeated identically or nearly (numbers
+// masked) is shown once, its first line marked with how many times it
+// came ("[× 3]"). A problem's unit runs from its line to the next
+// problem's, at most digestAfter lines: a dev server's error block
+// printed on every request is one unit.
+func dedupeUnits(text []string, kinds []lineKind) []string {
+	masked := make([]string, len(text))
+	for i, l := range text {
+		masked[i] = string(maskVolatile(nil, []byte(l), false))
+	}
+	type unit struct{ from, to int }
+	var units []unit
+	for i := 0; i < len(text); i++ {
+		if kinds[i] < kindError {
+			continue
+		}
+		to := i + 1
+		// A header of two problem lines (" ⨯ ./app/page.js:1:1", "Module
+		// not found: …") is one unit.
+		if to < len(text) && kinds[to] >= kindError && isLocationLine([]byte(text[i])) {
+			to++
+		}
+		for to < len(text) && to-i <= digestAfter && kinds[to] < kindError {
+			to++
+		}
+		units = append(units, unit{i, to})
+		i = to - 1
+	}
+	// A repeat is a unit whose lines begin as those of the first unit with
+	// its first line, or that is all of their beginning: what follows a
+	// repeat (the next message, unmarked) stays.
+	first := map[string]unit{}
+	count := map[int]int{}
+	drop := make([]bool, len(text))
+	for _, u := range units {
+		f, ok := first[masked[u.from]]
+		if !ok {
+			first[masked[u.from]] = u
+			continue
+		}
+		n := 0
+		for n < u.to-u.from && n < f.to-f.from && masked[u.from+n] == masked[f.from+n] {
+			n++
+		}
+		if n < min(u.to-u.from, f.to-f.from) {
+			continue // Not the same problem, only the same first line.
+		}
+		count[f.from]++
+		for i := u.from; i < u.from+n; i++ {
+			drop[i] = true
+		}
+	}
+	if len(count) == 0 {
+		return text
+	}
+	out := make([]string, 0, len(text))
+	for i, l := range text {
+		switch {
+		case drop[i]:
+		case count[i] > 0:
+			out = append(out, fmt.Sprintf("%s [× %d]", l, count[i]+1))
+		default:
+			out = append(out, l)
+		}
 	}
 	return out
 }

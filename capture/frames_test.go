@@ -285,3 +285,24 @@ func TestRealReadsFilterBringsLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestRealReadsSayEachProblemOnce: Next prints its error block on every
+// request; a digest (even of a log that fits whole) shows it once, marked
+// with how many times it came.
+func TestRealReadsSayEachProblemOnce(t *testing.T) {
+	r := realReads[5]
+	if r.name != "next-dev-error" {
+		t.Fatalf("fixture %s", r.name)
+	}
+	for _, v := range readViews[2:] {
+		got := strings.Join(r.read(t, v.opt), "\n")
+		for _, once := range []string{"Cannot read properties of undefined", "Module not found", "> 3 |   return users[id].name.toUpperCase()"} {
+			if n := strings.Count(got, once); n != 1 {
+				t.Errorf("%s: %q said %d times:\n%s", v.name, once, n, got)
+			}
+		}
+		if !strings.Contains(got, "[× 2]") || !strings.Contains(got, "[× 3]") {
+			t.Errorf("%s: repeats not counted:\n%s", v.name, got)
+		}
+	}
+}
