@@ -140,6 +140,18 @@ func TestRemoteCLI(t *testing.T) {
 	if code != toolbox.ExitOK {
 		t.Fatalf("run --host: %d", code)
 	}
+	// restart reaches a task on another host (and so does top's r, which
+	// runs it): the same id, its command run again there.
+	pidBefore := strings.TrimSpace(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+long+"/pid"))
+	if out, errOut, code = runCLI(t, a, "restart", "long"); code != toolbox.ExitOK || strings.TrimSpace(out) != long || !strings.Contains(errOut, "restart 1") {
+		t.Errorf("restart of a remote task: exit %d, %q %q", code, out, errOut)
+	}
+	if pidAfter := strings.TrimSpace(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+long+"/pid")); pidAfter == pidBefore || pidAfter == "" {
+		t.Errorf("the remote task's pid %s -> %s: not restarted there", pidBefore, pidAfter)
+	}
+	if out, _, _ = runCLI(t, a, "status", long); !strings.Contains(out, "running") || !strings.Contains(out, "restarts:   1") {
+		t.Errorf("status after the remote restart: %s", out)
+	}
 	if out, errOut, code = runCLI(t, a, "stop", "--all"); code != toolbox.ExitOK || !strings.Contains(errOut, "long") || !strings.Contains(errOut, "here") {
 		t.Errorf("stop --all: %d %q %q", code, out, errOut)
 	}

@@ -507,3 +507,28 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 			Fix: fmt.Sprintf("%s in ~/%s there answered with exit status %d and no JSON", d.Binary, dep.Dir, code), Err: errors.New("no answer")}
 	}
 }
+
+// Command runs the deployed build's command line on host, `<binary>
+// args...` (each argument of safe characters only: a subcommand, a task
+// id), for what no tool does (bgtask restart). It returns what the
+// command printed and its exit status.
+func (d *Deployer) Command(ctx context.Context, host string, args ...string) (stdout, stderr string, code int, err error) {
+	for _, arg := range args {
+		if arg == "" || taskid.FileName(arg) != arg {
+			return "", "", -1, fmt.Errorf("%s on %s: argument %q is not a plain word", d.Binary, host, arg)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		dep, err := d.Ensure(ctx, host)
+		if err != nil {
+			return "", "", -1, err
+		}
+		cmd := dep.Dir + "/" + taskid.FileName(d.Binary) + " " + strings.Join(args, " ")
+		stdout, stderr, code, err = d.run(ctx, host, cmd, nil)
+		if err == nil && (code == 127 || code == 126) && attempt == 0 {
+			d.Forget(host) // Gone or damaged there: deploy again (see Tool).
+			continue
+		}
+		return stdout, stderr, code, err
+	}
+}

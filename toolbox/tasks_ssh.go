@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -212,7 +213,32 @@ func (s sshTasks) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	return callThere[SendResult](ctx, s.a, s.host, SendTool(), in, 0)
 }
 
-// Restart of a task on another host is not there yet.
+// Restart restarts the task there with the deployed build's own
+// `restart` (no tool restarts a task), then asks its status: the same
+// task id, the same logs there, the restart counted there.
 func (s sshTasks) Restart(ctx context.Context, id string) (RunResult, int, error) {
-	return RunResult{}, 0, fmt.Errorf("%s runs on %s: restarting a task on another host is not supported yet (stop it, then run its command again with host=%s)", id, s.host, s.host)
+	if err := taskid.ValidID(id); err != nil {
+		return RunResult{}, 0, &InputError{Param: "task_id", Msg: err.Error()}
+	}
+	d, err := s.a.remoteDeployer()
+	if err != nil {
+		return RunResult{}, 0, err
+	}
+	_, errOut, code, err := d.Command(ctx, s.host, "restart", id)
+	if err != nil {
+		return RunResult{}, 0, err
+	}
+	if code != 0 {
+		msg := strings.TrimSpace(errOut)
+		if msg == "" {
+			msg = fmt.Sprintf("exit status %d", code)
+		}
+		return RunResult{}, 0, fmt.Errorf("restart %s on %s: %s", id, s.host, msg)
+	}
+	t, err := s.Status(ctx, StatusInput{TaskID: id})
+	if err != nil {
+		return RunResult{}, 0, fmt.Errorf("restarted %s on %s, but its status: %w", id, s.host, err)
+	}
+	return RunResult{TaskID: t.TaskID, Host: s.host, PID: t.PID, Label: t.Label, Command: t.Command, Cwd: t.Cwd,
+		Status: t.Status, TimeoutMinutes: t.TimeoutMinutes}, t.Restarts, nil
 }
