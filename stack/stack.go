@@ -123,8 +123,8 @@ type Dependency struct {
 
 // Probe is a readiness probe: an HTTP GET or a command, tried every
 // Period after InitialDelay, each try bounded by Timeout; the service is
-// ready at the first success, and reported not ready after
-// FailureThreshold failures in a row.
+// ready at the first success. FailureThreshold is read but not used by a
+// start (see docs/stacks.md).
 type Probe struct {
 	HTTP             *HTTPGet
 	Exec             string

@@ -314,16 +314,17 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	return t, false, err
 }
 
-// probeReady runs v's readiness probe on t until it succeeds, fails
-// FailureThreshold times in a row, the task ends for good, or deadline
-// passes. It returns why it is not ready ("" when it is) and t as last
-// seen.
+// probeReady runs v's readiness probe on t until it succeeds, the task
+// ends for good, or deadline passes. It returns why it is not ready (""
+// when it is) and t as last seen. failure_threshold does not end the
+// wait: a start waits for the first success, as dependents do in
+// process-compose (the parser notes the key as not used).
 func (a *App) probeReady(ctx context.Context, t *supervisor.Task, v *stack.Service, deadline time.Time) (bool, string, *supervisor.Task) {
 	p := v.Probe
 	if !sleepUntil(ctx, time.Now().Add(p.InitialDelay), deadline) {
 		return false, fmt.Sprintf("not ready within the wait (initial_delay_seconds %g)", p.InitialDelay.Seconds()), t
 	}
-	fails, last := 0, ""
+	tries := 0
 	for {
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
@@ -331,22 +332,22 @@ func (a *App) probeReady(ctx context.Context, t *supervisor.Task, v *stack.Servi
 		if t.Status != supervisor.StatusRunning {
 			return false, fmt.Sprintf("ended before it was ready (%s)", endedWords(t)), t
 		}
-		why := a.probeOnce(ctx, v)
+		why := a.probeOnce(ctx, t, v)
 		if why == "" {
 			return true, "", t
 		}
-		fails, last = fails+1, why
-		if fails >= p.FailureThreshold {
-			return false, fmt.Sprintf("not ready: %d probes failed in a row (failure_threshold), the last: %s", fails, last), t
-		}
+		tries++
 		if !sleepUntil(ctx, time.Now().Add(p.Period), deadline) {
-			return false, fmt.Sprintf("not ready within the wait; the last probe: %s", last), t
+			return false, fmt.Sprintf("not ready within the wait: %d probes failed, the last: %s", tries, why), t
 		}
 	}
 }
 
-// probeOnce tries v's probe once: "" on success, else what failed.
-func (a *App) probeOnce(ctx context.Context, v *stack.Service) string {
+// probeOnce tries v's probe once on its task t: "" on success, else
+// what failed. An http_get probe of this machine counts only when a
+// process of t listens on the port, as wait_url: another program's
+// server there (a service left running elsewhere) is not this one ready.
+func (a *App) probeOnce(ctx context.Context, t *supervisor.Task, v *stack.Service) string {
 	p := v.Probe
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
@@ -356,6 +357,8 @@ func (a *App) probeOnce(ctx context.Context, v *stack.Service) string {
 		switch {
 		case !accepting:
 			return url + ": no connection"
+		case localPort(url) != 0 && !a.listensOn(ctx, t, localPort(url)):
+			return fmt.Sprintf("%s answers, but no process of %s listens on port %d (another program's?)", url, v.Name, localPort(url))
 		case p.HTTP.Scheme == "https" && code == 0:
 			return "" // Accepting; the lean build speaks no TLS (see probeURL).
 		case code >= 200 && code < 400:

@@ -10,9 +10,10 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
 	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver"
+	"github.com/amp-bg-tasks/amp-bg-tasks/stack/compose"
 	"github.com/amp-bg-tasks/amp-bg-tasks/top"
 )
 
 func main() {
-	os.Exit(int(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command(), top.Command())...)))
+	os.Exit(int(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr, append(installer.Commands(), mcpserver.Command(), top.Command(), cli.StackCommand(compose.Parse))...)))
 }

@@ -306,7 +306,10 @@ func (p *composeParser) probe(n *yaml.Node, key string) (*stack.Probe, error) {
 		case "timeout_seconds":
 			return p.seconds(v, sub, &pr.Timeout)
 		case "failure_threshold":
-			return p.count(v, sub, 1, &pr.FailureThreshold)
+			if err := p.count(v, sub, 1, &pr.FailureThreshold); err != nil {
+				return err
+			}
+			p.ignore(k, sub, "a start waits for the first success, until the task ends or the wait runs out")
 		case "success_threshold":
 			p.ignore(k, sub, "the first success makes the service ready")
 		default:
