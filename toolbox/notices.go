@@ -356,6 +356,9 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 	case supervisor.StatusReaped:
 		what = "was reaped (orphaned or too old)"
 	}
+	if t.Status == supervisor.StatusFailed && t.Restart.Policy != supervisor.RestartNo && t.Restarts > 0 {
+		what += fmt.Sprintf(": gave up after %d restarts", t.Restarts) // Told once, as every end.
+	}
 	n.Message = fmt.Sprintf("%s %s %s ago; read it with bg_output task_id=%s", t.Label, what, FormatDuration(now.Sub(t.FinishedAt)), t.ID)
 	if t.Status != supervisor.StatusCompleted {
 		n.Message += ` view="digest"`

@@ -126,3 +126,20 @@ func TestNoticesSkipWhatTheCallerEnded(t *testing.T) {
 		}
 	}
 }
+
+// A command its restart policy gave up on is told once, with how many
+// restarts it had: not once per crash.
+func TestNoticeOfGivingUp(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := execute(t, a, RunTool(), `{"command":"echo crashing; exit 4","label":"flaky","restart":"always","max_restarts":2,"backoff_seconds":0.1}`)
+	id := r["task_id"].(string)
+	waitEnd(t, a, id)
+	got := noticesOf(execute(t, a, StatusTool(), `{}`))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "flaky failed (exit 4): gave up after 2 restarts ") {
+		t.Fatalf("notices %q, want one that gave up after 2 restarts", got)
+	}
+	if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
+		t.Fatalf("told twice: %q", again)
+	}
+}
