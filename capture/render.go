@@ -68,10 +68,12 @@ func (r *Renderer) Flush() error {
 	return r.err
 }
 
-// Close writes the rest and resets the colours.
+// Close writes the rest and resets the colours. Blank lines at the very
+// end are left out: nothing follows them (a program that died while
+// printing the screenful of newlines that starts a clear leaves 48).
 func (r *Renderer) Close() error {
 	r.s.finish()
-	r.writeBlanks()
+	r.blank = 0
 	if r.used && r.err == nil {
 		_, r.err = io.WriteString(r.w, "\x1b[0m")
 	}

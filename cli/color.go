@@ -75,18 +75,19 @@ func (p palette) stripper(w io.Writer) io.Writer {
 	return capture.NewEscapeStripper(w)
 }
 
-// logWriter is where `bgtask logs` writes a task's raw output for w. On a
-// terminal it is rendered (capture.Renderer): the program's cursor moves
-// and clears must not move or blank the reader's terminal; colours stay
-// when the palette is on. Elsewhere it is as written, escape codes
-// removed when the palette is off. Its flush writes what is final, and
-// close the rest.
-func logWriter(a *toolbox.App, w io.Writer) (out io.Writer, flush, close func() error) {
-	pal := paletteFor(a, w)
-	if !isTerminal(w) {
-		none := func() error { return nil }
-		return pal.stripper(w), none, none
-	}
-	r := capture.NewRenderer(pal.stripper(w))
+// logWriter is where `bgtask logs` writes a task's raw output for w,
+// rendered (capture.Renderer) whether w is a terminal, a pipe or a file:
+// the program's cursor moves and clears must neither move or blank the
+// reader's terminal nor leave screenfuls of blank lines, spinner frames or
+// cursor codes in a file. Colours stay when pal is on. Its flush writes
+// what is final, and close the rest. Writes go to target, which the
+// caller may point elsewhere for a while (see logPrinter's -n).
+func logWriter(pal palette, target *switchWriter) (out io.Writer, flush, close func() error) {
+	r := capture.NewRenderer(pal.stripper(target))
 	return r, r.Flush, r.Close
 }
+
+// switchWriter writes to w, which may change between writes.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }

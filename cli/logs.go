@@ -27,13 +27,14 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
 	clean := fs.Bool("clean", false, "clean as the agent reads: escape codes and spinners gone, paths shortened, repeats collapsed")
 	digest := fs.Bool("digest", false, "the same as --view digest: the digest of the log for diagnosis (errors with their context, summaries, the end)")
+	color := fs.String("color", "auto", "colour the output: auto (on a terminal only), always, never")
 	pf := declareParams(fs, toolbox.OutputTool(), "task_id")
 	fs.Var(pf.vals["tail"], "n", "the same as --tail")
 	// What differs from bg_output for a person: the whole log unless
 	// --since; raw means the bytes as written.
 	since := fs.Lookup("since")
-	since.DefValue, since.Usage = "false", "Only lines that arrived since your previous read, as bg_output reads them (the first read returns the newest)."
-	fs.Lookup("raw").Usage = "The bytes as the program wrote them, escape codes and all; with a cleaning flag, skip the cleaning (as bg_output's raw)."
+	since.DefValue, since.Usage = "false", "Only the lines that arrived since the previous --since read (the first one prints the newest). The place is shared with agents that set no AMP_THREAD_ID."
+	fs.Lookup("raw").Usage = "The bytes as the program wrote them, escape codes and all; with a cleaning flag, the lines uncleaned."
 	allServices := fs.Bool("all", false, "every service of the project (its Procfile or process-compose.yaml) that runs, together")
 	pos, err := parseMixed(fs, args)
 	if err != nil {
@@ -47,6 +48,11 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	}
 	if len(pos) != 1 {
 		return ErrUsage
+	}
+	switch *color {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("--color is auto, always or never, not %q", *color)
 	}
 	id, err := resolveRef(ctx, a, pos[0])
 	if err != nil {
@@ -82,7 +88,7 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
-	l := &logPrinter{a: a, t: t, tail: -1}
+	l := &logPrinter{a: a, t: t, tail: -1, follow: *follow}
 	if pf.given("tail") {
 		l.tail = int64(in.Tail)
 	}
@@ -106,7 +112,12 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 			}
 			st := &logStream{name: name, w: w, raw: w}
 			if !in.Raw {
-				st.raw, st.flush, st.close = logWriter(a, w)
+				pal := paletteFor(a, w)
+				if *color != "auto" {
+					pal = palette{on: *color == "always"}
+				}
+				st.target = &switchWriter{w: w}
+				st.raw, st.flush, st.close = logWriter(pal, st.target)
 			}
 			l.streams = append(l.streams, st)
 		}
@@ -147,6 +158,7 @@ type logPrinter struct {
 	a       *toolbox.App
 	t       *supervisor.Task
 	tail    int64 // last lines only, on the first print; -1 is all
+	follow  bool  // -f: the task's output goes on after the first print
 	cleaned *capture.Options
 	reader  string // the private reader of cleaned reads
 	streams []*logStream
@@ -154,12 +166,13 @@ type logPrinter struct {
 
 type logStream struct {
 	name    string
-	w       io.Writer    // where cleaned lines and notes go
-	raw     io.Writer    // where raw bytes go (see App.logWriter)
-	flush   func() error // writes what raw holds back, when following; nil for none
-	close   func() error // writes the rest of it; nil for none
-	pos     int64        // raw: the next byte to print
-	started bool         // printed once already: -n applies no more
+	w       io.Writer     // where cleaned lines and notes go
+	raw     io.Writer     // where raw bytes go (see App.logWriter)
+	flush   func() error  // writes what raw holds back, when following; nil for none
+	close   func() error  // writes the rest of it; nil for none
+	target  *switchWriter // where raw's rendered lines go; nil for --raw
+	pos     int64         // raw: the next byte to print
+	started bool          // printed once already: -n applies no more
 }
 
 func (l *logPrinter) print() error {
@@ -173,6 +186,16 @@ func (l *logPrinter) print() error {
 		st, err := capture.OpenStream(l.t.Dir, s.name)
 		if err != nil {
 			return err
+		}
+		if !s.started && l.tail >= 0 && s.target != nil {
+			// -n N counts the lines as rendered, not as written: a
+			// clear-screen is a screenful of newlines in the log.
+			err := l.printRenderedTail(s, st)
+			_ = st.Close() // Read only.
+			if err != nil {
+				return err
+			}
+			continue
 		}
 		if !s.started && l.tail >= 0 {
 			s.pos = st.TailStart(l.tail)
@@ -192,6 +215,49 @@ func (l *logPrinter) print() error {
 		s.pos = next
 	}
 	return nil
+}
+
+// renderedTailWindow is how many lines before the last -n ones are
+// rendered to find the last -n rendered lines: enough for a few
+// clear-screens (a screenful of newlines each) among them.
+const renderedTailWindow = 1000
+
+// printRenderedTail is the first print of s with -n: the stream's last
+// lines rendered, of which the last l.tail are printed.
+func (l *logPrinter) printRenderedTail(s *logStream, st *capture.Stream) error {
+	var buf bytes.Buffer
+	s.target.w = &buf
+	s.pos = st.TailStart(l.tail + renderedTailWindow)
+	s.started = true
+	next, _, err := st.CopyFrom(s.raw, s.pos)
+	if err != nil {
+		return err
+	}
+	s.pos = next
+	final := !l.follow || l.t.Status != supervisor.StatusRunning
+	if final {
+		err = s.close()
+		s.close = nil
+	} else {
+		err = s.flush()
+	}
+	s.target.w = s.w
+	if err != nil {
+		return err
+	}
+	// Whole lines, then what follows the last newline (Close's colour
+	// reset), which is kept.
+	b := buf.Bytes()
+	rest := b[bytes.LastIndexByte(b, '\n')+1:]
+	lines := bytes.SplitAfter(b[:len(b)-len(rest)], []byte{'\n'})
+	lines = lines[:len(lines)-1] // SplitAfter's empty last element.
+	var out []byte
+	for _, line := range lines[max(0, len(lines)-int(l.tail)):] {
+		out = append(out, line...)
+	}
+	out = append(out, rest...)
+	_, err = s.w.Write(out)
+	return err
 }
 
 // close writes what the streams' writers hold back, once.
@@ -315,7 +381,7 @@ func multiLogs(ctx context.Context, a *toolbox.App, refs []string, all, follow b
 	var printers []*logPrinter
 	var prefixed []*prefixWriter
 	for i, t := range tasks {
-		l := &logPrinter{a: a, t: t, tail: -1}
+		l := &logPrinter{a: a, t: t, tail: -1, follow: follow}
 		if pf.given("tail") {
 			l.tail = int64(in.Tail)
 		}
@@ -325,7 +391,8 @@ func multiLogs(ctx context.Context, a *toolbox.App, refs []string, all, follow b
 			if in.Stream == "both" || in.Stream == name {
 				st := &logStream{name: name, w: pw, raw: pw}
 				if !in.Raw {
-					st.raw, st.flush, st.close = logWriter(a, pw)
+					st.target = &switchWriter{w: pw}
+					st.raw, st.flush, st.close = logWriter(pal, st.target)
 				}
 				l.streams = append(l.streams, st)
 			}
