@@ -35,15 +35,40 @@ func declareParams(fs *flag.FlagSet, t *toolbox.Tool, skip ...string) *paramFlag
 		}
 		v := &paramValue{p: p}
 		pf.vals[p.Name] = v
-		fs.Var(v, flagName(p.Name), flagUsage(p))
+		fs.Var(v, flagName(p.Name), flagUsage(t, p))
 	}
 	return pf
 }
 
-// flagUsage is a parameter's description with its choices and bounds;
-// the flag package shows the default.
-func flagUsage(p toolbox.Param) string {
+// peopleUsage is a flag's help where the tool parameter's description,
+// written for agents, speaks their protocol (bg_send, since=true,
+// wait_port, "Over MCP"): the same meaning in the command line's terms.
+// Keyed by tool and parameter. TestHelpInPeoplesWords (cmd/bgtask) checks
+// every command's --help, so a new parameter whose description names the
+// protocol needs its line here.
+var peopleUsage = map[string]string{
+	"bg_run.interactive":     "Give the command a terminal on stdin, so that you can answer its prompts with bgtask send; otherwise stdin is /dev/null.",
+	"bg_run.replace":         "If a task with this label is already running in this folder, stop it and every process it started first. Without it, run refuses to start a second one.",
+	"bg_run.restart":         "Run the command again, under the same id and into the same logs, when it exits: on_failure (non-zero exit) or always; no: never. A stop, the timeout or the reaper end it for good.",
+	"bg_run.wait_for":        "Wait until a line of output matches this case-insensitive regex, e.g. 'ready|listening|compiled', and print that line.",
+	"bg_run.wait_seconds":    "How long to wait, in seconds: 30 by default with --wait-for, --wait-port or --wait-url, at most 600. Alone: wait for the task to end, print how it ended and exit 1 unless it succeeded (a test run).",
+	"bg_run.wait_url":        "Wait until this http:// URL answers with a status below 500 (an https:// URL: until its port accepts connections; no TLS is spoken). A process of the task must listen on its port, as for --wait-port.",
+	"bg_run.host":            "Run it on another machine: an ssh destination as your ssh knows it (an alias from ~/.ssh/config, host, user@host). Every bgtask command works on the id it prints; --cwd is then a folder there (default: the remote home).",
+	"bg_output.max_lines":    "Print at most this many lines, the newest. Default: all of them with a cleaning flag, 80 with --since, 150 with --digest.",
+	"bg_output.tail":         "Only the last N lines (with --since: of the new ones).",
+	"bg_output.view":         "tail: the newest lines. digest: for a failed run or any log to diagnose, every distinct error, failure, assertion and stack head of the whole log with its context, the summary and exit lines and the last lines, in log order, the rest counted (150 lines unless --max-lines).",
+	"bg_output.wait_seconds": "With --since: when nothing new matches yet, wait up to this many seconds for new matching lines (or the task's end), then print the whole burst.",
+	"bg_status.wait_seconds": "With a task: wait up to this many seconds for it to end before printing.",
+}
+
+// flagUsage is a parameter's description (or its people's version, see
+// peopleUsage) with its choices and bounds; the flag package shows the
+// default.
+func flagUsage(t *toolbox.Tool, p toolbox.Param) string {
 	u := p.Description
+	if pu, ok := peopleUsage[t.Name+"."+p.Name]; ok {
+		u = pu
+	}
 	if len(p.Enum) > 0 {
 		u += " One of: " + strings.Join(p.Enum, ", ") + "."
 	}

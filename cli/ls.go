@@ -12,7 +12,7 @@ import (
 )
 
 func cliList(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
+	asJSON := fs.Bool("json", false, "print the list as JSON, for scripts (the JSON the agents get)")
 	pf := declareParams(fs, toolbox.StatusTool(), "task_id", "wait_seconds")
 	pos, err := parseMixed(fs, args)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // anything; it says what to do. Nothing listening is exit status 1, as
 // for lsof and fuser, so that a script can test it.
 func cliPort(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	asJSON := fs.Bool("json", false, "print bg_status's JSON, for scripts")
+	asJSON := fs.Bool("json", false, "print it as JSON, for scripts")
 	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err

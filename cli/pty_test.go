@@ -102,7 +102,8 @@ func TestRunFlagsInATerminal(t *testing.T) {
 		t.Fatalf("recorded %+v", task)
 	}
 	// bg_send's parameters: the text after the id, --enter by default.
-	if out, code := ptyCLI(t, a, "send", "repl", "hello"); code != 0 {
+	// Its answer says how a person reads the reply, not an agent's call.
+	if out, code := ptyCLI(t, a, "send", "repl", "hello"); code != 0 || !strings.Contains(out, "Typed 6 bytes into repl. Its answer: bgtask logs repl -n 20") || strings.Contains(out, "bg_output") {
 		t.Fatalf("send: exit %d\n%s", code, out)
 	}
 	waitEnd(t, a, id)

@@ -36,6 +36,17 @@ func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.Stdout, r.Message)
+	// The tool's message names the agents' next call; a person reads
+	// the answer with logs.
+	fmt.Fprintf(a.Stdout, "Typed %d bytes into %s. Its answer: bgtask logs %s -n 20 (or -f to follow)\n", r.Sent, toolbox.Printable(pos[0]), shellWord(pos[0]))
 	return nil
+}
+
+// shellWord is s as one word for a POSIX shell: as it is when that is
+// safe, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -13,7 +13,7 @@ import (
 
 // cliStatus shows one task in detail, or without one the list.
 func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	asJSON := fs.Bool("json", false, "print bg_status's JSON answer, for scripts")
+	asJSON := fs.Bool("json", false, "print it as JSON, for scripts (the JSON the agents get)")
 	pf := declareParams(fs, toolbox.StatusTool(), "task_id")
 	pos, err := parseMixed(fs, args)
 	if err != nil {
