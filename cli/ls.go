@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -48,7 +47,7 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 	}
 	fmt.Fprintf(tw, "TASK\t%sLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", hostCol("HOST"), pal.paint(sgrDefault, "STATUS"))
 	group := ""
-	for _, t := range groupByStack(l.Tasks) {
+	for _, t := range toolbox.GroupByStack(l.Tasks) {
 		if t.Stack != group {
 			// A stack's services together, under the file that declares them.
 			group = t.Stack
@@ -80,26 +79,4 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 	}
 	fmt.Fprintln(a.Stdout)
 	return nil
-}
-
-// groupByStack orders tasks so that the services of one stack file come
-// together, after the tasks of none, each group in the list's order.
-func groupByStack(tasks []toolbox.TaskSummary) []toolbox.TaskSummary {
-	var out []toolbox.TaskSummary
-	var stacks []string
-	for _, t := range tasks {
-		if t.Stack == "" {
-			out = append(out, t)
-		} else if !slices.Contains(stacks, t.Stack) {
-			stacks = append(stacks, t.Stack)
-		}
-	}
-	for _, st := range stacks {
-		for _, t := range tasks {
-			if t.Stack == st {
-				out = append(out, t)
-			}
-		}
-	}
-	return out
 }

@@ -664,3 +664,25 @@ func (a *App) LoadStack(ctx context.Context, dir string) (*stack.Stack, error) {
 func (a *App) RunningWithLabel(ctx context.Context, label, cwd string) *supervisor.Task {
 	return a.runningWithLabel(ctx, label, cwd)
 }
+
+// GroupByStack orders tasks so that the services of one stack file come
+// together, after the tasks of none, each group in the list's order.
+func GroupByStack(tasks []TaskSummary) []TaskSummary {
+	var out []TaskSummary
+	var stacks []string
+	for _, t := range tasks {
+		if t.Stack == "" {
+			out = append(out, t)
+		} else if !slices.Contains(stacks, t.Stack) {
+			stacks = append(stacks, t.Stack)
+		}
+	}
+	for _, st := range stacks {
+		for _, t := range tasks {
+			if t.Stack == st {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,7 @@ func (m *model) setTasks(tasks []toolbox.TaskSummary) {
 			delete(m.samples, id)
 		}
 	}
+	tasks = toolbox.GroupByStack(tasks) // A stack's services together.
 	m.tasks = tasks
 	for _, t := range tasks {
 		if m.follow != "" && t.Label == m.follow && t.Status == "running" {
@@ -250,7 +252,7 @@ func (m model) act(command string) tea.Cmd {
 		// Escaped whole: the label, and the CLI's words about the task.
 		msg := actionMsg{text: toolbox.Printable(fmt.Sprintf("%s %s: %s", command, label, text))}
 		if command == "restart" {
-			msg.follow = label // The restarted task has a new id.
+			msg.follow = label // Select it again, running.
 		}
 		return msg
 	}
@@ -384,7 +386,7 @@ func (m model) View() string {
 		t := m.tasks[i]
 		s := m.samples[t.TaskID]
 		cells := map[string]string{
-			"LABEL": t.Label, "STATUS": t.Status, "AGE": t.Age, "AUTO-KILL": t.AutoKill,
+			"LABEL": stackLabel(t), "STATUS": t.Status, "AGE": t.Age, "AUTO-KILL": t.AutoKill,
 			"PORTS": strings.Join(t.Listening, " "),
 		}
 		if t.Status == "running" {
@@ -461,4 +463,13 @@ func row(cols []column, cell func(column) string) string {
 		b.WriteString(s + strings.Repeat(" ", c.width-lipgloss.Width(s)))
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// stackLabel is a task's label, with the file that declares it when it
+// is a stack's service ("web · Procfile").
+func stackLabel(t toolbox.TaskSummary) string {
+	if t.Stack == "" {
+		return t.Label
+	}
+	return t.Label + " · " + filepath.Base(t.Stack)
 }

@@ -213,12 +213,13 @@ func TestTopInAPTY(t *testing.T) {
 	term.waitScreen("a redraw at 160 columns", mark, func(s string) bool { return strings.Contains(s, strings.Repeat("─", 130)) })
 
 	term.keys("r")
-	tasks := waitTask(t, a, "a restarted burner", func(tasks []*supervisor.Task) bool {
+	// A restart keeps the task id (its command runs again in its place).
+	waitTask(t, a, "a restarted burner", func(tasks []*supervisor.Task) bool {
 		return slices.ContainsFunc(tasks, func(x *supervisor.Task) bool {
-			return x.Label == "burner" && x.ID != first && x.Status == supervisor.StatusRunning
+			return x.Label == "burner" && x.ID == first && x.Restarts == 1 && x.Status == supervisor.StatusRunning
 		})
 	})
-	second := tasks[slices.IndexFunc(tasks, func(x *supervisor.Task) bool { return x.Label == "burner" && x.ID != first })].ID
+	second := first
 	term.waitScreen("the restart's message", 0, func(s string) bool { return strings.Contains(s, "restart burner:") })
 
 	// The selection follows the restarted task: s stops it.
