@@ -67,6 +67,8 @@ func commandSet(extra []Command) []Command {
 			Example: "bgtask send repl 'print(1+1)'\nbgtask send repl --key ctrl-c", Run: cliSend},
 		{Name: "rm", Args: "ID|LABEL...", Summary: "remove finished tasks and their logs",
 			Example: "bgtask rm tests\nbgtask rm --all", Run: cliRm},
+		{Name: "watch", Args: "ID|LABEL", Summary: "print one line per event of a task (new output lines, ready, restarting, ended) until it ends: for Claude Code's Monitor tool",
+			Example: "bgtask watch web --filter 'error|warn'\nbgtask watch tests", Run: cliWatch},
 		{Name: "port", Args: "PORT", Summary: "who listens on a port here: one of our tasks, or another program (never signalled)",
 			Example: "bgtask port 3000\nbgtask port 5173 --json", Run: cliPort},
 		{Name: "hosts", Summary: "the other machines used: reachable, bgtask version there, running tasks",

@@ -249,6 +249,9 @@ func WithReader(ctx context.Context, id string) context.Context {
 // the agent's thread id when it sets one, else what the protocol knows of
 // the caller, else "" (the shared default reader).
 func (a *App) reader(ctx context.Context) string {
+	if p, ok := ctx.Value(privateReaderKey{}).(string); ok && p != "" {
+		return p // Asked for whatever the environment says (WithPrivateReader).
+	}
 	// AMP_THREAD_ID is ours; Amp's toolbox runner sets the other two.
 	for _, name := range []string{"AMP_THREAD_ID", "AGENT_THREAD_ID", "AMP_CURRENT_THREAD_ID"} {
 		if id := a.Getenv(name); id != "" {
