@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
@@ -119,4 +120,15 @@ func appendMarker(path, line string) {
 		}
 	}
 	_, _ = f.WriteString(line + "\n")
+}
+
+// RestartsOf reads how often task id's command was run again, one small
+// file, without the rest of its record: the notices look at every
+// running task on every call.
+func (s Store) RestartsOf(id string) int {
+	if taskid.ValidID(id) != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(readSmall(filepath.Join(s.Dir, id, fileRestarts)))
+	return n
 }

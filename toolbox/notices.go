@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -340,7 +342,62 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 		family.seen = slices.DeleteFunc(family.seen, func(id string) bool { return !slices.Contains(st.seen, id) && !a.taskExists(id) })
 		return family.save()
 	}
+	restarting, toldRestarts := a.restartNotices(ctx, about)
+	out = append(out, restarting...)
+	toldEnds := told
+	told = func(known []string) error {
+		return errors.Join(toldEnds(known), toldRestarts())
+	}
 	return out, told, nil
+}
+
+// restartNotices tells, once per reader, each running task whose restart
+// policy ran its command again: "worker exited (exit 2) and is
+// restarting". Its end, if its policy gives up, is an ordinary notice.
+// Per running task it reads one small file (restarts); the ids told are
+// kept in <notice memory>.restarting while they run.
+func (a *App) restartNotices(ctx context.Context, about string) ([]Notice, func() error) {
+	none := func() error { return nil }
+	st, err := loadNoticeState(a.noticePath(ctx) + ".restarting")
+	if err != nil {
+		return nil, none
+	}
+	refs, err := a.Store.Refs()
+	if err != nil {
+		return nil, none
+	}
+	var out []Notice
+	var keep []string
+	for _, r := range refs {
+		if r.Status != supervisor.StatusRunning {
+			continue
+		}
+		if slices.Contains(st.seen, r.ID) {
+			keep = append(keep, r.ID)
+			continue
+		}
+		if r.ID == about || a.Store.RestartsOf(r.ID) == 0 {
+			continue
+		}
+		t, err := a.Store.Load(r.ID)
+		if err != nil || t.Restart.Policy == supervisor.RestartNo || t.LastExitCode == nil {
+			continue // Restarted by hand (bgtask restart): the person knows.
+		}
+		keep = append(keep, t.ID)
+		out = append(out, Notice{TaskID: t.ID, Label: t.Label, Status: notify.StatusRestarting, ExitCode: t.LastExitCode,
+			Message: fmt.Sprintf("%s exited (exit %d) and is restarting under the same id (restart: %s; %d so far); read it with bg_output task_id=%s",
+				t.Label, *t.LastExitCode, t.Restart.Policy, t.Restarts, t.ID)})
+	}
+	if len(out) == 0 && len(keep) == len(st.seen) {
+		return out, none
+	}
+	return out, func() error {
+		if st.since.IsZero() {
+			st.since = a.Now()
+		}
+		st.seen = keep
+		return st.save()
+	}
 }
 
 func noticeOf(t *supervisor.Task, now time.Time) Notice {

@@ -3,6 +3,8 @@ package toolbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -138,6 +140,26 @@ func TestNoticeOfGivingUp(t *testing.T) {
 	got := noticesOf(execute(t, a, StatusTool(), `{}`))
 	if len(got) != 1 || !strings.HasPrefix(got[0], "flaky failed (exit 4): gave up after 2 restarts ") {
 		t.Fatalf("notices %q, want one that gave up after 2 restarts", got)
+	}
+	if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
+		t.Fatalf("told twice: %q", again)
+	}
+}
+
+// A command its restart policy runs again is told once as restarting,
+// with the exit code, while it runs on under the same id.
+func TestNoticeOfRestarting(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	flag := filepath.Join(t.TempDir(), "crashed")
+	cmd := fmt.Sprintf("if [ -e %s ]; then %s; fi; touch %s; exit 3", flag, helpers.Shell("hang"), flag)
+	raw, _ := json.Marshal(map[string]any{"command": cmd, "label": "worker", "restart": "on_failure", "backoff_seconds": 0.1})
+	r := execute(t, a, RunTool(), string(raw))
+	id := r["task_id"].(string)
+	waitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
+	got := noticesOf(execute(t, a, StatusTool(), `{}`))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "worker exited (exit 3) and is restarting under the same id (restart: on_failure; 1 so far)") {
+		t.Fatalf("notices %q, want worker restarting once", got)
 	}
 	if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
 		t.Fatalf("told twice: %q", again)
