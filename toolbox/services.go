@@ -304,6 +304,14 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	if old := a.runningWithLabel(ctx, v.Name, v.Dir); old != nil {
 		return old, true, nil
 	}
+	// The port its readiness probe asks, when something else serves it
+	// already, is refused, naming the holder: the probe would take that
+	// server for this one, or the service crash on it.
+	for _, p := range servicePorts(v) {
+		if err := a.CheckPortFree(ctx, p.what, p.port, v.Name, v.Dir); err != nil {
+			return nil, false, err
+		}
+	}
 	env := append(slices.Clone(a.Environ), v.Env...)
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: v.Command, Label: v.Name, Cwd: v.Dir,
@@ -685,4 +693,24 @@ func GroupByStack(tasks []TaskSummary) []TaskSummary {
 		}
 	}
 	return out
+}
+
+// servicePort is a port a service is to serve on this machine, and what
+// says so.
+type servicePort struct {
+	what string
+	port int
+}
+
+// servicePorts are the ports of this machine v is to serve: its http_get
+// readiness probe's, when local. (A Procfile runner's PORT is only
+// offered: a command may not use it.)
+func servicePorts(v *stack.Service) []servicePort {
+	if v.Probe == nil || v.Probe.HTTP == nil {
+		return nil
+	}
+	if p := localPort(v.Probe.HTTP.URL()); p != 0 {
+		return []servicePort{{"readiness_probe of " + v.Name, p}}
+	}
+	return nil
 }
