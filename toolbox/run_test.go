@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -342,5 +343,41 @@ func TestTaskDoesNotInheritProtocolVariables(t *testing.T) {
 	}
 	if !strings.Contains(env, "BG_KEEP_ME=1") || !strings.Contains(env, "BG_TASK_ID="+r.TaskID) {
 		t.Errorf("the task lost the rest of its environment:\n%s", env)
+	}
+}
+
+// TestFinishedFailingRunNamesEveryFailure: a real node --test run that
+// ends in bg_run's wait answers with every failed test's name and its
+// line in the user's test file, and without node:internal frames.
+func TestFinishedFailingRunNamesEveryFailure(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed (Debian package nodejs)")
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"lib.js": "function sum(a, b) { return a + b + 1 }\nfunction load(s) { return JSON.parse(s) }\nmodule.exports = { sum, load }\n",
+		"test/lib.test.js": "const test = require('node:test')\nconst assert = require('node:assert')\nconst { sum, load } = require('../lib.js')\n" +
+			"test('sum adds', () => { assert.strictEqual(sum(1, 2), 3) })\ntest('load parses', () => {\n  assert.deepStrictEqual(load('{\"a\":1}'), { a: 2 })\n})\ntest('passes', () => { assert.ok(true) })\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newTestApp(t)
+	r := call[RunResult](t, a, RunTool(), fmt.Sprintf(`{"command":"node --test","cwd":%q,"wait_seconds":120}`, dir))
+	if r.Status != "failed" || r.Stdout == nil {
+		t.Fatalf("not a finished failing run: %+v", r)
+	}
+	for _, want := range []string{"sum adds", "load parses", "test/lib.test.js:4:33", "test/lib.test.js:6:10"} {
+		if !strings.Contains(*r.Stdout, want) {
+			t.Errorf("the answer lacks %q:\n%s", want, *r.Stdout)
+		}
+	}
+	if strings.Contains(*r.Stdout, "at Test.run (node:internal") {
+		t.Errorf("node:internal frames shown:\n%s", *r.Stdout)
 	}
 }
