@@ -417,11 +417,11 @@ func (r *fileReader) opt(name string) string {
 func (r *fileReader) int(name string) int {
 	s := r.opt(name)
 	n, err := strconv.Atoi(s)
-	if err != nil && s != "" || n < 0 {
+	if err != nil && s != "" {
 		r.bad(name, s, "is not a number")
 		return 0
 	}
-	return n
+	return n // Some are negative by design: log_backups -1 keeps every segment.
 }
 
 // writeStaging writes name→value files into a staging folder that no
