@@ -280,6 +280,9 @@ func FuzzDigest(f *testing.F) {
 		strings.Repeat("error: same\n  at x.go:2\nnoise\n", 30),
 		"2026-04-22T16:27:50.8673728Z ##[error]Process completed with exit code 1.\nPost job cleanup.\n" + strings.Repeat("git cleanup\n", 40),
 		strings.Repeat("a.go:1: error: one\nctx\nb.go:2: error: two\nmore ctx\n", 40) + "Found 80 errors\nPost job cleanup.\n" + strings.Repeat("git x\n", 30),
+		"✖ adds (1ms)\n  AssertionError: x\n    at f (test/a.test.js:4:3)\n" + strings.Repeat("✖ other (1ms)\n  Error: y\n    at g (test/b.test.js:9:1)\n", 20) + "ℹ fail 21\n",
+		strings.Repeat(" ⨯ ./app/page.js:1:1\nModule not found: x\n> 1 | import\n", 3),
+		"Complete job name: lint\n##[group]Run make\nScript result: make\n  return code: 2\n##[error]Process completed with exit code 2.\nPost job cleanup.\n",
 	} {
 		f.Add([]byte(s), uint8(5))
 		f.Add([]byte(s), uint8(40))

@@ -306,3 +306,4 @@ func TestRealReadsSayEachProblemOnce(t *testing.T) {
 		}
 	}
 }
+
