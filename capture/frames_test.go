@@ -306,4 +306,3 @@ func TestRealReadsSayEachProblemOnce(t *testing.T) {
 		}
 	}
 }
-
