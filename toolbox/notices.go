@@ -64,8 +64,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		}
 		got <- gathered{n, remote, told, err}
 	}()
-	ctx, sink := withNoticeSink(ctx)
-	res, err := t.Run(ctx, a, in)
+	// A context of its own: the goroutine above reads ctx meanwhile.
+	runCtx, sink := withNoticeSink(ctx)
+	res, err := t.Run(runCtx, a, in)
 	g := <-got
 	if err != nil {
 		return nil, err
