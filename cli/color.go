@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -54,16 +55,28 @@ func (p palette) paint(sgr, s string) string {
 // status colours a task status: green runs or succeeded, red failed,
 // yellow was stopped. Every status, and the column header, takes the same
 // number of bytes of codes, so tabwriter keeps the columns aligned.
-func (p palette) status(s string) string {
+func (p palette) status(s string) string { return p.statusText(s, s) }
+
+// statusText is text in the colour of status s.
+func (p palette) statusText(s, text string) string {
 	switch s {
 	case "running", "completed":
-		return p.paint(sgrGreen, s)
+		return p.paint(sgrGreen, text)
 	case "failed", "timeout", "reaped":
-		return p.paint(sgrRed, s)
+		return p.paint(sgrRed, text)
 	case "killed":
-		return p.paint(sgrYellow, s)
+		return p.paint(sgrYellow, text)
 	}
-	return p.paint(sgrDefault, s)
+	return p.paint(sgrDefault, text)
+}
+
+// StatusText is a task's status as people read it in a table: a failed
+// task with its exit code, `failed 1`, as pm2 shows it.
+func StatusText(status string, exitCode *int) string {
+	if status == "failed" && exitCode != nil {
+		return fmt.Sprintf("%s %d", status, *exitCode)
+	}
+	return status
 }
 
 // stripper is where raw task output goes: as written on a terminal, its

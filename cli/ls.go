@@ -64,7 +64,7 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 		if t.RSS != "" {
 			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
 		}
-		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.status(t.Status), localTime(a, t.StartedAt),
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.statusText(t.Status, StatusText(t.Status, t.ExitCode)), localTime(a, t.StartedAt),
 			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), toolbox.Printable(t.Command))
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.

@@ -69,6 +69,9 @@ type TaskSummary struct {
 	// For a running task, from its process tree:
 	RSS        string  `json:"rss,omitempty"` // "148 MB"
 	CPUPercent float64 `json:"cpu_percent,omitempty"`
+	// ExitCode is a finished task's exit code (128+N for death by
+	// signal N), when it has one: people see `failed 1`, as pm2 shows.
+	ExitCode *int `json:"exit_code,omitempty"`
 	// Restarts counts how often the command was run again under this
 	// id (its restart policy, bgtask restart); LastExitCode is the exit
 	// code before the latest.
@@ -284,6 +287,9 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 	}
 	if t.Restart.Policy != supervisor.RestartNo {
 		s.Restart = t.Restart.Policy
+	}
+	if t.Status != supervisor.StatusRunning {
+		s.ExitCode = t.ExitCode
 	}
 	if t.Status == supervisor.StatusRunning {
 		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))

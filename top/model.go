@@ -374,7 +374,7 @@ func (m model) View() string {
 		st.dim.Render(fmt.Sprintf("   every %v   %s", m.interval, time.Now().Format("15:04:05"))))
 
 	const spark = 20 // columns: 3 s each over the minute
-	cols := []column{{"LABEL", 16}, {"STATUS", 10}, {"AGE", 8}, {"AUTO-KILL", 16}, {"CPU%", 6}, {"CPU 1m", spark + 1}, {"MEM", 8}, {"MEM 1m", spark + 1}, {"PORTS", 0}}
+	cols := columns(m.width, spark)
 	line(st.header.Render(row(cols, func(c column) string { return c.name })))
 	if m.listErr != nil {
 		line(st.failed.Render("bg_status: " + m.listErr.Error()))
@@ -386,8 +386,8 @@ func (m model) View() string {
 		t := m.tasks[i]
 		s := m.samples[t.TaskID]
 		cells := map[string]string{
-			"LABEL": stackLabel(t), "STATUS": t.Status, "AGE": t.Age, "AUTO-KILL": t.AutoKill,
-			"PORTS": strings.Join(t.Listening, " "),
+			"LABEL": stackLabel(t), "STATUS": cli.StatusText(t.Status, t.ExitCode), "AGE": t.Age, "AUTO-KILL": t.AutoKill,
+			"PORTS": strings.Join(t.Listening, " "), "COMMAND": t.Command,
 		}
 		if t.Status == "running" {
 			cells["CPU%"] = strconv.FormatFloat(t.CPUPercent, 'f', 1, 64)
@@ -438,11 +438,50 @@ func (m model) View() string {
 		}
 	}
 	footer := "↑/↓ select  v view (tail, digest, filter)  / filter  s stop  r restart  x remove  q quit"
+	if lipgloss.Width(footer) > m.width {
+		footer = "↑↓ select  v view  / filter  s stop  r restart  x remove  q quit"
+	}
 	if m.message != "" {
 		footer = m.message
 	}
 	b.WriteString(st.dim.Render(ansi.Truncate(footer, m.width, "…")))
 	return b.String()
+}
+
+// Column widths: what every width shows, then what shows when there is
+// room, in this order.
+const (
+	portsMin   = 22 // PORTS when more columns follow it
+	commandMin = 20
+)
+
+// columns lays out the table for width: LABEL, STATUS (with a failed
+// task's exit code), AGE, CPU%, MEM and PORTS always (80 columns hold
+// them); AUTO-KILL, the minute's sparklines and COMMAND when there is
+// room for them.
+func columns(width, spark int) []column {
+	cols := []column{{"LABEL", 16}, {"STATUS", 12}, {"AGE", 8}, {"CPU%", 6}, {"MEM", 8}}
+	used := 0
+	for _, c := range cols {
+		used += c.width
+	}
+	room := width - used - portsMin
+	var extra []column
+	if room >= 16 {
+		extra = append(extra, column{"AUTO-KILL", 16})
+		room -= 16
+	}
+	if room >= 2*(spark+1) {
+		extra = append(extra, column{"CPU 1m", spark + 1}, column{"MEM 1m", spark + 1})
+		room -= 2 * (spark + 1)
+	}
+	if room >= commandMin {
+		return append(append(cols, column{"PORTS", portsMin}), append(extra, column{"COMMAND", 0})...)
+	}
+	if len(extra) == 0 {
+		return append(cols, column{"PORTS", 0})
+	}
+	return append(append(cols, column{"PORTS", portsMin}), extra...)
 }
 
 type column struct {

@@ -327,3 +327,30 @@ func TestFullBuildLinksTop(t *testing.T) {
 		t.Error("cmd/bgtask does not link the live view")
 	}
 }
+
+// At 80 columns and 24 rows the table keeps what matters: its header
+// holds LABEL, STATUS, AGE, CPU%, MEM and PORTS, a failed task shows its
+// exit code (`failed 3`), and the key line fits.
+func TestTopAt80Columns(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	run := toolbox.ToolByCommand("bg-run")
+	params, _ := json.Marshal(map[string]any{"command": "exit 3", "label": "broken"})
+	res, err := a.Call(context.Background(), run, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTask(t, a, "broken to fail", func(tasks []*supervisor.Task) bool {
+		return slices.ContainsFunc(tasks, func(x *supervisor.Task) bool {
+			return x.ID == res.(toolbox.RunResult).TaskID && x.Status == supervisor.StatusFailed
+		})
+	})
+	term := startTop(t, a, 24, 80)
+	header := regexp.MustCompile(`LABEL +STATUS +AGE +CPU% +MEM +PORTS`)
+	term.waitScreen("the header with MEM and PORTS, and broken's exit code", 0, func(s string) bool {
+		return header.MatchString(s) && regexp.MustCompile(`broken +failed 3 `).MatchString(s) && strings.Contains(s, "q quit")
+	})
+	term.keys("q")
+	<-term.done
+	term.done <- nil // For the cleanup.
+}
