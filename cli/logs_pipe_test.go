@@ -150,3 +150,15 @@ func TestLogsIntoAPipeAreClean(t *testing.T) {
 		t.Errorf("logs --raw is not byte-exact: %d/%d bytes, want %d/%d", len(out), len(errOut), len(rawOut), len(rawErr))
 	}
 }
+
+// ls shows a failed task's exit code, as pm2 does: `failed 3`.
+func TestLsShowsExitCode(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"label": "broken", "command": "exit 3"})
+	waitEnd(t, a, r.TaskID)
+	out, _, code := runCLI(t, a, "ls")
+	if code != toolbox.ExitOK || !regexp.MustCompile(`broken +failed 3 `).MatchString(out) {
+		t.Errorf("ls: exit %d\n%s", code, out)
+	}
+}
