@@ -38,8 +38,8 @@ const (
 
 // cliWatch prints a task's events, one line each, until it ends.
 func cliWatch(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	filter := fs.String("filter", "", "only output lines matching this regex (case-insensitive), as bg_output's filter")
-	exclude := fs.String("exclude", "", "leave out output lines matching this regex, as bg_output's exclude")
+	filter := fs.String("filter", "", "only output lines matching this regex (case-insensitive), as bgtask logs --filter")
+	exclude := fs.String("exclude", "", "leave out output lines matching this regex, as bgtask logs --exclude")
 	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
