@@ -251,11 +251,11 @@ func pureRule(l []byte) (rune, bool) {
 	if len(t) < 4 {
 		return 0, false
 	}
-	r, size := utf8.DecodeRune(t)
+	r, _ := utf8.DecodeRune(t)
 	if !isRuleRune(r) || r < 0x80 && (len(t) < 8 || len(l)-len(t) > 2) {
 		return 0, false
 	}
-	n := 0
+	n, size := 0, 0
 	for i := 0; i < len(t); i += size {
 		c, s := utf8.DecodeRune(t[i:])
 		if c != r {

@@ -378,9 +378,7 @@ func (s *screen) dispatch(final byte) {
 		switch s.param(0, 0) {
 		case 0: // erase below
 			s.eraseRight()
-			for _, l := range s.lines[s.row+1:] {
-				s.free = append(s.free, l)
-			}
+			s.free = append(s.free, s.lines[s.row+1:]...)
 			s.lines = s.lines[:s.row+1]
 		case 1: // erase above: earlier lines are history, keep them
 			s.eraseLeft()

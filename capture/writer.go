@@ -158,7 +158,7 @@ func (w *Writer) Close() error { return w.lj.Close() }
 func (w *Writer) rotate() error {
 	// Wait until lumberjack's clock reads a later millisecond than the last
 	// backup's name; see the type comment.
-	if d := w.lastBackup.Add(time.Millisecond).Sub(time.Now()); d > 0 {
+	if d := time.Until(w.lastBackup.Add(time.Millisecond)); d > 0 {
 		time.Sleep(d)
 	}
 	before, err := backups(w.dir, w.stream)

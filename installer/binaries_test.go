@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -76,7 +76,7 @@ func TestInstallLeanFromDist(t *testing.T) {
 	}
 	bin := filepath.Join(home, ".local", "bin")
 	host := remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
-	if got := toolboxtest.ReadFile(t, filepath.Join(bin, toolbox.LeanCommand)); got != "lean build "+host+"\n" {
+	if got := tasktest.ReadFile(t, filepath.Join(bin, toolbox.LeanCommand)); got != "lean build "+host+"\n" {
 		t.Errorf("installed %s holds %q, want the dist's %s", toolbox.LeanCommand, got, host)
 	}
 	if target, err := filepath.EvalSymlinks(filepath.Join(home, ".config", "amp", "tools", "bg-run")); err != nil || filepath.Base(target) != toolbox.LeanCommand {
@@ -86,10 +86,10 @@ func TestInstallLeanFromDist(t *testing.T) {
 	if got := remote.DistDir(func(string) string { return "" }, filepath.Join(bin, "bgtask")); filepath.Clean(got) != installed {
 		t.Fatalf("the installed bgtask looks for its dist folder in %s, the install put it in %s", got, installed)
 	}
-	sums := toolboxtest.ReadFile(t, filepath.Join(installed, "SHA256SUMS"))
+	sums := tasktest.ReadFile(t, filepath.Join(installed, "SHA256SUMS"))
 	for _, p := range distPlatforms() {
 		name := remote.DistName(p)
-		if got := toolboxtest.ReadFile(t, filepath.Join(installed, name)); got != "lean build "+name+"\n" {
+		if got := tasktest.ReadFile(t, filepath.Join(installed, name)); got != "lean build "+name+"\n" {
 			t.Errorf("%s holds %q", name, got)
 		}
 		if !strings.Contains(sums, "  "+name+"\n") {
@@ -157,7 +157,7 @@ func TestInstallWithoutLean(t *testing.T) {
 	if target, err := os.Readlink(lean); err != nil || target != "bgtask" {
 		t.Errorf("after the reinstall %s -> %q (%v), want bgtask", lean, target, err)
 	}
-	record := toolboxtest.ReadFile(t, filepath.Join(home, ".config", "amp-bg-tasks", "install.json"))
+	record := tasktest.ReadFile(t, filepath.Join(home, ".config", "amp-bg-tasks", "install.json"))
 	if want := jsonText(installedFile{Path: lean, Link: "bgtask"}); !strings.Contains(strings.Join(strings.Fields(record), ""), want) {
 		t.Errorf("the install record lacks %s:\n%s", want, record)
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/scripts/shell"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -229,7 +229,7 @@ func TestInstallShellSnippets(t *testing.T) {
 			if out, err := cmd.Output(); err != nil || strings.Split(string(out), "\n")[0] != "/mine:/theirs:"+prof.Toolbox {
 				t.Errorf("with AMP_TOOLBOX set: %v %q", err, out)
 			}
-			if got := toolboxtest.ReadFile(t, filepath.Join(dir, "reaped")); !strings.Contains(got, "reaper --max-age 180 --quiet") {
+			if got := tasktest.ReadFile(t, filepath.Join(dir, "reaped")); !strings.Contains(got, "reaper --max-age 180 --quiet") {
 				t.Errorf("reaper not run as expected: %q", got)
 			}
 			_ = os.Remove(filepath.Join(dir, "reaped")) // Best effort: the next shell's check reads it.
@@ -521,7 +521,7 @@ func checkToolbox(t *testing.T, a *toolbox.App, dir string, env []string) {
 		}
 		return res
 	}
-	runRes := execute(toolbox.ToolByCommand("bg-run"), jsonText(map[string]any{"command": toolboxtest.DevServerCommand, "label": "web", "timeout": 5}))
+	runRes := execute(toolbox.ToolByCommand("bg-run"), jsonText(map[string]any{"command": tasktest.DevServerCommand, "label": "web", "timeout": 5}))
 	id, _ := runRes["task_id"].(string)
 	if id == "" {
 		t.Fatalf("bg-run: %v", runRes)
@@ -567,7 +567,7 @@ func TestInstallRecordsBeforeLongSteps(t *testing.T) {
 	if out, code := runInstall(t, a, "--shell", "none", "--agents", "amp"); code != toolbox.ExitOK {
 		t.Fatalf("install: exit %d\n%s", code, out)
 	}
-	record := toolboxtest.ReadFile(t, probeCopy)
+	record := tasktest.ReadFile(t, probeCopy)
 	if installed := filepath.Join(home, ".local", "bin", "bgtask"); !strings.Contains(record, jsonText(installed)) {
 		t.Errorf("when Amp was asked, the install record did not list %s yet: %s", installed, record)
 	}

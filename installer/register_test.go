@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/pelletier/go-toml/v2"
@@ -263,7 +263,7 @@ func TestUninstallOldCodexRecord(t *testing.T) {
 		t.Fatalf("install: exit %d\n%s", code, out)
 	}
 	record := filepath.Join(home, ".config", "amp-bg-tasks", "install.json")
-	b := toolboxtest.ReadFile(t, record)
+	b := tasktest.ReadFile(t, record)
 	old := strings.Replace(b, `"format": "toml:mcp_servers"`, `"format": "toml"`, 1)
 	if old == b {
 		t.Fatalf("the record names no TOML container:\n%s", b)
@@ -274,7 +274,7 @@ func TestUninstallOldCodexRecord(t *testing.T) {
 	if out, code := runInstall(t, a, "--uninstall"); code != toolbox.ExitOK {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
-	if got := toolboxtest.ReadFile(t, codex); got != mine {
+	if got := tasktest.ReadFile(t, codex); got != mine {
 		t.Errorf("config.toml after the uninstall:\n%s\nwant\n%s", got, mine)
 	}
 }

@@ -216,7 +216,7 @@ func TestMCPRunOutputStop(t *testing.T) {
 		t.Errorf("no tools capability: %+v", init.Capabilities)
 	}
 
-	run := callMCP(t, cs, "bg_run", map[string]any{"command": toolboxtest.DevServerCommand, "label": "web", "timeout": 5})
+	run := callMCP(t, cs, "bg_run", map[string]any{"command": tasktest.DevServerCommand, "label": "web", "timeout": 5})
 	id, _ := run["task_id"].(string)
 	if id == "" || run["status"] != "running" || run["label"] != "web" {
 		t.Fatalf("bg_run answer: %v", run)

@@ -539,11 +539,6 @@ func (s Store) Remove(t *Task) error {
 	return nil
 }
 
-// Running reports whether the task's command or its supervisor is alive.
-func Running(ctx context.Context, t *Task) (command, supervisor bool) {
-	return procs.Alive(ctx, t.Root), procs.Alive(ctx, t.Watchdog)
-}
-
 // Ended returns the tasks that have ended, skipping ids for which skip
 // returns true before reading more than their status: callers that run on
 // every tool call only pay for what they have not seen yet.

@@ -195,13 +195,13 @@ func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, err
 // serviceRun is one service of a start: its state and, closed once
 // known, whether it started, became healthy and completed successfully.
 type serviceRun struct {
-	svc                     *stack.Service
-	state                   ServiceState
-	task                    *supervisor.Task
-	started, healthy, done  chan struct{}
-	okStarted, okHealthy    bool
-	okDone                  bool
-	whyNotHealthy, whyNotOK string
+	svc                    *stack.Service
+	state                  ServiceState
+	task                   *supervisor.Task
+	started, healthy, done chan struct{}
+	okStarted, okHealthy   bool
+	okDone                 bool
+	whyNotHealthy          string
 }
 
 // settle closes whatever channel is still open, as failed.

@@ -52,13 +52,3 @@ func NewApp(t *testing.T, env ...string) *toolbox.App {
 	t.Cleanup(func() { tasktest.EndAll(t, a.Store) })
 	return a
 }
-
-// ReadFile is tasktest.ReadFile, for the packages built on toolbox.
-func ReadFile(t *testing.T, path string) string {
-	t.Helper()
-	return tasktest.ReadFile(t, path)
-}
-
-// DevServerCommand is tasktest.DevServerCommand, for the packages built
-// on toolbox.
-const DevServerCommand = tasktest.DevServerCommand
