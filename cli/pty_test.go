@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -98,7 +99,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Label != "repl" || task.Cwd != dir || task.TimeoutMinutes != 7 || task.Notify != "never" || !task.Interactive {
+	if task.Label != "repl" || task.Cwd != dir || task.Timeout != 7*time.Minute || task.Notify != "never" || !task.Interactive {
 		t.Fatalf("recorded %+v", task)
 	}
 	// bg_send's parameters: the text after the id, --enter by default.

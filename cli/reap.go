@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -27,7 +26,7 @@ func cliReap(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	if fs.NArg() > 0 || *maxAge < 0 {
 		return ErrUsage
 	}
-	actions, warnings, err := a.Reap(ctx, time.Duration(*maxAge*float64(time.Minute)), *dryRun)
+	actions, warnings, err := a.Reap(ctx, supervisor.Minutes(*maxAge), *dryRun)
 	var errs []error
 	for _, act := range actions {
 		if act.Err != nil {

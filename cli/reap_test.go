@@ -147,7 +147,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 	}
 	for _, kept := range []*supervisor.Task{forever, build} {
 		if got, _ := a.Store.Load(kept.ID); got.Status != supervisor.StatusRunning || len(tasktest.MarkerProcs(t, kept.ID)) < 3 {
-			t.Fatalf("%s (timeout %g) disturbed: %s", kept.ID, kept.TimeoutMinutes, got.Status)
+			t.Fatalf("%s (timeout %s) disturbed: %s", kept.ID, kept.Timeout, got.Status)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(a.Store.Dir, done.TaskID)); !os.IsNotExist(err) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -42,7 +43,7 @@ func cliRun(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string
 	}
 	kill := "no auto-kill"
 	if r.TimeoutMinutes > 0 {
-		kill = "auto-kill in " + toolbox.FormatTimeout(r.TimeoutMinutes)
+		kill = "auto-kill in " + notify.FormatTimeout(supervisor.Minutes(r.TimeoutMinutes))
 	}
 	where := ""
 	if r.Host != "" {

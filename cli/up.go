@@ -27,7 +27,7 @@ func cliUp(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string)
 	for _, n := range names {
 		width = max(width, len(n))
 	}
-	st, states, err := a.Up(ctx, a.Wd, toolbox.UpOptions{Names: names, WaitSeconds: *wait, TimeoutMinutes: *timeout,
+	st, states, err := a.Up(ctx, a.Wd, toolbox.UpOptions{Names: names, WaitSeconds: *wait, Timeout: supervisor.Minutes(*timeout),
 		OnDone: func(s toolbox.ServiceState) {
 			mu.Lock()
 			defer mu.Unlock()

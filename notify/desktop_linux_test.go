@@ -296,7 +296,7 @@ func TestDesktopModes(t *testing.T) {
 		{ModeFailure, Event{Label: "srv", Status: "killed"}, ""},
 		{ModeNever, Event{Label: "tests", Status: "failed", ExitCode: intp(2)}, ""},
 		{ModeNever, Event{Label: "dev", Status: "timeout", Timeout: time.Minute}, ""},
-		{ModeFailure, Event{Label: "dev-server", Status: "timeout", Timeout: 120 * time.Minute}, "⏱ dev-server timed out after 120m"},
+		{ModeFailure, Event{Label: "dev-server", Status: "timeout", Timeout: 120 * time.Minute}, "⏱ dev-server timed out after 2h"},
 		{ModeFailure, Event{Label: "old", Status: "reaped"}, "✗ old reaped (orphaned or too old)"},
 		{ModeAlways, Event{Label: "build", Status: "completed", ExitCode: intp(0)}, "✓ build completed"},
 		{ModeFailure, Event{Label: "srv2", Status: "killed"}, ""}, // Nothing after a sent one either.

@@ -85,7 +85,7 @@ type Event struct {
 
 // Title is the notification's one-line summary: a mark, the task's label
 // and what happened, e.g. "✗ tests failed (exit 1)" or
-// "⏱ dev-server timed out after 120m".
+// "⏱ dev-server timed out after 2h".
 func Title(ev Event) string {
 	name := clean(ev.Label, maxField)
 	if name == "" {
@@ -113,7 +113,7 @@ func Title(ev Event) string {
 		return "✗ " + name + " failed" + gaveUp
 	case "timeout":
 		if ev.Timeout > 0 {
-			return "⏱ " + name + " timed out after " + formatTimeout(ev.Timeout)
+			return "⏱ " + name + " timed out after " + FormatTimeout(ev.Timeout)
 		}
 		return "⏱ " + name + " timed out"
 	case "reaped":
@@ -169,13 +169,23 @@ func clean(s string, max int) string {
 	return string([]rune(s)[:max-1]) + "…"
 }
 
-// formatTimeout writes a timeout the way bg_run takes it, in minutes
-// ("120m"), falling back to Go's notation when it is not whole minutes.
-func formatTimeout(d time.Duration) string {
-	if d >= time.Minute && d%time.Minute == 0 {
-		return fmt.Sprintf("%dm", d/time.Minute)
+// FormatTimeout writes a timeout exactly, to the second, in the largest
+// units that fit: "2h", "1m30s", "2h30m", "1d", "30s". It is the one
+// wording of a timeout: the notification's title, bgtask run and the
+// agent's notices say it alike.
+func FormatTimeout(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		secs int64
+		unit string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if n := s / u.secs; n > 0 || u.secs == 1 && b.Len() == 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.unit)
+			s -= n * u.secs
+		}
 	}
-	return formatDuration(d)
+	return b.String()
 }
 
 // formatDuration writes d to the second ("1h2m3s"), or to the millisecond

@@ -65,7 +65,7 @@ func TestTitle(t *testing.T) {
 		{Event{Label: "worker", Status: StatusRestarting, ExitCode: intp(1)}, "↻ worker exited (exit 1): restarting"},
 		{Event{Label: "worker", Status: "failed", ExitCode: intp(1), Restarts: 3}, "✗ worker failed (exit 1): gave up after 3 restarts"},
 		{Event{Label: "tests", Status: "failed"}, "✗ tests failed"},
-		{Event{Label: "dev-server", Status: "timeout", Timeout: 120 * time.Minute}, "⏱ dev-server timed out after 120m"},
+		{Event{Label: "dev-server", Status: "timeout", Timeout: 120 * time.Minute}, "⏱ dev-server timed out after 2h"},
 		{Event{Label: "quick", Status: "timeout", Timeout: 6 * time.Second}, "⏱ quick timed out after 6s"},
 		{Event{Label: "odd", Status: "timeout", Timeout: 90 * time.Second}, "⏱ odd timed out after 1m30s"},
 		{Event{Label: "none", Status: "timeout"}, "⏱ none timed out"},
@@ -133,4 +133,15 @@ func TestHookEnv(t *testing.T) {
 		}
 	}
 	t.Errorf("no exit code: env %q lacks an empty BG_TASK_EXIT_CODE", env)
+}
+
+// A timeout reads the same everywhere it is shown (bgtask run, the
+// notification, the agent's notices): exact, in the largest units.
+func TestFormatTimeout(t *testing.T) {
+	for d, want := range map[time.Duration]string{30 * time.Second: "30s", time.Minute: "1m", 90 * time.Second: "1m30s",
+		4 * time.Hour: "4h", 150 * time.Minute: "2h30m", 48 * time.Hour: "2d", 120 * time.Minute: "2h", 0: "0s"} {
+		if got := FormatTimeout(d); got != want {
+			t.Errorf("FormatTimeout(%s) = %q, want %q", d, got, want)
+		}
+	}
 }

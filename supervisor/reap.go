@@ -145,7 +145,7 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 		if dl.IsZero() || now.Sub(dl) <= overdueSlack {
 			return ReapAction{}, false // Supervised and within its timeout: the common case.
 		}
-		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, %s past its timeout of %s", age(now.Sub(t.StartedAt)), age(now.Sub(dl)), age(t.timeout()))}
+		a := ReapAction{Action: ActionKill, Task: t, Why: fmt.Sprintf("running for %s, %s past its timeout of %s", age(now.Sub(t.StartedAt)), age(now.Sub(dl)), age(t.Timeout))}
 		if !o.DryRun {
 			// Through the supervisor, so that it stays the single
 			// writer of the outcome ("reaped"); without it when it
@@ -178,7 +178,7 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 	why := ""
 	switch dl := t.Deadline(); {
 	case !dl.IsZero() && now.After(dl):
-		why = fmt.Sprintf("supervisor gone, %d orphaned process(es), past its timeout of %s", len(left), age(t.timeout()))
+		why = fmt.Sprintf("supervisor gone, %d orphaned process(es), past its timeout of %s", len(left), age(t.Timeout))
 	case now.Sub(t.StartedAt) > o.MaxAge:
 		why = fmt.Sprintf("supervisor gone, %d orphaned process(es), running for %s, max age %s", len(left), age(now.Sub(t.StartedAt)), age(o.MaxAge))
 	default:

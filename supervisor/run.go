@@ -132,7 +132,7 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 			done = true
 		case <-timeout:
 			status = StatusTimeout
-			sv.Log.Printf("timeout after %gm: killing the tree", t.TimeoutMinutes)
+			sv.Log.Printf("timeout after %s: killing the tree", t.Timeout)
 		case sig := <-stop:
 			status = StatusKilled
 			if sig == ReapSignal {

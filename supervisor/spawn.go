@@ -26,8 +26,8 @@ type Request struct {
 	Label string
 	// Cwd is where the command runs: an existing folder, absolute.
 	Cwd string
-	// TimeoutMinutes is when the supervisor kills the task; 0 disables.
-	TimeoutMinutes float64
+	// Timeout is when the supervisor kills the task; 0 disables.
+	Timeout time.Duration
 	// Notify is the task's notification mode; empty leaves it to BG_NOTIFY.
 	Notify string
 	// Log sets the rotation of both streams.
@@ -105,7 +105,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		fileCommand, r.Command,
 		fileLabel, label,
 		fileCwd, r.Cwd,
-		fileTimeout, strconv.FormatFloat(r.TimeoutMinutes, 'f', -1, 64),
+		fileTimeout, strconv.FormatFloat(r.Timeout.Minutes(), 'f', -1, 64),
 		fileNotify, r.Notify,
 		fileLogMaxBytes, strconv.FormatInt(r.Log.MaxBytes, 10),
 		fileLogBackups, strconv.Itoa(r.Log.Backups),

@@ -146,10 +146,11 @@ type Task struct {
 	ExitCode   *int
 	StartedAt  time.Time
 	FinishedAt time.Time // zero while running
-	// TimeoutMinutes is the auto-kill delay; 0 disables it.
-	TimeoutMinutes float64
-	Notify         string
-	Log            capture.WriterOptions
+	// Timeout is the auto-kill delay; 0 disables it. The task's file
+	// holds it in minutes, as bg_run takes it.
+	Timeout time.Duration
+	Notify  string
+	Log     capture.WriterOptions
 }
 
 // Restart policies.
@@ -199,15 +200,10 @@ func (p RestartPolicy) Check() error {
 
 // Deadline is when the supervisor kills the task, or zero for none.
 func (t *Task) Deadline() time.Time {
-	if t.TimeoutMinutes <= 0 {
+	if t.Timeout <= 0 {
 		return time.Time{}
 	}
-	return t.StartedAt.Add(t.timeout())
-}
-
-// timeout is the auto-kill delay as a duration.
-func (t *Task) timeout() time.Duration {
-	return time.Duration(t.TimeoutMinutes * float64(time.Minute))
+	return t.StartedAt.Add(t.Timeout)
 }
 
 // Load reads task id.
@@ -349,7 +345,7 @@ func readTask(dir string) (*Task, error) {
 			r.bad(fileTimeout, s, "is not a number of minutes")
 			m = 0
 		}
-		t.TimeoutMinutes = m
+		t.Timeout = Minutes(m)
 	}
 	t.Notify = r.opt(fileNotify)
 	t.CaptureError = r.opt(fileCaptureError)
@@ -562,3 +558,7 @@ func (s Store) Ended(skip func(id string) bool) ([]*Task, error) {
 	}
 	return out, nil
 }
+
+// Minutes is m minutes as a duration: the unit of the task files, the
+// tools' timeout parameter and their JSON.
+func Minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }

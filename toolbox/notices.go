@@ -413,7 +413,7 @@ func noticeOf(t *supervisor.Task, now time.Time) Notice {
 			what = fmt.Sprintf("failed (exit %d)", *t.ExitCode)
 		}
 	case supervisor.StatusTimeout:
-		what = fmt.Sprintf("timed out (its %s limit)", FormatTimeout(t.TimeoutMinutes))
+		what = fmt.Sprintf("timed out (its %s limit)", notify.FormatTimeout(t.Timeout))
 	case supervisor.StatusReaped:
 		what = "was reaped (orphaned or too old)"
 	}

@@ -47,7 +47,7 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 	ev := notify.Event{
 		TaskID: t.ID, Label: t.Label, Command: t.Command, Status: t.Status,
 		ExitCode: t.ExitCode,
-		Timeout:  time.Duration(t.TimeoutMinutes * float64(time.Minute)),
+		Timeout:  t.Timeout,
 		LastLine: last,
 	}
 	if t.Restart.Policy != "" && t.Restart.Policy != supervisor.RestartNo && t.Status == supervisor.StatusFailed {

@@ -29,5 +29,5 @@ func (a *App) restartHere(ctx context.Context, id string) (r RunResult, restarts
 		return RunResult{}, 0, fmt.Errorf("restart %s: %w", old.ID, err)
 	}
 	return RunResult{TaskID: t.ID, PID: t.Root.PID, Label: t.Label, Command: t.Command, Cwd: t.Cwd, Status: t.Status,
-		TimeoutMinutes: t.TimeoutMinutes}, t.Restarts, nil
+		TimeoutMinutes: t.Timeout.Minutes()}, t.Restarts, nil
 }

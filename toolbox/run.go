@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -123,7 +124,7 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err != nil {
 		return res, err
 	}
-	timeout := in.Timeout
+	timeout := supervisor.Minutes(in.Timeout)
 	wait, err := waitSpecFrom(in)
 	if err != nil {
 		return res, err
@@ -145,7 +146,7 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	}
 	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
 		Command: command, Label: label, Cwd: cwd,
-		TimeoutMinutes: timeout, Notify: in.Notify, Log: settings.Log,
+		Timeout: timeout, Notify: in.Notify, Log: settings.Log,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
 		Restarts: restarts,
 		Restart:  supervisor.RestartPolicy{Policy: in.Restart, Max: in.MaxRestarts, Backoff: time.Duration(in.Backoff * float64(time.Second))},
@@ -159,11 +160,11 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	}
 	msg := started + " No auto-kill (timeout=0): stop it with bg_stop."
 	if dl := t.Deadline(); !dl.IsZero() {
-		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, FormatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
+		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, notify.FormatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
 	res = RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
-		TimeoutMinutes: timeout, Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
+		TimeoutMinutes: timeout.Minutes(), Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
 	}
 	if !wait.any() {
 		return res, nil

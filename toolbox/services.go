@@ -130,9 +130,9 @@ type stackStart struct {
 	stack *stack.Stack
 	names []string // none: every service not disabled
 	// wait bounds every wait (readiness, completion) of the start.
-	wait           time.Duration
-	timeoutMinutes float64
-	notify         string
+	wait    time.Duration
+	timeout time.Duration
+	notify  string
 	// onDone, if set, is called as each service is settled (ready,
 	// failed or not started), from the service's own goroutine.
 	onDone func(ServiceState)
@@ -315,7 +315,7 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	env := append(slices.Clone(a.Environ), v.Env...)
 	t, err := a.Store.Start(ctx, supervisor.Request{
 		Command: v.Command, Label: v.Name, Cwd: v.Dir,
-		TimeoutMinutes: o.timeoutMinutes, Notify: o.notify, Log: settings.Log,
+		Timeout: o.timeout, Notify: o.notify, Log: settings.Log,
 		Executable: a.supervisorExecutable(), Env: env, Stack: o.stack.File,
 		Restart: supervisor.RestartPolicy{Policy: v.Restart.Policy, Max: v.Restart.MaxRestarts, Backoff: v.Restart.Backoff},
 	})
@@ -497,7 +497,7 @@ func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error
 	}
 	clock := newWaitClock(ctx, wait) // The call's own limit (MCP) bounds it too.
 	states, err := a.startStack(ctx, stackStart{stack: st, names: []string{in.Service}, wait: time.Until(clock.deadline),
-		timeoutMinutes: in.Timeout, notify: in.Notify})
+		timeout: supervisor.Minutes(in.Timeout), notify: in.Notify})
 	if err != nil {
 		return res, err
 	}
@@ -548,9 +548,9 @@ func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error
 type UpOptions struct {
 	// Names are the services to start, with what they depend on; none:
 	// every service not disabled.
-	Names          []string
-	WaitSeconds    float64
-	TimeoutMinutes float64
+	Names       []string
+	WaitSeconds float64
+	Timeout     time.Duration
 	// OnDone is called as each service is settled (ready, failed or not
 	// started), from the service's own goroutine.
 	OnDone func(ServiceState)
@@ -564,7 +564,7 @@ func (a *App) Up(ctx context.Context, dir string, o UpOptions) (*stack.Stack, []
 		return nil, nil, err
 	}
 	states, err := a.startStack(ctx, stackStart{stack: st, names: o.Names, wait: time.Duration(o.WaitSeconds * float64(time.Second)),
-		timeoutMinutes: o.TimeoutMinutes, onDone: o.OnDone})
+		timeout: o.Timeout, onDone: o.OnDone})
 	return st, states, err
 }
 

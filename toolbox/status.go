@@ -156,7 +156,7 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 		w, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
 		left = w.WaitLeft
 	}
-	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.TimeoutMinutes, LogDir: t.Dir}
+	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.Timeout.Minutes(), LogDir: t.Dir}
 	if left > 0 && t.Status == supervisor.StatusRunning {
 		d.WaitLeft = left
 		d.Message = "Still running. " + waitMore(fmt.Sprintf("bg_status task_id=%s wait_seconds=%g", t.ID, left))
@@ -292,7 +292,7 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 		s.ExitCode = t.ExitCode
 	}
 	if t.Status == supervisor.StatusRunning {
-		s.AutoKill = autoKill(t.Deadline(), now, time.Duration(t.TimeoutMinutes*float64(time.Minute)))
+		s.AutoKill = autoKill(t.Deadline(), now, t.Timeout)
 		if t.Unrecorded != "" {
 			s.AutoKill = "ENDED: the command is gone, outcome not recorded: " + t.Unrecorded + "; its supervisor records it once space is freed"
 		}
@@ -324,8 +324,8 @@ func autoKill(deadline, now time.Time, timeout time.Duration) string {
 	case left <= 0:
 		return "OVERDUE"
 	case left < min(10*time.Minute, timeout/4):
-		return fmt.Sprintf("EXPIRING in %s", formatMinutes(left.Minutes()))
+		return fmt.Sprintf("EXPIRING in %s", formatCountdown(left))
 	default:
-		return fmt.Sprintf("%s left", formatMinutes(left.Minutes()))
+		return fmt.Sprintf("%s left", formatCountdown(left))
 	}
 }

@@ -3,7 +3,6 @@ package top
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -266,7 +265,7 @@ func (m model) refresh(ticked bool) tea.Cmd {
 	rows := max(m.logRows(), 1)
 	return func() tea.Msg {
 		msg := refreshMsg{ticked: ticked, id: id}
-		msg.listErr = call(ctx, a, "bg-status", map[string]any{}, &msg.list)
+		msg.list, msg.listErr = toolbox.Invoke[toolbox.StatusList](ctx, a, toolbox.StatusTool(), map[string]any{})
 		if id == "" && len(msg.list.Tasks) > 0 {
 			id = msg.list.Tasks[0].TaskID
 		}
@@ -282,35 +281,13 @@ func (m model) refresh(ticked bool) tea.Cmd {
 				params["filter"] = filter
 			}
 		}
-		var res toolbox.OutputResult
-		if msg.logErr = call(ctx, a, "bg-output", params, &res); msg.logErr == nil {
+		res, err := toolbox.Invoke[toolbox.OutputResult](ctx, a, toolbox.OutputTool(), params)
+		if msg.logErr = err; err == nil {
 			msg.log = logLines(res, rows)
 		}
 		msg.title = id
 		return msg
 	}
-}
-
-// call runs one of the agent's tools by its command name and decodes its
-// answer into v, as an agent would read it.
-func call(ctx context.Context, a *toolbox.App, tool string, params map[string]any, v any) error {
-	t := toolbox.ToolByCommand(tool)
-	if t == nil {
-		return fmt.Errorf("no tool %s", tool)
-	}
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return err
-	}
-	res, err := a.Call(ctx, t, raw)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // logLines are the last rows lines of both streams: stdout, then stderr
