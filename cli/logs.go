@@ -19,90 +19,126 @@ import (
 // no portable way to be told that they grew.
 const followInterval = 200 * time.Millisecond
 
-// cliLogs prints a task's output for a person: the log as the program
-// wrote it (-f follows it), or with any of bg_output's cleaning flags
-// the cleaned lines, or with --since, --wait-seconds or --view one read
-// exactly as an agent's bg_output call makes it.
-func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
+// logsOptions are bgtask logs' flags beyond bg_output's parameters.
+type logsOptions struct {
+	follow, clean, digest, allServices bool
+	color                              string // auto, always or never
+	pf                                 *paramFlags
+}
+
+// declareLogs declares bgtask logs' flags: bg_output's parameters, with
+// the defaults a person wants (the whole log; raw is the bytes as
+// written), and -f, -n, --clean, --digest, --color, --all. parsed copies
+// their values into the options once fs is parsed.
+func declareLogs(fs *flag.FlagSet) (o *logsOptions, parsed func()) {
 	follow := fs.Bool("f", false, "follow: keep printing new output, across rotations, until the task ends")
 	clean := fs.Bool("clean", false, "clean as the agent reads: escape codes and spinners gone, paths shortened, repeats collapsed")
 	digest := fs.Bool("digest", false, "the same as --view digest: the digest of the log for diagnosis (errors with their context, summaries, the end)")
 	color := fs.String("color", "auto", "colour the output: auto (on a terminal only), always, never")
 	pf := declareParams(fs, toolbox.OutputTool(), "task_id")
 	fs.Var(pf.vals["tail"], "n", "the same as --tail")
-	// What differs from bg_output for a person: the whole log unless
-	// --since; raw means the bytes as written.
 	since := fs.Lookup("since")
 	since.DefValue, since.Usage = "false", "Only the lines that arrived since the previous --since read (the first one prints the newest). The place is shared with agents that set no AMP_THREAD_ID."
 	fs.Lookup("raw").Usage = "The bytes as the program wrote them, escape codes and all; with a cleaning flag, the lines uncleaned."
 	allServices := fs.Bool("all", false, "every service of the project (its Procfile or process-compose.yaml) that runs, together")
+	o = &logsOptions{pf: pf}
+	return o, func() {
+		o.follow, o.clean, o.digest, o.allServices, o.color = *follow, *clean, *digest, *allServices, *color
+	}
+}
+
+// cliLogs prints a task's output for a person, in one of four ways: the
+// log as the program wrote it, or cleaned as bg_output cleans it (-f
+// follows either, across rotations); one read exactly as an agent's
+// bg_output call makes it (--since, --wait-seconds, --view); a task on
+// another host (remoteLogs); several tasks together (multiLogs).
+func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
+	o, parsed := declareLogs(fs)
 	pos, err := parseMixed(fs, args)
 	if err != nil {
 		return err
 	}
-	if *allServices || len(pos) > 1 {
-		if *allServices && len(pos) > 0 {
+	parsed()
+	pf := o.pf
+	if o.allServices || len(pos) > 1 {
+		if o.allServices && len(pos) > 0 {
 			return ErrUsage
 		}
-		return multiLogs(ctx, a, pos, *allServices, *follow, pf)
+		return multiLogs(ctx, a, pos, o.allServices, o.follow, pf)
 	}
 	if len(pos) != 1 {
 		return ErrUsage
 	}
-	switch *color {
+	switch o.color {
 	case "auto", "always", "never":
 	default:
-		return fmt.Errorf("--color is auto, always or never, not %q", *color)
+		return fmt.Errorf("--color is auto, always or never, not %q", o.color)
 	}
 	id, err := resolveRef(ctx, a, pos[0])
 	if err != nil {
 		return err
 	}
 	pf.set("task_id", id)
-	rec, isRemote := remote.RecordsIn(a.Store.Dir).Get(id)
-	if *digest {
+	if o.digest {
 		pf.set("view", "digest")
 	}
 	if pf.given("since") || pf.given("wait_seconds") || pf.given("view") {
-		if *follow {
+		if o.follow {
 			return errors.New("-f follows the log; --since, --wait-seconds and --view read it once, as an agent does: use one or the other")
 		}
-		if !pf.given("since") {
-			pf.set("since", false) // A person's read is of the whole log, and moves no cursor.
-		}
-		out, err := toolbox.Invoke[toolbox.OutputResult](ctx, a, pf.tool, pf.params())
-		if err != nil {
-			return err
-		}
-		printStreams(out.Stdout, out.Stderr, a.Stdout, a.Stderr)
-		return nil
+		return readAsAgent(ctx, a, pf)
 	}
 	in, err := toolbox.BindParams[toolbox.OutputInput](pf.tool, pf.params())
 	if err != nil {
 		return err
 	}
-	if isRemote {
-		return remoteLogs(ctx, a, rec, pf, *follow, *clean)
+	if rec, ok := remote.RecordsIn(a.Store.Dir).Get(id); ok {
+		return remoteLogs(ctx, a, rec, pf, o.follow, o.clean)
 	}
-	t, err := a.LoadTask(ctx, id)
+	l, err := newLogPrinter(ctx, a, id, in, o)
 	if err != nil {
 		return err
 	}
-	l := &logPrinter{a: a, t: t, tail: -1, follow: *follow}
-	if pf.given("tail") {
+	defer l.close()
+	return l.run(ctx)
+}
+
+// readAsAgent is one bg_output read, printed: of the whole log unless
+// --since, so that a person's look moves no cursor.
+func readAsAgent(ctx context.Context, a *toolbox.App, pf *paramFlags) error {
+	if !pf.given("since") {
+		pf.set("since", false)
+	}
+	out, err := toolbox.Invoke[toolbox.OutputResult](ctx, a, pf.tool, pf.params())
+	if err != nil {
+		return err
+	}
+	printStreams(out.Stdout, out.Stderr, a.Stdout, a.Stderr)
+	return nil
+}
+
+// newLogPrinter sets up the printing of task id's streams as in and o
+// ask: raw (rendered for a terminal, coloured as --color says), or
+// cleaned through a private reader (whose cursors close removes).
+func newLogPrinter(ctx context.Context, a *toolbox.App, id string, in toolbox.OutputInput, o *logsOptions) (*logPrinter, error) {
+	t, err := a.LoadTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l := &logPrinter{a: a, t: t, tail: -1, follow: o.follow}
+	if o.pf.given("tail") {
 		l.tail = int64(in.Tail)
 	}
-	if pf.cleaning(*clean) {
+	if o.pf.cleaning(o.clean) {
 		opts := in.CleanOptions(t.Cwd)
 		if in.MaxLines == nil {
 			opts.MaxLines = cleanedLogLines
 		}
 		if _, err := capture.NewPipeline(opts); err != nil {
-			return err
+			return nil, err
 		}
 		l.cleaned = &opts
 		l.reader = toolbox.PrivateReader("cli")
-		defer toolbox.RemoveCursors(t.Dir, l.reader)
 	}
 	for _, name := range []string{"stdout", "stderr"} {
 		if in.Stream == "both" || in.Stream == name {
@@ -113,8 +149,8 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 			st := &logStream{name: name, w: w, raw: w}
 			if !in.Raw {
 				pal := paletteFor(a, w)
-				if *color != "auto" {
-					pal = palette{on: *color == "always"}
+				if o.color != "auto" {
+					pal = palette{on: o.color == "always"}
 				}
 				st.target = &switchWriter{w: w}
 				st.raw, st.flush, st.close = logWriter(pal, st.target)
@@ -122,15 +158,20 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 			l.streams = append(l.streams, st)
 		}
 	}
-	defer l.close()
+	return l, nil
+}
+
+// run prints what the streams hold and, following, what comes, until
+// the task ends; then the end line.
+func (l *logPrinter) run(ctx context.Context) error {
 	for {
 		if err := l.print(); err != nil {
 			return err
 		}
-		if !*follow || l.t.Status != supervisor.StatusRunning {
+		if !l.follow || l.t.Status != supervisor.StatusRunning {
 			l.close() // The last lines before the end line.
-			if *follow {
-				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", toolbox.Printable(l.t.Label), endedAs(l.t.Status, l.t.ExitCode, paletteFor(a, a.Stderr)))
+			if l.follow {
+				fmt.Fprintf(l.a.Stderr, "[%s ended: %s]\n", toolbox.Printable(l.t.Label), endedAs(l.t.Status, l.t.ExitCode, paletteFor(l.a, l.a.Stderr)))
 			}
 			return nil
 		}
@@ -141,7 +182,8 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 		}
 		// Re-read the status after the copy: output written before the
 		// task ended is then certain to be printed once more.
-		if l.t, err = a.LoadTask(ctx, l.t.ID); err != nil {
+		var err error
+		if l.t, err = l.a.LoadTask(ctx, l.t.ID); err != nil {
 			return err
 		}
 	}
@@ -260,8 +302,12 @@ func (l *logPrinter) printRenderedTail(s *logStream, st *capture.Stream) error {
 	return err
 }
 
-// close writes what the streams' writers hold back, once.
+// close writes what the streams' writers hold back, once, and removes
+// the private reader's cursors.
 func (l *logPrinter) close() {
+	if l.reader != "" {
+		toolbox.RemoveCursors(l.t.Dir, l.reader)
+	}
 	for _, s := range l.streams {
 		if s.close != nil {
 			_ = s.close() // A terminal gone: nowhere to say so.

@@ -21,8 +21,35 @@ import (
 // errDoctor makes `bgtask doctor` exit 1 after printing its findings.
 var errDoctor = errors.New("some checks failed (see above)")
 
+// finding is one line of `bgtask doctor`: a check that passed (ok), one
+// that failed (with how to fix it), or a note that is neither.
+type finding struct {
+	ok, note bool
+	what     string
+	fix      string // for a failure
+}
+
+func pass(what string) finding      { return finding{ok: true, what: what} }
+func fail(what, fix string) finding { return finding{what: what, fix: fix} }
+func noteOnly(what string) finding  { return finding{note: true, what: what} }
+func check(ok bool, what, fix string) finding {
+	if ok {
+		return pass(what)
+	}
+	return fail(what, fix)
+}
+
+// doctor holds what the checks share: the App, the install's paths, and
+// the Amp toolbox folder that holds our entries ("" for none).
+type doctor struct {
+	a          *toolbox.App
+	paths      installPaths
+	ampToolbox string
+}
+
 // cliDoctor checks an installation as a user would when something does
-// not work: one line per check, with how to fix what fails.
+// not work: one line per check, with how to fix what fails. Each check
+// returns its findings; one loop prints them, in this order.
 func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,120 +61,149 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	if err != nil {
 		return err
 	}
+	d := &doctor{a: a, paths: paths}
+	checks := []func(context.Context) []finding{
+		d.checkBinary, d.checkAmpToolbox, d.checkAgents, d.checkStateFolder, d.checkNotifications, d.checkShells,
+	}
 	failed := false
-	report := func(ok bool, what, fix string) {
-		if ok {
-			fmt.Fprintf(a.Stdout, "ok    %s\n", what)
-			return
+	for _, c := range checks {
+		for _, f := range c(ctx) {
+			switch {
+			case f.note:
+				fmt.Fprintf(a.Stdout, "--    %s\n", f.what)
+			case f.ok:
+				fmt.Fprintf(a.Stdout, "ok    %s\n", f.what)
+			default:
+				failed = true
+				fmt.Fprintf(a.Stdout, "FAIL  %s\n      fix: %s\n", f.what, f.fix)
+			}
 		}
-		failed = true
-		fmt.Fprintf(a.Stdout, "FAIL  %s\n      fix: %s\n", what, fix)
 	}
-	note := func(what string) { fmt.Fprintf(a.Stdout, "--    %s\n", what) }
-
-	// The binary.
-	if p := lookPath("bgtask", a.Getenv("PATH")); p != "" {
-		report(true, "bgtask on PATH: "+p+" ("+toolbox.Version()+")", "")
-	} else {
-		report(false, "bgtask is not on PATH", "bgtask install, then open a new shell (or add "+paths.bin+" to PATH)")
+	if failed {
+		return errDoctor
 	}
+	return nil
+}
 
-	// The Amp toolbox: the folders Amp reads, and our entries in them.
-	dirs := []string{paths.ampTools}
-	if v := a.Getenv("AMP_TOOLBOX"); v != "" {
+// checkBinary: bgtask on PATH.
+func (d *doctor) checkBinary(context.Context) []finding {
+	if p := lookPath("bgtask", d.a.Getenv("PATH")); p != "" {
+		return []finding{pass("bgtask on PATH: " + p + " (" + toolbox.Version() + ")")}
+	}
+	return []finding{fail("bgtask is not on PATH", "bgtask install, then open a new shell (or add "+d.paths.bin+" to PATH)")}
+}
+
+// checkAmpToolbox: the folders Amp reads hold our entries, which run the
+// lean build (every tool call starts what the entry runs: the lean build
+// starts in about half the time of the whole bgtask). It sets
+// d.ampToolbox for the checks after it.
+func (d *doctor) checkAmpToolbox(context.Context) []finding {
+	dirs := []string{d.paths.ampTools}
+	if v := d.a.Getenv("AMP_TOOLBOX"); v != "" {
 		dirs = filepath.SplitList(v)
 	}
-	found := ""
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "bg-run")); err == nil {
-			found = d
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, "bg-run")); err == nil {
+			d.ampToolbox = dir
 			break
 		}
 	}
-	report(found != "", fmt.Sprintf("Amp toolbox entries (bg-run, ...) in a folder Amp reads (%s)", strings.Join(dirs, ":")),
-		"bgtask install (it links them into "+paths.ampTools+"; a custom folder must be listed in AMP_TOOLBOX)")
-	if found != "" {
-		// Every tool call starts what the entry runs: the lean build
-		// starts in about half the time of the whole bgtask.
-		target, err := filepath.EvalSymlinks(filepath.Join(found, "bg-run"))
-		switch {
-		case err != nil:
-			report(false, "bg-run in "+found+" leads nowhere: "+err.Error(), "bgtask install")
-		case filepath.Base(target) == toolbox.LeanCommand:
-			report(true, "the toolbox entries run the lean "+target, "")
-		default:
-			note("the toolbox entries run " + target + ", not the lean " + toolbox.LeanCommand + " (each tool call starts slower): scripts/install.sh, the npm package and release archives bring it, and so does `bgtask install` of a released bgtask with Go on PATH")
-		}
+	out := []finding{check(d.ampToolbox != "", fmt.Sprintf("Amp toolbox entries (bg-run, ...) in a folder Amp reads (%s)", strings.Join(dirs, ":")),
+		"bgtask install (it links them into "+d.paths.ampTools+"; a custom folder must be listed in AMP_TOOLBOX)")}
+	if d.ampToolbox == "" {
+		return out
 	}
+	target, err := filepath.EvalSymlinks(filepath.Join(d.ampToolbox, "bg-run"))
+	switch {
+	case err != nil:
+		return append(out, fail("bg-run in "+d.ampToolbox+" leads nowhere: "+err.Error(), "bgtask install"))
+	case filepath.Base(target) == toolbox.LeanCommand:
+		return append(out, pass("the toolbox entries run the lean "+target))
+	}
+	return append(out, noteOnly("the toolbox entries run "+target+", not the lean "+toolbox.LeanCommand+" (each tool call starts slower): scripts/install.sh, the npm package and release archives bring it, and so does `bgtask install` of a released bgtask with Go on PATH"))
+}
 
-	// Each agent's MCP registration.
-	for _, c := range agentConfigs(paths) {
-		if !c.found(a.Getenv("PATH")) {
-			note(c.Name + ": not found on this machine")
+// checkAgents: each agent's MCP registration.
+func (d *doctor) checkAgents(ctx context.Context) []finding {
+	var out []finding
+	for _, c := range agentConfigs(d.paths) {
+		if !c.found(d.a.Getenv("PATH")) {
+			out = append(out, noteOnly(c.Name+": not found on this machine"))
 			continue
 		}
-		entry, err := registeredEntry(c)
-		cmd := entryCommand(entry)
-		if c.Key == "amp" && err == nil {
-			// An Amp that reads its toolbox lists every tool twice
-			// when it also has the MCP server.
-			takes, known := ampTakesToolbox(ctx, a.Getenv("PATH"), a.Environ)
-			if known && takes {
-				switch {
-				case found != "" && cmd != "":
-					report(false, "Amp lists every tool twice: from the toolbox ("+found+") and from MCP server "+mcpServerName+" in "+c.Path,
-						"bgtask install --agents amp (it keeps the toolbox and takes the MCP entry out for this Amp)")
-				case found != "":
-					report(true, "Amp takes the tools from its toolbox, once", "")
-				default:
-					report(cmd != "", "Amp reads the toolbox but has no toolbox entries; MCP server "+mcpServerName+": "+cmd, "bgtask install --agents amp")
-				}
-				continue
+		out = append(out, d.checkAgent(ctx, c)...)
+	}
+	return out
+}
+
+// checkAgent is one agent's registration: present, its binary there,
+// and for Codex a tool timeout longer than our longest wait. An Amp that
+// reads its toolbox must not have the MCP server too (it would list
+// every tool twice).
+func (d *doctor) checkAgent(ctx context.Context, c agentConfig) []finding {
+	entry, err := registeredEntry(c)
+	cmd := entryCommand(entry)
+	if c.Key == "amp" && err == nil {
+		if takes, known := ampTakesToolbox(ctx, d.a.Getenv("PATH"), d.a.Environ); known && takes {
+			switch {
+			case d.ampToolbox != "" && cmd != "":
+				return []finding{fail("Amp lists every tool twice: from the toolbox ("+d.ampToolbox+") and from MCP server "+mcpServerName+" in "+c.Path,
+					"bgtask install --agents amp (it keeps the toolbox and takes the MCP entry out for this Amp)")}
+			case d.ampToolbox != "":
+				return []finding{pass("Amp takes the tools from its toolbox, once")}
 			}
-		}
-		switch {
-		case err != nil:
-			report(false, fmt.Sprintf("%s: cannot read %s: %v", c.Name, c.Path, err), "fix the file by hand, then bgtask install --agents "+c.Key)
-		case cmd == "":
-			report(false, c.Name+": bgtask mcp is not registered in "+c.Path, "bgtask install --agents "+c.Key)
-		default:
-			_, statErr := os.Stat(cmd)
-			report(statErr == nil, fmt.Sprintf("%s: MCP server %s -> %s mcp", c.Name, mcpServerName, cmd), "bgtask install --agents "+c.Key+" (the registered binary is gone)")
-			if c.TOML {
-				// Codex cuts a tool call after tool_timeout_sec: our
-				// waits may last 600 s.
-				fix := fmt.Sprintf("bgtask install --agents %s (it sets tool_timeout_sec = %d)", c.Key, codexToolTimeout)
-				switch secs, ok := codexTimeout(entry); {
-				case !ok:
-					report(false, fmt.Sprintf("%s: tool_timeout_sec of %s in %s is not a number of seconds: %#v", c.Name, mcpServerName, c.Path, entry["tool_timeout_sec"]), fix)
-				case secs < codexToolTimeout:
-					report(false, fmt.Sprintf("%s cuts tool calls after %d s (tool_timeout_sec), before our longest wait (600 s) ends", c.Name, secs), fix)
-				}
-			}
+			return []finding{check(cmd != "", "Amp reads the toolbox but has no toolbox entries; MCP server "+mcpServerName+": "+cmd, "bgtask install --agents amp")}
 		}
 	}
-
-	// The state folder.
-	if err := a.Store.Check(); err != nil {
-		report(false, "state folder "+a.Store.Dir+": "+err.Error(), "see the fix above")
-	} else {
-		report(true, "state folder "+a.Store.Dir+" is yours and private (or not created yet)", "")
+	switch {
+	case err != nil:
+		return []finding{fail(fmt.Sprintf("%s: cannot read %s: %v", c.Name, c.Path, err), "fix the file by hand, then bgtask install --agents "+c.Key)}
+	case cmd == "":
+		return []finding{fail(c.Name+": bgtask mcp is not registered in "+c.Path, "bgtask install --agents "+c.Key)}
 	}
+	_, statErr := os.Stat(cmd)
+	out := []finding{check(statErr == nil, fmt.Sprintf("%s: MCP server %s -> %s mcp", c.Name, mcpServerName, cmd), "bgtask install --agents "+c.Key+" (the registered binary is gone)")}
+	if !c.TOML {
+		return out
+	}
+	// Codex cuts a tool call after tool_timeout_sec: our waits may last 600 s.
+	fix := fmt.Sprintf("bgtask install --agents %s (it sets tool_timeout_sec = %d)", c.Key, codexToolTimeout)
+	switch secs, ok := codexTimeout(entry); {
+	case !ok:
+		out = append(out, fail(fmt.Sprintf("%s: tool_timeout_sec of %s in %s is not a number of seconds: %#v", c.Name, mcpServerName, c.Path, entry["tool_timeout_sec"]), fix))
+	case secs < codexToolTimeout:
+		out = append(out, fail(fmt.Sprintf("%s cuts tool calls after %d s (tool_timeout_sec), before our longest wait (600 s) ends", c.Name, secs), fix))
+	}
+	return out
+}
 
-	// Desktop notifications.
+// checkStateFolder: the state folder is the user's own and private.
+func (d *doctor) checkStateFolder(context.Context) []finding {
+	if err := d.a.Store.Check(); err != nil {
+		return []finding{fail("state folder "+d.a.Store.Dir+": "+err.Error(), "see the fix above")}
+	}
+	return []finding{pass("state folder " + d.a.Store.Dir + " is yours and private (or not created yet)")}
+}
+
+// checkNotifications: a desktop notification server answers (a note,
+// not a failure, when none does).
+func (d *doctor) checkNotifications(ctx context.Context) []finding {
 	nctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := notify.CheckDesktop(nctx, a.Environ); err != nil {
-		note("desktop notifications unavailable: " + err.Error() + " (failures are still announced in the next tool answer; BG_NOTIFY_CMD can run your own command)")
-	} else {
-		report(true, "desktop notifications: a notification server answers", "")
+	if err := notify.CheckDesktop(nctx, d.a.Environ); err != nil {
+		return []finding{noteOnly("desktop notifications unavailable: " + err.Error() + " (failures are still announced in the next tool answer; BG_NOTIFY_CMD can run your own command)")}
 	}
+	return []finding{pass("desktop notifications: a notification server answers")}
+}
 
-	// The reaper at shell start.
-	withReaper := []string{}
+// checkShells: the reaper runs at shell start, and in bash the
+// completion script is loaded (by the bash-completion package, else by
+// the profile block).
+func (d *doctor) checkShells(context.Context) []finding {
+	var withReaper []string
 	bashBlock := "" // a bash profile's block: it also loads completion
 	for _, sh := range knownShells() {
-		for _, p := range paths.profilePaths(a.Getenv, sh) {
+		for _, p := range d.paths.profilePaths(d.a.Getenv, sh) {
 			b, err := os.ReadFile(p)
 			if err != nil || !strings.Contains(string(b), "bg-reaper --max-age") {
 				continue
@@ -158,27 +214,19 @@ func cliDoctor(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 			}
 		}
 	}
-	report(len(withReaper) > 0, "bg-reaper runs at shell start ("+strings.Join(withReaper, ", ")+")",
-		"bgtask install --shell bash,zsh,fish (orphaned servers are otherwise only ended by their timeout)")
-	// Completion in bash, for an install that set up bash: the
-	// bash-completion package loads our script by itself; without it,
-	// the profile block must.
-	if bashBlock != "" {
-		script := paths.completionPath(a.Getenv, "bash")
-		loaded := bashCompletionInstalled() || strings.Contains(bashBlock, script)
-		switch {
-		case !fileExists(script):
-			report(false, "bash completion script "+script+" is missing", "bgtask install --shell bash")
-		case loaded:
-			report(true, "bash completion: "+script+" is loaded at shell start (complete -p bgtask)", "")
-		default:
-			report(false, "bash completion: nothing loads "+script+" (no bash-completion package, no profile block for it)", "bgtask install --shell bash (or install the bash-completion package)")
-		}
+	out := []finding{check(len(withReaper) > 0, "bg-reaper runs at shell start ("+strings.Join(withReaper, ", ")+")",
+		"bgtask install --shell bash,zsh,fish (orphaned servers are otherwise only ended by their timeout)")}
+	if bashBlock == "" {
+		return out
 	}
-	if failed {
-		return errDoctor
+	script := d.paths.completionPath(d.a.Getenv, "bash")
+	switch {
+	case !fileExists(script):
+		return append(out, fail("bash completion script "+script+" is missing", "bgtask install --shell bash"))
+	case bashCompletionInstalled() || strings.Contains(bashBlock, script):
+		return append(out, pass("bash completion: "+script+" is loaded at shell start (complete -p bgtask)"))
 	}
-	return nil
+	return append(out, fail("bash completion: nothing loads "+script+" (no bash-completion package, no profile block for it)", "bgtask install --shell bash (or install the bash-completion package)"))
 }
 
 // lookPath finds an executable in the PATH the user gave us.
