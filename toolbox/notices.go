@@ -294,8 +294,12 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 	// Ended asks about every task folder there is: remember the ones
 	// already told, still on disk, so the file keeps only those.
 	var keep []string
+	wasTold := make(map[string]bool, len(st.seen))
+	for _, id := range st.seen {
+		wasTold[id] = true
+	}
 	ended, err := a.Store.Ended(func(id string) bool {
-		if slices.Contains(st.seen, id) {
+		if wasTold[id] {
 			keep = append(keep, id)
 			return true
 		}
