@@ -281,7 +281,7 @@ func (s *Stream) page(o Options, from Pos, hold bool) (cleaned, error) {
 	}
 	p.tail.maxBytes = 0 // the lineWriter bounds a page, at a line's end
 	lw := &lineWriter{w: p, pos: from, limit: int64(o.maxLines()), byteLimit: MaxAnswerBytes, hold: hold}
-	_, _, err = s.CopyFrom(lw, from.Byte)
+	err = s.feed(lw, p)
 	if err != nil && !errors.Is(err, errPageFull) {
 		return cleaned{}, err
 	}
@@ -362,11 +362,64 @@ func (s *Stream) cleanFrom(o Options, from Pos, hold bool) (cleaned, error) {
 		return cleaned{}, err
 	}
 	lw := &lineWriter{w: p, pos: from, hold: hold}
-	if _, _, err := s.CopyFrom(lw, from.Byte); err != nil {
+	if err := s.feed(lw, p); err != nil {
 		return cleaned{}, err
 	}
 	lines := p.Close()
 	return cleaned{lines: lines, omitted: p.Stats().LinesOmitted, bytesFull: p.tail.byBytes > 0, end: lw.pos}, nil
+}
+
+// DeletedMarker stands for the n lines of a rotated segment deleted from
+// the middle of a log (by hand: lumberjack deletes the oldest).
+func DeletedMarker(n int64) string {
+	return fmt.Sprintf("[... %d lines of a deleted segment ...]", n)
+}
+
+// feed copies the stream from lw.pos to its end into lw. A deleted
+// segment between segments still on disk (see snapshot) costs its own
+// lines: a DeletedMarker goes straight to the pipeline p in their place
+// (no line of the log: lw does not count it) and lw.pos moves past them;
+// when the deleted segment ended mid-line, the rest of that line, at the
+// start of the next segment, goes with it.
+func (s *Stream) feed(lw *lineWriter, p io.Writer) error {
+	at := lw.pos.Byte // what is copied; lw.pos is what was passed on
+	first := s.firstOnDisk().Byte
+	for i, part := range s.parts {
+		end := part.firstByte + part.bytes
+		if end <= at {
+			continue
+		}
+		if part.gone {
+			if at < first {
+				continue // Before the first segment on disk: rotated away, said by the caller.
+			}
+			lost := part.firstLine + part.lines - lw.pos.Line
+			next := Pos{Byte: end, Line: part.firstLine + part.lines}
+			if part.cut && i+1 < len(s.parts) && !s.parts[i+1].gone && s.parts[i+1].lines > 0 {
+				if off, err := s.afterNewline(s.parts[i+1], 1); err == nil {
+					next, lost = Pos{Byte: end + off, Line: next.Line + 1}, lost+1
+				}
+			}
+			if lost > 0 {
+				if len(lw.pending) > 0 || !lw.atLineStart && lw.passedBytes > 0 {
+					// The head of a line whose rest is lost ends here.
+					_, _ = p.Write(append(lw.pending, '\n')) // A Pipeline's Write never fails.
+					lw.pending = lw.pending[:0]
+				}
+				_, _ = p.Write([]byte(DeletedMarker(lost) + "\n"))
+				lw.atLineStart = true
+			}
+			lw.pos, at = next, next.Byte
+			continue
+		}
+		at = max(at, part.firstByte) // Not indexed: said by the caller's count.
+		n, err := io.Copy(lw, io.NewSectionReader(part.f, at-part.firstByte, end-at))
+		at += n
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lineWriter passes bytes on and tracks the position after them. With a
@@ -577,7 +630,23 @@ func (s *Stream) posOfLine(line int64) (Pos, error) {
 			continue
 		}
 		if p.gone {
-			continue // Inside a deleted segment: clamp below.
+			// Inside a deleted segment: where the log goes on after it,
+			// whole lines only.
+			if first := s.firstOnDisk(); p.firstByte < first.Byte {
+				return first, nil
+			}
+			for _, q := range s.parts {
+				if q.firstByte < p.firstByte+p.bytes || q.gone {
+					continue
+				}
+				if p.cut && q.lines > 0 {
+					if off, err := s.afterNewline(q, 1); err == nil {
+						return Pos{Byte: q.firstByte + off, Line: q.firstLine + 1}, nil
+					}
+				}
+				return Pos{Byte: q.firstByte, Line: q.firstLine}, nil
+			}
+			return s.end(), nil
 		}
 		off, err := s.afterNewline(p, line-p.firstLine)
 		if err != nil {

@@ -301,3 +301,58 @@ func TestMalformedIndexLineCostsOnlyTheIndex(t *testing.T) {
 		t.Fatalf("lines %d, warning %q", len(res.Lines), res.Warning)
 	}
 }
+
+// TestDeletedMiddleSegmentCostsItsOwnLines: a rotated segment deleted by
+// hand from the middle of a still log costs exactly its lines, said by a
+// marker; the older segments still on disk are read.
+func TestDeletedMiddleSegmentCostsItsOwnLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "stdout", WriterOptions{MaxBytes: 400, Backups: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lines of 20 bytes: segments of 400 end at a line's end.
+	var all []string
+	for i := range 70 {
+		all = append(all, fmt.Sprintf("line %014d", i))
+	}
+	writeLines(t, w, all)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	index, err := ReadIndex(dir, "stdout")
+	if err != nil || len(index) < 2 || index[1].Cut {
+		t.Fatalf("want 2 rotated segments or more, ending at a line's end: %v %+v", err, index)
+	}
+	mid := index[1]
+	if err := os.Remove(filepath.Join(dir, mid.Name)); err != nil {
+		t.Fatal(err)
+	}
+	// The log has been still for a minute.
+	names, _ := filepath.Glob(filepath.Join(dir, "stdout*"))
+	for _, n := range names {
+		old := time.Now().Add(-time.Minute)
+		if err := os.Chtimes(n, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := index[0].Lines
+	want := append(append(slices.Clone(all[:first]), DeletedMarker(mid.Lines)), all[first+mid.Lines:]...)
+	res, err := Read(dir, "stdout", ReadOptions{Clean: Options{Raw: true, MaxLines: 1000}})
+	if err != nil || !slices.Equal(res.Lines, want) {
+		t.Fatalf("%v: got %d lines:\n%s\nwant %d", err, len(res.Lines), strings.Join(res.Lines, "\n"), len(want))
+	}
+	since, err := Read(dir, "stdout", ReadOptions{Since: true, Clean: Options{Raw: true, MaxLines: 1000}})
+	if err != nil || !slices.Equal(since.Lines, want) || since.Cursor != int64(len(all)) {
+		t.Fatalf("since-read: %v, cursor %d, %d lines", err, since.Cursor, len(since.Lines))
+	}
+	tail, err := Read(dir, "stdout", ReadOptions{Tail: 5, Clean: Options{Raw: true}})
+	if err != nil || !slices.Equal(tail.Lines, all[len(all)-5:]) {
+		t.Fatalf("tail: %v %q", err, tail.Lines)
+	}
+	clean, err := Read(dir, "stdout", ReadOptions{Clean: Options{MaxLines: 1000}})
+	if err != nil || !slices.Contains(clean.Lines, DeletedMarker(mid.Lines)) || !slices.Contains(clean.Lines, all[0]) {
+		t.Fatalf("cleaned read: %v %q", err, clean.Lines)
+	}
+}

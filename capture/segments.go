@@ -216,15 +216,21 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 			return fail(err)
 		}
 	}
-	// Lumberjack deletes the oldest segments first; a segment gone while an
-	// older one is still listed means the listing raced a deletion. Treat
-	// everything up to the last gone segment as gone, so the parts on disk
-	// are one run up to the end.
+	// Lumberjack deletes old segments right after a rotation: a segment
+	// gone while an older one is still listed means the listing raced
+	// that. Then everything up to the last gone segment counts as gone,
+	// so the parts on disk are one run up to the end. But when the log
+	// has been still (no write for deletedQuiet, the snapshot stable), no
+	// rotation ran: the segment was deleted by hand, and it costs its own
+	// lines only (see feed).
 	last := -1
 	for i, p := range s.parts {
 		if p.gone {
 			last = i
 		}
+	}
+	if last > 0 && stable && s.quietSince(time.Now().Add(-deletedQuiet)) {
+		last = -1
 	}
 	for i := 0; i < last; i++ {
 		if p := &s.parts[i]; !p.gone {
@@ -234,6 +240,11 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 	}
 	return s, stable, nil
 }
+
+// deletedQuiet is how long a log must have been still for a segment gone
+// from its middle to be taken as deleted by hand, not by a rotation the
+// snapshot raced.
+const deletedQuiet = 2 * time.Second
 
 // openLog opens a log file for reading without following a symlink and
 // without blocking on a FIFO, and refuses anything but a regular file.
