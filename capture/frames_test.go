@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,31 +152,35 @@ func TestFoldFrames(t *testing.T) {
 	}
 }
 
-// realRead is a fixture of capture/testdata/reads: the output logs of a
-// real failing run, the folder it ran in and where the user's code failed.
+// realRead is a fixture of capture/testdata/reads (listed in its
+// fixtures.json): the output logs of a real failing run, the folder it
+// ran in, where the user's code failed and the names of what failed.
 type realRead struct {
-	name      string
-	cwd       string
-	locations []string
-	failures  []string
+	Name      string   `json:"name"`
+	Cwd       string   `json:"cwd"`
+	Locations []string `json:"locations"`
+	Failures  []string `json:"failures"`
 }
 
-var realReads = []realRead{
-	{"vitest-fail", "/tmp/i26proj/vite", []string{"test/greet.test.js:9:23", "test/greet.test.js:12:17", "test/more.test.js:4:23"}, []string{"adds two numbers", "parses config", "adds negatives"}},
-	{"vite-dev-error", "/tmp/i26proj/vite", []string{"src/main.js:2:25", "src/broken.js:1:0"}, []string{"Failed to resolve import", "Failed to parse source"}},
-	{"node-test-fail", "/tmp/i26proj/nodetest", []string{"test/lib.test.js:4:33", "test/lib.test.js:6:10"}, []string{"sum adds", "load parses"}},
-	{"python-zerodiv", "/tmp/i26proj/py", []string{`app.py", line 5`}, []string{"ZeroDivisionError"}},
-	{"python-yaml", "/tmp/i26proj/py", []string{`app.py", line 8`}, []string{"ParserError"}},
-	{"next-dev-error", "/tmp/i26proj/next", []string{"lib/data.js:3:20", "app/missing/page.js:1:1"}, []string{"TypeError", "Module not found"}},
-	{"go-test-panic", "/tmp/i26proj/gop", []string{"calc_test.go:12"}, []string{"TestIndexOut"}},
-}
+// realReads are the fixtures, in fixtures.json's order.
+var realReads = func() []realRead {
+	b, err := os.ReadFile(filepath.Join("testdata", "reads", "fixtures.json"))
+	if err != nil {
+		panic(err)
+	}
+	var out []realRead
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
+}()
 
 // streams returns the fixture's non-empty logs.
 func (r realRead) streams(t *testing.T) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, s := range []string{"stdout", "stderr"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "reads", r.name+"."+s))
+		b, err := os.ReadFile(filepath.Join("testdata", "reads", r.Name+"."+s))
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
@@ -189,7 +194,7 @@ func (r realRead) streams(t *testing.T) [][]byte {
 // read cleans every stream of the fixture with o and joins the answers.
 func (r realRead) read(t *testing.T, o Options) []string {
 	t.Helper()
-	o.Cwd = r.cwd
+	o.Cwd = r.Cwd
 	var all []string
 	for _, b := range r.streams(t) {
 		lines, err := Clean(b, o)
@@ -226,10 +231,10 @@ func TestRealReadsFoldFrames(t *testing.T) {
 			got := r.read(t, v.opt)
 			for _, l := range got {
 				if foreignFrame.MatchString(l) {
-					t.Errorf("%s, %s: a framework frame is shown: %q", r.name, v.name, l)
+					t.Errorf("%s, %s: a framework frame is shown: %q", r.Name, v.name, l)
 				}
 				if longRule.MatchString(l) {
-					t.Errorf("%s, %s: a long rule is shown: %q", r.name, v.name, l)
+					t.Errorf("%s, %s: a long rule is shown: %q", r.Name, v.name, l)
 				}
 			}
 		}
@@ -278,9 +283,9 @@ func FuzzFrameFolder(f *testing.F) {
 func TestRealReadsFilterBringsLocation(t *testing.T) {
 	for _, r := range realReads {
 		got := strings.Join(r.read(t, Options{Filter: "error|panic|not found"}), "\n")
-		for _, l := range r.locations {
+		for _, l := range r.Locations {
 			if !strings.Contains(got, l) {
-				t.Errorf("%s: filter lost %q:\n%s", r.name, l, got)
+				t.Errorf("%s: filter lost %q:\n%s", r.Name, l, got)
 			}
 		}
 	}
@@ -291,8 +296,8 @@ func TestRealReadsFilterBringsLocation(t *testing.T) {
 // with how many times it came.
 func TestRealReadsSayEachProblemOnce(t *testing.T) {
 	r := realReads[5]
-	if r.name != "next-dev-error" {
-		t.Fatalf("fixture %s", r.name)
+	if r.Name != "next-dev-error" {
+		t.Fatalf("fixture %s", r.Name)
 	}
 	for _, v := range readViews[2:] {
 		got := strings.Join(r.read(t, v.opt), "\n")

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,22 +26,13 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 )
 
-// fixture is one recorded run: its files are NAME.stdout and NAME.stderr.
+// fixture is one recorded run (fixtures.json in dir): its files are
+// NAME.stdout and NAME.stderr.
 type fixture struct {
-	name      string
-	cwd       string   // the project's folder when it was recorded
-	locations []string // where the user's code failed, as the cleaned text shows it
-	failures  []string // the names of what failed
-}
-
-var fixtures = []fixture{
-	{"vitest-fail", "/tmp/i26proj/vite", []string{"test/greet.test.js:9:23", "test/greet.test.js:12:17", "test/more.test.js:4:23"}, []string{"adds two numbers", "parses config", "adds negatives"}},
-	{"vite-dev-error", "/tmp/i26proj/vite", []string{"src/main.js:2:25", "src/broken.js:1:0"}, []string{"Failed to resolve import", "Failed to parse source"}},
-	{"node-test-fail", "/tmp/i26proj/nodetest", []string{"test/lib.test.js:4:33", "test/lib.test.js:6:10"}, []string{"sum adds", "load parses"}},
-	{"python-zerodiv", "/tmp/i26proj/py", []string{`app.py", line 5`}, []string{"ZeroDivisionError"}},
-	{"python-yaml", "/tmp/i26proj/py", []string{`app.py", line 8`}, []string{"ParserError"}},
-	{"next-dev-error", "/tmp/i26proj/next", []string{"lib/data.js:3:20", "app/missing/page.js:1:1"}, []string{"TypeError", "Module not found"}},
-	{"go-test-panic", "/tmp/i26proj/gop", []string{"calc_test.go:12"}, []string{"TestIndexOut"}},
+	Name      string   `json:"name"`
+	Cwd       string   `json:"cwd"`       // the project's folder when it was recorded
+	Locations []string `json:"locations"` // where the user's code failed, as the cleaned text shows it
+	Failures  []string `json:"failures"`  // the names of what failed
 }
 
 type view struct {
@@ -75,12 +67,20 @@ func main() {
 }
 
 func run(w io.Writer, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "fixtures.json"))
+	if err != nil {
+		return err
+	}
+	var fixtures []fixture
+	if err := json.Unmarshal(b, &fixtures); err != nil {
+		return fmt.Errorf("fixtures.json: %w", err)
+	}
 	fmt.Fprintln(w, "| fixture | view | characters | failures named | user locations | framework frames shown | frames folded |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
 	for _, f := range fixtures {
 		var streams [][]byte
 		for _, s := range []string{"stdout", "stderr"} {
-			b, err := os.ReadFile(filepath.Join(dir, f.name+"."+s))
+			b, err := os.ReadFile(filepath.Join(dir, f.Name+"."+s))
 			if err != nil && !os.IsNotExist(err) {
 				return err
 			}
@@ -88,7 +88,7 @@ func run(w io.Writer, dir string) error {
 		}
 		for _, v := range views {
 			o := v.opt
-			o.Cwd = f.cwd
+			o.Cwd = f.Cwd
 			var text []string
 			for _, b := range streams {
 				if len(b) == 0 {
@@ -102,13 +102,13 @@ func run(w io.Writer, dir string) error {
 			}
 			all := strings.Join(text, "\n")
 			found := 0
-			for _, l := range f.locations {
+			for _, l := range f.Locations {
 				if strings.Contains(all, l) {
 					found++
 				}
 			}
 			named := 0
-			for _, n := range f.failures {
+			for _, n := range f.Failures {
 				if strings.Contains(all, n) {
 					named++
 				}
@@ -129,8 +129,8 @@ func run(w io.Writer, dir string) error {
 			if len(text) > 0 {
 				share = 100 * float64(foreign) / float64(len(text))
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %d/%d | %d/%d | %d (%.0f%% of %d lines) | %d |\n", f.name, v.name,
-				utf8.RuneCountInString(all), named, len(f.failures), found, len(f.locations), foreign, share, len(text), folded)
+			fmt.Fprintf(w, "| %s | %s | %d | %d/%d | %d/%d | %d (%.0f%% of %d lines) | %d |\n", f.Name, v.name,
+				utf8.RuneCountInString(all), named, len(f.Failures), found, len(f.Locations), foreign, share, len(text), folded)
 		}
 	}
 	return nil
