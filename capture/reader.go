@@ -66,6 +66,9 @@ type ReadResult struct {
 	// CursorErr is set when a since-read could not save the cursor: the
 	// next read returns these lines again.
 	CursorErr error
+	// Moved is how a since-read moved the reader's cursor, for a caller
+	// that could not deliver the lines to undo it (UndoCursor).
+	Moved *CursorMove
 	// Warning says what was wrong with the stream's files without
 	// stopping the read (a malformed segment index).
 	Warning string
@@ -195,6 +198,12 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 		// A read must not fail because a write does (a full disk): the
 		// lines are returned, and the caller told the cursor stayed.
 		res.CursorErr = s.saveCursor(o.Reader, c.end)
+		if res.CursorErr == nil {
+			res.Moved = &CursorMove{Stream: s.name, Reader: o.Reader, To: c.end}
+			if haveCursor {
+				res.Moved.From = &cur
+			}
+		}
 	} else {
 		res.Cursor, res.Remaining = end.Line, 0
 	}
@@ -769,4 +778,42 @@ func (s *Stream) loadCursor(reader string) (Pos, bool, error) {
 
 func (s *Stream) saveCursor(reader string, c Pos) error {
 	return atomicfile.WriteFile(s.cursorPath(reader), []byte(fmt.Sprintf("%d %d\n", c.Line, c.Byte)), 0o600)
+}
+
+// CursorMove is how one since-read moved a reader's cursor: from From
+// (nil: the reader had none, and its next read is a first read again) to
+// To.
+type CursorMove struct {
+	Stream, Reader string
+	From           *Pos
+	To             Pos
+}
+
+// UndoCursor puts the reader's cursor of dir back where m found it, when
+// nothing moved it since: a caller that could not deliver a since-read's
+// lines (its client went away) leaves them for the next read. A cursor
+// that another read of the same reader has moved on stays: those lines
+// went to that read. It reports whether it undid the move.
+func UndoCursor(dir string, m CursorMove) (bool, error) {
+	unlock, err := lockCursors(dir)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	s, err := OpenStream(dir, m.Stream)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = s.Close() }() // Read only.
+	cur, ok, err := s.loadCursor(m.Reader)
+	if err != nil || !ok || cur != m.To {
+		return false, err
+	}
+	if m.From == nil {
+		if err := os.Remove(s.cursorPath(m.Reader)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("undo cursor: %w", err)
+		}
+		return true, nil
+	}
+	return true, s.saveCursor(m.Reader, *m.From)
 }

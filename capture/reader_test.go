@@ -356,3 +356,51 @@ func TestDeletedMiddleSegmentCostsItsOwnLines(t *testing.T) {
 		t.Fatalf("cleaned read: %v %q", err, clean.Lines)
 	}
 }
+
+// A since-read's move of the cursor can be undone by a caller that could
+// not deliver its lines, unless a later read moved the cursor on.
+func TestUndoCursor(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(s string) {
+		f, err := os.OpenFile(filepath.Join(dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.WriteString(s)
+		_ = f.Close()
+	}
+	read := func() ReadResult {
+		t.Helper()
+		r, err := Read(dir, "stdout", ReadOptions{Since: true, Reader: "r", WriterDone: true, Clean: Options{Raw: true, MaxLines: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	write("a\nb\n")
+	first := read()
+	if ok, err := UndoCursor(dir, *first.Moved); !ok || err != nil || first.Moved.From != nil {
+		t.Fatalf("undo of a first read: %v %v %+v", ok, err, first.Moved)
+	}
+	if again := read(); strings.Join(again.Lines, ",") != "a,b" {
+		t.Fatalf("after undoing the first read: %q", again.Lines)
+	}
+	write("c\n")
+	r := read()
+	if strings.Join(r.Lines, ",") != "c" || r.Moved.From == nil {
+		t.Fatalf("since-read: %q %+v", r.Lines, r.Moved)
+	}
+	if ok, err := UndoCursor(dir, *r.Moved); !ok || err != nil {
+		t.Fatalf("undo: %v %v", ok, err)
+	}
+	r = read()
+	if strings.Join(r.Lines, ",") != "c" {
+		t.Fatalf("the undone lines are not read again: %q", r.Lines)
+	}
+	write("d\n")
+	later := read() // Another call of the reader took d.
+	if ok, _ := UndoCursor(dir, *r.Moved); ok || strings.Join(later.Lines, ",") != "d" {
+		t.Errorf("undid a move that a later read went past (%v), or %q", ok, later.Lines)
+	}
+}

@@ -241,7 +241,14 @@ func handler(a *toolbox.App, t *toolbox.Tool, ss *sessions) mcp.ToolHandler {
 		id := ss.of(req.Session, client)
 		ctx = toolbox.WithSession(ctx, id.client, id.id)
 		ctx = toolbox.WithCallLimit(ctx, callLimit(ctx, a, req))
+		ctx, delivery := toolbox.WithDelivery(ctx)
 		out, err := a.Execute(ctx, t, req.Params.Arguments)
+		if ctx.Err() != nil {
+			// Cancelled, or the client is gone: this answer reaches
+			// nobody, and its lines are left for the next read.
+			delivery.Undo()
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			return toolError(err), nil
 		}

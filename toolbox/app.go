@@ -162,6 +162,7 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 		if err != nil {
 			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))
 		}
+		ctx, delivery := WithDelivery(ctx)
 		res, err := a.Execute(ctx, t, raw)
 		code := ExitOK
 		if err != nil {
@@ -174,6 +175,7 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 			}
 		}
 		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil {
+			delivery.Undo() // Nobody got these lines.
 			return ExitError
 		}
 		return code

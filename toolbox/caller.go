@@ -45,8 +45,11 @@ func (a *App) serveSSHCaller(ctx context.Context, t *Tool) ExitCode {
 	acked := make(chan bool, 1)
 	go func() {
 		line, _ := in.ReadString('\n')
-		acked <- bytes.Equal(bytes.TrimSpace([]byte(line)), []byte(remote.CallAck))
-		cancel() // Gone, or done: nothing more to wait for.
+		ok := bytes.Equal(bytes.TrimSpace([]byte(line)), []byte(remote.CallAck))
+		acked <- ok
+		if !ok {
+			cancel() // The caller is gone: stop waiting for it.
+		}
 	}()
 	go func() {
 		select {
@@ -58,6 +61,7 @@ func (a *App) serveSSHCaller(ctx context.Context, t *Tool) ExitCode {
 	if left, err := parseSeconds(a.Getenv(remote.CallLeftEnv)); err == nil && left >= 0 {
 		ctx = WithCallLimit(ctx, CallLimit{Until: time.Now().Add(left)})
 	}
+	ctx, delivery := WithDelivery(ctx)
 	res, err := a.Execute(ctx, t, raw)
 	code := ExitOK
 	if err != nil {
@@ -72,11 +76,19 @@ func (a *App) serveSSHCaller(ctx context.Context, t *Tool) ExitCode {
 	}
 	line.WriteByte('\n')
 	if _, err := a.Stdout.Write(line.Bytes()); err != nil {
+		delivery.Undo() // Nobody got these lines.
 		return ExitError
 	}
+	// The lines count as delivered once the caller says it has the
+	// answer; a caller gone first (ssh killed, the link dropped) leaves
+	// them for the next read.
 	select {
-	case <-acked:
+	case ok := <-acked:
+		if !ok {
+			delivery.Undo()
+		}
 	case <-time.After(ackWait):
+		delivery.Undo()
 	}
 	return code
 }

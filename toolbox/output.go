@@ -130,6 +130,7 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 			continue
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
+		noteMove(ctx, t.Dir, r.Moved)
 		partial[s.name], read[s.name] = r.QuietPartial, true
 		if err == nil && stream == "both" && r.TotalLines == 0 {
 			continue // A stream that never said anything: absent, as one not asked for.

@@ -232,6 +232,7 @@ func (a *App) startupOutput(ctx context.Context, t *supervisor.Task, matched str
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, err := capture.Read(t.Dir, stream, capture.ReadOptions{Since: true, Reader: a.reader(ctx),
 			Clean: capture.Options{MaxLines: MaxLinesLimit, Cwd: t.Cwd}})
+		noteMove(ctx, t.Dir, r.Moved)
 		if i := slices.Index(r.Lines, matched); matched != "" && i >= 0 {
 			r.Lines = slices.Delete(r.Lines, i, i+1)
 			matched = ""
