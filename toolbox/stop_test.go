@@ -16,6 +16,31 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
+// Stopping a task: one that ended on its own, one stopped (SIGSTOP) by a debugger, one whose supervisor is stopped.
+
+// A stop that arrives after the command exited on its own, before its
+// supervisor recorded the end, records what really happened: failed with
+// the command's exit code 3, not killed.
+func TestStopAfterNaturalExit(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	for i := 0; i < 10; i++ {
+		r := startTask(t, a, map[string]any{"command": "exit 3"})
+		task, err := a.Store.Load(r.TaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the command to exit", func() bool { return !procs.Alive(context.Background(), task.Root) })
+		if _, err := a.Call(context.Background(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID))); err != nil {
+			t.Fatal(err)
+		}
+		task = waitEnd(t, a, r.TaskID)
+		if task.Status != "failed" || task.ExitCode == nil || *task.ExitCode != 3 {
+			t.Fatalf("run %d: recorded %s, exit code %v; want failed, 3", i, task.Status, task.ExitCode)
+		}
+	}
+}
+
 // A task stopped with SIGSTOP gets SIGCONT after SIGTERM: its handler runs
 // (the helper reports it) and it is not SIGKILLed after the grace period.
 func TestStopContinuesAStoppedTask(t *testing.T) {

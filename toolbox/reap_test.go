@@ -13,6 +13,8 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
+// The reaper against supervisors that cannot answer.
+
 // The reaper ends an overdue task whose supervisor is stopped as bg_stop
 // does: one stopped by SIGSTOP is continued and records "reaped" itself;
 // one held by a tracer, where SIGCONT does not reach, is acted around:

@@ -1,0 +1,208 @@
+package toolbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
+)
+
+// A full or nearly full disk: output is dropped and said so, never the task; stop and cleanup still work.
+
+// A full disk: the supervisor keeps draining the terminal (the command
+// never blocks on it), still enforces the timeout, records the outcome
+// within seconds and what it could not write, and the reading tools keep
+// answering. With small segments it frees a rotated one; with the default
+// 10 MB segments the first one fills the disk, and it frees that one,
+// leaving a line that marks the gap.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		gap  bool // the current segment had to go
+	}{
+		{"small segments", []string{"BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40"}, false},
+		{"first segment", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t, tc.env...)
+			mountTmpfs(t, a)
+			r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
+			task := waitEnd(t, a, r.TaskID)
+			t.Logf("outcome recorded %s after the deadline", time.Since(task.Deadline()).Round(100*time.Millisecond))
+			waitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+			if task.Status != supervisor.StatusTimeout {
+				t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
+			}
+			if !strings.Contains(task.CaptureError, "no space left on device") || !strings.Contains(task.CaptureError, "bytes dropped") {
+				t.Fatalf("capture_error %q", task.CaptureError)
+			}
+			l := call[StatusList](t, a, StatusTool(), `{}`)
+			if len(l.Tasks) != 1 || l.Tasks[0].CaptureError == "" {
+				t.Fatalf("bg_status list on a full disk: %+v", l)
+			}
+			out := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+			if out.Stdout == nil || !strings.Contains(*out.Stdout, "[... capture failed") {
+				t.Fatalf("bg_output does not say output is missing: %+v", out)
+			}
+			if gap := strings.Contains(*out.Stdout, capture.GapMarker); gap != tc.gap {
+				t.Fatalf("gap marked: %v, want %v:\n%s", gap, tc.gap, *out.Stdout)
+			}
+			call[CleanupResult](t, a, StopTool(), `{"action":"cleanup"}`)
+		})
+	}
+}
+
+// A disk filled by someone else, where freeing the task's own logs does
+// not help: bg_stop kills the tree and says the outcome is not recorded,
+// instead of failing after its wait; bg_status says so too; the
+// supervisor records it once space is freed.
+func TestStopOnAFullDisk(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	mountTmpfs(t, a)
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " >/dev/null", "timeout": 0})
+	filler := filepath.Join(a.Store.Dir, "filler")
+	fillDisk(t, filler, 0)
+	began := time.Now()
+	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+	if err != nil {
+		t.Fatalf("bg_stop on a full disk: %v", err)
+	}
+	t.Logf("bg_stop answered in %s", time.Since(began).Round(100*time.Millisecond))
+	if msg := res.(StopResult).Message; !strings.Contains(msg, "tree killed; outcome not recorded: disk full") {
+		t.Fatalf("bg_stop answered %q", msg)
+	}
+	if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
+		t.Fatalf("still alive: %v", left)
+	}
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if !strings.Contains(d.AutoKill, "outcome not recorded: disk full") {
+		t.Fatalf("bg_status: status %s, auto_kill %q", d.Status, d.AutoKill)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if task := waitEnd(t, a, r.TaskID); task.Status != supervisor.StatusKilled {
+		t.Fatalf("recorded %s once space was freed, want killed", task.Status)
+	}
+}
+
+// TestCaptureErrorWhileTheDiskIsFull: capture_error is set while output
+// is being dropped, not when the task ends, and its count grows as it
+// goes. Before, the file that says so could not be written on the full
+// disk until the task ended.
+func TestCaptureErrorWhileTheDiskIsFull(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "BG_LOG_MAX_MB=0.25", "BG_LOG_BACKUPS=40")
+	mountTmpfs(t, a)
+	r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0})
+	dropped := func() int64 {
+		d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		if d.Status != supervisor.StatusRunning {
+			t.Fatalf("the task ended: %+v", d)
+		}
+		i := strings.Index(d.CaptureError, " bytes dropped")
+		if i < 0 {
+			return -1
+		}
+		var n int64
+		fmt.Sscan(d.CaptureError[strings.LastIndex(d.CaptureError[:i], " ")+1:i], &n)
+		return n
+	}
+	var first int64
+	waitFor(t, "capture_error while it runs", func() bool { first = dropped(); return first > 0 })
+	waitFor(t, "the count to grow", func() bool { return dropped() > first })
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+}
+
+// mountTmpfs puts a 2 MB tmpfs on the app's state folder until the test
+// ends, or skips the test where that is not possible.
+func mountTmpfs(t *testing.T, a *App) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow: -short")
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", a.Store.Dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a 2 MB tmpfs here (needs root; CI runs it): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		// Runs after the test body, before newTestApp's cleanup: end
+		// what is still running first (a supervisor finishing its
+		// notification holds the folder), then unmount.
+		tasktest.EndAll(t, a.Store)
+		var out []byte
+		var err error
+		for range 50 {
+			if out, err = exec.Command("umount", a.Store.Dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // Busy: a process is still closing its files.
+		}
+		t.Errorf("umount: %v %s", err, out)
+		_ = exec.Command("umount", "-l", a.Store.Dir).Run() // Best effort: detach it at least.
+	})
+}
+
+// fillDisk fills the file system holding path with the file path until
+// only free bytes are left.
+func fillDisk(t *testing.T, path string, free int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // Written or failed below already.
+	var n int64
+	for err == nil {
+		var w int
+		w, err = f.Write(make([]byte, 4<<10))
+		n += int64(w)
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	if err := f.Truncate(max(n-free, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a nearly full disk (under the 64 KB that counts as full, but room
+// for an outcome), a supervisor killing a tree whose leaf ignores SIGTERM
+// is in its grace period, not waiting for space: bg_stop waits for it,
+// and it records "killed". Before, bg_stop saw the command gone and the
+// disk full, killed the tree itself and answered "outcome not recorded".
+func TestStopOnANearlyFullDiskWaitsForTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "BG_KILL_GRACE=4")
+	mountTmpfs(t, a)
+	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree", "stubborn"), "timeout": 0, "wait_for": "^leaf "})
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDisk(t, filepath.Join(a.Store.Dir, "filler"), 40<<10)
+
+	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
+	if err != nil {
+		t.Fatalf("bg_stop on a nearly full disk: %v", err)
+	}
+	if stop := res.(StopResult); stop.Status != supervisor.StatusKilled || strings.Contains(stop.Message, "not recorded") {
+		t.Fatalf("bg_stop answered %+v; want killed, recorded by the supervisor", stop)
+	}
+	if left := tasktest.MarkerProcs(t, task.ID); len(left) != 0 {
+		t.Fatalf("still alive: %v", left)
+	}
+}
