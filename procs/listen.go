@@ -5,6 +5,8 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+
+	"github.com/shirou/gopsutil/v3/process"
 )
 
 // Listener is a TCP socket listening on a port and, as far as this user
@@ -42,33 +44,34 @@ func ListenersOn(ctx context.Context, port int) ([]Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tab *Table
 	for i, l := range ls {
-		if l.Marker != "" || !l.Visible() {
-			continue
+		if l.Marker == "" && l.Visible() {
+			ls[i].Marker = ancestorMarker(ctx, l.Proc.PID)
 		}
-		if tab == nil {
-			if tab, err = Snapshot(ctx); err != nil {
-				return ls, nil // Best effort: the markers seen so far.
-			}
-		}
-		ls[i].Marker = tab.ancestorMarker(l.Proc.PID)
 	}
 	return ls, nil
 }
 
 // ancestorMarker is the marker of pid's nearest ancestor that carries
-// one, among this user's processes.
-func (t *Table) ancestorMarker(pid int) string {
+// one: a walk up the parent links, not a read of the whole table (a
+// lookup then costs a few reads, not one per process).
+func ancestorMarker(ctx context.Context, pid int) string {
+	r, err := newStatReader()
+	if err != nil {
+		return ""
+	}
 	for range 64 { // A parent chain is short; a loop in a racing table is not followed.
-		e, ok := t.byPID[pid]
-		if !ok || pid <= 1 {
+		st, err := r.read(ctx, pid)
+		if err != nil || st.ppid <= 1 {
 			return ""
 		}
-		if e.marker != "" {
-			return e.marker
+		pid = st.ppid
+		gp := &process.Process{Pid: int32(pid)}
+		if env, err := gp.EnvironWithContext(ctx); err == nil {
+			if m := markerValue(env); m != "" {
+				return m
+			}
 		}
-		pid = e.ppid
 	}
 	return ""
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
@@ -74,5 +76,48 @@ func TestListenersOnNameTheHolder(t *testing.T) {
 	_ = c.Wait()
 	if ls, err := ListenersOn(context.Background(), port); err != nil || len(ls) != 0 {
 		t.Errorf("after the holder died: %+v, %v", ls, err)
+	}
+}
+
+// A holder that cleared the marker from its environment belongs to the
+// task of its nearest ancestor that carries one.
+func TestListenersOnMarkerOfAncestor(t *testing.T) {
+	t.Parallel()
+	marker := markerOf(t)
+	c := exec.Command("sh", "-c", `env -u `+MarkerEnv+` "$0"; true`, os.Args[0])
+	c.Env = append(os.Environ(), helpers.EnvFor("listen"), MarkerEnv+"="+marker)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL); _ = c.Wait() })
+	var port int
+	if _, err := fmt.Fscanf(out, "port %d\n", &port); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := ListenersOn(context.Background(), port)
+	if err != nil || len(ls) != 1 || ls[0].Marker != marker || ls[0].Proc.PID == c.Process.Pid {
+		t.Fatalf("listeners %+v, %v; want the child of the marked shell, with its marker", ls, err)
+	}
+}
+
+// BenchmarkListenersOn measures one port lookup (bg_run's check before
+// a start with wait_port, bgtask port): the socket tables, then every
+// process's open files (go test ./procs -run '^$' -bench ListenersOn).
+func BenchmarkListenersOn(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	for b.Loop() {
+		if ls, err := ListenersOn(context.Background(), port); err != nil || len(ls) != 1 {
+			b.Fatalf("%v %+v", err, ls)
+		}
 	}
 }
