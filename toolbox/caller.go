@@ -51,11 +51,12 @@ func (a *App) serveSSHCaller(ctx context.Context, t *Tool) ExitCode {
 			cancel() // The caller is gone: stop waiting for it.
 		}
 	}()
+	done := ctx.Done()
 	go func() {
 		select {
 		case <-hup:
 			cancel()
-		case <-ctx.Done():
+		case <-done:
 		}
 	}()
 	if left, err := parseSeconds(a.Getenv(remote.CallLeftEnv)); err == nil && left >= 0 {
