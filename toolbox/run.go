@@ -105,72 +105,94 @@ func runBgRun(ctx context.Context, a *App, in RunInput) (RunResult, error) {
 
 // startRun is bg_run, for a task restarted restarts times so far.
 func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResult, error) {
-	var res RunResult
-	command := in.Command
-	if command == "" {
-		return res, &InputError{Param: "command", Msg: "required (or service, to start one the project declares)"}
+	req, wait, err := a.runRequest(ctx, in, restarts)
+	if err != nil {
+		return RunResult{}, err
 	}
-	if strings.TrimSpace(command) == "" {
-		return res, &InputError{Param: "command", Msg: "must not be empty"}
+	t, err := a.startUnique(ctx, in.Replace, req)
+	if err != nil {
+		return RunResult{}, err
 	}
-	if in.Interactive && in.Restart != "" && in.Restart != supervisor.RestartNo {
-		return res, &InputError{Param: "restart", Msg: "not with interactive=true: a restarted program would not have what was typed before"}
+	res := startedResult(t)
+	if !wait.any() {
+		return res, nil
+	}
+	w, t := a.waitRun(ctx, t, wait)
+	res.WaitResult, res.Status = w, t.Status
+	a.tellWaitEnd(ctx, &res, t, wait)
+	return res, nil
+}
+
+// runRequest checks bg_run's input and turns it into the supervisor's
+// request and the wait it asks for. A port the task is to serve that
+// something already serves is refused before anything starts: the task
+// would only crash on it, or the wait would take the other server for
+// ours.
+func (a *App) runRequest(ctx context.Context, in RunInput, restarts int) (supervisor.Request, waitSpec, error) {
+	var req supervisor.Request
+	switch {
+	case in.Command == "":
+		return req, waitSpec{}, &InputError{Param: "command", Msg: "required (or service, to start one the project declares)"}
+	case strings.TrimSpace(in.Command) == "":
+		return req, waitSpec{}, &InputError{Param: "command", Msg: "must not be empty"}
+	case in.Interactive && in.Restart != "" && in.Restart != supervisor.RestartNo:
+		return req, waitSpec{}, &InputError{Param: "restart", Msg: "not with interactive=true: a restarted program would not have what was typed before"}
 	}
 	cwd, err := a.resolveCwd(in.Cwd)
 	if err != nil {
-		return res, err
+		return req, waitSpec{}, err
 	}
 	settings, err := a.Settings()
 	if err != nil {
-		return res, err
+		return req, waitSpec{}, err
 	}
-	timeout := supervisor.Minutes(in.Timeout)
 	wait, err := waitSpecFrom(in)
 	if err != nil {
-		return res, err
+		return req, waitSpec{}, err
 	}
 	label := strings.TrimSpace(in.Label)
 	if err := checkLabel(label); err != nil {
-		return res, err
+		return req, waitSpec{}, err
 	}
-	// A port the task is to serve that something already serves is
-	// refused before anything starts: the task would only crash on it,
-	// or the wait would take the other server for ours.
 	for _, p := range []struct {
 		param string
 		port  int
 	}{{"wait_port", wait.port}, {"wait_url", wait.urlHere}} {
 		if err := a.CheckPortFree(ctx, p.param, p.port, label, cwd); err != nil {
-			return res, err
+			return req, waitSpec{}, err
 		}
 	}
-	t, err := a.startUnique(ctx, in.Replace, supervisor.Request{
-		Command: command, Label: label, Cwd: cwd,
-		Timeout: timeout, Notify: in.Notify, Log: settings.Log,
+	return supervisor.Request{
+		Command: in.Command, Label: label, Cwd: cwd,
+		Timeout: supervisor.Minutes(in.Timeout), Notify: in.Notify, Log: settings.Log,
 		Executable: a.supervisorExecutable(), Env: a.Environ, Interactive: in.Interactive,
 		Restarts: restarts,
 		Restart:  supervisor.RestartPolicy{Policy: in.Restart, Max: in.MaxRestarts, Backoff: time.Duration(in.Backoff * float64(time.Second))},
-	})
-	if err != nil {
-		return res, err
-	}
+	}, wait, nil
+}
+
+// startedResult is bg_run's answer for a task just started: its id, and
+// when it will be killed.
+func startedResult(t *supervisor.Task) RunResult {
 	started := fmt.Sprintf("Started %s (pid %d).", t.ID, t.Root.PID)
 	if t.Label != t.ID {
 		started = fmt.Sprintf("Started %q as %s (pid %d).", t.Label, t.ID, t.Root.PID)
 	}
 	msg := started + " No auto-kill (timeout=0): stop it with bg_stop."
 	if dl := t.Deadline(); !dl.IsZero() {
-		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, notify.FormatTimeout(timeout), dl.UTC().Format(supervisor.TimeLayout))
+		msg = fmt.Sprintf("%s Auto-kills in %s, at %s.", started, notify.FormatTimeout(t.Timeout), dl.UTC().Format(supervisor.TimeLayout))
 	}
-	res = RunResult{
+	return RunResult{
 		TaskID: t.ID, PID: t.Root.PID, Command: t.Command, Label: t.Label, Cwd: t.Cwd,
-		TimeoutMinutes: timeout.Minutes(), Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
+		TimeoutMinutes: t.Timeout.Minutes(), Status: t.Status, Message: msg + " Read output with bg_output task_id=" + t.ID + ".",
 	}
-	if !wait.any() {
-		return res, nil
-	}
-	w, t := a.waitRun(ctx, t, wait)
-	res.WaitResult, res.Status = w, t.Status
+}
+
+// tellWaitEnd words how bg_run's wait for t ended, in res: ready (with
+// its start-up output), ended (with its digest), or not ready yet (with
+// its last lines and how to wait more).
+func (a *App) tellWaitEnd(ctx context.Context, res *RunResult, t *supervisor.Task, wait waitSpec) {
+	w := res.WaitResult
 	switch {
 	case w.Ready:
 		// Short: the agent knows what it started; it needs the news.
@@ -208,7 +230,6 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. %s Wait more with bg_output task_id=%s wait_seconds=30.",
 			wait.seconds, t.Label, t.ID, lastLinesNote(res.Stdout, res.Stderr), t.ID)
 	}
-	return res, nil
 }
 
 // lastLinesNote says whether a timed-out wait's answer carries lines.
