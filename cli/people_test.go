@@ -105,7 +105,11 @@ func TestCLIColour(t *testing.T) {
 		{[]string{"FORCE_COLOR=1", "TERM=dumb"}, false},
 	} {
 		b := *a
-		b.Getenv = toolbox.EnvGetter(append(append([]string{}, a.Environ...), tt.env...))
+		// Whatever the account running the tests has set (TERM=dumb in
+		// CI, NO_COLOR in a user's profile): each case says it all.
+		base := append([]string{}, a.Environ...)
+		base = append(base, "TERM=xterm-256color", "NO_COLOR=", "FORCE_COLOR=")
+		b.Getenv = toolbox.EnvGetter(append(base, tt.env...))
 		b.Now = func() time.Time { return now }
 		ls, _, code := runCLI(t, &b, "ls")
 		logs, _, _ := runCLI(t, &b, "logs", "colours")
