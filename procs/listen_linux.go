@@ -173,3 +173,50 @@ func parseHexIP(s string) (net.IP, error) {
 	}
 	return net.IP(b), nil
 }
+
+// ListenTable is the machine's listening TCP sockets, read once
+// (/proc/net/tcp and tcp6), so that the ports of many tasks cost one read
+// of the tables and one look at each of their processes' open files, not
+// a read of the tables per process.
+type ListenTable struct{ byInode map[string]tcpEntry }
+
+// ReadListenTable reads the listening sockets.
+func ReadListenTable() (*ListenTable, error) {
+	lt := &ListenTable{byInode: map[string]tcpEntry{}}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if f == "/proc/net/tcp6" && os.IsNotExist(err) {
+				continue // No IPv6 in this kernel.
+			}
+			return nil, fmt.Errorf("read the socket table: %w", err)
+		}
+		for _, e := range parseTCPTable(b) {
+			if e.state == tcpListen {
+				lt.byInode[e.inode] = e
+			}
+		}
+	}
+	return lt, nil
+}
+
+// listening adds to u the listening sockets pid holds, as its open files
+// name them ("socket:[INODE]").
+func (lt *ListenTable) listening(pid int, u *Usage) error {
+	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fdDir + "/" + fd.Name())
+		ino, ok := strings.CutPrefix(link, "socket:[")
+		if err != nil || !ok {
+			continue
+		}
+		if e, ok := lt.byInode[strings.TrimSuffix(ino, "]")]; ok {
+			u.addListener(e.addr, e.port)
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -31,6 +32,14 @@ func TaskTree(ctx context.Context, root Proc, marker string) ([]Proc, error) {
 // TreeUsage sums up the processes ps. Processes that end meanwhile are
 // skipped: the figures are a moment's, not a promise.
 func TreeUsage(ctx context.Context, ps []Proc) (Usage, error) {
+	lt, _ := ReadListenTable() // Without one, each process's sockets are asked for.
+	return TreeUsageWith(ctx, ps, lt)
+}
+
+// TreeUsageWith is TreeUsage with the listening sockets read once by the
+// caller (ReadListenTable) for several trees; lt nil asks gopsutil per
+// process.
+func TreeUsageWith(ctx context.Context, ps []Proc, lt *ListenTable) (Usage, error) {
 	var u Usage
 	for _, p := range ps {
 		proc, err := process.NewProcessWithContext(ctx, int32(p.PID))
@@ -44,6 +53,9 @@ func TreeUsage(ctx context.Context, ps []Proc) (Usage, error) {
 		if c, err := proc.CPUPercentWithContext(ctx); err == nil {
 			u.CPUPercent += c
 		}
+		if lt != nil && lt.listening(p.PID, &u) == nil {
+			continue
+		}
 		conns, err := net.ConnectionsPidWithContext(ctx, "tcp", int32(p.PID))
 		if err != nil {
 			continue
@@ -56,15 +68,23 @@ func TreeUsage(ctx context.Context, ps []Proc) (Usage, error) {
 			if c.Laddr.IP == "::" || c.Laddr.IP == "" {
 				addr = fmt.Sprintf("[::]:%d", c.Laddr.Port)
 			}
-			if !slices.Contains(u.Listening, addr) {
-				u.Listening = append(u.Listening, addr)
-			}
-			if port := int(c.Laddr.Port); !slices.Contains(u.Ports, port) {
-				u.Ports = append(u.Ports, port)
-			}
+			u.addListener(addr, int(c.Laddr.Port))
 		}
 	}
 	slices.Sort(u.Listening)
 	slices.Sort(u.Ports)
 	return u, nil
 }
+
+// addListener records a listening address and its port once.
+func (u *Usage) addListener(addr string, port int) {
+	if !slices.Contains(u.Listening, addr) {
+		u.Listening = append(u.Listening, addr)
+	}
+	if !slices.Contains(u.Ports, port) {
+		u.Ports = append(u.Ports, port)
+	}
+}
+
+// errNoTable says a ListenTable holds nothing to look in.
+var errNoTable = errors.New("no listening-socket table")

@@ -205,7 +205,10 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 			finished++
 		}
 	}
-	var table *procs.Table // read once, for the ports of every running task
+	// Read once for every running task: the process table, and the
+	// listening sockets (their ports).
+	var table *procs.Table
+	var listen *procs.ListenTable
 	for _, r := range refs {
 		out.Summary.Total++
 		if r.Status != supervisor.StatusRunning {
@@ -228,9 +231,10 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 			out.Summary.Running++
 			if table == nil {
 				table, _ = procs.Snapshot(ctx)
+				listen, _ = procs.ReadListenTable() // Without it, each process's sockets are asked for.
 			}
 			if table != nil {
-				if u, err := procs.TreeUsage(ctx, table.Tree(t.Root, t.ID)); err == nil {
+				if u, err := procs.TreeUsageWith(ctx, table.Tree(t.Root, t.ID), listen); err == nil {
 					s.setUsage(u)
 				}
 			}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,7 @@ type model struct {
 	log      []string
 	logTitle string
 	logErr   error
+	logKey   string // what the log pane shows was read for (see logKey)
 
 	message string // the outcome of the last key that acted on a task
 	follow  string // after a restart: select the running task of this label
@@ -81,6 +84,10 @@ type (
 		log     []string
 		title   string
 		logErr  error
+		logKey  string
+		// logSame: the log was not read again, nothing it depends on
+		// changed since the pane's (m.log stays).
+		logSame bool
 	}
 	actionMsg struct{ text, follow string }
 )
@@ -110,7 +117,9 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.listErr == nil {
 			m.setTasks(msg.list.Tasks)
 		}
-		m.log, m.logTitle = msg.log, msg.title
+		if !msg.logSame {
+			m.log, m.logTitle, m.logKey = msg.log, msg.title, msg.logKey
+		}
 		return m, next
 	case actionMsg:
 		m.message, m.follow = msg.text, msg.follow
@@ -263,6 +272,7 @@ func (m model) refresh(ticked bool) tea.Cmd {
 	a, ctx := m.app, m.ctx
 	id, view, filter := m.selected, m.view, m.filter.Value()
 	rows := max(m.logRows(), 1)
+	shown, shownErr := m.logKey, m.logErr
 	return func() tea.Msg {
 		msg := refreshMsg{ticked: ticked, id: id}
 		msg.list, msg.listErr = toolbox.Invoke[toolbox.StatusList](ctx, a, toolbox.StatusTool(), map[string]any{})
@@ -270,6 +280,12 @@ func (m model) refresh(ticked bool) tea.Cmd {
 			id = msg.list.Tasks[0].TaskID
 		}
 		if id == "" {
+			return msg
+		}
+		// An idle task's log is not read again: it is the same as shown.
+		msg.logKey = logKey(a, msg.list.Tasks, id, view, filter, rows)
+		if msg.logKey != "" && msg.logKey == shown && shownErr == nil {
+			msg.logSame, msg.title = true, id
 			return msg
 		}
 		params := map[string]any{"task_id": id, "since": false, "max_lines": rows}
@@ -288,6 +304,29 @@ func (m model) refresh(ticked bool) tea.Cmd {
 		msg.title = id
 		return msg
 	}
+}
+
+// logKey names what a read of task id's log pane depends on: the view,
+// filter and rows asked for, the task's status, and the size and time of
+// its log files. "" when it cannot tell (a task on another host): read.
+func logKey(a *toolbox.App, tasks []toolbox.TaskSummary, id string, view logView, filter string, rows int) string {
+	i := slices.IndexFunc(tasks, func(t toolbox.TaskSummary) bool { return t.TaskID == id })
+	if i < 0 || tasks[i].Host != "" {
+		return ""
+	}
+	dir, err := a.Store.Path(id)
+	if err != nil {
+		return ""
+	}
+	key := fmt.Sprintf("%s %d %q %d %s", id, view, filter, rows, tasks[i].Status)
+	for _, name := range []string{"stdout", "stderr"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			return ""
+		}
+		key += fmt.Sprintf(" %d %d", fi.Size(), fi.ModTime().UnixNano())
+	}
+	return key
 }
 
 // logLines are the last rows lines of both streams: stdout, then stderr
