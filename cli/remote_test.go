@@ -55,6 +55,10 @@ func TestRemoteCLI(t *testing.T) {
 	if code != toolbox.ExitOK || out != "line 1\nline 2\nline 3\n" || !strings.Contains(errOut, "oops\n") || !strings.Contains(errOut, "[rt ended on "+srv.Alias+": failed, exit 4]") {
 		t.Errorf("logs -f: %d stdout %q stderr %q", code, out, errOut)
 	}
+	// watch reads a remote task through its own reader there.
+	if out, errOut, code = runCLI(t, a, "watch", "rt", "--filter", "oops|line 3"); code != toolbox.ExitOK || out != "rt lines (2): line 3 | oops\nrt ended: failed, exit 4\n" {
+		t.Errorf("watch of a remote task: exit %d %q %q", code, out, errOut)
+	}
 	// Again, the last line only, cleaned reads too.
 	if out, _, _ = runCLI(t, a, "logs", id, "-n", "1", "--stream", "stdout"); out != "line 3\n" {
 		t.Errorf("logs -n 1: %q", out)
