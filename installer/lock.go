@@ -25,6 +25,12 @@ func lockInstalls(home string, waiting func()) (unlock func(), err error) {
 		waiting()
 		err = flock(f, syscall.LOCK_EX)
 	}
+	if err == syscall.ENOLCK || err == syscall.EOPNOTSUPP {
+		// A file system without locks (some network homes): one
+		// install at a time is then the user's to see to, as before.
+		_ = f.Close() // Nothing locked.
+		return func() {}, nil
+	}
 	if err != nil {
 		_ = f.Close() // Nothing locked.
 		return nil, fmt.Errorf("lock the install (%s): %w", home, err)
