@@ -22,11 +22,15 @@ import (
 func remoteApp(t *testing.T, srv *remotetest.Server, env ...string) *toolbox.App {
 	t.Helper()
 	dist := remotetest.BuildDist(t)
-	a := newTestApp(t, append([]string{"BG_SSH=" + srv.SSHCommand(), "BG_DIST_DIR=" + dist}, env...)...)
+	// No XDG_RUNTIME_DIR: the ssh control folder is the test's own
+	// random one, removed at the end, never the user's.
+	a := newTestApp(t, append([]string{"BG_SSH=" + srv.SSHCommand(), "BG_DIST_DIR=" + dist, "XDG_RUNTIME_DIR="}, env...)...)
 	t.Cleanup(func() {
+		ssh := sshOf(t, a)
 		for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
-			_ = sshOf(t, a).Exit(context.Background(), h) // Best effort: most have none.
+			_ = ssh.Exit(context.Background(), h) // Best effort: most have none.
 		}
+		_ = os.RemoveAll(ssh.ControlDir) // Best effort.
 	})
 	return a
 }

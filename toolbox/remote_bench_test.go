@@ -20,14 +20,14 @@ import (
 func BenchmarkRemote(b *testing.B) {
 	srv := remotetest.Start(b)
 	dist := remotetest.BuildDist(b)
-	a := NewAppIn(b.TempDir(), b.TempDir(), tasktest.Environ("BG_SSH="+srv.SSHCommand(), "BG_DIST_DIR="+dist), strings.NewReader(""), io.Discard, io.Discard)
+	a := NewAppIn(b.TempDir(), b.TempDir(), tasktest.Environ("BG_SSH="+srv.SSHCommand(), "BG_DIST_DIR="+dist, "XDG_RUNTIME_DIR="), strings.NewReader(""), io.Discard, io.Discard)
 	a.Executable = os.Args[0]
 	d, err := a.remoteDeployer()
 	if err != nil {
 		b.Fatal(err)
 	}
 	ssh := d.Transport.(*remote.SSH)
-	b.Cleanup(func() { _ = ssh.Exit(context.Background(), srv.Alias) })
+	b.Cleanup(func() { _ = ssh.Exit(context.Background(), srv.Alias); _ = os.RemoveAll(ssh.ControlDir) })
 	ctx := context.Background()
 	mustCall := func(tool *Tool, params string) any {
 		res, err := a.Call(ctx, tool, []byte(params))

@@ -378,7 +378,8 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 		b, _ := os.ReadFile(calls) // None yet: 0.
 		return strings.Count(string(b), "\n")
 	}
-	a := newTestApp(t, "BG_SSH="+wrapper)
+	a := newTestApp(t, "BG_SSH="+wrapper, "XDG_RUNTIME_DIR=")
+	t.Cleanup(func() { removeControlDir(a) })
 	local := call[RunResult](t, a, RunTool(), `{"command": "true", "label": "here", "wait_seconds": 30}`)
 	recs := remote.RecordsIn(a.Store.Dir)
 	for _, id := range []string{"task-1-far", "task-2-far"} {
@@ -428,5 +429,14 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 	}
 	if _, ok := recs.Get("task-1-far"); ok || tries() != 4 {
 		t.Errorf("after its cleanup: record kept %v, %d tries (want 4)", ok, tries())
+	}
+}
+
+// removeControlDir removes the random ssh control folder a's calls made
+// in the temporary folder (XDG_RUNTIME_DIR is unset for tests: never
+// the user's own).
+func removeControlDir(a *App) {
+	if d, err := a.remoteDeployer(); err == nil {
+		_ = os.RemoveAll(d.Transport.(*remote.SSH).ControlDir) // Best effort.
 	}
 }
