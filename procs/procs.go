@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/shirou/gopsutil/v3/process"
@@ -138,7 +139,36 @@ type Table struct {
 
 // Snapshot reads the process table. Processes of other users are left out:
 // we never signal them, so we need not know them. Zombies are left out too.
-func Snapshot(ctx context.Context) (*Table, error) {
+func Snapshot(ctx context.Context) (*Table, error) { return snapshot(ctx, nil) }
+
+// Snapshotter takes snapshots for a caller that reads the table again
+// and again (bgtask top, every second): it remembers, by PID and start
+// time, whose each process is and the task marker it carries, so that a
+// later snapshot reads only each process's stat, and status and environ
+// only of processes new since. A process cannot change the environment
+// it started with, and a PID reused is another start time. Only for
+// readings: what is signalled is looked up afresh (KillTree).
+type Snapshotter struct {
+	mu    sync.Mutex
+	known map[Proc]knownProc
+}
+
+type knownProc struct {
+	owned  bool
+	marker string
+}
+
+// NewSnapshotter returns a Snapshotter that knows no process yet.
+func NewSnapshotter() *Snapshotter { return &Snapshotter{known: map[Proc]knownProc{}} }
+
+// Snapshot is procs.Snapshot, from what s remembers where it can.
+func (s *Snapshotter) Snapshot(ctx context.Context) (*Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return snapshot(ctx, s)
+}
+
+func snapshot(ctx context.Context, cache *Snapshotter) (*Table, error) {
 	pids, err := process.PidsWithContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -149,6 +179,16 @@ func Snapshot(ctx context.Context) (*Table, error) {
 	}
 	uid := int32(os.Getuid())
 	t := &Table{byPID: make(map[int]entry, len(pids)), children: make(map[int][]int)}
+	seen := map[Proc]bool{}
+	if cache != nil {
+		defer func() {
+			for p := range cache.known {
+				if !seen[p] {
+					delete(cache.known, p) // Gone: its PID may come back as another process.
+				}
+			}
+		}()
+	}
 	for _, pid := range pids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -157,16 +197,30 @@ func Snapshot(ctx context.Context) (*Table, error) {
 		if err != nil || st.zombie {
 			continue // Exited since the listing.
 		}
-		// A Process value without NewProcess's existence probe: we just
-		// read its stat, and a read below that fails skips it anyway.
-		gp := &process.Process{Pid: pid}
-		if !ownedBy(ctx, gp, uid) {
+		p := Proc{PID: int(pid), Start: st.start}
+		k, ok := knownProc{}, false
+		if cache != nil {
+			k, ok = cache.known[p]
+			seen[p] = true
+		}
+		if !ok {
+			// A Process value without NewProcess's existence probe: we
+			// just read its stat, and a read below that fails skips it.
+			gp := &process.Process{Pid: pid}
+			k.owned = ownedBy(ctx, gp, uid)
+			if k.owned {
+				if env, err := gp.EnvironWithContext(ctx); err == nil {
+					k.marker = markerValue(env)
+				}
+			}
+			if cache != nil {
+				cache.known[p] = k
+			}
+		}
+		if !k.owned {
 			continue
 		}
-		e := entry{proc: Proc{PID: int(pid), Start: st.start}, ppid: st.ppid}
-		if env, err := gp.EnvironWithContext(ctx); err == nil {
-			e.marker = markerValue(env)
-		}
+		e := entry{proc: p, ppid: st.ppid, marker: k.marker}
 		t.byPID[e.proc.PID] = e
 		t.children[e.ppid] = append(t.children[e.ppid], e.proc.PID)
 	}

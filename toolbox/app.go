@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -52,6 +53,10 @@ type App struct {
 	// parser (stack/compose); nil in the lean build, which asks the full
 	// bgtask's hidden __stack command instead (see loadStack).
 	ParseStack stack.ParseFunc
+	// Procs, when set, remembers processes across the list's readings of
+	// the process table, for a caller that lists again and again (bgtask
+	// top); nil reads the table afresh each time.
+	Procs *procs.Snapshotter
 }
 
 // NewApp returns an App for this process's environment.

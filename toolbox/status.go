@@ -230,7 +230,11 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 		if t.Status == supervisor.StatusRunning {
 			out.Summary.Running++
 			if table == nil {
-				table, _ = procs.Snapshot(ctx)
+				if a.Procs != nil {
+					table, _ = a.Procs.Snapshot(ctx)
+				} else {
+					table, _ = procs.Snapshot(ctx)
+				}
 				listen, _ = procs.ReadListenTable() // Without it, each process's sockets are asked for.
 			}
 			if table != nil {

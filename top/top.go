@@ -25,6 +25,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -54,6 +55,9 @@ func run(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) e
 	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
 		return errors.New("top needs a terminal: run it in one, not through a pipe (bgtask ls and bgtask logs -f work anywhere)")
 	}
+	// It lists every second: the process table's owners and markers are
+	// read once per process, not once per refresh.
+	a.Procs = procs.NewSnapshotter()
 	m := newModel(ctx, a, time.Duration(*interval*float64(time.Second)), out)
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx))
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
