@@ -83,11 +83,17 @@ func (a *App) serveSSHCaller(ctx context.Context, t *Tool) ExitCode {
 	// The lines count as delivered once the caller says it has the
 	// answer; a caller gone first (ssh killed, the link dropped) leaves
 	// them for the next read.
+	if ctx.Err() != nil {
+		delivery.Undo() // Hung up, or its stdin ended: nobody waits for this.
+		return code
+	}
 	select {
 	case ok := <-acked:
 		if !ok {
 			delivery.Undo()
 		}
+	case <-done:
+		delivery.Undo() // Hung up meanwhile.
 	case <-time.After(ackWait):
 		delivery.Undo()
 	}

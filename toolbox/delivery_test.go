@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
@@ -72,5 +75,55 @@ func write(line string, r RunResult, a *App, t *testing.T) {
 	defer f.Close()
 	if _, err := f.WriteString(line + "\n"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A tool run for a caller over ssh stops waiting on SIGHUP (a hung-up
+// session) or when its stdin ends (the caller gone), long before its
+// wait_seconds, and moves no cursor.
+func TestSSHCallerToolStopsWithItsCaller(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID=")
+	r := startTask(t, a, map[string]any{"command": "echo first; exec sleep 600"})
+	waitFor(t, "the first line", func() bool {
+		task, err := a.Store.Load(r.TaskID)
+		b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
+		return err == nil && strings.Contains(string(b), "first")
+	})
+	for _, how := range []string{"SIGHUP", "stdin closed"} {
+		c := exec.Command(os.Args[0])
+		c.Env = append(append([]string{}, a.Environ...), "BGTEST_MAIN_AS=bg-output", "TOOLBOX_ACTION=execute",
+			remote.CallerEnv+"="+remote.CallerSSH, "TASKS_DIR="+a.Store.Dir)
+		stdin, err := c.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		c.Stdout = &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Waits for a line that never comes.
+		fmt.Fprintf(stdin, `{"task_id":%q,"filter":"never printed","wait_seconds":600}`+"\n", r.TaskID)
+		time.Sleep(300 * time.Millisecond) // Into its wait; earlier, it never reads at all.
+		start := time.Now()
+		if how == "SIGHUP" {
+			_ = c.Process.Signal(syscall.SIGHUP)
+		} else {
+			_ = stdin.Close()
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+			t.Logf("%s: ended %v after, answering %s", how, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out.String()))
+		case <-time.After(30 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatalf("%s: the tool still waits 30 s later", how)
+		}
+		_ = stdin.Close()
+	}
+	if got := deref(call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)).Stdout); got != "first" {
+		t.Errorf("the next since-read: %q, want the line the stopped tools did not deliver", got)
 	}
 }
