@@ -28,15 +28,18 @@ import (
 func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " & sleep 0.2; printf 'last words without newline'"})
+	// The leftover writes "ready" into a fifo that the command reads and
+	// echoes before its last words: a fixed sleep lost the child's line on
+	// a loaded machine (the command ended before the child had started).
+	fifo := filepath.Join(t.TempDir(), "ready")
+	cmd := fmt.Sprintf("mkfifo %[1]s; %[2]s > %[1]s & IFS= read -r l < %[1]s; echo \"$l\"; printf 'last words without newline'", fifo, helpers.Shell("hang"))
+	r := startTask(t, a, map[string]any{"command": cmd})
 	task := waitEnd(t, a, r.TaskID)
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("status %s", task.Status)
 	}
 	out := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
-	// On a loaded machine the child may print after the command's last
-	// words: both must be there, in either order.
-	if !strings.Contains(out, "last words without newline") || !strings.Contains(out, "ready\n") {
+	if out != "ready\nlast words without newline" {
 		t.Fatalf("stdout %q", out)
 	}
 	if left := tasktest.MarkerProcs(t, r.TaskID); len(left) != 0 {
