@@ -259,19 +259,56 @@ var digestRounds = []digestRound{
 const verdictProblems = 2
 
 // lines selects and renders the digest; omitted counts the lines not shown.
+// It runs in phases, each its own function below, so that one can be
+// changed without reading the others: classify every line; cut the log
+// into anchor blocks; set aside what is always shown (the last lines) and
+// room for the failure index (newSelection); choose blocks, the CI frame
+// first, then round by round in the order of digestRounds; index the
+// failures the chosen blocks do not show; render in log order.
 func (d *digest) lines() (out []string, omitted int) {
 	n := len(d.ends)
 	if n == 0 {
 		return nil, 0
 	}
+	text, kinds, summary := d.classified()
+	if n <= d.max {
+		return dedupeUnits(text, kinds), 0
+	}
+	s := newSelection(text, kinds, anchorBlocks(text, kinds, summary), d.max)
+	s.chooseCIFrame()
+	s.chooseRounds()
+	index, suffix, failsLeft, failHint := s.failureIndex()
+	out, omitted = s.render(index, suffix)
+	if failsLeft > 0 {
+		out = append(out, fmt.Sprintf("[... %d more failed tests not named for the budget (max_lines); read them with filter=%q ...]", failsLeft, failHint))
+	}
+	if notShown := s.notShown(); notShown > 0 {
+		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
+	}
+	if len(out) > d.max {
+		// A budget too small for even what is always shown: the newest
+		// lines of the digest, as a tail read would give them.
+		cut := len(out) - d.max + 1
+		omitted += cut
+		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
+	}
+	return out, omitted
+}
+
+// classified returns the lines with their kinds and whether each has a
+// summary's shape. Logs repeat lines, and classify's regexps are the
+// digest's main cost: each distinct line is classified once (up to 64Ki
+// of them, to bound the memory).
+func (d *digest) classified() (text []string, kinds []lineKind, summary []bool) {
 	type class struct {
 		kind    lineKind
 		summary bool
 	}
-	text := make([]string, n)
-	kinds := make([]lineKind, n)
-	summary := make([]bool, n)
-	known := map[string]class{} // logs repeat lines: classify each once
+	n := len(d.ends)
+	text = make([]string, n)
+	kinds = make([]lineKind, n)
+	summary = make([]bool, n)
+	known := map[string]class{}
 	for i := range text {
 		text[i] = d.line(i)
 		c, ok := known[text[i]]
@@ -283,12 +320,16 @@ func (d *digest) lines() (out []string, omitted int) {
 		}
 		kinds[i], summary[i] = c.kind, c.summary
 	}
-	if n <= d.max {
-		return dedupeUnits(text, kinds), 0
-	}
-	// Anchor blocks: a problem or summary line with what leads into it and
-	// what continues it.
+	return text, kinds, summary
+}
+
+// anchorBlocks cuts the log into the blocks a digest chooses from: each
+// problem or summary line (the anchor) with the lines that lead into a
+// problem and those that continue it, so that a problem is never shown
+// without its stack frames or expected/actual lines.
+func anchorBlocks(text []string, kinds []lineKind, summary []bool) []block {
 	var blocks []block
+	n := len(text)
 	for i := 0; i < n; i++ {
 		k := kinds[i]
 		if k < kindSummary {
@@ -308,79 +349,127 @@ func (d *digest) lines() (out []string, omitted int) {
 		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i], verdict: summary[i]})
 		i = to - 1
 	}
-	// The last lines, before a CI runner's own clean-up when there is one.
+	return blocks
+}
+
+// logEnd is where the log's last lines end: before a CI runner's own
+// clean-up ("Post job cleanup.") when there is one, which says nothing
+// about the failure.
+func logEnd(text []string) int {
+	n := len(text)
 	end := n
 	for i := n - 1; i >= max(0, n-200); i-- {
 		if text[i] == "Post job cleanup." {
 			end = i + 1
 		}
 	}
-	tailLen := max(1, d.max/digestTailShare)
-	tail := block{from: max(0, end-tailLen), to: end, kind: kindSummary, first: end - 1}
+	return end
+}
 
-	// What is always shown: the tail and the gap line before it, the
-	// runner's last line and its gap line, and the "not shown" count.
-	reserve := (tail.to - tail.from) + 2
-	if end < n {
+// selection is the state of choosing a digest's blocks, shared by the
+// phases that choose them, index the failures and render them.
+type selection struct {
+	text   []string
+	kinds  []lineKind
+	blocks []block
+	chosen []bool // per block
+	// near is, per block, the problem block with numbers masked ("" for
+	// none): identical or near-identical problem blocks are shown once,
+	// their anchor marked with how many there are (nearCount).
+	near      []string
+	nearCount map[string]int
+	nearShown map[string]bool
+	seen      map[string]bool // anchor lines shown
+	end       int             // see logEnd
+	tail      block           // the last lines, always shown
+	budget    int             // lines for blocks and the failure index
+	// failReserve of the budget is kept for the failure index: each
+	// failure's name and first location come before any context.
+	failReserve int
+	fails       []failure
+	used        int // lines chosen, gap lines included
+}
+
+// newSelection sets aside what is always shown, the last lines with the
+// gap line before them and the runner's last line with its gap line, and
+// room for the failure index, and marks the repeats among the problem
+// blocks.
+func newSelection(text []string, kinds []lineKind, blocks []block, maxLines int) *selection {
+	n := len(text)
+	s := &selection{
+		text:      text,
+		kinds:     kinds,
+		blocks:    blocks,
+		chosen:    make([]bool, len(blocks)),
+		near:      make([]string, len(blocks)),
+		nearCount: map[string]int{},
+		nearShown: map[string]bool{},
+		seen:      map[string]bool{},
+		end:       logEnd(text),
+	}
+	tailLen := max(1, maxLines/digestTailShare)
+	s.tail = block{from: max(0, s.end-tailLen), to: s.end, kind: kindSummary, first: s.end - 1}
+	reserve := (s.tail.to - s.tail.from) + 2
+	if s.end < n {
 		reserve += 2
 	}
-	budget := d.max - reserve
-	fails := failuresOf(text, kinds, tail.from)
-	// Each failure's name and first location come before any context:
-	// room for them is set aside before blocks are chosen.
-	failReserve := 0
-	if len(fails) > 0 {
-		failReserve = min(len(fails)+1, budget/2)
+	s.budget = maxLines - reserve
+	s.fails = failuresOf(text, kinds, s.tail.from)
+	if len(s.fails) > 0 {
+		s.failReserve = min(len(s.fails)+1, s.budget/2)
 	}
-	chosen := make([]bool, len(blocks))
-	seen := map[string]bool{} // anchor lines shown
-	shape := map[string]int{} // masked anchor line -> blocks shown
-	// Identical or near-identical problem blocks (equal with numbers
-	// masked) are shown once, their anchor marked with how many there are.
-	near := make([]string, len(blocks))
-	nearCount := map[string]int{}
-	nearShown := map[string]bool{}
 	for bi, b := range blocks {
 		if b.kind >= kindError {
-			near[bi] = string(maskVolatile(nil, []byte(strings.Join(text[b.first:b.to], "\n")), false))
-			nearCount[near[bi]]++
+			s.near[bi] = string(maskVolatile(nil, []byte(strings.Join(text[b.first:b.to], "\n")), false))
+			s.nearCount[s.near[bi]]++
 		}
 	}
-	budget -= failReserve
-	used := 0 // lines, gap lines included
+	return s
+}
 
-	// A CI job's frame comes first: the job's name and the step whose
-	// error ended it (the "##[group]Run …" enclosing the last "##[error]").
-	for _, i := range ciFrame(text, end) {
-		blocks = append(blocks, block{from: i, to: i + 1, kind: kindSummary, first: i, key: text[i]})
-		chosen = append(chosen, true)
-		near = append(near, "")
-		seen[text[i]] = true
-		used += 2
+// chooseCIFrame chooses a CI job's frame before anything else: the job's
+// name and the step whose error ended it (the "##[group]Run …" enclosing
+// the last "##[error]"), which place every other line.
+func (s *selection) chooseCIFrame() {
+	for _, i := range ciFrame(s.text, s.end) {
+		s.blocks = append(s.blocks, block{from: i, to: i + 1, kind: kindSummary, first: i, key: s.text[i]})
+		s.chosen = append(s.chosen, true)
+		s.near = append(s.near, "")
+		s.seen[s.text[i]] = true
+		s.used += 2
 	}
+}
+
+// chooseRounds chooses blocks in the order of importance of digestRounds,
+// each round within its share of the budget less the failure index's
+// room, at most perShape blocks of one message shape, and no block the
+// last lines show anyway.
+func (s *selection) chooseRounds() {
+	budget := s.budget - s.failReserve
+	shape := map[string]int{} // masked anchor line -> blocks shown
 	var masked []byte
 	for _, r := range digestRounds {
 		taken, problems := 0, 0
-		for j := range blocks {
+		for j := range s.blocks {
 			bi := j
 			if r.backward {
-				bi = len(blocks) - 1 - j
+				bi = len(s.blocks) - 1 - j
 			}
-			b := blocks[bi]
-			if r.verdict && b.first < tail.from && b.kind >= kindError && !b.verdict {
+			b := s.blocks[bi]
+			if r.verdict && b.first < s.tail.from && b.kind >= kindError && !b.verdict {
 				// The verdict is what follows the last problems: past a
 				// few of them, a summary is an earlier run's or step's.
 				if problems++; problems > verdictProblems {
 					break
 				}
 			}
-			if chosen[bi] || seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !b.verdict {
+			if s.chosen[bi] || s.seen[b.key] || !slices.Contains(r.kinds, b.kind) || r.verdict && !b.verdict {
 				continue
 			}
-			if near[bi] != "" && nearShown[near[bi]] {
+			if s.near[bi] != "" && s.nearShown[s.near[bi]] {
 				continue
 			}
-			if b.first >= tail.from {
+			if b.first >= s.tail.from {
 				continue // The last lines show it anyway.
 			}
 			if r.verdict {
@@ -389,12 +478,12 @@ func (d *digest) lines() (out []string, omitted int) {
 				}
 				b.from = b.first
 			}
-			masked = messageShape(masked[:0], text[b.first])
+			masked = messageShape(masked[:0], s.text[b.first])
 			sh := string(masked)
 			if shape[sh] >= r.perShape {
 				continue
 			}
-			room := budget*r.share/100 - used - 1 // a gap line before it
+			room := budget*r.share/100 - s.used - 1 // a gap line before it
 			if room < 1 {
 				break
 			}
@@ -402,50 +491,53 @@ func (d *digest) lines() (out []string, omitted int) {
 				b.from = b.first
 				b.to = min(b.to, b.first+room)
 			}
-			chosen[bi] = true
-			blocks[bi] = b
-			seen[b.key] = true
-			if near[bi] != "" {
-				nearShown[near[bi]] = true
+			s.chosen[bi] = true
+			s.blocks[bi] = b
+			s.seen[b.key] = true
+			if s.near[bi] != "" {
+				s.nearShown[s.near[bi]] = true
 			}
 			shape[sh]++
 			taken++
-			used += b.to - b.from + 1
+			s.used += b.to - b.from + 1
 		}
 	}
+}
 
-	// Every failure's name and first location in the user's code that
-	// the blocks chosen do not show: an index, one line each, first.
-	budget += failReserve
-	shown := make([]bool, n)
-	for bi, b := range blocks {
-		if chosen[bi] {
+// failureIndex lists every failure's name and first location in the
+// user's code that the chosen blocks do not show, one line each, with
+// a heading, to go first: the failures are what a debugger looks for.
+// suffix gives, for a failure's name shown without its location, the
+// location to print after it. Failures past the budget are counted
+// (left), with a filter that finds them (hint).
+func (s *selection) failureIndex() (index []string, suffix map[int]string, left int, hint string) {
+	shown := make([]bool, len(s.text))
+	for bi, b := range s.blocks {
+		if s.chosen[bi] {
 			for i := b.from; i < b.to; i++ {
 				shown[i] = true
 			}
 		}
 	}
-	var index []string
-	failsLeft := 0
-	var failHint string
-	suffix := map[int]string{} // a failure's name shown without its location: the location after it
-	for _, f := range fails {
+	suffix = map[int]string{}
+	for _, f := range s.fails {
 		if shown[f.header] {
 			if f.location >= 0 && !shown[f.location] {
-				if l := failureLine(text, f); len(l) > len(strings.TrimSpace(text[f.header])) {
-					suffix[f.header] = l[len(strings.TrimSpace(text[f.header])):]
+				name := strings.TrimSpace(s.text[f.header])
+				if l := failureLine(s.text, f); len(l) > len(name) {
+					suffix[f.header] = l[len(name):]
 				}
 			}
 			continue
 		}
-		if used+len(index)+2 > budget {
-			failsLeft++
-			if failHint == "" {
-				failHint = failurePattern(text[f.header])
+		if s.used+len(index)+2 > s.budget {
+			left++
+			if hint == "" {
+				hint = failurePattern(s.text[f.header])
 			}
 			continue
 		}
-		index = append(index, failureLine(text, f))
+		index = append(index, failureLine(s.text, f))
 	}
 	if len(index) > 0 {
 		what := "failed tests"
@@ -454,20 +546,37 @@ func (d *digest) lines() (out []string, omitted int) {
 		}
 		index = append([]string{fmt.Sprintf("[... %d %s not shown below, with where each failed first in your code ...]", len(index), what)}, index...)
 	}
+	return index, suffix, left, hint
+}
 
-	// Render in log order; gaps become count lines.
-	var sel []block
-	notShown := 0
-	for bi, b := range blocks {
-		if chosen[bi] {
-			b.near = near[bi]
-			sel = append(sel, b)
-		} else if b.kind >= kindError && b.first < tail.from && (near[bi] == "" || !nearShown[near[bi]]) {
-			notShown++
+// notShown counts the problem blocks left out for the budget, apart from
+// repeats of one shown and those in the last lines, for the closing note
+// that says they exist.
+func (s *selection) notShown() int {
+	count := 0
+	for bi, b := range s.blocks {
+		if !s.chosen[bi] && b.kind >= kindError && b.first < s.tail.from && (s.near[bi] == "" || !s.nearShown[s.near[bi]]) {
+			count++
 		}
 	}
-	sel = append(sel, tail)
-	if end < n {
+	return count
+}
+
+// render prints the failure index, then the chosen blocks and the last
+// lines in log order, the lines between them summarized by a count line
+// (gapLine), a block equal to one already printed referred to instead of
+// printed again, and a problem shown for several near-identical ones
+// marked with their number ("[× 3]").
+func (s *selection) render(index []string, suffix map[int]string) (out []string, omitted int) {
+	var sel []block
+	for bi, b := range s.blocks {
+		if s.chosen[bi] {
+			b.near = s.near[bi]
+			sel = append(sel, b)
+		}
+	}
+	sel = append(sel, s.tail)
+	if n := len(s.text); s.end < n {
 		sel = append(sel, block{from: n - 1, to: n})
 	}
 	slices.SortFunc(sel, func(a, b block) int { return a.from - b.from })
@@ -480,39 +589,26 @@ func (d *digest) lines() (out []string, omitted int) {
 		}
 		b.from = max(b.from, pos)
 		if b.from > pos {
-			out = append(out, gapLine(kinds[pos:b.from]))
+			out = append(out, gapLine(s.kinds[pos:b.from]))
 			omitted += b.from - pos
 		}
 		start := max(b.first, b.from)
-		body := strings.Join(text[start:b.to], "\n")
+		body := strings.Join(s.text[start:b.to], "\n")
 		if k := shownBlocks[body]; k > 0 && b.to-start > 1 {
-			out = append(out, text[b.from:start]...)
+			out = append(out, s.text[b.from:start]...)
 			out = append(out, fmt.Sprintf("[... same %d lines as above, %s time ...]", b.to-start, ordinal(k+1)))
 			omitted += b.to - start
 		} else {
 			for i := b.from; i < b.to; i++ {
-				l := text[i] + suffix[i]
-				if i == b.first && b.near != "" && nearCount[b.near] > 1 {
-					l += fmt.Sprintf(" [× %d]", nearCount[b.near])
+				l := s.text[i] + suffix[i]
+				if i == b.first && b.near != "" && s.nearCount[b.near] > 1 {
+					l += fmt.Sprintf(" [× %d]", s.nearCount[b.near])
 				}
 				out = append(out, l)
 			}
 		}
 		shownBlocks[body]++
 		pos = b.to
-	}
-	if failsLeft > 0 {
-		out = append(out, fmt.Sprintf("[... %d more failed tests not named for the budget (max_lines); read them with filter=%q ...]", failsLeft, failHint))
-	}
-	if notShown > 0 {
-		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
-	}
-	if len(out) > d.max {
-		// A budget too small for even what is always shown: the newest
-		// lines of the digest, as a tail read would give them.
-		cut := len(out) - d.max + 1
-		omitted += cut
-		out = append([]string{OmittedMarker(cut)}, out[cut:]...)
 	}
 	return out, omitted
 }
