@@ -4,6 +4,7 @@ package procs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -54,3 +55,7 @@ type ListenTable struct{}
 func ReadListenTable() (*ListenTable, error) { return nil, nil }
 
 func (lt *ListenTable) listening(pid int, u *Usage) error { return errNoTable }
+
+// errNoTable says a ListenTable holds nothing to look in: only Linux reads
+// the socket tables once per refresh.
+var errNoTable = errors.New("no listening-socket table")

@@ -2,7 +2,6 @@ package procs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -85,6 +84,3 @@ func (u *Usage) addListener(addr string, port int) {
 		u.Ports = append(u.Ports, port)
 	}
 }
-
-// errNoTable says a ListenTable holds nothing to look in.
-var errNoTable = errors.New("no listening-socket table")
