@@ -89,14 +89,17 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 			continue
 		}
 		dir := filepath.Join(s.Dir, e.Name())
-		if checkTaskDir(dir) != nil {
-			continue // Planted or tampered with: never act on its records.
-		}
 		// finished_at is written only when a task ends: when it is there
-		// and recent, one file read settles the everyday case.
+		// and recent, one file read settles the everyday case. It is read
+		// before the folder is checked, which costs an lstat per task:
+		// leaving a task alone is what both outcomes do, so the folder
+		// needs checking only before its records are acted on.
 		finished := readTime(dir, fileFinishedAt)
 		if !finished.IsZero() && now().Sub(finished) <= o.MaxAge {
 			continue
+		}
+		if checkTaskDir(dir) != nil {
+			continue // Planted or tampered with: never act on its records.
 		}
 		status := readOne(dir, fileStatus)
 		if status == "" {
@@ -217,8 +220,21 @@ func readOne(dir, name string) string {
 
 // readTime reads the first of names that holds a time.
 func readTime(dir string, names ...string) time.Time {
-	for _, n := range names {
-		if t, err := time.Parse(TimeLayout, readOne(dir, n)); err == nil {
+	var buf [64]byte // a time and its newline, with room to spare
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		s := ""
+		switch n, full, err := readMetaOnce(path, buf[:]); {
+		case err != nil:
+			continue
+		case full:
+			// Longer than any time: read whole, as every other record
+			// is, so that what follows a time still spoils it.
+			s = readOne(dir, name)
+		default:
+			s = strings.TrimSpace(string(buf[:n]))
+		}
+		if t, err := time.Parse(TimeLayout, s); err == nil {
 			return t
 		}
 	}

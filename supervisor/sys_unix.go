@@ -123,3 +123,25 @@ func readSmall(path string) string {
 	}
 	return strings.TrimSpace(string(buf[:n]))
 }
+
+// readMetaOnce reads path with one read into buf: the reaper reads a
+// time this way on every shell start. full says the file may hold more
+// than buf (the read filled it); a shorter read of a regular file ends
+// it.
+func readMetaOnce(path string, buf []byte) (n int, full bool, err error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() { _ = syscall.Close(fd) }() // Read only.
+	for {
+		n, err = syscall.Read(fd, buf)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return n, n == len(buf), nil
+}
