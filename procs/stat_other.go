@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/shirou/gopsutil/v3/process"
 )
@@ -35,4 +36,19 @@ func (statReader) read(ctx context.Context, pid int) (statInfo, error) {
 		return statInfo{}, fmt.Errorf("look up pid %d: %w", pid, ErrNotFound)
 	}
 	return statInfo{ppid: int(ppid), zombie: slices.Contains(st, process.Zombie), stopped: slices.Contains(st, process.Stop), start: start}, nil
+}
+
+// usage asks gopsutil for pid's CPU use since it started and its
+// resident memory (see the Linux version).
+func usage(ctx context.Context, pid int, start int64, _ time.Time) (cpu float64, rss uint64, ok bool) {
+	st, err := statReader{}.read(ctx, pid)
+	if err != nil || st.zombie || (start != 0 && st.start != start) {
+		return 0, 0, false
+	}
+	gp := &process.Process{Pid: int32(pid)} // Just looked up.
+	if mi, err := gp.MemoryInfoWithContext(ctx); err == nil {
+		rss = mi.RSS
+	}
+	cpu, _ = gp.CPUPercentWithContext(ctx)
+	return cpu, rss, true
 }

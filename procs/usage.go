@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/shirou/gopsutil/v3/net"
-	"github.com/shirou/gopsutil/v3/process"
 )
 
 // Usage is what a task's process tree holds and uses right now.
@@ -40,18 +40,15 @@ func TreeUsage(ctx context.Context, ps []Proc) (Usage, error) {
 // process.
 func TreeUsageWith(ctx context.Context, ps []Proc, lt *ListenTable) (Usage, error) {
 	var u Usage
+	now := time.Now()
 	for _, p := range ps {
-		proc, err := process.NewProcessWithContext(ctx, int32(p.PID))
-		if err != nil {
+		cpu, rss, ok := usage(ctx, p.PID, p.Start, now)
+		if !ok {
 			continue
 		}
 		u.Processes++
-		if mi, err := proc.MemoryInfoWithContext(ctx); err == nil {
-			u.RSSBytes += mi.RSS
-		}
-		if c, err := proc.CPUPercentWithContext(ctx); err == nil {
-			u.CPUPercent += c
-		}
+		u.RSSBytes += rss
+		u.CPUPercent += cpu
 		if lt != nil && lt.listening(p.PID, &u) == nil {
 			continue
 		}

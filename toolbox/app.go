@@ -57,6 +57,10 @@ type App struct {
 	// the process table, for a caller that lists again and again (bgtask
 	// top); nil reads the table afresh each time.
 	Procs *procs.Snapshotter
+	// Records, when set, remembers task records across lists for the
+	// same caller: a record is read again only when its folder or status
+	// changed (see supervisor.RecordCache); nil reads each afresh.
+	Records *supervisor.RecordCache
 }
 
 // NewApp returns an App for this process's environment.

@@ -218,7 +218,12 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 				continue
 			}
 		}
-		t, err := a.Store.Load(r.ID)
+		var t *supervisor.Task
+		if a.Records != nil {
+			t, err = a.Records.Load(a.Store, r.ID, r.Status)
+		} else {
+			t, err = a.Store.Load(r.ID)
+		}
 		if err != nil {
 			out.Summary.Total--
 			continue // Removed meanwhile.

@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"os"
+	"sync"
+	"time"
+)
+
+// RecordCache remembers task records for a caller that loads the same
+// tasks again and again (bgtask top lists every second): a record is
+// about twenty small files, and with 200 tasks reading them all made most
+// of top's idle CPU.
+//
+// A record is read again when its folder changed or its status differs
+// from the one the caller just read (Refs). Every record file is written
+// by renaming a new file into the folder (writeFiles), which sets the
+// folder's modification time; a status written in place (by the original
+// tool or by hand) is caught by the status. Only other files rewritten in
+// place, without a status change, go unseen until the folder changes.
+type RecordCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRecord
+}
+
+type cachedRecord struct {
+	status string
+	mtime  time.Time
+	task   Task
+}
+
+// racyWindow: a record whose folder changed this recently may be being
+// written still, in the same tick of the file system's clock as our read
+// of the folder's time, so it is not remembered (as git does with racily
+// clean files).
+const racyWindow = time.Second
+
+// NewRecordCache returns a cache that remembers no record yet.
+func NewRecordCache() *RecordCache { return &RecordCache{m: map[string]cachedRecord{}} }
+
+// Load is s.Load(id) for a task whose status file was just read as
+// status, from the cache when the task's folder has not changed since.
+// It returns a copy the caller may change.
+func (c *RecordCache) Load(s Store, id, status string) (*Task, error) {
+	dir, err := s.Path(id)
+	if err != nil {
+		return nil, err
+	}
+	// The folder's time is read before the record, so a write that comes
+	// during the read gives the folder a later time: read again next time.
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || trusted(dir, fi) != nil {
+		c.forget(id)
+		return s.Load(id) // Its error says what is wrong.
+	}
+	c.mu.Lock()
+	r, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && r.status == status && r.mtime.Equal(fi.ModTime()) {
+		t := r.task
+		return &t, nil
+	}
+	t, err := s.Load(id)
+	if err != nil {
+		c.forget(id)
+		return nil, err
+	}
+	if t.Status == status && time.Since(fi.ModTime()) > racyWindow {
+		c.mu.Lock()
+		c.m[id] = cachedRecord{status: status, mtime: fi.ModTime(), task: *t}
+		c.mu.Unlock()
+	}
+	return t, nil
+}
+
+func (c *RecordCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}

@@ -1,0 +1,71 @@
+package supervisor
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestRecordCache: a record is read again when its folder changed (every
+// write renames a file into it) or its status differs, and not otherwise.
+func TestRecordCache(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id := "task-1700000000-0000aaaa"
+	dir := filepath.Join(s.Dir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	// write sets files in place, as the original tool does, and puts the
+	// folder's time back an hour: out of the racy window, and unchanged.
+	write := func(kv ...string) {
+		t.Helper()
+		for i := 0; i+1 < len(kv); i += 2 {
+			if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fileStatus, StatusRunning, fileLabel, "a", fileStartedAt, old.UTC().Format(TimeLayout))
+	c := NewRecordCache()
+	label := func(status string) string {
+		t.Helper()
+		task, err := c.Load(s, id, status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := task.Label
+		task.Label = "changed by the caller" // A copy: the cache keeps its own.
+		return l
+	}
+	if got := label(StatusRunning); got != "a" {
+		t.Fatalf("first load: label %q, want a", got)
+	}
+	write(fileLabel, "b") // In place, folder unchanged: not seen.
+	if got := label(StatusRunning); got != "a" {
+		t.Fatalf("unchanged folder and status: label %q, want the remembered a", got)
+	}
+	write(fileStatus, StatusFailed) // In place, but the status differs.
+	if got := label(StatusFailed); got != "b" {
+		t.Fatalf("status changed: label %q, want b read again", got)
+	}
+	if err := writeFiles(dir, fileLabel, "c"); err != nil { // As the supervisor writes.
+		t.Fatal(err)
+	}
+	if got := label(StatusFailed); got != "c" {
+		t.Fatalf("folder changed: label %q, want c read again", got)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(s, id, StatusFailed); err == nil {
+		t.Fatal("removed task loaded from the cache")
+	}
+}
