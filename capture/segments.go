@@ -78,33 +78,76 @@ func OpenStream(dir, stream string) (*Stream, error) {
 // the snapshot; indexOnly (for a last attempt) then leaves out the files
 // the index does not describe.
 func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err error) {
-	index, err := ReadIndex(dir, stream)
-	var note string
-	if errors.Is(err, ErrMalformedIndex) {
-		// One damaged line must not cost the whole log: read the files
-		// on disk as they are, as a folder without an index is read.
-		note = fmt.Sprintf("%v; the log is read from the files on disk, its line numbers counting only what is there", err)
-		index, err = nil, nil
-	}
+	index, note, err := readIndexOrNote(dir, stream)
 	if err != nil {
 		return nil, false, err
 	}
+	files, err := openSegments(dir, stream)
+	if err != nil {
+		return nil, false, err
+	}
+	defer files.closeUnused()
+	again, err := ReadIndex(dir, stream)
+	if note != "" && errors.Is(err, ErrMalformedIndex) {
+		again, err = nil, nil
+	}
+	if err != nil {
+		closeIf(files.cur)
+		return nil, false, err
+	}
+	stable = slices.Equal(index, again)
+
 	s = &Stream{dir: dir, name: stream, note: note}
+	fail := func(err error) (*Stream, bool, error) {
+		closeIf(files.cur)
+		_ = s.Close() // Read only.
+		return nil, false, err
+	}
+	if err := s.addIndexed(index, files); err != nil {
+		return fail(err)
+	}
+	if indexOnly && !stable {
+		// Only what the index describes.
+		closeIf(files.cur)
+		files.cur = nil
+	} else if stable, err = s.addUnindexed(dir, index, files, stable); err != nil {
+		return fail(err)
+	}
+	s.dropRacedSegments(stable)
+	return s, stable, nil
+}
+
+// readIndexOrNote reads stream's index. A malformed one gives no index
+// and a note: one damaged line must not cost the whole log, so the files
+// on disk are read as they are, as a folder without an index is read.
+func readIndexOrNote(dir, stream string) (index []Segment, note string, err error) {
+	index, err = ReadIndex(dir, stream)
+	if errors.Is(err, ErrMalformedIndex) {
+		note = fmt.Sprintf("%v; the log is read from the files on disk, its line numbers counting only what is there", err)
+		return nil, note, nil
+	}
+	return index, "", err
+}
+
+// segmentFiles are the files of a log that a snapshot opened.
+type segmentFiles struct {
+	cur    *os.File            // The current file; nil when there is none.
+	onDisk []string            // The backups listed, oldest first.
+	open   map[string]*os.File // Backups opened and not yet taken by a part.
+}
+
+// openSegments opens stream's current file and its backups.
+func openSegments(dir, stream string) (*segmentFiles, error) {
 	cur, err := openLog(filepath.Join(dir, stream))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, false, fmt.Errorf("open %s: %w", stream, err)
+		return nil, fmt.Errorf("open %s: %w", stream, err)
 	}
 	onDisk, err := backups(dir, stream)
 	if err != nil {
 		closeIf(cur)
-		return nil, false, err
+		return nil, err
 	}
-	open := make(map[string]*os.File, len(onDisk))
-	defer func() {
-		for _, f := range open { // Opened but not used by the snapshot.
-			_ = f.Close() // Read only.
-		}
-	}()
+	files := &segmentFiles{cur: cur, onDisk: onDisk, open: make(map[string]*os.File, len(onDisk))}
 	for _, name := range onDisk {
 		f, err := openLog(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -112,44 +155,53 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 		}
 		if err != nil {
 			closeIf(cur)
-			return nil, false, fmt.Errorf("open %s: %w", name, err)
+			files.closeUnused()
+			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
-		open[name] = f
+		files.open[name] = f
 	}
-	again, err := ReadIndex(dir, stream)
-	if note != "" && errors.Is(err, ErrMalformedIndex) {
-		again, err = nil, nil
-	}
-	if err != nil {
-		closeIf(cur)
-		return nil, false, err
-	}
-	stable = slices.Equal(index, again)
+	return files, nil
+}
 
-	var pos, line int64
-	add := func(p part) error {
-		if p.f != nil && p.lines < 0 {
-			n, err := countNewlines(p.f, 0, p.bytes)
-			if err != nil {
-				return fmt.Errorf("count lines in %s: %w", p.name, err)
-			}
-			p.lines = n
+// take hands the open backup name over to the caller: nil when it is not
+// open or was taken already.
+func (sf *segmentFiles) take(name string) *os.File {
+	f := sf.open[name]
+	delete(sf.open, name)
+	return f
+}
+
+// closeUnused closes the backups opened but not used by the snapshot.
+func (sf *segmentFiles) closeUnused() {
+	for _, f := range sf.open {
+		_ = f.Close() // Read only.
+	}
+}
+
+// addPart appends p after the parts so far, counting its lines when they
+// are not known.
+func (s *Stream) addPart(p part) error {
+	if p.f != nil && p.lines < 0 {
+		n, err := countNewlines(p.f, 0, p.bytes)
+		if err != nil {
+			return fmt.Errorf("count lines in %s: %w", p.name, err)
 		}
-		p.firstByte, p.firstLine = pos, line
-		pos += p.bytes
-		line += p.lines
-		s.parts = append(s.parts, p)
-		return nil
+		p.lines = n
 	}
-	fail := func(err error) (*Stream, bool, error) {
-		closeIf(cur)
-		_ = s.Close() // Read only.
-		return nil, false, err
+	if n := len(s.parts); n > 0 {
+		prev := s.parts[n-1]
+		p.firstByte, p.firstLine = prev.firstByte+prev.bytes, prev.firstLine+prev.lines
 	}
+	s.parts = append(s.parts, p)
+	return nil
+}
+
+// addIndexed adds the segments the index describes, each with its open
+// file when that is the file the index describes, else as gone.
+func (s *Stream) addIndexed(index []Segment, files *segmentFiles) error {
 	for _, seg := range index {
 		p := part{name: seg.Name, bytes: seg.Bytes, lines: seg.Lines, cut: seg.Cut}
-		if f := open[seg.Name]; f != nil {
-			delete(open, seg.Name)
+		if f := files.take(seg.Name); f != nil {
 			if fi, err := f.Stat(); err == nil && fi.Size() >= seg.Bytes {
 				p.f = f
 			} else {
@@ -157,36 +209,37 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 			}
 		}
 		p.gone = p.f == nil
-		if err := add(p); err != nil {
-			return fail(err)
+		if err := s.addPart(p); err != nil {
+			return err
 		}
 	}
-	known := indexOnly && !stable // Only what the index describes.
-	if known {
-		closeIf(cur)
-		cur = nil
-	}
-	// Backups the index does not know: someone else's rotation, or ours
-	// between its rename and its index line.
+	return nil
+}
+
+// addUnindexed adds the backups the index does not know (someone else's
+// rotation, or ours between its rename and its index line), then the
+// current file. stable turns false when they show a rotation ran during
+// the snapshot.
+func (s *Stream) addUnindexed(dir string, index []Segment, files *segmentFiles, stable bool) (bool, error) {
 	var curInfo os.FileInfo
-	if cur != nil {
-		if curInfo, err = cur.Stat(); err != nil {
-			return fail(fmt.Errorf("stat %s: %w", stream, err))
+	if files.cur != nil {
+		var err error
+		if curInfo, err = files.cur.Stat(); err != nil {
+			return false, fmt.Errorf("stat %s: %w", s.name, err)
 		}
 	}
-	for _, name := range onDisk {
-		f := open[name]
-		if f == nil || known {
-			continue // Left out files are closed on return.
+	for _, name := range files.onDisk {
+		if files.open[name] == nil {
+			continue
 		}
 		if len(index) > 0 && name < index[len(index)-1].Name {
 			continue // Merged into an index line (deleted, or about to be): closed on return.
 		}
-		delete(open, name)
+		f := files.take(name)
 		fi, err := f.Stat()
 		if err != nil {
 			_ = f.Close() // Read only.
-			return fail(fmt.Errorf("stat %s: %w", name, err))
+			return false, fmt.Errorf("stat %s: %w", name, err)
 		}
 		if len(index) > 0 && name > index[len(index)-1].Name {
 			stable = false // Our writer's rotation, index line to come.
@@ -196,33 +249,41 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 			stable = false
 			continue
 		}
-		if err := add(part{name: name, bytes: fi.Size(), lines: -1, f: f}); err != nil {
+		if err := s.addPart(part{name: name, bytes: fi.Size(), lines: -1, f: f}); err != nil {
 			_ = f.Close() // Read only.
-			return fail(err)
+			return false, err
 		}
 	}
-	if cur != nil {
-		p := part{name: stream, bytes: curInfo.Size(), lines: -1, f: cur}
-		// A checkpoint of this very file (the index is the one it was
-		// taken under, and no rotation ran) spares counting its start.
-		if c, ok := readCheckpoint(dir, stream); ok && stable && c.segments == segmentCount(index) && c.bytes <= p.bytes {
-			n, err := countNewlines(cur, c.bytes, p.bytes)
-			if err != nil {
-				return fail(fmt.Errorf("count lines in %s: %w", stream, err))
-			}
-			p.lines = c.lines + n
-		}
-		if err := add(p); err != nil {
-			return fail(err)
-		}
+	if files.cur == nil {
+		return stable, nil
 	}
-	// Lumberjack deletes old segments right after a rotation: a segment
-	// gone while an older one is still listed means the listing raced
-	// that. Then everything up to the last gone segment counts as gone,
-	// so the parts on disk are one run up to the end. But when the log
-	// has been still (no write for deletedQuiet, the snapshot stable), no
-	// rotation ran: the segment was deleted by hand, and it costs its own
-	// lines only (see feed).
+	return stable, s.addCurrent(dir, index, files.cur, curInfo.Size(), stable)
+}
+
+// addCurrent adds the current file cur, of size bytes.
+func (s *Stream) addCurrent(dir string, index []Segment, cur *os.File, size int64, stable bool) error {
+	p := part{name: s.name, bytes: size, lines: -1, f: cur}
+	// A checkpoint of this very file (the index is the one it was
+	// taken under, and no rotation ran) spares counting its start.
+	if c, ok := readCheckpoint(dir, s.name); ok && stable && c.segments == segmentCount(index) && c.bytes <= p.bytes {
+		n, err := countNewlines(cur, c.bytes, p.bytes)
+		if err != nil {
+			return fmt.Errorf("count lines in %s: %w", s.name, err)
+		}
+		p.lines = c.lines + n
+	}
+	return s.addPart(p)
+}
+
+// dropRacedSegments marks as gone every part up to the last gone one,
+// when the snapshot raced a rotation. Lumberjack deletes old segments
+// right after a rotation: a segment gone while an older one is still
+// listed means the listing raced that. Then everything up to the last
+// gone segment counts as gone, so the parts on disk are one run up to the
+// end. But when the log has been still (no write for deletedQuiet, the
+// snapshot stable), no rotation ran: the segment was deleted by hand, and
+// it costs its own lines only (see feed).
+func (s *Stream) dropRacedSegments(stable bool) {
 	last := -1
 	for i, p := range s.parts {
 		if p.gone {
@@ -238,7 +299,6 @@ func snapshot(dir, stream string, indexOnly bool) (s *Stream, stable bool, err e
 			p.f, p.gone = nil, true
 		}
 	}
-	return s, stable, nil
 }
 
 // deletedQuiet is how long a log must have been still for a segment gone

@@ -39,18 +39,50 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
-	// Notices are gathered while the tool runs: for bg_run that is while
-	// its supervisor starts, time the agent waits anyway.
-	// They are remembered as told only when the call succeeds: bad input
-	// changes nothing.
-	type gathered struct {
-		notices []Notice // local
-		remote  []Notice
-		told    func(known []string) error
-		err     error
-	}
-	got := make(chan gathered, 1)
 	ctx, byCaller := withEndedByCaller(ctx)
+	got := a.gatherNotices(ctx, t, in)
+	// A context of its own: the gathering reads ctx meanwhile.
+	runCtx, sink := withNoticeSink(ctx)
+	res, err := t.Run(runCtx, a, in)
+	g := <-got
+	if err != nil {
+		return nil, err
+	}
+	g.remote = append(g.remote, sink.all()...)
+	out, err := marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	known := knownEnds(res, byCaller)
+	notices := append(a.newsOnly(g.notices, known), g.remote...)
+	err = g.err
+	if err == nil {
+		err = g.told(known)
+	}
+	if err != nil || len(notices) == 0 {
+		// Notices are a courtesy: failing to compute them must not
+		// hide the answer the agent asked for.
+		return out, nil
+	}
+	return withNotices(out, notices), nil
+}
+
+// gathered is what gatherNotices found: the local notices with told,
+// which records them as told, and the remote hosts' notices.
+type gathered struct {
+	notices []Notice // local
+	remote  []Notice
+	told    func(known []string) error
+	err     error
+}
+
+// gatherNotices collects, beside the call of tool t with input in, the
+// notices of tasks that ended since the reader's previous call. They are
+// gathered while the tool runs: for bg_run that is while its supervisor
+// starts, time the agent waits anyway. They are remembered as told only
+// when the call succeeds (told): bad input changes nothing.
+func (a *App) gatherNotices(ctx context.Context, t *Tool, in Input) <-chan gathered {
+	got := make(chan gathered, 1)
 	id, _ := in.vals["task_id"].(string) // bg_run has none: its task is new.
 	host := a.hostOf(in)
 	lists := t.Name == StatusTool().Name && id == "" // A list asks every host itself.
@@ -64,50 +96,42 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		}
 		got <- gathered{n, remote, told, err}
 	}()
-	// A context of its own: the goroutine above reads ctx meanwhile.
-	runCtx, sink := withNoticeSink(ctx)
-	res, err := t.Run(runCtx, a, in)
-	g := <-got
-	if err != nil {
-		return nil, err
-	}
-	g.remote = append(g.remote, sink.all()...)
-	out, err := marshal(res)
-	if err != nil {
-		return nil, err
-	}
-	// What the answer itself says ended, the agent knows: it is no
-	// notice now and is remembered as told. A task gone by now (the call
-	// cleaned it up) is no notice either: there is nothing to read.
+	return got
+}
+
+// knownEnds lists the ends the agent knows from this call: what the
+// answer res itself says ended, and the ends the caller caused itself
+// (replace=true, a stack's stop): it asked for them.
+func knownEnds(res any, byCaller *endedByCaller) []string {
 	var known []string
 	if e, ok := res.(endedTeller); ok {
 		if id := e.endedTask(); id != "" {
 			known = append(known, id)
 		}
 	}
-	// Nor is an end the caller caused itself (replace=true, a stack's
-	// stop): it asked for it.
-	known = append(known, byCaller.list()...)
-	notices := g.notices[:0]
-	for _, n := range g.notices {
+	return append(known, byCaller.list()...)
+}
+
+// newsOnly keeps the notices that are news: not about a task in known,
+// nor about a task gone by now (the call cleaned it up: there is nothing
+// to read). It reuses the notices' array.
+func (a *App) newsOnly(notices []Notice, known []string) []Notice {
+	news := notices[:0]
+	for _, n := range notices {
 		if slices.Contains(known, n.TaskID) || !a.taskExists(n.TaskID) {
 			continue
 		}
-		notices = append(notices, n)
+		news = append(news, n)
 	}
-	notices = append(notices, g.remote...)
-	err = g.err
-	if err == nil {
-		err = g.told(known)
-	}
-	if err != nil || len(notices) == 0 {
-		// Notices are a courtesy: failing to compute them must not
-		// hide the answer the agent asked for.
-		return out, nil
-	}
+	return news
+}
+
+// withNotices adds "notices" to the JSON object out; out as it is when
+// the notices cannot be marshalled.
+func withNotices(out json.RawMessage, notices []Notice) json.RawMessage {
 	extra, err := marshal(map[string]any{"notices": notices})
 	if err != nil {
-		return out, nil
+		return out
 	}
 	// Both are JSON objects: splice the second's members into the first,
 	// keeping the result's own field order.
@@ -115,7 +139,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if !bytes.HasSuffix(bytes.TrimSpace(merged), []byte("{")) {
 		merged = append(merged, ',')
 	}
-	return append(merged, bytes.TrimPrefix(extra, []byte("{"))...), nil
+	return append(merged, bytes.TrimPrefix(extra, []byte("{"))...)
 }
 
 // endedByCaller gathers the tasks a call ends itself (the task it
@@ -271,89 +295,124 @@ func (a *App) reader(ctx context.Context) string {
 // about: its answer already says how it ended.
 func (a *App) notices(ctx context.Context, about string) (out []Notice, told func(known []string) error, err error) {
 	told = func([]string) error { return nil }
-	st, err := loadNoticeState(a.noticePath(ctx))
+	now := a.Now()
+	m, err := a.loadEndMemory(ctx, now)
 	if err != nil {
 		return nil, told, err
 	}
-	var family *noticeState
+	if out, err = a.endedSince(m, about, now); err != nil {
+		return nil, told, err
+	}
+	restarting, toldRestarts := a.restartNotices(ctx, about)
+	out = append(out, restarting...)
+	return out, func(known []string) error {
+		return errors.Join(a.rememberEnds(m, known), toldRestarts())
+	}, nil
+}
+
+// endMemory is what a reader was told of ended tasks, as one call of
+// notices finds and changes it.
+type endMemory struct {
+	own    *noticeState
+	family *noticeState // The client's memory (see WithSession); nil for other readers.
+	first  bool         // The reader's first call: every end so far is old news.
+	keep   []string     // Told before, and still on disk.
+	seen   []string     // Ended now and told by this call.
+}
+
+// loadEndMemory reads the reader's memory and, for a client's session,
+// the client's. A first call starts the reader's memory at now.
+func (a *App) loadEndMemory(ctx context.Context, now time.Time) (*endMemory, error) {
+	st, err := loadNoticeState(a.noticePath(ctx))
+	if err != nil {
+		return nil, err
+	}
+	m := &endMemory{own: st}
 	if path := a.familyNoticePath(ctx); path != "" {
-		if family, err = loadNoticeState(path); err != nil {
-			return nil, told, err
+		if m.family, err = loadNoticeState(path); err != nil {
+			return nil, err
 		}
-		if st.since.IsZero() && !family.since.IsZero() {
+		if st.since.IsZero() && !m.family.since.IsZero() {
 			// A new session of a client seen before: it is told what
 			// ended since, and not yet told to any session of it.
-			st.since, st.seen = family.since, slices.Clone(family.seen)
+			st.since, st.seen = m.family.since, slices.Clone(m.family.seen)
 		}
 	}
-	now := a.Now()
-	first := st.since.IsZero()
-	if first {
+	m.first = st.since.IsZero()
+	if m.first {
 		st.since = now
 	}
+	return m, nil
+}
+
+// endedSince returns the notices of the tasks that ended since the
+// memory m starts, but the one about, and notes in m every ended task.
+func (a *App) endedSince(m *endMemory, about string, now time.Time) ([]Notice, error) {
 	// Ended asks about every task folder there is: remember the ones
 	// already told, still on disk, so the file keeps only those.
-	var keep []string
-	wasTold := make(map[string]bool, len(st.seen))
-	for _, id := range st.seen {
+	wasTold := make(map[string]bool, len(m.own.seen))
+	for _, id := range m.own.seen {
 		wasTold[id] = true
 	}
 	ended, err := a.Store.Ended(func(id string) bool {
 		if wasTold[id] {
-			keep = append(keep, id)
+			m.keep = append(m.keep, id)
 			return true
 		}
 		return false
 	})
 	if err != nil {
-		return nil, told, err
+		return nil, err
 	}
-	var seen []string
+	var out []Notice
 	for _, t := range ended {
-		seen = append(seen, t.ID)
+		m.seen = append(m.seen, t.ID)
 		// Second resolution on disk: a task that ended in the second of
 		// the first call counts as new rather than be lost.
-		if first || t.ID == about || t.FinishedAt.Before(st.since.Truncate(time.Second)) {
+		if m.first || t.ID == about || t.FinishedAt.Before(m.own.since.Truncate(time.Second)) {
 			continue
 		}
 		out = append(out, noticeOf(t, now))
 	}
-	told = func(known []string) error {
-		for _, id := range known {
-			if !slices.Contains(seen, id) && !slices.Contains(keep, id) {
-				seen = append(seen, id)
-			}
+	return out, nil
+}
+
+// rememberEnds saves the memory m with the ends in known added, and adds
+// them to the client's memory too.
+func (a *App) rememberEnds(m *endMemory, known []string) error {
+	for _, id := range known {
+		if !slices.Contains(m.seen, id) && !slices.Contains(m.keep, id) {
+			m.seen = append(m.seen, id)
 		}
-		if !first && len(seen) == 0 && len(keep) == len(st.seen) {
-			return nil // Nothing new to remember.
-		}
-		st.seen = append(keep, seen...)
-		if err := st.save(); err != nil || family == nil {
-			return err
-		}
-		// The client's memory: what any of its sessions was told. Read
-		// again just before, so that parallel sessions add up.
-		if again, err := loadNoticeState(family.path); err == nil {
-			family = again
-		}
-		if family.since.IsZero() {
-			family.since = st.since
-		}
-		for _, id := range st.seen {
-			if !slices.Contains(family.seen, id) {
-				family.seen = append(family.seen, id)
-			}
-		}
-		family.seen = slices.DeleteFunc(family.seen, func(id string) bool { return !slices.Contains(st.seen, id) && !a.taskExists(id) })
-		return family.save()
 	}
-	restarting, toldRestarts := a.restartNotices(ctx, about)
-	out = append(out, restarting...)
-	toldEnds := told
-	told = func(known []string) error {
-		return errors.Join(toldEnds(known), toldRestarts())
+	if !m.first && len(m.seen) == 0 && len(m.keep) == len(m.own.seen) {
+		return nil // Nothing new to remember.
 	}
-	return out, told, nil
+	m.own.seen = append(m.keep, m.seen...)
+	if err := m.own.save(); err != nil || m.family == nil {
+		return err
+	}
+	return a.shareWithFamily(m.own, m.family)
+}
+
+// shareWithFamily adds what the session with memory own was told to its
+// client's memory family: what any of its sessions was told. It drops
+// from family the ids neither told to own nor still on disk.
+func (a *App) shareWithFamily(own, family *noticeState) error {
+	// Read again just before, so that parallel sessions add up.
+	if again, err := loadNoticeState(family.path); err == nil {
+		family = again
+	}
+	if family.since.IsZero() {
+		family.since = own.since
+	}
+	for _, id := range own.seen {
+		if !slices.Contains(family.seen, id) {
+			family.seen = append(family.seen, id)
+		}
+	}
+	family.seen = slices.DeleteFunc(family.seen, func(id string) bool { return !slices.Contains(own.seen, id) && !a.taskExists(id) })
+	return family.save()
 }
 
 // restartNotices tells, once per reader, each running task whose restart
