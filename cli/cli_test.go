@@ -17,6 +17,7 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -27,14 +28,14 @@ import (
 // (part of the task's tree) is stopped too.
 func TestCommandExitEndsLeftoversAndKeepsLastOutput(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	// The leftover writes "ready" into a fifo that the command reads and
 	// echoes before its last words: a fixed sleep lost the child's line on
 	// a loaded machine (the command ended before the child had started).
 	fifo := filepath.Join(t.TempDir(), "ready")
 	cmd := fmt.Sprintf("mkfifo %[1]s; %[2]s > %[1]s & IFS= read -r l < %[1]s; echo \"$l\"; printf 'last words without newline'", fifo, helpers.Shell("hang"))
-	r := startTask(t, a, map[string]any{"command": cmd})
-	task := waitEnd(t, a, r.TaskID)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": cmd})
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("status %s", task.Status)
 	}
@@ -69,9 +70,9 @@ func (s *syncBuffer) String() string {
 // when the task ends.
 func TestLogsFollowAcrossRotation(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t, "BG_LOG_MAX_MB=0.01", "BG_LOG_BACKUPS=0") // 10 KB segments, all kept.
+	a := toolboxtest.NewApp(t, "BG_LOG_MAX_MB=0.01", "BG_LOG_BACKUPS=0") // 10 KB segments, all kept.
 	const size = 300_000
-	r := startTask(t, a, map[string]any{"command": "sleep 0.3; " + helpers.Shell("flood", "300000", "9")})
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "sleep 0.3; " + helpers.Shell("flood", "300000", "9")})
 	var out syncBuffer
 	a.Stdout, a.Stderr = &out, io.Discard
 	if code := Run(context.Background(), a, "bgtask", []string{"logs", r.TaskID, "-f"}); code != toolbox.ExitOK {
@@ -88,7 +89,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 
 func TestCLIRunListStatusStop(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	var out, errOut bytes.Buffer
 	a.Stdout, a.Stderr = &out, &errOut
 	cli := func(args ...string) string {
@@ -103,7 +104,7 @@ func TestCLIRunListStatusStop(t *testing.T) {
 	if err := taskid.ValidID(id); err != nil {
 		t.Fatalf("run printed %q", out.String())
 	}
-	waitEnd(t, a, id)
+	tasktest.WaitEnd(t, a.Store, id)
 	if ls := cli("ls"); !strings.Contains(ls, id) || !strings.Contains(ls, "srv") || !strings.Contains(ls, "1 task(s), 0 running") {
 		t.Fatalf("ls printed %q", ls)
 	}
@@ -124,9 +125,9 @@ func TestCLIRunListStatusStop(t *testing.T) {
 
 func TestLogsDigest(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": "seq 1 3000; echo 'src/app.ts:3:7 - error TS2304: Cannot find name x'; seq 1 3000; echo 'Found 1 error.'; exit 2"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "seq 1 3000; echo 'src/app.ts:3:7 - error TS2304: Cannot find name x'; seq 1 3000; echo 'Found 1 error.'; exit 2"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
 	if code := Run(context.Background(), a, "bgtask", []string{"logs", r.TaskID, "--digest"}); code != toolbox.ExitOK {
@@ -146,15 +147,15 @@ func TestLogsDigest(t *testing.T) {
 // streams.
 func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cli := func(args ...string) (string, string, toolbox.ExitCode) {
 		var out, errOut bytes.Buffer
 		a.Stdout, a.Stderr = &out, &errOut
 		code := Run(context.Background(), a, "bgtask", args)
 		return out.String(), errOut.String(), code
 	}
-	r := startTask(t, a, map[string]any{"command": "seq 1 5; echo 'error: boom' >&2; exit 1", "label": "demo"})
-	waitEnd(t, a, r.TaskID)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "seq 1 5; echo 'error: boom' >&2; exit 1", "label": "demo"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	out, errOut, code := cli("logs", "demo", "-n", "2")
 	if code != toolbox.ExitOK || out != "4\n5\n" || errOut != "error: boom\n" {
 		t.Fatalf("logs demo -n 2: %d %q %q", code, out, errOut)
@@ -167,11 +168,11 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	if code != toolbox.ExitOK || taskid.ValidID(strings.TrimSpace(out)) != nil || !strings.Contains(errOut, "Restarted demo as ") || !strings.Contains(errOut, "bgtask logs demo -f") {
 		t.Fatalf("restart demo: %d %q %q", code, out, errOut)
 	}
-	l := call[toolbox.StatusList](t, a, toolbox.StatusTool(), `{}`)
+	l := toolboxtest.Call[toolbox.StatusList](t, a, toolbox.StatusTool(), `{}`)
 	if len(l.Tasks) != 1 || l.Tasks[0].Label != "demo" || l.Tasks[0].Restarts != 1 || l.Tasks[0].TaskID != r.TaskID {
 		t.Fatalf("after restart: %+v", l.Tasks)
 	}
-	waitEnd(t, a, l.Tasks[0].TaskID)
+	tasktest.WaitEnd(t, a.Store, l.Tasks[0].TaskID)
 	if _, errOut, code := cli("restart", "demo"); code != toolbox.ExitOK {
 		t.Fatalf("restart demo again: %d %q", code, errOut)
 	}
@@ -197,9 +198,9 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 
 func TestCLIStatusForPeopleAndScripts(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": "echo hi >&2; exit 2", "label": "redirect"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "echo hi >&2; exit 2", "label": "redirect"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
 	if code := Run(context.Background(), a, "bgtask", []string{"status", "redirect"}); code != toolbox.ExitOK {
@@ -226,9 +227,9 @@ func TestCompletion(t *testing.T) {
 	if err != nil {
 		t.Skip("bash is not installed")
 	}
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": "true", "label": "webserver"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "true", "label": "webserver"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	var out bytes.Buffer
 	a.Stdout, a.Stderr = &out, io.Discard
 	if code := Run(context.Background(), a, "bgtask", []string{"completion", "bash"}); code != toolbox.ExitOK {
@@ -274,17 +275,17 @@ func TestCompletion(t *testing.T) {
 // as rm --all), and neither touches what the other would.
 func TestCLIStopAction(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	done := startTask(t, a, map[string]any{"command": "true", "label": "done"})
-	waitEnd(t, a, done.TaskID)
-	web := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
+	a := toolboxtest.NewApp(t)
+	done := toolboxtest.StartTask(t, a, map[string]any{"command": "true", "label": "done"})
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
+	web := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
 	if out, errOut, code := runCLI(t, a, "stop", "--action", "kill", "web"); code != toolbox.ExitOK || !strings.Contains(out, "Stopped web") {
 		t.Fatalf("stop --action kill web: %d %q %q", code, out, errOut)
 	}
-	if task := waitEnd(t, a, web.TaskID); task.Status == supervisor.StatusRunning {
+	if task := tasktest.WaitEnd(t, a.Store, web.TaskID); task.Status == supervisor.StatusRunning {
 		t.Fatalf("web still running after stop --action kill")
 	}
-	api := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api"})
+	api := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api"})
 	if out, errOut, code := runCLI(t, a, "stop", "--all", "--action", "cleanup"); code != toolbox.ExitOK {
 		t.Fatalf("stop --all --action cleanup: %d %q %q", code, out, errOut)
 	}
@@ -303,15 +304,15 @@ func TestCLIStopAction(t *testing.T) {
 // restart giving how it ended, whether it was running or had ended.
 func TestCLIRestartKeepsIDAndLogs(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	old := startTask(t, a, map[string]any{"command": "echo hi; exit 3", "label": "demo"})
-	waitEnd(t, a, old.TaskID)
+	a := toolboxtest.NewApp(t)
+	old := toolboxtest.StartTask(t, a, map[string]any{"command": "echo hi; exit 3", "label": "demo"})
+	tasktest.WaitEnd(t, a.Store, old.TaskID)
 	for i := 1; i <= 2; i++ {
 		out, errOut, code := runCLI(t, a, "restart", "demo")
 		if code != toolbox.ExitOK || strings.TrimSpace(out) != old.TaskID || !strings.Contains(errOut, fmt.Sprintf("restart %d", i)) {
 			t.Fatalf("restart %d: %d %q %q", i, code, out, errOut)
 		}
-		waitEnd(t, a, old.TaskID)
+		tasktest.WaitEnd(t, a.Store, old.TaskID)
 	}
 	task, err := a.Store.Load(old.TaskID)
 	if err != nil || task.Restarts != 2 || task.LastExitCode == nil || *task.LastExitCode != 3 || *task.ExitCode != 3 {
@@ -342,7 +343,7 @@ func TestResolveRemoteLabel(t *testing.T) {
 		{"one", []remote.Record{rec("task-1-a", 0, supervisor.StatusCompleted)}, "task-1-a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newTestApp(t)
+			a := toolboxtest.NewApp(t)
 			for _, r := range tc.recs {
 				if err := remote.RecordsIn(a.Store.Dir).Put(r); err != nil {
 					t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -77,7 +78,7 @@ func TestProcfilePortsAsForeman(t *testing.T) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Its processes: the test's own group.
 		_ = cmd.Wait()
 
-		a := newTestApp(t)
+		a := toolboxtest.NewApp(t)
 		a.Environ = withoutPort(a.Environ)
 		a.Getenv = toolbox.EnvGetter(a.Environ)
 		a.Wd = project()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -13,9 +14,9 @@ import (
 // stderr, prints nothing on stdout, and changes nothing.
 func TestCLIBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	done := startTask(t, a, map[string]any{"command": "true"})
-	waitEnd(t, a, done.TaskID)
+	a := toolboxtest.NewApp(t)
+	done := toolboxtest.StartTask(t, a, map[string]any{"command": "true"})
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
 	for _, args := range [][]string{
 		{"explode"},
 		{"run"},

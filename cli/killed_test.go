@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -17,9 +19,9 @@ import (
 // lines it did not print: the next since-read prints them.
 func TestKilledCLIWaitKeepsTheCursor(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"label": "slow", "command": "echo first; sleep 3; echo late1; echo late2; exec sleep 600"})
-	waitFor(t, "the first line", func() bool {
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"label": "slow", "command": "echo first; sleep 3; echo late1; echo late2; exec sleep 600"})
+	tasktest.WaitFor(t, "the first line", func() bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 		return strings.Contains(string(b), "first")
 	})
@@ -45,7 +47,7 @@ func TestKilledCLIWaitKeepsTheCursor(t *testing.T) {
 	if printed != "" {
 		t.Fatalf("the killed CLI printed %q", printed)
 	}
-	waitFor(t, "the late lines", func() bool {
+	tasktest.WaitFor(t, "the late lines", func() bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 		return strings.Contains(string(b), "late2")
 	})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -77,13 +79,13 @@ func checkClean(t *testing.T, what string, b []byte, colours bool) {
 // gives the bytes as written.
 func TestLogsIntoAPipeAreClean(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	dir, err := filepath.Abs(filepath.Join("testdata", "vite7"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startTask(t, a, map[string]any{"label": "vite", "command": "cat '" + dir + "/stdout'; cat '" + dir + "/stderr' >&2"})
-	task := waitEnd(t, a, r.TaskID)
+	r := toolboxtest.StartTask(t, a, map[string]any{"label": "vite", "command": "cat '" + dir + "/stdout'; cat '" + dir + "/stderr' >&2"})
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	rawOut, err := os.ReadFile(filepath.Join(task.Dir, "stdout"))
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +156,9 @@ func TestLogsIntoAPipeAreClean(t *testing.T) {
 // ls shows a failed task's exit code, as pm2 does: `failed 3`.
 func TestLsShowsExitCode(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"label": "broken", "command": "exit 3"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"label": "broken", "command": "exit 3"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	out, _, code := runCLI(t, a, "ls")
 	if code != toolbox.ExitOK || !regexp.MustCompile(`broken +failed 3 `).MatchString(out) {
 		t.Errorf("ls: exit %d\n%s", code, out)

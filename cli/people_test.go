@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -18,11 +20,11 @@ import (
 // --tail is -n.
 func TestLogsCleanedOptions(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	cmd := `printf '\033[32mGET / 200\033[0m\n'; for i in 1 2 3 4 5 6; do echo 'HMR update src/toolbox.App.tsx'; done; ` +
 		`echo 'TypeError: x is undefined'; echo 'warn: slow' >&2; echo 'GET /api 200'`
-	r := startTask(t, a, map[string]any{"command": cmd, "label": "web"})
-	waitEnd(t, a, r.TaskID)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": cmd, "label": "web"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 
 	out, errOut, code := runCLI(t, a, "logs", "web", "--filter", "error|warn")
 	if code != toolbox.ExitOK || out != "TypeError: x is undefined\n" || errOut != "warn: slow\n" {
@@ -53,11 +55,11 @@ func TestLogsCleanedOptions(t *testing.T) {
 // line once, then the end line.
 func TestLogsFollowCleaned(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "go")
 	cmd := `echo 'error: first'; while [ ! -e ` + gate + ` ]; do sleep 0.05; done; echo 'ok line'; echo 'error: second'; exit 3`
-	r := startTask(t, a, map[string]any{"command": cmd, "label": "job"})
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": cmd, "label": "job"})
 	var out, errOut syncBuffer
 	b := *a
 	b.Stdout, b.Stderr = &out, &errOut
@@ -65,7 +67,7 @@ func TestLogsFollowCleaned(t *testing.T) {
 	go func() {
 		done <- Run(context.Background(), &b, "bgtask", []string{"logs", "job", "-f", "--filter", "error"})
 	}()
-	waitFor(t, "the first line", func() bool { return strings.Contains(out.String(), "error: first") })
+	tasktest.WaitFor(t, "the first line", func() bool { return strings.Contains(out.String(), "error: first") })
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +85,16 @@ func TestLogsFollowCleaned(t *testing.T) {
 	if !strings.Contains(errOut.String(), "[job ended: failed, exit 3]") {
 		t.Fatalf("end line: %q", errOut.String())
 	}
-	waitEnd(t, a, r.TaskID)
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 }
 
 // Colour for people on a terminal only: never in a pipe, never with
 // NO_COLOR; FORCE_COLOR forces it, and coloured columns stay aligned.
 func TestCLIColour(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": `printf '\033[31mred\033[0m\n'; exit 1`, "label": "colours"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": `printf '\033[31mred\033[0m\n'; exit 1`, "label": "colours"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	now := time.Now()
 	var plain string
 	for _, tt := range []struct {
@@ -140,7 +142,7 @@ func TestCLIColour(t *testing.T) {
 // exit 1.
 func TestCLIHelpAndErrors(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	for _, c := range commandSet(nil) {
 		if strings.HasPrefix(c.Name, "__") {
 			continue
@@ -167,13 +169,13 @@ func TestCLIHelpAndErrors(t *testing.T) {
 // A stop says, before it waits, that it may wait the grace period.
 func TestCLIStopSaysItWaits(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "srv"})
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "srv"})
 	out, errOut, code := runCLI(t, a, "stop", "srv")
 	if code != toolbox.ExitOK || !strings.Contains(errOut, "Stopping srv: SIGTERM to its processes, SIGKILL to those still running after 1s") || !strings.Contains(out, "Stopped srv") {
 		t.Fatalf("stop: %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
-	if task := waitEnd(t, a, r.TaskID); task.Status != "killed" {
+	if task := tasktest.WaitEnd(t, a.Store, r.TaskID); task.Status != "killed" {
 		t.Fatalf("status %s", task.Status)
 	}
 	if _, errOut, _ := runCLI(t, a, "stop", "srv"); strings.Contains(errOut, "Stopping") {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -37,7 +39,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL); _ = srv.Wait() })
-	waitFor(t, "http.server to listen", func() bool {
+	tasktest.WaitFor(t, "http.server to listen", func() bool {
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err == nil {
 			_ = c.Close()
@@ -46,7 +48,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 	})
 	pid := strconv.Itoa(srv.Process.Pid)
 
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	start := time.Now()
 	_, err = toolbox.Invoke[toolbox.RunResult](context.Background(), a, toolbox.RunTool(),
 		map[string]any{"command": "npm run dev", "label": "web", "wait_port": port, "wait_seconds": 60})
@@ -81,7 +83,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 	// Our own task on a port is named as ours.
 	_ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL)
 	_ = srv.Wait()
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("serve", l.Addr().String(), "0s"), "label": "api", "wait_port": port})
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("serve", l.Addr().String(), "0s"), "label": "api", "wait_port": port})
 	out, errOut, code = runCLI(t, a, "port", strconv.Itoa(port))
 	if code != toolbox.ExitOK || !strings.Contains(out, "api ("+r.TaskID+")") || !strings.Contains(errOut, "bgtask restart "+r.TaskID) {
 		t.Errorf("bgtask port on our task: exit %d\n%s%s", code, out, errOut)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -13,9 +15,9 @@ import (
 // version, a script) is printed escaped: no byte of an escape sequence
 // reaches the terminal.
 func TestListEscapesUnprintable(t *testing.T) {
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": "echo hi", "label": "web"})
-	waitEnd(t, a, r.TaskID)
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": "echo hi", "label": "web"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
 	for name, v := range map[string]string{"label": evil, "command": "echo \x1b]0;title\x07"} {
 		if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, name), []byte(v+"\n"), 0o600); err != nil {
@@ -34,8 +36,8 @@ func TestListEscapesUnprintable(t *testing.T) {
 // refuses such a label, as bg_run does).
 func TestStopEscapesUnprintable(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "web"})
 	evil := "web\x1b]52;c;ZXZpbA==\x07\x00"
 	if err := os.WriteFile(filepath.Join(a.Store.Dir, r.TaskID, "label"), []byte(evil+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -62,7 +64,7 @@ var cliCommandOf = map[string]string{"bg_run": "run", "bg_status": "status", "bg
 func TestEveryParameterIsAFlag(t *testing.T) {
 	t.Parallel()
 	positional := map[string]bool{"command": true, "task_id": true, "text": true}
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	for _, tool := range toolbox.Tools() {
 		cmd := cliCommandOf[tool.Name]
 		if cmd == "" {
@@ -85,7 +87,7 @@ func TestEveryParameterIsAFlag(t *testing.T) {
 // the parameter does.
 func TestRunFlagsInATerminal(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	dir := t.TempDir()
 	// --interactive, --wait-for, --cwd, --timeout, --notify, --label,
 	// --wait-seconds; the id alone on stdout comes first.
@@ -107,7 +109,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	if out, code := ptyCLI(t, a, "send", "repl", "hello"); code != 0 || !strings.Contains(out, "Typed 6 bytes into repl. Its answer: bgtask logs repl -n 20") || strings.Contains(out, "bg_output") {
 		t.Fatalf("send: exit %d\n%s", code, out)
 	}
-	waitEnd(t, a, id)
+	tasktest.WaitEnd(t, a.Store, id)
 	// Flags and arguments mix freely; --stream, -n.
 	if out, code := ptyCLI(t, a, "logs", "--stream", "stdout", "repl", "-n", "2"); code != 0 || !strings.HasSuffix(out, "got hello\n"+dir+"\n") {
 		t.Fatalf("logs --stream stdout repl -n 2: exit %d\n%q", code, out)
@@ -136,7 +138,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "web is ready: HTTP 200") {
 		t.Fatalf("--replace --wait-url: exit %d\n%s", code, out)
 	}
-	if old := waitEnd(t, a, first); old.Status != supervisor.StatusKilled {
+	if old := tasktest.WaitEnd(t, a.Store, first); old.Status != supervisor.StatusKilled {
 		t.Fatalf("the replaced server ended %s", old.Status)
 	}
 	// ls: the live CPU, memory and ports bg_status has, a local start
@@ -186,7 +188,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 // rm --all act on every task; after the README's demo no row is left.
 func TestRestartAndBulkInATerminal(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	for _, label := range []string{"hello", "one", "two"} {
 		if out, code := ptyCLI(t, a, "run", "--label", label, "--", helpers.Shell("hang")); code != 0 {
 			t.Fatalf("run %s: exit %d\n%s", label, code, out)
@@ -235,11 +237,11 @@ func TestRestartAndBulkInATerminal(t *testing.T) {
 // newlines, home and erase-below), colours stay; --raw is byte-exact.
 func TestLogsOnATerminal(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	script := `for i in $(seq 48); do echo; done; printf '\033[1;1H\033[0J'; ` +
 		`printf '  \033[32mVITE\033[39m ready\n'; printf '50%%\r\033[2K100%%\n'; echo 'error: boom' >&2; exit 3`
-	r := startTask(t, a, map[string]any{"command": script, "label": "web"})
-	waitEnd(t, a, r.TaskID)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": script, "label": "web"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	out, code := ptyCLI(t, a, "logs", "web", "-f")
 	if code != 0 || notSGR.MatchString(out) || strings.Count(out, "\n") != 4 ||
 		!strings.Contains(out, "  \x1b[32mVITE\x1b[39m ready\n100%\n") || !strings.Contains(out, "error: boom\n") {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -35,32 +36,24 @@ func reap(t *testing.T, a *toolbox.App, args ...string) string {
 func startTree(t *testing.T, a *toolbox.App, timeout float64) *supervisor.Task {
 	t.Helper()
 	// A label per cwd may run once: the test's trees differ by cwd.
-	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
-	waitFor(t, "the setsid grandchild", func() bool {
-		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
-		return bytes.Contains(b, []byte("leaf "))
-	})
-	task, err := a.Store.Load(r.TaskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
+	return tasktest.WaitTree(t, a.Store, r.TaskID)
 }
 
 func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 	t.Parallel()
 	hook := filepath.Join(t.TempDir(), "hook-env")
-	a := newTestApp(t, "BG_NOTIFY_CMD=env > "+hook)
+	a := toolboxtest.NewApp(t, "BG_NOTIFY_CMD=env > "+hook)
 	fresh := startTree(t, a, 0)
 	task := startTree(t, a, 0)
 	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	tasktest.WaitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	if n := len(tasktest.MarkerProcs(t, task.ID)); n < 3 {
 		t.Fatalf("%d marker processes after the supervisor died, want the whole orphaned tree", n)
 	}
-	st := call[toolbox.TaskDetail](t, a, toolbox.StatusTool(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
+	st := toolboxtest.Call[toolbox.TaskDetail](t, a, toolbox.StatusTool(), fmt.Sprintf(`{"task_id":%q}`, task.ID))
 	if st.Status != supervisor.StatusRunning || !strings.HasPrefix(st.AutoKill, "NOT ENFORCED") {
 		t.Fatalf("status of a task whose supervisor died: %s, auto_kill %q", st.Status, st.AutoKill)
 	}
@@ -108,12 +101,12 @@ func TestReaperKillsOrphansOfADeadSupervisor(t *testing.T) {
 // one its supervisor let run far past its timeout is. Old records go.
 func TestReaperAgesAndCleans(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	forever := startTree(t, a, 0)
 	build := startTree(t, a, 240)
 	overdue := startTree(t, a, 60)
-	done := startTask(t, a, map[string]any{"command": "echo done"})
-	waitEnd(t, a, done.TaskID)
+	done := toolboxtest.StartTask(t, a, map[string]any{"command": "echo done"})
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
 	// Four hours pass (for the reaper: the supervisors' timers run on).
 	later := time.Now().Add(4 * time.Hour)
 	a.Now = func() time.Time { return later }
@@ -160,7 +153,7 @@ func TestReaperAgesAndCleans(t *testing.T) {
 // left alone.
 func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	stranger := exec.Command(os.Args[0])
 	stranger.Env = append(os.Environ(), helpers.EnvFor("hang"))
 	out, _ := stranger.StdoutPipe()
@@ -199,15 +192,15 @@ func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a := newTestApp(t, `BG_NOTIFY_CMD=env > "`+dir+`/$BG_TASK_ID"`)
-	fail := startTask(t, a, map[string]any{"command": `printf 'compiling\n\033[31merror: x.go:3: undefined: y\033[0m\n\n'; exit 2`, "label": "build"})
-	ok := startTask(t, a, map[string]any{"command": "echo fine", "label": "quick"})
-	always := startTask(t, a, map[string]any{"command": "echo fine", "label": "loud", "notify": "always"})
+	a := toolboxtest.NewApp(t, `BG_NOTIFY_CMD=env > "`+dir+`/$BG_TASK_ID"`)
+	fail := toolboxtest.StartTask(t, a, map[string]any{"command": `printf 'compiling\n\033[31merror: x.go:3: undefined: y\033[0m\n\n'; exit 2`, "label": "build"})
+	ok := toolboxtest.StartTask(t, a, map[string]any{"command": "echo fine", "label": "quick"})
+	always := toolboxtest.StartTask(t, a, map[string]any{"command": "echo fine", "label": "loud", "notify": "always"})
 	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID} {
-		waitEnd(t, a, id)
+		tasktest.WaitEnd(t, a.Store, id)
 	}
 	var env string
-	waitFor(t, "the hook of the failed task", func() bool {
+	tasktest.WaitFor(t, "the hook of the failed task", func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, fail.TaskID))
 		env = string(b)
 		return err == nil && strings.Contains(env, "BG_TASK_LAST_LINE")
@@ -217,13 +210,13 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 			t.Errorf("hook environment lacks %q:\n%s", want, env)
 		}
 	}
-	waitFor(t, "the hook of the notify=always task", func() bool {
+	tasktest.WaitFor(t, "the hook of the notify=always task", func() bool {
 		_, err := os.Stat(filepath.Join(dir, always.TaskID))
 		return err == nil
 	})
 	// Hooks run before the supervisor exits; the quick task's supervisor is gone.
 	task, _ := a.Store.Load(ok.TaskID)
-	waitFor(t, "the quick task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	tasktest.WaitFor(t, "the quick task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	if _, err := os.Stat(filepath.Join(dir, ok.TaskID)); err == nil {
 		t.Fatal("a successful task notified with the default mode")
 	}
@@ -231,7 +224,7 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 
 func TestReaperHelpGoesToStdout(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	out := reap(t, a, "--help")
 	if !strings.HasPrefix(out, "Usage: bg-reaper") {
 		t.Fatalf("bg-reaper --help starts %.40q, want Usage: as most tools print it", out)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -21,17 +22,8 @@ import (
 // machine; its master connections are closed at cleanup.
 func remoteApp(t *testing.T, srv *remotetest.Server, env ...string) *toolbox.App {
 	t.Helper()
-	dist := remotetest.BuildDist(t)
-	// No XDG_RUNTIME_DIR: the ssh control folder is the test's own
-	// random one, removed at the end, never the user's.
-	a := newTestApp(t, append([]string{"BG_SSH=" + srv.SSHCommand(), "BG_DIST_DIR=" + dist, "XDG_RUNTIME_DIR="}, env...)...)
-	t.Cleanup(func() {
-		ssh := sshOf(t, a)
-		for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
-			_ = ssh.Exit(context.Background(), h) // Best effort: most have none.
-		}
-		_ = os.RemoveAll(ssh.ControlDir) // Best effort.
-	})
+	a := toolboxtest.NewApp(t, append(srv.AppEnv(t), env...)...)
+	t.Cleanup(func() { srv.CloseMasters(sshOf(t, a)) })
 	return a
 }
 

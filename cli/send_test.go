@@ -6,19 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
 func TestCLISend(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	r := startTask(t, a, map[string]any{"command": `read ans; echo "got $ans"`, "interactive": true})
+	a := toolboxtest.NewApp(t)
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": `read ans; echo "got $ans"`, "interactive": true})
 	var out, errOut strings.Builder
 	a.Stdout, a.Stderr = &out, &errOut
 	if code := Run(t.Context(), a, "bgtask", []string{"send", r.TaskID, "hello", "there"}); code != toolbox.ExitOK {
 		t.Fatalf("send: exit %d: %s", code, errOut.String())
 	}
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	if b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout")); !strings.Contains(string(b), "got hello there") {
 		t.Fatalf("stdout %q", b)
 	}

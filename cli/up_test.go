@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack/compose"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -18,7 +19,7 @@ import (
 // in reverse order and leaves no process.
 func TestUpLogsLsDown(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	procfile := "# dev\nweb: echo \"web on $PORT\"; " + helpers.Shell("hang") + "\nworker: echo \"worker on $PORT\"; " + helpers.Shell("hang") + "\n"
 	if err := os.WriteFile(filepath.Join(a.Wd, "Procfile"), []byte(procfile), 0o600); err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestUpLogsLsDown(t *testing.T) {
 	if out, _, code := runCLI(t, a, "up", "web"); code != toolbox.ExitOK || !strings.Contains(out, "(already running)") {
 		t.Errorf("up web again: %d %q", code, out)
 	}
-	waitFor(t, "both services printed", func() bool {
+	tasktest.WaitFor(t, "both services printed", func() bool {
 		out, _, _ := runCLI(t, a, "logs", "--all")
 		return strings.Contains(out, "web    | web on 5000\n") && strings.Contains(out, "worker | worker on 5100\n")
 	})
@@ -62,14 +63,14 @@ func TestUpLogsLsDown(t *testing.T) {
 // that up starts again.
 func TestSaveThenUp(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	a.ParseStack = compose.Parse
 	sub := filepath.Join(a.Wd, "api")
 	if err := os.Mkdir(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	startTask(t, a, map[string]any{"command": "echo 'web \"quoted\"'; " + helpers.Shell("hang"), "label": "web"})
-	startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api server", "cwd": sub, "restart": "on_failure", "max_restarts": 3})
+	toolboxtest.StartTask(t, a, map[string]any{"command": "echo 'web \"quoted\"'; " + helpers.Shell("hang"), "label": "web"})
+	toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("hang"), "label": "api server", "cwd": sub, "restart": "on_failure", "max_restarts": 3})
 	out, errOut, code := runCLI(t, a, "save")
 	if code != toolbox.ExitOK || !strings.Contains(out, "with 2 process(es): ") || !strings.Contains(out, "web") || !strings.Contains(out, "api-server") {
 		t.Fatalf("save: %d %q %q", code, out, errOut)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -15,8 +17,8 @@ import (
 // the error, one ended line with the exit code, and it exits.
 func TestWatchErrorThenEnd(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
-	startTask(t, a, map[string]any{"label": "build", "command": `echo compiling; sleep 0.5; echo "error: cannot find module 'x'" >&2; sleep 0.5; echo done; exit 2`})
+	a := toolboxtest.NewApp(t)
+	toolboxtest.StartTask(t, a, map[string]any{"label": "build", "command": `echo compiling; sleep 0.5; echo "error: cannot find module 'x'" >&2; sleep 0.5; echo done; exit 2`})
 	out, errOut, code := runCLI(t, a, "watch", "build", "--filter", "error")
 	want := "build line: error: cannot find module 'x'\nbuild ended: failed, exit 2\n"
 	if code != toolbox.ExitOK || out != want {
@@ -28,9 +30,9 @@ func TestWatchErrorThenEnd(t *testing.T) {
 // ready; a restart by its policy says the exit code; a stop ends it.
 func TestWatchBurstReadyRestart(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	a := toolboxtest.NewApp(t)
 	long := strings.Repeat("x", 1000)
-	startTask(t, a, map[string]any{"label": "burst", "command": fmt.Sprintf(`sleep 0.3; for w in alpha bravo charlie delta echo; do echo "warn $w %s"; done; sleep 0.5`, long)})
+	toolboxtest.StartTask(t, a, map[string]any{"label": "burst", "command": fmt.Sprintf(`sleep 0.3; for w in alpha bravo charlie delta echo; do echo "warn $w %s"; done; sleep 0.5`, long)})
 	out, _, code := runCLI(t, a, "watch", "burst")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if code != toolbox.ExitOK || len(lines) != 2 || !strings.HasPrefix(lines[0], "burst lines (5): warn alpha ") || len([]rune(lines[0])) > watchEventLen+20 || lines[1] != "burst ended: completed, exit 0" {
@@ -38,7 +40,7 @@ func TestWatchBurstReadyRestart(t *testing.T) {
 	}
 
 	// A crash that its policy restarts once.
-	startTask(t, a, map[string]any{"label": "flaky", "command": "echo run; sleep 0.3; exit 3", "restart": "on_failure", "max_restarts": 1, "backoff_seconds": 0.2})
+	toolboxtest.StartTask(t, a, map[string]any{"label": "flaky", "command": "echo run; sleep 0.3; exit 3", "restart": "on_failure", "max_restarts": 1, "backoff_seconds": 0.2})
 	out, _, code = runCLI(t, a, "watch", "flaky", "--filter", "ZZZ")
 	if want := "flaky restarting: exit 3 (restart 1)\nflaky ended: failed, exit 3\n"; code != toolbox.ExitOK || out != want {
 		t.Errorf("watch of a crash restarted once: exit %d\n%q\nwant %q", code, out, want)
@@ -51,18 +53,18 @@ func TestWatchBurstReadyRestart(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close() // Free for the server.
-	r := startTask(t, a, map[string]any{"label": "api", "command": helpers.Shell("serve", addr, "0s")})
+	r := toolboxtest.StartTask(t, a, map[string]any{"label": "api", "command": helpers.Shell("serve", addr, "0s")})
 	buf := &syncBuffer{}
 	wa := *a // Its own streams: runCLI's are the test's.
 	wa.Stdout, wa.Stderr = buf, io.Discard
 	done := make(chan toolbox.ExitCode, 1)
 	go func() { done <- Run(context.Background(), &wa, "bgtask", []string{"watch", "api", "--filter", "ZZZ"}) }()
-	waitFor(t, "ready", func() bool { return strings.Contains(buf.String(), "api ready: listening on "+addr+"\n") })
+	tasktest.WaitFor(t, "ready", func() bool { return strings.Contains(buf.String(), "api ready: listening on "+addr+"\n") })
 	if _, _, err := a.Restart(context.Background(), r.TaskID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "restarting and ready again", func() bool { return strings.Count(buf.String(), "ready: listening") == 2 })
-	call[toolbox.StopResult](t, a, toolbox.StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	tasktest.WaitFor(t, "restarting and ready again", func() bool { return strings.Count(buf.String(), "ready: listening") == 2 })
+	toolboxtest.Call[toolbox.StopResult](t, a, toolbox.StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if code := <-done; code != toolbox.ExitOK {
 		t.Errorf("watch: exit %d", code)
 	}

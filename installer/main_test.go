@@ -20,7 +20,7 @@ import (
 // the toolbox entries and as a task's supervisor: see toolboxtest.Main.
 func TestMain(m *testing.M) {
 	helpers.Register("amp-at-probe", ampAtProbe)
-	toolboxtest.Main(m, &helpers, Commands()...)
+	toolboxtest.Main(m, &helpers, cli.Main, Commands()...)
 }
 
 // helpers is this package's registry of helper processes.

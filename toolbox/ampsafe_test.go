@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 // Under Amp, no physical line of an answer reaches 1000 characters, and
@@ -15,7 +17,7 @@ func TestAnswersUnderAmpKeepLinesShort(t *testing.T) {
 	a := newTestApp(t, "AGENT_THREAD_ID=T-1", "AMP_CURRENT_THREAD_ID=T-1")
 	long := strings.Repeat("é<x>", 700)
 	r := startTask(t, a, map[string]any{"command": fmt.Sprintf("printf '%%s\\n' one two '%s'", long), "label": strings.Repeat("l", MaxLabelLen)})
-	waitEnd(t, a, r.TaskID)
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	for i := 0; i < 6; i++ {
 		startTask(t, a, map[string]any{"command": "echo 'a >&2 b'", "label": fmt.Sprintf("task number %d with a label", i)})
 	}

@@ -27,7 +27,7 @@ func TestSupervisorKilledMidFlood(t *testing.T) {
 	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	tasktest.WaitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	// The command dies with its terminal when the supervisor does, or
 	// lives on a moment as an orphan: either way the reaper says which.
 	// An orphan younger than --max-age is left alone (the task has no
@@ -55,11 +55,11 @@ func TestSupervisorTerminatedMidFlood(t *testing.T) {
 	if err := procs.Signal(task.Watchdog, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	task = waitEnd(t, a, task.ID)
+	task = tasktest.WaitEnd(t, a.Store, task.ID)
 	if task.Status != supervisor.StatusKilled {
 		t.Fatalf("status %s, want killed", task.Status)
 	}
-	waitFor(t, "the tree to be gone", func() bool { return len(tasktest.MarkerProcs(t, task.ID)) == 0 })
+	tasktest.WaitFor(t, "the tree to be gone", func() bool { return len(tasktest.MarkerProcs(t, task.ID)) == 0 })
 }
 
 // floodTask starts a task writing as fast as it can, with small segments,
@@ -67,7 +67,7 @@ func TestSupervisorTerminatedMidFlood(t *testing.T) {
 func floodTask(t *testing.T, a *App) *supervisor.Task {
 	t.Helper()
 	r := startTask(t, a, map[string]any{"command": "yes 'flooding the log'", "timeout": 0})
-	waitFor(t, "a rotation", func() bool {
+	tasktest.WaitFor(t, "a rotation", func() bool {
 		names, _ := filepath.Glob(filepath.Join(a.Store.Dir, r.TaskID, "stdout-*"))
 		return len(names) > 0
 	})
@@ -143,7 +143,7 @@ func TestCleanupRacingReads(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		a := newTestApp(t)
 		r := startTask(t, a, map[string]any{"command": "seq 1 20000"})
-		waitEnd(t, a, r.TaskID)
+		tasktest.WaitEnd(t, a.Store, r.TaskID)
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		errs := make(chan error, 100)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
 
@@ -27,7 +28,7 @@ func TestUndeliveredAnswerKeepsTheCursor(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID=")
 	r := startTask(t, a, map[string]any{"command": "echo one; echo two"})
-	waitEnd(t, a, r.TaskID)
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	params := fmt.Sprintf(`{"task_id":%q,"stream":"stdout"}`, r.TaskID)
 	serve := func(stdin string, stdout interface{ Write([]byte) (int, error) }, env ...string) {
 		t.Helper()
@@ -85,7 +86,7 @@ func TestSSHCallerToolStopsWithItsCaller(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID=")
 	r := startTask(t, a, map[string]any{"command": "echo first; exec sleep 600"})
-	waitFor(t, "the first line", func() bool {
+	tasktest.WaitFor(t, "the first line", func() bool {
 		task, err := a.Store.Load(r.TaskID)
 		b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
 		return err == nil && strings.Contains(string(b), "first")

@@ -40,9 +40,9 @@ func TestDiskFull(t *testing.T) {
 			a := newTestApp(t, tc.env...)
 			mountTmpfs(t, a)
 			r := startTask(t, a, map[string]any{"command": "yes 'a line that fills the disk, over and over'", "timeout": 0.05})
-			task := waitEnd(t, a, r.TaskID)
+			task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 			t.Logf("outcome recorded %s after the deadline", time.Since(task.Deadline()).Round(100*time.Millisecond))
-			waitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+			tasktest.WaitFor(t, "the supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 			if task.Status != supervisor.StatusTimeout {
 				t.Fatalf("status %s, want timeout: the timeout must hold on a full disk", task.Status)
 			}
@@ -95,7 +95,7 @@ func TestStopOnAFullDisk(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if task := waitEnd(t, a, r.TaskID); task.Status != supervisor.StatusKilled {
+	if task := tasktest.WaitEnd(t, a.Store, r.TaskID); task.Status != supervisor.StatusKilled {
 		t.Fatalf("recorded %s once space was freed, want killed", task.Status)
 	}
 }
@@ -123,8 +123,8 @@ func TestCaptureErrorWhileTheDiskIsFull(t *testing.T) {
 		return n
 	}
 	var first int64
-	waitFor(t, "capture_error while it runs", func() bool { first = dropped(); return first > 0 })
-	waitFor(t, "the count to grow", func() bool { return dropped() > first })
+	tasktest.WaitFor(t, "capture_error while it runs", func() bool { first = dropped(); return first > 0 })
+	tasktest.WaitFor(t, "the count to grow", func() bool { return dropped() > first })
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 }
 

@@ -230,7 +230,7 @@ func TestDocsExamplesRun(t *testing.T) {
 					ids[res["label"].(string)] = id
 					// Let it print, so that the reads that follow have
 					// something to clean and filter.
-					waitFor(t, id+" output", func() bool {
+					tasktest.WaitFor(t, id+" output", func() bool {
 						task, err := a.Store.Load(id)
 						if err != nil {
 							return false

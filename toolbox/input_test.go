@@ -17,7 +17,7 @@ func TestBadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "true", "label": "existing"})
-	waitEnd(t, a, done.TaskID)
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
 	outside := filepath.Join(t.TempDir(), "outside")
 	for _, tc := range []struct {
 		tool, input string

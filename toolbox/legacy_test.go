@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -123,7 +124,7 @@ func TestLegacyLiveTaskIsAdopted(t *testing.T) {
 	if stop.Status != supervisor.StatusKilled {
 		t.Fatalf("bg_stop of a live legacy task: %+v", stop)
 	}
-	waitFor(t, "the legacy task's process to die", func() bool { return !procs.Alive(context.Background(), minep) })
+	tasktest.WaitFor(t, "the legacy task's process to die", func() bool { return !procs.Alive(context.Background(), minep) })
 	if p, err := procs.Lookup(context.Background(), stranger.Pid); err != nil || !procs.Alive(context.Background(), p) {
 		t.Fatal("the process holding a reused PID was killed")
 	}

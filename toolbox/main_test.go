@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,23 +16,10 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-// The test binary plays three parts, as in os/exec's tests:
-//   - a task's supervisor: Store.Start runs it with supervisor.SuperviseArg;
-//   - the program itself under another name: BGTEST_MAIN_AS=bg-run;
-//   - the commands tasks run: the helpers registered here (see helperproc).
+// The test binary also serves as the toolbox entries
+// (tasktest.MainAsEnv=bg-run, ...), as a task's supervisor and as the
+// commands tasks run: see tasktest.Main.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == supervisor.SuperviseArg {
-		code, _ := Serve(os.Args, os.Stdin, os.Stdout, os.Stderr, nil)
-		os.Exit(int(code))
-	}
-	if name := os.Getenv("BGTEST_MAIN_AS"); name != "" {
-		_ = os.Unsetenv("BGTEST_MAIN_AS") // Not for the tasks it starts.
-		code, ok := Serve(append([]string{name}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr, nil)
-		if !ok {
-			panic("BGTEST_MAIN_AS=" + name + " is not a name this package serves (the command line's tests are package cli's)")
-		}
-		os.Exit(int(code))
-	}
 	helpers.Register("tree", helperproc.Tree)
 	helpers.Register("hang", helperproc.Hang)
 	helpers.Register("signal-report", helperproc.SignalReport)
@@ -43,7 +29,17 @@ func TestMain(m *testing.M) {
 	helpers.Register("db-standin", dbStandIn)
 	helpers.Register("api-standin", apiStandIn)
 	helpers.Register("crash-twice", crashTwice)
-	helpers.Main(m)
+	tasktest.Main(m, &helpers, serveAs)
+}
+
+// serveAs runs args as the lean program does, but only the parts this
+// package serves: a supervisor and the toolbox entries.
+func serveAs(args []string) int {
+	code, ok := Serve(args, os.Stdin, os.Stdout, os.Stderr, nil)
+	if !ok {
+		panic(tasktest.MainAsEnv + "=" + args[0] + " is not a name this package serves (the command line's tests are package cli's)")
+	}
+	return int(code)
 }
 
 // helpers is this package's registry, filled by TestMain.
@@ -77,31 +73,6 @@ func startTask(t *testing.T, a *App, params map[string]any) RunResult {
 	t.Helper()
 	raw, _ := json.Marshal(params)
 	return call[RunResult](t, a, RunTool(), string(raw))
-}
-
-// waitFor polls cond every 10 ms until it holds or 30 s pass (the box may
-// be loaded: deadlines are generous, never asserted as speed).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitEnd waits until the task has a final status and returns it.
-func waitEnd(t *testing.T, a *App, id string) *supervisor.Task {
-	t.Helper()
-	var task *supervisor.Task
-	waitFor(t, id+" to end", func() bool {
-		var err error
-		task, err = a.Store.Load(id)
-		return err == nil && task.Status != supervisor.StatusRunning
-	})
-	return task
 }
 
 // reap runs the reaper's work as bg-reaper ARGS would (--max-age N,
@@ -150,13 +121,5 @@ func startTree(t *testing.T, a *App, timeout float64) *supervisor.Task {
 	t.Helper()
 	// A label per cwd may run once: the test's trees differ by cwd.
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": "tree", "cwd": t.TempDir(), "timeout": timeout})
-	waitFor(t, "the setsid grandchild", func() bool {
-		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
-		return bytes.Contains(b, []byte("leaf "))
-	})
-	task, err := a.Store.Load(r.TaskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task
+	return tasktest.WaitTree(t, a.Store, r.TaskID)
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 // execute runs a tool as the protocols do and decodes the answer.
@@ -41,7 +43,7 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 		t.Fatalf("first call has notices: %v", r["notices"])
 	}
 	id := r["task_id"].(string)
-	waitEnd(t, a, id)
+	tasktest.WaitEnd(t, a.Store, id)
 
 	st := execute(t, a, StatusTool(), `{}`)
 	got := noticesOf(st)
@@ -62,7 +64,7 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	other.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-other")
 	execute(t, other, StatusTool(), `{}`) // First call of T-other.
 	r2 := execute(t, a, RunTool(), `{"command":"exit 0","label":"lint"}`)
-	waitEnd(t, a, r2["task_id"].(string))
+	tasktest.WaitEnd(t, a.Store, r2["task_id"].(string))
 	if got := noticesOf(execute(t, other, OutputTool(), `{"task_id":"`+r2["task_id"].(string)+`"}`)); len(got) != 0 {
 		t.Fatalf("bg_output about the task itself carried its notice: %q", got)
 	}
@@ -76,7 +78,7 @@ func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
 	a := newTestApp(t)
 	execute(t, a, StatusTool(), `{}`) // First call.
 	r := execute(t, a, RunTool(), `{"command":"exit 3"}`)
-	waitEnd(t, a, r["task_id"].(string))
+	tasktest.WaitEnd(t, a.Store, r["task_id"].(string))
 	st := execute(t, a, StatusTool(), `{}`) // {"tasks":[...],"summary":{...}} ends in "}}".
 	if len(noticesOf(st)) != 1 || st["summary"].(map[string]any)["total"] != 1.0 {
 		t.Fatalf("answer %v", st)
@@ -136,7 +138,7 @@ func TestNoticeOfGivingUp(t *testing.T) {
 	a := newTestApp(t)
 	r := execute(t, a, RunTool(), `{"command":"echo crashing; exit 4","label":"flaky","restart":"always","max_restarts":2,"backoff_seconds":0.1}`)
 	id := r["task_id"].(string)
-	waitEnd(t, a, id)
+	tasktest.WaitEnd(t, a.Store, id)
 	got := noticesOf(execute(t, a, StatusTool(), `{}`))
 	if len(got) != 1 || !strings.HasPrefix(got[0], "flaky failed (exit 4): gave up after 2 restarts ") {
 		t.Fatalf("notices %q, want one that gave up after 2 restarts", got)
@@ -156,7 +158,7 @@ func TestNoticeOfRestarting(t *testing.T) {
 	raw, _ := json.Marshal(map[string]any{"command": cmd, "label": "worker", "restart": "on_failure", "backoff_seconds": 0.1})
 	r := execute(t, a, RunTool(), string(raw))
 	id := r["task_id"].(string)
-	waitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
+	tasktest.WaitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
 	// bg_run gathers notices while its supervisor starts: on a loaded
 	// machine that scan can run after the first restart, and then bg_run's
 	// own answer is where the notice is told.

@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 func TestOutputStreamsCursorsAndThreads(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `printf '\033[1;31mERROR\033[0m boom in /x\nok line\n'; echo 'warn: disk' >&2`})
-	waitEnd(t, a, r.TaskID)
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
 	id := `"task_id":"` + r.TaskID + `"`
 
 	both := call[OutputResult](t, a, OutputTool(), `{`+id+`}`)

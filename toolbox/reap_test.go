@@ -62,6 +62,6 @@ func stopSupervisor(t *testing.T, task *supervisor.Task, traced bool) (detach fu
 	} else if err := procs.Signal(task.Watchdog, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the supervisor to stop", func() bool { return procs.Stopped(context.Background(), task.Watchdog) })
+	tasktest.WaitFor(t, "the supervisor to stop", func() bool { return procs.Stopped(context.Background(), task.Watchdog) })
 	return detach
 }

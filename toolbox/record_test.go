@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -28,7 +29,7 @@ func TestSupervisorGoneIsSaid(t *testing.T) {
 	if err := procs.Signal(task.Watchdog, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
+	tasktest.WaitFor(t, "the supervisor to die", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if d.Status != supervisor.StatusRunning || !strings.HasPrefix(d.Supervisor, "gone: ") || !strings.Contains(d.Supervisor, "bg_stop task_id="+r.TaskID) {
 		t.Fatalf("status %s, supervisor %q", d.Status, d.Supervisor)
@@ -53,7 +54,7 @@ func TestCorruptRecordFieldIsUnknown(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `echo hello; exec sleep 60`, "timeout": 5})
-	waitFor(t, "its output", func() bool {
+	tasktest.WaitFor(t, "its output", func() bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 		return strings.Contains(string(b), "hello")
 	})

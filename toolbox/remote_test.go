@@ -16,6 +16,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -25,17 +26,10 @@ import (
 // machine; its master connection is closed at cleanup.
 func remoteApp(t *testing.T, srv *remotetest.Server, env ...string) *App {
 	t.Helper()
-	dist := remotetest.BuildDist(t)
-	// No XDG_RUNTIME_DIR: the control folder is the test's own random
-	// one, removed at the end, never the user's.
-	a := newTestApp(t, append([]string{"BG_SSH=" + srv.SSHCommand(), "BG_DIST_DIR=" + dist, "XDG_RUNTIME_DIR="}, env...)...)
+	a := newTestApp(t, append(srv.AppEnv(t), env...)...)
 	t.Cleanup(func() {
 		if d, err := a.remoteDeployer(); err == nil {
-			ssh := d.Transport.(*remote.SSH)
-			for _, h := range []string{srv.Alias, srv.Unreachable, srv.Refused} {
-				_ = ssh.Exit(context.Background(), h) // Best effort: most have none.
-			}
-			_ = os.RemoveAll(ssh.ControlDir) // Best effort.
+			srv.CloseMasters(d.Transport.(*remote.SSH))
 		}
 	})
 	return a
@@ -160,7 +154,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	// agent's notices and the desktop (here BG_NOTIFY_CMD).
 	fail := call[RunResult](t, a, RunTool(), `{"command": "sleep 1; echo broken >&2; exit 3", "label": "late", "host": "`+host+`"}`)
 	var notice map[string]any
-	waitFor(t, "a notice of the remote failure", func() bool {
+	tasktest.WaitFor(t, "a notice of the remote failure", func() bool {
 		m := executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 		ns, _ := m["notices"].([]any)
 		for _, n := range ns {
@@ -173,7 +167,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	if notice["status"] != "failed" || !strings.Contains(notice["message"].(string), "exit 3") {
 		t.Errorf("notice: %v", notice)
 	}
-	waitFor(t, "the desktop notification", func() bool {
+	tasktest.WaitFor(t, "the desktop notification", func() bool {
 		b, _ := os.ReadFile(notified)
 		return strings.Contains(string(b), "late on "+host+" failed 3")
 	})
@@ -189,7 +183,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	if err := syscall.Kill(wd, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the supervisor's death", func() bool { return syscall.Kill(wd, 0) != nil })
+	tasktest.WaitFor(t, "the supervisor's death", func() bool { return syscall.Kill(wd, 0) != nil })
 	// Nobody enforces its timeout now: make it one that has passed.
 	srv.Run(t, "printf 0.01 > "+dir+"/timeout")
 	call[RunResult](t, a, RunTool(), `{"command": "true", "host": "`+host+`"}`)
@@ -213,7 +207,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	wg.Go(func() {
 		_, waitErr = a.Call(context.Background(), OutputTool(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 120}`))
 	})
-	waitFor(t, "the remote wait", func() bool {
+	tasktest.WaitFor(t, "the remote wait", func() bool {
 		return strings.Contains(strings.Join(userProcs(srv), "\n"), "bg-output")
 	})
 	if err := syscall.Kill(master, syscall.SIGKILL); err != nil {
@@ -233,7 +227,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 			t.Errorf("stop %s: %+v", id, st)
 		}
 	}
-	waitFor(t, "no process of the remote user", func() bool { return len(userProcs(srv)) == 0 })
+	tasktest.WaitFor(t, "no process of the remote user", func() bool { return len(userProcs(srv)) == 0 })
 
 	// Cleanup there forgets it here.
 	call[CleanupResult](t, a, StopTool(), `{"task_id": "`+build.TaskID+`", "action": "cleanup"}`)
@@ -324,7 +318,7 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 		_, err := a.Call(ctx, OutputTool(), []byte(`{"task_id": "`+run.TaskID+`", "wait_seconds": 60}`))
 		done <- err
 	}()
-	waitFor(t, "the wait there", func() bool { return len(waiting()) > 0 })
+	tasktest.WaitFor(t, "the wait there", func() bool { return len(waiting()) > 0 })
 	cancel() // Kills the ssh carrying the call.
 	if err := <-done; err == nil {
 		t.Error("the cancelled call answered")
@@ -339,7 +333,7 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 		t.Logf("the tool there ended %v after the call was cancelled", time.Since(gone).Round(time.Millisecond))
 	}
 	// The lines printed after the caller left are the next read's.
-	waitFor(t, "the late lines there", func() bool {
+	tasktest.WaitFor(t, "the late lines there", func() bool {
 		return strings.Contains(srv.Run(t, "cat ~/.local/state/amp-bg-tasks/"+run.TaskID+"/stdout"), "late2")
 	})
 	out := call[OutputResult](t, a, OutputTool(), `{"task_id": "`+run.TaskID+`"}`)

@@ -55,7 +55,7 @@ func TestTaskStreamsAreSeparateTerminals(t *testing.T) {
 			if r.Status != "running" && r.Status != tc.status || r.PID <= 0 || !strings.HasPrefix(r.TaskID, "task-") {
 				t.Fatalf("bg_run answered %+v", r)
 			}
-			task := waitEnd(t, a, r.TaskID)
+			task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 			if got := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout")); got != tc.stdout {
 				t.Errorf("stdout %q, want %q", got, tc.stdout)
 			}
@@ -76,7 +76,7 @@ func TestTaskFolderLayoutAndPermissions(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo hi", "timeout": 0.5})
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	fi, err := os.Stat(task.Dir)
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("task folder mode %v (%v), want 0700", fi.Mode().Perm(), err)
@@ -114,7 +114,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 				timeout = 0.05 // 3 s
 			}
 			r := startTask(t, a, map[string]any{"command": helpers.Shell("tree"), "label": how, "timeout": timeout})
-			waitFor(t, "the setsid grandchild", func() bool {
+			tasktest.WaitFor(t, "the setsid grandchild", func() bool {
 				b, _ := os.ReadFile(filepath.Join(a.Store.Dir, r.TaskID, "stdout"))
 				return bytes.Contains(b, []byte("leaf "))
 			})
@@ -133,7 +133,7 @@ func TestTimeoutAndStopEndTheWholeTree(t *testing.T) {
 					t.Error("bg_stop returned while the supervisor still runs")
 				}
 			}
-			task = waitEnd(t, a, r.TaskID)
+			task = tasktest.WaitEnd(t, a.Store, r.TaskID)
 			if task.Status != want || task.ExitCode == nil {
 				t.Fatalf("status %s, exit code %v; want %s with the real exit code", task.Status, task.ExitCode, want)
 			}
@@ -220,7 +220,7 @@ func TestConcurrentRunsGetDistinctTasks(t *testing.T) {
 			t.Errorf("task id %s given twice", id)
 		}
 		seen[id] = true
-		task := waitEnd(t, a, id)
+		task := tasktest.WaitEnd(t, a.Store, id)
 		if got := strings.TrimSpace(tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))); got != id {
 			t.Errorf("task %s saw BG_TASK_ID=%q", id, got)
 		}
@@ -239,7 +239,7 @@ func TestOutputRotatesWithoutLosingBytes(t *testing.T) {
 	a := newTestApp(t, "BG_LOG_MAX_MB=1", "BG_LOG_BACKUPS=5")
 	const size = 25<<20 + 777
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("flood", "26215177", "42")})
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	if task.Status != supervisor.StatusCompleted {
 		t.Fatalf("flood ended %s", task.Status)
 	}
@@ -317,7 +317,7 @@ func TestStaleRecordedPIDIsNeverSignalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got string
-	waitFor(t, "the stranger to report SIGWINCH", func() bool {
+	tasktest.WaitFor(t, "the stranger to report SIGWINCH", func() bool {
 		b, _ := os.ReadFile(report)
 		got = string(b)
 		return strings.Contains(got, "window changed")
@@ -334,7 +334,7 @@ func TestTaskDoesNotInheritProtocolVariables(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, "TOOLBOX_ACTION=execute", "AMP_THREAD_ID=T-agent", "AGENT_THREAD_ID=T-agent", "AMP_CURRENT_THREAD_ID=T-agent", "BG_KEEP_ME=1")
 	r := startTask(t, a, map[string]any{"command": "env"})
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	env := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
 	for _, v := range []string{"TOOLBOX_ACTION=", "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID="} {
 		if strings.Contains(env, "\n"+v) || strings.HasPrefix(env, v) {

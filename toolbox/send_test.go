@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
@@ -15,11 +17,11 @@ func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `printf 'Ok to proceed? (y) '; read ans; echo "answer: $ans"; read more; echo "then: $more"`, "interactive": true})
 	stdout := filepath.Join(a.Store.Dir, r.TaskID, "stdout")
-	waitFor(t, "the prompt", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "Ok to proceed?") })
+	tasktest.WaitFor(t, "the prompt", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "Ok to proceed?") })
 	// The prompt is reported, and shown, once output has been quiet for
 	// capture.PartialQuiet: until then it may be a line being written.
 	var out OutputResult
-	waitFor(t, "waiting_for_input", func() bool {
+	tasktest.WaitFor(t, "waiting_for_input", func() bool {
 		out = call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"since":false}`, r.TaskID))
 		return out.WaitingForInput
 	})
@@ -27,9 +29,9 @@ func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
 		t.Fatalf("the prompt is reported but not shown: %+v", out)
 	}
 	call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"y"}`, r.TaskID))
-	waitFor(t, "the answer", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "answer: y") })
+	tasktest.WaitFor(t, "the answer", func() bool { b, _ := os.ReadFile(stdout); return strings.Contains(string(b), "answer: y") })
 	call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"second","key":"enter"}`, r.TaskID))
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	if b, _ := os.ReadFile(stdout); task.Status != "completed" || !strings.Contains(string(b), "then: second") {
 		t.Fatalf("ended %s with %q", task.Status, b)
 	}
@@ -49,7 +51,7 @@ func TestBgSendCtrlCInterrupts(t *testing.T) {
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `trap 'echo interrupted; exit 130' INT; echo ready; while true; do sleep 0.1; done`, "interactive": true, "wait_for": "ready"})
 	call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"key":"ctrl-c"}`, r.TaskID))
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	if task.ExitCode == nil || *task.ExitCode != 130 {
 		t.Fatalf("ctrl-c: ended %s, exit %v", task.Status, task.ExitCode)
 	}
@@ -63,7 +65,7 @@ func TestBgSendTextIsLiteral(t *testing.T) {
 	r := startTask(t, a, map[string]any{"command": `trap 'echo interrupted; exit 130' INT; echo ready; IFS= read -r line; printf 'got %q\n' "$line"`,
 		"interactive": true, "wait_for": "ready"})
 	call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"a\u0003b\u001bc"}`, r.TaskID))
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
 	if task.Status != "completed" || !strings.Contains(string(b), `got $'a\003b\Ec'`) {
 		t.Fatalf("ended %s with %q", task.Status, b)
@@ -121,10 +123,10 @@ func TestPromptOnStderrIsWaiting(t *testing.T) {
 		}
 		r := startTask(t, a, map[string]any{"command": c.command, "interactive": true})
 		stderr := filepath.Join(a.Store.Dir, r.TaskID, "stderr")
-		waitFor(t, c.name+": the prompt on stderr", func() bool { b, _ := os.ReadFile(stderr); return strings.Contains(string(b), c.prompt) })
+		tasktest.WaitFor(t, c.name+": the prompt on stderr", func() bool { b, _ := os.ReadFile(stderr); return strings.Contains(string(b), c.prompt) })
 		for _, stream := range []string{"both", "stdout", "stderr"} {
 			var out OutputResult
-			waitFor(t, c.name+": waiting_for_input reading "+stream, func() bool {
+			tasktest.WaitFor(t, c.name+": waiting_for_input reading "+stream, func() bool {
 				out = call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"since":false,"stream":%q}`, r.TaskID, stream))
 				return out.WaitingForInput
 			})
@@ -133,7 +135,7 @@ func TestPromptOnStderrIsWaiting(t *testing.T) {
 			}
 		}
 		call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"ann"}`, r.TaskID))
-		if task := waitEnd(t, a, r.TaskID); task.Status != "completed" {
+		if task := tasktest.WaitEnd(t, a.Store, r.TaskID); task.Status != "completed" {
 			t.Fatalf("%s: ended %s", c.name, task.Status)
 		}
 	}

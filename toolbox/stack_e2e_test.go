@@ -192,7 +192,7 @@ processes:
 	}
 	worker := res.TaskID
 	var st TaskDetail
-	waitFor(t, "the worker restarted twice and up", func() bool {
+	tasktest.WaitFor(t, "the worker restarted twice and up", func() bool {
 		st = call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, worker))
 		out, _ := os.ReadFile(filepath.Join(a.Store.Dir, worker, "stdout"))
 		return st.Restarts == 2 && strings.Contains(string(out), "waiting for jobs")

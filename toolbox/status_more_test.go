@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -32,7 +33,7 @@ func TestStatusListIsBoundedAndStatusWaits(t *testing.T) {
 	a := newTestApp(t)
 	for i := 0; i < 13; i++ {
 		r := startTask(t, a, map[string]any{"command": "true", "label": fmt.Sprintf("old-%d", i)})
-		waitEnd(t, a, r.TaskID)
+		tasktest.WaitEnd(t, a.Store, r.TaskID)
 	}
 	slow := startTask(t, a, map[string]any{"command": "sleep 0.3; echo done", "label": "slow"})
 	l := call[StatusList](t, a, StatusTool(), `{}`)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -48,7 +49,7 @@ func TestStatusDetailAndCleanup(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	done := startTask(t, a, map[string]any{"command": "printf 'a\\nb\\n'; echo oops >&2; exit 2", "label": "two-lines"})
-	waitEnd(t, a, done.TaskID)
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
 	running := startTask(t, a, map[string]any{"command": helpers.Shell("hang"), "timeout": 30})
 
 	d := call[TaskDetail](t, a, StatusTool(), `{"task_id":"`+done.TaskID+`"}`)

@@ -30,11 +30,11 @@ func TestStopAfterNaturalExit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the command to exit", func() bool { return !procs.Alive(context.Background(), task.Root) })
+		tasktest.WaitFor(t, "the command to exit", func() bool { return !procs.Alive(context.Background(), task.Root) })
 		if _, err := a.Call(context.Background(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID))); err != nil {
 			t.Fatal(err)
 		}
-		task = waitEnd(t, a, r.TaskID)
+		task = tasktest.WaitEnd(t, a.Store, r.TaskID)
 		if task.Status != "failed" || task.ExitCode == nil || *task.ExitCode != 3 {
 			t.Fatalf("run %d: recorded %s, exit code %v; want failed, 3", i, task.Status, task.ExitCode)
 		}
@@ -55,12 +55,12 @@ func TestStopContinuesAStoppedTask(t *testing.T) {
 	if err := procs.Signal(task.Root, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the task to stop", func() bool { return procs.Stopped(context.Background(), task.Root) })
+	tasktest.WaitFor(t, "the task to stop", func() bool { return procs.Stopped(context.Background(), task.Root) })
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if b, _ := os.ReadFile(report); !strings.Contains(string(b), "terminated") {
 		t.Fatalf("the stopped task never saw SIGTERM: %q", b)
 	}
-	if task = waitEnd(t, a, r.TaskID); task.ExitCode == nil || *task.ExitCode != 0 {
+	if task = tasktest.WaitEnd(t, a.Store, r.TaskID); task.ExitCode == nil || *task.ExitCode != 0 {
 		t.Fatalf("exit code %v, want 0 from its own SIGTERM handler (137: SIGKILLed)", task.ExitCode)
 	}
 }

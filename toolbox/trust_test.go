@@ -32,7 +32,7 @@ func TestCommandInheritsOnlyStdio(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Close(fd) })
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": `ls /proc/$$/fd; true`})
-	task := waitEnd(t, a, r.TaskID)
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
 	out := tasktest.ReadFile(t, filepath.Join(task.Dir, "stdout"))
 	if strings.Join(strings.Fields(out), " ") != "0 1 2" { // ls prints columns on a terminal
 		t.Fatalf("the command's descriptors: %q", out)
@@ -106,7 +106,7 @@ func plantVictim(t *testing.T, dir string) (victim *exec.Cmd, taskDir string) {
 	}
 	t.Cleanup(func() { _ = victim.Process.Kill(); _ = victim.Wait() })
 	var p procs.Proc
-	waitFor(t, "the victim", func() bool {
+	tasktest.WaitFor(t, "the victim", func() bool {
 		var err error
 		p, err = procs.Lookup(context.Background(), victim.Process.Pid)
 		return err == nil

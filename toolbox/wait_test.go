@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
@@ -183,7 +184,7 @@ func TestNoDuplicateServers(t *testing.T) {
 	if again.WaitResult == nil || !again.Ready || again.TaskID == first.TaskID {
 		t.Fatalf("replace: %+v", again)
 	}
-	if old := waitEnd(t, a, first.TaskID); old.Status != supervisor.StatusKilled {
+	if old := tasktest.WaitEnd(t, a.Store, first.TaskID); old.Status != supervisor.StatusKilled {
 		t.Fatalf("the replaced task ended %s", old.Status)
 	}
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, again.TaskID))
@@ -208,7 +209,7 @@ func TestCallLimitBoundsEveryWait(t *testing.T) {
 		return res
 	}
 	// bg_output: the same call again.
-	waitFor(t, "the first line read", func() bool { // Nothing new after it.
+	tasktest.WaitFor(t, "the first line read", func() bool { // Nothing new after it.
 		o := call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 		return o.Stdout != nil && strings.Contains(*o.Stdout, "starting")
 	})

@@ -32,7 +32,7 @@ import (
 // top shows: see toolboxtest.Main.
 func TestMain(m *testing.M) {
 	helpers.Register("spin", spin)
-	toolboxtest.Main(m, &helpers, Command())
+	toolboxtest.Main(m, &helpers, cli.Main, Command())
 }
 
 // helpers is this package's registry, filled by TestMain.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
+	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
 
 // Sshd is the path of the OpenSSH server.
@@ -336,4 +337,22 @@ func (s *Server) Mount(t testing.TB, rel string, size int) {
 			t.Errorf("umount %s: %v: %s", p, err, out)
 		}
 	})
+}
+
+// AppEnv is the environment of an App whose tasks may run on s: ssh
+// through s's config and the lean builds of BuildDist. It sets no
+// XDG_RUNTIME_DIR, so the ssh control folder is the test's own random
+// one, never the user's (see CloseMasters).
+func (s *Server) AppEnv(t testing.TB) []string {
+	t.Helper()
+	return []string{"BG_SSH=" + s.SSHCommand(), "BG_DIST_DIR=" + BuildDist(t), "XDG_RUNTIME_DIR="}
+}
+
+// CloseMasters ends the connections ssh holds open to s's aliases and
+// removes its control folder: for a test's cleanup.
+func (s *Server) CloseMasters(ssh *remote.SSH) {
+	for _, h := range []string{s.Alias, s.Unreachable, s.Refused} {
+		_ = ssh.Exit(context.Background(), h) // Best effort: most have none.
+	}
+	_ = os.RemoveAll(ssh.ControlDir) // Best effort.
 }

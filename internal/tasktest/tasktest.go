@@ -1,9 +1,10 @@
-// Package tasktest helps tests that start real tasks: the settings a
-// loaded test box needs, a command that stands in for a dev server,
-// ending whatever a test's tasks left running, finding a task's processes
-// by its marker, and reading the files they leave. It sits below toolbox, so
-// toolbox's own tests and the tests of the packages built on it
-// (through toolboxtest) share it.
+// Package tasktest helps tests that start real tasks: a TestMain that lets
+// the test binary serve as a task's supervisor and as the program (Main),
+// the settings a loaded test box needs, a command that stands in for a dev
+// server, waiting for a task's end, ending whatever a test's tasks left
+// running, finding a task's processes by its marker, and reading the files
+// they leave. It sits below toolbox, so toolbox's own tests and the tests
+// of the packages built on it (through toolboxtest) share it.
 package tasktest
 
 import (
