@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
@@ -169,5 +172,44 @@ func TestRemoteCLI(t *testing.T) {
 	}
 	if left := srv.Run(t, "ls ~/.local/state/amp-bg-tasks | grep '^task-' || true"); strings.Count(left, "task-") != 1 {
 		t.Errorf("task folders there after rm --all (want only their own): %q", left)
+	}
+}
+
+// bgtask rm of a task on a host that cannot be reached cannot clean it
+// there: it forgets the task here, saying in people's words that it may
+// still run there, and touches nothing else (the host's other tasks, the
+// tasks here). It was tested from toolbox until the remote calls moved
+// behind toolbox's Tasks seam.
+func TestRemoveOnUnreachableHost(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("needs ssh (package openssh-client)")
+	}
+	a := toolboxtest.NewApp(t, "BG_SSH=ssh -F "+remotetest.ClosedHost(t), "XDG_RUNTIME_DIR=")
+	t.Cleanup(func() { _ = os.RemoveAll(sshOf(t, a).ControlDir) }) // Best effort.
+	local := toolboxtest.StartTask(t, a, map[string]any{"command": "echo kept", "label": "here", "wait_seconds": 30})
+	recs := remote.RecordsIn(a.Store.Dir)
+	for _, id := range []string{"task-1-far", "task-2-far"} {
+		if err := recs.Put(remote.Record{ID: id, Host: "closed", Label: "far " + id, Command: "sleep 600", Status: supervisor.StatusRunning, StartedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	here := tasktest.SnapshotDir(t, filepath.Join(a.Store.Dir, local.TaskID))
+
+	out, errOut, code := runCLI(t, a, "rm", "task-2-far")
+	if code != toolbox.ExitOK || out != "Removed task-2-far\n" {
+		t.Errorf("bgtask rm of a task on a host down: exit %d, stdout %q, want 0 and its id", code, out)
+	}
+	if want := "Forgot task-2-far (far task-2-far) here only: "; !strings.HasPrefix(errOut, want) ||
+		!strings.Contains(errOut, "It may still run on closed and its files stay there") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("stderr %q, want one line that starts %q and says it may still run on closed", errOut, want)
+	}
+	if _, ok := recs.Get("task-2-far"); ok {
+		t.Error("task-2-far is still recorded here")
+	}
+	if _, ok := recs.Get("task-1-far"); !ok {
+		t.Error("task-1-far, on the same host but not named, was forgotten too")
+	}
+	if now := tasktest.SnapshotDir(t, filepath.Join(a.Store.Dir, local.TaskID)); now != here {
+		t.Errorf("the local task's folder changed:\n%s\nwas:\n%s", now, here)
 	}
 }

@@ -358,11 +358,8 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 		t.Skip("needs ssh (package openssh-client)")
 	}
 	dir := t.TempDir()
-	conf, calls := filepath.Join(dir, "ssh_config"), filepath.Join(dir, "calls")
 	// A port where nothing listens: ssh fails at once, "Connection refused".
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Host closed\n  HostName 127.0.0.1\n  Port %d\n  BatchMode yes\n", remotetest.FreePort(t))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf, calls := remotetest.ClosedHost(t), filepath.Join(dir, "calls")
 	wrapper := filepath.Join(dir, "ssh-logged")
 	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s -F %s \"$@\"\n", calls, ssh, conf)
 	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {

@@ -310,6 +310,19 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// ClosedHost writes an ssh config in which the alias "closed" names a
+// port of 127.0.0.1 where nothing listens (ssh fails at once, "Connection
+// refused"), and returns its path: a host that cannot be reached, for
+// tests that need only the ssh client, not Start's sshd.
+func ClosedHost(t testing.TB) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Host closed\n  HostName 127.0.0.1\n  Port %d\n  BatchMode yes\n", FreePort(t))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
 func run(t testing.TB, name string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
