@@ -173,6 +173,7 @@ func ping(id string) []byte {
 // error, and the server goes on answering: batches (gone from MCP since
 // 2025-06-18), a value followed by spaces, a request too long to read.
 func TestMCPBadLinesKeepTheSession(t *testing.T) {
+	t.Parallel()
 	initialize := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`
 	tests := []struct {
 		name string
@@ -192,6 +193,7 @@ func TestMCPBadLinesKeepTheSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := startRaw(t)
 			s.send([]byte(initialize + "\n"))
 			s.until(`"init"`)
@@ -227,6 +229,7 @@ func TestMCPBadLinesKeepTheSession(t *testing.T) {
 // one line) is answered with its own id, wherever the client put the id:
 // first, or last after the long params as the TypeScript SDK writes it.
 func TestMCPTooLargeRequestAnsweredWithItsID(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: streams two 16 MB requests")
 	}

@@ -18,17 +18,27 @@ const sdkVersion = "1.32.2"
 // The server as the official TypeScript SDK client sees it: it lists every
 // tool with its output schema and hints, runs each with good arguments
 // (answers that the client itself checks against the output schema) and
-// answers bad ones with tool errors naming the parameter. Needs node and
-// npm, and the npm registry (.ci/run has them); skips otherwise.
+// answers bad ones with tool errors naming the parameter (tools); a wait
+// longer than the client's request timeout (wait90s); sessions of one
+// client (sessions, see sessions_test.go). The SDK is installed once for
+// the three, which run in parallel: the wait is most of the package's
+// time. Needs node and npm, and the npm registry (.ci/run has them);
+// skips otherwise.
 func TestTypeScriptSDKClient(t *testing.T) {
+	t.Parallel()
 	dir := installTypeScriptSDK(t)
+	// The longest first, so that it has a test slot (-parallel) first.
+	t.Run("wait90s", func(t *testing.T) {
+		t.Parallel()
+		checkWaitReport(t, runNodeClient(t, dir, "sdkwait.mjs"))
+	})
 	t.Run("tools", func(t *testing.T) {
 		t.Parallel()
 		checkToolsReport(t, runNodeClient(t, dir, "sdkclient.mjs"))
 	})
-	t.Run("wait90s", func(t *testing.T) {
+	t.Run("sessions", func(t *testing.T) {
 		t.Parallel()
-		checkWaitReport(t, runNodeClient(t, dir, "sdkwait.mjs"))
+		checkSessionsReport(t, runNodeClient(t, dir, "sdksessions.mjs"))
 	})
 }
 

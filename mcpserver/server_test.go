@@ -482,6 +482,7 @@ func checkPortable(t *testing.T, path string, v any) {
 // A tools/call that carries a progress token gets notifications/progress
 // while it waits (every toolbox.ProgressEvery), then its answer.
 func TestMCPProgressWhileWaiting(t *testing.T) {
+	t.Parallel()
 	a := toolboxtest.NewApp(t)
 	cmd, stderr := mcpCommand(t, a)
 	var mu sync.Mutex

@@ -8,13 +8,12 @@ import (
 	"testing"
 )
 
-// Through the stock TypeScript SDK client (see sdkclient_test.go):
+// checkSessionsReport checks sdksessions.mjs's report, run by
+// TestTypeScriptSDKClient. Through the stock TypeScript SDK client:
 // two sessions of one client each read every line of a task with
 // since-reads, and a task outlives a server killed during a wait, its
 // end told once to the next session (testdata/sdksessions.mjs).
-func TestSessionsOfOneClient(t *testing.T) {
-	dir := installTypeScriptSDK(t)
-	out := runNodeClient(t, dir, "sdksessions.mjs")
+func checkSessionsReport(t *testing.T, out []byte) {
 	var report struct {
 		Read    struct{ A, B []string }
 		Outlive struct {
