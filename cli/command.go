@@ -255,12 +255,21 @@ func Run(ctx context.Context, a *toolbox.App, name string, args []string, extra 
 	return toolbox.ExitError
 }
 
-// cliError words a tool's input error for the command line: a parameter
-// given as a flag is named as the flag (--wait-port, not wait_port).
+// cliError words a tool's error for the command line (see peopleWords):
+// a parameter given as a flag is named as the flag (--wait-port, not
+// wait_port); a task, given as an argument, is named by the message
+// itself.
 func cliError(err error, fs *flag.FlagSet) error {
 	var ie *toolbox.InputError
-	if errors.As(err, &ie) && ie.Param != "" && fs.Lookup(flagName(ie.Param)) != nil {
-		return fmt.Errorf("%s: %s", cliName(ie.Param), ie.Msg)
+	if !errors.As(err, &ie) {
+		return errors.New(peopleWords(err.Error()))
 	}
-	return err
+	msg := peopleWords(ie.Msg)
+	switch {
+	case ie.Param == "" || ie.Param == "task_id":
+		return errors.New(msg)
+	case fs.Lookup(flagName(ie.Param)) != nil:
+		return fmt.Errorf("%s: %s", cliName(ie.Param), msg)
+	}
+	return fmt.Errorf("%s: %s", strings.ToUpper(ie.Param), msg) // An argument: TEXT, COMMAND.
 }

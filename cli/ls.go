@@ -47,6 +47,7 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 	}
 	fmt.Fprintf(tw, "TASK\t%sLABEL\t%s\tSTARTED\tAGE\tAUTO-KILL\tCPU\tMEM\tPORTS\tCOMMAND\n", hostCol("HOST"), pal.paint(sgrDefault, "STATUS"))
 	group := ""
+	var gone []toolbox.TaskSummary // running, their supervisor gone
 	for _, t := range toolbox.GroupByStack(l.Tasks) {
 		if t.Stack != group {
 			// A stack's services together, under the file that declares them.
@@ -64,10 +65,20 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 		if t.RSS != "" {
 			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
 		}
+		autoKill := t.AutoKill
+		if t.Supervisor != "" {
+			autoKill = "NOT ENFORCED" // Its supervisor is gone: said below the table.
+			gone = append(gone, t)
+		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.statusText(t.Status, StatusText(t.Status, t.ExitCode)), localTime(a, t.StartedAt),
-			t.Age, t.AutoKill, cpu, mem, strings.Join(ports(t.Listening), ","), toolbox.Printable(t.Command))
+			t.Age, autoKill, cpu, mem, strings.Join(ports(t.Listening), ","), toolbox.Printable(t.Command))
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
+	for _, t := range gone {
+		ref := shellWord(t.Label)
+		fmt.Fprintf(a.Stderr, "%s: its supervisor is gone, so nobody enforces its timeout or captures its output (bgtask status %s); stop it with bgtask stop %s\n",
+			toolbox.Printable(t.Label), ref, ref)
+	}
 	for _, h := range l.Hosts {
 		if !h.Reachable {
 			fmt.Fprintf(a.Stderr, "%s is unreachable, its tasks are shown as last known: %s\n", h.Host, h.Error)

@@ -31,6 +31,9 @@ func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	}
 	if *noEnter {
 		pf.set("enter", false)
+		if len(pos) == 1 && !pf.given("key") {
+			return fmt.Errorf("nothing to type: give TEXT or --key KEY, or leave out --no-enter")
+		}
 	}
 	r, err := toolbox.Invoke[toolbox.SendResult](ctx, a, pf.tool, pf.params())
 	if err != nil {

@@ -38,6 +38,11 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	if *asJSON {
 		return printJSON(a.Stdout, d)
 	}
+	if d.Supervisor != "" {
+		// Gone: the advice is to stop it as a person does.
+		stop := "bgtask stop " + shellWord(pos[0])
+		d.AutoKill, d.Supervisor = toolbox.NotEnforced(stop), toolbox.SupervisorGone(stop)
+	}
 	// For people: aligned fields, the ones that say something.
 	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {

@@ -109,7 +109,7 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 	res := OutputResult{TaskID: t.ID, Status: t.Status}
 	var notes []string
 	if t.Status == supervisor.StatusRunning && t.Unsupervised {
-		notes = append(notes, "supervisor: "+SupervisorGone(t.ID)+".")
+		notes = append(notes, "supervisor: "+SupervisorGone("bg_stop task_id="+t.ID)+".")
 	}
 	if len(t.Unreadable) > 0 {
 		notes = append(notes, "Its record has fields without a valid value, read as unknown: "+strings.Join(t.Unreadable, "; ")+".")

@@ -310,18 +310,27 @@ func (a *App) summarize(t *supervisor.Task) TaskSummary {
 			s.AutoKill = "ENDED: the command is gone, outcome not recorded: " + t.Unrecorded + "; its supervisor records it once space is freed"
 		}
 		if t.Unsupervised {
-			s.AutoKill = "NOT ENFORCED: its supervisor is gone (killed?); stop it with bg_stop, or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
-			s.Supervisor = SupervisorGone(t.ID)
+			s.AutoKill = NotEnforced("bg_stop")
+			s.Supervisor = SupervisorGone("bg_stop task_id=" + t.ID)
 		}
 	}
 	s.RecordUnreadable = t.Unreadable
 	return s
 }
 
-// SupervisorGone says what a running task whose supervisor is gone means.
-func SupervisorGone(id string) string {
+// NotEnforced is the auto-kill of a running task whose supervisor is
+// gone; stop is how the reader stops it (bg_stop for an agent, bgtask
+// stop web for a person).
+func NotEnforced(stop string) string {
+	return "NOT ENFORCED: its supervisor is gone (killed?); stop it with " + stop +
+		", or the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h)"
+}
+
+// SupervisorGone says what a running task whose supervisor is gone
+// means; stop is how the reader stops it (see NotEnforced).
+func SupervisorGone(stop string) string {
 	return "gone: the command runs on, but its output is no longer captured and nobody enforces its timeout; " +
-		"the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h); stop it now with bg_stop task_id=" + id
+		"the reaper ends it at a shell start once it is past its timeout or older than --max-age (3 h); stop it now with " + stop
 }
 
 // autoKill is the countdown agents see: "95m left", "EXPIRING in 4m",

@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
-	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
-	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver"
-	"github.com/amp-bg-tasks/amp-bg-tasks/top"
 )
 
 // agentWords are the agent protocol's words, which a person's help must
@@ -34,7 +31,7 @@ var allowedSnake = map[string]bool{"on_failure": true}
 // words: run with the full set of commands, as bgtask itself is.
 func TestHelpInPeoplesWords(t *testing.T) {
 	t.Parallel()
-	extra := append(installer.Commands(), mcpserver.Command(), top.Command())
+	extra := fullCommands()
 	var overview bytes.Buffer
 	cli.Main([]string{"bgtask", "--help"}, strings.NewReader(""), &overview, &overview, extra...)
 	names := regexp.MustCompile(`(?m)^  bgtask ([a-z]+) `).FindAllStringSubmatch(overview.String(), -1)
@@ -51,14 +48,23 @@ func TestHelpInPeoplesWords(t *testing.T) {
 	}
 	for what, text := range helps {
 		for _, line := range strings.Split(text, "\n") {
-			for _, re := range agentWords {
-				for _, m := range re.FindAllString(line, -1) {
-					if allowedSnake[strings.TrimLeftFunc(m, func(r rune) bool { return r < 'a' || r > 'z' })] {
-						continue
-					}
-					t.Errorf("bgtask %s speaks the agent protocol (%q):\n  %s", what, strings.TrimSpace(m), strings.TrimSpace(line))
-				}
+			for _, m := range agentWordsIn(line) {
+				t.Errorf("bgtask %s speaks the agent protocol (%q):\n  %s", what, m, strings.TrimSpace(line))
 			}
 		}
 	}
+}
+
+// agentWordsIn returns the agent protocol's words in line.
+func agentWordsIn(line string) []string {
+	var found []string
+	for _, re := range agentWords {
+		for _, m := range re.FindAllString(line, -1) {
+			if allowedSnake[strings.TrimLeftFunc(m, func(r rune) bool { return r < 'a' || r > 'z' })] {
+				continue
+			}
+			found = append(found, strings.TrimSpace(m))
+		}
+	}
+	return found
 }
