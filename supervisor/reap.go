@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,9 +59,10 @@ type ReapAction struct {
 // finished tasks that ended more than MaxAge ago are removed.
 //
 // It is meant to run on every shell start, so the path where there is
-// nothing to do reads one small file per finished task (two per running
-// one) and never walks the process table; the table is read only for a
-// task whose supervisor is gone.
+// nothing to do reads the ended index (see ended.go), one small file per
+// ended task the index does not know yet (then adds it) and two per
+// running one, and never walks the process table; the table is read only
+// for a task whose supervisor is gone.
 func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	now := time.Now
 	if o.Now != nil {
@@ -69,33 +71,54 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if err := s.Check(); err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
-	ents, err := os.ReadDir(s.Dir)
+	// A first pass over the names skips the tasks the ended index says
+	// ended within MaxAge (most, on most shell starts) without making a
+	// string of their names; the rest are looked at in order, oldest
+	// first.
+	idx := s.readEnded()
+	recent := now().Add(-o.MaxAge).Unix() // an end at or after this is recent
+	var names []string
+	err := eachName(s.Dir, func(name []byte) {
+		if l, ok := idx.find(name); ok && l.finishedAtSec != 0 && l.finishedAtSec >= recent {
+			return
+		}
+		names = append(names, string(name))
+	})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reap: list tasks: %w", err)
 	}
+	slices.Sort(names)
 	var out []ReapAction
-	for _, e := range ents {
-		if !e.IsDir() {
+	var fresh []string // ended recently, not in the index yet
+	defer func() {
+		if len(fresh) > 0 && !o.DryRun {
+			s.rememberEnded(fresh, s.presentNow())
+		}
+	}()
+	for _, name := range names {
+		if strings.HasPrefix(name, ".staging-") || strings.HasPrefix(name, ".removing-") {
+			s.reapStaging(name, now(), o.DryRun)
 			continue
 		}
-		if strings.HasPrefix(e.Name(), ".staging-") || strings.HasPrefix(e.Name(), ".removing-") {
-			s.reapStaging(e, now(), o.DryRun)
+		_, inIndex := idx.find([]byte(name))
+		if !taskid.Valid(name) {
 			continue
 		}
-		if taskid.ValidID(e.Name()) != nil {
-			continue
-		}
-		dir := filepath.Join(s.Dir, e.Name())
+		dir := filepath.Join(s.Dir, name)
 		// finished_at is written only when a task ends: when it is there
-		// and recent, one file read settles the everyday case. It is read
-		// before the folder is checked, which costs an lstat per task:
-		// leaving a task alone is what both outcomes do, so the folder
-		// needs checking only before its records are acted on.
+		// and recent, one file read settles the everyday case (and the
+		// index learns it, for next time). It is read before the folder
+		// is checked, which costs an lstat per task: leaving a task alone
+		// is what both outcomes do, so the folder needs checking only
+		// before its records are acted on.
 		finished := readTime(dir, fileFinishedAt)
 		if !finished.IsZero() && now().Sub(finished) <= o.MaxAge {
+			if !inIndex {
+				fresh = append(fresh, name)
+			}
 			continue
 		}
 		if checkTaskDir(dir) != nil {
@@ -111,7 +134,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 				end = readTime(dir, fileStartedAt)
 			}
 			if end.IsZero() {
-				end = idTime(e.Name())
+				end = idTime(name)
 			}
 			if end.IsZero() || now().Sub(end) <= o.MaxAge {
 				continue
@@ -202,13 +225,13 @@ const overdueSlack = 5 * time.Minute
 // reapStaging removes what a bg_run that died mid-way left behind: its
 // staging folder and the empty folder it reserved, after a minute (a live
 // bg_run needs milliseconds).
-func (s Store) reapStaging(e os.DirEntry, now time.Time, dryRun bool) {
-	fi, err := e.Info()
-	if err != nil || now.Sub(fi.ModTime()) < time.Minute || dryRun {
+func (s Store) reapStaging(name string, now time.Time, dryRun bool) {
+	fi, err := os.Lstat(filepath.Join(s.Dir, name))
+	if err != nil || !fi.IsDir() || now.Sub(fi.ModTime()) < time.Minute || dryRun {
 		return
 	}
-	_ = os.RemoveAll(filepath.Join(s.Dir, e.Name())) // Best effort: retried next time.
-	if name, ok := strings.CutPrefix(e.Name(), ".staging-"); ok {
+	_ = os.RemoveAll(filepath.Join(s.Dir, name)) // Best effort: retried next time.
+	if name, ok := strings.CutPrefix(name, ".staging-"); ok {
 		_ = os.Remove(filepath.Join(s.Dir, name)) // Only if empty.
 	}
 }

@@ -68,15 +68,24 @@ func (s Store) Restart(ctx context.Context, t *Task, r RestartRequest) (*Task, e
 	}
 	// The folder moves aside as the staging folder a start fills, and
 	// an empty one is reserved in its place, as Start does.
+	// The ended index must not list it as ended once it runs: it is
+	// dropped, and kept out until the folder no longer says it ended.
+	unlock, err := s.forgetEnded(t.ID)
+	if err != nil {
+		return t, fmt.Errorf("restart %s: %w", t.ID, err)
+	}
 	staging := filepath.Join(s.Dir, ".staging-"+t.ID)
 	if err := os.Rename(t.Dir, staging); err != nil {
+		unlock()
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
 	undo := func() {
 		_ = os.Remove(t.Dir)          // The empty reservation, if made.
 		_ = os.Rename(staging, t.Dir) // Best effort: the record as it was.
 	}
-	if err := os.Mkdir(t.Dir, 0o700); err != nil {
+	err = os.Mkdir(t.Dir, 0o700)
+	unlock()
+	if err != nil {
 		undo()
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}

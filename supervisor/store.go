@@ -265,19 +265,32 @@ type TaskRef struct {
 //
 // Task folders are not checked one by one here (only the store is): a
 // status read from a planted folder misleads nobody, and every task
-// shown or acted on is loaded, and checked, again.
+// shown or acted on is loaded, and checked, again. Tasks in the ended
+// index (see ended.go) are listed from it, without a read of their own.
 func (s Store) Refs() ([]TaskRef, error) {
 	ids, err := s.listIDs(false)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]TaskRef, 0, len(ids))
+	idx := s.readEnded()
+	var fresh []string // ended, not in the index yet
 	for _, id := range ids {
+		if l, ok := idx.find([]byte(id)); ok {
+			out = append(out, TaskRef{ID: id, Status: idx.statusOf(l), StartedAt: idTime(id)})
+			continue
+		}
 		st := readSmall(filepath.Join(s.Dir, id, fileStatus))
 		if st == "" {
 			continue
 		}
 		out = append(out, TaskRef{ID: id, Status: st, StartedAt: idTime(id)})
+		if endedStatus(st) {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) > 0 || len(idx.lines) > len(ids) {
+		s.rememberEnded(fresh, presentIn(ids))
 	}
 	slices.SortFunc(out, func(a, b TaskRef) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
@@ -286,6 +299,15 @@ func (s Store) Refs() ([]TaskRef, error) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// presentIn returns whether an id is one of ids.
+func presentIn(ids []string) func(string) bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return func(id string) bool { return set[id] }
 }
 
 // ids lists the folder names in the store that are task ids, in trusted

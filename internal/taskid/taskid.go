@@ -21,15 +21,32 @@ var ErrInvalidID = errors.New("invalid task_id")
 // name that is safe as a folder name, so no id can reach outside the
 // state folder.
 func ValidID(id string) error {
-	seconds, suffix, ok := strings.Cut(strings.TrimPrefix(id, "task-"), "-")
-	if !strings.HasPrefix(id, "task-") || !ok || !within(seconds, 20, "0123456789") || !within(suffix, 32, "0123456789abcdefghijklmnopqrstuvwxyz") {
+	if !Valid(id) {
 		return fmt.Errorf("%w %q: want task-<unix seconds>-<suffix>", ErrInvalidID, id)
 	}
 	return nil
 }
 
+// Valid reports what ValidID checks, for a string or for bytes (a
+// directory entry, a line of an index) without making a string of them.
+func Valid[T string | []byte](id T) bool {
+	const prefix = "task-"
+	if len(id) < len(prefix) || string(id[:len(prefix)]) != prefix {
+		return false
+	}
+	rest := id[len(prefix):]
+	dash := -1
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '-' {
+			dash = i
+			break
+		}
+	}
+	return dash >= 0 && within(rest[:dash], 20, "0123456789") && within(rest[dash+1:], 32, "0123456789abcdefghijklmnopqrstuvwxyz")
+}
+
 // within reports whether s has 1 to n bytes, all from set.
-func within(s string, n int, set string) bool {
+func within[T string | []byte](s T, n int, set string) bool {
 	if len(s) == 0 || len(s) > n {
 		return false
 	}

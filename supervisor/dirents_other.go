@@ -1,0 +1,20 @@
+//go:build !linux
+
+package supervisor
+
+import "os"
+
+// eachName calls fn with each name in dir (see the Linux version, which
+// makes no string of a name it does not keep).
+func eachName(dir string, fn func(name []byte)) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }() // Read only.
+	names, err := f.Readdirnames(-1)
+	for _, name := range names {
+		fn([]byte(name))
+	}
+	return err
+}
