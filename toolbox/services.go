@@ -1,13 +1,10 @@
 package toolbox
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,7 +12,6 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
-	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -52,78 +48,6 @@ const StatusNotStarted = "not_started"
 // DefaultServiceWaitSeconds bounds a service start's waits when the call
 // gives no wait_seconds.
 const DefaultServiceWaitSeconds = 60
-
-// StackCommandName is the hidden command of the full bgtask that prints
-// a stack file as JSON (a StackAnswer): the lean build, which links no
-// YAML, asks it (package cli defines it).
-const StackCommandName = "__stack"
-
-// StackFileAnswer is the hidden __stack command's answer: the stack a file
-// declares, or why it could not be read.
-func StackFileAnswer(file string, getenv func(string) string, parse stack.ParseFunc) StackAnswer {
-	s, err := stack.Load(file, getenv, parse)
-	out := StackAnswer{Stack: s}
-	if se := (*stack.Error)(nil); errors.As(err, &se) {
-		out.Error = se
-	} else if err != nil {
-		out.Error = &stack.Error{File: file, Msg: err.Error()}
-	}
-	return out
-}
-
-// StackAnswer is what the hidden __stack command prints.
-type StackAnswer struct {
-	Stack *stack.Stack `json:"stack,omitempty"`
-	Error *stack.Error `json:"error,omitempty"`
-}
-
-// loadStack finds and reads the stack file of the project dir is in.
-// A process-compose file is parsed in this process when the build has
-// the parser (the full bgtask), else by the full bgtask beside this one.
-func (a *App) loadStack(ctx context.Context, dir string) (*stack.Stack, error) {
-	file, err := stack.Find(dir)
-	if err != nil {
-		return nil, err
-	}
-	if stack.IsProcfile(file) {
-		return stack.Load(file, a.Getenv, nil)
-	}
-	if a.ParseStack != nil {
-		return stack.Load(file, a.Getenv, a.ParseStack)
-	}
-	full, err := fullBuild()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	cmd := exec.CommandContext(ctx, full, StackCommandName, file)
-	cmd.Env = a.Environ
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	var out StackAnswer
-	if err != nil || json.Unmarshal(b, &out) != nil || out.Stack == nil && out.Error == nil {
-		return nil, fmt.Errorf("read %s with %s: %v %s", file, full, err, strings.TrimSpace(stderr.String()))
-	}
-	if out.Error != nil {
-		return nil, out.Error
-	}
-	return out.Stack, nil
-}
-
-// fullBuild finds the full bgtask: beside this program, else on PATH.
-func fullBuild() (string, error) {
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "bgtask")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 && p != self {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("bgtask")
-	if err != nil {
-		return "", errors.New("process-compose files are read by the full bgtask, which is neither beside this program nor on PATH")
-	}
-	return p, nil
-}
 
 // stackStart is what a start of services needs.
 type stackStart struct {
@@ -322,109 +246,6 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	return t, false, err
 }
 
-// probeReady runs v's readiness probe on t until it succeeds, the task
-// ends for good, or deadline passes. It returns why it is not ready (""
-// when it is) and t as last seen. failure_threshold does not end the
-// wait: a start waits for the first success, as dependents do in
-// process-compose (the parser notes the key as not used).
-func (a *App) probeReady(ctx context.Context, t *supervisor.Task, v *stack.Service, deadline time.Time) (bool, string, *supervisor.Task) {
-	p := v.Probe
-	if !sleepUntil(ctx, time.Now().Add(p.InitialDelay), deadline) {
-		return false, fmt.Sprintf("not ready within the wait (initial_delay_seconds %g)", p.InitialDelay.Seconds()), t
-	}
-	tries := 0
-	for {
-		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
-			t = cur
-		}
-		if t.Status != supervisor.StatusRunning {
-			return false, fmt.Sprintf("ended before it was ready (%s)", endedWords(t)), t
-		}
-		why := a.probeOnce(ctx, t, v)
-		if why == "" {
-			return true, "", t
-		}
-		tries++
-		if !sleepUntil(ctx, time.Now().Add(p.Period), deadline) {
-			return false, fmt.Sprintf("not ready within the wait: %d probes failed, the last: %s", tries, why), t
-		}
-	}
-}
-
-// probeOnce tries v's probe once on its task t: "" on success, else
-// what failed. An http_get probe of this machine counts only when a
-// process of t listens on the port, as wait_url: another program's
-// server there (a service left running elsewhere) is not this one ready.
-func (a *App) probeOnce(ctx context.Context, t *supervisor.Task, v *stack.Service) string {
-	p := v.Probe
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	if p.HTTP != nil {
-		url := p.HTTP.URL()
-		code, accepting := probeURL(ctx, url)
-		switch {
-		case !accepting:
-			return url + ": no connection"
-		case localPort(url) != 0 && !a.listensOn(ctx, t, localPort(url)):
-			return fmt.Sprintf("%s answers, but no process of %s listens on port %d (another program's?)", url, v.Name, localPort(url))
-		case p.HTTP.Scheme == "https" && code == 0:
-			return "" // Accepting; the lean build speaks no TLS (see probeURL).
-		case code >= 200 && code < 400:
-			return ""
-		case code == 0:
-			return url + ": no HTTP answer"
-		}
-		return fmt.Sprintf("%s: status %d", url, code)
-	}
-	cmd := exec.CommandContext(ctx, probeShell(), "-c", p.Exec)
-	cmd.Dir, cmd.Env = v.Dir, append(slices.Clone(a.Environ), v.Env...)
-	cmd.WaitDelay = time.Second // A grandchild holding nothing of ours is not waited for.
-	err := cmd.Run()
-	switch {
-	case err == nil:
-		return ""
-	case ctx.Err() != nil:
-		return fmt.Sprintf("%q took more than timeout_seconds %g", p.Exec, p.Timeout.Seconds())
-	}
-	return fmt.Sprintf("%q: %v", p.Exec, err)
-}
-
-// probeShell is bash, or sh where bash is missing, as for tasks.
-func probeShell() string {
-	if p, err := exec.LookPath("bash"); err == nil {
-		return p
-	}
-	return "/bin/sh"
-}
-
-// waitEnded waits until t ends or deadline passes; it returns t as last
-// seen.
-func (a *App) waitEnded(ctx context.Context, t *supervisor.Task, deadline time.Time) *supervisor.Task {
-	for n := 0; ; n++ {
-		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
-			t = cur
-		}
-		if t.Status != supervisor.StatusRunning || !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
-			return t
-		}
-	}
-}
-
-// sleepUntil sleeps until at, and reports false instead when at is past
-// deadline (having slept until deadline) or ctx ends.
-func sleepUntil(ctx context.Context, at, deadline time.Time) bool {
-	late := at.After(deadline)
-	if late {
-		at = deadline
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(time.Until(at)):
-	}
-	return !late
-}
-
 // stopStack stops the running services named (none: all the stack
 // declares), dependents before what they depend on, and returns each
 // one's state in the order stopped.
@@ -577,94 +398,6 @@ func (a *App) Down(ctx context.Context, dir string, names []string) (*stack.Stac
 	}
 	states, err := a.stopStack(ctx, st, names)
 	return st, states, err
-}
-
-// SaveFileName is the file `bgtask save` writes.
-const SaveFileName = "process-compose.yaml"
-
-// Save writes the tasks running in dir or below it as a
-// process-compose.yaml in dir that Up starts again: each task a process
-// named by its label, with its command, folder (relative to dir) and
-// restart policy. Environment variables are not recorded by tasks, so
-// none are written. It refuses to replace an existing file unless force.
-// It returns the file and the names written.
-func (a *App) Save(ctx context.Context, dir string, force bool) (string, []string, error) {
-	dir, err := a.resolveCwd(dir)
-	if err != nil {
-		return "", nil, err
-	}
-	path := filepath.Join(dir, SaveFileName)
-	if _, err := os.Stat(path); err == nil && !force {
-		return "", nil, fmt.Errorf("%s exists: pass --force to replace it", path)
-	}
-	tasks, err := a.Store.List()
-	if err != nil {
-		return "", nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by `bgtask save` from the tasks running in this folder;\n# `bgtask up` starts them again. See docs/stacks.md for the keys.\nversion: \"0.5\"\nprocesses:\n")
-	var names []string
-	for _, t := range tasks {
-		rel, err := filepath.Rel(dir, t.Cwd)
-		if t.Status != supervisor.StatusRunning || err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			continue
-		}
-		if cur, err := a.Store.Settle(ctx, t); err != nil || cur.Status != supervisor.StatusRunning {
-			continue
-		}
-		name := saveName(t, len(names)+1)
-		for slices.Contains(names, name) {
-			name += "-2"
-		}
-		names = append(names, name)
-		fmt.Fprintf(&b, "  %s:\n    command: %s\n", name, yamlQuote(t.Command))
-		if rel != "." {
-			fmt.Fprintf(&b, "    working_dir: %s\n", yamlQuote(rel))
-		}
-		if p := t.Restart; p.Policy != supervisor.RestartNo {
-			fmt.Fprintf(&b, "    availability:\n      restart: %s\n      max_restarts: %d\n      backoff_seconds: %g\n", p.Policy, p.Max, p.Backoff.Seconds())
-		}
-	}
-	if len(names) == 0 {
-		return "", nil, fmt.Errorf("no task runs in %s or below it: nothing to save", dir)
-	}
-	if err := atomicfile.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return "", nil, err
-	}
-	return path, names, nil
-}
-
-// saveName is a task's process name in a saved file: its label where
-// that is a valid name, else the label with other characters as -, else
-// task-N.
-func saveName(t *supervisor.Task, n int) string {
-	if t.Label != t.ID && stack.ValidName(t.Label) {
-		return t.Label
-	}
-	if t.Label != t.ID {
-		name := strings.Map(func(r rune) rune {
-			if stack.ValidName(string(r)) {
-				return r
-			}
-			return '-'
-		}, t.Label)
-		if stack.ValidName(name) {
-			return name
-		}
-	}
-	return fmt.Sprintf("task-%d", n)
-}
-
-// yamlQuote is s as a YAML double-quoted scalar: JSON's string syntax is
-// YAML's, so no YAML library is linked for it.
-func yamlQuote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-// LoadStack finds and reads the stack file of the project dir is in.
-func (a *App) LoadStack(ctx context.Context, dir string) (*stack.Stack, error) {
-	return a.loadStack(ctx, dir)
 }
 
 // RunningWithLabel returns the running task started with label in cwd,
