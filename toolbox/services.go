@@ -143,28 +143,8 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	defer n.settle()
 	v := n.svc
 	n.state = ServiceState{Service: v.Name, Label: v.Name, Status: StatusNotStarted, Port: v.Port}
-	for _, d := range v.DependsOn {
-		dep := nodes[d.Name]
-		var ch chan struct{}
-		var ok *bool
-		switch d.Condition {
-		case stack.Healthy:
-			ch, ok = dep.healthy, &dep.okHealthy
-		case stack.CompletedSuccessfully:
-			ch, ok = dep.done, &dep.okDone
-		default:
-			ch, ok = dep.started, &dep.okStarted
-		}
-		select {
-		case <-ctx.Done():
-			n.state.Note = "cancelled"
-			return
-		case <-ch:
-		}
-		if !*ok {
-			n.state.Note = fmt.Sprintf("not started: it waits for %s (%s), which did not get there", d.Name, d.Condition)
-			return
-		}
+	if !n.waitDependencies(ctx, nodes) {
+		return
 	}
 	t, already, err := a.startService(ctx, o, v, settings)
 	if err != nil {
@@ -195,14 +175,51 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	n.task = t
 	n.state.Status, n.state.Ready, n.state.Restarts, n.state.Note = t.Status, ready, t.Restarts, why
 	if !ready {
-		if n.state.Note == "" && t.Status != supervisor.StatusRunning {
-			n.state.Note = "ended: " + endedWords(t)
+		a.noteNotReady(n, t)
+	}
+}
+
+// waitDependencies waits until each service n depends on has got where
+// n's condition wants it. It reports false, with the reason in n's note,
+// when one did not get there or ctx ended.
+func (n *serviceRun) waitDependencies(ctx context.Context, nodes map[string]*serviceRun) bool {
+	for _, d := range n.svc.DependsOn {
+		dep := nodes[d.Name]
+		var ch chan struct{}
+		var ok *bool
+		switch d.Condition {
+		case stack.Healthy:
+			ch, ok = dep.healthy, &dep.okHealthy
+		case stack.CompletedSuccessfully:
+			ch, ok = dep.done, &dep.okDone
+		default:
+			ch, ok = dep.started, &dep.okStarted
 		}
-		if t.Status != supervisor.StatusRunning {
-			n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 40, Cwd: t.Cwd}})
-		} else {
-			n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
+		select {
+		case <-ctx.Done():
+			n.state.Note = "cancelled"
+			return false
+		case <-ch:
 		}
+		if !*ok {
+			n.state.Note = fmt.Sprintf("not started: it waits for %s (%s), which did not get there", d.Name, d.Condition)
+			return false
+		}
+	}
+	return true
+}
+
+// noteNotReady completes the state of n, whose task t is not ready: why,
+// when nothing said so yet, and the output that tells (a digest of a
+// task that ended, the tail of one still running).
+func (a *App) noteNotReady(n *serviceRun, t *supervisor.Task) {
+	if n.state.Note == "" && t.Status != supervisor.StatusRunning {
+		n.state.Note = "ended: " + endedWords(t)
+	}
+	if t.Status != supervisor.StatusRunning {
+		n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 40, Cwd: t.Cwd}})
+	} else {
+		n.state.Stdout, n.state.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
 	}
 }
 
@@ -295,22 +312,16 @@ func (a *App) stopStack(ctx context.Context, st *stack.Stack, names []string) ([
 // runServiceCall is bg_run with service: the service and what it
 // depends on, from the project's stack file.
 func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error) {
-	var res RunResult
-	switch {
-	case in.Command != "":
-		return res, &InputError{Param: "service", Msg: "give command or service, not both"}
-	case in.Restart != supervisor.RestartNo || in.MaxRestarts != 0:
-		return res, &InputError{Param: "restart", Msg: "a service's restarts come from its availability in the stack file"}
-	case in.Label != "" || in.Replace || in.Interactive || in.WaitFor != "" || in.WaitPort != 0 || in.WaitURL != "":
-		return res, &InputError{Param: "service", Msg: "label, replace, interactive and wait_for/wait_port/wait_url do not apply: the label is the service's name, and its readiness_probe is the wait"}
+	if err := checkServiceInput(in); err != nil {
+		return RunResult{}, err
 	}
 	cwd, err := a.resolveCwd(in.Cwd)
 	if err != nil {
-		return res, err
+		return RunResult{}, err
 	}
 	st, err := a.loadStack(ctx, cwd)
 	if err != nil {
-		return res, &InputError{Param: "service", Msg: err.Error()}
+		return RunResult{}, &InputError{Param: "service", Msg: err.Error()}
 	}
 	wait := float64(DefaultServiceWaitSeconds)
 	if in.WaitSeconds != nil {
@@ -320,9 +331,30 @@ func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error
 	states, err := a.startStack(ctx, stackStart{stack: st, names: []string{in.Service}, wait: time.Until(clock.deadline),
 		timeout: supervisor.Minutes(in.Timeout), notify: in.Notify})
 	if err != nil {
-		return res, err
+		return RunResult{}, err
 	}
-	res = RunResult{StackFile: st.File, Services: states, TimeoutMinutes: in.Timeout}
+	return a.serviceRunResult(in, st, states), nil
+}
+
+// checkServiceInput refuses the parameters of bg_run that a service
+// start does not take: the stack file says them.
+func checkServiceInput(in RunInput) error {
+	switch {
+	case in.Command != "":
+		return &InputError{Param: "service", Msg: "give command or service, not both"}
+	case in.Restart != supervisor.RestartNo || in.MaxRestarts != 0:
+		return &InputError{Param: "restart", Msg: "a service's restarts come from its availability in the stack file"}
+	case in.Label != "" || in.Replace || in.Interactive || in.WaitFor != "" || in.WaitPort != 0 || in.WaitURL != "":
+		return &InputError{Param: "service", Msg: "label, replace, interactive and wait_for/wait_port/wait_url do not apply: the label is the service's name, and its readiness_probe is the wait"}
+	}
+	return nil
+}
+
+// serviceRunResult is bg_run's answer to a start of in.Service from
+// stack st: that service's task, the state of every service the start
+// touched, and a message that sums them up.
+func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceState) RunResult {
+	res := RunResult{StackFile: st.File, Services: states, TimeoutMinutes: in.Timeout}
 	for _, n := range st.Ignored {
 		res.Ignored = append(res.Ignored, n.String())
 	}
@@ -362,7 +394,7 @@ func (a *App) runServiceCall(ctx context.Context, in RunInput) (RunResult, error
 		msg = append(msg, fmt.Sprintf("%d key(s) of %s are not supported and were ignored (see ignored).", len(res.Ignored), filepath.Base(st.File)))
 	}
 	res.Message = strings.Join(msg, " ")
-	return res, nil
+	return res
 }
 
 // UpOptions configure App.Up.
