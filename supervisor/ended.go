@@ -294,6 +294,6 @@ func removeFile(path string) error {
 // taken once per newly ended task, not on every listing).
 func (s Store) presentNow() func(string) bool {
 	var names []string
-	_ = eachName(s.Dir, func(name []byte) { names = append(names, string(name)) }) // Best effort: an id not seen is dropped, and added again when next seen ended.
+	_ = eachName(s.Dir, storeListBuf, func(name []byte, _ bool) { names = append(names, string(name)) }) // Best effort: an id not seen is dropped, and added again when next seen ended.
 	return presentIn(names)
 }

@@ -29,6 +29,7 @@ func refStatuses(t *testing.T, s Store) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.RememberEnded(refs) // As bg_status does.
 	out := map[string]string{}
 	for _, r := range refs {
 		out[r.ID] = r.Status
@@ -113,7 +114,9 @@ func TestEndedIndexRestartIsNeverListedEnded(t *testing.T) {
 				case <-stop:
 					return
 				default:
-					_, _ = s.Refs()
+					if refs, err := s.Refs(); err == nil {
+						s.RememberEnded(refs)
+					}
 				}
 			}
 		}()

@@ -78,7 +78,10 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	idx := s.readEnded()
 	recent := now().Add(-o.MaxAge).Unix() // an end at or after this is recent
 	var names []string
-	err := eachName(s.Dir, func(name []byte) {
+	err := eachName(s.Dir, storeListBuf, func(name []byte, maybeDir bool) {
+		if !maybeDir {
+			return
+		}
 		if l, ok := idx.find(name); ok && l.finishedAtSec != 0 && l.finishedAtSec >= recent {
 			return
 		}

@@ -257,6 +257,34 @@ func (s Store) List() ([]*Task, error) {
 type TaskRef struct {
 	ID, Status string
 	StartedAt  time.Time // from the id's seconds
+	indexed    bool      // Status came from the ended index
+}
+
+// RememberEnded adds the ended tasks of refs (a whole listing, as Refs
+// returns it) that the ended index does not know yet, so that the next
+// listing need not read their status, and drops what refs no longer
+// holds. Listings that people and agents ask for call it (bg_status);
+// it writes only when there is something new. Best effort, as the index
+// is only a cache.
+func (s Store) RememberEnded(refs []TaskRef) {
+	var fresh []string
+	indexed := 0
+	for _, r := range refs {
+		switch {
+		case r.indexed:
+			indexed++
+		case endedStatus(r.Status):
+			fresh = append(fresh, r.ID)
+		}
+	}
+	if len(fresh) == 0 && indexed == len(s.readEnded().lines) {
+		return // Nothing new, nothing gone.
+	}
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	s.rememberEnded(fresh, presentIn(ids))
 }
 
 // Refs lists every task's id and status, oldest first (by the seconds in
@@ -266,7 +294,8 @@ type TaskRef struct {
 // Task folders are not checked one by one here (only the store is): a
 // status read from a planted folder misleads nobody, and every task
 // shown or acted on is loaded, and checked, again. Tasks in the ended
-// index (see ended.go) are listed from it, without a read of their own.
+// index (see ended.go) are listed from it, without a read of their own;
+// Refs never writes it (see RememberEnded).
 func (s Store) Refs() ([]TaskRef, error) {
 	ids, err := s.listIDs(false)
 	if err != nil {
@@ -274,10 +303,9 @@ func (s Store) Refs() ([]TaskRef, error) {
 	}
 	out := make([]TaskRef, 0, len(ids))
 	idx := s.readEnded()
-	var fresh []string // ended, not in the index yet
 	for _, id := range ids {
 		if l, ok := idx.find([]byte(id)); ok {
-			out = append(out, TaskRef{ID: id, Status: idx.statusOf(l), StartedAt: idTime(id)})
+			out = append(out, TaskRef{ID: id, Status: idx.statusOf(l), StartedAt: idTime(id), indexed: true})
 			continue
 		}
 		st := readSmall(filepath.Join(s.Dir, id, fileStatus))
@@ -285,12 +313,6 @@ func (s Store) Refs() ([]TaskRef, error) {
 			continue
 		}
 		out = append(out, TaskRef{ID: id, Status: st, StartedAt: idTime(id)})
-		if endedStatus(st) {
-			fresh = append(fresh, id)
-		}
-	}
-	if len(fresh) > 0 || len(idx.lines) > len(ids) {
-		s.rememberEnded(fresh, presentIn(ids))
 	}
 	slices.SortFunc(out, func(a, b TaskRef) int {
 		if c := a.StartedAt.Compare(b.StartedAt); c != 0 {
@@ -319,18 +341,21 @@ func (s Store) listIDs(checkEach bool) ([]string, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(s.Dir)
+	var ids []string
+	err := eachName(s.Dir, storeListBuf, func(name []byte, maybeDir bool) {
+		if maybeDir && taskid.Valid(name) {
+			ids = append(ids, string(name))
+		}
+	})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
-	var ids []string
-	for _, e := range ents {
-		if e.IsDir() && taskid.ValidID(e.Name()) == nil && (!checkEach || checkTaskDir(filepath.Join(s.Dir, e.Name())) == nil) {
-			ids = append(ids, e.Name())
-		}
+	slices.Sort(ids)
+	if checkEach {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return checkTaskDir(filepath.Join(s.Dir, id)) != nil })
 	}
 	return ids, nil
 }
@@ -344,6 +369,7 @@ func readTask(dir string) (*Task, error) {
 	}
 	// Only status is required: folders made by the original tool, by hand
 	// or by scripts may hold nothing else but the logs.
+	r.listNames()
 	t.Command = r.opt(fileCommand)
 	t.Label = r.opt(fileLabel)
 	t.Cwd = r.opt(fileCwd)
@@ -409,6 +435,22 @@ type fileReader struct {
 	dir        string
 	err        error
 	unreadable []string // fields with invalid values, said as in Task.Unreadable
+	// names, once listed, are the files in dir: an optional file not
+	// among them is not opened (most of a task's twenty are optional,
+	// and a failed open costs as much as a read).
+	names  []string
+	listed bool
+}
+
+// listNames lists the folder's files, so that opt skips those missing.
+// It is called after status is read: every other file of an ended task
+// is written before its status, so none is missed; a running task's
+// files that appear later are read at the next load, as before. On an
+// error nothing is listed and every file is tried.
+func (r *fileReader) listNames() {
+	var names []string
+	err := eachName(r.dir, 2<<10, func(name []byte, _ bool) { names = append(names, string(name)) })
+	r.names, r.listed = names, err == nil
 }
 
 // bad records that field's file holds value, which what says is wrong.
@@ -428,6 +470,9 @@ func (r *fileReader) str(name string) string {
 }
 
 func (r *fileReader) opt(name string) string {
+	if r.listed && !slices.Contains(r.names, name) {
+		return ""
+	}
 	b, _ := readMeta(filepath.Join(r.dir, name))
 	return strings.TrimSpace(string(b))
 }

@@ -198,6 +198,7 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 	if err != nil {
 		return out, err
 	}
+	a.Store.RememberEnded(refs) // The next list reads one file for the tasks that ended by now.
 	all := in.All
 	finished := 0
 	for _, r := range refs {
