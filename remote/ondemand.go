@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,7 +117,7 @@ func BuildOnDemand(ctx context.Context, goCmd, dist string, p Platform, environ 
 		return Binary{}, fmt.Errorf("build bgtask-tool for %s in %s: %w\n%s", p, dir, err, out)
 	}
 	if self, ok := debug.ReadBuildInfo(); ok && src.Dir != "" {
-		if err := sameRevision(tmp, vcsRevision(self.Settings)); err != nil {
+		if err := sameRevision(ctx, goCmd, env, tmp, vcsRevision(self.Settings)); err != nil {
 			_ = os.Remove(tmp) // Best effort: not ours to deploy.
 			return Binary{}, fmt.Errorf("build bgtask-tool for %s from the checkout %s: %w; run ./scripts/install.sh there again (it installs the commit it holds), or build every remote build at install with ./scripts/install.sh --dist", p, src.Dir, err)
 		}
@@ -140,18 +139,37 @@ func BuildOnDemand(ctx context.Context, goCmd, dist string, p Platform, environ 
 // running program's), as far as its build info says: a checkout checked
 // out elsewhere since the install must not be deployed as this version.
 // want "" (a build without version control information) checks nothing.
-func sameRevision(path, want string) error {
+// The build info is read with `go version -m` (the toolchain that just
+// built it is at hand): reading it here would link debug/elf, macho, pe
+// and dwarf into every tool call's start-up for this one rare check.
+func sameRevision(ctx context.Context, goCmd string, env []string, path, want string) error {
 	if want == "" {
 		return nil
 	}
-	built, err := buildinfo.ReadFile(path)
+	cmd := exec.CommandContext(ctx, goCmd, "version", "-m", path)
+	cmd.Env = env
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("read its build info: %w", err)
+		return fmt.Errorf("read its build info (go version -m): %w", err)
 	}
-	if got := vcsRevision(built.Settings); got != want {
+	if got := revisionInVersionM(string(out)); got != want {
 		return fmt.Errorf("the checkout is at commit %s, bgtask was built from %s", short(got), short(want))
 	}
 	return nil
+}
+
+// revisionInVersionM finds vcs.revision in the output of `go version -m`,
+// whose build settings are lines "\tbuild\tKEY=VALUE".
+func revisionInVersionM(out string) string {
+	for line := range strings.Lines(out) {
+		fields := strings.Fields(line)
+		if len(fields) == 2 && fields[0] == "build" {
+			if v, ok := strings.CutPrefix(fields[1], "vcs.revision="); ok {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 func vcsRevision(settings []debug.BuildSetting) string {

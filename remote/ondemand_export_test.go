@@ -2,3 +2,6 @@ package remote
 
 // SameRevision is sameRevision, for the external tests.
 var SameRevision = sameRevision
+
+// RevisionInVersionM is revisionInVersionM, for the external tests.
+var RevisionInVersionM = revisionInVersionM

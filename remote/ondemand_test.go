@@ -105,10 +105,10 @@ func TestBuildOnDemandFromCheckout(t *testing.T) {
 		t.Errorf("FindBinary after the build: %+v, %v", got, err)
 	}
 	// A build from another commit than the running program's is refused.
-	if err := remote.SameRevision(b.Path, "0123456789abcdef0123456789abcdef01234567"); err == nil || !strings.Contains(err.Error(), "0123456789ab") {
+	if err := remote.SameRevision(ctx, "go", env, b.Path, "0123456789abcdef0123456789abcdef01234567"); err == nil || !strings.Contains(err.Error(), "0123456789ab") {
 		t.Errorf("another commit: %v", err)
 	}
-	if err := remote.SameRevision(b.Path, ""); err != nil {
+	if err := remote.SameRevision(ctx, "go", env, b.Path, ""); err != nil {
 		t.Errorf("no commit to compare with: %v", err)
 	}
 }
@@ -165,5 +165,19 @@ func TestFindBinaryWithoutSourceSaysWhatToDo(t *testing.T) {
 	_, err = remote.FindBinary(context.Background(), func(k string) string { return map[string]string{"BG_DIST_DIR": dist}[k] }, "", "", remote.Platform{OS: "darwin", Arch: "arm64"}, "Darwin arm64")
 	if err == nil || !strings.Contains(err.Error(), "no valid build source") {
 		t.Errorf("a damaged source file: %v", err)
+	}
+}
+
+// The commit is read from `go version -m`'s build settings, and only there.
+func TestRevisionInVersionM(t *testing.T) {
+	for _, tc := range []struct{ out, want string }{
+		{"/x/bgtask-tool: go1.26.8\n\tpath\tgithub.com/amp-bg-tasks/amp-bg-tasks/cmd/bgtask-tool\n\tbuild\tCGO_ENABLED=0\n\tbuild\tvcs=git\n\tbuild\tvcs.revision=0595993c3f1e\n\tbuild\tvcs.modified=false\n", "0595993c3f1e"},
+		{"/x/bgtask-tool: go1.26.8\n\tbuild\t-trimpath=true\n\tbuild\tGOOS=linux\n", ""},
+		{"/x/vcs.revision=feed: go1.26.8\n\tdep\tvcs.revision=beef\tv1\n", ""},
+		{"", ""},
+	} {
+		if got := remote.RevisionInVersionM(tc.out); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.out, got, tc.want)
+		}
 	}
 }
