@@ -260,6 +260,12 @@ func Run(ctx context.Context, a *toolbox.App, name string, args []string, extra 
 // wait_port); a task, given as an argument, is named by the message
 // itself.
 func cliError(err error, fs *flag.FlagSet) error {
+	var pe *toolbox.PortInUseError
+	if errors.As(err, &pe) && pe.Param != "" {
+		without := *pe
+		without.Param = "" // Named below, as typed.
+		err = &toolbox.InputError{Param: pe.Param, Msg: without.Error()}
+	}
 	var ie *toolbox.InputError
 	if !errors.As(err, &ie) {
 		return errors.New(peopleWords(err.Error()))

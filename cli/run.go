@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/notify"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -73,7 +75,7 @@ func printWait(a *toolbox.App, r toolbox.RunResult, ref string) error {
 	case r.WaitResult != nil && r.TimedOut:
 		return fmt.Errorf("%s is still running after the wait, not ready (bgtask logs %s -f)", ref, ref)
 	case r.WaitResult != nil:
-		return fmt.Errorf("%s ended (%s) before it was ready", ref, endedAs(r.Status, r.ExitCode, palette{}))
+		return fmt.Errorf("%s ended (%s) before it was ready%s", ref, endedAs(r.Status, r.ExitCode, palette{}), portHeld(r.Message))
 	case r.Status != supervisor.StatusRunning && r.Status != "" && r.Status != supervisor.StatusCompleted:
 		return fmt.Errorf("%s ended (%s)", ref, endedAs(r.Status, r.ExitCode, palette{}))
 	case r.Status == supervisor.StatusCompleted:
@@ -81,6 +83,21 @@ func printWait(a *toolbox.App, r toolbox.RunResult, ref string) error {
 	}
 	return nil
 }
+
+// portHeld is the hint a run's answer carries when the port it could not
+// bind is held by another task of ours (see App.portHint), in the
+// command line's words: "; Port 3000 is held by your task ...", or "".
+// TestMessagesInPeoplesWords (cmd/bgtask) sees that it is found.
+func portHeld(msg string) string {
+	if m := portHeldHint().FindString(msg); m != "" {
+		return "; " + peopleWords(m)
+	}
+	return ""
+}
+
+var portHeldHint = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Port \d+ is held by your task .*$`)
+})
 
 // shellJoin turns argv back into one bash command line. A single argument
 // is taken as a command line already (bgtask run -- 'npm run dev | tee x').

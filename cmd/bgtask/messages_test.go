@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
@@ -21,9 +24,16 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/top"
 )
 
-// The test binary is also a task's supervisor and bgtask itself (see
-// toolboxtest.Main), so that the messages test runs real tasks.
-func TestMain(m *testing.M) { toolboxtest.Main(m, nil, cli.Main, fullCommands()...) }
+// The test binary is also a task's supervisor, bgtask itself and a
+// server (see toolboxtest.Main), so that the messages test runs real
+// tasks.
+func TestMain(m *testing.M) {
+	helpers.Register("serve", helperproc.Serve)
+	toolboxtest.Main(m, &helpers, cli.Main, fullCommands()...)
+}
+
+// helpers is this package's registry, filled by TestMain.
+var helpers helperproc.Registry
 
 // fullCommands are the commands the full bgtask adds to every build's
 // (as main gives them).
@@ -73,6 +83,25 @@ func TestMessagesInPeoplesWords(t *testing.T) {
 		"echo 'Error: listen EADDRINUSE: address already in use :::45999' >&2; exit 1")
 	must(false, "run", "--label", "quick", "--wait-seconds", "30", "--", "echo done; exit 3")
 	must(true, "run", "--label", "fine", "--wait-seconds", "30", "--", "echo fine")
+	// A server that cannot bind its port because a task of ours holds it:
+	// the hint names that task, and the flags to replace it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, port := l.Addr().String(), strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close() // Free for the server.
+	must(true, "run", "--label", "api", "--wait-port", port, "--", helpers.Shell("serve", addr, "0s"))
+	must(false, "run", "--label", "api2", "--wait-port", port, "--", helpers.Shell("serve", addr, "0s")) // Refused: held.
+	l, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	if text := must(false, "run", "--label", "api2", "--wait-port", other, "--", helpers.Shell("serve", addr, "0s", "crash")); !strings.Contains(text, "is held by your task") {
+		t.Errorf("a run that could not bind a port our task holds does not say so:\n%s", text)
+	}
 	must(false, "run", "--interactive", "--restart", "always", "--", "cat")
 	must(false, "run", "--timeout", "0", "--label", "forever", "--wait-port", "x", "--", "true")
 	must(false, "run", "--bogus", "--", "true")
