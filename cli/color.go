@@ -79,6 +79,16 @@ func StatusText(status string, exitCode *int) string {
 	return status
 }
 
+// AutoKillText is a task's auto-kill as people read it in a table: the
+// countdown, or NOT ENFORCED when its supervisor is gone (the advice, in
+// the agents' words in the summary, is said apart: see cliList).
+func AutoKillText(t toolbox.TaskSummary) string {
+	if t.Supervisor != "" {
+		return "NOT ENFORCED"
+	}
+	return t.AutoKill
+}
+
 // stripper is where raw task output goes: as written on a terminal, its
 // escape sequences removed when the palette is off.
 func (p palette) stripper(w io.Writer) io.Writer {

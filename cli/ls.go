@@ -65,13 +65,11 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 		if t.RSS != "" {
 			cpu = fmt.Sprintf("%.1f%%", t.CPUPercent)
 		}
-		autoKill := t.AutoKill
 		if t.Supervisor != "" {
-			autoKill = "NOT ENFORCED" // Its supervisor is gone: said below the table.
-			gone = append(gone, t)
+			gone = append(gone, t) // Said below the table.
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.TaskID, hostCol(t.Host), label, pal.statusText(t.Status, StatusText(t.Status, t.ExitCode)), localTime(a, t.StartedAt),
-			t.Age, autoKill, cpu, mem, strings.Join(ports(t.Listening), ","), toolbox.Printable(t.Command))
+			t.Age, AutoKillText(t), cpu, mem, strings.Join(ports(t.Listening), ","), toolbox.Printable(t.Command))
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
 	for _, t := range gone {

@@ -88,6 +88,7 @@ func TestExecuteSplicesNoticesIntoNestedObjects(t *testing.T) {
 // A notice never repeats what the call's own answer (or an earlier one)
 // said, and never points at a task that is gone.
 func TestNoticesSkipWhatTheReaderKnows(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-known")
 	execute(t, a, StatusTool(), `{}`) // First call.
@@ -116,6 +117,7 @@ func TestNoticesSkipWhatTheReaderKnows(t *testing.T) {
 // running task of that label itself; no notice announces that end, in
 // that answer or a later one.
 func TestNoticesSkipWhatTheCallerEnded(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-replace")
 	execute(t, a, StatusTool(), `{}`) // First call.

@@ -11,6 +11,7 @@ import (
 // OSC 52 writes the clipboard), NUL, newlines and 3,000 characters are
 // refused, naming the parameter, and nothing is started.
 func TestLabelsAreValidated(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	for name, label := range map[string]string{
 		"OSC 0": "web\x1b]0;pwned\x07", "OSC 52": "\x1b]52;c;ZXZpbA==\x07", "NUL": "a\x00b", "newline": "a\nb",

@@ -277,6 +277,7 @@ func deref(s *string) string {
 // (seconds left, less the time for the answer to come back), and a
 // call without one passes none.
 func TestRemoteCallLimitEnv(t *testing.T) {
+	t.Parallel()
 	ctx := WithCallLimit(context.Background(), CallLimit{Until: time.Now().Add(20 * time.Second)})
 	kv := callLimitEnv(ctx)
 	secs, err := strconv.ParseFloat(strings.TrimPrefix(kv, remote.CallLeftEnv+"="), 64)
@@ -353,6 +354,7 @@ func TestRemoteWaitEndsWithItsCaller(t *testing.T) {
 // hostRetryAfter, saying when it was last tried; a call about one of its
 // tasks still tries, and cleanup of such a task forgets it here.
 func TestRemoteHostDownIsLeftOut(t *testing.T) {
+	t.Parallel()
 	ssh, err := exec.LookPath("ssh")
 	if err != nil {
 		t.Skip("needs ssh (package openssh-client)")

@@ -195,6 +195,7 @@ func TestNoDuplicateServers(t *testing.T) {
 // goes on waiting (the MCP server's bound for clients that take no
 // progress notifications).
 func TestCallLimitBoundsEveryWait(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "echo starting; exec sleep 600", "label": "long"})
 	limited := func() context.Context {
@@ -248,6 +249,7 @@ func TestCallLimitBoundsEveryWait(t *testing.T) {
 // A waiting call reports progress every ProgressEvery, with the time
 // waited and the time asked for.
 func TestCallLimitReportsProgress(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "exec sleep 600"})
 	var mu sync.Mutex
@@ -271,6 +273,7 @@ func TestCallLimitReportsProgress(t *testing.T) {
 // A ready bg_run carries the start-up output (a warning printed before the
 // server was ready is not lost), and the next since-read starts after it.
 func TestReadyRunCarriesStartupOutput(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{
 		"command":  `echo "booting v1.2"; echo "warning: DATABASE_URL is not set, using sqlite" >&2; echo "listening on :3000"; sleep 30`,

@@ -10,6 +10,7 @@ import (
 // What the tools say is exact: no echo of a defaulted label, no rounded
 // timeout, no "-0", no Go type names, one error format for every bound.
 func TestWording(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	r := startTask(t, a, map[string]any{"command": "exec sleep 60", "timeout": 1.5})
 	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
@@ -60,6 +61,7 @@ func TestWording(t *testing.T) {
 // (with wait_port on a port already taken, bg_run refuses before it
 // starts: see TestBgRunRefusesAPortOfAnotherTask).
 func TestPortHintWithoutPortInMessage(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t)
 	addr, port := freeAddr(t)
 	first := startTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "web", "wait_port": port})

@@ -393,7 +393,7 @@ func (m model) View() string {
 	cols := columns(m.width, spark)
 	line(st.header.Render(row(cols, func(c column) string { return c.name })))
 	if m.listErr != nil {
-		line(st.failed.Render("bg_status: " + m.listErr.Error()))
+		line(st.failed.Render("cannot list the tasks: " + m.listErr.Error()))
 	} else if len(m.tasks) == 0 {
 		line(st.dim.Render("no tasks: start one with bgtask run"))
 	}
@@ -402,7 +402,7 @@ func (m model) View() string {
 		t := m.tasks[i]
 		s := m.samples[t.TaskID]
 		cells := map[string]string{
-			"LABEL": stackLabel(t), "STATUS": cli.StatusText(t.Status, t.ExitCode), "AGE": t.Age, "AUTO-KILL": t.AutoKill,
+			"LABEL": stackLabel(t), "STATUS": cli.StatusText(t.Status, t.ExitCode), "AGE": t.Age, "AUTO-KILL": cli.AutoKillText(t),
 			"PORTS": strings.Join(t.Listening, " "), "COMMAND": t.Command,
 		}
 		if t.Status == "running" {
