@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 // execute runs a tool as the protocols do and decodes the answer.
@@ -38,11 +40,17 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-main")
-	r := execute(t, a, RunTool(), `{"command":"echo testing; exit 1","label":"tests"}`)
+	// Each task ends only after bg_run answered: an answer that already
+	// says it ended counts as telling the thread.
+	gate := filepath.Join(t.TempDir(), "go")
+	r := execute(t, a, RunTool(), `{"command":"until [ -e `+gate+` ]; do sleep 0.02; done; echo testing; exit 1","label":"tests"}`)
 	if len(noticesOf(r)) != 0 {
 		t.Fatalf("first call has notices: %v", r["notices"])
 	}
 	id := r["task_id"].(string)
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tasktest.WaitEnd(t, a.Store, id)
 
 	st := execute(t, a, StatusTool(), `{}`)
@@ -63,7 +71,14 @@ func TestNoticesTellEachEndOncePerThread(t *testing.T) {
 	other.Store = a.Store
 	other.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-other")
 	execute(t, other, StatusTool(), `{}`) // First call of T-other.
-	r2 := execute(t, a, RunTool(), `{"command":"exit 0","label":"lint"}`)
+	gate = filepath.Join(t.TempDir(), "go")
+	r2 := execute(t, a, RunTool(), `{"command":"until [ -e `+gate+` ]; do sleep 0.02; done","label":"lint"}`)
+	if r2["status"] != supervisor.StatusRunning {
+		t.Fatalf("lint answered %v", r2)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tasktest.WaitEnd(t, a.Store, r2["task_id"].(string))
 	if got := noticesOf(execute(t, other, OutputTool(), `{"task_id":"`+r2["task_id"].(string)+`"}`)); len(got) != 0 {
 		t.Fatalf("bg_output about the task itself carried its notice: %q", got)
