@@ -71,12 +71,45 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if err := s.Check(); err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
-	// A first pass over the names skips the tasks the ended index says
-	// ended within MaxAge (most, on most shell starts) without making a
-	// string of their names; the rest are looked at in order, oldest
-	// first.
 	idx := s.readEnded()
-	recent := now().Add(-o.MaxAge).Unix() // an end at or after this is recent
+	names, err := s.reapCandidates(idx, now().Add(-o.MaxAge).Unix())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reap: list tasks: %w", err)
+	}
+	var out []ReapAction
+	var fresh []string // ended recently, not in the index yet
+	for _, name := range names {
+		if strings.HasPrefix(name, ".staging-") || strings.HasPrefix(name, ".removing-") {
+			s.reapStaging(name, now(), o.DryRun)
+			continue
+		}
+		if !taskid.Valid(name) {
+			continue
+		}
+		a, recent, ok := s.reapTask(ctx, name, now, o)
+		if recent {
+			if _, known := idx.find([]byte(name)); !known {
+				fresh = append(fresh, name)
+			}
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	if len(fresh) > 0 && !o.DryRun {
+		s.rememberEnded(fresh, s.presentNow())
+	}
+	return out, nil
+}
+
+// reapCandidates lists the names in the store that Reap must look at,
+// oldest first: all but the tasks the ended index says ended at or after
+// recent (unix seconds), which most are on most shell starts, and which
+// are skipped without a string made of their names.
+func (s Store) reapCandidates(idx endedIndex, recent int64) ([]string, error) {
 	var names []string
 	err := eachName(s.Dir, storeListBuf, func(name []byte, maybeDir bool) {
 		if !maybeDir {
@@ -87,81 +120,57 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 		}
 		names = append(names, string(name))
 	})
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reap: list tasks: %w", err)
-	}
 	slices.Sort(names)
-	var out []ReapAction
-	var fresh []string // ended recently, not in the index yet
-	defer func() {
-		if len(fresh) > 0 && !o.DryRun {
-			s.rememberEnded(fresh, s.presentNow())
-		}
-	}()
-	for _, name := range names {
-		if strings.HasPrefix(name, ".staging-") || strings.HasPrefix(name, ".removing-") {
-			s.reapStaging(name, now(), o.DryRun)
-			continue
-		}
-		_, inIndex := idx.find([]byte(name))
-		if !taskid.Valid(name) {
-			continue
-		}
-		dir := filepath.Join(s.Dir, name)
-		// finished_at is written only when a task ends: when it is there
-		// and recent, one file read settles the everyday case (and the
-		// index learns it, for next time). It is read before the folder
-		// is checked, which costs an lstat per task: leaving a task alone
-		// is what both outcomes do, so the folder needs checking only
-		// before its records are acted on.
-		finished := readTime(dir, fileFinishedAt)
-		if !finished.IsZero() && now().Sub(finished) <= o.MaxAge {
-			if !inIndex {
-				fresh = append(fresh, name)
-			}
-			continue
-		}
-		if checkTaskDir(dir) != nil {
-			continue // Planted or tampered with: never act on its records.
-		}
-		status := readOne(dir, fileStatus)
-		if status == "" {
-			continue // Reserved folder of a task being created.
-		}
-		if status != StatusRunning {
-			end := finished
-			if end.IsZero() {
-				end = readTime(dir, fileStartedAt)
-			}
-			if end.IsZero() {
-				end = idTime(name)
-			}
-			if end.IsZero() || now().Sub(end) <= o.MaxAge {
-				continue
-			}
-			t, err := readTask(dir)
-			if err != nil || t.Status == StatusRunning {
-				continue
-			}
-			a := ReapAction{Action: ActionClean, Task: t, Why: fmt.Sprintf("%s %s ago", t.Status, age(now().Sub(end)))}
-			if !o.DryRun {
-				a.Err = s.Remove(t)
-			}
-			out = append(out, a)
-			continue
-		}
+	return names, err
+}
+
+// reapTask decides, and unless o.DryRun does, what the reaper does with
+// the task named name: ok when there is something. recent reports a task
+// that ended within MaxAge (for the ended index to learn).
+func (s Store) reapTask(ctx context.Context, name string, now func() time.Time, o ReapOptions) (a ReapAction, recent, ok bool) {
+	dir := filepath.Join(s.Dir, name)
+	// finished_at is written only when a task ends: when it is there and
+	// recent, one file read settles the everyday case. It is read before
+	// the folder is checked, which costs an lstat per task: leaving a task
+	// alone is what both outcomes do, so the folder needs checking only
+	// before its records are acted on.
+	finished := readTime(dir, fileFinishedAt)
+	if !finished.IsZero() && now().Sub(finished) <= o.MaxAge {
+		return ReapAction{}, true, false
+	}
+	if checkTaskDir(dir) != nil {
+		return ReapAction{}, false, false // Planted or tampered with: never act on its records.
+	}
+	switch status := readOne(dir, fileStatus); status {
+	case "":
+		return ReapAction{}, false, false // Reserved folder of a task being created.
+	case StatusRunning:
 		t, err := readTask(dir)
 		if err != nil {
-			continue
+			return ReapAction{}, false, false
 		}
-		if a, ok := s.reapRunning(ctx, t, now(), o); ok {
-			out = append(out, a)
-		}
+		a, ok := s.reapRunning(ctx, t, now(), o)
+		return a, false, ok
 	}
-	return out, nil
+	end := finished
+	if end.IsZero() {
+		end = readTime(dir, fileStartedAt)
+	}
+	if end.IsZero() {
+		end = idTime(name)
+	}
+	if end.IsZero() || now().Sub(end) <= o.MaxAge {
+		return ReapAction{}, false, false
+	}
+	t, err := readTask(dir)
+	if err != nil || t.Status == StatusRunning {
+		return ReapAction{}, false, false
+	}
+	a = ReapAction{Action: ActionClean, Task: t, Why: fmt.Sprintf("%s %s ago", t.Status, age(now().Sub(end)))}
+	if !o.DryRun {
+		a.Err = s.Remove(t)
+	}
+	return a, false, true
 }
 
 func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOptions) (ReapAction, bool) {

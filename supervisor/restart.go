@@ -31,23 +31,7 @@ type RestartRequest struct {
 func (s Store) Restart(ctx context.Context, t *Task, r RestartRequest) (*Task, error) {
 	if t.Status == StatusRunning {
 		if err := procs.Signal(t.Watchdog, RestartSignal); err == nil {
-			_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: as for Stop.
-			deadline := time.Now().Add(supervisorWait(r.Grace))
-			for time.Now().Before(deadline) {
-				cur, err := s.Load(t.ID)
-				if err != nil {
-					return t, err
-				}
-				if cur.Restarts > t.Restarts || cur.Status != StatusRunning {
-					return cur, nil
-				}
-				select {
-				case <-ctx.Done():
-					return cur, ctx.Err()
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-			return t, fmt.Errorf("restart %s: its supervisor (pid %d) did not restart it", t.ID, t.Watchdog.PID)
+			return s.awaitRestart(ctx, t, r.Grace)
 		}
 		// Its supervisor is gone: end what is left, then run it again.
 		stopped, err := s.Stop(ctx, t, r.Grace)
@@ -56,6 +40,34 @@ func (s Store) Restart(ctx context.Context, t *Task, r RestartRequest) (*Task, e
 		}
 		t = stopped
 	}
+	return s.restartEnded(ctx, t, r)
+}
+
+// awaitRestart waits for the supervisor of the running task t, sent
+// RestartSignal, to record the new run (or an end).
+func (s Store) awaitRestart(ctx context.Context, t *Task, grace time.Duration) (*Task, error) {
+	_ = procs.Signal(t.Watchdog, syscall.SIGCONT) // Best effort: as for Stop.
+	deadline := time.Now().Add(supervisorWait(grace))
+	for time.Now().Before(deadline) {
+		cur, err := s.Load(t.ID)
+		if err != nil {
+			return t, err
+		}
+		if cur.Restarts > t.Restarts || cur.Status != StatusRunning {
+			return cur, nil
+		}
+		select {
+		case <-ctx.Done():
+			return cur, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return t, fmt.Errorf("restart %s: its supervisor (pid %d) did not restart it", t.ID, t.Watchdog.PID)
+}
+
+// restartEnded gives the ended task t's folder a new supervisor, which
+// runs its command again.
+func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Task, error) {
 	if t.Command == "" {
 		return t, fmt.Errorf("%s records no command to run again", t.ID)
 	}
