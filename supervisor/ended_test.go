@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
 // writeEnded makes a finished task folder as the supervisor leaves it.
@@ -92,9 +94,13 @@ func TestEndedIndexRestartIsNeverListedEnded(t *testing.T) {
 	t.Parallel()
 	s, task := startTask(t, helpers.Shell("crash-times", filepath.Join(t.TempDir(), "runs"), "1"), RestartPolicy{})
 	var cur *Task
-	poll(t, 30*time.Second, "the first run did not end", func() bool {
+	// Until the first supervisor is gone: its finish hook (TestMain's)
+	// appends to a file in the task's folder after the end is recorded,
+	// which a restart's empty folder must not catch.
+	poll(t, 30*time.Second, "the first run's supervisor did not finish", func() bool {
 		cur, _ = s.Load(task.ID)
-		return cur != nil && cur.Status == StatusFailed
+		ev, _ := os.ReadFile(filepath.Join(task.Dir, "events"))
+		return cur != nil && cur.Status == StatusFailed && strings.Contains(string(ev), "finished") && !procs.Alive(context.Background(), task.Watchdog)
 	})
 	if got := refStatuses(t, s)[task.ID]; got != StatusFailed {
 		t.Fatalf("listed %q before the restart", got)

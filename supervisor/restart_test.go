@@ -27,7 +27,11 @@ func startTask(t *testing.T, cmd string, p RestartPolicy) (Store, *Task) {
 			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
 		}
 		_ = procs.Signal(task.Watchdog, syscall.SIGKILL) // Best effort: usually gone.
-		_, _ = procs.KillTree(context.Background(), procs.Target{Root: cur.Root, Marker: task.ID, Grace: 100 * time.Millisecond})
+		root := task.Root
+		if cur != nil {
+			root = cur.Root
+		}
+		_, _ = procs.KillTree(context.Background(), procs.Target{Root: root, Marker: task.ID, Grace: 100 * time.Millisecond})
 	})
 	return s, task
 }
