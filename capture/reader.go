@@ -42,6 +42,11 @@ type ReadOptions struct {
 	// is shown (a prompt, a progress bar). A shown last line is consumed:
 	// the next since-read goes on after it.
 	WriterDone bool
+	// Quiet is how long the stream must be unchanged before such a last
+	// line is shown; 0 means PartialQuiet. A caller that must never see
+	// a line in two parts (a test of exact order while its writer may
+	// stall on a loaded machine) sets it long.
+	Quiet time.Duration
 }
 
 // PartialQuiet is how long a live stream must be unchanged before a last
@@ -126,7 +131,11 @@ func (s *Stream) read(o ReadOptions) (ReadResult, error) {
 	// may be in the middle of it (see ReadOptions.WriterDone).
 	hold := false
 	if s.partial(end) {
-		if !o.WriterDone && !s.quietSince(time.Now().Add(-PartialQuiet)) {
+		quiet := o.Quiet
+		if quiet <= 0 {
+			quiet = PartialQuiet
+		}
+		if !o.WriterDone && !s.quietSince(time.Now().Add(-quiet)) {
 			hold = true
 		} else {
 			res.TotalLines++

@@ -124,10 +124,14 @@ func TestPartialLineHeldBackThenShownOnce(t *testing.T) {
 	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"1266626"}) {
 		t.Fatalf("read after the line was completed: %q, want it whole once", res.Lines)
 	}
-	// Quiet: the prompt is shown, once.
+	// Quiet: the prompt is shown, once; not to a reader that asked for
+	// a longer quiet.
 	quiet := time.Now().Add(-2 * PartialQuiet)
 	if err := os.Chtimes(filepath.Join(dir, "stdout"), quiet, quiet); err != nil {
 		t.Fatal(err)
+	}
+	if res, err := Read(dir, "stdout", ReadOptions{Quiet: time.Hour, Clean: Options{Raw: true, MaxLines: 10}}); err != nil || res.QuietPartial || slices.Contains(res.Lines, "Password: ") {
+		t.Fatalf("read asking for an hour's quiet: %q %v, want the prompt held back", res.Lines, err)
 	}
 	if res := sinceRead(t, dir, ""); !slices.Equal(res.Lines, []string{"Password: "}) {
 		t.Fatalf("read of a quiet prompt: %q", res.Lines)
