@@ -40,6 +40,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		return nil, err
 	}
 	ctx, byCaller := withEndedByCaller(ctx)
+	ctx = withOneListing(ctx, a.Store)
 	got := a.gatherNotices(ctx, t, in)
 	// A context of its own: the gathering reads ctx meanwhile.
 	runCtx, sink := withNoticeSink(ctx)
@@ -376,7 +377,7 @@ func (a *App) restartNotices(ctx context.Context, about string) ([]Notice, func(
 	if err != nil {
 		return nil, none
 	}
-	refs, err := a.Store.Refs()
+	refs, err := a.refs(ctx)
 	if err != nil {
 		return nil, none
 	}

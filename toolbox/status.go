@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
@@ -194,7 +195,7 @@ func listTasks(ctx context.Context, a *App, in StatusInput) (StatusList, error) 
 	// are read in full, so a thousand old tasks cost a thousand small
 	// reads, not seventeen thousand.
 	out := StatusList{Tasks: []TaskSummary{}}
-	refs, err := a.Store.Refs()
+	refs, err := a.refs(ctx)
 	if err != nil {
 		return out, err
 	}
@@ -351,4 +352,24 @@ func autoKill(deadline, now time.Time, timeout time.Duration) string {
 	default:
 		return fmt.Sprintf("%s left", formatCountdown(left))
 	}
+}
+
+// listingKey is the context key of a call's one listing of the store.
+type listingKey struct{}
+
+// withOneListing makes the listings of the store within ctx one: a call's
+// answer and its notices see the same tasks, and bg_status over a
+// thousand tasks lists them once, not once for each. The listing is
+// shared between goroutines: read it, never change it.
+func withOneListing(ctx context.Context, s supervisor.Store) context.Context {
+	return context.WithValue(ctx, listingKey{}, sync.OnceValues(s.Refs))
+}
+
+// refs lists the store's tasks (see supervisor.Store.Refs), once per call
+// made with withOneListing.
+func (a *App) refs(ctx context.Context) ([]supervisor.TaskRef, error) {
+	if list, ok := ctx.Value(listingKey{}).(func() ([]supervisor.TaskRef, error)); ok {
+		return list()
+	}
+	return a.Store.Refs()
 }
