@@ -602,36 +602,6 @@ func (s Store) Remove(t *Task) error {
 	return nil
 }
 
-// Ended returns the tasks that have ended, skipping ids for which skip
-// returns true before reading more than their status: callers that run on
-// every tool call only pay for what they have not seen yet.
-func (s Store) Ended(skip func(id string) bool) ([]*Task, error) {
-	// Each folder is checked before it is read, not the skipped ones: a
-	// call that knows them all costs one ReadDir (profiled: the check of
-	// every folder was half of bg_status's notices over 1,000 tasks).
-	ids, err := s.listIDs(false)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Task
-	for _, id := range ids {
-		if skip(id) {
-			continue
-		}
-		dir := filepath.Join(s.Dir, id)
-		if checkTaskDir(dir) != nil {
-			continue
-		}
-		if st := readSmall(filepath.Join(dir, fileStatus)); st == "" || st == StatusRunning {
-			continue
-		}
-		if t, err := readTask(dir); err == nil {
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
 // Minutes is m minutes as a duration: the unit of the task files, the
 // tools' timeout parameter and their JSON.
 func Minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }

@@ -251,7 +251,7 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 	if err != nil {
 		return nil, told, err
 	}
-	if out, err = a.endedSince(m, about, now); err != nil {
+	if out, err = a.endedSince(ctx, m, about, now); err != nil {
 		return nil, told, err
 	}
 	restarting, toldRestarts := a.restartNotices(ctx, about)
@@ -298,29 +298,37 @@ func (a *App) loadEndMemory(ctx context.Context, now time.Time) (*endMemory, err
 
 // endedSince returns the notices of the tasks that ended since the
 // memory m starts, but the one about, and notes in m every ended task.
-func (a *App) endedSince(m *endMemory, about string, now time.Time) ([]Notice, error) {
-	// Ended asks about every task folder there is: remember the ones
-	// already told, still on disk, so the file keeps only those.
+func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now time.Time) ([]Notice, error) {
+	// The listing holds every task folder there is: remember the ones
+	// already told, still on disk, so the file keeps only those. Only
+	// the ends not told yet are read whole, and none on a reader's first
+	// call, which tells nothing (a new thread with a thousand tasks kept
+	// read them all before).
 	wasTold := make(map[string]bool, len(m.own.seen))
 	for _, id := range m.own.seen {
 		wasTold[id] = true
 	}
-	ended, err := a.Store.Ended(func(id string) bool {
-		if wasTold[id] {
-			m.keep = append(m.keep, id)
-			return true
-		}
-		return false
-	})
+	refs, err := a.refs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Notice
-	for _, t := range ended {
-		m.seen = append(m.seen, t.ID)
+	for _, r := range refs {
+		if wasTold[r.ID] {
+			m.keep = append(m.keep, r.ID)
+			continue
+		}
+		if r.Status == "" || r.Status == supervisor.StatusRunning {
+			continue
+		}
+		m.seen = append(m.seen, r.ID)
+		if m.first || r.ID == about {
+			continue
+		}
+		t, err := a.Store.Load(r.ID)
 		// Second resolution on disk: a task that ended in the second of
 		// the first call counts as new rather than be lost.
-		if m.first || t.ID == about || t.FinishedAt.Before(m.own.since.Truncate(time.Second)) {
+		if err != nil || t.Status == supervisor.StatusRunning || t.FinishedAt.Before(m.own.since.Truncate(time.Second)) {
 			continue
 		}
 		out = append(out, noticeOf(t, now))
