@@ -17,10 +17,7 @@ func TestServiceRefusesATakenProbePort(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	a.ParseStack = compose.Parse
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenFree(t)
 	defer func() { _ = l.Close() }()
 	port := l.Addr().(*net.TCPAddr).Port
 	file := fmt.Sprintf(`processes:

@@ -2,7 +2,6 @@ package toolbox
 
 import (
 	"bufio"
-	"net"
 	"strings"
 	"testing"
 )
@@ -43,10 +42,7 @@ func FuzzStatusCode(f *testing.F) {
 // spoken), with no status; a closed port or a bad URL is not accepting.
 func TestProbeURLHTTPSIsAConnection(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenFree(t)
 	addr := l.Addr().String()
 	if code, ok := probeURL(t.Context(), "https://"+addr+"/"); code != 0 || !ok {
 		t.Errorf("listening https port: status %d, accepting %v; want no status, accepting", code, ok)
