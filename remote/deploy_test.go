@@ -158,6 +158,7 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-builds and deploys the lean binaries")
 	}
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	d := newDeployer(t, srv, dist)
@@ -260,6 +261,7 @@ func TestDeployFailuresAreClear(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-builds and deploys the lean binaries")
 	}
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -299,6 +301,7 @@ func TestDeployToAnUnwritableHome(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-builds and deploys the lean binaries")
 	}
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -328,6 +331,7 @@ func TestDeployRepairsDamagedFolder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-builds and deploys the lean binaries")
 	}
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	dist := remotetest.BuildDist(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -205,6 +205,7 @@ func run(t *testing.T, s remote.Transport, host, command string) (string, int, e
 }
 
 func TestSSHRunsAsTheRemoteUserOverOneMaster(t *testing.T) {
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	s := newSSH(t, srv)
 	out, code, err := run(t, s, srv.Alias, "id -u; echo $HOME; exit 3")
@@ -241,6 +242,7 @@ func TestSSHRunsAsTheRemoteUserOverOneMaster(t *testing.T) {
 }
 
 func TestSSHErrorsSayHowToFixThem(t *testing.T) {
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	s := newSSH(t, srv)
 
@@ -296,6 +298,7 @@ func TestSSHErrorsSayHowToFixThem(t *testing.T) {
 }
 
 func TestSSHDroppedMasterIsAClearErrorAndTheNextCallReconnects(t *testing.T) {
+	t.Parallel() // Each has its own account and sshd.
 	srv := remotetest.Start(t)
 	s := newSSH(t, srv)
 	if _, _, err := run(t, s, srv.Alias, "true"); err != nil {

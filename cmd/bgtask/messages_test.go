@@ -149,6 +149,7 @@ func TestMessagesInPeoplesWords(t *testing.T) {
 		t.Errorf("status of a task whose supervisor is gone does not say so:\n%s", text)
 	}
 	must(true, "ls")
+	must(true, "reap", "--dry-run")
 
 	// A project's services: one that runs, one that fails at once, then down.
 	procfile := "api: echo listening; exec sleep 600\nbroken: echo 'Error: no config' >&2; exit 1\n"
