@@ -262,23 +262,20 @@ type TaskRef struct {
 
 // RememberEnded adds the ended tasks of refs (a whole listing, as Refs
 // returns it) that the ended index does not know yet, so that the next
-// listing need not read their status, and drops what refs no longer
-// holds. Listings that people and agents ask for call it (bg_status);
-// it writes only when there is something new. Best effort, as the index
-// is only a cache.
+// listing need not read their status; ids whose folders are gone are
+// dropped then too (until then they cost a line, never a wrong answer:
+// only names listed are looked up). Listings that people and agents ask
+// for call it (bg_status); it writes only when a task ended since. Best
+// effort, as the index is only a cache.
 func (s Store) RememberEnded(refs []TaskRef) {
 	var fresh []string
-	indexed := 0
 	for _, r := range refs {
-		switch {
-		case r.indexed:
-			indexed++
-		case endedStatus(r.Status):
+		if !r.indexed && endedStatus(r.Status) {
 			fresh = append(fresh, r.ID)
 		}
 	}
-	if len(fresh) == 0 && indexed == len(s.readEnded().lines) {
-		return // Nothing new, nothing gone.
+	if len(fresh) == 0 {
+		return
 	}
 	ids := make([]string, len(refs))
 	for i, r := range refs {
