@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -254,7 +255,12 @@ func (s Store) rememberEnded(ids []string, present func(id string) bool) {
 		}
 		idx[id] = endedEntry{Status: status, FinishedAt: readTime(dir, fileFinishedAt)}
 	}
-	_ = atomicfile.WriteFile(filepath.Join(s.Dir, endedIndexFile), formatEnded(idx), 0o600) // Best effort: see above.
+	_ = s.writeEnded(idx) // Best effort: see above.
+}
+
+// writeEnded replaces the index with idx, atomically.
+func (s Store) writeEnded(idx map[string]endedEntry) error {
+	return atomicfile.WriteFile(filepath.Join(s.Dir, endedIndexFile), formatEnded(idx), 0o600)
 }
 
 // forgetEnded takes the index's lock and drops id from the index. The
@@ -271,23 +277,15 @@ func (s Store) forgetEnded(id string) (unlock func(), err error) {
 	}
 	idx := x.entries()
 	delete(idx, id)
-	if err := atomicfile.WriteFile(filepath.Join(s.Dir, endedIndexFile), formatEnded(idx), 0o600); err != nil {
+	if err := s.writeEnded(idx); err != nil {
 		// Removing it is the one thing that must not fail: an index
 		// that keeps it would show the restarted task as ended.
-		if rmErr := removeFile(filepath.Join(s.Dir, endedIndexFile)); rmErr != nil {
+		if rmErr := os.Remove(filepath.Join(s.Dir, endedIndexFile)); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
 			unlock()
 			return nil, fmt.Errorf("forget %s in the ended index: %w", id, errors.Join(err, rmErr))
 		}
 	}
 	return unlock, nil
-}
-
-// removeFile removes path; a file already gone is fine.
-func removeFile(path string) error {
-	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &fs.PathError{Op: "remove", Path: path, Err: err}
-	}
-	return nil
 }
 
 // presentNow lists the store again, for rememberEnded's pruning (a path
