@@ -345,15 +345,15 @@ func (b *bench) toolCalls() error {
 			return err
 		}
 		if n == 50 {
-			b.add("bg_status list, 50 tasks", "bg-status <{}", med, bare, 1.5, 0, whyStart+" Then two small files per task.")
+			b.add("bg_status list, 50 tasks", "bg-status <{}", med, bare, 1.5, 0, whyStart+" Then the store's names, its index of ended tasks (one file), the status of each task not in it, and the tasks shown, read whole.")
 		} else {
-			b.add("bg_status list, 1,000 tasks", "bg-status <{}", med, bare, 0, 0.050, "Two small files per task, read with plain system calls.")
+			b.add("bg_status list, 1,000 tasks", "bg-status <{}", med, bare, 0, 0.050, "The store's names and its index of ended tasks (one file), then the tasks shown, read whole.")
 		}
 		med, bare, err = b.vsBare(env, b.runs, false, "", tool("bg-reaper"))
 		if err != nil {
 			return err
 		}
-		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", med, bare, 1.5, 0, whyStart+" Then one small file per finished task (finished_at), two per running one: the cost grows with the tasks kept, which the reaper itself bounds to those of the last --max-age minutes.")
+		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", med, bare, 1.5, 0, whyStart+" Then the store's names and its index of ended tasks (one file): a file read only per running task and per ended one the index does not know yet.")
 	}
 	return nil
 }
