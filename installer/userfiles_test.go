@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,21 +153,9 @@ func uninstallRestores(t *testing.T, a *toolbox.App, home string, before map[str
 	if out, code := runInstall(t, a, "--uninstall"); code != toolbox.ExitOK {
 		t.Fatalf("uninstall: exit %d\n%s", code, out)
 	}
-	if after := snapshot(t, home); !equalSnapshots(before, after) {
+	if after := snapshot(t, home); !maps.Equal(before, after) {
 		t.Errorf("uninstall did not give back every byte, mode and owner:\n%s", diffSnapshots(before, after))
 	}
-}
-
-func equalSnapshots(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // `{}` and an empty container come back as they were, not as a 0-byte

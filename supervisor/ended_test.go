@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestEndedIndexRemembersEnds(t *testing.T) {
 	}
 	want := map[string]string{"task-1700000000-aaaa0001": StatusFailed, "task-1700000001-aaaa0002": StatusCompleted, "task-1700000002-aaaa0003": StatusRunning}
 	for round := range 2 { // The first from the folders, the second from the index.
-		if got := refStatuses(t, s); !equalMaps(got, want) {
+		if got := refStatuses(t, s); !maps.Equal(got, want) {
 			t.Fatalf("round %d: refs %v, want %v", round, got, want)
 		}
 	}
@@ -73,18 +74,6 @@ func TestEndedIndexRemembersEnds(t *testing.T) {
 	if _, ok := idx["task-1700000000-aaaa0001"]; ok || len(idx) != 2 || idx["task-1700000003-aaaa0004"].Status != StatusKilled {
 		t.Fatalf("after a removal and a new end, index %v", idx)
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // A restart takes the task out of the index before the task runs, and
@@ -155,7 +144,7 @@ func TestEndedIndexSkipsGarbage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.Dir, endedIndexFile), []byte(garbage), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := refStatuses(t, s); !equalMaps(got, map[string]string{"task-1700000000-aaaa0001": StatusFailed}) {
+	if got := refStatuses(t, s); !maps.Equal(got, map[string]string{"task-1700000000-aaaa0001": StatusFailed}) {
 		t.Fatalf("refs %v", got)
 	}
 	b, _ := os.ReadFile(filepath.Join(s.Dir, endedIndexFile))
