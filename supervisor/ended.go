@@ -291,7 +291,6 @@ func (s Store) forgetEnded(id string) (unlock func(), err error) {
 // presentNow lists the store again, for rememberEnded's pruning (a path
 // taken once per newly ended task, not on every listing).
 func (s Store) presentNow() func(string) bool {
-	var names []string
-	_ = eachName(s.Dir, storeListBuf, func(name []byte, _ bool) { names = append(names, string(name)) }) // Best effort: an id not seen is dropped, and added again when next seen ended.
-	return presentIn(names)
+	ids, _ := s.listIDs(false) // Best effort: an id not seen is dropped, and added again when next seen ended.
+	return presentIn(ids)
 }
