@@ -5,6 +5,7 @@ package procs
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -43,12 +44,25 @@ func TestKillTreeLeavesOtherUsersAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := markerOf(t)
-	c := exec.Command(bin)
-	c.Env = []string{helpers.EnvFor("hang"), MarkerEnv + "=" + marker}
-	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, _ := c.StdoutPipe()
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
+	var c *exec.Cmd
+	var out io.ReadCloser
+	// A child forked by a parallel test between our open of bin for
+	// writing and its close holds that descriptor until it execs, and
+	// the kernel refuses to run a file open for writing (ETXTBSY, Go
+	// issue 22315): try again until that child has exec'd.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c = exec.Command(bin)
+		c.Env = []string{helpers.EnvFor("hang"), MarkerEnv + "=" + marker}
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ = c.StdoutPipe()
+		err := c.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
 	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
