@@ -257,7 +257,11 @@ func (s Store) List() ([]*Task, error) {
 type TaskRef struct {
 	ID, Status string
 	StartedAt  time.Time // from the id's seconds
-	indexed    bool      // Status came from the ended index
+	// FinishedAt is when the task ended, to the second, when the ended
+	// index says so; zero when the listing did not learn it (read the
+	// task for it).
+	FinishedAt time.Time
+	indexed    bool // Status came from the ended index
 }
 
 // RememberEnded adds the ended tasks of refs (a whole listing, as Refs
@@ -302,7 +306,11 @@ func (s Store) Refs() ([]TaskRef, error) {
 	idx := s.readEnded()
 	for _, id := range ids {
 		if l, ok := idx.find([]byte(id)); ok {
-			out = append(out, TaskRef{ID: id, Status: idx.statusOf(l), StartedAt: idTime(id), indexed: true})
+			r := TaskRef{ID: id, Status: idx.statusOf(l), StartedAt: idTime(id), indexed: true}
+			if l.finishedAtSec > 0 {
+				r.FinishedAt = time.Unix(l.finishedAtSec, 0)
+			}
+			out = append(out, r)
 			continue
 		}
 		st := readSmall(filepath.Join(s.Dir, id, fileStatus))

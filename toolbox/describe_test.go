@@ -37,3 +37,23 @@ func TestDescribeGolden(t *testing.T) {
 		}
 	}
 }
+
+// A toolbox call finds its tool by name without building the others: the
+// name it is listed under must be the name the tool says it has, for
+// both spellings of the toolbox entry.
+func TestToolByCommandFindsEveryTool(t *testing.T) {
+	t.Parallel()
+	for _, m := range toolMakers() {
+		if got := m.make().Name; got != m.name {
+			t.Errorf("listed as %q, built as %q", m.name, got)
+		}
+		for _, cmd := range []string{m.name, ToolCommand(m.name)} {
+			if tool := ToolByCommand(cmd); tool == nil || tool.Name != m.name {
+				t.Errorf("ToolByCommand(%q) = %v, want %s", cmd, tool, m.name)
+			}
+		}
+	}
+	if tool := ToolByCommand("bg-nope"); tool != nil {
+		t.Errorf("ToolByCommand(bg-nope) = %s, want nil", tool.Name)
+	}
+}

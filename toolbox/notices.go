@@ -206,7 +206,8 @@ func marshal(v any) (json.RawMessage, error) {
 
 // noticeState is one reader's memory, in <state>/.notices/<reader>: when it
 // first called (tasks that ended before are old news), then the ids of the
-// ended tasks it has been told about, one per line.
+// ended tasks it has been told about, one per line. Ends the store's
+// listing dates before that first call are left out: old news by date.
 type noticeState struct {
 	path  string
 	since time.Time
@@ -312,8 +313,17 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 	if err != nil {
 		return nil, err
 	}
+	// Second resolution on disk: a task that ended in the second of the
+	// first call counts as new rather than be lost.
+	cutoff := m.own.since.Truncate(time.Second)
 	var out []Notice
 	for _, r := range refs {
+		if !r.FinishedAt.IsZero() && r.FinishedAt.Before(cutoff) {
+			// Old news by its end time alone, which the listing knew: the
+			// memory need not hold it. Remembering every end a reader ever
+			// saw made each call read and write a line per kept task.
+			continue
+		}
 		if wasTold[r.ID] {
 			m.keep = append(m.keep, r.ID)
 			continue
@@ -326,9 +336,7 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 			continue
 		}
 		t, err := a.Store.Load(r.ID)
-		// Second resolution on disk: a task that ended in the second of
-		// the first call counts as new rather than be lost.
-		if err != nil || t.Status == supervisor.StatusRunning || t.FinishedAt.Before(m.own.since.Truncate(time.Second)) {
+		if err != nil || t.Status == supervisor.StatusRunning || t.FinishedAt.Before(cutoff) {
 			continue
 		}
 		out = append(out, noticeOf(t, now))

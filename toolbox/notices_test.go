@@ -187,3 +187,44 @@ func TestNoticeOfRestarting(t *testing.T) {
 		t.Fatalf("told twice: %q", again)
 	}
 }
+
+// A reader's memory holds the ends it was told, not every end it ever
+// saw: with a thousand tasks kept, each call read and rewrote a thousand
+// lines. Ends the listing dates before the reader's first call are old
+// news by date alone.
+func TestNoticeMemoryHoldsNoOldNews(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-memory")
+	fakeFinished(t, a.Store.Dir, 40) // Ended a minute ago.
+	memory := func() []string {
+		b, err := os.ReadFile(a.noticePath(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(b)), "\n")[1:] // After the first call's time.
+	}
+	for i := range 2 { // The first call lists them all; the second knows them from the ended index.
+		if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
+			t.Fatalf("call %d told old news: %q", i+1, got)
+		}
+	}
+	if m := memory(); len(m) != 0 {
+		t.Fatalf("memory holds %d old ends: %q", len(m), m)
+	}
+
+	r := execute(t, a, RunTool(), `{"command":"exit 4","label":"late"}`)
+	id := r["task_id"].(string)
+	tasktest.WaitEnd(t, a.Store, id)
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 1 || !strings.Contains(got[0], id) {
+		t.Fatalf("the new end was not told once: %q", got)
+	}
+	if m := memory(); len(m) != 1 || m[0] != id {
+		t.Fatalf("memory %q, want just %s", m, id)
+	}
+	for i := range 2 { // Indexed now, and still told only once.
+		if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
+			t.Fatalf("told again on call %d: %q", i+1, got)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // fakeFinished writes n finished tasks into dir as the supervisor leaves
 // them, ended a minute ago (as scripts/bench does).
-func fakeFinished(b *testing.B, dir string, n int) {
+func fakeFinished(b testing.TB, dir string, n int) {
 	b.Helper()
 	now := time.Now().UTC()
 	for i := range n {

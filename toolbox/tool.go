@@ -335,17 +335,35 @@ func handle[In, Out any](f func(context.Context, *App, In) (Out, error)) func(co
 	}
 }
 
+// toolMaker is an agent tool's name and the function that builds it.
+type toolMaker struct {
+	name string
+	make func() *Tool
+}
+
+// toolMakers lists every agent tool, in the order agents should learn them.
+// A toolbox call builds only the tool it serves: building the others (their
+// descriptions, their formatting code touched for the first time) was a
+// tenth of what a bg_output read cost above the program's start.
+func toolMakers() []toolMaker {
+	return []toolMaker{{"bg_run", RunTool}, {"bg_status", StatusTool}, {"bg_output", OutputTool}, {"bg_stop", StopTool}, {"bg_send", SendTool}}
+}
+
 // Tools returns every agent tool, in the order agents should learn them.
 func Tools() []*Tool {
-	return []*Tool{RunTool(), StatusTool(), OutputTool(), StopTool(), SendTool()}
+	var out []*Tool
+	for _, m := range toolMakers() {
+		out = append(out, m.make())
+	}
+	return out
 }
 
 // ToolByCommand maps an executable name (bg-run, or bg_run) to its tool.
 func ToolByCommand(name string) *Tool {
 	name = strings.ReplaceAll(name, "-", "_")
-	for _, t := range Tools() {
-		if t.Name == name {
-			return t
+	for _, m := range toolMakers() {
+		if m.name == name {
+			return m.make()
 		}
 	}
 	return nil

@@ -15,7 +15,7 @@
 // scripts/bench.sh times one commit against the goals; this compares two.
 //
 // It does not stop anything it did not start, and keeps everything in a
-// temporary folder it removes.
+// temporary folder it removes unless -keep asks to keep it.
 package main
 
 import (
@@ -37,8 +37,9 @@ func main() {
 	rounds := flag.Int("rounds", 150, "runs of each command, in turn")
 	before := flag.String("before", "", "git revision of the 'before' build (empty: no before column)")
 	after := flag.String("after", "", "git revision of the 'after' build (empty: the working tree)")
+	keep := flag.Bool("keep", false, "keep the builds and state folders, and print where they are (to profile a call with perf or strace)")
 	flag.Parse()
-	if err := run(*rounds, *before, *after); err != nil {
+	if err := run(*rounds, *before, *after, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "hotpath:", err)
 		os.Exit(1)
 	}
@@ -56,12 +57,16 @@ type command struct {
 	settle time.Duration
 }
 
-func run(rounds int, before, after string) error {
+func run(rounds int, before, after string, keep bool) error {
 	tmp, err := os.MkdirTemp("", "hotpath-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	if keep {
+		defer fmt.Printf("\nbuilds and state folders kept in %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 	bare, err := buildBare(tmp)
 	if err != nil {
 		return err
