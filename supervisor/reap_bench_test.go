@@ -2,11 +2,11 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
 )
 
 // BenchmarkReapNoWork is the reaper's everyday path, run on every shell
@@ -18,18 +18,8 @@ func BenchmarkReapNoWork(b *testing.B) {
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now().UTC()
-	for i := range 1000 {
-		dir := filepath.Join(s.Dir, fmt.Sprintf("task-%d-bench%04d", now.Unix()-int64(1000-i), i))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		for name, v := range map[string]string{fileStatus: StatusFailed, fileFinishedAt: now.Add(-time.Minute).Format(TimeLayout),
-			fileStartedAt: now.Add(-2 * time.Minute).Format(TimeLayout), fileCommand: "npm test"} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
-				b.Fatal(err)
-			}
-		}
+	if err := benchdata.EndedTasks(s.Dir, 1000, time.Now()); err != nil {
+		b.Fatal(err)
 	}
 	for b.Loop() {
 		acts, err := s.Reap(context.Background(), ReapOptions{MaxAge: 3 * time.Hour})

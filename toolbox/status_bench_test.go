@@ -2,35 +2,19 @@ package toolbox
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
 )
 
-// fakeFinished writes n finished tasks into dir as the supervisor leaves
-// them, ended a minute ago (as scripts/bench does).
-func fakeFinished(b testing.TB, dir string, n int) {
-	b.Helper()
-	now := time.Now().UTC()
-	for i := range n {
-		id := fmt.Sprintf("task-%d-bench%04d", now.Unix()-int64(n-i), i)
-		td := filepath.Join(dir, id)
-		if err := os.MkdirAll(td, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		for name, v := range map[string]string{
-			"command": fmt.Sprintf("npm test -- shard %d\n", i), "label": fmt.Sprintf("shard-%d\n", i),
-			"status": "failed\n", "exit_code": "1\n", "cwd": "/home/dev/shop\n",
-			"started_at":  now.Add(-2*time.Minute).Format(time.RFC3339) + "\n",
-			"finished_at": now.Add(-time.Minute).Format(time.RFC3339) + "\n",
-			"stdout":      "PASS src/a.test.ts\nFAIL src/b.test.ts\n", "stderr": "",
-		} {
-			if err := os.WriteFile(filepath.Join(td, name), []byte(v), 0o600); err != nil {
-				b.Fatal(err)
-			}
-		}
+// fakeFinished writes n finished tasks into dir, ended a minute ago, as
+// scripts/bench and scripts/hotpath time them.
+func fakeFinished(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	if err := benchdata.EndedTasks(dir, n, time.Now()); err != nil {
+		tb.Fatal(err)
 	}
 }
 

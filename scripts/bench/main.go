@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
 )
 
 func main() {
@@ -336,7 +335,7 @@ func (b *bench) toolCalls() error {
 	}
 	for _, n := range []int{50, 1000} {
 		state := filepath.Join(b.tmp, fmt.Sprintf("state-%d", n))
-		if err := fakeTasks(state, n); err != nil {
+		if err := benchdata.EndedTasks(state, n, time.Now()); err != nil {
 			return err
 		}
 		env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
@@ -354,35 +353,6 @@ func (b *bench) toolCalls() error {
 			return err
 		}
 		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", med, bare, 1.5, 0, whyStart+" Then the store's names and its index of ended tasks (one file): a file read only per running task and per ended one the index does not know yet.")
-	}
-	return nil
-}
-
-// fakeTasks writes n finished tasks into state, as the supervisor leaves
-// them, ended a minute ago (so the reaper has nothing to do).
-func fakeTasks(state string, n int) error {
-	now := time.Now().UTC()
-	for i := range n {
-		id := fmt.Sprintf("task-%d-bench%04d", now.Unix()-int64(n-i), i)
-		dir := filepath.Join(state, id)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		files := map[string]string{
-			"command": fmt.Sprintf("npm test -- shard %d", i), "label": fmt.Sprintf("shard-%d", i),
-			"status": "failed", "exit_code": "1", "cwd": "/home/dev/shop",
-			"started_at":  now.Add(-2 * time.Minute).Format(time.RFC3339),
-			"finished_at": now.Add(-time.Minute).Format(time.RFC3339),
-			"stdout":      "PASS src/a.test.ts\nFAIL src/b.test.ts\n", "stderr": "",
-		}
-		for name, v := range files {
-			if name != "stdout" && name != "stderr" {
-				v += "\n"
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
@@ -414,7 +384,7 @@ func (b *bench) outputs() error {
 	chunk := filepath.Join(b.tmp, "chunk.log")
 	var c strings.Builder
 	for i := range 1000 {
-		c.WriteString(logLine(i))
+		c.WriteString(benchdata.LogLine(i))
 	}
 	if err := os.WriteFile(chunk, []byte(c.String()), 0o644); err != nil {
 		return err
@@ -422,7 +392,7 @@ func (b *bench) outputs() error {
 	for _, mb := range sizes {
 		id := fmt.Sprintf("task-1700000000-log%d", mb)
 		dir := filepath.Join(state, id)
-		if err := writeLog(dir, mb<<20); err != nil {
+		if err := benchdata.DevServerTask(dir, mb<<20); err != nil {
 			return err
 		}
 		env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
@@ -478,57 +448,6 @@ func (b *bench) outputs() error {
 			return err
 		}
 		b.add(fmt.Sprintf("bg_output since, 1,000 new lines, %d MB log", mb), "bg-output <{} after 1,000 lines", med, bare, 1.5, 0, whyStart+" Then the cursor's lock and file, and cleaning the new lines.")
-	}
-	return nil
-}
-
-// logLine is line i of a dev server's log: colour codes, long paths,
-// now and then a warning or an error.
-func logLine(i int) string {
-	switch {
-	case i%997 == 0:
-		return fmt.Sprintf("\x1b[31mERROR\x1b[39m request %d failed: ECONNREFUSED 127.0.0.1:5432 at /home/dev/shop/node_modules/.pnpm/pg@8.11.3/node_modules/pg/lib/client.js:132:17\n", i)
-	case i%50 == 0:
-		return fmt.Sprintf("\x1b[33mwarn\x1b[39m slow query %d took %dms\n", i, i%700)
-	default:
-		return fmt.Sprintf("\x1b[2m2026-11-23T10:%02d:%02d.%03dZ\x1b[22m \x1b[32mGET\x1b[39m /api/products/%d \x1b[32m200\x1b[39m %d.%03d ms - %d\n", i/60%60, i%60, i%1000, i%5000, i%90, i%1000, 1000+i%9000)
-	}
-}
-
-// writeLog makes dir a finished task whose stdout holds size bytes in
-// 10 MB segments, all kept (as with BG_LOG_BACKUPS=0).
-func writeLog(dir string, size int) error {
-	if err := fakeTask(dir); err != nil {
-		return err
-	}
-	w, err := capture.NewWriter(dir, "stdout", capture.WriterOptions{MaxBytes: 10 << 20, Backups: -1})
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	for i, n := 0, 0; n < size; i++ {
-		l := logLine(i)
-		k, err := bw.WriteString(l)
-		if err != nil {
-			return err
-		}
-		n += k
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-func fakeTask(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for name, v := range map[string]string{"command": "npm run dev", "status": "completed", "exit_code": "0",
-		"started_at": "2023-11-14T22:13:20Z", "finished_at": "2023-11-14T22:13:20Z", "cwd": "/home/dev/shop"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
-			return err
-		}
 	}
 	return nil
 }

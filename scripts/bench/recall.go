@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
 )
 
 // The signal-recall table: real CI failure logs from the LogDx-CI
@@ -98,7 +100,7 @@ func (b *bench) signalRecall(w *strings.Builder) error {
 		}
 		id := fmt.Sprintf("task-1700000000-case%d", i)
 		dir := filepath.Join(state, id)
-		if err := fakeTask(dir); err != nil {
+		if err := benchdata.CompletedTask(dir); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, "stdout"), raw, 0o600); err != nil {

@@ -19,8 +19,6 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
 )
 
 func main() {
@@ -228,12 +226,12 @@ func goBuild(dir, pkg, out string) error {
 func toolCommands(tmp, label, bin string) ([]command, error) {
 	state := func(name string) string { return filepath.Join(tmp, "state-"+label+"-"+name) }
 	for _, n := range []int{50, 1000} {
-		if err := fakeEnded(state(fmt.Sprint(n)), n); err != nil {
+		if err := benchdata.EndedTasks(state(fmt.Sprint(n)), n, time.Now()); err != nil {
 			return nil, err
 		}
 	}
 	logID := "task-1700000000-log60"
-	if err := writeLog(filepath.Join(state("log"), logID), 60<<20); err != nil {
+	if err := benchdata.DevServerTask(filepath.Join(state("log"), logID), 60<<20); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(state("run"), 0o700); err != nil {
@@ -265,58 +263,4 @@ func toolCommands(tmp, label, bin string) ([]command, error) {
 		{name: label + ": bg_output tail=80, 60 MB log", argv: []string{exe("bg-output")}, env: env("log"), stdin: tail},
 		{name: label + ": bg_run until the command runs", argv: []string{exe("bg-run")}, env: env("run"), stdin: start, settle: 200 * time.Millisecond},
 	}, nil
-}
-
-// fakeEnded writes n tasks that ended a minute ago, as the supervisor
-// leaves them.
-func fakeEnded(state string, n int) error {
-	now := time.Now().UTC()
-	for i := range n {
-		dir := filepath.Join(state, fmt.Sprintf("task-%d-bench%04d", now.Unix()-int64(n-i), i))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		for name, v := range map[string]string{
-			"command": fmt.Sprintf("npm test -- shard %d\n", i), "label": fmt.Sprintf("shard-%d\n", i),
-			"status": "failed\n", "exit_code": "1\n", "cwd": "/home/dev/shop\n",
-			"started_at":  now.Add(-2*time.Minute).Format(time.RFC3339) + "\n",
-			"finished_at": now.Add(-time.Minute).Format(time.RFC3339) + "\n",
-			"stdout":      "PASS src/a.test.ts\nFAIL src/b.test.ts\n", "stderr": "",
-		} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
-				return err
-			}
-		}
-	}
-	return os.Chmod(state, 0o700)
-}
-
-// writeLog makes dir an ended task whose stdout holds size bytes of a
-// dev server's log in 10 MB segments.
-func writeLog(dir string, size int) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(filepath.Dir(dir), 0o700); err != nil {
-		return err
-	}
-	for name, v := range map[string]string{"command": "npm run dev", "status": "completed", "exit_code": "0",
-		"started_at": "2023-11-14T22:13:20Z", "finished_at": "2023-11-14T22:13:20Z", "cwd": "/home/dev/shop"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
-			return err
-		}
-	}
-	w, err := capture.NewWriter(dir, "stdout", capture.WriterOptions{MaxBytes: 10 << 20, Backups: -1})
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	for i, n := 0, 0; n < size; i++ {
-		k, err := bw.WriteString(fmt.Sprintf("\x1b[2m2026-11-23T10:%02d:%02d.%03dZ\x1b[22m \x1b[32mGET\x1b[39m /api/products/%d \x1b[32m200\x1b[39m %d.%03d ms\n", i/60%60, i%60, i%1000, i%5000, i%90, i%1000))
-		if err != nil {
-			return err
-		}
-		n += k
-	}
-	return errors.Join(bw.Flush(), w.Close())
 }
