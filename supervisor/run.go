@@ -68,19 +68,82 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		keep = int(f.Fd())
 	}
 	closeInherited(keep)
-	signal.Ignore(syscall.SIGHUP)
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)
-	defer signal.Stop(stop)
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, RestartSignal)
-	defer signal.Stop(again)
+	sig := listenSignals()
+	defer sig.stopListening()
 
+	s, err := sv.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.end()
+	status, code := sv.supervise(ctx, s, sig)
+	if status == "" {
+		status = StatusCompleted
+		if code != 0 {
+			status = StatusFailed
+		}
+	}
+	for _, c := range []io.Closer{s.outW, s.errW} {
+		_ = c.Close() // Best effort: every byte read has been written.
+	}
+	if err := sv.record(ctx, s.t, s.capErr, status, &code, time.Now()); err != nil {
+		return err
+	}
+	if sv.OnFinish != nil {
+		sv.OnFinish(ctx, s.t)
+	}
+	return nil
+}
+
+// signals are the requests a supervisor takes from other processes.
+type signals struct {
+	stop  chan os.Signal // SIGTERM, SIGINT: bg_stop; ReapSignal: the reaper
+	again chan os.Signal // RestartSignal: bgtask restart
+}
+
+func listenSignals() *signals {
+	signal.Ignore(syscall.SIGHUP)
+	s := &signals{stop: make(chan os.Signal, 1), again: make(chan os.Signal, 1)}
+	signal.Notify(s.stop, syscall.SIGTERM, syscall.SIGINT, ReapSignal)
+	signal.Notify(s.again, RestartSignal)
+	return s
+}
+
+func (s *signals) stopListening() {
+	signal.Stop(s.stop)
+	signal.Stop(s.again)
+}
+
+// stopStatus is the status a stop request records.
+func stopStatus(sig os.Signal) string {
+	if sig == ReapSignal {
+		return StatusReaped
+	}
+	return StatusKilled
+}
+
+// session is a started task under supervision: its record, the run of
+// its command under way, and where the output goes.
+type session struct {
+	t          *Task
+	run        *running
+	outW, errW io.WriteCloser
+	out        *lineEnd      // outW, remembering the last byte for marker lines
+	input      *switchWriter // the terminal bg_send writes to: the current run's
+	capErr     *captureErrors
+	timeout    <-chan time.Time // the auto-kill; nil for none
+	ready      bool             // "ok" was sent to the bg_run that started us
+	end        func()           // releases what begin set up, after the outcome is recorded
+}
+
+// begin starts the command and opens its logs. On failure it has told
+// Ready why, and left no running process.
+func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 	t, run, err := sv.start(ctx)
 	if err != nil {
 		_, _ = fmt.Fprintf(sv.Ready, "%v\n", err) // Best effort: the caller may be gone.
 		_ = sv.Ready.Close()
-		return err
+		return nil, err
 	}
 	outW, err1 := capture.NewWriter(t.Dir, "stdout", t.Log)
 	errW, err2 := capture.NewWriter(t.Dir, "stderr", t.Log)
@@ -90,150 +153,152 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		sv.kill(ctx, t)
 		_ = run.child.Wait()
 		_ = Finish(t, StatusFailed, nil, time.Now())
-		return err
+		return nil, err
 	}
-	out := &lineEnd{w: outW, last: '\n'}
-	input := &switchWriter{}
+	s := &session{t: t, run: run, outW: outW, errW: errW, out: &lineEnd{w: outW, last: '\n'}, input: &switchWriter{}}
+	var ends []func()
 	if t.Interactive {
-		stopInput, err := feedInput(t.Dir, input)
+		stopInput, err := feedInput(t.Dir, s.input)
 		if err != nil {
 			sv.Log.Printf("input: %v", err) // The task runs on; Send will say nobody reads.
 		} else {
-			defer stopInput()
+			ends = append(ends, stopInput)
 		}
 	}
-	capErr := &captureErrors{dir: t.Dir}
-	capErr.prepare()
-	defer capErr.close()
-	var timeout <-chan time.Time
+	s.capErr = &captureErrors{dir: t.Dir}
+	s.capErr.prepare()
+	ends = append(ends, s.capErr.close)
 	if dl := t.Deadline(); !dl.IsZero() {
 		timer := time.NewTimer(time.Until(dl))
-		defer timer.Stop()
-		timeout = timer.C
+		ends = append(ends, func() { timer.Stop() })
+		s.timeout = timer.C
 	}
-	auto := 0 // restarts by the policy, in this supervisor's life
-	var status string
-	var code int
-	for first := true; ; first = false {
-		input.set(run.masters[0])
-		copied := make(chan error, 2)
-		go func() { copied <- pump(run.masters[0], out, capErr.report("stdout")) }()
-		go func() { copied <- pump(run.masters[1], errW, capErr.report("stderr")) }()
-		if first {
-			_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
-			_ = sv.Ready.Close()
+	s.end = func() {
+		for _, f := range slices.Backward(ends) {
+			f()
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- run.child.Wait() }()
-		status = ""
-		done, requested := false, false
-		select {
-		case <-exited:
-			done = true
-		case <-timeout:
-			status = StatusTimeout
-			sv.Log.Printf("timeout after %s: killing the tree", t.Timeout)
-		case sig := <-stop:
-			status = StatusKilled
-			if sig == ReapSignal {
-				status = StatusReaped
-			}
-			sv.Log.Printf("%v: killing the tree", sig)
-		case <-again:
-			requested = true
-			sv.Log.Printf("restart requested: killing the tree")
-		}
-		if !done && !requested && !procs.Alive(ctx, t.Root) {
-			// The command ended on its own just before the stop or the
-			// timeout took effect: record what really happened.
-			<-exited
-			done, status = true, ""
-			sv.Log.Printf("the command had already exited")
-		}
-		// The command is done or must be: end whatever is left of its
-		// tree (a task owns every process it started), then collect its
-		// status.
-		sv.kill(ctx, t)
-		if !done {
-			<-exited
-		}
-		code = exitCode(run.child.ProcessState)
-		input.set(nil)
-		run.drain(copied, sv.Log)
+	}
+	return s, nil
+}
 
-		if status != "" || !requested && !t.Restart.Wants(code, auto) {
-			break
+// supervise runs the command, and again as its restart policy or a
+// restart request says, until it ends for good; status is "" when it
+// exited on its own (code tells how).
+func (sv *Supervisor) supervise(ctx context.Context, s *session, sig *signals) (status string, code int) {
+	auto := 0 // restarts by the policy, in this supervisor's life
+	for {
+		status, code, requested := sv.runOnce(ctx, s, sig)
+		if status != "" || !requested && !s.t.Restart.Wants(code, auto) {
+			return status, code
 		}
-		t.Restarts++
-		c := code
-		t.LastExitCode = &c
-		if err := writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts), fileLastExitCode, strconv.Itoa(code)); err != nil {
-			sv.Log.Printf("record restart: %v", err) // bg_status shows the count a restart late.
+		if status := sv.restart(ctx, s, sig, code, requested, &auto); status != "" {
+			return status, code
 		}
-		pause := time.Duration(0)
-		if requested {
-			out.marker("%s %d: exit %d, restarted on request]", RestartMarker, t.Restarts, code)
-		} else {
-			auto++
-			pause = t.Restart.Backoff
-			of := ""
-			if t.Restart.Max > 0 {
-				of = fmt.Sprintf(" of %d", t.Restart.Max)
-			}
-			out.marker("%s %d%s: exit %d, starting again in %s (restart: %s)]", RestartMarker, auto, of, code, pause, t.Restart.Policy)
-			if auto == 1 && sv.OnRestart != nil {
-				sv.OnRestart(ctx, t) // Once: not one alert per crash.
-			}
+	}
+}
+
+// runOnce copies the output of the current run until it ends, or the
+// timeout, a stop or a restart request ends it; then no process of the
+// task's tree is left. requested is a restart request's.
+func (sv *Supervisor) runOnce(ctx context.Context, s *session, sig *signals) (status string, code int, requested bool) {
+	run, t := s.run, s.t
+	s.input.set(run.masters[0])
+	copied := make(chan error, 2)
+	go func() { copied <- pump(run.masters[0], s.out, s.capErr.report("stdout")) }()
+	go func() { copied <- pump(run.masters[1], s.errW, s.capErr.report("stderr")) }()
+	if !s.ready {
+		_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
+		_ = sv.Ready.Close()
+		s.ready = true
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- run.child.Wait() }()
+	done := false
+	select {
+	case <-exited:
+		done = true
+	case <-s.timeout:
+		status = StatusTimeout
+		sv.Log.Printf("timeout after %s: killing the tree", t.Timeout)
+	case got := <-sig.stop:
+		status = stopStatus(got)
+		sv.Log.Printf("%v: killing the tree", got)
+	case <-sig.again:
+		requested = true
+		sv.Log.Printf("restart requested: killing the tree")
+	}
+	if !done && !requested && !procs.Alive(ctx, t.Root) {
+		// The command ended on its own just before the stop or the
+		// timeout took effect: record what really happened.
+		<-exited
+		done, status = true, ""
+		sv.Log.Printf("the command had already exited")
+	}
+	// The command is done or must be: end whatever is left of its tree
+	// (a task owns every process it started), then collect its status.
+	sv.kill(ctx, t)
+	if !done {
+		<-exited
+	}
+	code = exitCode(run.child.ProcessState)
+	s.input.set(nil)
+	run.drain(copied, sv.Log)
+	return status, code, requested
+}
+
+// restart records a restart, marks it in the stdout log, waits the
+// policy's backoff and starts the command again as s's run. It returns
+// the status the task ends with when that wait was cut short by a stop or
+// the timeout, or the command could not start again; "" when it runs.
+func (sv *Supervisor) restart(ctx context.Context, s *session, sig *signals, code int, requested bool, auto *int) string {
+	t := s.t
+	t.Restarts++
+	c := code
+	t.LastExitCode = &c
+	if err := writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts), fileLastExitCode, strconv.Itoa(code)); err != nil {
+		sv.Log.Printf("record restart: %v", err) // bg_status shows the count a restart late.
+	}
+	pause := time.Duration(0)
+	if requested {
+		s.out.marker("%s %d: exit %d, restarted on request]", RestartMarker, t.Restarts, code)
+	} else {
+		*auto++
+		pause = t.Restart.Backoff
+		of := ""
+		if t.Restart.Max > 0 {
+			of = fmt.Sprintf(" of %d", t.Restart.Max)
 		}
-		if pause > 0 {
-			select {
-			case <-time.After(pause):
-			case <-again:
-			case <-timeout:
-				status = StatusTimeout
-			case sig := <-stop:
-				status = StatusKilled
-				if sig == ReapSignal {
-					status = StatusReaped
-				}
-			}
-			if status != "" {
-				break
-			}
+		s.out.marker("%s %d%s: exit %d, starting again in %s (restart: %s)]", RestartMarker, *auto, of, code, pause, t.Restart.Policy)
+		if *auto == 1 && sv.OnRestart != nil {
+			sv.OnRestart(ctx, t) // Once: not one alert per crash.
 		}
-		next, err := sv.launch(ctx, t, t.ID)
-		if err == nil {
-			t.Root = next.root
-			err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10))
-			if err != nil {
-				_ = syscall.Kill(-next.child.Process.Pid, syscall.SIGKILL) // It cannot be found by its pid.
-				_ = next.child.Wait()
-				closeAll(next.masters[:])
-			}
+	}
+	if pause > 0 {
+		select {
+		case <-time.After(pause):
+		case <-sig.again:
+		case <-s.timeout:
+			return StatusTimeout
+		case got := <-sig.stop:
+			return stopStatus(got)
 		}
+	}
+	next, err := sv.launch(ctx, t, t.ID)
+	if err == nil {
+		t.Root = next.root
+		err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10))
 		if err != nil {
-			out.marker("%s: could not start again: %v]", RestartMarker, err)
-			status = StatusFailed
-			break
-		}
-		run = next
-	}
-	if status == "" {
-		status = StatusCompleted
-		if code != 0 {
-			status = StatusFailed
+			_ = syscall.Kill(-next.child.Process.Pid, syscall.SIGKILL) // It cannot be found by its pid.
+			_ = next.child.Wait()
+			closeAll(next.masters[:])
 		}
 	}
-	for _, c := range []io.Closer{outW, errW} {
-		_ = c.Close() // Best effort: every byte read has been written.
+	if err != nil {
+		s.out.marker("%s: could not start again: %v]", RestartMarker, err)
+		return StatusFailed
 	}
-	if err := sv.record(ctx, t, capErr, status, &code, time.Now()); err != nil {
-		return err
-	}
-	if sv.OnFinish != nil {
-		sv.OnFinish(ctx, t)
-	}
-	return nil
+	s.run = next
+	return ""
 }
 
 // RestartMarker begins the line written into a task's stdout log at each
