@@ -64,27 +64,27 @@ func feedInput(dir string, master io.Writer) (stop func(), err error) {
 // Send types data into a running interactive task's terminal.
 func Send(t *Task, data []byte) error {
 	if !t.Interactive {
-		return fmt.Errorf("%s: %w", t.ID, ErrNotInteractive)
+		return fmt.Errorf("%s: %w", t.Name(), ErrNotInteractive)
 	}
 	if t.Status != StatusRunning {
-		return fmt.Errorf("%s: %w (%s)", t.ID, ErrNotRunning, t.Status)
+		return fmt.Errorf("%s: %w (%s)", t.Name(), ErrNotRunning, t.Status)
 	}
 	if len(data) > MaxSend {
-		return fmt.Errorf("send to %s: %d bytes, at most %d at once", t.ID, len(data), MaxSend)
+		return fmt.Errorf("send to %s: %d bytes, at most %d at once", t.Name(), len(data), MaxSend)
 	}
 	path := filepath.Join(t.Dir, fileInput)
 	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != fs.ModeNamedPipe {
-		return fmt.Errorf("send to %s: %s is not the task's input fifo", t.ID, path)
+		return fmt.Errorf("send to %s: %s is not the task's input fifo", t.Name(), path)
 	}
 	// System calls, not os.File: a non-blocking FIFO in an os.File is
 	// handed to the poller, whose Write waits for room, and a task that
 	// never reads its input would hold bg_send forever.
 	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, syscall.ENXIO) {
-		return fmt.Errorf("%s: %w", t.ID, ErrNoReader)
+		return fmt.Errorf("%s: %w", t.Name(), ErrNoReader)
 	}
 	if err != nil {
-		return fmt.Errorf("send to %s: %w", t.ID, err)
+		return fmt.Errorf("send to %s: %w", t.Name(), err)
 	}
 	defer func() { _ = syscall.Close(fd) }() // Nothing buffered on our side.
 	for {

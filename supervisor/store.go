@@ -206,6 +206,16 @@ func (t *Task) Deadline() time.Time {
 	return t.StartedAt.Add(t.Timeout)
 }
 
+// Name is how messages name t: its label and id, or its id when it has
+// no label of its own. People know a task by the label they gave it,
+// agents by the id they pass back.
+func (t *Task) Name() string {
+	if t.Label == "" || t.Label == t.ID {
+		return t.ID
+	}
+	return fmt.Sprintf("%s (%s)", t.Label, t.ID)
+}
+
 // Load reads task id.
 func (s Store) Load(id string) (*Task, error) {
 	dir, err := s.Path(id)

@@ -39,8 +39,10 @@ func TestInteractiveTaskAnswersThroughBgSend(t *testing.T) {
 	if _, err := a.Call(t.Context(), SendTool(), []byte(fmt.Sprintf(`{"task_id":%q,"text":"x"}`, r.TaskID))); err == nil || !strings.Contains(err.Error(), "not running") {
 		t.Fatalf("send to a finished task: %v", err)
 	}
-	plain := startTask(t, a, map[string]any{"command": "exec sleep 60"})
-	if _, err := a.Call(t.Context(), SendTool(), []byte(fmt.Sprintf(`{"task_id":%q,"text":"x"}`, plain.TaskID))); err == nil || !strings.Contains(err.Error(), "not interactive") {
+	// The refusal names the task as people know it too: by its label.
+	plain := startTask(t, a, map[string]any{"command": "exec sleep 60", "label": "plain-server"})
+	if _, err := a.Call(t.Context(), SendTool(), []byte(fmt.Sprintf(`{"task_id":%q,"text":"x"}`, plain.TaskID))); err == nil ||
+		!strings.Contains(err.Error(), "not interactive") || !strings.Contains(err.Error(), "plain-server ("+plain.TaskID+")") {
 		t.Fatalf("send to a non-interactive task: %v", err)
 	}
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, plain.TaskID))
