@@ -44,7 +44,7 @@ func TestDescribeGolden(t *testing.T) {
 func TestToolByCommandFindsEveryTool(t *testing.T) {
 	t.Parallel()
 	for _, m := range toolMakers() {
-		if got := m.make().Name; got != m.name {
+		if got := m.build().Name; got != m.name {
 			t.Errorf("listed as %q, built as %q", m.name, got)
 		}
 		for _, cmd := range []string{m.name, ToolCommand(m.name)} {

@@ -338,7 +338,7 @@ func handle[In, Out any](f func(context.Context, *App, In) (Out, error)) func(co
 // toolMaker is an agent tool's name and the function that builds it.
 type toolMaker struct {
 	name string
-	make func() *Tool
+	build func() *Tool
 }
 
 // toolMakers lists every agent tool, in the order agents should learn them.
@@ -353,7 +353,7 @@ func toolMakers() []toolMaker {
 func Tools() []*Tool {
 	var out []*Tool
 	for _, m := range toolMakers() {
-		out = append(out, m.make())
+		out = append(out, m.build())
 	}
 	return out
 }
@@ -363,7 +363,7 @@ func ToolByCommand(name string) *Tool {
 	name = strings.ReplaceAll(name, "-", "_")
 	for _, m := range toolMakers() {
 		if m.name == name {
-			return m.make()
+			return m.build()
 		}
 	}
 	return nil
