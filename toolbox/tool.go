@@ -337,7 +337,7 @@ func handle[In, Out any](f func(context.Context, *App, In) (Out, error)) func(co
 
 // toolMaker is an agent tool's name and the function that builds it.
 type toolMaker struct {
-	name string
+	name  string
 	build func() *Tool
 }
 
