@@ -153,3 +153,15 @@ func (s Store) RestartsOf(id string) int {
 	n, _ := strconv.Atoi(readSmall(filepath.Join(s.Dir, id, fileRestarts)))
 	return n
 }
+
+// EndedAt is when task id last ended, from its record alone (one small
+// file): zero when it has not ended or the record does not say. A
+// restarted task ends again at another time, which is how a reader's
+// memory of the ends it was told tells a restart's end from the first.
+func (s Store) EndedAt(id string) time.Time {
+	if taskid.ValidID(id) != nil {
+		return time.Time{}
+	}
+	at, _ := time.Parse(TimeLayout, readSmall(filepath.Join(s.Dir, id, fileFinishedAt)))
+	return at
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -205,9 +206,10 @@ func marshal(v any) (json.RawMessage, error) {
 }
 
 // noticeState is one reader's memory, in <state>/.notices/<reader>: when it
-// first called (tasks that ended before are old news), then the ids of the
-// ended tasks it has been told about, one per line. Ends the store's
-// listing dates before that first call are left out: old news by date.
+// first called (tasks that ended before are old news), then the ends it
+// has been told about, one per line: a task's id and the second it ended
+// at (see endKey). Ends the store's listing dates before that first call
+// are left out: old news by date.
 type noticeState struct {
 	path  string
 	since time.Time
@@ -305,9 +307,9 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 	// the ends not told yet are read whole, and none on a reader's first
 	// call, which tells nothing (a new thread with a thousand tasks kept
 	// read them all before).
-	wasTold := make(map[string]bool, len(m.own.seen))
-	for _, id := range m.own.seen {
-		wasTold[id] = true
+	told := make(map[string][]string, len(m.own.seen)) // id: its keys in the memory
+	for _, k := range m.own.seen {
+		told[keyID(k)] = append(told[keyID(k)], k)
 	}
 	refs, err := a.refs(ctx)
 	if err != nil {
@@ -324,31 +326,86 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 			// saw made each call read and write a line per kept task.
 			continue
 		}
-		if wasTold[r.ID] {
-			m.keep = append(m.keep, r.ID)
+		running := r.Status == "" || r.Status == supervisor.StatusRunning
+		if keys := told[r.ID]; len(keys) > 0 {
+			if running || a.toldEnd(r, keys) {
+				m.keep = append(m.keep, keys...)
+				continue
+			}
+			// Told of an earlier end: this one (after bgtask restart,
+			// under the same id) is news, and replaces it in the memory.
+		}
+		if running {
 			continue
 		}
-		if r.Status == "" || r.Status == supervisor.StatusRunning {
-			continue
+		at := r.FinishedAt
+		switch {
+		case m.first:
+			// Not read (a first call tells nothing): when the index does
+			// not date it, the id alone is kept, until a listing dates it
+			// as old news and it leaves the memory.
+		case r.ID == about:
+			if at.IsZero() {
+				at = a.Store.EndedAt(r.ID)
+			}
+		default:
+			t, err := a.Store.Load(r.ID)
+			if err != nil {
+				break
+			}
+			if t.Status == supervisor.StatusRunning {
+				continue // Restarted since the listing: its end is still to come.
+			}
+			at = t.FinishedAt
+			if !t.FinishedAt.Before(cutoff) {
+				out = append(out, noticeOf(t, now))
+			}
 		}
-		m.seen = append(m.seen, r.ID)
-		if m.first || r.ID == about {
-			continue
-		}
-		t, err := a.Store.Load(r.ID)
-		if err != nil || t.Status == supervisor.StatusRunning || t.FinishedAt.Before(cutoff) {
-			continue
-		}
-		out = append(out, noticeOf(t, now))
+		m.seen = append(m.seen, endKey(r.ID, at))
 	}
 	return out, nil
+}
+
+// endKey is how a reader's memory names one end of task id: with the
+// second it ended at, so that the end of a task run again under its id
+// (bgtask restart) is news again; the id alone when that time is not
+// known, as in memories written before.
+func endKey(id string, at time.Time) string {
+	if at.IsZero() {
+		return id
+	}
+	return id + " " + strconv.FormatInt(at.Unix(), 10)
+}
+
+// keyID is the task id of a memory's key.
+func keyID(key string) string {
+	id, _, _ := strings.Cut(key, " ")
+	return id
+}
+
+// toldEnd reports whether keys, a reader's memory of task r, hold r's
+// current end: the id alone (an end whose time was not known), or the
+// second it ended at, which only a dated key needs read.
+func (a *App) toldEnd(r supervisor.TaskRef, keys []string) bool {
+	if slices.Contains(keys, r.ID) {
+		return true
+	}
+	at := r.FinishedAt
+	if at.IsZero() {
+		at = a.Store.EndedAt(r.ID) // Not in the ended index yet: one small file.
+	}
+	return !at.IsZero() && slices.Contains(keys, endKey(r.ID, at))
 }
 
 // rememberEnds saves the memory m with the ends in known added, and adds
 // them to the client's memory too.
 func (a *App) rememberEnds(m *endMemory, known []string) error {
+	remembered := func(id string) bool {
+		return slices.ContainsFunc(m.seen, func(k string) bool { return keyID(k) == id }) ||
+			slices.ContainsFunc(m.keep, func(k string) bool { return keyID(k) == id })
+	}
 	for _, id := range known {
-		if !slices.Contains(m.seen, id) && !slices.Contains(m.keep, id) {
+		if !remembered(id) {
 			m.seen = append(m.seen, id)
 		}
 	}
@@ -373,12 +430,12 @@ func (a *App) shareWithFamily(own, family *noticeState) error {
 	if family.since.IsZero() {
 		family.since = own.since
 	}
-	for _, id := range own.seen {
-		if !slices.Contains(family.seen, id) {
-			family.seen = append(family.seen, id)
+	for _, k := range own.seen {
+		if !slices.Contains(family.seen, k) {
+			family.seen = append(family.seen, k)
 		}
 	}
-	family.seen = slices.DeleteFunc(family.seen, func(id string) bool { return !slices.Contains(own.seen, id) && !a.taskExists(id) })
+	family.seen = slices.DeleteFunc(family.seen, func(k string) bool { return !slices.Contains(own.seen, k) && !a.taskExists(keyID(k)) })
 	return family.save()
 }
 
@@ -473,11 +530,25 @@ func loadNoticeState(path string) (*noticeState, error) {
 			st.since, _ = time.Parse(time.RFC3339Nano, line)
 			continue
 		}
-		if taskid.ValidID(line) == nil {
+		if validKey(line) {
 			st.seen = append(st.seen, line)
 		}
 	}
 	return st, nil
+}
+
+// validKey reports whether a memory's line is an end's key: a task id,
+// alone or with the second it ended at.
+func validKey(line string) bool {
+	id, at, dated := strings.Cut(line, " ")
+	if taskid.ValidID(id) != nil {
+		return false
+	}
+	if !dated {
+		return true
+	}
+	n, err := strconv.ParseInt(at, 10, 64)
+	return err == nil && n > 0
 }
 
 func (st *noticeState) save() error {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -219,12 +220,56 @@ func TestNoticeMemoryHoldsNoOldNews(t *testing.T) {
 	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 1 || !strings.Contains(got[0], id) {
 		t.Fatalf("the new end was not told once: %q", got)
 	}
-	if m := memory(); len(m) != 1 || m[0] != id {
+	if m := memory(); len(m) != 1 || keyID(m[0]) != id {
 		t.Fatalf("memory %q, want just %s", m, id)
 	}
 	for i := range 2 { // Indexed now, and still told only once.
 		if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
 			t.Fatalf("told again on call %d: %q", i+1, got)
+		}
+	}
+}
+
+// A task run again under its id (bgtask restart) that ends again is news
+// again: the memory names an end by its id and time, not the id alone.
+func TestNoticesTellARestartedTasksNewEnd(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-restart")
+	execute(t, a, StatusTool(), `{}`) // First call.
+	gate := filepath.Join(t.TempDir(), "go")
+	// Each run waits for the gate, then fails; the gate is removed
+	// before the restart, so the second run waits again.
+	r := execute(t, a, RunTool(), `{"command":"until [ -e `+gate+` ]; do sleep 0.02; done; echo boom; exit 3","label":"flaky"}`)
+	id := r["task_id"].(string)
+	endRun := func() {
+		t.Helper()
+		if err := os.WriteFile(gate, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tasktest.WaitEnd(t, a.Store, id)
+	}
+	endRun()
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 1 || !strings.Contains(got[0], id) {
+		t.Fatalf("first end: %q", got)
+	}
+	// Ends are dated to the second: the second run must end in a later one.
+	first := a.Store.EndedAt(id)
+	tasktest.WaitFor(t, "a new second", func() bool { return time.Now().Truncate(time.Second).After(first) })
+	if err := os.Remove(gate); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Restart(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	endRun()
+	got := noticesOf(execute(t, a, StatusTool(), `{}`))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "flaky failed (exit 3)") {
+		t.Fatalf("the restarted run's end: %q, want it told once", got)
+	}
+	for i := range 2 { // Indexed now, and told only once.
+		if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
+			t.Fatalf("told again on call %d: %q", i+1, again)
 		}
 	}
 }
