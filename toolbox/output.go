@@ -169,10 +169,14 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		}
 	}
 	// The prompt is the last thing written: the other stream is quiet too.
-	quiet := func(name string) bool {
-		return !capture.WrittenWithin(filepath.Join(t.Dir, name), capture.PartialQuiet)
-	}
-	res.WaitingForInput = partial["stdout"] && quiet("stderr") || partial["stderr"] && quiet("stdout")
+	// A prompt on stderr must also be no older than stdout's last write,
+	// which holds the echo of any answer typed (bg_send types into
+	// stdout's terminal): the answered prompt's line never ends, as what
+	// follows it goes to stdout.
+	path := func(name string) string { return filepath.Join(t.Dir, name) }
+	quiet := func(name string) bool { return !capture.WrittenWithin(path(name), capture.PartialQuiet) }
+	res.WaitingForInput = partial["stdout"] && quiet("stderr") ||
+		partial["stderr"] && quiet("stdout") && !capture.WrittenAfter(path("stdout"), path("stderr"))
 	return res, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
@@ -140,5 +141,29 @@ func TestPromptOnStderrIsWaiting(t *testing.T) {
 		if task := tasktest.WaitEnd(t, a.Store, r.TaskID); task.Status != "completed" {
 			t.Fatalf("%s: ended %s", c.name, task.Status)
 		}
+	}
+}
+
+// Once a prompt on stderr is answered the task is no longer waiting, even
+// while it runs on quietly: the echo of the answer and what follows go to
+// stdout, so the prompt's line on stderr never ends. (It stayed "waiting",
+// and an agent typed its answer twice.)
+func TestAnsweredStderrPromptIsNotWaiting(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": `read -p "Continue? [y/N] " a; echo "got $a"; exec sleep 60`, "interactive": true})
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	read := func() OutputResult {
+		return call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q,"since":false}`, r.TaskID))
+	}
+	tasktest.WaitFor(t, "waiting_for_input at the prompt", func() bool { return read().WaitingForInput })
+	call[SendResult](t, a, SendTool(), fmt.Sprintf(`{"task_id":%q,"text":"y"}`, r.TaskID))
+	stdout := filepath.Join(a.Store.Dir, r.TaskID, "stdout")
+	tasktest.WaitFor(t, "the answer's effect on stdout, then a quiet stdout", func() bool {
+		b, _ := os.ReadFile(stdout)
+		return strings.Contains(string(b), "got y") && !capture.WrittenWithin(stdout, capture.PartialQuiet)
+	})
+	if out := read(); out.WaitingForInput {
+		t.Fatalf("still waiting_for_input after the answer: %+v", out)
 	}
 }
