@@ -46,7 +46,10 @@ type Error struct {
 	File string
 	Line int
 	Msg  string
-	Err  error // the underlying read or parse error, if any
+	// Err is the underlying read or parse error, if any. It does not
+	// cross a process: the hidden __stack command's JSON carries the
+	// message (an error interface would encode as {} and not decode).
+	Err error `json:"-"`
 }
 
 func (e *Error) Error() string {

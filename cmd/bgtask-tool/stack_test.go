@@ -73,4 +73,18 @@ func TestLeanReadsProcessComposeThroughTheFullBuild(t *testing.T) {
 	if err != nil || strings.Count(string(b), "Stopped ") != 2 {
 		t.Errorf("bgtask down: %v\n%s", err, b)
 	}
+
+	// A file that is not YAML: the parser's fault, with its line, as
+	// bgtask up says it.
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "process-compose.yaml"), []byte("processes:\n  a: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := exec.Command(filepath.Join(bin, "bg-run"))
+	bad.Dir, bad.Env = broken, env
+	bad.Stdin = strings.NewReader(`{"service":"a"}`)
+	out, err = bad.Output()
+	if code := bad.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "process-compose.yaml:2: not valid YAML") {
+		t.Errorf("bg-run service=a on a broken file: exit %d (%v), %s", code, err, out)
+	}
 }
