@@ -354,7 +354,7 @@ func checkServiceInput(in RunInput) error {
 // stack st: that service's task, the state of every service the start
 // touched, and a message that sums them up.
 func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceState) RunResult {
-	res := RunResult{StackFile: st.File, Services: states, TimeoutMinutes: in.Timeout}
+	res := RunResult{StackFile: st.File, Services: states}
 	for _, n := range st.Ignored {
 		res.Ignored = append(res.Ignored, n.String())
 	}
@@ -375,7 +375,9 @@ func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceSta
 		res.TaskID, res.Label, res.Status = s.TaskID, s.Label, s.Status
 		res.WaitResult = &WaitResult{Ready: s.Ready}
 		if t, err := a.Store.Load(s.TaskID); err == nil {
-			res.PID, res.Cwd, res.Command = t.Root.PID, t.Cwd, t.Command
+			// The task's own timeout: one already running kept the one
+			// it was started with, whatever this call asked.
+			res.PID, res.Cwd, res.Command, res.TimeoutMinutes = t.Root.PID, t.Cwd, t.Command, t.Timeout.Minutes()
 		}
 	}
 	var msg []string

@@ -190,6 +190,12 @@ processes:
 	if !res.Services[0].AlreadyRunning || !res.Services[1].AlreadyRunning || res.Services[1].TaskID != answers[0].TaskID {
 		t.Errorf("db and api should be reported as already running: %+v", res.Services[:2])
 	}
+	// A service already running keeps the timeout it was started with:
+	// the answer says that one, not the one this call asked for.
+	again := call[RunResult](t, a, RunTool(), `{"service":"api","timeout":7}`)
+	if again.TaskID != answers[0].TaskID || again.TimeoutMinutes != DefaultTimeoutMinutes {
+		t.Errorf("api started again or misreported: task %s, timeout_minutes %v, want %s and %d", again.TaskID, again.TimeoutMinutes, answers[0].TaskID, DefaultTimeoutMinutes)
+	}
 	worker := res.TaskID
 	var st TaskDetail
 	tasktest.WaitFor(t, "the worker restarted twice and up", func() bool {
