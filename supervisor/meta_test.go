@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMetaFiles(t *testing.T) {
@@ -48,5 +49,21 @@ func TestMetaFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(target); string(b) != "secret" {
 		t.Errorf("target changed: %q", b)
+	}
+}
+
+// A timeout of zero means none; a positive one, however small, must not
+// become zero (and so forever) in the conversion.
+func TestMinutes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		m    float64
+		want time.Duration
+	}{
+		{0, 0}, {1, time.Minute}, {0.5, 30 * time.Second}, {120, 2 * time.Hour}, {1e-12, 1}, {1e-300, 1},
+	} {
+		if got := Minutes(c.m); got != c.want {
+			t.Errorf("Minutes(%g) = %v, want %v", c.m, got, c.want)
+		}
 	}
 }

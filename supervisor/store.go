@@ -618,5 +618,13 @@ func (s Store) Remove(t *Task) error {
 }
 
 // Minutes is m minutes as a duration: the unit of the task files, the
-// tools' timeout parameter and their JSON.
-func Minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+// tools' timeout parameter and their JSON. A positive m below a
+// nanosecond is a nanosecond, not zero: a timeout of zero means none, and
+// a tiny one must not mean forever.
+func Minutes(m float64) time.Duration {
+	d := time.Duration(m * float64(time.Minute))
+	if d == 0 && m > 0 {
+		return 1
+	}
+	return d
+}
