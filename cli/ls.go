@@ -73,7 +73,7 @@ func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool)
 	}
 	_ = tw.Flush() // Stdout errors have nowhere to go.
 	for _, t := range gone {
-		ref := shellWord(t.Label)
+		ref := hintRef(t.Label, t.TaskID)
 		fmt.Fprintf(a.Stderr, "%s: its supervisor is gone, so nobody enforces its timeout or captures its output (bgtask status %s); stop it with bgtask stop %s\n",
 			toolbox.Printable(t.Label), ref, ref)
 	}

@@ -39,10 +39,7 @@ func cliRun(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string
 	fmt.Fprintln(a.Stdout, r.TaskID)
 	// For a person: what runs, and what to type next (not the agent's
 	// tool syntax the message carries).
-	ref := r.TaskID
-	if r.Label != r.TaskID {
-		ref = r.Label
-	}
+	ref := hintRef(r.Label, r.TaskID)
 	kill := "no auto-kill"
 	if r.TimeoutMinutes > 0 {
 		kill = "auto-kill in " + notify.FormatTimeout(supervisor.Minutes(r.TimeoutMinutes))
@@ -51,7 +48,11 @@ func cliRun(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string
 	if r.Host != "" {
 		where = " on " + r.Host
 	}
-	fmt.Fprintf(a.Stderr, "Started %s%s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", ref, where, r.PID, kill, ref, ref)
+	name := r.Label
+	if name == "" {
+		name = r.TaskID
+	}
+	fmt.Fprintf(a.Stderr, "Started %s%s (pid %d, %s). Follow it: bgtask logs %s -f   Stop it: bgtask stop %s\n", toolbox.Printable(name), where, r.PID, kill, ref, ref)
 	return printWait(a, r, ref)
 }
 

@@ -45,6 +45,16 @@ func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	return nil
 }
 
+// hintRef is how a printed command names a task: its label as one shell
+// word, or its id when there is no label of its own or the label would
+// read as an option (bgtask logs -n -f).
+func hintRef(label, id string) string {
+	if label == "" || label == id || strings.HasPrefix(label, "-") {
+		return id
+	}
+	return shellWord(label)
+}
+
 // shellWord is s as one word for a POSIX shell: as it is when that is
 // safe, else single-quoted.
 func shellWord(s string) string {

@@ -25,3 +25,23 @@ func TestCLISend(t *testing.T) {
 		t.Fatalf("stdout %q", b)
 	}
 }
+
+// A printed command names a task so that it can be pasted back: the label
+// as one shell word, the id where the label would be read as an option.
+func TestHintRef(t *testing.T) {
+	t.Parallel()
+	const id = "task-1796633149-2df1dbcc"
+	for _, c := range []struct{ label, want string }{
+		{"web", "web"},
+		{"héllo wörld 🚀", "'héllo wörld 🚀'"},
+		{"it's", `'it'\''s'`},
+		{"-n", id},
+		{"--all", id},
+		{id, id},
+		{"", id},
+	} {
+		if got := hintRef(c.label, id); got != c.want {
+			t.Errorf("hintRef(%q) = %s, want %s", c.label, got, c.want)
+		}
+	}
+}
