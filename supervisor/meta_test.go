@@ -67,3 +67,31 @@ func TestMinutes(t *testing.T) {
 		}
 	}
 }
+
+// The state folder is found from the environment, and never relative to
+// the folder a call happens to run from.
+func TestDefaultDir(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{env: map[string]string{"TASKS_DIR": "/srv/tasks", "HOME": "/home/u"}, want: "/srv/tasks"},
+		{env: map[string]string{"TASKS_DIR": "tasks", "HOME": "/home/u"}, wantErr: "not an absolute path"},
+		{env: map[string]string{"XDG_STATE_HOME": "/home/u/.state", "HOME": "/home/u"}, want: "/home/u/.state/amp-bg-tasks"},
+		{env: map[string]string{"XDG_STATE_HOME": "rel", "HOME": "/home/u"}, want: "/home/u/.local/state/amp-bg-tasks"},
+		{env: map[string]string{}, wantErr: "set TASKS_DIR or HOME"},
+	} {
+		got, err := DefaultDir(func(k string) string { return c.env[k] })
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%v: %q, %v; want an error saying %q", c.env, got, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%v: %q, %v; want %q", c.env, got, err, c.want)
+		}
+	}
+}

@@ -75,12 +75,18 @@ type Store struct {
 }
 
 // DefaultDir is $TASKS_DIR, else ${XDG_STATE_HOME:-$HOME/.local/state}/amp-bg-tasks.
-// getenv is os.Getenv in production; tests pass their own.
+// getenv is os.Getenv in production; tests pass their own. A relative
+// TASKS_DIR is an error: each call would keep its tasks in the folder it
+// runs from, and lose sight of the others. A relative XDG_STATE_HOME is
+// ignored, as the XDG specification says.
 func DefaultDir(getenv func(string) string) (string, error) {
 	if d := getenv("TASKS_DIR"); d != "" {
+		if !filepath.IsAbs(d) {
+			return "", fmt.Errorf("TASKS_DIR=%q is not an absolute path: set it to one, such as $HOME/.local/state/amp-bg-tasks", d)
+		}
 		return d, nil
 	}
-	if d := getenv("XDG_STATE_HOME"); d != "" {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "amp-bg-tasks"), nil
 	}
 	home := getenv("HOME")
