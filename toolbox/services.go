@@ -359,6 +359,7 @@ func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceSta
 		res.Ignored = append(res.Ignored, n.String())
 	}
 	var started, already, failed []string
+	withOutput := false // a service not ready brought its start-up output
 	for _, s := range states {
 		switch {
 		case s.AlreadyRunning:
@@ -368,6 +369,7 @@ func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceSta
 		}
 		if !s.Ready {
 			failed = append(failed, fmt.Sprintf("%s (%s)", s.Service, s.Note))
+			withOutput = withOutput || s.Stdout != nil || s.Stderr != nil
 		}
 		if s.Service != in.Service {
 			continue
@@ -390,7 +392,10 @@ func (a *App) serviceRunResult(in RunInput, st *stack.Stack, states []ServiceSta
 	if len(failed) == 0 {
 		msg = append(msg, fmt.Sprintf("%s is ready. Read its output with bg_output task_id=%s.", in.Service, res.TaskID))
 	} else {
-		msg = append(msg, "Not ready: "+strings.Join(failed, "; ")+". The start-up output of each follows in services.")
+		msg = append(msg, "Not ready: "+strings.Join(failed, "; ")+".")
+		if withOutput {
+			msg = append(msg, "The start-up output of each that ran follows in services.")
+		}
 	}
 	if len(res.Ignored) > 0 {
 		msg = append(msg, fmt.Sprintf("%d key(s) of %s are not supported and were ignored (see ignored).", len(res.Ignored), filepath.Base(st.File)))
