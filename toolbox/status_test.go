@@ -18,6 +18,10 @@ func TestAutoKillCountdown(t *testing.T) {
 	}{
 		{time.Time{}, 0, "no timeout"},
 		{now.Add(95 * time.Minute), 2 * time.Hour, "95m left"},
+		{now.Add(120 * time.Minute), 2 * time.Hour, "120m left"},
+		{now.Add(26*time.Hour + 5*time.Minute), 48 * time.Hour, "26h05m left"},
+		{now.Add(30 * 24 * time.Hour), 30 * 24 * time.Hour, "30d left"},
+		{now.Add(52*time.Hour + 10*time.Minute), 30 * 24 * time.Hour, "2d4h left"},
 		{now.Add(10 * time.Minute), 2 * time.Hour, "10m left"},
 		{now.Add(4*time.Minute + 20*time.Second), 2 * time.Hour, "EXPIRING in 4m"},
 		{now.Add(30 * time.Second), 2 * time.Hour, "EXPIRING in 30s"},
