@@ -451,14 +451,24 @@ func multiLogs(ctx context.Context, a *toolbox.App, refs []string, all, follow b
 			prefixed[i].flush()
 		}
 	}()
+	justEnded := map[*logPrinter]bool{} // ended since the last copy: its end line is due
+	for _, l := range printers {
+		justEnded[l] = follow && l.t.Status != supervisor.StatusRunning // Ended already: said once too.
+	}
 	for {
 		running := 0
-		for _, l := range printers {
+		for i, l := range printers {
 			if err := l.print(); err != nil {
 				return err
 			}
 			if l.t.Status == supervisor.StatusRunning {
 				running++
+			}
+			if justEnded[l] {
+				// After its last lines, as one task followed alone says it.
+				prefixed[i].flush()
+				fmt.Fprintf(a.Stderr, "[%s ended: %s]\n", toolbox.Printable(l.t.Label), endedAs(l.t.Status, l.t.ExitCode, paletteFor(a, a.Stderr)))
+				delete(justEnded, l)
 			}
 		}
 		if !follow || running == 0 {
@@ -469,11 +479,14 @@ func multiLogs(ctx context.Context, a *toolbox.App, refs []string, all, follow b
 			return ctx.Err()
 		case <-time.After(followInterval):
 		}
+		// Re-read the status after the copy: output written before a
+		// task ended is then certain to be printed once more.
 		for _, l := range printers {
 			if l.t.Status == supervisor.StatusRunning {
 				if l.t, err = a.LoadTask(ctx, l.t.ID); err != nil {
 					return err
 				}
+				justEnded[l] = l.t.Status != supervisor.StatusRunning
 			}
 		}
 	}

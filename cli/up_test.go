@@ -102,3 +102,26 @@ func TestSaveThenUp(t *testing.T) {
 		t.Errorf("after up: %+v", running)
 	}
 }
+
+// Following several tasks, each one's end is said once, after its last
+// lines, as following one task says it: a failed service does not end
+// in silence.
+func TestLogsFollowSeveralSaysEachEnd(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	quick := toolboxtest.StartTask(t, a, map[string]any{"command": "echo one; exit 3", "label": "quick"})
+	tasktest.WaitEnd(t, a.Store, quick.TaskID)
+	toolboxtest.StartTask(t, a, map[string]any{"command": "echo two; sleep 0.5", "label": "slow"})
+	out, errOut, code := runCLI(t, a, "logs", "quick", "slow", "-f")
+	if code != toolbox.ExitOK {
+		t.Fatalf("logs -f: exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(out, "quick | one") || !strings.Contains(out, "slow  | two") {
+		t.Errorf("stdout %q", out)
+	}
+	for _, want := range []string{"[quick ended: failed, exit 3]", "[slow ended: completed"} {
+		if strings.Count(errOut, want) != 1 {
+			t.Errorf("stderr %q: want %q once", errOut, want)
+		}
+	}
+}
