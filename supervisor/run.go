@@ -252,15 +252,14 @@ func (sv *Supervisor) runOnce(ctx context.Context, s *session, sig *signals) (st
 // the timeout, or the command could not start again; "" when it runs.
 func (sv *Supervisor) restart(ctx context.Context, s *session, sig *signals, code int, requested bool, auto *int) string {
 	t := s.t
-	t.Restarts++
 	c := code
 	t.LastExitCode = &c
-	if err := writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts), fileLastExitCode, strconv.Itoa(code)); err != nil {
-		sv.Log.Printf("record restart: %v", err) // bg_status shows the count a restart late.
+	if err := writeFiles(t.Dir, fileLastExitCode, strconv.Itoa(code)); err != nil {
+		sv.Log.Printf("record exit code: %v", err) // bg_status shows it a restart late.
 	}
 	pause := time.Duration(0)
 	if requested {
-		s.out.marker("%s %d: exit %d, restarted on request]", RestartMarker, t.Restarts, code)
+		s.out.marker("%s %d: exit %d, restarted on request]", RestartMarker, t.Restarts+1, code)
 	} else {
 		*auto++
 		pause = t.Restart.Backoff
@@ -283,10 +282,14 @@ func (sv *Supervisor) restart(ctx context.Context, s *session, sig *signals, cod
 			return stopStatus(got)
 		}
 	}
+	// Counted as it happens: a task stopped in its backoff was not
+	// restarted.
 	next, err := sv.launch(ctx, t, t.ID)
 	if err == nil {
 		t.Root = next.root
-		err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10))
+		t.Restarts++
+		err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10),
+			fileRestarts, strconv.Itoa(t.Restarts))
 		if err != nil {
 			_ = syscall.Kill(-next.child.Process.Pid, syscall.SIGKILL) // It cannot be found by its pid.
 			_ = next.child.Wait()

@@ -124,3 +124,21 @@ func ptraceStop(t *testing.T, pid int) (detach func()) {
 	}
 	return detach
 }
+
+// A task stopped while it waits out its restart backoff was not run
+// again: it ends killed with no restart counted, and its last exit code
+// kept.
+func TestStopInRestartBackoffCountsNoRestart(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "echo crashing; exit 4", "restart": "always", "backoff_seconds": 600})
+	tasktest.WaitFor(t, "the first run's exit recorded, the backoff begun", func() bool {
+		task, err := a.Store.Load(r.TaskID)
+		return err == nil && task.LastExitCode != nil
+	})
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	st := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if st.Status != supervisor.StatusKilled || st.Restarts != 0 || st.LastExitCode == nil || *st.LastExitCode != 4 {
+		t.Fatalf("status %s, restarts %d, last exit %v: want killed, 0 restarts, last exit 4", st.Status, st.Restarts, st.LastExitCode)
+	}
+}
