@@ -617,22 +617,6 @@ func WrittenWithin(path string, d time.Duration) bool {
 	return writtenSince(fi, time.Now().Add(-d), func() (os.FileInfo, error) { return os.Stat(path) })
 }
 
-// WrittenAfter reports whether the file at path was last written later
-// than the file at other; false when path is missing, or both were last
-// written at the same file time (file times are coarse: a tie is not an
-// order). A missing other counts as never written.
-func WrittenAfter(path, other string) bool {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	oi, err := os.Stat(other)
-	if err != nil {
-		return true
-	}
-	return fi.ModTime().After(oi.ModTime())
-}
-
 // partial reports whether the stream ends with a line still without newline.
 func (s *Stream) partial(end Pos) bool {
 	for i := len(s.parts) - 1; i >= 0; i-- {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,6 +60,17 @@ func feedInput(dir string, master io.Writer) (stop func(), err error) {
 		_ = f.Close() // Read side only: nothing is lost that was not sent.
 		<-done
 	}, nil
+}
+
+// LastSent is when Send last typed into t's terminal: the modification
+// time of its input FIFO, which a write sets (and its creation, at the
+// task's start); zero when t has none.
+func LastSent(t *Task) time.Time {
+	fi, err := os.Stat(filepath.Join(t.Dir, fileInput))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // Send types data into a running interactive task's terminal.

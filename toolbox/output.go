@@ -169,14 +169,18 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		}
 	}
 	// The prompt is the last thing written: the other stream is quiet too.
-	// A prompt on stderr must also be no older than stdout's last write,
-	// which holds the echo of any answer typed (bg_send types into
-	// stdout's terminal): the answered prompt's line never ends, as what
-	// follows it goes to stdout.
+	// A prompt on stderr is also unanswered: bg_send has not typed since
+	// it was written. Its line never ends once answered, as the answer's
+	// echo and what follows go to stdout. (Which log was written last is
+	// no guide: each has its own copier in the supervisor.)
 	path := func(name string) string { return filepath.Join(t.Dir, name) }
 	quiet := func(name string) bool { return !capture.WrittenWithin(path(name), capture.PartialQuiet) }
+	unanswered := func(name string) bool {
+		fi, err := os.Stat(path(name))
+		return err == nil && !supervisor.LastSent(t).After(fi.ModTime()) // A tie is no answer: none comes that fast.
+	}
 	res.WaitingForInput = partial["stdout"] && quiet("stderr") ||
-		partial["stderr"] && quiet("stdout") && !capture.WrittenAfter(path("stdout"), path("stderr"))
+		partial["stderr"] && quiet("stdout") && unanswered("stderr")
 	return res, nil
 }
 
