@@ -26,6 +26,9 @@ func cliList(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 // printList prints bg_status's list as a table: the live figures of
 // running tasks, times in local time.
 func printList(ctx context.Context, a *toolbox.App, pf *paramFlags, asJSON bool) error {
+	if pf.given("port") {
+		return printPort(ctx, a, pf.params(), asJSON) // Who holds it, not the list: bgtask port N.
+	}
 	l, err := toolbox.Invoke[toolbox.StatusList](ctx, a, pf.tool, pf.params())
 	if err != nil {
 		return err

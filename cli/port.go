@@ -28,12 +28,18 @@ func cliPort(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	if err != nil || port < 1 || port > 65535 {
 		return fmt.Errorf("port %q: want a number from 1 to 65535", pos[0])
 	}
-	res, err := a.Call(ctx, toolbox.StatusTool(), []byte(fmt.Sprintf(`{"port":%d}`, port)))
+	return printPort(ctx, a, map[string]any{"port": port}, *asJSON)
+}
+
+// printPort prints bg_status's answer to params (a port, and nothing
+// else), as bgtask port does: who holds it, and what to do.
+func printPort(ctx context.Context, a *toolbox.App, params map[string]any, asJSON bool) error {
+	ps, err := toolbox.Invoke[toolbox.PortStatus](ctx, a, toolbox.StatusTool(), params)
 	if err != nil {
 		return err
 	}
-	ps := res.(toolbox.PortStatus)
-	if *asJSON {
+	port := ps.Port
+	if asJSON {
 		if err := printJSON(a.Stdout, ps); err != nil {
 			return err
 		}

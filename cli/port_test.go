@@ -72,9 +72,12 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 		t.Fatalf("the server was signalled: %v", err)
 	}
 
-	out, errOut, code = runCLI(t, a, "port", strconv.Itoa(port))
-	if code != toolbox.ExitOK || !strings.Contains(out, pid) || !strings.Contains(out, "http.server") || !strings.Contains(out, dir) || !strings.Contains(errOut, "never signals") {
-		t.Errorf("bgtask port %d: exit %d\n%s%s", port, code, out, errOut)
+	// bgtask port N, and the --port its list commands take, say the same.
+	for _, args := range [][]string{{"port", strconv.Itoa(port)}, {"ls", "--port", strconv.Itoa(port)}, {"status", "--port", strconv.Itoa(port)}} {
+		out, errOut, code = runCLI(t, a, args...)
+		if code != toolbox.ExitOK || !strings.Contains(out, pid) || !strings.Contains(out, "http.server") || !strings.Contains(out, dir) || !strings.Contains(errOut, "never signals") {
+			t.Errorf("bgtask %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
 	}
 	out, _, code = runCLI(t, a, "port", strconv.Itoa(port), "--json")
 	if code != toolbox.ExitOK || !strings.Contains(out, `"pid": `+pid) || !strings.Contains(out, `"ours": false`) {
