@@ -76,3 +76,29 @@ func lockFile(path string) (int, error) {
 	}
 	return fd, nil
 }
+
+// LockFolder takes an exclusive lock on the folder dir, which it creates
+// if need be: for a read, change and save of small files in it that
+// parallel calls must not interleave (a reader's notice memory). The lock
+// is an flock on the folder itself, so it leaves no file behind; the
+// kernel drops it when its holder dies.
+func LockFolder(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		_ = syscall.Close(fd) // Nothing locked.
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { _ = syscall.Close(fd) }, nil // Closing releases the lock.
+}

@@ -56,11 +56,11 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 		return nil, err
 	}
 	known := knownEnds(res, byCaller)
-	notices := append(a.newsOnly(g.notices, known), g.remote...)
-	err = g.err
+	local, err := a.newsOnly(g.notices, known), g.err
 	if err == nil {
-		err = g.told(known)
+		local, err = g.told(known, local)
 	}
+	notices := append(local, g.remote...)
 	if err != nil || len(notices) == 0 {
 		// Notices are a courtesy: failing to compute them must not
 		// hide the answer the agent asked for.
@@ -74,7 +74,7 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 type gathered struct {
 	notices []Notice // local
 	remote  []Notice
-	told    func(known []string) error
+	told    func(known []string, telling []Notice) ([]Notice, error)
 	err     error
 }
 
@@ -247,8 +247,8 @@ func (a *App) ForgetSession(ctx context.Context) {
 // each once, and told, which records that they were told (nothing is
 // recorded until it is called). about is the task the call itself was
 // about: its answer already says how it ended.
-func (a *App) notices(ctx context.Context, about string) (out []Notice, told func(known []string) error, err error) {
-	told = func([]string) error { return nil }
+func (a *App) notices(ctx context.Context, about string) (out []Notice, told func(known []string, telling []Notice) ([]Notice, error), err error) {
+	told = func(_ []string, telling []Notice) ([]Notice, error) { return telling, nil }
 	now := a.Now()
 	m, err := a.loadEndMemory(ctx, now)
 	if err != nil {
@@ -259,8 +259,9 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 	}
 	restarting, toldRestarts := a.restartNotices(ctx, about)
 	out = append(out, restarting...)
-	return out, func(known []string) error {
-		return errors.Join(a.rememberEnds(m, known), toldRestarts())
+	return out, func(known []string, telling []Notice) ([]Notice, error) {
+		telling, err := a.rememberEnds(m, known, telling)
+		return telling, errors.Join(err, toldRestarts())
 	}, nil
 }
 
@@ -272,6 +273,9 @@ type endMemory struct {
 	first  bool         // The reader's first call: every end so far is old news.
 	keep   []string     // Told before, and still on disk.
 	seen   []string     // Ended now and told by this call.
+	loaded []string     // own's ends as read, to find what parallel calls of the reader add
+	// noticed is the memory's key of each notice this call found, by task.
+	noticed map[string]string
 }
 
 // loadEndMemory reads the reader's memory and, for a client's session,
@@ -281,7 +285,7 @@ func (a *App) loadEndMemory(ctx context.Context, now time.Time) (*endMemory, err
 	if err != nil {
 		return nil, err
 	}
-	m := &endMemory{own: st}
+	m := &endMemory{own: st, noticed: map[string]string{}}
 	if path := a.familyNoticePath(ctx); path != "" {
 		if m.family, err = loadNoticeState(path); err != nil {
 			return nil, err
@@ -296,6 +300,7 @@ func (a *App) loadEndMemory(ctx context.Context, now time.Time) (*endMemory, err
 	if m.first {
 		st.since = now
 	}
+	m.loaded = slices.Clone(st.seen)
 	return m, nil
 }
 
@@ -359,6 +364,7 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 			at = t.FinishedAt
 			if !t.FinishedAt.Before(cutoff) {
 				out = append(out, noticeOf(t, now))
+				m.noticed[r.ID] = endKey(r.ID, at)
 			}
 		}
 		m.seen = append(m.seen, endKey(r.ID, at))
@@ -398,8 +404,11 @@ func (a *App) toldEnd(r supervisor.TaskRef, keys []string) bool {
 }
 
 // rememberEnds saves the memory m with the ends in known added, and adds
-// them to the client's memory too.
-func (a *App) rememberEnds(m *endMemory, known []string) error {
+// them to the client's memory too. telling are the notices the call is
+// about to give; it returns those no parallel call of the same reader
+// told meanwhile: the memory is read again and saved under a lock, so
+// that of parallel calls (agents make them) one tells each end.
+func (a *App) rememberEnds(m *endMemory, known []string, telling []Notice) ([]Notice, error) {
 	remembered := func(id string) bool {
 		return slices.ContainsFunc(m.seen, func(k string) bool { return keyID(k) == id }) ||
 			slices.ContainsFunc(m.keep, func(k string) bool { return keyID(k) == id })
@@ -410,13 +419,33 @@ func (a *App) rememberEnds(m *endMemory, known []string) error {
 		}
 	}
 	if !m.first && len(m.seen) == 0 && len(m.keep) == len(m.own.seen) {
-		return nil // Nothing new to remember.
+		return telling, nil // Nothing new to remember, nothing to tell.
 	}
+	unlock, err := supervisor.LockFolder(filepath.Dir(m.own.path))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now, err := loadNoticeState(m.own.path)
+	if err != nil {
+		return nil, err
+	}
+	// What parallel calls added since this one read the memory: told.
+	added := slices.DeleteFunc(slices.Clone(now.seen), func(k string) bool { return slices.Contains(m.loaded, k) })
+	telling = slices.DeleteFunc(telling, func(n Notice) bool { return slices.Contains(added, m.noticed[n.TaskID]) })
 	m.own.seen = append(m.keep, m.seen...)
-	if err := m.own.save(); err != nil || m.family == nil {
-		return err
+	for _, k := range added {
+		if !slices.Contains(m.own.seen, k) {
+			m.own.seen = append(m.own.seen, k)
+		}
 	}
-	return a.shareWithFamily(m.own, m.family)
+	if m.first && !now.since.IsZero() && now.since.Before(m.own.since) {
+		m.own.since = now.since // A parallel first call's start stands.
+	}
+	if err := m.own.save(); err != nil || m.family == nil {
+		return telling, err
+	}
+	return telling, a.shareWithFamily(m.own, m.family)
 }
 
 // shareWithFamily adds what the session with memory own was told to its

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,6 +272,43 @@ func TestNoticesTellARestartedTasksNewEnd(t *testing.T) {
 	for i := range 2 { // Indexed now, and told only once.
 		if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
 			t.Fatalf("told again on call %d: %q", i+1, again)
+		}
+	}
+}
+
+// Agents make parallel calls: of several calls of one reader at once,
+// one tells an end, and only once.
+func TestParallelCallsOfOneReaderTellAnEndOnce(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-parallel")
+	execute(t, a, StatusTool(), `{}`) // First call.
+	for round := range 3 {
+		r := execute(t, a, RunTool(), fmt.Sprintf(`{"command":"exit 5","label":"p%d"}`, round))
+		id := r["task_id"].(string)
+		tasktest.WaitEnd(t, a.Store, id)
+		var wg sync.WaitGroup
+		told := make([]int, 6)
+		for i := range told {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// An App of its own per call, as each toolbox call is a process.
+				b := NewAppIn(a.Store.Dir, a.Wd, a.Environ, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+				b.Getenv, b.Executable = a.Getenv, a.Executable
+				raw, err := b.Execute(context.Background(), StatusTool(), []byte(`{"port":1}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if strings.Contains(string(raw), `"task_id":"`+id+`"`) {
+					told[i] = 1
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(slices.DeleteFunc(slices.Clone(told), func(c int) bool { return c == 0 })); n != 1 {
+			t.Fatalf("round %d: the end of %s was told %v times across 6 parallel calls, want once", round, id, told)
 		}
 	}
 }
