@@ -50,12 +50,7 @@ func lockFile(path string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	for {
-		err = syscall.Flock(fd, syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	err = flockEx(fd)
 	if err != nil {
 		_ = syscall.Close(fd) // Nothing locked.
 		return -1, err
@@ -90,15 +85,20 @@ func LockFolder(dir string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
-	for {
-		err = syscall.Flock(fd, syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	err = flockEx(fd)
 	if err != nil {
 		_ = syscall.Close(fd) // Nothing locked.
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	return func() { _ = syscall.Close(fd) }, nil // Closing releases the lock.
+}
+
+// flockEx takes an exclusive flock on fd, waiting for it, through
+// interruptions by signals.
+func flockEx(fd int) error {
+	for {
+		if err := syscall.Flock(fd, syscall.LOCK_EX); err != syscall.EINTR {
+			return err
+		}
+	}
 }
