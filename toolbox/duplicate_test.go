@@ -1,9 +1,11 @@
 package toolbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -65,5 +67,25 @@ func TestParallelStartsOfOneLabel(t *testing.T) {
 				t.Errorf("%d starts answered success, want %d", ok, want)
 			}
 		})
+	}
+}
+
+// One folder reached by two paths (a symbolic link: a symlinked home,
+// macOS's /tmp) is one place: the second start of a label there is a
+// duplicate too.
+func TestDuplicateLabelThroughASymlinkedFolder(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "project")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	first := startTask(t, a, map[string]any{"command": "exec sleep 60", "label": "dev", "cwd": real})
+	defer call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, first.TaskID))
+	_, err := a.Call(t.Context(), RunTool(), []byte(fmt.Sprintf(`{"command":"exec sleep 60","label":"dev","cwd":%q}`, link)))
+	var taken *LabelTakenError
+	if !errors.As(err, &taken) || !strings.Contains(err.Error(), first.TaskID) {
+		t.Fatalf("second start through %s: %v; want a duplicate naming %s", link, err, first.TaskID)
 	}
 }

@@ -3,6 +3,7 @@ package toolbox
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 // one cwd exactly one runs (replace or not).
 func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Request) (*supervisor.Task, error) {
 	if r.Label != "" {
-		unlock, err := a.Store.LockLabel(r.Label, r.Cwd)
+		unlock, err := a.Store.LockLabel(r.Label, samePlace(r.Cwd))
 		if err != nil {
 			return nil, err
 		}
@@ -43,14 +44,27 @@ func (a *App) startUnique(ctx context.Context, replace bool, r supervisor.Reques
 	return a.Store.Start(ctx, r)
 }
 
-// runningWithLabel returns the running task started with label in cwd.
+// samePlace is the folder path names: with symbolic links resolved, so
+// that a project reached by two paths (a symlinked home, macOS's /tmp and
+// /private/tmp, an editor's physical path beside a shell's) is one place;
+// path itself when it cannot be resolved.
+func samePlace(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
+}
+
+// runningWithLabel returns the running task started with label in cwd,
+// by whatever path it was given.
 func (a *App) runningWithLabel(ctx context.Context, label, cwd string) *supervisor.Task {
 	tasks, err := a.Store.List()
 	if err != nil {
 		return nil
 	}
+	place := samePlace(cwd)
 	for _, t := range tasks {
-		if t.Label != label || t.Cwd != cwd || t.Status != supervisor.StatusRunning {
+		if t.Label != label || t.Status != supervisor.StatusRunning || t.Cwd != cwd && samePlace(t.Cwd) != place {
 			continue
 		}
 		if t, err := a.Store.Settle(ctx, t); err == nil && t.Status == supervisor.StatusRunning {

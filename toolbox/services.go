@@ -237,7 +237,7 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	if fi, err := os.Stat(v.Dir); err != nil || !fi.IsDir() {
 		return nil, false, fmt.Errorf("its working_dir %s is not an existing folder", v.Dir)
 	}
-	unlock, err := a.Store.LockLabel(v.Name, v.Dir)
+	unlock, err := a.Store.LockLabel(v.Name, samePlace(v.Dir))
 	if err != nil {
 		return nil, false, err
 	}
