@@ -71,6 +71,11 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 	if t.Command == "" {
 		return t, fmt.Errorf("%s records no command to run again", t.ID)
 	}
+	if fi, err := os.Stat(t.Cwd); err != nil || !fi.IsDir() {
+		// Checked before the record changes: the shell's start would
+		// fail as "fork/exec bash: no such file", after a restart marker.
+		return t, fmt.Errorf("cannot run %s again: its folder %s no longer exists", t.Name(), t.Cwd)
+	}
 	exe := r.Executable
 	if exe == "" {
 		var err error

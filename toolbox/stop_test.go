@@ -142,3 +142,28 @@ func TestStopInRestartBackoffCountsNoRestart(t *testing.T) {
 		t.Fatalf("status %s, restarts %d, last exit %v: want killed, 0 restarts, last exit 4", st.Status, st.Restarts, st.LastExitCode)
 	}
 }
+
+// A task whose folder was removed since it ended cannot run again: the
+// restart says why, and leaves its record and its log as they were.
+func TestRestartInARemovedFolder(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := startTask(t, a, map[string]any{"command": "echo built", "label": "build", "cwd": dir})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	stdout := filepath.Join(a.Store.Dir, r.TaskID, "stdout")
+	before := tasktest.ReadFile(t, stdout)
+	if _, _, err := a.Restart(t.Context(), r.TaskID); err == nil || !strings.Contains(err.Error(), "no longer exists") || !strings.Contains(err.Error(), "build (") {
+		t.Fatalf("restart in a removed folder: %v", err)
+	}
+	task, err := a.Store.Load(r.TaskID)
+	if err != nil || task.Status != supervisor.StatusCompleted || task.Restarts != 0 || tasktest.ReadFile(t, stdout) != before {
+		t.Fatalf("the record changed: %+v, %v, log %q", task, err, tasktest.ReadFile(t, stdout))
+	}
+}
