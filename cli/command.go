@@ -211,6 +211,9 @@ func Run(ctx context.Context, a *toolbox.App, name string, args []string, extra 
 		fmt.Fprintln(a.Stdout, "bgtask", toolbox.Version())
 		return toolbox.ExitOK
 	}
+	if len(args) > 1 && args[0] == "help" {
+		args = []string{args[1], "--help"} // bgtask help logs: the help of logs.
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) == 0 {
 			printOverview(a.Stderr, name, cmds)

@@ -46,10 +46,11 @@ func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 }
 
 // hintRef is how a printed command names a task: its label as one shell
-// word, or its id when there is no label of its own or the label would
-// read as an option (bgtask logs -n -f).
+// word, or its id when there is no label of its own, the label would read
+// as an option (bgtask logs -n -f), or it holds what a terminal would not
+// print as typed (escape sequences: never printed raw).
 func hintRef(label, id string) string {
-	if label == "" || label == id || strings.HasPrefix(label, "-") {
+	if label == "" || label == id || strings.HasPrefix(label, "-") || toolbox.Printable(label) != label {
 		return id
 	}
 	return shellWord(label)

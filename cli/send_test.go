@@ -36,6 +36,8 @@ func TestHintRef(t *testing.T) {
 		{"héllo wörld 🚀", "'héllo wörld 🚀'"},
 		{"it's", `'it'\''s'`},
 		{"-n", id},
+		{"web\x1b]52;c;ZXZpbA==\a", id},
+		{"tab\there", id},
 		{"--all", id},
 		{id, id},
 		{"", id},

@@ -83,7 +83,11 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		row("processes", fmt.Sprintf("%d, %s, %.1f%% CPU, quiet for %s", d.Processes, d.RSS, d.CPUPercent, d.QuietFor))
 	}
 	row("listening", strings.Join(d.Listening, ", "))
-	row("output", fmt.Sprintf("%d lines on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, d.StderrLines, toolbox.Printable(d.Label)))
+	lines := "lines"
+	if d.StdoutLines == 1 {
+		lines = "line"
+	}
+	row("output", fmt.Sprintf("%d %s on stdout, %d on stderr (bgtask logs %s)", d.StdoutLines, lines, d.StderrLines, hintRef(d.Label, d.TaskID)))
 	row("capture error", d.CaptureError)
 	row("logs", d.LogDir)
 	return tw.Flush()

@@ -45,6 +45,10 @@ func TestHelpInPeoplesWords(t *testing.T) {
 			t.Errorf("bgtask %s --help: exit %d\n%s", m[1], code, out.String())
 		}
 		helps[m[1]+" --help"] = out.String()
+		var viaHelp bytes.Buffer // bgtask help CMD is bgtask CMD --help.
+		if code := cli.Main([]string{"bgtask", "help", m[1]}, strings.NewReader(""), &viaHelp, &viaHelp, extra...); code != 0 || viaHelp.String() != out.String() {
+			t.Errorf("bgtask help %s: exit %d, and not its --help:\n%s", m[1], code, viaHelp.String())
+		}
 	}
 	for what, text := range helps {
 		for _, line := range strings.Split(text, "\n") {
