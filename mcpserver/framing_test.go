@@ -275,3 +275,31 @@ func FuzzFraming(f *testing.F) {
 		}
 	})
 }
+
+// A script writes its requests and closes the server's input: the
+// requests already read are answered before the server ends (they were
+// dropped: only the first came back).
+func TestMCPAnswersWhatWasReadBeforeInputEnds(t *testing.T) {
+	t.Parallel()
+	s := serveRaw(t)
+	s.send([]byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"script","version":"0"}}}` + "\n" +
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n" +
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}` + "\n" +
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"bg_status","arguments":{}}}` + "\n"))
+	if err := s.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for l := range s.answer {
+		var a rpcAnswer
+		if err := json.Unmarshal(l, &a); err != nil {
+			t.Fatalf("not JSON-RPC: %s", l)
+		}
+		ids[string(a.ID)] = true
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		if !ids[id] {
+			t.Errorf("no answer to request %s before the end (answers: %v)", id, ids)
+		}
+	}
+}

@@ -321,8 +321,9 @@ func serve(ctx context.Context, a *toolbox.App, in io.Reader, out io.Writer) err
 		return err
 	}
 	defer ss.forget(context.WithoutCancel(ctx), a)
-	w := &syncWriter{w: out}
-	g := &lineGuard{r: bufio.NewReader(in), w: w, log: logger(a.Stderr)}
+	asked := newInFlight()
+	w := &syncWriter{w: out, answered: asked.done}
+	g := &lineGuard{r: bufio.NewReader(in), w: w, log: logger(a.Stderr), asked: asked}
 	if err := s.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(g), Writer: w}); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
@@ -346,13 +347,24 @@ type lineGuard struct {
 	r       *bufio.Reader
 	w       io.Writer
 	log     *slog.Logger
-	pending []byte // the rest of the valid line being read
-	err     error  // the read error that follows pending
+	asked   *inFlight // the requests passed on, until answered
+	pending []byte    // the rest of the valid line being read
+	err     error     // the read error that follows pending
 }
+
+// drainBound is how long the end of the client's input waits for the
+// answers to requests already read: a script that writes its requests
+// and closes stdin gets them (a ping, tools/list, a quick call), while a
+// call that waits for a task is cut short, as before, when the client
+// has gone.
+const drainBound = 2 * time.Second
 
 func (g *lineGuard) Read(p []byte) (int, error) {
 	for len(g.pending) == 0 {
 		if g.err != nil {
+			if errors.Is(g.err, io.EOF) {
+				g.asked.wait(drainBound)
+			}
 			return 0, g.err
 		}
 		var l line
@@ -372,6 +384,9 @@ func (g *lineGuard) Read(p []byte) (int, error) {
 		// One value and a newline: the SDK ends the session on anything
 		// after the value but a line end, spaces included.
 		g.pending = append(bytes.TrimSpace(l.head), '\n')
+		if id, ok := requestID(g.pending); ok {
+			g.asked.add(id)
+		}
 	}
 	n := copy(p, g.pending)
 	g.pending = g.pending[n:]
@@ -562,12 +577,89 @@ func (s *idScanner) ID() json.RawMessage {
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+	// answered, if set, is told the id of each answer written.
+	answered func(id string)
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	n, err := s.w.Write(p)
+	if id, ok := answerID(p); ok && s.answered != nil {
+		s.answered(id)
+	}
+	return n, err
+}
+
+// inFlight counts the client's requests not answered yet.
+type inFlight struct {
+	mu   sync.Mutex
+	ids  map[string]bool
+	idle chan struct{} // closed while none is in flight
+}
+
+func newInFlight() *inFlight {
+	idle := make(chan struct{})
+	close(idle)
+	return &inFlight{ids: map[string]bool{}, idle: idle}
+}
+
+func (f *inFlight) add(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ids) == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.ids[id] = true
+}
+
+func (f *inFlight) done(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids[id] {
+		delete(f.ids, id)
+		if len(f.ids) == 0 {
+			close(f.idle)
+		}
+	}
+}
+
+// wait returns when no request is in flight, or after d.
+func (f *inFlight) wait(d time.Duration) {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-idle:
+	case <-timer.C:
+	}
+}
+
+// message is what requestID and answerID read of a JSON-RPC message.
+type message struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+}
+
+// requestID is the id of a request (a message with a method and an id;
+// a notification has none), as its JSON text.
+func requestID(line []byte) (string, bool) {
+	var m message
+	if json.Unmarshal(line, &m) != nil || m.Method == "" || !validID(m.ID) {
+		return "", false
+	}
+	return string(bytes.TrimSpace(m.ID)), true
+}
+
+// answerID is the id of an answer (a message with an id and no method).
+func answerID(line []byte) (string, bool) {
+	var m message
+	if json.Unmarshal(line, &m) != nil || m.Method != "" || !validID(m.ID) {
+		return "", false
+	}
+	return string(bytes.TrimSpace(m.ID)), true
 }
 
 // Close leaves stdout open: the process's exit closes it.
