@@ -225,9 +225,17 @@ func TestNoticeMemoryHoldsNoOldNews(t *testing.T) {
 	if m := memory(); len(m) != 1 || keyID(m[0]) != id {
 		t.Fatalf("memory %q, want just %s", m, id)
 	}
-	for i := range 2 { // Indexed now, and still told only once.
-		if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
-			t.Fatalf("told again on call %d: %q", i+1, got)
+	toldNothingMore(t, a)
+}
+
+// toldNothingMore checks that the next two lists of a reader tell it
+// nothing: the first finds the ends in the ended index it then writes,
+// the second only there.
+func toldNothingMore(t *testing.T, a *App) {
+	t.Helper()
+	for i := range 2 {
+		if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
+			t.Fatalf("told again on call %d: %q", i+1, again)
 		}
 	}
 }
@@ -269,11 +277,7 @@ func TestNoticesTellARestartedTasksNewEnd(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], "flaky failed (exit 3)") {
 		t.Fatalf("the restarted run's end: %q, want it told once", got)
 	}
-	for i := range 2 { // Indexed now, and told only once.
-		if again := noticesOf(execute(t, a, StatusTool(), `{}`)); len(again) != 0 {
-			t.Fatalf("told again on call %d: %q", i+1, again)
-		}
-	}
+	toldNothingMore(t, a)
 }
 
 // Agents make parallel calls: of several calls of one reader at once,
