@@ -259,6 +259,10 @@ func Tree(args []string) int {
 		fmt.Printf("leaf %d\n", os.Getpid())
 		return forever()
 	}
+	// Its line before the next level starts: the leaf's is then the
+	// tree's last line (the reaper's notification quotes it), where
+	// printing after the start raced with the leaf's.
+	fmt.Printf("%s %d\n", level, os.Getpid())
 	next := map[string]string{"tree": "mid", "mid": "leaf"}[level]
 	c := exec.Command(executable(), append([]string{next}, args...)...)
 	c.Env = append(os.Environ(), Env+"=tree")
@@ -268,7 +272,6 @@ func Tree(args []string) int {
 		fmt.Fprintln(os.Stderr, "start", next+":", err)
 		return 1
 	}
-	fmt.Printf("%s %d\n", level, os.Getpid())
 	if level == "mid" && slices.Contains(args, "daemon") {
 		return 0
 	}
