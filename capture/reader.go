@@ -688,7 +688,7 @@ func (s *Stream) afterNewline(p part, k int64) (int64, error) {
 		}
 	}
 	f := io.NewSectionReader(p.f, 0, p.bytes)
-	buf := make([]byte, 64<<10)
+	buf := scanBuffer(p.bytes)
 	var off int64
 	for {
 		n, err := f.ReadAt(buf, off)
@@ -720,8 +720,13 @@ func (s *Stream) afterNewline(p part, k int64) (int64, error) {
 // than recorded or holds fewer newlines: the caller then scans from the
 // start.
 func afterNewlineFromEnd(p part, after int64) (off int64, ok bool) {
-	buf := make([]byte, 64<<10)
+	// A tail of a few dozen lines is a few KB: start small, and double
+	// the chunk while more is needed.
+	buf := scanBuffer(min(p.bytes, 8<<10))
 	for end := p.bytes; end > 0; {
+		if len(buf) < maxScanChunk && end < p.bytes {
+			buf = scanBuffer(int64(2 * len(buf)))
+		}
 		start := max(0, end-int64(len(buf)))
 		chunk := buf[:end-start]
 		if n, err := p.f.ReadAt(chunk, start); n < len(chunk) {

@@ -347,7 +347,7 @@ func (s *Stream) Close() error {
 
 // countNewlines counts the newlines in bytes from to n of f.
 func countNewlines(f *os.File, from, n int64) (int64, error) {
-	buf := make([]byte, 64<<10)
+	buf := scanBuffer(n - from)
 	var count int64
 	for off := from; off < n; {
 		k, err := f.ReadAt(buf[:min(int64(len(buf)), n-off)], off)
@@ -361,6 +361,18 @@ func countNewlines(f *os.File, from, n int64) (int64, error) {
 		}
 	}
 	return count, nil
+}
+
+// maxScanChunk is the most a scan of a log reads at once.
+const maxScanChunk = 64 << 10
+
+// scanBuffer returns a buffer for scanning n bytes of a log, at most
+// maxScanChunk and at least 1. It is sized to the need, not a constant,
+// on purpose: a constant 64 KB buffer is put on the goroutine's stack,
+// which then grows to 128 KB (copied twice on the way), and a short-lived
+// tool call pays a page fault for each fresh page of it (issue 23).
+func scanBuffer(n int64) []byte {
+	return make([]byte, max(1, min(n, maxScanChunk)))
 }
 
 // StreamStats sums up a stream.
