@@ -194,6 +194,9 @@ func TestCLILabelsRestartRmAndBothStreams(t *testing.T) {
 	if out, _, code := cli("--version"); code != toolbox.ExitOK || !strings.HasPrefix(out, "bgtask ") {
 		t.Fatalf("--version: %d %q", code, out)
 	}
+	if out, errOut, code := cli("--version", "extra"); code != toolbox.ExitError || out != "" || !strings.Contains(errOut, `takes no arguments, got "extra"`) {
+		t.Fatalf("--version extra: %d %q %q", code, out, errOut)
+	}
 }
 
 func TestCLIStatusForPeopleAndScripts(t *testing.T) {

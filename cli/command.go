@@ -208,6 +208,10 @@ func Run(ctx context.Context, a *toolbox.App, name string, args []string, extra 
 		a.ParseStack = stackParser(cmds)
 	}
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		if len(args) > 1 {
+			fmt.Fprintf(a.Stderr, "%s %s: takes no arguments, got %q\n", name, args[0], args[1])
+			return toolbox.ExitError
+		}
 		fmt.Fprintln(a.Stdout, "bgtask", toolbox.Version())
 		return toolbox.ExitOK
 	}
