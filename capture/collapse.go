@@ -63,14 +63,43 @@ func maskVolatile(dst, line []byte, strict bool) []byte {
 
 // volatileNumber reports whether the word line[i:j] is a number that
 // changes from one run to the next by its form: part of a decimal, next to
-// a colon, or a repeat counter "x3".
+// a colon, a repeat counter "x3", or a duration or size by its unit
+// ("12ms", "999 ms", "4 KB").
 func volatileNumber(line []byte, i, j int) bool {
 	if line[i] == 'x' && j-i > 1 {
 		return true
 	}
 	before := i > 1 && (line[i-1] == '.' || line[i-1] == ':') && isDigit(line[i-2])
 	after := j+1 < len(line) && (line[j] == '.' || line[j] == ':') && isDigit(line[j+1])
-	return before || after
+	if before || after {
+		return true
+	}
+	k := i
+	for k < j && isDigit(line[k]) {
+		k++
+	}
+	if k == i {
+		return false // Not a number: "v2", "x86".
+	}
+	if k < j {
+		return volatileUnits[string(line[k:j])] // "12ms"
+	}
+	if j+1 < len(line) && line[j] == ' ' {
+		e := j + 1
+		for e < len(line) && isAlnum(line[e]) {
+			e++
+		}
+		return volatileUnits[string(line[j+1:e])] // "999 ms"
+	}
+	return false
+}
+
+// volatileUnits are the units after which a number is a duration or a
+// size: a measure of this run, not what tells two messages apart.
+var volatileUnits = map[string]bool{
+	"ns": true, "us": true, "ms": true, "s": true, "sec": true, "secs": true, "second": true, "seconds": true,
+	"m": true, "min": true, "mins": true, "minutes": true, "h": true,
+	"B": true, "b": true, "bytes": true, "kB": true, "KB": true, "KiB": true, "MB": true, "MiB": true, "GB": true, "GiB": true,
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

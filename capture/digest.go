@@ -219,7 +219,7 @@ type block struct {
 	from, to int
 	kind     lineKind // the most important kind in it
 	first    int      // the line that made it (the problem or summary line)
-	key      string   // identity of that line, numbers and all
+	key      string   // identity of that line, numbers and all, with the block's locations (see blockKey)
 	verdict  bool     // that line states the run's outcome (see classify)
 	near     string   // the block with numbers masked, for counting repeats; "" for none
 }
@@ -272,13 +272,24 @@ func (d *digest) lines() (out []string, omitted int) {
 	}
 	text, kinds, summary := d.classified()
 	if n <= d.max {
-		return dedupeUnits(text, kinds), 0
+		return dedupeUnits(text, kinds, summary), 0
 	}
-	s := newSelection(text, kinds, anchorBlocks(text, kinds, summary), d.max)
+	s := newSelection(text, kinds, summary, anchorBlocks(text, kinds, summary), d.max)
 	s.chooseCIFrame()
 	s.chooseRounds()
 	index, suffix, failsLeft, failHint := s.failureIndex()
 	out, omitted = s.render(index, suffix)
+	notes := 0
+	if failsLeft > 0 {
+		notes++
+	}
+	if s.notShown() > 0 {
+		notes++
+	}
+	if room := d.max - len(out) - notes; room > 0 {
+		s.fill(room)
+		out, omitted = s.render(index, suffix)
+	}
 	if failsLeft > 0 {
 		out = append(out, fmt.Sprintf("[... %d more failed tests not named for the budget (max_lines); read them with filter=%q ...]", failsLeft, failHint))
 	}
@@ -343,13 +354,35 @@ func anchorBlocks(text []string, kinds []lineKind, summary []bool) []block {
 		}
 		// A summary stands alone: what follows a count is the next step.
 		to := i + 1
+		if k >= kindError && to < n && announces(text[i]) && kinds[to] < kindError {
+			to++ // "panicked at src/lib.rs:104:21:" then its message, unindented.
+		}
 		for to < n && to-i <= digestAfter && k >= kindError && continues(text[to]) {
 			to++
 		}
-		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: text[i], verdict: summary[i]})
+		blocks = append(blocks, block{from: from, to: to, kind: k, first: i, key: blockKey(text[i], text[i+1:to]), verdict: summary[i]})
 		i = to - 1
 	}
 	return blocks
+}
+
+// announces reports whether a problem line ends by announcing what
+// follows it ("thread 'main' panicked at src/lib.rs:104:21:", "Caused
+// by:"), so that the next line is its message whatever its indent.
+func announces(l string) bool {
+	return strings.HasSuffix(strings.TrimRight(l, " \t"), ":")
+}
+
+// blockKey is what tells a problem block from one already shown: its
+// anchor line, numbers and all, and the locations and error codes of the
+// lines that continue it. Two "error[E0308]: mismatched types" are two
+// errors when their "--> src/lib.rs:46:16" and "--> src/lib.rs:67:5" differ.
+func blockKey(anchor string, rest []string) string {
+	key := []byte(anchor)
+	for _, l := range rest {
+		key = diagIdentity(key, []byte(l))
+	}
+	return string(key)
 }
 
 // logEnd is where the log's last lines end: before a CI runner's own
@@ -394,7 +427,7 @@ type selection struct {
 // gap line before them and the runner's last line with its gap line, and
 // room for the failure index, and marks the repeats among the problem
 // blocks.
-func newSelection(text []string, kinds []lineKind, blocks []block, maxLines int) *selection {
+func newSelection(text []string, kinds []lineKind, summary []bool, blocks []block, maxLines int) *selection {
 	n := len(text)
 	s := &selection{
 		text:      text,
@@ -420,7 +453,11 @@ func newSelection(text []string, kinds []lineKind, blocks []block, maxLines int)
 	}
 	for bi, b := range blocks {
 		if b.kind >= kindError {
-			s.near[bi] = string(maskVolatile(nil, []byte(strings.Join(text[b.first:b.to], "\n")), false))
+			var key []byte
+			for i := b.first; i < b.to; i++ {
+				key = append(nearKey(key, text[i], summary[i] || i > b.first), '\n')
+			}
+			s.near[bi] = string(key)
 			s.nearCount[s.near[bi]]++
 		}
 	}
@@ -568,18 +605,7 @@ func (s *selection) notShown() int {
 // printed again, and a problem shown for several near-identical ones
 // marked with their number ("[× 3]").
 func (s *selection) render(index []string, suffix map[int]string) (out []string, omitted int) {
-	var sel []block
-	for bi, b := range s.blocks {
-		if s.chosen[bi] {
-			b.near = s.near[bi]
-			sel = append(sel, b)
-		}
-	}
-	sel = append(sel, s.tail)
-	if n := len(s.text); s.end < n {
-		sel = append(sel, block{from: n - 1, to: n})
-	}
-	slices.SortFunc(sel, func(a, b block) int { return a.from - b.from })
+	sel := s.shown()
 	shownBlocks := map[string]int{}
 	out = append(out, index...)
 	pos := 0
@@ -588,7 +614,10 @@ func (s *selection) render(index []string, suffix map[int]string) (out []string,
 			continue
 		}
 		b.from = max(b.from, pos)
-		if b.from > pos {
+		switch {
+		case b.from == pos+1:
+			out = append(out, s.text[pos]) // A count line would take its room.
+		case b.from > pos:
 			out = append(out, gapLine(s.kinds[pos:b.from]))
 			omitted += b.from - pos
 		}
@@ -611,6 +640,56 @@ func (s *selection) render(index []string, suffix map[int]string) (out []string,
 		pos = b.to
 	}
 	return out, omitted
+}
+
+// shown returns the blocks chosen and the last lines, in log order.
+func (s *selection) shown() []block {
+	var sel []block
+	for bi, b := range s.blocks {
+		if s.chosen[bi] {
+			b.near = s.near[bi]
+			sel = append(sel, b)
+		}
+	}
+	sel = append(sel, s.tail)
+	if n := len(s.text); s.end < n {
+		sel = append(sel, block{from: n - 1, to: n})
+	}
+	slices.SortFunc(sel, func(a, b block) int { return a.from - b.from })
+	return sel
+}
+
+// fill spends room lines the chosen blocks left unused on the lines
+// between them that only a count line shows, the shortest stretches
+// first: a dev server's "listening on http://127.0.0.1:4000" or a script's
+// "$ node src/sync.js" is context a debugger reads when there is room.
+// Stretches with passing tests or progress stay counted (noise however
+// much room is left), and so do those with problems, which the rounds
+// left out on purpose (repeats of a problem shown). Showing a stretch
+// of k lines costs k-1 lines: its count line goes.
+func (s *selection) fill(room int) {
+	type gap struct{ from, to int }
+	var gaps []gap
+	pos := 0
+	for _, b := range s.shown() {
+		if b.from > pos+1 && !slices.ContainsFunc(s.kinds[pos:b.from], func(k lineKind) bool {
+			return k == kindPass || k == kindProgress || k >= kindError
+		}) {
+			gaps = append(gaps, gap{pos, b.from})
+		}
+		pos = max(pos, b.to)
+	}
+	slices.SortStableFunc(gaps, func(a, b gap) int { return (a.to - a.from) - (b.to - b.from) })
+	for _, g := range gaps {
+		cost := g.to - g.from - 1
+		if cost > room {
+			break
+		}
+		room -= cost
+		s.blocks = append(s.blocks, block{from: g.from, to: g.to, kind: kindOther, first: g.from})
+		s.chosen = append(s.chosen, true)
+		s.near = append(s.near, "")
+	}
 }
 
 // ciFrame returns the lines that frame a CI job's failure in a GitHub
@@ -645,10 +724,19 @@ func ciFrame(text []string, end int) []int {
 // came ("[× 3]"). A problem's unit runs from its line to the next
 // problem's, at most digestAfter lines: a dev server's error block
 // printed on every request is one unit.
-func dedupeUnits(text []string, kinds []lineKind) []string {
-	masked := make([]string, len(text))
+func dedupeUnits(text []string, kinds []lineKind, summary []bool) []string {
+	// masked[i] is line i's key as a unit's first line, strict[i] as a
+	// line that continues one (see nearKey).
+	masked, strict := make([]string, len(text)), make([]string, len(text))
+	var key []byte
 	for i, l := range text {
-		masked[i] = string(maskVolatile(nil, []byte(l), false))
+		key = nearKey(key[:0], l, summary[i])
+		masked[i] = string(key)
+		strict[i] = masked[i]
+		if !summary[i] {
+			key = nearKey(key[:0], l, true)
+			strict[i] = string(key)
+		}
 	}
 	type unit struct{ from, to int }
 	var units []unit
@@ -680,8 +768,8 @@ func dedupeUnits(text []string, kinds []lineKind) []string {
 			first[masked[u.from]] = u
 			continue
 		}
-		n := 0
-		for n < u.to-u.from && n < f.to-f.from && masked[u.from+n] == masked[f.from+n] {
+		n := 1 // The first lines are alike: f was found by it.
+		for n < u.to-u.from && n < f.to-f.from && strict[u.from+n] == strict[f.from+n] {
 			n++
 		}
 		if n < min(u.to-u.from, f.to-f.from) {
@@ -706,6 +794,23 @@ func dedupeUnits(text []string, kinds []lineKind) []string {
 		}
 	}
 	return out
+}
+
+// nearKey appends what two problem lines must share to count as one
+// problem repeated (see dedupeUnits, newSelection): the line with its
+// numbers masked, as the collapser compares neighbours, and its
+// diagnostic identity unmasked (locations and error codes: an assertion
+// at stock_test.go:47 and the same one at :93 are two failures to fix).
+// With strict, plain numbers are kept, only those volatile by their form
+// masked (times, durations, ids): so for a summary line ("Found 6
+// errors" then "Found 4 errors" are two states of the run, and the last
+// is the verdict) and for the lines that continue a problem ("expected:
+// 4" and "expected: 10" are two failures; a timestamp or a duration
+// that differs makes no new one).
+func nearKey(dst []byte, line string, strict bool) []byte {
+	dst = maskVolatile(dst, []byte(line), strict)
+	dst = append(dst, 0)
+	return diagIdentity(dst, []byte(line))
 }
 
 // failure is a failed test in a log: the line that names it and the

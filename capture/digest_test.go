@@ -409,3 +409,76 @@ func TestGapLineCountsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestTellsApartWhatOnlyLocationsOrCountsTellApart: two assertions
+// alike but for where they failed are two failures, and a watcher's
+// "Found 6 errors" then "Found 4 errors" are two states of the run, in a
+// log that fits whole and in one that does not.
+func TestDigestTellsApartWhatOnlyLocationsOrCountsTellApart(t *testing.T) {
+	t.Parallel()
+	failures := []string{
+		"=== RUN   TestRelease",
+		"    stock_test.go:47: ",
+		"        \tError Trace:\t/src/inv/stock_test.go:47",
+		"        \tError:      \tNot equal: ",
+		"        \t            \texpected: 4",
+		"        \t            \tactual  : 5",
+		"    stock_test.go:93: ",
+		"        \tError Trace:\t/src/inv/stock_test.go:93",
+		"        \tError:      \tNot equal: ",
+		"        \t            \texpected: 10",
+		"        \t            \tactual  : 12",
+		"--- FAIL: TestRelease (0.00s)",
+		"Found 6 errors. Watching for file changes.",
+		"Found 4 errors. Watching for file changes.",
+		"Found 4 errors. Watching for file changes.",
+		"FAIL\texample.com/inv\t0.004s",
+	}
+	var long []string
+	for i := 0; i < 300; i++ {
+		long = append(long, fmt.Sprintf("compiling module_%c%c", 'a'+i%26, 'a'+i/26%26))
+	}
+	long = append(long, failures...)
+	for _, in := range [][]string{failures, long} {
+		out, err := Clean([]byte(strings.Join(in, "\n")+"\n"), Options{Digest: true, MaxLines: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(out, "\n")
+		for _, want := range []string{"stock_test.go:93", "expected: 10", "actual  : 12", "Found 4 errors"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%d lines in: %q missing:\n%s", len(in), want, text)
+			}
+		}
+		if strings.Contains(text, "Found 6 errors. Watching for file changes. [×") {
+			t.Errorf("%d lines in: 6, 4 and 4 errors counted as one:\n%s", len(in), text)
+		}
+	}
+}
+
+// TestDigestKeepsCorpusProblems: on the real logs, the digest at its
+// default budget loses no problem line of a .keep file (a line the
+// digest itself classifies as an error), nor a line that says what an
+// error was: cargo's "second E0308 at src/lib.rs:67:5" (its header line
+// equals the first's) and a Rust panic's message, on the line after
+// "panicked at …:". Of the context lines, it drops only what its budget
+// cannot hold.
+func TestDigestKeepsCorpusProblems(t *testing.T) {
+	t.Parallel()
+	lost, total := 0, 0
+	for _, name := range corpusNames(t) {
+		out, err := Clean(readCorpus(t, name, ".log"), Options{Digest: true, MaxLines: 150})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := strings.Split(strings.TrimSpace(string(readCorpus(t, name, ".keep"))), "\n")
+		total += len(keep)
+		for _, k := range MissingKeeps(out, keep) {
+			lost++
+			if kind, _ := classify(k); kind >= kindError || strings.Contains(k, "no entry found for key") || strings.Contains(k, "lib.rs:67:5") {
+				t.Errorf("%s: the digest (%d lines) lost %q", name, len(out), k)
+			}
+		}
+	}
+	t.Logf("%d of %d .keep lines not in the default digest", lost, total)
+}
