@@ -81,6 +81,7 @@ func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, err
 	if len(targets) == 0 {
 		targets = o.stack.Names()
 	}
+	plan = a.skipNeedsOfRunning(ctx, plan, targets)
 	needHealthy, needDone := map[string]bool{}, map[string]bool{}
 	for _, v := range plan {
 		if slices.Contains(targets, v.Name) && v.Probe != nil {
@@ -114,6 +115,55 @@ func (a *App) startStack(ctx context.Context, o stackStart) ([]ServiceState, err
 		out[i] = nodes[v.Name].state
 	}
 	return out, nil
+}
+
+// skipNeedsOfRunning drops from plan what only targets already running
+// need. A service that runs is reported, not started again, and what it
+// depends on was met when it started: "make sure the worker is up" must
+// not run the migrations it waited for once more. What a target that is
+// not running needs stays, whatever else runs. (Whether a target runs is
+// asked again under its label's lock when it is started.)
+func (a *App) skipNeedsOfRunning(ctx context.Context, plan []*stack.Service, targets []string) []*stack.Service {
+	up := map[string]bool{}
+	byName := map[string]*stack.Service{}
+	for _, v := range plan {
+		byName[v.Name] = v
+		if slices.Contains(targets, v.Name) && a.runningWithLabel(ctx, v.Name, v.Dir) != nil {
+			up[v.Name] = true
+		}
+	}
+	if len(up) == 0 {
+		return plan
+	}
+	needed := map[string]bool{}
+	var need func(v *stack.Service)
+	need = func(v *stack.Service) {
+		if v == nil || needed[v.Name] {
+			return
+		}
+		needed[v.Name] = true
+		if up[v.Name] {
+			return
+		}
+		for _, d := range v.DependsOn {
+			need(byName[d.Name])
+		}
+	}
+	for _, n := range targets {
+		need(byName[n])
+	}
+	var out []*stack.Service
+	for _, v := range plan {
+		switch {
+		case up[v.Name]:
+			alone := *v
+			alone.DependsOn = nil // Met already: nothing to wait for.
+			out = append(out, &alone)
+		case needed[v.Name]:
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // serviceRun is one service of a start: its state and, closed once

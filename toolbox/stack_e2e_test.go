@@ -252,3 +252,44 @@ func serviceNames(ss []ServiceState) []string {
 	}
 	return out
 }
+
+// A service already running is reported without what it depends on
+// being started again: asking for the API that waited for a one-shot
+// migration does not run the migration twice (a product trial found
+// every "make sure api is up" re-running it).
+func TestRunningServiceDoesNotRerunItsOneShotDependency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a two-service stack")
+	}
+	t.Parallel()
+	a := newTestApp(t)
+	a.ParseStack = compose.Parse
+	events := filepath.Join(t.TempDir(), "events")
+	file := fmt.Sprintf(`version: "0.5"
+processes:
+  migrate:
+    command: %s
+  api:
+    command: %s
+    depends_on:
+      migrate:
+        condition: process_completed_successfully
+`, yamlString("echo migrated >> '"+events+"'"), yamlString(helpers.Shell("hang")))
+	if err := os.WriteFile(filepath.Join(a.Wd, "process-compose.yaml"), []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := call[RunResult](t, a, RunTool(), `{"service":"api","wait_seconds":60}`)
+	if got := serviceNames(first.Services); !slices.Equal(got, []string{"migrate", "api"}) {
+		t.Fatalf("first start lists %q, want migrate then api: %+v", got, first)
+	}
+	again := call[RunResult](t, a, RunTool(), `{"service":"api","wait_seconds":60}`)
+	if got := serviceNames(again.Services); !slices.Equal(got, []string{"api"}) || !again.Services[0].AlreadyRunning || again.TaskID != first.TaskID {
+		t.Errorf("second start: %q %+v, want api alone, already running as %s", got, again.Services, first.TaskID)
+	}
+	if strings.Contains(again.Message, "Started") {
+		t.Errorf("second start says it started something: %s", again.Message)
+	}
+	if ev, _ := os.ReadFile(events); strings.Count(string(ev), "migrated") != 1 {
+		t.Errorf("the migration ran %d times, want once", strings.Count(string(ev), "migrated"))
+	}
+}
