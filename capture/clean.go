@@ -313,22 +313,23 @@ func (p *Pipeline) truncate(l []byte) []byte {
 	n := runeCount(l) // l is valid UTF-8: it comes from the screen
 	limit := p.opt.MaxLineLen
 	if n <= limit {
-		return l
+		return l // "Lines >150 chars get ...[truncated]", as the original tool: even one over.
 	}
 	if !hasDiagnosticWord(&p.lineBuf, l[:runeOffset(l, limit)]) {
 		p.lineBuf = append(append(p.lineBuf[:0], l[:runeOffset(l, limit)]...), TruncatedMarker...)
 		return p.lineBuf
 	}
 	limit *= 3
+	const mark = " " + TruncatedMarker + " "
 	if n <= limit {
 		return l
 	}
-	mark := " " + TruncatedMarker + " "
 	head := limit * 2 / 3
 	tail := limit - head - len(mark)
-	p.lineBuf = append(p.lineBuf[:0], l[:runeOffset(l, head)]...)
+	// Blanks next to the mark would double its spaces.
+	p.lineBuf = append(p.lineBuf[:0], bytes.TrimRight(l[:runeOffset(l, head)], " \t")...)
 	p.lineBuf = append(p.lineBuf, mark...)
-	p.lineBuf = append(p.lineBuf, l[runeOffset(l, n-tail):]...)
+	p.lineBuf = append(p.lineBuf, bytes.TrimLeft(l[runeOffset(l, n-tail):], " \t")...)
 	return p.lineBuf
 }
 

@@ -24,6 +24,8 @@ func TestClean(t *testing.T) {
 		{"truncation counts runes", strings.Repeat("é", 10) + "\n", Options{MaxLineLen: 10}, []string{strings.Repeat("é", 10)}},
 		{"default limit", long + "\n", Options{}, []string{long[:150] + TruncatedMarker}},
 		{"diagnostics keep three times as much", "error: " + long[:300] + "\n", Options{}, []string{"error: " + long[:300]}},
+		{"a cut between words leaves single spaces around the marker", "error: xyz" + strings.Repeat("abcd ", 100) + "\n", Options{MaxLineLen: 20},
+			[]string{"error: xyzabcd abcd abcd abcd abcd abcd " + TruncatedMarker + " abcd"}},
 		{"longer diagnostics keep head and end", "error: " + long + long + " the cause\n", Options{}, []string{("error: " + long)[:300] + " " + TruncatedMarker + " " + (long + " the cause")[310-134:]}},
 		{"CI timestamps dropped", "2026-04-22T16:27:50.8673728Z boom\n2026-04-22T16:27:51Z\n", Options{}, []string{"boom"}},
 		{"other timestamps kept", "2026-04-22 16:27:50 boom\n", Options{}, []string{"2026-04-22 16:27:50 boom"}},
