@@ -45,6 +45,12 @@ type ServiceState struct {
 // for failed.
 const StatusNotStarted = "not_started"
 
+// serviceSettle is how long a service without a readiness probe runs
+// before it counts as ready: long enough for a crash at start-up to
+// show, short enough not to slow a stack's start much (its services
+// settle in parallel).
+const serviceSettle = 1500 * time.Millisecond
+
 // DefaultServiceWaitSeconds bounds a service start's waits when the call
 // gives no wait_seconds.
 const DefaultServiceWaitSeconds = 60
@@ -205,10 +211,24 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	n.state.TaskID, n.state.Status, n.state.AlreadyRunning = t.ID, t.Status, already
 	close(n.started)
 	ready, why := true, ""
-	if needHealthy {
+	switch {
+	case needHealthy:
 		ready, why, t = a.probeReady(ctx, t, v, deadline)
-	} else if cur, err := a.LoadTask(ctx, t.ID); err == nil {
-		t = cur
+	case already:
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
+			t = cur
+		}
+	default:
+		// No probe: ready once it has run a moment without ending in
+		// failure. A crash at start (its port taken, a config missing)
+		// is then a failure with its output, not "ready".
+		until := time.Now().Add(serviceSettle)
+		if until.After(deadline) {
+			until = deadline
+		}
+		t = a.waitEnded(ctx, t, until)
+	}
+	if !needHealthy {
 		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
 	}
 	n.okHealthy, n.whyNotHealthy = ready, why

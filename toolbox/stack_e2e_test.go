@@ -293,3 +293,39 @@ processes:
 		t.Errorf("the migration ran %d times, want once", strings.Count(string(ev), "migrated"))
 	}
 }
+
+// A Procfile entry that crashes as it starts (its port taken, a config
+// missing) is a failure with its output, not "ready": a product trial
+// found `bgtask up` printing "broken ready" for an entry that exits 3
+// at once, and "web ready" for one dying on EADDRINUSE.
+func TestProcfileEntryCrashingAtStartIsNotReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits for two services to settle")
+	}
+	t.Parallel()
+	a := newTestApp(t)
+	procfile := "broken: echo 'fatal: no config' >&2; exit 3\nweb: " + helpers.Shell("hang") + "\n"
+	if err := os.WriteFile(filepath.Join(a.Wd, "Procfile"), []byte(procfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		service string
+		ready   bool
+		status  string
+	}{
+		{"broken", false, supervisor.StatusFailed},
+		{"web", true, supervisor.StatusRunning},
+	} {
+		res := call[RunResult](t, a, RunTool(), `{"service":"`+c.service+`","wait_seconds":30}`)
+		if len(res.Services) != 1 {
+			t.Fatalf("%s: %+v", c.service, res.Services)
+		}
+		s := res.Services[0]
+		if s.Ready != c.ready || s.Status != c.status {
+			t.Errorf("%s: ready %v, status %s; want %v, %s (%+v)", c.service, s.Ready, s.Status, c.ready, c.status, s)
+		}
+		if !c.ready && (s.Stderr == nil || !strings.Contains(*s.Stderr, "fatal: no config") || !strings.Contains(s.Note, "exit 3")) {
+			t.Errorf("%s: the failure should come with its output and exit code: %+v", c.service, s)
+		}
+	}
+}
