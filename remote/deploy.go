@@ -170,8 +170,9 @@ type Deployer struct {
 	// beside it. Lean is the local bgtask-tool, for a host of this
 	// machine's platform when the dist folder has no build for it.
 	Executable, Lean string
-	// Version is this build's version; the remote folder is named after
-	// it and the binary's checksum.
+	// Version is this build's version (toolbox.Version); the remote
+	// folder is named after it and the binary's checksum, and the build
+	// deployed must print it for --version (but for local changes).
 	Version string
 	// Binary is the lean program's file name there (bgtask-tool): the
 	// Links point to it, and its reap command runs before ReapBefore.
@@ -329,6 +330,13 @@ func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string
 		"s=$( (sha256sum $t/" + exe + " || shasum -a 256 $t/" + exe + ") 2>/dev/null | cut -d\" \" -f1); " +
 		"if [ \"$s\" != " + bin.SHA256 + " ]; then rm -rf $t; echo \"checksum after the copy: got ${s:-none}, want " + bin.SHA256 + "\" >&2; exit 92; fi; " +
 		"chmod 700 $t/" + exe + links + " || { rm -rf $t; exit 93; }; "
+	if want := strings.TrimSuffix(d.Version, "+dirty"); checkableVersion(want) {
+		// A build of another version would not speak this one's caller
+		// protocol (a call could wait on it for ever): a stale dist
+		// folder, or BG_DIST_DIR pointing at another build. Local
+		// changes (+dirty) on either side are not told apart.
+		script += "v=$($t/" + exe + " --version 2>/dev/null); if [ \"${v%+dirty}\" != \"bgtask " + want + "\" ]; then rm -rf $t; echo \"it says ${v:-nothing}\" >&2; exit 95; fi; "
+	}
 	if replace {
 		script += "if [ -e " + dir + " ] || [ -L " + dir + " ]; then o=$(mktemp -d $b/.damaged.XXXXXX) && mv " + dir + " $o/ && rm -rf $o || { rm -rf $t; exit 94; }; fi; "
 	}
@@ -338,13 +346,13 @@ func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string
 		return err
 	}
 	if code != 0 {
-		return deployError(host, code, errOut)
+		return deployError(host, code, errOut, d.Version)
 	}
 	return nil
 }
 
 // deployError says why a copy failed, from the remote shell's words.
-func deployError(host string, code int, stderr string) error {
+func deployError(host string, code int, stderr, version string) error {
 	detail := lastLines(stderr, 2)
 	low := strings.ToLower(stderr)
 	e := &Error{Host: host, Kind: KindRemote, Detail: detail}
@@ -355,10 +363,29 @@ func deployError(host string, code int, stderr string) error {
 		e.Fix = "The remote home is not writable: bgtask installs itself in ~/" + BinDir + " and keeps tasks in ~/.local/state/amp-bg-tasks there"
 	case code == 92:
 		e.Fix = "The copy arrived damaged; nothing was installed. Call again to retry"
+	case code == 95:
+		e.Fix = "The build to deploy is not of this bgtask's version (" + version + "), so the two would not understand each other; nothing was installed. " +
+			"Rebuild the dist folder with this version (./scripts/install.sh, or `bgtask install`), or point BG_DIST_DIR at this version's"
 	default:
 		e.Fix = fmt.Sprintf("Copying the build to ~/%s failed (exit %d)", BinDir, code)
 	}
 	return e
+}
+
+// checkableVersion reports whether v names a build ("devel" and
+// "unknown", of a build without version control, do not) and can go into
+// the deploy script as it is (inside double quotes, inside single
+// quotes): letters, digits, spaces and ".+-()".
+func checkableVersion(v string) bool {
+	if v == "devel" || v == "unknown" || v == "" {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(" .+-()", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Deployer) run(ctx context.Context, host, command string, stdin io.Reader) (stdout, stderr string, code int, err error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/remotetest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 )
 
@@ -150,7 +151,7 @@ func newDeployer(t *testing.T, srv *remotetest.Server, dist string) *remote.Depl
 	s := newSSH(t, srv)
 	env := map[string]string{"BG_DIST_DIR": dist}
 	return &remote.Deployer{Transport: s, Getenv: func(k string) string { return env[k] },
-		Version: "v9.9.9-test", Binary: "bgtask-tool", Links: toolLinks, ToolEntry: func(tool string) string { return strings.ReplaceAll(tool, "_", "-") },
+		Version: remotetest.DistVersion(t, dist), Binary: "bgtask-tool", Links: toolLinks, ToolEntry: func(tool string) string { return strings.ReplaceAll(tool, "_", "-") },
 		ReapBefore: "bg_run", StateDir: t.TempDir()}
 }
 
@@ -168,7 +169,7 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s", err, srv.Log())
 	}
-	if !dep.Copied || dep.Platform != runtime.GOOS+"/"+runtime.GOARCH || !strings.HasPrefix(dep.Dir, remote.BinDir+"/v9.9.9-test-") {
+	if !dep.Copied || dep.Platform != runtime.GOOS+"/"+runtime.GOARCH || !strings.HasPrefix(dep.Dir, remote.BinDir+"/"+taskid.FileName(d.Version)+"-") {
 		t.Errorf("deployed %+v", dep)
 	}
 	// There: the binary, 0700 folders, owned by the remote user, links.
@@ -209,13 +210,23 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 		t.Fatalf("after removal: %v", err)
 	}
 	srv.Run(t, "test -x ~/"+dep.Dir+"/bgtask-tool")
-	// A new version goes to its own folder; the old one stays.
+	// A build of another version than the caller's is refused, and
+	// leaves nothing there: the two would not speak one protocol (a
+	// product trial's old build made a call wait for ever).
+	version := d.Version
 	d.Version = "v10"
-	dep3, err := d.Ensure(ctx, srv.Alias)
-	if err != nil || !dep3.Copied || dep3.Dir == dep.Dir {
-		t.Errorf("new version: %+v, %v", dep3, err)
+	if _, err := d.Ensure(ctx, srv.Alias); !remote.IsKind(err, remote.KindRemote) || !strings.Contains(err.Error(), "not of this bgtask's version (v10)") || !strings.Contains(err.Error(), "it says bgtask "+version) {
+		t.Errorf("a build of another version: %v", err)
 	}
-	if hosts := d.KnownHosts(); len(hosts) != 1 || hosts[0].Host != srv.Alias || hosts[0].Version != "v10" {
+	if out := srv.Run(t, "ls -A ~/"+remote.BinDir); strings.Contains(out, "v10") || strings.Contains(out, ".deploy") {
+		t.Errorf("a refused build left %q", out)
+	}
+	d.Version = version
+	dep3, err := d.Ensure(ctx, srv.Alias)
+	if err != nil || dep3.Dir != dep.Dir {
+		t.Errorf("back to its version: %+v, %v", dep3, err)
+	}
+	if hosts := d.KnownHosts(); len(hosts) != 1 || hosts[0].Host != srv.Alias || hosts[0].Version != version {
 		t.Errorf("known hosts: %+v", hosts)
 	}
 	// A rebuild of the same version (two dev builds of one commit with
@@ -242,10 +253,11 @@ func TestDeployCopiesVerifiesAndReuses(t *testing.T) {
 	// No dist folder: the local lean build, checked again only for a
 	// dirty version (a clean one names its build).
 	lean := filepath.Join(t.TempDir(), "bgtask-tool")
+	b = append(b, 0) // Not the dist's build deployed above.
 	if err := os.WriteFile(lean, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d.Getenv, d.Lean, d.Version = func(string) string { return "" }, lean, "devel-0123456789ab+dirty"
+	d.Getenv, d.Lean, d.Version = func(string) string { return "" }, lean, strings.TrimSuffix(version, "+dirty")+"+dirty"
 	if dep5, err := d.Ensure(ctx, srv.Alias); err != nil || !dep5.Copied {
 		t.Fatalf("the local lean build: %+v, %v", dep5, err)
 	}

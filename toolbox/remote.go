@@ -73,6 +73,12 @@ func (a *App) remoteDeployer() (*remote.Deployer, error) {
 		ReapBefore: RunTool().Name, StateDir: a.Store.Dir}, nil
 }
 
+// remoteCallBound ends a call to another host that its caller did not
+// bound (the command line's): the longest wait a tool takes (600 s), and
+// room to connect and deploy. A call must not hang for ever on a host
+// that never answers.
+const remoteCallBound = 12 * time.Minute
+
 // privateReaderKey carries a reader of its own for a call to another
 // host, whatever the environment says (bgtask logs' private cursor).
 type privateReaderKey struct{}
@@ -94,6 +100,11 @@ func (a *App) callRemote(ctx context.Context, host, tool string, params []byte) 
 	}
 	if kv := callLimitEnv(ctx); kv != "" {
 		env = append(env, kv)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, remoteCallBound)
+		defer cancel()
 	}
 	ans, failed, err := d.Tool(ctx, host, tool, params, env...)
 	if err != nil {

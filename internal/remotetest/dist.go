@@ -69,3 +69,16 @@ func leanBuild(env []string) ([]byte, error) {
 	}
 	return os.ReadFile(out)
 }
+
+// DistVersion is the version the lean build in dist (of this machine's
+// platform, as BuildDist makes it) prints for --version, as a Deployer's
+// Version names it: a deploy checks that the two agree.
+func DistVersion(t testing.TB, dist string) string {
+	t.Helper()
+	name := remote.DistName(remote.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH})
+	out, err := exec.Command(filepath.Join(dist, name), "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", name, err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "bgtask ")
+}
