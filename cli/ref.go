@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
@@ -36,7 +37,8 @@ func oneID(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 // resolveRef turns what a person typed into a task id: an id, or a
-// label (the running task of that label, else its newest task).
+// label (the running task of that label, here or on another host, else
+// its newest task).
 func resolveRef(ctx context.Context, a *toolbox.App, ref string) (string, error) {
 	recs := remote.RecordsIn(a.Store.Dir)
 	if _, ok := recs.Get(ref); ok {
@@ -51,37 +53,48 @@ func resolveRef(ctx context.Context, a *toolbox.App, ref string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	var running, all []*supervisor.Task
+	// The tasks of that label, here and on other hosts (as last known):
+	// a label running in two places, here and there alike, is ambiguous,
+	// never settled silently for one of them (bgtask stop of the wrong one).
+	type match struct {
+		id, where string
+		running   bool
+		started   time.Time
+	}
+	var all []match
 	for _, t := range tasks {
-		if t.Label != ref {
-			continue
+		if t.Label == ref {
+			all = append(all, match{t.ID, "in " + t.Cwd, t.Status == supervisor.StatusRunning, t.StartedAt})
 		}
-		all = append(all, t)
-		if t.Status == supervisor.StatusRunning {
-			running = append(running, t)
+	}
+	for _, r := range recs.List() {
+		if r.Label == ref {
+			all = append(all, match{r.ID, "on " + r.Host, r.Status == supervisor.StatusRunning, r.StartedAt})
+		}
+	}
+	var running []match
+	for _, m := range all {
+		if m.running {
+			running = append(running, m)
 		}
 	}
 	switch {
 	case len(running) == 1:
-		return running[0].ID, nil
+		return running[0].id, nil
 	case len(running) > 1:
 		var ids []string
-		for _, t := range running {
-			ids = append(ids, t.ID+" (in "+t.Cwd+")")
+		for _, m := range running {
+			ids = append(ids, m.id+" ("+m.where+")")
 		}
 		return "", fmt.Errorf("label %q is ambiguous: %d tasks of that label run: %s; give an id", ref, len(running), strings.Join(ids, ", "))
 	case len(all) > 0:
-		return all[len(all)-1].ID, nil // List is oldest first.
-	}
-	// Tasks on other hosts, as last known: the running one, else the newest.
-	var found *remote.Record
-	for _, r := range recs.List() { // Oldest first: a later one is newer.
-		if r.Label == ref && (found == nil || found.Status != supervisor.StatusRunning || r.Status == supervisor.StatusRunning) {
-			found = &r
+		newest := all[0]
+		for _, m := range all[1:] {
+			if !m.started.Before(newest.started) {
+				newest = m
+			}
 		}
-	}
-	if found != nil {
-		return found.ID, nil
+		return newest.id, nil
 	}
 	return "", fmt.Errorf("no task has the id or label %q (bgtask ls lists them)", ref)
 }
