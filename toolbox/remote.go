@@ -318,10 +318,10 @@ func (a *App) listEverywhere(ctx context.Context, in StatusInput) (StatusList, e
 		if answers[i].err != nil {
 			st.Error = answers[i].err.Error()
 			for _, r := range byHost[h] {
-				s := TaskSummary{TaskID: r.ID, Label: r.Label, Status: r.Status, Command: r.Command, Host: h,
-					StartedAt: r.StartedAt.UTC().Format(supervisor.TimeLayout), Age: FormatDuration(a.Now().Sub(r.StartedAt)), AutoKill: "unknown: host unreachable"}
+				s := TaskSummary{TaskID: r.ID, Label: r.Label, Status: r.Status, Command: r.Command, Host: h, ExitCode: r.ExitCode,
+					StartedAt: r.StartedAt.UTC().Format(supervisor.TimeLayout), Age: FormatDuration(a.Now().Sub(r.StartedAt))}
 				if r.Status == supervisor.StatusRunning {
-					s.Status = "unreachable"
+					s.Status, s.AutoKill = "unreachable", "unknown: host unreachable"
 				}
 				rows = append(rows, s)
 			}

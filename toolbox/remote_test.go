@@ -380,6 +380,10 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	code := 130
+	if err := recs.Put(remote.Record{ID: "task-0-far", Host: "closed", Label: "ended", Command: "false", Status: supervisor.StatusFailed, ExitCode: &code, StartedAt: time.Now().Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 
 	executeJSON(t, a, StatusTool(), `{"task_id": "`+local.TaskID+`"}`)
 	if n := tries(); n != 1 {
@@ -396,8 +400,15 @@ func TestRemoteHostDownIsLeftOut(t *testing.T) {
 		t.Errorf("list hosts: %+v", list.Hosts)
 	}
 	for _, s := range list.Tasks {
-		if s.Host == "closed" && s.Status != "unreachable" {
-			t.Errorf("a task of the host down lists as %+v", s)
+		switch {
+		case s.Host != "closed":
+		case s.TaskID == "task-0-far":
+			// Ended before: as last known, exit code and all.
+			if s.Status != supervisor.StatusFailed || s.ExitCode == nil || *s.ExitCode != 130 || s.AutoKill != "" {
+				t.Errorf("an ended task of the host down lists as %+v, want failed, exit 130, no auto_kill", s)
+			}
+		case s.Status != "unreachable":
+			t.Errorf("a running task of the host down lists as %+v", s)
 		}
 	}
 
