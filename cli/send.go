@@ -41,7 +41,7 @@ func cliSend(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	}
 	// The tool's message names the agents' next call; a person reads
 	// the answer with logs.
-	fmt.Fprintf(a.Stdout, "Typed %d bytes into %s. Its answer: bgtask logs %s -n 20 (or -f to follow)\n", r.Sent, toolbox.Printable(pos[0]), shellWord(pos[0]))
+	fmt.Fprintf(a.Stdout, "Typed %s into %s. Its answer: bgtask logs %s -n 20 (or -f to follow)\n", toolbox.ByteCount(r.Sent), toolbox.Printable(pos[0]), shellWord(pos[0]))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -82,5 +83,13 @@ func sendHere(ctx context.Context, a *App, in SendInput) (SendResult, error) {
 		return SendResult{}, err
 	}
 	return SendResult{TaskID: t.ID, Sent: len(data),
-		Message: fmt.Sprintf("Typed %d bytes into %s; read its answer with bg_output task_id=%s wait_seconds=10.", len(data), t.Label, t.ID)}, nil
+		Message: fmt.Sprintf("Typed %s into %s; read its answer with bg_output task_id=%s wait_seconds=10.", ByteCount(len(data)), t.Label, t.ID)}, nil
+}
+
+// ByteCount is "1 byte", "6 bytes".
+func ByteCount(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return strconv.Itoa(n) + " bytes"
 }

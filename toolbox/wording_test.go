@@ -94,3 +94,11 @@ func TestPortHintWithoutPortInMessage(t *testing.T) {
 		t.Fatalf("a Python server dying of a port we hold: %+v", other)
 	}
 }
+
+func TestByteCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 bytes", 1: "1 byte", 6: "6 bytes"} {
+		if got := ByteCount(n); got != want {
+			t.Errorf("ByteCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
