@@ -157,6 +157,13 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		meta.Warning = strings.Join(warnings, "; ")
 		*s.text, *s.meta = &text, meta
 	}
+	if stream == "both" && res.Stdout == nil && res.Stderr == nil {
+		if t.Status == supervisor.StatusRunning {
+			res.Message = joinNotes(res.Message, "It has printed nothing yet.")
+		} else {
+			res.Message = joinNotes(res.Message, "It printed nothing.")
+		}
+	}
 	if !t.Interactive || t.Status != supervisor.StatusRunning {
 		return res, nil
 	}
@@ -255,9 +262,15 @@ func readWaiting(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		}
 	}
 	if !out.hasLines() || out.Status != supervisor.StatusRunning {
-		if clock.cut() && !out.hasLines() && out.Status == supervisor.StatusRunning {
+		switch {
+		case out.hasLines() || out.Status != supervisor.StatusRunning:
+		case clock.cut():
 			out.WaitLeft = clock.left()
-			out.Message = "Nothing new yet. " + waitMore(fmt.Sprintf("bg_output the same way with wait_seconds=%g", out.WaitLeft))
+			out.Message = joinNotes(out.Message, "Nothing new yet. "+waitMore(fmt.Sprintf("bg_output the same way with wait_seconds=%g", out.WaitLeft)))
+		default:
+			// Said, not left to the absence of lines: an answer of only
+			// an id and a status reads as if something were cut off.
+			out.Message = joinNotes(out.Message, fmt.Sprintf("Nothing new within %gs; it is still running.", wait))
 		}
 		return out, nil
 	}
@@ -282,6 +295,14 @@ func readWaiting(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		}
 	}
 	return out, nil
+}
+
+// joinNotes joins two sentences of a message, either of which may be "".
+func joinNotes(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + " " + b
 }
 
 func (r OutputResult) hasLines() bool {

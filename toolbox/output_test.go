@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
+	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
 func TestOutputStreamsCursorsAndThreads(t *testing.T) {
@@ -52,5 +53,23 @@ func withEnv(getenv func(string) string, key, val string) func(string) string {
 			return val
 		}
 		return getenv(k)
+	}
+}
+
+// An answer with no lines says so, rather than being only an id and a
+// status (a product trial read that as something cut off), and a wait
+// that found nothing says how long it waited.
+func TestOutputOfASilentTaskSaysSo(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "exec sleep 60"}) // Prints nothing, as helpers may.
+	out := call[OutputResult](t, a, OutputTool(), `{"task_id":"`+r.TaskID+`","wait_seconds":0.3}`)
+	if out.Stdout != nil || out.Stderr != nil || out.Message != "It has printed nothing yet. Nothing new within 0.3s; it is still running." {
+		t.Errorf("a silent running task, waited for: %+v", out)
+	}
+	call[StopResult](t, a, StopTool(), `{"task_id":"`+r.TaskID+`"}`)
+	out = call[OutputResult](t, a, OutputTool(), `{"task_id":"`+r.TaskID+`"}`)
+	if out.Status == supervisor.StatusRunning || out.Message != "It printed nothing." {
+		t.Errorf("a silent task that ended: %+v", out)
 	}
 }
