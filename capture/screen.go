@@ -43,6 +43,9 @@ type screenLine struct {
 	// marks are the colour sequences (SGR) written on the line, by the
 	// column they were written at; kept only by a screen with colors set.
 	marks []sgrMark
+	// clipped is set when text past maxScreenCols was dropped: the line
+	// is emitted with TruncatedMarker, so that no reader takes it whole.
+	clipped bool
 }
 
 // sgrMark is one colour sequence at a column of a line.
@@ -56,6 +59,7 @@ func (l *screenLine) reset() {
 	l.cols = 0
 	l.ascii = true
 	l.marks = l.marks[:0]
+	l.clipped = false
 }
 
 // offset returns the byte offset of column c, or len(l.b) past the end.
@@ -101,6 +105,7 @@ type screen struct {
 	carry  []byte // an incomplete UTF-8 sequence at the end of a Write
 	fix    []byte // scratch for replacing invalid UTF-8
 	tail   []byte // scratch for splicing inside a line
+	clip   []byte // scratch for a clipped line with its marker
 	spaces []byte // scratch run of spaces
 
 	newlines int // '\n' bytes seen, for Stats.LinesIn
@@ -486,11 +491,15 @@ func (s *screen) trimWindow() {
 // flush emits the first n lines of the window and drops them.
 func (s *screen) flush(n int) {
 	for _, l := range s.lines[:n] {
+		b := l.b
 		if len(l.marks) > 0 {
-			s.emit(s.withColors(l))
-		} else {
-			s.emit(l.b)
+			b = s.withColors(l)
 		}
+		if l.clipped {
+			s.clip = append(append(s.clip[:0], b...), TruncatedMarker...)
+			b = s.clip
+		}
+		s.emit(b)
 		s.free = append(s.free, l)
 	}
 	k := copy(s.lines, s.lines[n:])
@@ -505,6 +514,7 @@ func (s *screen) flush(n int) {
 // put writes printable text at the cursor.
 func (s *screen) put(t []byte, ascii bool) {
 	if s.col >= maxScreenCols {
+		s.lines[s.row].clipped = s.lines[s.row].clipped || len(t) > 0
 		return
 	}
 	k := len(t)
@@ -515,11 +525,12 @@ func (s *screen) put(t []byte, ascii bool) {
 		}
 		k = runeCount(t)
 	}
+	l := s.lines[s.row]
 	if s.col+k > maxScreenCols {
 		k = maxScreenCols - s.col
 		t = t[:runeOffset(t, k)]
+		l.clipped = true
 	}
-	l := s.lines[s.row]
 	if s.col == l.cols { // the common case: appending
 		l.b = append(l.b, t...)
 		l.cols += k
@@ -554,11 +565,13 @@ func (s *screen) splice(l *screenLine, from, to int, repl []byte, rcols int) {
 	if l.cols > maxScreenCols {
 		l.b = l.b[:l.offset(maxScreenCols)]
 		l.cols = maxScreenCols
+		l.clipped = true
 	}
 }
 
 func (s *screen) eraseRight() {
 	l := s.lines[s.row]
+	l.clipped = false // What was dropped lay right of the cursor too.
 	if s.col < l.cols {
 		l.b = l.b[:l.offset(s.col)]
 		l.cols = s.col

@@ -63,7 +63,9 @@ func TestScreen(t *testing.T) {
 		{"delete characters", "abcdef\x1b[3D\x1b[2P\n", []string{"abcf"}},
 		{"insert blanks", "abcdef\x1b[3D\x1b[2@\n", []string{"abc  def"}},
 		{"erase characters", "abcdef\x1b[3D\x1b[2X\n", []string{"abc  f"}},
-		{"huge parameter clamps to the last column", "a\x1b[99999999999999999999Cb\n", []string{"a"}},
+		{"huge parameter clamps to the last column", "a\x1b[99999999999999999999Cb\n", []string{"a" + TruncatedMarker}},
+		{"text past the last column is marked dropped", strings.Repeat("x", maxScreenCols) + "yz\nnext\n", []string{strings.Repeat("x", maxScreenCols) + TruncatedMarker, "next"}},
+		{"erasing the line's rest forgets what was dropped", strings.Repeat("x", maxScreenCols) + "y\r\x1b[Kshort\n", []string{"short"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
