@@ -114,6 +114,9 @@ type PortInUseError struct {
 	Param   string // the parameter that named the port: wait_port, wait_url, or a service's probe
 	Port    int
 	Holders []PortHolder
+	// Service is the project's service that asked for the port, "" for
+	// bg_run's command: label and replace do not apply to a service.
+	Service string
 }
 
 func (e *PortInUseError) Error() string {
@@ -124,7 +127,11 @@ func (e *PortInUseError) Error() string {
 	msg := fmt.Sprintf("port %d is already accepting connections, held by %s; nothing was started", e.Port, strings.Join(who, " and "))
 	if i := slices.IndexFunc(e.Holders, func(h PortHolder) bool { return h.Ours }); i >= 0 {
 		h := e.Holders[i]
-		msg += fmt.Sprintf(". It is ours: use it (bg_output task_id=%s), or run this in its place with label=%q cwd=%q replace=true (which stops it first), or stop it (bg_stop task_id=%s)", h.TaskID, h.Label, h.Cwd, h.TaskID)
+		if e.Service != "" {
+			msg += fmt.Sprintf(". It is ours: use it (bg_output task_id=%s), or stop it (bg_stop task_id=%s) and ask for %s again", h.TaskID, h.TaskID, e.Service)
+		} else {
+			msg += fmt.Sprintf(". It is ours: use it (bg_output task_id=%s), or run this in its place with label=%q cwd=%q replace=true (which stops it first), or stop it (bg_stop task_id=%s)", h.TaskID, h.Label, h.Cwd, h.TaskID)
+		}
 	} else {
 		msg += ". bgtask never signals a process it did not start: stop it yourself if it is yours, or use another port (bgtask port " + fmt.Sprint(e.Port) + " names the holder)"
 	}

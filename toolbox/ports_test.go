@@ -40,3 +40,19 @@ func TestServiceRefusesATakenProbePort(t *testing.T) {
 		t.Errorf("%d tasks started", len(tasks))
 	}
 }
+
+// The advice for a port our own task holds fits who asked: a command may
+// replace the holder (label, replace=true); a service has no such
+// parameters, so it is told to stop the holder and ask again.
+func TestPortInUseAdviceFitsTheAsker(t *testing.T) {
+	t.Parallel()
+	h := PortHolder{Port: 5000, Ours: true, TaskID: "task-1700000000-0000000a", Label: "api", Status: "running", Cwd: "/p"}
+	cmd := (&PortInUseError{Param: "wait_port", Port: 5000, Holders: []PortHolder{h}}).Error()
+	svc := (&PortInUseError{Param: "PORT of web", Port: 5000, Holders: []PortHolder{h}, Service: "web"}).Error()
+	if !strings.Contains(cmd, "replace=true") {
+		t.Errorf("for a command: %s", cmd)
+	}
+	if strings.Contains(svc, "replace=true") || strings.Contains(svc, "label=") || !strings.Contains(svc, "bg_stop task_id="+h.TaskID+") and ask for web again") {
+		t.Errorf("for a service: %s", svc)
+	}
+}

@@ -320,6 +320,9 @@ func (a *App) startService(ctx context.Context, o stackStart, v *stack.Service, 
 	// server for this one, or the service crash on it.
 	for _, p := range servicePorts(v) {
 		if err := a.CheckPortFree(ctx, p.what, p.port, v.Name, v.Dir); err != nil {
+			if pe := (*PortInUseError)(nil); errors.As(err, &pe) {
+				pe.Service = v.Name
+			}
 			return nil, false, err
 		}
 	}
@@ -545,14 +548,20 @@ type servicePort struct {
 }
 
 // servicePorts are the ports of this machine v is to serve: its http_get
-// readiness probe's, when local. (A Procfile runner's PORT is only
-// offered: a command may not use it.)
+// readiness probe's, when local, and a Procfile entry's PORT when its
+// command line uses it ($PORT). (A PORT only offered is not checked: a
+// worker given one it never binds must not be refused for it.)
 func servicePorts(v *stack.Service) []servicePort {
-	if v.Probe == nil || v.Probe.HTTP == nil {
-		return nil
+	var out []servicePort
+	if v.Probe != nil && v.Probe.HTTP != nil {
+		if p := localPort(v.Probe.HTTP.URL()); p != 0 {
+			out = append(out, servicePort{"readiness_probe of " + v.Name, p})
+		}
 	}
-	if p := localPort(v.Probe.HTTP.URL()); p != 0 {
-		return []servicePort{{"readiness_probe of " + v.Name, p}}
+	// A Procfile entry's PORT, when its command uses it: taken by another
+	// program, the entry would crash at start, or worse, seem to serve.
+	if v.Port > 0 && (strings.Contains(v.Command, "$PORT") || strings.Contains(v.Command, "${PORT")) && !slices.ContainsFunc(out, func(p servicePort) bool { return p.port == v.Port }) {
+		out = append(out, servicePort{"PORT of " + v.Name, v.Port})
 	}
-	return nil
+	return out
 }

@@ -329,3 +329,37 @@ func TestProcfileEntryCrashingAtStartIsNotReady(t *testing.T) {
 		}
 	}
 }
+
+// A Procfile entry whose command serves $PORT is refused when another
+// program holds that port, naming it (the README's promise; a product
+// trial found such an entry reported ready while it crashed); an entry
+// that is only offered a PORT is started whatever holds it.
+func TestProcfilePortTakenIsRefused(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	procfile := "web: " + helpers.Shell("hang") + " $PORT\nworker: " + helpers.Shell("hang") + "\n"
+	for name, content := range map[string]string{"Procfile": procfile, ".env": fmt.Sprintf("PORT=%d\n", port-100)} {
+		if err := os.WriteFile(filepath.Join(a.Wd, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// worker comes second: PORT+100, the port held.
+	_, err = a.Execute(t.Context(), RunTool(), []byte(`{"service":"worker","wait_seconds":30}`))
+	if err != nil {
+		t.Fatalf("worker, offered a PORT it does not use: %v", err)
+	}
+	procfile = "worker: " + helpers.Shell("hang") + "\nweb: " + helpers.Shell("hang") + " $PORT\n"
+	if err := os.WriteFile(filepath.Join(a.Wd, "Procfile"), []byte(procfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := call[RunResult](t, a, RunTool(), `{"service":"web","wait_seconds":30}`)
+	if len(res.Services) != 1 || res.Services[0].Ready || !strings.Contains(res.Services[0].Note, fmt.Sprintf("PORT of web: port %d is already accepting connections", port)) {
+		t.Errorf("web on a port another program holds: %+v", res.Services)
+	}
+}
