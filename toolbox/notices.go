@@ -102,8 +102,10 @@ func (a *App) gatherNotices(ctx context.Context, t *Tool, in Input) <-chan gathe
 func knownEnds(res any, byCaller *endedByCaller) []string {
 	var known []string
 	if e, ok := res.(endedTeller); ok {
-		if id := e.endedTask(); id != "" {
-			known = append(known, id)
+		for _, id := range e.endedTasks() {
+			if id != "" {
+				known = append(known, id)
+			}
 		}
 	}
 	return append(known, byCaller.list()...)
@@ -168,17 +170,26 @@ func (e *endedByCaller) list() []string {
 	return slices.Clone(e.ids)
 }
 
-// endedTeller is an answer that tells how a task ended (or that it was
-// stopped): endedTask is its id, "" while it runs.
-type endedTeller interface{ endedTask() string }
+// endedTeller is an answer that tells how tasks ended (or that one was
+// stopped): endedTasks are their ids ("" for one that runs).
+type endedTeller interface{ endedTasks() []string }
 
-func (r RunResult) endedTask() string    { return endedID(r.TaskID, r.Status) }
-func (r OutputResult) endedTask() string { return endedID(r.TaskID, r.Status) }
-func (r TaskDetail) endedTask() string   { return endedID(r.TaskID, r.Status) }
-func (r StopResult) endedTask() string   { return r.TaskID }
+// endedTasks of a service start are every service it touched that ended:
+// a dependency that failed is told with its output in the answer, not
+// again as news in the next one.
+func (r RunResult) endedTasks() []string {
+	ids := []string{endedID(r.TaskID, r.Status)}
+	for _, s := range r.Services {
+		ids = append(ids, endedID(s.TaskID, s.Status))
+	}
+	return ids
+}
+func (r OutputResult) endedTasks() []string { return []string{endedID(r.TaskID, r.Status)} }
+func (r TaskDetail) endedTasks() []string   { return []string{endedID(r.TaskID, r.Status)} }
+func (r StopResult) endedTasks() []string   { return []string{r.TaskID} }
 
 func endedID(id, status string) string {
-	if status == supervisor.StatusRunning {
+	if status == supervisor.StatusRunning || status == StatusNotStarted {
 		return ""
 	}
 	return id

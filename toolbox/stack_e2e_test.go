@@ -328,6 +328,10 @@ func TestProcfileEntryCrashingAtStartIsNotReady(t *testing.T) {
 			t.Errorf("%s: the failure should come with its output and exit code: %+v", c.service, s)
 		}
 	}
+	// The failure was told in its answer: it is no news in the next one.
+	if m := executeJSON(t, a, StatusTool(), `{}`); m["notices"] != nil {
+		t.Errorf("the next call tells again: %v", m["notices"])
+	}
 }
 
 // A Procfile entry whose command serves $PORT is refused when another
@@ -361,5 +365,39 @@ func TestProcfilePortTakenIsRefused(t *testing.T) {
 	res := call[RunResult](t, a, RunTool(), `{"service":"web","wait_seconds":30}`)
 	if len(res.Services) != 1 || res.Services[0].Ready || !strings.Contains(res.Services[0].Note, fmt.Sprintf("PORT of web: port %d is already accepting connections", port)) {
 		t.Errorf("web on a port another program holds: %+v", res.Services)
+	}
+}
+
+// A dependency that failed is told in the answer of the start that
+// needed it, with its output: the next call does not tell it again as
+// news (a product trial found it did).
+func TestFailedDependencyIsToldOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a stack")
+	}
+	t.Parallel()
+	a := newTestApp(t)
+	a.ParseStack = compose.Parse
+	file := fmt.Sprintf(`version: "0.5"
+processes:
+  setup:
+    command: %s
+  app:
+    command: %s
+    depends_on:
+      setup:
+        condition: process_completed_successfully
+`, yamlString("echo 'fatal: no config' >&2; exit 3"), yamlString(helpers.Shell("hang")))
+	if err := os.WriteFile(filepath.Join(a.Wd, "process-compose.yaml"), []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-stack")
+	res := execute(t, a, RunTool(), `{"service":"app","wait_seconds":30}`)
+	services, _ := res["services"].([]any)
+	if len(services) != 2 || services[0].(map[string]any)["status"] != supervisor.StatusFailed || services[1].(map[string]any)["status"] != StatusNotStarted {
+		t.Fatalf("services: %v", res["services"])
+	}
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 0 {
+		t.Errorf("the next call tells the failure again: %q", got)
 	}
 }
