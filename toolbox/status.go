@@ -116,15 +116,18 @@ type TaskDetail struct {
 // StatusList is bg_status's answer without task_id.
 type StatusList struct {
 	Tasks   []TaskSummary `json:"tasks"`
-	Summary struct {
-		Total   int `json:"total"`
-		Running int `json:"running"`
-		// Hidden counts finished tasks left out of the list (all=true shows them).
-		Hidden int `json:"hidden,omitempty"`
-	} `json:"summary"`
+	Summary ListSummary   `json:"summary"`
 	// Hosts are the other machines running tasks started from here,
 	// each reachable or not (then its tasks are listed as last known).
 	Hosts []HostState `json:"hosts,omitempty"`
+}
+
+// ListSummary counts every task of a list, those left out of it too.
+type ListSummary struct {
+	Total   int `json:"total"`
+	Running int `json:"running"`
+	// Hidden counts finished tasks left out of the list (all=true shows them).
+	Hidden int `json:"hidden,omitempty"`
 }
 
 // listedFinished is how many finished tasks the list shows, newest first:

@@ -42,13 +42,15 @@ type model struct {
 
 	width, height int
 	tasks         []toolbox.TaskSummary
-	selected      string // task id: the selection follows the task when rows move
+	summary       toolbox.ListSummary // of every task, not only those listed
+	selected      string              // task id: the selection follows the task when rows move
 	samples       map[string]*samples
 	listErr       error
 
 	view     logView
 	filter   textinput.Model
-	editing  bool // the filter field has the keyboard
+	editing  bool   // the filter field has the keyboard
+	before   string // the filter before "/" started a new one: esc restores it
 	log      []string
 	logTitle string
 	logErr   error
@@ -116,6 +118,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.listErr, m.logErr = msg.listErr, msg.logErr
 		if msg.listErr == nil {
 			m.setTasks(msg.list.Tasks)
+			m.summary = msg.list.Summary
 		}
 		if !msg.logSame {
 			m.log, m.logTitle, m.logKey = msg.log, msg.title, msg.logKey
@@ -194,11 +197,15 @@ func (m model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "v", "tab":
 		m.view = (m.view + 1) % 3
 		if m.view == viewFilter && m.filter.Value() == "" {
+			m.before = ""
 			return m.startEditing()
 		}
 		return m, m.refresh(false)
 	case "/":
+		// A new search, as in less and vim: the old one is not typed onto.
 		m.view = viewFilter
+		m.before = m.filter.Value()
+		m.filter.SetValue("")
 		return m.startEditing()
 	case "s":
 		return m, m.act("stop")
@@ -220,10 +227,12 @@ func (m model) editKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "enter":
 		m.editing = false
 		m.filter.Blur()
+		m.before = m.filter.Value()
 		return m, m.refresh(false)
 	case "esc":
 		m.editing = false
 		m.filter.Blur()
+		m.filter.SetValue(m.before) // Cancelled: the search before it stands.
 		if m.filter.Value() == "" {
 			m.view = viewTail
 		}
@@ -244,13 +253,19 @@ func (m model) act(command string) tea.Cmd {
 		return nil
 	}
 	id, label := m.tasks[i].TaskID, m.tasks[i].Label
-	a := *m.app // A copy that prints into a buffer, not onto the screen.
-	var out bytes.Buffer
-	a.Stdin, a.Stdout, a.Stderr = strings.NewReader(""), &out, &out
+	a := *m.app // A copy that prints into buffers, not onto the screen.
+	var out, words bytes.Buffer
+	a.Stdin, a.Stdout, a.Stderr = strings.NewReader(""), &out, &words
 	ctx := m.ctx
 	return func() tea.Msg {
 		code := cli.Run(ctx, &a, "bgtask", []string{command, id})
-		text := strings.Join(strings.Fields(out.String()), " ")
+		// A command that prints an id for scripts on stdout says what it
+		// did on stderr: the words, not the id twice.
+		said := words.String()
+		if strings.TrimSpace(said) == "" {
+			said = out.String()
+		}
+		text := strings.Join(strings.Fields(said), " ")
 		if text == "" {
 			text = "done"
 		}
@@ -380,13 +395,13 @@ func (m model) View() string {
 		b.WriteString(ansi.Truncate(s, m.width, "…"))
 		b.WriteByte('\n')
 	}
-	running := 0
-	for _, t := range m.tasks {
-		if t.Status == "running" {
-			running++
-		}
+	// The list holds the running tasks and the newest finished ones: the
+	// header counts them all, as bgtask ls does.
+	head := fmt.Sprintf("bgtask top: %d tasks, %d running", m.summary.Total, m.summary.Running)
+	if len(m.tasks) < m.summary.Total {
+		head += fmt.Sprintf(", %d listed", len(m.tasks))
 	}
-	line(st.title.Render(fmt.Sprintf("bgtask top: %d tasks, %d running", len(m.tasks), running)) +
+	line(st.title.Render(head) +
 		st.dim.Render(fmt.Sprintf("   every %v   %s", m.interval, time.Now().Format("15:04:05"))))
 
 	const spark = 20 // columns: 3 s each over the minute

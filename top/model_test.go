@@ -140,3 +140,36 @@ func TestLabelIsShownEscaped(t *testing.T) {
 		}
 	}
 }
+
+// "/" starts a new search, as in less: typing does not add to the last
+// one (a product trial found it did), and esc gives the last one back.
+// The header counts every task, not only those listed.
+func TestSlashStartsANewFilter(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	for i := range 3 {
+		writeFinished(t, a, i, fmt.Sprintf("job-%d", i))
+	}
+	m := newModel(context.Background(), a, time.Millisecond, io.Discard)
+	m, _ = settle(m, m.Init())
+	press := func(keys ...tea.KeyMsg) {
+		for _, k := range keys {
+			next, cmd := m.Update(k)
+			m, _ = settle(next.(model), cmd)
+		}
+	}
+	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+	enter, esc := tea.KeyMsg{Type: tea.KeyEnter}, tea.KeyMsg{Type: tea.KeyEsc}
+	press(runes("/"), runes("line"), enter)
+	press(runes("/"), runes("err"), enter)
+	if got := m.filter.Value(); got != "err" {
+		t.Errorf("after / line, / err: filter %q, want err", got)
+	}
+	press(runes("/"), runes("zzz"), esc)
+	if got := m.filter.Value(); got != "err" || m.view != viewFilter {
+		t.Errorf("after / zzz esc: filter %q, view %v; want err, the filter view", got, m.view)
+	}
+	if m.summary.Total != 3 || !strings.Contains(m.View(), "bgtask top: 3 tasks, 0 running") {
+		t.Errorf("summary %+v; header:\n%s", m.summary, m.View())
+	}
+}

@@ -220,7 +220,8 @@ func TestTopInAPTY(t *testing.T) {
 		})
 	})
 	second := first
-	term.waitScreen("the restart's message", 0, func(s string) bool { return strings.Contains(s, "restart burner:") })
+	// Its words, not the id printed for scripts before them.
+	term.waitScreen("the restart's message", 0, func(s string) bool { return strings.Contains(s, "restart burner: Restarted burner as") })
 
 	// The selection follows the restarted task: s stops it.
 	term.waitScreen("the restarted task selected and running", 0, func(s string) bool {
