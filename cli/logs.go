@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
@@ -93,6 +94,9 @@ func cliLogs(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 		return err
 	}
 	if rec, ok := remote.RecordsIn(a.Store.Dir).Get(id); ok {
+		if !o.follow && !pf.cleaning(o.clean) {
+			return remoteWholeLog(ctx, a, rec, in, o)
+		}
 		return remoteLogs(ctx, a, rec, pf, o.follow, o.clean)
 	}
 	l, err := newLogPrinter(ctx, a, id, in, o)
@@ -337,6 +341,28 @@ func (l *logPrinter) printCleaned(s *logStream) error {
 		fmt.Fprintln(s.w, line)
 	}
 	return nil
+}
+
+// remoteWholeLog is `bgtask logs` of a task on another host, printed as
+// it is there: the whole log, however long, as `bgtask logs` prints it
+// there, streamed (a tool's answer is bounded), coloured as here.
+func remoteWholeLog(ctx context.Context, a *toolbox.App, rec remote.Record, in toolbox.OutputInput, o *logsOptions) error {
+	colour := o.color
+	if colour == "auto" {
+		// Its stdout there is a pipe: the terminal is here.
+		colour = "never"
+		if paletteFor(a, a.Stdout).on {
+			colour = "always"
+		}
+	}
+	args := []string{"--color", colour, "--stream", in.Stream}
+	if in.Raw {
+		args = append(args, "--raw")
+	}
+	if o.pf.given("tail") {
+		args = append(args, "-n", strconv.Itoa(in.Tail))
+	}
+	return a.RemoteLog(ctx, rec.Host, rec.ID, a.Stdout, a.Stderr, args...)
 }
 
 // remoteLogs is `bgtask logs` of a task on another host: since-reads

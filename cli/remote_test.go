@@ -62,6 +62,17 @@ func TestRemoteCLI(t *testing.T) {
 	if out, _, _ = runCLI(t, a, "logs", id, "-n", "1", "--stream", "stdout"); out != "line 3\n" {
 		t.Errorf("logs -n 1: %q", out)
 	}
+	// The whole log, as here, however long: a tool's answer holds at
+	// most 5,000 lines (a product trial got the last 5,000 of 400,000).
+	if _, errOut, code = runCLI(t, a, "run", "--host", srv.Alias, "--label", "big", "--wait-seconds", "60", "--", "seq 1 12000"); code != toolbox.ExitOK {
+		t.Fatalf("run seq there: %d %s", code, errOut)
+	}
+	if out, errOut, code = runCLI(t, a, "logs", "big"); code != toolbox.ExitOK || strings.Count(out, "\n") != 12000 || !strings.HasPrefix(out, "1\n2\n") || !strings.HasSuffix(out, "\n12000\n") {
+		t.Errorf("logs of 12,000 lines there: exit %d, %d lines, stderr %q", code, strings.Count(out, "\n"), errOut)
+	}
+	if out, errOut, code = runCLI(t, a, "rm", "big"); code != toolbox.ExitOK {
+		t.Fatalf("rm big: %d %q %q", code, out, errOut)
+	}
 	if out, _, _ = runCLI(t, a, "logs", id, "--filter", "line 2"); out != "line 2\n" {
 		t.Errorf("logs --filter: %q", out)
 	}

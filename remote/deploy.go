@@ -540,22 +540,32 @@ func (d *Deployer) Tool(ctx context.Context, host, tool string, params []byte, e
 // id), for what no tool does (bgtask restart). It returns what the
 // command printed and its exit status.
 func (d *Deployer) Command(ctx context.Context, host string, args ...string) (stdout, stderr string, code int, err error) {
+	var out, errOut bytes.Buffer
+	code, err = d.CommandTo(ctx, host, &out, &errOut, args...)
+	return out.String(), errOut.String(), code, err
+}
+
+// CommandTo is Command writing what the command prints to stdout and
+// stderr as it comes (bgtask logs of a whole log there, however long).
+func (d *Deployer) CommandTo(ctx context.Context, host string, stdout, stderr io.Writer, args ...string) (code int, err error) {
 	for _, arg := range args {
 		if arg == "" || taskid.FileName(arg) != arg {
-			return "", "", -1, fmt.Errorf("%s on %s: argument %q is not a plain word", d.Binary, host, arg)
+			return -1, fmt.Errorf("%s on %s: argument %q is not a plain word", d.Binary, host, arg)
 		}
 	}
 	for attempt := 0; ; attempt++ {
 		dep, err := d.Ensure(ctx, host)
 		if err != nil {
-			return "", "", -1, err
+			return -1, err
 		}
 		cmd := dep.Dir + "/" + taskid.FileName(d.Binary) + " " + strings.Join(args, " ")
-		stdout, stderr, code, err = d.run(ctx, host, cmd, nil)
+		// Nothing is printed before a command that cannot run says so
+		// (127, 126): a retry repeats no output.
+		code, err = d.Transport.Run(ctx, host, cmd, nil, stdout, stderr)
 		if err == nil && (code == 127 || code == 126) && attempt == 0 {
 			d.Forget(host) // Gone or damaged there: deploy again (see Tool).
 			continue
 		}
-		return stdout, stderr, code, err
+		return code, err
 	}
 }

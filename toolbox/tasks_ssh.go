@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
@@ -241,4 +242,26 @@ func (s sshTasks) Restart(ctx context.Context, id string) (RunResult, int, error
 	}
 	return RunResult{TaskID: t.TaskID, Host: s.host, PID: t.PID, Label: t.Label, Command: t.Command, Cwd: t.Cwd,
 		Status: t.Status, TimeoutMinutes: t.TimeoutMinutes}, t.Restarts, nil
+}
+
+// RemoteLog prints the log of task id on host as `bgtask logs` prints it
+// there, as it comes: the whole log however long (a tool's answer holds
+// at most MaxLinesLimit lines and 1 MiB a stream). args are that
+// command's flags, plain words only (--raw, --color never, -n 20).
+func (a *App) RemoteLog(ctx context.Context, host, id string, stdout, stderr io.Writer, args ...string) error {
+	if err := taskid.ValidID(id); err != nil {
+		return &InputError{Param: "task_id", Msg: err.Error()}
+	}
+	d, err := a.remoteDeployer()
+	if err != nil {
+		return err
+	}
+	code, err := d.CommandTo(ctx, host, stdout, stderr, append([]string{"logs", id}, args...)...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("bgtask logs %s on %s: exit status %d", id, host, code)
+	}
+	return nil
 }
