@@ -3,6 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -81,9 +83,23 @@ func NewSSH(getenv func(string) string, stateDir string) (*SSH, error) {
 }
 
 // maxSocketPath is what every Unix takes for a socket path (macOS: 104
-// bytes with the terminating NUL); ssh adds a 40-byte %C name and, while
-// it binds, a 17-byte temporary suffix.
+// bytes with the terminating NUL); ssh adds the socket's name
+// (socketNameLen) and, while it binds, a 17-byte temporary suffix.
 const maxSocketPath = 103
+
+// socketNameLen is a master socket's name: aliasTag, '-', then ssh's
+// 40-byte %C (a hash of the user, host and port it reaches).
+const socketNameLen = 6 + 1 + 40
+
+// aliasTag names the host as the caller gave it (its ssh alias) in its
+// master socket's name. ssh's %C alone names the destination, so a second
+// alias to the same user@host:port (another key, another known_hosts)
+// would ride the first alias's authenticated master and skip its own
+// checks; with the alias in the name each alias has its own master.
+func aliasTag(host string) string {
+	sum := sha256.Sum256([]byte(host))
+	return hex.EncodeToString(sum[:3])
+}
 
 // ControlRecord is the file in the state folder that names the private
 // control folder made when there is no XDG_RUNTIME_DIR.
@@ -152,7 +168,7 @@ func ControlDir(runtimeDir, stateDir string) (string, error) {
 // must be a folder (not a link to one) of this user's that only this
 // user may enter, short enough for socket paths.
 func usableControlDir(dir string) error {
-	if len(dir)+1+40+17 > maxSocketPath {
+	if len(dir)+1+socketNameLen+17 > maxSocketPath {
 		return fmt.Errorf("%s: too long a path for sockets", dir)
 	}
 	fi, err := os.Lstat(dir)
@@ -198,7 +214,7 @@ func (s *SSH) args(host string, extra ...string) []string {
 	a = append(a,
 		"-o", "BatchMode=yes", // Never prompt: there is nobody to answer.
 		"-o", "ControlMaster=auto",
-		"-o", "ControlPath="+filepath.Join(s.ControlDir, "%C"),
+		"-o", "ControlPath="+filepath.Join(s.ControlDir, aliasTag(host)+"-%C"),
 		"-o", "ControlPersist="+secs(s.Persist, DefaultPersist),
 		"-o", "ConnectTimeout="+secs(s.ConnectTimeout, DefaultConnectTimeout),
 		"-o", "ServerAliveInterval="+secs(s.Alive, DefaultAlive),

@@ -3,6 +3,7 @@ package remote_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -337,5 +338,34 @@ func TestSSHDroppedMasterIsAClearErrorAndTheNextCallReconnects(t *testing.T) {
 	}
 	if again, err := s.MasterPID(context.Background(), srv.Alias); err != nil || again == pid {
 		t.Errorf("after the drop, master %d (%v): want a new one", again, err)
+	}
+}
+
+// A second alias of the same user@host:port does not ride the first
+// one's master: its own checks apply (here: its host key is not known to
+// it). With ssh's %C alone in the socket's name it did, and a product
+// trial's alias with a wrong key or an empty known_hosts worked while
+// another alias's master was up.
+func TestEachAliasHasItsOwnMaster(t *testing.T) {
+	t.Parallel() // Each has its own account and sshd.
+	srv := remotetest.Start(t)
+	conf, err := os.ReadFile(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := fmt.Sprintf("Host stranger\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  UserKnownHostsFile /dev/null\n", srv.Port, srv.User)
+	conf = []byte(strings.Replace(string(conf), "Host *\n", stranger+"Host *\n", 1))
+	if err := os.WriteFile(srv.Config, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSSH(t, srv)
+	if _, _, err := run(t, s, srv.Alias, "true"); err != nil {
+		t.Fatalf("%s: %v", srv.Alias, err)
+	}
+	if _, err := s.MasterPID(context.Background(), srv.Alias); err != nil {
+		t.Fatalf("no master for %s: %v", srv.Alias, err)
+	}
+	if _, _, err := run(t, s, "stranger", "true"); !remote.IsKind(err, remote.KindHostKeyUnknown) {
+		t.Errorf("an alias whose known_hosts is empty, while another's master is up: %v", err)
 	}
 }
