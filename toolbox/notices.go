@@ -20,6 +20,7 @@ import (
 // it learns "tests failed" without polling.
 type Notice struct {
 	TaskID   string `json:"task_id"`
+	Host     string `json:"host,omitempty"` // where the task ran, when not here
 	Label    string `json:"label"`
 	Status   string `json:"status"`
 	ExitCode *int   `json:"exit_code"`

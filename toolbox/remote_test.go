@@ -164,7 +164,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 		}
 		return notice != nil
 	})
-	if notice["status"] != "failed" || !strings.Contains(notice["message"].(string), "exit 3") {
+	if notice["status"] != "failed" || !strings.Contains(notice["message"].(string), "exit 3") || notice["host"] != host {
 		t.Errorf("notice: %v", notice)
 	}
 	tasktest.WaitFor(t, "the desktop notification", func() bool {

@@ -80,6 +80,9 @@ func callThere[Out any, P interface {
 	if id, status, code := P(&out).learned(); id != "" {
 		a.learn(ctx, id, status, code)
 	}
+	for i := range notices {
+		notices[i].Host = host // Said there, of a task there.
+	}
 	a.learnNotices(ctx, notices)
 	noteNotices(ctx, notices)
 	return out, nil
