@@ -92,7 +92,7 @@ func TestRemoteCLI(t *testing.T) {
 			t.Errorf("ls row %q: wrong HOST", l)
 		}
 	}
-	if out, _, _ = runCLI(t, a, "status", "rt"); !strings.Contains(out, "failed (exit 4)") {
+	if out, _, _ = runCLI(t, a, "status", "rt"); !strings.Contains(out, "failed (exit 4)") || !strings.Contains(out, "host:  ") || !strings.Contains(out, srv.Alias+"\n") {
 		t.Errorf("status of the remote task: %s", out)
 	}
 	out, _, code = runCLI(t, a, "hosts")

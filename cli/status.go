@@ -60,6 +60,7 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		status += fmt.Sprintf(" (exit %d)", *d.ExitCode)
 	}
 	row("status", status)
+	row("host", d.Host) // Another machine's task: its cwd and logs are there.
 	row("command", toolbox.Printable(d.Command))
 	row("cwd", toolbox.Printable(d.Cwd))
 	row("started", localTime(a, d.StartedAt)+" ("+d.Age+" ago)")
@@ -68,7 +69,11 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 	}
 	if d.Restarts > 0 || d.Restart != "" {
 		r := strconv.Itoa(d.Restarts)
-		if d.LastExitCode != nil {
+		switch {
+		case d.LastExitCode != nil && d.Restarts == 0:
+			// Exited, waiting out the backoff before its first restart.
+			r += fmt.Sprintf(" (it exited %d and is about to run again)", *d.LastExitCode)
+		case d.LastExitCode != nil:
 			r += fmt.Sprintf(" (the last after exit %d)", *d.LastExitCode)
 		}
 		if d.Restart != "" {
