@@ -80,7 +80,7 @@ func TestCleanOptionErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Filter: "("}, "invalid filter regex \"(\": error parsing regexp: missing closing ): `(?i)(`"},
+		{Options{Filter: "("}, "invalid filter regex \"(\": error parsing regexp: missing closing ): `(`"},
 		{Options{Exclude: "[a"}, "invalid exclude regex \"[a\": error parsing regexp: missing closing ]: `[a`"},
 		{Options{MaxLines: -1}, "max_lines: must not be negative, got -1"},
 		{Options{MaxLineLen: -5}, "max_line_len: must not be negative, got -5"},

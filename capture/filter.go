@@ -37,6 +37,9 @@ type matcher struct {
 func newMatcher(what, expr string) (*matcher, error) {
 	re, err := regexp.Compile("(?i)" + expr)
 	if err != nil {
+		if _, plain := regexp.Compile(expr); plain != nil {
+			err = plain // Quotes the expression as given, not with our (?i).
+		}
 		return nil, fmt.Errorf("invalid %s regex %q: %w", what, expr, err)
 	}
 	m := &matcher{re: re}
