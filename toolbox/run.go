@@ -225,6 +225,11 @@ func (a *App) tellWaitEnd(ctx context.Context, res *RunResult, t *supervisor.Tas
 	case w.WaitLeft > 0:
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
 		res.Message = fmt.Sprintf("Not ready yet: %s keeps running as %s. %s %s", t.Label, t.ID, waitMore(wait.more(t.ID, w.WaitLeft)), lastLinesNote(res.Stdout, res.Stderr))
+	case !wait.hasCondition():
+		// What was awaited is its end: bg_status waits for that.
+		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
+		res.Message = fmt.Sprintf("Still running after %gs: %s keeps running as %s. %s Wait for its end with bg_status task_id=%s wait_seconds=60.",
+			wait.seconds, t.Label, t.ID, lastLinesNote(res.Stdout, res.Stderr), t.ID)
 	default:
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Tail: 10, Clean: capture.Options{Cwd: t.Cwd}})
 		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. %s Wait more with bg_output task_id=%s wait_seconds=30.",

@@ -102,3 +102,15 @@ func TestByteCount(t *testing.T) {
 		}
 	}
 }
+
+// bg_run with wait_seconds alone waits for the end: when the wait runs
+// out, it says the task still runs and how to wait for its end, not
+// "not ready" and a wait for output (a product trial found that).
+func TestRunWaitForTheEndRunsOut(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "exec sleep 60", "wait_seconds": 0.3})
+	if !strings.HasPrefix(r.Message, "Still running after 0.3s: ") || !strings.Contains(r.Message, "bg_status task_id="+r.TaskID+" wait_seconds=") {
+		t.Errorf("message %q", r.Message)
+	}
+}
