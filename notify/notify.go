@@ -174,6 +174,9 @@ func clean(s string, max int) string {
 // wording of a timeout: the notification's title, bgtask run and the
 // agent's notices say it alike.
 func FormatTimeout(d time.Duration) string {
+	if d > 0 && d < time.Second {
+		return formatDuration(d) // "6ms", not "0s": a timeout of 0 is none.
+	}
 	s := int64(d.Round(time.Second) / time.Second)
 	var b strings.Builder
 	for _, u := range []struct {

@@ -139,7 +139,8 @@ func TestHookEnv(t *testing.T) {
 // notification, the agent's notices): exact, in the largest units.
 func TestFormatTimeout(t *testing.T) {
 	for d, want := range map[time.Duration]string{30 * time.Second: "30s", time.Minute: "1m", 90 * time.Second: "1m30s",
-		4 * time.Hour: "4h", 150 * time.Minute: "2h30m", 48 * time.Hour: "2d", 120 * time.Minute: "2h", 0: "0s"} {
+		4 * time.Hour: "4h", 150 * time.Minute: "2h30m", 48 * time.Hour: "2d", 120 * time.Minute: "2h", 0: "0s",
+		6 * time.Millisecond: "6ms", 500 * time.Millisecond: "500ms"} {
 		if got := FormatTimeout(d); got != want {
 			t.Errorf("FormatTimeout(%s) = %q, want %q", d, got, want)
 		}
