@@ -74,7 +74,7 @@ func TestRemoteEndToEnd(t *testing.T) {
 	// Deploy and run: the task runs there, as the remote user, under the
 	// supervisor, and its id routes every later call.
 	run := call[RunResult](t, a, RunTool(), `{"command": "echo hello from $(id -un); sleep 600", "label": "srv", "host": "`+host+`"}`)
-	if run.Host != host || taskid.ValidID(run.TaskID) != nil || !strings.Contains(run.Message, "on "+host) {
+	if run.Host != host || taskid.ValidID(run.TaskID) != nil || !strings.HasPrefix(run.Message, `Started "srv" on `+host+" as "+run.TaskID+" (pid ") {
 		t.Fatalf("bg_run on %s: %+v", host, run)
 	}
 	if _, err := a.Store.Load(run.TaskID); err == nil {

@@ -109,7 +109,12 @@ func (s sshTasks) Start(ctx context.Context, in RunInput) (RunResult, error) {
 		return RunResult{}, fmt.Errorf("%w; the task %s runs on %s", err, r.TaskID, s.host)
 	}
 	s.a.learn(ctx, rec.ID, r.Status, r.ExitCode)
-	r.Message = strings.Replace(r.Message, "Started ", "Started on "+s.host+" ", 1)
+	// "Started "api" on devbox as task-…" / "Started task-… on devbox (pid …)".
+	if labelled := fmt.Sprintf("Started %q as ", r.Label); strings.HasPrefix(r.Message, labelled) {
+		r.Message = fmt.Sprintf("Started %q on %s as ", r.Label, s.host) + r.Message[len(labelled):]
+	} else {
+		r.Message = strings.Replace(r.Message, " (pid ", " on "+s.host+" (pid ", 1)
+	}
 	return r, nil
 }
 
