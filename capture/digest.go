@@ -272,7 +272,8 @@ func (d *digest) lines() (out []string, omitted int) {
 	}
 	text, kinds, summary := d.classified()
 	if n <= d.max {
-		return dedupeUnits(text, kinds, summary), 0
+		// Whole, but no noisier than the default read: repeats collapse.
+		return collapseAll(dedupeUnits(text, kinds, summary)), 0
 	}
 	s := newSelection(text, kinds, summary, anchorBlocks(text, kinds, summary), d.max)
 	s.chooseCIFrame()
@@ -793,6 +794,19 @@ func dedupeUnits(text []string, kinds []lineKind, summary []bool) []string {
 			out = append(out, l)
 		}
 	}
+	return out
+}
+
+// collapseAll folds the repeats of lines as the default read does (see
+// collapser): a short log's digest keeps its 40 progress lines no more
+// than a read of it would.
+func collapseAll(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	c := collapser{emit: func(l []byte) { out = append(out, string(l)) }}
+	for _, l := range lines {
+		c.add([]byte(l))
+	}
+	c.finish()
 	return out
 }
 
