@@ -850,7 +850,10 @@ func failuresOf(text []string, kinds []lineKind, end int) []failure {
 		}
 		named[name] = true
 		f := failure{header: i, location: -1}
-		for j := i + 1; j < len(text) && j <= i+40 && !isFailureHeader(text[j]); j++ {
+		// Up to the next failure counted: a file's "FAIL a.test.ts" is
+		// followed by its tests' "● suite › name" headers, which do not
+		// count (no error word), and then by where the first one failed.
+		for j := i + 1; j < len(text) && j <= i+40 && !(kinds[j] >= kindError && isFailureHeader(text[j])); j++ {
 			if isFoldLine([]byte(text[j])) {
 				continue
 			}

@@ -502,3 +502,30 @@ func TestDigestOfAShortLogCollapsesRepeats(t *testing.T) {
 		t.Errorf("%d lines:\n%s", len(out), text)
 	}
 }
+
+// A test file's FAIL line is named with where its first failing test
+// failed, past that test's "● suite › name" header (no error word: it
+// does not count as a failure of its own), even at a tiny budget.
+func TestDigestLocatesAJestFileFailure(t *testing.T) {
+	t.Parallel()
+	var in []string
+	for i := 0; i < 500; i++ {
+		in = append(in, fmt.Sprintf(" PASS  src/mod%d.test.ts", i))
+	}
+	in = append(in, " FAIL  src/cart/checkout.test.ts", "  ● Checkout › applies discount code", "",
+		"    expect(received).toBe(expected) // Object.is equality", "    Expected: 42.5", "    Received: 45",
+		"      at Object.<anonymous> (src/cart/checkout.test.ts:88:21)")
+	for i := 0; i < 500; i++ {
+		in = append(in, fmt.Sprintf(" PASS  src/other%d.test.ts", i))
+	}
+	in = append(in, "Tests:       1 failed, 1000 passed, 1001 total")
+	for _, max := range []int{5, 10} {
+		out, err := Clean([]byte(strings.Join(in, "\n")+"\n"), Options{Digest: true, MaxLines: max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.Join(out, "\n"); !strings.Contains(text, "FAIL  src/cart/checkout.test.ts — src/cart/checkout.test.ts:88:21") {
+			t.Errorf("max_lines %d:\n%s", max, text)
+		}
+	}
+}
