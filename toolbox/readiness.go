@@ -89,6 +89,26 @@ func probeShell() string {
 	return "/bin/sh"
 }
 
+// portReady waits until a process of t listens on port (ready), t ends,
+// or deadline passes. It returns why it is not ready ("" when it is, or
+// when it ended: the caller says how) and t as last seen.
+func (a *App) portReady(ctx context.Context, t *supervisor.Task, port int, deadline time.Time) (bool, string, *supervisor.Task) {
+	for n := 0; ; n++ {
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
+			t = cur
+		}
+		if t.Status != supervisor.StatusRunning {
+			return false, "", t
+		}
+		if a.listensOn(ctx, t, port) {
+			return true, "", t
+		}
+		if !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
+			return false, fmt.Sprintf("not listening on its PORT %d within the wait", port), t
+		}
+	}
+}
+
 // waitEnded waits until t ends or deadline passes; it returns t as last
 // seen.
 func (a *App) waitEnded(ctx context.Context, t *supervisor.Task, deadline time.Time) *supervisor.Task {

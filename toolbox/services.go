@@ -214,21 +214,24 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	switch {
 	case needHealthy:
 		ready, why, t = a.probeReady(ctx, t, v, deadline)
-	case already:
+	case servesPort(v):
+		// A Procfile entry that serves its $PORT: ready once a process
+		// of it listens there, as a readiness probe would say.
+		ready, why, t = a.portReady(ctx, t, v.Port, deadline)
+	default:
+		if !already {
+			// No probe: ready once it has run a moment without ending
+			// in failure. A crash at start (a config missing) is then a
+			// failure with its output, not "ready".
+			until := time.Now().Add(serviceSettle)
+			if until.After(deadline) {
+				until = deadline
+			}
+			t = a.waitEnded(ctx, t, until)
+		}
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
-	default:
-		// No probe: ready once it has run a moment without ending in
-		// failure. A crash at start (its port taken, a config missing)
-		// is then a failure with its output, not "ready".
-		until := time.Now().Add(serviceSettle)
-		if until.After(deadline) {
-			until = deadline
-		}
-		t = a.waitEnded(ctx, t, until)
-	}
-	if !needHealthy {
 		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
 	}
 	n.okHealthy, n.whyNotHealthy = ready, why
@@ -547,6 +550,12 @@ type servicePort struct {
 	port int
 }
 
+// servesPort reports whether v is a Procfile entry whose command line
+// uses the PORT it is given ($PORT, ${PORT}): it is to serve it.
+func servesPort(v *stack.Service) bool {
+	return v.Port > 0 && (strings.Contains(v.Command, "$PORT") || strings.Contains(v.Command, "${PORT"))
+}
+
 // servicePorts are the ports of this machine v is to serve: its http_get
 // readiness probe's, when local, and a Procfile entry's PORT when its
 // command line uses it ($PORT). (A PORT only offered is not checked: a
@@ -560,7 +569,7 @@ func servicePorts(v *stack.Service) []servicePort {
 	}
 	// A Procfile entry's PORT, when its command uses it: taken by another
 	// program, the entry would crash at start, or worse, seem to serve.
-	if v.Port > 0 && (strings.Contains(v.Command, "$PORT") || strings.Contains(v.Command, "${PORT")) && !slices.ContainsFunc(out, func(p servicePort) bool { return p.port == v.Port }) {
+	if servesPort(v) && !slices.ContainsFunc(out, func(p servicePort) bool { return p.port == v.Port }) {
 		out = append(out, servicePort{"PORT of " + v.Name, v.Port})
 	}
 	return out

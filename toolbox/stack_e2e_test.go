@@ -401,3 +401,35 @@ processes:
 		t.Errorf("the next call tells the failure again: %q", got)
 	}
 }
+
+// A Procfile entry serving its $PORT is ready once it listens there, not
+// before (here: 2 s after it starts, past the settle of entries without
+// a port), and not ready when it crashes first.
+func TestProcfileEntryServingItsPortIsReadyWhenListening(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits for servers")
+	}
+	t.Parallel()
+	a := newTestApp(t)
+	_, port := freeAddr(t)
+	procfile := "web: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 2s\n" +
+		"bad: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 200ms crash\n"
+	for name, content := range map[string]string{"Procfile": procfile, ".env": fmt.Sprintf("PORT=%d\n", port)} {
+		if err := os.WriteFile(filepath.Join(a.Wd, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := call[RunResult](t, a, RunTool(), `{"service":"web","wait_seconds":60}`)
+	if len(res.Services) != 1 || !res.Services[0].Ready {
+		t.Fatalf("web: %+v", res.Services)
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("web said ready, but port %d refuses: %v", port, err)
+	}
+	_ = c.Close()
+	res = call[RunResult](t, a, RunTool(), `{"service":"bad","wait_seconds":60}`)
+	if len(res.Services) != 1 || res.Services[0].Ready || res.Services[0].Status != supervisor.StatusFailed {
+		t.Errorf("bad: %+v", res.Services)
+	}
+}
