@@ -3,10 +3,9 @@ package remote
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -96,9 +95,13 @@ const socketNameLen = 6 + 1 + 40
 // alias to the same user@host:port (another key, another known_hosts)
 // would ride the first alias's authenticated master and skip its own
 // checks; with the alias in the name each alias has its own master.
+//
+// FNV, not SHA-256: the name needs no secrecy, and crypto/sha256 would
+// link the FIPS module, whose package inits every tool call would pay.
 func aliasTag(host string) string {
-	sum := sha256.Sum256([]byte(host))
-	return hex.EncodeToString(sum[:3])
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(host)) // Never fails.
+	return fmt.Sprintf("%06x", h.Sum32()&0xffffff)
 }
 
 // ControlRecord is the file in the state folder that names the private
