@@ -28,7 +28,7 @@ func TestUpLogsLsDown(t *testing.T) {
 	if code != toolbox.ExitOK {
 		t.Fatalf("up: %d %q %q", code, out, errOut)
 	}
-	for _, re := range []string{`(?m)^web +ready +task-\S+ +PORT=5000$`, `(?m)^worker +ready +task-\S+ +PORT=5100$`} {
+	for _, re := range []string{`(?m)^web +ready +task-\S+ +PORT=5000( +running, but not listening on its PORT 5000 yet)?$`, `(?m)^worker +ready +task-\S+ +PORT=5100( +running, but not listening on its PORT 5100 yet)?$`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("up printed no line matching %s:\n%s", re, out)
 		}

@@ -89,22 +89,21 @@ func probeShell() string {
 	return "/bin/sh"
 }
 
-// portReady waits until a process of t listens on port (ready), t ends,
-// or deadline passes. It returns why it is not ready ("" when it is, or
-// when it ended: the caller says how) and t as last seen.
-func (a *App) portReady(ctx context.Context, t *supervisor.Task, port int, deadline time.Time) (bool, string, *supervisor.Task) {
+// portListening waits until a process of t listens on port, t ends, or
+// until passes; it reports whether one listens, and t as last seen.
+func (a *App) portListening(ctx context.Context, t *supervisor.Task, port int, until time.Time) (bool, *supervisor.Task) {
 	for n := 0; ; n++ {
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
 		if t.Status != supervisor.StatusRunning {
-			return false, "", t
+			return false, t
 		}
 		if a.listensOn(ctx, t, port) {
-			return true, "", t
+			return true, t
 		}
-		if !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
-			return false, fmt.Sprintf("not listening on its PORT %d within the wait", port), t
+		if !sleepUntil(ctx, time.Now().Add(pollInterval(n)), until) {
+			return false, t
 		}
 	}
 }

@@ -51,6 +51,16 @@ const StatusNotStarted = "not_started"
 // settle in parallel).
 const serviceSettle = 1500 * time.Millisecond
 
+// settleUntil is when a service just started has settled (serviceSettle
+// from now), or deadline if that comes first.
+func settleUntil(deadline time.Time) time.Time {
+	until := time.Now().Add(serviceSettle)
+	if until.After(deadline) {
+		return deadline
+	}
+	return until
+}
+
 // DefaultServiceWaitSeconds bounds a service start's waits when the call
 // gives no wait_seconds.
 const DefaultServiceWaitSeconds = 60
@@ -214,20 +224,23 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	switch {
 	case needHealthy:
 		ready, why, t = a.probeReady(ctx, t, v, deadline)
-	case servesPort(v):
+	case servesPort(v) && !already:
 		// A Procfile entry that serves its $PORT: ready once a process
-		// of it listens there, as a readiness probe would say.
-		ready, why, t = a.portReady(ctx, t, v.Port, deadline)
+		// of it listens there; or, as any entry, once it has run a
+		// moment without failing (a slow server, a command that only
+		// prints its PORT), then said not to listen yet.
+		var listening bool
+		listening, t = a.portListening(ctx, t, v.Port, settleUntil(deadline))
+		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
+		if ready && !listening && t.Status == supervisor.StatusRunning {
+			why = fmt.Sprintf("running, but not listening on its PORT %d yet", v.Port)
+		}
 	default:
 		if !already {
 			// No probe: ready once it has run a moment without ending
 			// in failure. A crash at start (a config missing) is then a
 			// failure with its output, not "ready".
-			until := time.Now().Add(serviceSettle)
-			if until.After(deadline) {
-				until = deadline
-			}
-			t = a.waitEnded(ctx, t, until)
+			t = a.waitEnded(ctx, t, settleUntil(deadline))
 		}
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur

@@ -402,9 +402,10 @@ processes:
 	}
 }
 
-// A Procfile entry serving its $PORT is ready once it listens there, not
-// before (here: 2 s after it starts, past the settle of entries without
-// a port), and not ready when it crashes first.
+// A Procfile entry serving its $PORT is ready once it listens there; one
+// still not listening once it has settled is ready too, said not to
+// listen yet (a slow server, or a command that only prints its PORT);
+// one that crashes first is not ready.
 func TestProcfileEntryServingItsPortIsReadyWhenListening(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: waits for servers")
@@ -412,7 +413,8 @@ func TestProcfileEntryServingItsPortIsReadyWhenListening(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	_, port := freeAddr(t)
-	procfile := "web: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 2s\n" +
+	procfile := "web: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 300ms\n" +
+		"slow: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 30s\n" +
 		"bad: " + helpers.Shell("serve") + " 127.0.0.1:$PORT 200ms crash\n"
 	for name, content := range map[string]string{"Procfile": procfile, ".env": fmt.Sprintf("PORT=%d\n", port)} {
 		if err := os.WriteFile(filepath.Join(a.Wd, name), []byte(content), 0o600); err != nil {
@@ -420,7 +422,7 @@ func TestProcfileEntryServingItsPortIsReadyWhenListening(t *testing.T) {
 		}
 	}
 	res := call[RunResult](t, a, RunTool(), `{"service":"web","wait_seconds":60}`)
-	if len(res.Services) != 1 || !res.Services[0].Ready {
+	if len(res.Services) != 1 || !res.Services[0].Ready || res.Services[0].Note != "" {
 		t.Fatalf("web: %+v", res.Services)
 	}
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -428,6 +430,10 @@ func TestProcfileEntryServingItsPortIsReadyWhenListening(t *testing.T) {
 		t.Fatalf("web said ready, but port %d refuses: %v", port, err)
 	}
 	_ = c.Close()
+	res = call[RunResult](t, a, RunTool(), `{"service":"slow","wait_seconds":60}`)
+	if len(res.Services) != 1 || !res.Services[0].Ready || res.Services[0].Note != fmt.Sprintf("running, but not listening on its PORT %d yet", port+100) {
+		t.Errorf("slow: %+v", res.Services)
+	}
 	res = call[RunResult](t, a, RunTool(), `{"service":"bad","wait_seconds":60}`)
 	if len(res.Services) != 1 || res.Services[0].Ready || res.Services[0].Status != supervisor.StatusFailed {
 		t.Errorf("bad: %+v", res.Services)
