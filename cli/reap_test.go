@@ -153,7 +153,8 @@ func TestReaperAgesAndCleans(t *testing.T) {
 // left alone.
 func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 	t.Parallel()
-	a := toolboxtest.NewApp(t)
+	hooks := t.TempDir()
+	a := toolboxtest.NewApp(t, `BG_NOTIFY_CMD=env > "`+hooks+`/$BG_TASK_ID"`)
 	stranger := exec.Command(os.Args[0])
 	stranger.Env = append(os.Environ(), helpers.EnvFor("hang"))
 	out, _ := stranger.StdoutPipe()
@@ -185,6 +186,10 @@ func TestReaperLeavesReusedPIDAlone(t *testing.T) {
 	if task, _ := a.Store.Load(id); task.Status != supervisor.StatusKilled {
 		t.Fatalf("status %s, want killed", task.Status)
 	}
+	// Dying unseen is a failure: told in the default mode, unlike a stop.
+	if b, err := os.ReadFile(filepath.Join(hooks, id)); err != nil || !strings.Contains(string(b), "BG_TASK_STATUS=killed") {
+		t.Errorf("no notification of a task found dead: %v %s", err, b)
+	}
 }
 
 // The supervisor records the outcome, then runs the notification hook
@@ -196,7 +201,13 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 	fail := toolboxtest.StartTask(t, a, map[string]any{"command": `printf 'compiling\n\033[31merror: x.go:3: undefined: y\033[0m\n\n'; exit 2`, "label": "build"})
 	ok := toolboxtest.StartTask(t, a, map[string]any{"command": "echo fine", "label": "quick"})
 	always := toolboxtest.StartTask(t, a, map[string]any{"command": "echo fine", "label": "loud", "notify": "always"})
-	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID} {
+	// A stop the user asked for is no failure (a product trial got a
+	// "killed" notification for every bg_stop and replace=true).
+	stopped := toolboxtest.StartTask(t, a, map[string]any{"command": "exec sleep 60", "label": "stopped"})
+	if _, err := a.Call(context.Background(), toolbox.StopTool(), []byte(`{"task_id":"`+stopped.TaskID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID, stopped.TaskID} {
 		tasktest.WaitEnd(t, a.Store, id)
 	}
 	var env string
@@ -219,6 +230,11 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 	tasktest.WaitFor(t, "the quick task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), task.Watchdog) })
 	if _, err := os.Stat(filepath.Join(dir, ok.TaskID)); err == nil {
 		t.Fatal("a successful task notified with the default mode")
+	}
+	st, _ := a.Store.Load(stopped.TaskID)
+	tasktest.WaitFor(t, "the stopped task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), st.Watchdog) })
+	if _, err := os.Stat(filepath.Join(dir, stopped.TaskID)); err == nil {
+		t.Fatal("a task stopped by bg_stop notified with the default mode")
 	}
 }
 

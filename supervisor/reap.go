@@ -207,6 +207,8 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 				a.Err = err
 			} else if cur.Status != StatusKilled {
 				return ReapAction{}, false // Its supervisor recorded an end after all.
+			} else {
+				a.Task = cur // As recorded: killed, which its notification says.
 			}
 		}
 		return a, true

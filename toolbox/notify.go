@@ -22,16 +22,23 @@ func notifyMode(t *supervisor.Task, s Settings) (notify.Mode, error) {
 	return s.Notify, nil
 }
 
-// NotifyEnd tells the user how t ended, if its mode wants it. A task the
-// reaper found dead is recorded as killed, which the failure mode does not
-// announce when bg_stop did it; dying unseen is a failure, so it is
-// announced as one.
+// NotifyEnd tells the user how t ended, if its mode wants it: in the
+// failure mode, not a stop they asked for (bg_stop, replace=true, a
+// stack's down: killed).
 func (a *App) NotifyEnd(ctx context.Context, t *supervisor.Task) error {
-	return a.notifyEvent(ctx, t, lastLine(t))
+	return a.notifyEvent(ctx, t, lastLine(t), false)
 }
 
-// notifyEvent tells the user how t ended, with the last line it printed.
-func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) error {
+// notifyFoundDead tells the user of t, which the reaper found dead with
+// nothing recorded and records as killed: dying unseen is a failure, so
+// it is announced in the failure mode too.
+func (a *App) notifyFoundDead(ctx context.Context, t *supervisor.Task) error {
+	return a.notifyEvent(ctx, t, lastLine(t), true)
+}
+
+// notifyEvent tells the user how t ended, with the last line it printed;
+// foundDead announces a killed task as a failure would be.
+func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string, foundDead bool) error {
 	settings, err := a.Settings()
 	if err != nil {
 		return err
@@ -40,7 +47,7 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 	if err != nil {
 		return err
 	}
-	if t.Status == supervisor.StatusKilled && mode != notify.ModeNever {
+	if foundDead && t.Status == supervisor.StatusKilled && mode != notify.ModeNever {
 		mode = notify.ModeAlways
 	}
 	n := &notify.Notifier{Mode: mode, Command: settings.NotifyCmd, Env: a.Environ, Timeout: settings.NotifyTimeout}
@@ -68,7 +75,7 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string) 
 // notifyRestart tells the user that t's command exited and its restart
 // policy runs it again (once: at the first restart).
 func (a *App) notifyRestart(ctx context.Context, t *supervisor.Task) error {
-	return a.notifyEvent(ctx, t, lastLine(t))
+	return a.notifyEvent(ctx, t, lastLine(t), false)
 }
 
 // lastLine is the last line the task printed, cleaned: from the stream

@@ -25,10 +25,18 @@ func (a *App) Reap(ctx context.Context, maxAge time.Duration, dryRun bool) (acti
 		return actions, nil, err
 	}
 	for _, act := range actions {
-		if act.Err == nil && (act.Action == supervisor.ActionReap || act.Action == supervisor.ActionDead) {
-			if werr := a.NotifyEnd(ctx, act.Task); werr != nil {
-				warnings = append(warnings, werr)
-			}
+		if act.Err != nil {
+			continue
+		}
+		var werr error
+		switch act.Action {
+		case supervisor.ActionReap:
+			werr = a.NotifyEnd(ctx, act.Task)
+		case supervisor.ActionDead:
+			werr = a.notifyFoundDead(ctx, act.Task)
+		}
+		if werr != nil {
+			warnings = append(warnings, werr)
 		}
 	}
 	return actions, warnings, err

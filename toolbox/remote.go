@@ -246,7 +246,7 @@ func (a *App) learnNotices(ctx context.Context, notices []Notice) {
 func (a *App) notifyRemoteEnd(ctx context.Context, rec remote.Record) error {
 	t := &supervisor.Task{ID: rec.ID, Label: rec.Label + " on " + rec.Host, Command: rec.Command, Status: rec.Status,
 		ExitCode: rec.ExitCode, StartedAt: rec.StartedAt, FinishedAt: a.Now(), Notify: rec.Notify}
-	return a.notifyEvent(ctx, t, "")
+	return a.notifyEvent(ctx, t, "", false)
 }
 
 // remoteNotices asks each host running tasks of ours, except skip, for
