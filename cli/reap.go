@@ -16,15 +16,19 @@ const defaultReapMaxAge = 180
 // cliReap is `bgtask reap` and `bg-reaper`: run on every shell start, it
 // prints one line per action and nothing when there is nothing to do.
 func cliReap(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []string) error {
-	maxAge := fs.Float64("max-age", defaultReapMaxAge, "minutes: remove finished tasks that ended earlier, and kill tasks nobody supervises (their supervisor is gone) that started earlier. "+
+	maxAge := fs.Float64("max-age", defaultReapMaxAge, "minutes: remove finished tasks that ended earlier, and kill tasks nobody supervises (their supervisor is gone) that started earlier; "+
+		"0 removes every finished task now, ended a second ago too, and kills every unsupervised one. "+
 		"A supervised task follows its own timeout (timeout 0: never reaped); the reaper kills it only when its supervisor let it run past its timeout")
 	dryRun := fs.Bool("dry-run", false, "print what would be done (Would kill: / Would clean:) and change nothing")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || *maxAge < 0 {
+	if fs.NArg() > 0 {
 		return ErrUsage
+	}
+	if *maxAge < 0 {
+		return fmt.Errorf("--max-age must be at least 0 minutes, got %g", *maxAge)
 	}
 	actions, warnings, err := a.Reap(ctx, supervisor.Minutes(*maxAge), *dryRun)
 	var errs []error

@@ -254,3 +254,15 @@ func TestReaperHelpGoesToStdout(t *testing.T) {
 		t.Fatalf("single-dash flag in help: %q", out)
 	}
 }
+
+// A negative --max-age says what is wrong, not only the usage (a product
+// trial found it printed the usage alone).
+func TestReapNegativeMaxAgeSaysWhy(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	var out, errOut bytes.Buffer
+	a.Stdout, a.Stderr = &out, &errOut
+	if code := Run(context.Background(), a, "bgtask", []string{"reap", "--max-age", "-1"}); code != toolbox.ExitError || !strings.Contains(errOut.String(), "--max-age must be at least 0 minutes, got -1") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
