@@ -136,6 +136,12 @@ func TestStopInRestartBackoffCountsNoRestart(t *testing.T) {
 		task, err := a.Store.Load(r.TaskID)
 		return err == nil && task.LastExitCode != nil
 	})
+	// Meanwhile bg_status says it is between two runs (a product trial
+	// found only "running" with the exited command's pid).
+	tasktest.WaitFor(t, "the exited run's processes gone", func() bool {
+		d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+		return d.Processes == 0 && strings.Contains(d.Message, "Its command exited 4; its restart policy runs it again after the backoff (0 restart(s) so far).")
+	})
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	st := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	if st.Status != supervisor.StatusKilled || st.Restarts != 0 || st.LastExitCode == nil || *st.LastExitCode != 4 {
