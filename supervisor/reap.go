@@ -278,5 +278,11 @@ func readTime(dir string, names ...string) time.Time {
 	return time.Time{}
 }
 
-// age prints a duration in minutes, as --max-age takes it.
-func age(d time.Duration) string { return strconv.Itoa(int(d.Minutes())) + "m" }
+// age prints a duration in minutes, as --max-age takes it; under a
+// minute, in seconds.
+func age(d time.Duration) string {
+	if d < time.Minute {
+		return strconv.Itoa(int(d.Seconds())) + "s" // "24s", not "0m".
+	}
+	return strconv.Itoa(int(d.Minutes())) + "m"
+}

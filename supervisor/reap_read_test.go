@@ -112,3 +112,11 @@ func TestReapCleansOnlyTrustedFolders(t *testing.T) {
 		t.Fatalf("old task still there: %v", err)
 	}
 }
+
+func TestAgeUnderAMinuteIsInSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Second: "24s", 0: "0s", 90 * time.Second: "1m", 3 * time.Hour: "180m"} {
+		if got := age(d); got != want {
+			t.Errorf("age(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
