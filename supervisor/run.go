@@ -79,14 +79,14 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	status, code := sv.supervise(ctx, s, sig)
 	if status == "" {
 		status = StatusCompleted
-		if code != 0 {
+		if *code != 0 {
 			status = StatusFailed
 		}
 	}
 	for _, c := range []io.Closer{s.outW, s.errW} {
 		_ = c.Close() // Best effort: every byte read has been written.
 	}
-	if err := sv.record(ctx, s.t, s.capErr, status, &code, time.Now()); err != nil {
+	if err := sv.record(ctx, s.t, s.capErr, status, code, time.Now()); err != nil {
 		return err
 	}
 	if sv.OnFinish != nil {
@@ -183,16 +183,18 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 
 // supervise runs the command, and again as its restart policy or a
 // restart request says, until it ends for good; status is "" when it
-// exited on its own (code tells how).
-func (sv *Supervisor) supervise(ctx context.Context, s *session, sig *signals) (status string, code int) {
+// exited on its own (code tells how). code is nil when it ended between
+// two runs (stopped during a restart's backoff): no run's exit is its end,
+// the last one's stays in last_exit_code.
+func (sv *Supervisor) supervise(ctx context.Context, s *session, sig *signals) (status string, code *int) {
 	auto := 0 // restarts by the policy, in this supervisor's life
 	for {
-		status, code, requested := sv.runOnce(ctx, s, sig)
-		if status != "" || !requested && !s.t.Restart.Wants(code, auto) {
-			return status, code
+		status, c, requested := sv.runOnce(ctx, s, sig)
+		if status != "" || !requested && !s.t.Restart.Wants(c, auto) {
+			return status, &c
 		}
-		if status := sv.restart(ctx, s, sig, code, requested, &auto); status != "" {
-			return status, code
+		if status := sv.restart(ctx, s, sig, c, requested, &auto); status != "" {
+			return status, nil
 		}
 	}
 }

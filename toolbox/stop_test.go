@@ -144,8 +144,8 @@ func TestStopInRestartBackoffCountsNoRestart(t *testing.T) {
 	})
 	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
 	st := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
-	if st.Status != supervisor.StatusKilled || st.Restarts != 0 || st.LastExitCode == nil || *st.LastExitCode != 4 {
-		t.Fatalf("status %s, restarts %d, last exit %v: want killed, 0 restarts, last exit 4", st.Status, st.Restarts, st.LastExitCode)
+	if st.Status != supervisor.StatusKilled || st.Restarts != 0 || st.LastExitCode == nil || *st.LastExitCode != 4 || st.ExitCode != nil {
+		t.Fatalf("status %s, restarts %d, last exit %v, exit %v: want killed, 0 restarts, last exit 4, no exit code of its own (no run ended it)", st.Status, st.Restarts, st.LastExitCode, st.ExitCode)
 	}
 }
 
