@@ -207,7 +207,9 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 	if _, err := a.Call(context.Background(), toolbox.StopTool(), []byte(`{"task_id":"`+stopped.TaskID+`"}`)); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID, stopped.TaskID} {
+	// Nor is a clean exit that restart=always runs again.
+	loop := toolboxtest.StartTask(t, a, map[string]any{"command": "echo ok", "label": "loop", "restart": "always", "max_restarts": 1, "backoff_seconds": 0.1})
+	for _, id := range []string{fail.TaskID, ok.TaskID, always.TaskID, stopped.TaskID, loop.TaskID} {
 		tasktest.WaitEnd(t, a.Store, id)
 	}
 	var env string
@@ -235,6 +237,14 @@ func TestSupervisorNotifiesFailureOnly(t *testing.T) {
 	tasktest.WaitFor(t, "the stopped task's supervisor to exit", func() bool { return !procs.Alive(context.Background(), st.Watchdog) })
 	if _, err := os.Stat(filepath.Join(dir, stopped.TaskID)); err == nil {
 		t.Fatal("a task stopped by bg_stop notified with the default mode")
+	}
+	lt, _ := a.Store.Load(loop.TaskID)
+	tasktest.WaitFor(t, "the loop's supervisor to exit", func() bool { return !procs.Alive(context.Background(), lt.Watchdog) })
+	if lt.Restarts != 1 || lt.Status != supervisor.StatusCompleted {
+		t.Fatalf("loop: %d restarts, %s; want 1, completed", lt.Restarts, lt.Status)
+	}
+	if _, err := os.Stat(filepath.Join(dir, loop.TaskID)); err == nil {
+		t.Fatal("a clean exit run again by restart=always notified with the default mode")
 	}
 }
 
