@@ -260,7 +260,12 @@ func (a *App) startupOutput(ctx context.Context, t *supervisor.Task, matched str
 			Clean: capture.Options{MaxLines: MaxLinesLimit, Cwd: t.Cwd}})
 		noteMove(ctx, t.Dir, r.Moved)
 		if i := slices.Index(r.Lines, matched); matched != "" && i >= 0 {
-			r.Lines = slices.Delete(r.Lines, i, i+1)
+			// Said once, in matched; but a prompt (a last line without
+			// newline, quiet) stays: this read delivers it, and no later
+			// read shows it again while it waits for its answer.
+			if !(r.QuietPartial && i == len(r.Lines)-1) {
+				r.Lines = slices.Delete(r.Lines, i, i+1)
+			}
 			matched = ""
 		}
 		if err != nil || len(r.Lines) == 0 {

@@ -167,3 +167,15 @@ func TestAnsweredStderrPromptIsNotWaiting(t *testing.T) {
 		t.Fatalf("still waiting_for_input after the answer: %+v", out)
 	}
 }
+
+// A prompt that bg_run's wait_for matched reaches the agent: in the
+// start-up output, since no later read shows a prompt already delivered
+// (a product trial saw it only in matched, and an empty stderr after).
+func TestPromptMatchedByWaitForIsShown(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": `read -p "Name? " name; echo "hi $name"`, "interactive": true, "wait_for": `Name\?`, "wait_seconds": 30})
+	if r.WaitResult == nil || !r.Ready || r.Stderr == nil || !strings.Contains(*r.Stderr, "Name?") {
+		t.Fatalf("bg_run with wait_for on a prompt: %+v", r)
+	}
+}
