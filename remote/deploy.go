@@ -330,12 +330,13 @@ func (d *Deployer) copy(ctx context.Context, host string, bin Binary, dir string
 		"s=$( (sha256sum $t/" + exe + " || shasum -a 256 $t/" + exe + ") 2>/dev/null | cut -d\" \" -f1); " +
 		"if [ \"$s\" != " + bin.SHA256 + " ]; then rm -rf $t; echo \"checksum after the copy: got ${s:-none}, want " + bin.SHA256 + "\" >&2; exit 92; fi; " +
 		"chmod 700 $t/" + exe + links + " || { rm -rf $t; exit 93; }; "
-	if want := strings.TrimSuffix(d.Version, "+dirty"); checkableVersion(want) {
+	if want := versionCore(d.Version); checkableVersion(want) {
 		// A build of another version would not speak this one's caller
 		// protocol (a call could wait on it for ever): a stale dist
 		// folder, or BG_DIST_DIR pointing at another build. Local
-		// changes (+dirty) on either side are not told apart.
-		script += "v=$($t/" + exe + " --version 2>/dev/null); if [ \"${v%+dirty}\" != \"bgtask " + want + "\" ]; then rm -rf $t; echo \"it says ${v:-nothing}\" >&2; exit 95; fi; "
+		// changes (+dirty) on either side are not told apart, nor is the
+		// "(commit …)" a pseudo-version repeats.
+		script += "v=$($t/" + exe + " --version 2>/dev/null); c=${v%% (*}; c=${c%+dirty}; if [ \"$c\" != \"bgtask " + want + "\" ]; then rm -rf $t; echo \"it says ${v:-nothing}\" >&2; exit 95; fi; "
 	}
 	if replace {
 		script += "if [ -e " + dir + " ] || [ -L " + dir + " ]; then o=$(mktemp -d $b/.damaged.XXXXXX) && mv " + dir + " $o/ && rm -rf $o || { rm -rf $t; exit 94; }; fi; "
@@ -370,6 +371,13 @@ func deployError(host string, code int, stderr, version string) error {
 		e.Fix = fmt.Sprintf("Copying the build to ~/%s failed (exit %d)", BinDir, code)
 	}
 	return e
+}
+
+// versionCore is a version without what tells builds of it apart but not
+// their protocol: " (commit …)" and "+dirty".
+func versionCore(v string) string {
+	v, _, _ = strings.Cut(v, " (")
+	return strings.TrimSuffix(v, "+dirty")
 }
 
 // checkableVersion reports whether v names a build ("devel" and

@@ -393,3 +393,17 @@ func TestDeployRepairsDamagedFolder(t *testing.T) {
 		t.Errorf("left in the deploy folder: %q", out)
 	}
 }
+
+func TestVersionCore(t *testing.T) {
+	for v, want := range map[string]string{
+		"v1.2.3 (commit 0123456789ab)":                   "v1.2.3",
+		"v0.0.0-20261207104650-b3f9b0447a69+dirty":       "v0.0.0-20261207104650-b3f9b0447a69",
+		"v0.0.0-20261207104650-b3f9b0447a69 (commit b3)": "v0.0.0-20261207104650-b3f9b0447a69",
+		"devel-0123456789ab+dirty":                       "devel-0123456789ab",
+		"devel":                                          "devel",
+	} {
+		if got := remote.VersionCore(v); got != want {
+			t.Errorf("versionCore(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
