@@ -280,11 +280,12 @@ func (d *digest) lines() (out []string, omitted int) {
 	s.chooseRounds()
 	index, suffix, failsLeft, failHint := s.failureIndex()
 	out, omitted = s.render(index, suffix)
+	notShown := s.notShown() // Filling below adds no problem block: it stays.
 	notes := 0
 	if failsLeft > 0 {
 		notes++
 	}
-	if s.notShown() > 0 {
+	if notShown > 0 {
 		notes++
 	}
 	if room := d.max - len(out) - notes; room > 0 {
@@ -294,7 +295,7 @@ func (d *digest) lines() (out []string, omitted int) {
 	if failsLeft > 0 {
 		out = append(out, fmt.Sprintf("[... %d more failed tests not named for the budget (max_lines); read them with filter=%q ...]", failsLeft, failHint))
 	}
-	if notShown := s.notShown(); notShown > 0 {
+	if notShown > 0 {
 		out = append(out, fmt.Sprintf("[... %d more error blocks not shown for the budget (max_lines); counted above as error lines; read them with filter= ...]", notShown))
 	}
 	if len(out) > d.max {
