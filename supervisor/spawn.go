@@ -123,7 +123,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		cleanup()
 		return fail(err)
 	}
-	if p := r.Restart; p.Policy != "" && p.Policy != RestartNo {
+	if p := r.Restart; p.On() {
 		kv = append(kv, fileRestart, p.Policy, fileMaxRestarts, strconv.Itoa(p.Max),
 			fileBackoff, strconv.FormatFloat(p.Backoff.Seconds(), 'f', -1, 64))
 	}

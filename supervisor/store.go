@@ -190,6 +190,10 @@ func (p RestartPolicy) Wants(code, done int) bool {
 	return false
 }
 
+// On reports whether the policy runs the command again at all: not "no",
+// nor "" (a request that gave none; a task read from disk says "no").
+func (p RestartPolicy) On() bool { return p.Policy != "" && p.Policy != RestartNo }
+
 // Check reports a policy that is not one of the known words, or bounds
 // out of range.
 func (p RestartPolicy) Check() error {

@@ -57,7 +57,7 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string, 
 		Timeout:  t.Timeout,
 		LastLine: last,
 	}
-	if t.Restart.Policy != "" && t.Restart.Policy != supervisor.RestartNo && t.Status == supervisor.StatusFailed {
+	if t.Restart.On() && t.Status == supervisor.StatusFailed {
 		ev.Restarts = t.Restarts // Its policy gave up.
 	}
 	if t.Status == supervisor.StatusRunning && t.LastExitCode != nil {

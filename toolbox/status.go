@@ -173,7 +173,7 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 			}
 		}
 		d.QuietFor = FormatDuration(a.Now().Sub(lastOutput(t.Dir)))
-		if d.Processes == 0 && t.LastExitCode != nil && t.Restart.Policy != "" && t.Restart.Policy != supervisor.RestartNo {
+		if d.Processes == 0 && t.LastExitCode != nil && t.Restart.On() {
 			// Between two runs: the command exited and its restart
 			// policy is waiting out the backoff (bgtask restart, too).
 			d.Message = joinNotes(d.Message, fmt.Sprintf("Its command exited %d; its restart policy runs it again after the backoff (%d restart(s) so far).", *t.LastExitCode, t.Restarts))
