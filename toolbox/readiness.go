@@ -92,7 +92,7 @@ func probeShell() string {
 // portListening waits until a process of t listens on port, t ends, or
 // until passes; it reports whether one listens, and t as last seen.
 func (a *App) portListening(ctx context.Context, t *supervisor.Task, port int, until time.Time) (bool, *supervisor.Task) {
-	for n := 0; ; n++ {
+	for n, last := 0, false; ; n++ {
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
@@ -102,22 +102,26 @@ func (a *App) portListening(ctx context.Context, t *supervisor.Task, port int, u
 		if a.listensOn(ctx, t, port) {
 			return true, t
 		}
-		if !sleepUntil(ctx, time.Now().Add(pollInterval(n)), until) {
+		if last {
 			return false, t
 		}
+		last = !sleepUntil(ctx, time.Now().Add(pollInterval(n)), until) // Then one more look.
 	}
 }
 
 // waitEnded waits until t ends or deadline passes; it returns t as last
 // seen.
 func (a *App) waitEnded(ctx context.Context, t *supervisor.Task, deadline time.Time) *supervisor.Task {
-	for n := 0; ; n++ {
+	for n, last := 0, false; ; n++ {
 		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
 			t = cur
 		}
-		if t.Status != supervisor.StatusRunning || !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline) {
+		if t.Status != supervisor.StatusRunning || last {
 			return t
 		}
+		// At the deadline, one more look: an end during the last sleep
+		// is the answer, not "still running".
+		last = !sleepUntil(ctx, time.Now().Add(pollInterval(n)), deadline)
 	}
 }
 

@@ -190,31 +190,30 @@ func (a *App) startNode(ctx context.Context, n *serviceRun, nodes map[string]*se
 	n.state.TaskID, n.state.Status, n.state.AlreadyRunning = t.ID, t.Status, already
 	close(n.started)
 	ready, why := true, ""
-	switch {
-	case needHealthy:
+	if needHealthy {
 		ready, why, t = a.probeReady(ctx, t, v, deadline)
-	case servesPort(v) && !already:
-		// A Procfile entry that serves its $PORT: ready once a process
-		// of it listens there; or, as any entry, once it has run a
-		// moment without failing (a slow server, a command that only
-		// prints its PORT), then said not to listen yet.
-		var listening bool
-		listening, t = a.portListening(ctx, t, v.Port, settleUntil(deadline))
-		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
-		if ready && !listening && t.Status == supervisor.StatusRunning {
-			why = fmt.Sprintf("running, but not listening on its PORT %d yet", v.Port)
-		}
-	default:
-		if !already {
-			// No probe: ready once it has run a moment without ending
-			// in failure. A crash at start (a config missing) is then a
-			// failure with its output, not "ready".
+	} else {
+		// No probe: ready once it has run a moment without ending in
+		// failure. A crash at start (a config missing) is then a failure
+		// with its output, not "ready". A Procfile entry that serves its
+		// $PORT is ready sooner, once a process of it listens there; one
+		// that does not yet by then (a slow server, a command that only
+		// prints its PORT) is said not to listen yet.
+		listening := true
+		switch {
+		case already:
+			if cur, err := a.LoadTask(ctx, t.ID); err == nil {
+				t = cur
+			}
+		case servesPort(v):
+			listening, t = a.portListening(ctx, t, v.Port, settleUntil(deadline))
+		default:
 			t = a.waitEnded(ctx, t, settleUntil(deadline))
 		}
-		if cur, err := a.LoadTask(ctx, t.ID); err == nil {
-			t = cur
-		}
 		ready = t.Status == supervisor.StatusRunning || t.Status == supervisor.StatusCompleted
+		if !listening && t.Status == supervisor.StatusRunning {
+			why = fmt.Sprintf("running, but not listening on its PORT %d yet", v.Port)
+		}
 	}
 	n.okHealthy, n.whyNotHealthy = ready, why
 	close(n.healthy)
