@@ -59,6 +59,16 @@ func (m Mode) Wants(status string) bool {
 	return status == "failed" || status == "timeout" || status == "reaped" || status == StatusRestarting
 }
 
+// wantsEvent is Wants for ev, which also says how the command exited: a
+// restart after a clean exit (restart=always) is no failure, and only
+// ModeAlways tells it.
+func (m Mode) wantsEvent(ev Event) bool {
+	if ev.Status == StatusRestarting && ev.ExitCode != nil && *ev.ExitCode == 0 {
+		return m == ModeAlways
+	}
+	return m.Wants(ev.Status)
+}
+
 // StatusRestarting is the Event of a task whose command exited and that
 // its restart policy runs again: told once, at the first restart, not at
 // every crash.
@@ -258,7 +268,7 @@ type Notifier struct {
 // ErrNoSessionBus. When the mode does not want ev, Notify returns false,
 // nil without doing anything.
 func (n *Notifier) Notify(ctx context.Context, ev Event) (sent bool, err error) {
-	if !n.Mode.Wants(ev.Status) {
+	if !n.Mode.wantsEvent(ev) {
 		return false, nil
 	}
 	timeout := n.Timeout

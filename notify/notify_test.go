@@ -146,3 +146,18 @@ func TestFormatTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A restart after a clean exit (restart=always) is told only in the
+// always mode; after a failing one, in the failure mode too.
+func TestRestartAfterACleanExitIsNoFailure(t *testing.T) {
+	zero, three := 0, 3
+	for _, c := range []struct {
+		mode Mode
+		code *int
+		want bool
+	}{{ModeFailure, &zero, false}, {ModeAlways, &zero, true}, {ModeFailure, &three, true}, {ModeNever, &three, false}} {
+		if got := c.mode.wantsEvent(Event{Status: StatusRestarting, ExitCode: c.code}); got != c.want {
+			t.Errorf("%s, exit %d: %v, want %v", c.mode, *c.code, got, c.want)
+		}
+	}
+}

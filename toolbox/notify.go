@@ -61,9 +61,6 @@ func (a *App) notifyEvent(ctx context.Context, t *supervisor.Task, last string, 
 		ev.Restarts = t.Restarts // Its policy gave up.
 	}
 	if t.Status == supervisor.StatusRunning && t.LastExitCode != nil {
-		if *t.LastExitCode == 0 && mode == notify.ModeFailure {
-			return nil // restart=always after a clean exit: no failure to tell.
-		}
 		ev.Status, ev.ExitCode = notify.StatusRestarting, t.LastExitCode
 	}
 	if !t.FinishedAt.IsZero() {
