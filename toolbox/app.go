@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
@@ -65,12 +66,67 @@ type App struct {
 
 // NewApp returns an App for this process's environment.
 func NewApp(stdin io.Reader, stdout, stderr io.Writer) (*App, error) {
-	dir, err := supervisor.DefaultDir(os.Getenv)
+	return ProcessInvocation(nil, stdin, stdout, stderr).App()
+}
+
+// Invocation is one run of the program as its surroundings made it: a
+// process's own (ProcessInvocation), or a call that the resident call
+// server (package callserver) answers for another process.
+type Invocation struct {
+	Args    []string // Args[0] is the name it was called by
+	Environ []string // "K=V"
+	Wd      string   // the working folder; "" if unknown
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	// Resident, when set, is what the process answering this call keeps
+	// between calls; nil for a process that answers one.
+	Resident *Resident
+}
+
+// Resident is what a process that answers many calls (the call server)
+// keeps from one call to the next: the records of the tasks it listed,
+// per state folder. Calls running at once share it.
+type Resident struct {
+	mu      sync.Mutex
+	records map[string]*supervisor.RecordCache
+}
+
+// NewResident returns a Resident that remembers nothing yet.
+func NewResident() *Resident {
+	return &Resident{records: map[string]*supervisor.RecordCache{}}
+}
+
+// recordsIn is the record cache of the state folder dir.
+func (r *Resident) recordsIn(dir string) *supervisor.RecordCache {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.records[dir]
+	if !ok {
+		c = supervisor.NewRecordCache()
+		r.records[dir] = c
+	}
+	return c
+}
+
+// ProcessInvocation is this process's invocation with args.
+func ProcessInvocation(args []string, stdin io.Reader, stdout, stderr io.Writer) Invocation {
+	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
+	return Invocation{Args: args, Environ: os.Environ(), Wd: wd, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+}
+
+// App returns the App for inv: its state folder and settings from its
+// environment.
+func (inv Invocation) App() (*App, error) {
+	dir, err := supervisor.DefaultDir(EnvGetter(inv.Environ))
 	if err != nil {
 		return nil, err
 	}
-	wd, _ := os.Getwd() // Best effort: an absolute cwd parameter still works.
-	return NewAppIn(dir, wd, os.Environ(), stdin, stdout, stderr), nil
+	a := NewAppIn(dir, inv.Wd, inv.Environ, inv.Stdin, inv.Stdout, inv.Stderr)
+	if inv.Resident != nil {
+		a.Records = inv.Resident.recordsIn(dir)
+	}
+	return a, nil
 }
 
 // NewAppIn returns an App whose tasks live in the state folder dir, whose
@@ -135,16 +191,23 @@ func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer, parse stack
 	if len(args) > 1 && args[1] == supervisor.SuperviseArg {
 		return superviseMain(args[2:], stderr), true
 	}
-	tool := ToolByCommand(filepath.Base(args[0]))
+	return ServeIn(context.Background(), ProcessInvocation(args, stdin, stdout, stderr), parse)
+}
+
+// ServeIn runs the tool that inv names by its toolbox entry name (bg-run,
+// ...; TOOLBOX_ACTION in its environment says describe or execute); ok
+// is false when inv names no tool.
+func ServeIn(ctx context.Context, inv Invocation, parse stack.ParseFunc) (code ExitCode, ok bool) {
+	tool := ToolByCommand(filepath.Base(inv.Args[0]))
 	if tool == nil {
 		return 0, false
 	}
-	app, err := NewApp(stdin, stdout, stderr)
+	app, err := inv.App()
 	if err != nil {
-		return writeError(stdout, err), true
+		return writeError(inv.Stdout, err), true
 	}
 	app.ParseStack = parse
-	return app.ServeToolbox(context.Background(), tool, os.Getenv("TOOLBOX_ACTION")), true
+	return app.ServeToolbox(ctx, tool, app.Getenv("TOOLBOX_ACTION")), true
 }
 
 // ServeToolbox speaks the Amp toolbox protocol for one tool: "describe"

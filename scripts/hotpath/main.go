@@ -3,7 +3,7 @@
 // for the lean bgtask-tool of two commits side by side, against a bare Go
 // program that prints {}:
 //
-//	go run ./scripts/hotpath [-rounds 150] [-before REV] [-after REV]
+//	go run ./scripts/hotpath [-rounds 150] [-before REV] [-after REV] [-resident=false]
 //
 // The commits are built from a temporary git worktree each (the default
 // after is the working tree itself, uncommitted changes included), static
@@ -13,6 +13,11 @@
 // median and 10th percentile wall time, its CPU time (user+system, which
 // other processes inflate less), and each as a ratio to the bare program.
 // scripts/bench.sh times one commit against the goals; this compares two.
+//
+// With -resident (the default) and a build that has cmd/bgtask-call, the
+// same calls are also timed through the resident call server: the
+// entries link to bgtask-call, and a server of that build (started here,
+// ended here by its pid) answers them.
 //
 // It does not stop anything it did not start, and keeps everything in a
 // temporary folder it removes unless -keep asks to keep it.
@@ -26,9 +31,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 )
 
 func main() {
@@ -36,8 +43,9 @@ func main() {
 	before := flag.String("before", "", "git revision of the 'before' build (empty: no before column)")
 	after := flag.String("after", "", "git revision of the 'after' build (empty: the working tree)")
 	keep := flag.Bool("keep", false, "keep the builds and state folders, and print where they are (to profile a call with perf or strace)")
+	resident := flag.Bool("resident", true, "also time the calls through the resident call server, for builds that have one")
 	flag.Parse()
-	if err := run(*rounds, *before, *after, *keep); err != nil {
+	if err := run(*rounds, *before, *after, *keep, *resident); err != nil {
 		fmt.Fprintln(os.Stderr, "hotpath:", err)
 		os.Exit(1)
 	}
@@ -55,7 +63,7 @@ type command struct {
 	settle time.Duration
 }
 
-func run(rounds int, before, after string, keep bool) error {
+func run(rounds int, before, after string, keep, resident bool) error {
 	tmp, err := os.MkdirTemp("", "hotpath-")
 	if err != nil {
 		return err
@@ -92,6 +100,26 @@ func run(rounds int, before, after string, keep bool) error {
 		}
 		cmds = append(cmds, c...)
 	}
+	groups := len(builds) // Row groups paired below: before and after.
+	for _, label := range []string{"before", "after"} {
+		bin, ok := builds[label]
+		if !ok || !resident {
+			continue
+		}
+		entries, stop, err := startResident(tmp, label, bin)
+		if err != nil {
+			return err
+		}
+		if entries == "" {
+			continue // This build has no call server.
+		}
+		defer stop()
+		c, err := toolCommands(tmp, label+" via the call server", entries)
+		if err != nil {
+			return err
+		}
+		cmds = append(cmds, c[1:]...) // Not --version: it is no call.
+	}
 	// Calls that write (a first bg_status remembers what it saw) settle
 	// before timing.
 	for _, c := range cmds {
@@ -125,7 +153,10 @@ func run(rounds int, before, after string, keep bool) error {
 	}
 	// After against before, row by row (the same call, the same round).
 	if _, ok := builds["before"]; ok {
-		n := (len(cmds) - 1) / 2
+		n := (len(cmds) - 1) / groups
+		if groups != 2 {
+			return nil
+		}
 		fmt.Println("\n| call | after/before, median | p10 | CPU |")
 		fmt.Println("|---|---:|---:|---:|")
 		for i := 1; i <= n; i++ {
@@ -202,12 +233,69 @@ func buildLean(tmp, label, rev string) (string, error) {
 	if err := goBuild(dir, "./cmd/bgtask-tool", filepath.Join(bin, "bgtask-tool")); err != nil {
 		return "", err
 	}
-	for _, n := range []string{"bg-run", "bg-status", "bg-output", "bg-stop", "bg-reaper"} {
-		if err := os.Symlink("bgtask-tool", filepath.Join(bin, n)); err != nil {
+	if err := linkEntries(bin, "bgtask-tool"); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cmd", "bgtask-call")); err == nil {
+		if err := goBuild(dir, "./cmd/bgtask-call", filepath.Join(bin, "bgtask-call")); err != nil {
 			return "", err
 		}
 	}
 	return bin, nil
+}
+
+// linkEntries links the tool names in dir to target.
+func linkEntries(dir, target string) error {
+	for _, n := range []string{"bg-run", "bg-status", "bg-output", "bg-stop", "bg-reaper"} {
+		if err := os.Symlink(target, filepath.Join(dir, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startResident links the tool names to the bgtask-call of the build in
+// bin, in a folder of their own, and starts that build's call server.
+// It returns the folder and what ends the server ("" and nothing to
+// end for a build without a call server).
+func startResident(tmp, label, bin string) (entries string, stop func(), err error) {
+	call := filepath.Join(bin, "bgtask-call")
+	if _, err := os.Stat(call); err != nil {
+		return "", nil, nil
+	}
+	entries = filepath.Join(tmp, "entries-"+label+"-call")
+	if err := os.MkdirAll(entries, 0o755); err != nil {
+		return "", nil, err
+	}
+	if err := linkEntries(entries, call); err != nil {
+		return "", nil, err
+	}
+	srv := exec.Command(filepath.Join(bin, "bgtask-tool"), "__callserver", "-idle", "1h")
+	if err := srv.Start(); err != nil {
+		return "", nil, fmt.Errorf("start the call server: %w", err)
+	}
+	stop = func() {
+		_ = srv.Process.Kill() // Best effort: it is ours, by pid.
+		_ = srv.Wait()
+	}
+	// Until the server listens, a call would start one of its own, which
+	// would outlive this program: wait for it.
+	addr, err := callsock.Address(filepath.Join(bin, "bgtask-tool"))
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		fd, err := callsock.Dial(addr)
+		if err == nil {
+			_ = syscall.Close(fd) // A connection without a request: the server answers it with an error and goes on.
+			return entries, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("the call server of %s does not listen: %w", bin, err)
+		}
+	}
 }
 
 func goBuild(dir, pkg, out string) error {

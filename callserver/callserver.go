@@ -1,0 +1,246 @@
+// Package callserver is the resident call server: one process per user
+// and build that answers the toolbox entries (bg-run, bg-status, ...) and
+// bg-reaper for short-lived clients (cmd/bgtask-call), so that a call
+// costs the start of a bare Go program and a round trip instead of the
+// start of the whole lean bgtask-tool (its package initialisation and
+// page faults are most of a call's time: see BENCHMARKS.md).
+//
+// A client passes its own standard input, output and error with the
+// request (see package callsock); the server runs the call on them, as
+// the process would have, and answers with the exit code after closing
+// its copies, so the caller sees the end of output before the client
+// exits. A client that goes away (killed by its agent's timeout) cancels
+// its call. The server ends once it has been idle for Options.Idle, or
+// when its context ends, after the calls in flight.
+//
+// It does not decide what a call does (Options.Handle does: package cli
+// runs it as the process would have), nor start itself (the client
+// starts one when it finds none), nor outlive an upgrade (a new build
+// has a new address, and the old server ends when idle). Linux only.
+package callserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
+)
+
+// DefaultIdle is how long a server waits for a call before it ends.
+const DefaultIdle = 10 * time.Minute
+
+// Call is one call the server answers for a client.
+type Call struct {
+	callsock.Request
+	// The client's standard input, output and error. The server closes
+	// them when Handle returns.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Options configure Serve.
+type Options struct {
+	// Idle is how long without a call before the server ends; 0 means
+	// DefaultIdle.
+	Idle time.Duration
+	// Handle runs a call and returns its exit code. ctx ends when the
+	// client goes away. Calls run concurrently.
+	Handle func(ctx context.Context, c Call) int
+	// Log receives what goes wrong outside a call (nil: discarded).
+	Log io.Writer
+}
+
+// ErrRunning reports that a server for this build already listens.
+var ErrRunning = errors.New("call server: one is already running for this build")
+
+// Serve listens at the address of the executable exe (see
+// callsock.Address; it must be the program running, or clients of it
+// would not find this server) and answers calls until it has been idle
+// for o.Idle or ctx ends. It returns ErrRunning when another server
+// listens there already.
+func Serve(ctx context.Context, exe string, o Options) error {
+	if o.Handle == nil {
+		return errors.New("call server: no handler")
+	}
+	if o.Idle <= 0 {
+		o.Idle = DefaultIdle
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	addr, err := callsock.Address(exe)
+	if err != nil {
+		return err
+	}
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: addr, Net: "unixpacket"})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return ErrRunning
+	}
+	if err != nil {
+		return fmt.Errorf("call server: listen: %w", err)
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { _ = ln.Close() }) } // Wakes Accept; nothing else to report.
+	idle := newIdleTimer(o.Idle, stop)
+	stopped := context.AfterFunc(ctx, stop)
+	defer stopped()
+
+	s := &server{o: o, bufs: sync.Pool{New: func() any { b := make([]byte, maxRequest); return &b }}}
+	var calls sync.WaitGroup
+	defer calls.Wait() // Calls in flight end on their own: their clients wait for them.
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			fmt.Fprintln(o.Log, "call server: accept:", err)
+			stop()
+			return fmt.Errorf("call server: accept: %w", err)
+		}
+		idle.busy()
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			defer idle.done()
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+// maxRequest bounds a request: the kernel's largest datagram on a
+// default socket is below it, so a client cannot send one it truncates.
+const maxRequest = 256 << 10
+
+// server is one Serve's state shared by its calls.
+type server struct {
+	o Options
+	// bufs hold requests as they are read: a fresh 256 KB per call would
+	// cost a call 64 page faults, which on a VM is most of its time.
+	bufs sync.Pool
+}
+
+// serveConn answers the one call on c.
+func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
+	o := s.o
+	defer c.Close() // Best effort: the answer is sent, or cannot be.
+	code := 1
+	defer func() { _, _ = c.Write(callsock.EncodeExit(code)) }() // Best effort: a client gone needs no answer.
+
+	var sameUser error
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { sameUser = callsock.SameUser(int(fd)) })
+	}
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
+	buf := *bufp
+	oob := make([]byte, syscall.CmsgSpace(3*4))
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	files := receivedFiles(oob[:oobn])
+	defer func() {
+		for _, f := range files {
+			_ = f.Close() // Best effort: the caller sees EOF once every copy is closed.
+		}
+	}()
+	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
+		err = errors.New("request truncated")
+	}
+	var req callsock.Request
+	if err == nil {
+		req, err = callsock.Decode(buf[:n])
+	}
+	if err == nil && sameUser != nil {
+		err = sameUser
+	}
+	if err == nil && len(files) != 3 {
+		err = fmt.Errorf("request came with %d file descriptors, not 3", len(files))
+	}
+	if err == nil && !callsock.Routed(req.Args) {
+		err = fmt.Errorf("%q is not a call this server answers", req.Args)
+	}
+	if err != nil {
+		fmt.Fprintln(o.Log, "call server:", err)
+		if len(files) == 3 {
+			fmt.Fprintln(files[2], "bgtask-call:", err)
+		}
+		return
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		// The client sends nothing more: a read ends when it goes away
+		// (or when the answer is sent and c closes).
+		var b [1]byte
+		_, _ = c.Read(b[:])
+		cancel()
+	}()
+	code = handle(ctx, o.Handle, Call{Request: req, Stdin: files[0], Stdout: files[1], Stderr: files[2]})
+}
+
+// handle runs h, turning a panic into exit code 2 and a message on the
+// call's stderr, so that one call cannot end the others.
+func handle(ctx context.Context, h func(context.Context, Call) int, c Call) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(c.Stderr, "bgtask-call: internal error: %v\n", p)
+			code = 2
+		}
+	}()
+	return h(ctx, c)
+}
+
+// receivedFiles are the descriptors passed in the control message oob,
+// as files (nil if there are none or it does not parse).
+func receivedFiles(oob []byte) []*os.File {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			syscall.CloseOnExec(fd) // Supervisors the call starts must not hold the caller's pipes.
+			files = append(files, os.NewFile(uintptr(fd), fmt.Sprintf("caller fd %d", len(files))))
+		}
+	}
+	return files
+}
+
+// idleTimer calls stop once no call has been in flight for d.
+type idleTimer struct {
+	mu     sync.Mutex
+	d      time.Duration
+	active int
+	t      *time.Timer
+}
+
+func newIdleTimer(d time.Duration, stop func()) *idleTimer {
+	return &idleTimer{d: d, t: time.AfterFunc(d, stop)}
+}
+
+func (it *idleTimer) busy() {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	it.active++
+	it.t.Stop()
+}
+
+func (it *idleTimer) done() {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	it.active--
+	if it.active == 0 {
+		it.t.Reset(it.d)
+	}
+}

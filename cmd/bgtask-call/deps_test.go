@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
+)
+
+// bgtask-call's start is the floor of every call through the server, so
+// it links the standard library's basics and callsock, nothing more:
+// each package linked costs its initialisation and its page faults.
+func TestLinksOnlyTheBasics(t *testing.T) {
+	t.Parallel()
+	out, err := gocmd.Command(t, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	const module = "github.com/amp-bg-tasks/amp-bg-tasks/"
+	allowed := map[string]bool{module + "cmd/bgtask-call": true, module + "internal/callsock": true}
+	refused := []string{"fmt", "reflect", "net", "encoding/json", "regexp", "log", "os/exec", "context"}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, module) && !allowed[dep] {
+			t.Errorf("bgtask-call links %s", dep)
+		}
+		if strings.Contains(dep, ".") && !strings.HasPrefix(dep, module) && !strings.HasPrefix(dep, "vendor/") {
+			t.Errorf("bgtask-call links the dependency %s", dep)
+		}
+		for _, r := range refused {
+			if dep == r {
+				t.Errorf("bgtask-call links %s", dep)
+			}
+		}
+	}
+}

@@ -1,0 +1,171 @@
+// Command bgtask-call is a toolbox entry (bg-run, bg-status, ...) and
+// bg-reaper that hands each call to the resident call server (package
+// callserver), a bgtask-tool that stays up between calls: a call then
+// costs the start of this small program and a round trip, not the start
+// of bgtask-tool. It is installed in place of the links to bgtask-tool,
+// beside it, by `bgtask install --resident`.
+//
+// When no server answers it runs the call itself, by becoming the
+// bgtask-tool beside it (exec, same arguments and environment), and
+// starts a server for the next call. It never runs a call twice: once
+// the request is sent, a server that ends before answering is reported,
+// not retried. Anything that is not a toolbox entry or bg-reaper (a
+// task's supervisor, the command line) goes straight to bgtask-tool.
+//
+// It links package syscall and little else, since its start is the
+// floor of every call.
+package main
+
+import (
+	"os"
+	"syscall"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
+)
+
+// lean is the program that runs calls and servers, beside this one.
+const lean = "bgtask-tool"
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	tool, err := beside(lean)
+	if err != nil {
+		os.Stderr.WriteString("bgtask-call: " + err.Error() + "\n")
+		return 1
+	}
+	if callsock.Routed(args) && os.Getenv("BG_CALL_SERVER") != "off" {
+		if code, sent, err := call(tool, args); sent {
+			if err != nil {
+				return lost(err)
+			}
+			return code
+		} else if err == syscall.ECONNREFUSED {
+			start(tool)
+		}
+	}
+	// Become bgtask-tool: args[0] stays the entry's name, which is how
+	// it tells the tools apart.
+	err = syscall.Exec(tool, args, os.Environ())
+	os.Stderr.WriteString("bgtask-call: run " + tool + ": " + err.Error() + "\n")
+	return 1
+}
+
+// beside is the program name in this program's folder.
+func beside(name string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	for i := len(self) - 1; i >= 0; i-- {
+		if self[i] == '/' {
+			return self[:i+1] + name, nil
+		}
+	}
+	return name, nil
+}
+
+// call hands args to the server for tool. sent is false when the
+// server got nothing (none runs, or it is not this user's): the caller
+// may then run the call itself. err is syscall.ECONNREFUSED when no
+// server listens.
+func call(tool string, args []string) (code int, sent bool, err error) {
+	addr, err := callsock.Address(tool)
+	if err != nil {
+		return 0, false, err
+	}
+	fd, err := callsock.Dial(addr)
+	if err != nil {
+		return 0, false, err
+	}
+	wd, _ := os.Getwd() // Best effort: as a process, a tool resolves cwd from it or not at all.
+	if err := callsock.Send(fd, callsock.Request{Args: args, Environ: os.Environ(), Wd: wd}, [3]int{0, 1, 2}); err != nil {
+		return 0, false, err // A datagram arrives whole or not at all.
+	}
+	code, err = callsock.Receive(fd)
+	return code, true, err
+}
+
+// lost reports a call whose server ended before it answered: the call
+// may have done part of its work, so it is not run again.
+func lost(err error) int {
+	msg := "the call server ended during the call (" + err.Error() + "); it may have done part of its work"
+	if os.Getenv("TOOLBOX_ACTION") == "execute" {
+		os.Stdout.WriteString(`{"error":"` + jsonText(msg) + `"}` + "\n")
+	}
+	os.Stderr.WriteString("bgtask-call: " + msg + "\n")
+	return 1
+}
+
+// jsonText escapes s for a JSON string (the few characters an error
+// text can hold that JSON does not take as they are).
+func jsonText(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// start starts a server for the next call, detached (its own session,
+// no terminal, standard streams on /dev/null) so that it outlives this
+// call. Best effort: without one, calls run as processes.
+func start(tool string) {
+	null, err := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(null)
+	fd := uintptr(null)
+	attr := &syscall.ProcAttr{
+		Dir:   "/", // Hold no folder of the caller's.
+		Env:   os.Environ(),
+		Files: []uintptr{fd, fd, fd},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	}
+	restore := closeOnExec()
+	_, _ = syscall.ForkExec(tool, []string{tool, callsock.ServeArg}, attr) // Best effort.
+	restore()
+}
+
+// closeOnExec marks every descriptor above stderr that this process
+// inherited close-on-exec, so that the server does not hold them (a
+// pipe a caller waits on would then never end), and returns what undoes
+// it: bgtask-tool, which this process becomes next, inherits what it
+// always did.
+func closeOnExec() (restore func()) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return func() {}
+	}
+	var marked []int
+	for _, e := range ents {
+		fd := 0
+		for _, c := range []byte(e.Name()) {
+			fd = fd*10 + int(c-'0')
+		}
+		if fd <= 2 {
+			continue
+		}
+		flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+		if errno != 0 || flags&syscall.FD_CLOEXEC != 0 {
+			continue
+		}
+		syscall.CloseOnExec(fd)
+		marked = append(marked, fd)
+	}
+	return func() {
+		for _, fd := range marked {
+			_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0) // Best effort.
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package callsock
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+)
+
+// Address is the abstract Unix socket address ("@" first, as package
+// net and syscall write it) of the server for the executable at exe:
+// the user's, and that file's as it is now. Abstract addresses leave no
+// file behind when a server ends.
+func Address(exe string) (string, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(exe, &st); err != nil {
+		return "", &PathError{Op: "stat", Path: exe, Err: err}
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, "@amp-bg-tasks-call-"...)
+	for i, n := range []uint64{uint64(syscall.Getuid()), st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec)} {
+		if i > 0 {
+			b = append(b, '-')
+		}
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return string(b), nil
+}
+
+// PathError is an Address that could not be made.
+type PathError struct {
+	Op, Path string
+	Err      error
+}
+
+func (e *PathError) Error() string {
+	return "call server: " + e.Op + " " + e.Path + ": " + e.Err.Error()
+}
+func (e *PathError) Unwrap() error { return e.Err }
+
+// Dial connects to the server at addr and checks it runs as this user.
+// It returns the connection's descriptor, or an error that wraps
+// syscall.ECONNREFUSED when no server listens there.
+func Dial(addr string) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for {
+		err = syscall.Connect(fd, &syscall.SockaddrUnix{Name: addr})
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == nil {
+		err = SameUser(fd)
+	}
+	if err != nil {
+		syscall.Close(fd) // Best effort.
+		return -1, err
+	}
+	return fd, nil
+}
+
+// ErrOtherUser reports a peer that runs as another user: an abstract
+// address is open to every user of the machine, so a server or a client
+// of another user is refused.
+var ErrOtherUser = errors.New("call server: the peer runs as another user")
+
+// SameUser checks that the peer of the connected socket fd runs as this
+// process's user.
+func SameUser(fd int) error {
+	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	if err != nil {
+		return err
+	}
+	if int(cred.Uid) != syscall.Getuid() {
+		return ErrOtherUser
+	}
+	return nil
+}
+
+// PeerPID is the process id of the peer of the connected socket fd.
+func PeerPID(fd int) (int, error) {
+	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	if err != nil {
+		return 0, err
+	}
+	return int(cred.Pid), nil
+}
+
+// Send sends r on the connection fd with stdio (the caller's standard
+// input, output and error) attached.
+func Send(fd int, r Request, stdio [3]int) error {
+	for {
+		err := syscall.Sendmsg(fd, r.Encode(), syscall.UnixRights(stdio[:]...), nil, 0)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// Receive reads the server's answer on fd: the exit code of the call.
+// An error means the server ended before it answered.
+func Receive(fd int) (int, error) {
+	var b [8]byte
+	for {
+		n, err := syscall.Read(fd, b[:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, errors.New("call server: ended before it answered")
+		}
+		return DecodeExit(b[:n])
+	}
+}

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package callsock
+
+// Address is not available here: see ErrUnsupported.
+func Address(exe string) (string, error) { return "", ErrUnsupported }
+
+// Dial is not available here: see ErrUnsupported.
+func Dial(addr string) (int, error) { return -1, ErrUnsupported }
+
+// Send is not available here: see ErrUnsupported.
+func Send(fd int, r Request, stdio [3]int) error { return ErrUnsupported }
+
+// Receive is not available here: see ErrUnsupported.
+func Receive(fd int) (int, error) { return 0, ErrUnsupported }
+
+// SameUser is not available here: see ErrUnsupported.
+func SameUser(fd int) error { return ErrUnsupported }
+
+// PeerPID is not available here: see ErrUnsupported.
+func PeerPID(fd int) (int, error) { return 0, ErrUnsupported }
