@@ -54,6 +54,10 @@ type Options struct {
 	Handle func(ctx context.Context, c Call) int
 	// Log receives what goes wrong outside a call (nil: discarded).
 	Log io.Writer
+	// AfterCall, when set, runs after each call has been answered, for
+	// the server's housekeeping (a spare supervisor for the next task)
+	// that no caller should wait for.
+	AfterCall func()
 }
 
 // ErrRunning reports that a server for this build already listens.
@@ -110,6 +114,9 @@ func Serve(ctx context.Context, exe string, o Options) error {
 			defer calls.Done()
 			defer idle.done()
 			s.serveConn(ctx, c)
+			if o.AfterCall != nil {
+				o.AfterCall()
+			}
 		}()
 	}
 }

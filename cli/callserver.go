@@ -36,10 +36,12 @@ func serveCalls(args []string, stderr io.Writer, extra []Command) toolbox.ExitCo
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
-	resident := toolbox.NewResident()
+	resident := toolbox.NewResident(exe)
+	defer resident.Close()
 	err = callserver.Serve(ctx, exe, callserver.Options{
-		Idle: *idle,
-		Log:  stderr,
+		Idle:      *idle,
+		Log:       stderr,
+		AfterCall: resident.AfterCall,
 		Handle: func(ctx context.Context, c callserver.Call) int {
 			inv := toolbox.Invocation{Args: c.Args, Environ: c.Environ, Wd: c.Wd, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, Resident: resident}
 			return int(MainIn(ctx, inv, extra...))

@@ -13,8 +13,16 @@ import (
 )
 
 // The test binary plays a task's supervisor (Store.Start runs it with
-// SuperviseArg) and the commands tasks run (the helpers registered here).
+// SuperviseArg; a spare, with SpareArg after it, takes its task first)
+// and the commands tasks run (the helpers registered here).
 func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == SuperviseArg && os.Args[2] == SpareArg {
+		staging, dir, err := TakeJob()
+		if err != nil {
+			os.Exit(0) // No job: its Spares closed.
+		}
+		os.Args = []string{os.Args[0], SuperviseArg, staging, dir}
+	}
 	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
 		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"),
 			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),

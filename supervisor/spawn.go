@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +130,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		cleanup()
 		return fail(err)
 	}
-	if err := spawn(ctx, exe, staging, dir, r.Env); err != nil {
+	if err := s.startSupervisor(ctx, exe, staging, dir, r.Env); err != nil {
 		cleanup()
 		return fail(err)
 	}
@@ -165,24 +164,20 @@ func spawn(ctx context.Context, exe, staging, dir string, env []string) error {
 	// Reap it whenever it ends, for callers that live on (an MCP server):
 	// a CLI caller exits first and the supervisor is reparented.
 	go func() { _ = cmd.Wait() }()
+	return awaitReport(ctx, rd, cmd.Process)
+}
 
-	msg := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(rd).ReadString('\n')
-		msg <- strings.TrimSpace(line)
-	}()
-	select {
-	case m := <-msg:
-		switch {
-		case m == "ok":
-			return nil
-		case m == "":
-			return fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
-		default:
-			return errors.New(m)
+// startSupervisor gives the task its supervisor: a spare one when the
+// store has one waiting for exe, else one it starts. Either way it
+// returns once the command runs, or why it could not start.
+func (s Store) startSupervisor(ctx context.Context, exe, staging, dir string, env []string) error {
+	if sp := s.Spares.take(exe); sp != nil {
+		if env == nil {
+			env = os.Environ()
 		}
-	case <-ctx.Done():
-		_ = cmd.Process.Kill() // Best effort: it has not started anything we know of.
-		return ctx.Err()
+		if sent, err := sp.assign(ctx, staging, dir, env); sent {
+			return err
+		}
 	}
+	return spawn(ctx, exe, staging, dir, env)
 }

@@ -72,6 +72,10 @@ const (
 type Store struct {
 	// Dir is the state folder; see DefaultDir.
 	Dir string
+	// Spares, when set, are supervisors started ahead that Start and
+	// Restart give their tasks to (a process answering many calls keeps
+	// them); nil starts a supervisor for each task.
+	Spares *Spares
 }
 
 // DefaultDir is $TASKS_DIR, else ${XDG_STATE_HOME:-$HOME/.local/state}/amp-bg-tasks.

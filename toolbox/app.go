@@ -86,16 +86,28 @@ type Invocation struct {
 
 // Resident is what a process that answers many calls (the call server)
 // keeps from one call to the next: the records of the tasks it listed,
-// per state folder. Calls running at once share it.
+// per state folder, and a spare supervisor for the next task (see
+// supervisor.Spares). Calls running at once share it.
 type Resident struct {
+	spares  *supervisor.Spares
 	mu      sync.Mutex
 	records map[string]*supervisor.RecordCache
 }
 
-// NewResident returns a Resident that remembers nothing yet.
-func NewResident() *Resident {
-	return &Resident{records: map[string]*supervisor.RecordCache{}}
+// NewResident returns a Resident that remembers nothing yet, and starts
+// a spare supervisor of exe (this program) for the first task.
+func NewResident(exe string) *Resident {
+	r := &Resident{spares: supervisor.NewSpares(exe, os.Environ()), records: map[string]*supervisor.RecordCache{}}
+	r.spares.Fill()
+	return r
 }
+
+// AfterCall is the housekeeping after a call has been answered: a spare
+// supervisor for the next task, if the call took the last one.
+func (r *Resident) AfterCall() { r.spares.Fill() }
+
+// Close ends the spare supervisor.
+func (r *Resident) Close() { r.spares.Close() }
 
 // recordsIn is the record cache of the state folder dir.
 func (r *Resident) recordsIn(dir string) *supervisor.RecordCache {
@@ -125,6 +137,7 @@ func (inv Invocation) App() (*App, error) {
 	a := NewAppIn(dir, inv.Wd, inv.Environ, inv.Stdin, inv.Stdout, inv.Stderr)
 	if inv.Resident != nil {
 		a.Records = inv.Resident.recordsIn(dir)
+		a.Store.Spares = inv.Resident.spares
 	}
 	return a, nil
 }
@@ -283,6 +296,15 @@ func writeError(w io.Writer, err error) ExitCode {
 // superviseMain is the hidden entry point of a task's supervisor process.
 func superviseMain(args []string, stderr io.Writer) ExitCode {
 	logger := log.New(stderr, "supervisor: ", log.LstdFlags|log.LUTC)
+	if len(args) == 1 && args[0] == supervisor.SpareArg {
+		// A spare (see supervisor.Spares): its task, and its caller's
+		// environment, come now; stderr goes to the task's log then.
+		staging, dir, err := supervisor.TakeJob()
+		if err != nil {
+			return ExitOK // Its server ended before it had a task for it.
+		}
+		args = []string{staging, dir}
+	}
 	if len(args) != 2 {
 		logger.Printf("usage: %s <staging> <task folder>", supervisor.SuperviseArg)
 		return ExitError

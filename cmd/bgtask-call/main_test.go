@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,6 +217,31 @@ func parentOf(t *testing.T, pid int) int {
 	return ppid
 }
 
+// sparesOf lists the spare supervisors that are children of pid.
+func sparesOf(pid int) []int {
+	var spares []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(pid) || f[0] == "Z" {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child))
+		if strings.HasSuffix(string(cmd), "\x00__supervise\x00__spare\x00") {
+			spares = append(spares, child)
+		}
+	}
+	return spares
+}
+
 // holdsSocket reports whether process pid has a socket open.
 func holdsSocket(pid int) bool {
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -260,6 +286,15 @@ func TestCallsRunInTheServerAsTheProcessWould(t *testing.T) {
 	r := newRig(t)
 	srv := r.startServer("1m")
 
+	var spare int
+	waitFor(t, "the server's spare supervisor", func() bool {
+		s := sparesOf(srv.Process.Pid)
+		if len(s) == 1 {
+			spare = s[0]
+		}
+		return spare != 0
+	})
+
 	work := t.TempDir()
 	if err := os.Mkdir(filepath.Join(work, "sub"), 0o755); err != nil {
 		t.Fatal(err)
@@ -286,6 +321,13 @@ func TestCallsRunInTheServerAsTheProcessWould(t *testing.T) {
 	if got := parentOf(t, watchdog); got != srv.Process.Pid {
 		t.Errorf("the task's supervisor is a child of %d, want the server %d: the call did not run there", got, srv.Process.Pid)
 	}
+	if watchdog != spare {
+		t.Errorf("the task's supervisor is %d, not the spare %d that waited for it", watchdog, spare)
+	}
+	waitFor(t, "a new spare for the next task", func() bool {
+		s := sparesOf(srv.Process.Pid)
+		return len(s) == 2 && slices.Contains(s, spare) // The one that took the task keeps its command line.
+	})
 
 	var text string
 	waitFor(t, "the task's line", func() bool {
@@ -325,9 +367,33 @@ func TestWithoutAServerACallRunsItselfAndStartsOne(t *testing.T) {
 	if _, ok := r.serverPID(); ok {
 		t.Fatal("a server listens before any call")
 	}
-	first := r.answer("bg-status", `{}`)
-	if _, ok := first["tasks"]; !ok {
-		t.Fatalf("first bg_status answered %v", first)
+	// The first call, made as an agent might: its stdout a pipe, and a
+	// pipe of the agent's inherited as fd 3. The server it starts must
+	// hold neither (a reader of either would wait for it for ever).
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	extraR, extraW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _, _ = outR.Close(), extraR.Close(), extraW.Close() }()
+	c := exec.Command(filepath.Join(r.bin, "bg-status"))
+	c.Env = append(r.env[:len(r.env):len(r.env)], "TOOLBOX_ACTION=execute")
+	c.Stdin = strings.NewReader(`{}`)
+	c.Stdout = outW
+	c.ExtraFiles = []*os.File{extraW}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = outW.Close() // The child's copy is the writer now.
+	var answer map[string]any
+	if err := json.NewDecoder(outR).Decode(&answer); err != nil || answer["tasks"] == nil {
+		t.Fatalf("first bg_status answered %v (%v)", answer, err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	var pid int
 	waitFor(t, "a server started by the first call", func() bool {
@@ -341,15 +407,20 @@ func TestWithoutAServerACallRunsItselfAndStartsOne(t *testing.T) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		t.Errorf("the server %d is gone after a call: %v", pid, err)
 	}
-	// It holds none of the first caller's descriptors but its own.
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if strings.HasPrefix(target, "pipe:") {
-			t.Errorf("the server holds fd %s, %s: a caller's pipe", fd.Name(), target)
+	for _, p := range []*os.File{outR, extraR} {
+		fi, err := p.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe := fmt.Sprintf("pipe:[%d]", fi.Sys().(*syscall.Stat_t).Ino)
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); target == pipe {
+				t.Errorf("the server holds fd %s, %s: the first caller's pipe", fd.Name(), target)
+			}
 		}
 	}
 }
@@ -383,6 +454,10 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 		t.Fatalf("bg_run answered %q: %v", out, err)
 	}
 	r.endTaskAtCleanup(started.TaskID)
+	watchdog, err := strconv.Atoi(r.readTaskFile(started.TaskID, "watchdog_pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	c := exec.Command(filepath.Join(r.bin, "bg-status"))
 	c.Env = append(r.env[:len(r.env):len(r.env)], "TOOLBOX_ACTION=execute")
@@ -417,6 +492,28 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server still runs 30 s after its only caller went away: the call was not cancelled")
 	}
+	// Its spare supervisor ends with it (reparented, so found by its
+	// command line and the rig's binary).
+	waitFor(t, "the ended server's spare to exit", func() bool {
+		return !spareOfRig(r, watchdog)
+	})
+}
+
+// spareOfRig reports whether a spare supervisor of the rig's build runs,
+// other than the one that took the task whose supervisor is watchdog.
+func spareOfRig(r *rig, watchdog int) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == watchdog {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(cmd), filepath.Join(r.bin, "bgtask-tool")+"\x00__supervise\x00__spare") {
+			return true
+		}
+	}
+	return false
 }
 
 // A new build of bgtask-tool (an upgrade) is never answered by the

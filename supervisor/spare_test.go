@@ -1,0 +1,105 @@
+package supervisor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// spareStore is a store whose tasks are given to spares of this test
+// binary, started with env; the spares end with the test.
+func spareStore(t *testing.T, env []string) (Store, *Spares, int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := NewSpares(exe, env)
+	t.Cleanup(sp.Close)
+	sp.Fill()
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.spare == nil {
+		t.Fatal("Fill started no spare")
+	}
+	return Store{Dir: t.TempDir(), Spares: sp}, sp, sp.spare.cmd.Process.Pid
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// waitEnded waits until task id has ended and returns it.
+func waitEnded(t *testing.T, s Store, id string) *Task {
+	t.Helper()
+	var task *Task
+	poll(t, 30*time.Second, id+" to end", func() bool {
+		var err error
+		task, err = s.Load(id)
+		return err == nil && task.Status != StatusRunning
+	})
+	return task
+}
+
+// A spare takes the next task as its supervisor, with the caller's
+// environment (not the one it was started with) and the task's log.
+func TestASpareTakesTheNextTask(t *testing.T) {
+	t.Parallel()
+	s, sp, spare := spareStore(t, append(os.Environ(), "SPARE_SAYS=the server"))
+	exe, _ := os.Executable()
+	task, err := s.Start(context.Background(), Request{Command: `echo "$SPARE_SAYS"`, Cwd: t.TempDir(),
+		Env: append(os.Environ(), "SPARE_SAYS=the caller")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Watchdog.PID != spare {
+		t.Errorf("the task's supervisor is %d, not the spare %d", task.Watchdog.PID, spare)
+	}
+	if sp.take(exe) != nil {
+		t.Error("the spare that took a task is still offered")
+	}
+	end := waitEnded(t, s, task.ID)
+	out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout"))
+	if string(out) != "the caller\r\n" && string(out) != "the caller\n" {
+		t.Errorf("the command printed %q, want the caller's environment", out)
+	}
+	if _, err := os.Stat(filepath.Join(end.Dir, FileSupervisorLog)); err != nil {
+		t.Errorf("the spare's own output does not go to the task's log: %v", err)
+	}
+}
+
+// A spare that died while it waited is passed over: the task gets a
+// supervisor started for it.
+func TestADeadSpareIsPassedOver(t *testing.T) {
+	t.Parallel()
+	s, _, spare := spareStore(t, os.Environ())
+	if err := syscall.Kill(spare, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "the spare to die", func() bool { return !alive(spare) })
+	task, err := s.Start(context.Background(), Request{Command: "echo hi", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatalf("Start after the spare died: %v", err)
+	}
+	if task.Watchdog.PID == spare {
+		t.Error("the dead spare is the task's supervisor")
+	}
+	waitEnded(t, s, task.ID)
+}
+
+// A spare whose Spares close without a task for it exits, and a program
+// other than the spares' own gets none.
+func TestASpareWithoutATaskExits(t *testing.T) {
+	t.Parallel()
+	_, sp, spare := spareStore(t, os.Environ())
+	if sp.take("/some/other/bgtask-tool") != nil {
+		t.Error("a spare was offered for another program")
+	}
+	sp.Close()
+	poll(t, 30*time.Second, "the spare to exit", func() bool { return !alive(spare) })
+	sp.Fill()
+	if sp.spare != nil {
+		t.Error("closed Spares started another")
+	}
+}
