@@ -16,7 +16,9 @@ import (
 // SuperviseArg; a spare, with SpareArg after it, takes its task first)
 // and the commands tasks run (the helpers registered here).
 func TestMain(m *testing.M) {
+	var ahead *Ahead
 	if len(os.Args) == 3 && os.Args[1] == SuperviseArg && os.Args[2] == SpareArg {
+		ahead = PrepareSpare(context.Background())
 		staging, dir, err := TakeJob()
 		if err != nil {
 			os.Exit(0) // No job: its Spares closed.
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 		os.Args = []string{os.Args[0], SuperviseArg, staging, dir}
 	}
 	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
-		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"),
+		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"), Ahead: ahead,
 			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
 			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
 			OnFinish: func(_ context.Context, t *Task) {

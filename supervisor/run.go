@@ -50,6 +50,9 @@ type Supervisor struct {
 	OnFinish func(context.Context, *Task)
 	// Log receives the supervisor's own messages; nil discards them.
 	Log *log.Logger
+	// Ahead, when set, is what a spare prepared while it waited for its
+	// task (see PrepareSpare); the first run uses it.
+	Ahead *Ahead
 }
 
 // Run supervises the task until it ends and returns after recording how.
@@ -354,7 +357,7 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	self, err := procs.Lookup(ctx, os.Getpid())
+	self, err := sv.Ahead.self(ctx)
 	if err == nil {
 		err = writeStaging(sv.Staging,
 			filePID, strconv.Itoa(run.root.PID), filePIDStart, strconv.FormatInt(run.root.Start, 10),
@@ -381,10 +384,15 @@ func (sv *Supervisor) launch(ctx context.Context, t *Task, id string) (*running,
 	r := &running{}
 	var ttys [2]*os.File
 	var err error
-	for i := range 2 {
-		if r.masters[i], ttys[i], err = openPTY(); err != nil {
-			closeAll(r.masters[:], ttys[:])
-			return nil, err
+	if sv.Ahead != nil && sv.Ahead.masters[0] != nil {
+		r.masters, ttys = sv.Ahead.masters, sv.Ahead.ttys
+		sv.Ahead.masters, sv.Ahead.ttys = [2]*os.File{}, [2]*os.File{} // Once: a restart opens its own.
+	} else {
+		for i := range 2 {
+			if r.masters[i], ttys[i], err = openPTY(); err != nil {
+				closeAll(r.masters[:], ttys[:])
+				return nil, err
+			}
 		}
 	}
 	cmd := exec.Command(shell(), "-c", t.Command)

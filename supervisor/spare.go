@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
 // A spare is a supervisor started before there is a task for it: a
@@ -169,6 +171,42 @@ func awaitReport(ctx context.Context, ready io.Reader, p *os.Process) error {
 		_ = p.Kill() // Best effort: it has not started anything we know of.
 		return ctx.Err()
 	}
+}
+
+// Ahead is what a spare prepares while it waits, so that its task's
+// start does not wait for it: its own process record and the two PTYs
+// of the first run.
+type Ahead struct {
+	me      procs.Proc
+	masters [2]*os.File
+	ttys    [2]*os.File
+}
+
+// PrepareSpare prepares what it can of a task's start before the task is
+// known. Best effort: what fails here is done at the start, as usual.
+func PrepareSpare(ctx context.Context) *Ahead {
+	a := &Ahead{}
+	if me, err := procs.Lookup(ctx, os.Getpid()); err == nil {
+		a.me = me
+	}
+	for i := range 2 {
+		m, tty, err := openPTY()
+		if err != nil {
+			closeAll(a.masters[:], a.ttys[:])
+			a.masters, a.ttys = [2]*os.File{}, [2]*os.File{}
+			break
+		}
+		a.masters[i], a.ttys[i] = m, tty
+	}
+	return a
+}
+
+// self is the supervisor's own process record: prepared, or looked up.
+func (a *Ahead) self(ctx context.Context) (procs.Proc, error) {
+	if a != nil && a.me.PID == os.Getpid() {
+		return a.me, nil
+	}
+	return procs.Lookup(ctx, os.Getpid())
 }
 
 // TakeJob is a spare supervisor's wait for its task: it reads the job

@@ -296,9 +296,11 @@ func writeError(w io.Writer, err error) ExitCode {
 // superviseMain is the hidden entry point of a task's supervisor process.
 func superviseMain(args []string, stderr io.Writer) ExitCode {
 	logger := log.New(stderr, "supervisor: ", log.LstdFlags|log.LUTC)
+	var ahead *supervisor.Ahead
 	if len(args) == 1 && args[0] == supervisor.SpareArg {
 		// A spare (see supervisor.Spares): its task, and its caller's
 		// environment, come now; stderr goes to the task's log then.
+		ahead = supervisor.PrepareSpare(context.Background())
 		staging, dir, err := supervisor.TakeJob()
 		if err != nil {
 			return ExitOK // Its server ended before it had a task for it.
@@ -322,6 +324,7 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		Env:   a.Environ,
 		Grace: settings.KillGrace,
 		Log:   logger,
+		Ahead: ahead,
 		// The outcome is recorded before this runs; a notification that
 		// fails or hangs is logged and bounded, never holds the task.
 		OnRestart: func(ctx context.Context, t *supervisor.Task) {
