@@ -158,6 +158,9 @@ func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
 	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
 		err = errors.New("request truncated")
 	}
+	if err == nil && n == 0 && oobn == 0 {
+		return // A probe (is a server up, whose?) that sends nothing.
+	}
 	var req callsock.Request
 	if err == nil {
 		req, err = callsock.Decode(buf[:n])

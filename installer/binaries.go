@@ -11,8 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"syscall"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
@@ -197,4 +200,50 @@ func fetchableVersion(bi *debug.BuildInfo) (version, why string) {
 		}
 	}
 	return v, ""
+}
+
+// installCall installs bgtask-call for --resident and returns what the
+// toolbox entries and bg-reaper then run; without --resident it removes
+// the bgtask-call an earlier --resident install left, and returns hot.
+// bgtask-call hands calls to the bgtask-tool beside it: without a lean
+// build (hot is bgtask) there is no call server to hand them to.
+func (in *installer) installCall(hot string) (string, error) {
+	dst := filepath.Join(in.paths.bin, callCommand)
+	if in.call == "" {
+		if i := slices.IndexFunc(in.m.Files, func(f installedFile) bool { return f.Path == dst }); i >= 0 {
+			if err := os.Remove(dst); err == nil {
+				in.printf("removed    %s (the toolbox entries run %s again)", dst, hot)
+			}
+			in.m.Files = slices.Delete(in.m.Files, i, i+1)
+		}
+		return hot, nil
+	}
+	if hot != toolbox.LeanCommand {
+		in.printf("note       --resident needs the lean %s: the toolbox entries run %s", toolbox.LeanCommand, hot)
+		return hot, nil
+	}
+	if err := in.installBinary(in.call, dst); err != nil {
+		return "", err
+	}
+	in.printf("resident   the toolbox entries and bg-reaper run %s: each call goes to a %s that stays up while calls come", callCommand, toolbox.LeanCommand)
+	return callCommand, nil
+}
+
+// stopCallServer ends the call server of the bgtask-tool at tool, if one
+// runs (a --resident install's): it would otherwise run on from a
+// removed file until it is idle. Best effort.
+func (in *installer) stopCallServer(tool string) {
+	addr, err := callsock.Address(tool)
+	if err != nil {
+		return
+	}
+	fd, err := callsock.Dial(addr)
+	if err != nil {
+		return
+	}
+	pid, err := callsock.PeerPID(fd)
+	_ = syscall.Close(fd) // A connection without a request: the server answers it with an error.
+	if err == nil && pid > 0 && syscall.Kill(pid, syscall.SIGTERM) == nil {
+		in.printf("stopped    the call server of %s (pid %d)", tool, pid)
+	}
 }

@@ -162,3 +162,72 @@ func TestInstallWithoutLean(t *testing.T) {
 		t.Errorf("the install record lacks %s:\n%s", want, record)
 	}
 }
+
+// --resident links the toolbox entries and bg-reaper to the bgtask-call
+// beside bgtask, installed beside bgtask-tool (which it hands calls to);
+// a later install without it links them to bgtask-tool again and takes
+// bgtask-call away; without a bgtask-call to install it refuses, before
+// it has installed anything.
+func TestInstallResident(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	bgtask := pkgLayout(t, map[string]string{})
+	if out, code := installFrom(t, home, bgtask, "--resident"); code == toolbox.ExitOK || !strings.Contains(out, "no "+callCommand+" beside") {
+		t.Fatalf("--resident without bgtask-call: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local")); !os.IsNotExist(err) {
+		t.Fatalf("the refused install created %s: %v", filepath.Join(home, ".local"), err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(bgtask), callCommand), []byte("#!/bin/sh\necho call\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(home, ".local", "bin")
+	runs := func(entry string) string {
+		t.Helper()
+		target, err := filepath.EvalSymlinks(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(target) != bin {
+			t.Errorf("%s runs %s, not a program in %s", entry, target, bin)
+		}
+		return filepath.Base(target)
+	}
+	entries := []string{filepath.Join(home, ".config", "amp", "tools", "bg-run"), filepath.Join(bin, "bg-reaper")}
+	out, code := installFrom(t, home, bgtask, "--resident")
+	if code != toolbox.ExitOK {
+		t.Fatalf("install --resident: exit %d\n%s", code, out)
+	}
+	for _, e := range entries {
+		if got := runs(e); got != callCommand {
+			t.Errorf("after --resident, %s runs %s, want %s", e, got, callCommand)
+		}
+	}
+	if got := tasktest.ReadFile(t, filepath.Join(bin, callCommand)); got != "#!/bin/sh\necho call\n" {
+		t.Errorf("installed %s holds %q", callCommand, got)
+	}
+	if _, err := os.Stat(filepath.Join(bin, toolbox.LeanCommand)); err != nil {
+		t.Errorf("bgtask-call has no %s beside it to hand calls to: %v", toolbox.LeanCommand, err)
+	}
+	out, code = installFrom(t, home, bgtask)
+	if code != toolbox.ExitOK {
+		t.Fatalf("install without --resident: exit %d\n%s", code, out)
+	}
+	for _, e := range entries {
+		if got := runs(e); got != toolbox.LeanCommand {
+			t.Errorf("after an install without --resident, %s runs %s, want %s", e, got, toolbox.LeanCommand)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(bin, callCommand)); !os.IsNotExist(err) {
+		t.Errorf("the install without --resident left %s: %v", callCommand, err)
+	}
+	if _, code := installFrom(t, home, bgtask, "--resident"); code != toolbox.ExitOK {
+		t.Fatal("install --resident again failed")
+	}
+	if out, code := installFrom(t, home, bgtask, "--uninstall"); code != toolbox.ExitOK {
+		t.Fatalf("uninstall: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local")); !os.IsNotExist(err) {
+		t.Errorf("uninstall left %s: %v", filepath.Join(home, ".local"), err)
+	}
+}

@@ -40,6 +40,7 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 	shellList := fs.String("shell", "", "comma-separated shells whose profile gets the PATH, AMP_TOOLBOX and reaper lines: bash, zsh, fish, or none (default: those found on this machine)")
 	uninstall := fs.Bool("uninstall", false, "remove everything a previous install added, and nothing else")
 	agentsFlag := fs.String("agents", "", "comma-separated agents to register `bgtask mcp` with: "+agentKeys(installPaths{})+", or none (default: those found on this machine)")
+	resident := fs.Bool("resident", false, "link the toolbox entries and bg-reaper to bgtask-call, which hands each call to a bgtask-tool that stays up while calls come (ended after 10 idle minutes): a call then starts about as fast as a bare program; needs "+callCommand+" beside bgtask")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +74,11 @@ func cliInstall(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []st
 	if err != nil {
 		return err
 	}
+	if *resident {
+		if in.call = filepath.Join(filepath.Dir(src), callCommand); !isFile(in.call) {
+			return fmt.Errorf("--resident: no %s beside %s (scripts/install.sh builds it; or go build -o %s ./cmd/%s)", callCommand, src, filepath.Dir(src), callCommand)
+		}
+	}
 	return in.install(ctx, a, src, sh, agentList)
 }
 
@@ -87,7 +93,12 @@ type installer struct {
 	beforeReplace func(path string)
 	// skipped lists the agents not registered, and why.
 	skipped []string
+	// call is the bgtask-call to install for --resident; "" for none.
+	call string
 }
+
+// callCommand is the client of the resident call server (cmd/bgtask-call).
+const callCommand = "bgtask-call"
 
 // userFile is path, to be edited; a new one gets mode.
 func (in *installer) userFile(path string, mode fs.FileMode) userFile {
@@ -131,6 +142,9 @@ func (in *installer) install(ctx context.Context, a *toolbox.App, src string, sh
 	// start: they get the lean build.
 	hot, err := in.installLean(ctx, a, src)
 	if err != nil {
+		return err
+	}
+	if hot, err = in.installCall(hot); err != nil {
 		return err
 	}
 	// Relative, so the binaries can be moved together.
@@ -449,6 +463,7 @@ func (in *installer) uninstall() (err error) {
 		in.printf("Nothing to uninstall: no install recorded in %s.", p.manifest)
 		return nil
 	}
+	in.stopCallServer(filepath.Join(p.bin, toolbox.LeanCommand))
 	var errs []error
 	for _, f := range in.m.Files {
 		if err := in.removeFile(f); err != nil {

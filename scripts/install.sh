@@ -47,12 +47,12 @@ took() {
 	printf '%-10s in %ss\n' "$1" "$(($(date +%s) - started))"
 }
 
-step building "bgtask and bgtask-tool with $(go version | cut -d' ' -f3) (a first build compiles every dependency: a few minutes)"
+step building "bgtask, bgtask-tool and bgtask-call with $(go version | cut -d' ' -f3) (a first build compiles every dependency: a few minutes)"
 # Static (no cgo): nothing here needs C, and a binary that does not load
 # the C library starts about 3 ms sooner on every tool call. One go build
-# for both: their packages compile in parallel.
+# for all three: their packages compile in parallel.
 mkdir -p "$tmp/bin"
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/" ./cmd/bgtask ./cmd/bgtask-tool)
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/" ./cmd/bgtask ./cmd/bgtask-tool ./cmd/bgtask-call)
 took built
 
 if ! $uninstall; then

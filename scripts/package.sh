@@ -58,6 +58,8 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
 	mkdir -p "$dir/bin" "$dir/lib/amp-bg-tasks"
 	CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath \
 		-ldflags "-s -w -X $pkg.version=$VERSION -X $pkg.commit=$commit" -o "$dir/bin/bgtask" ./cmd/bgtask
+	# The client of the resident call server (bgtask install --resident).
+	CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -ldflags "-s -w" -o "$dir/bin/bgtask-call" ./cmd/bgtask-call
 	cp -R "$work/dist" "$dir/lib/amp-bg-tasks/dist"
 	mkdir -p "$work/archive/$name"
 	cp -R "$dir/bin" "$dir/lib" README.md docs "$work/archive/$name/"

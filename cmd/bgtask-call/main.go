@@ -36,7 +36,15 @@ func run(args []string) int {
 		os.Stderr.WriteString("bgtask-call: " + err.Error() + "\n")
 		return 1
 	}
-	if callsock.Routed(args) && os.Getenv("BG_CALL_SERVER") != "off" {
+	use := true
+	switch v := os.Getenv("BG_CALL_SERVER"); v {
+	case "", "on":
+	case "off":
+		use = false
+	default:
+		return refuse("BG_CALL_SERVER=" + v + ": want on or off")
+	}
+	if use && callsock.Routed(args) {
 		if code, sent, err := call(tool, args); sent {
 			if err != nil {
 				return lost(err)
@@ -88,15 +96,20 @@ func call(tool string, args []string) (code int, sent bool, err error) {
 	return code, true, err
 }
 
-// lost reports a call whose server ended before it answered: the call
-// may have done part of its work, so it is not run again.
-func lost(err error) int {
-	msg := "the call server ended during the call (" + err.Error() + "); it may have done part of its work"
+// refuse reports what stops a call: as an answer when it is a tool's
+// (TOOLBOX_ACTION=execute), and on stderr.
+func refuse(msg string) int {
 	if os.Getenv("TOOLBOX_ACTION") == "execute" {
 		os.Stdout.WriteString(`{"error":"` + jsonText(msg) + `"}` + "\n")
 	}
 	os.Stderr.WriteString("bgtask-call: " + msg + "\n")
 	return 1
+}
+
+// lost reports a call whose server ended before it answered: the call
+// may have done part of its work, so it is not run again.
+func lost(err error) int {
+	return refuse("the call server ended during the call (" + err.Error() + "); it may have done part of its work")
 }
 
 // jsonText escapes s for a JSON string (the few characters an error

@@ -542,3 +542,23 @@ func TestAnUpgradeIsNotAnsweredByTheOldServer(t *testing.T) {
 		t.Fatalf("the old build's server %d answers for the new build", pid)
 	}
 }
+
+// BG_CALL_SERVER=off runs the call as a process and starts no server;
+// a value that is neither on nor off is an error, not the default.
+func TestCallServerSetting(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	if m := r.answer("bg-status", `{}`, "BG_CALL_SERVER=off"); m["tasks"] == nil {
+		t.Fatalf("bg_status with BG_CALL_SERVER=off answered %v", m)
+	}
+	if m := r.answer("bg-status", `{}`, "BG_CALL_SERVER=off"); m["tasks"] == nil {
+		t.Fatalf("a second bg_status with BG_CALL_SERVER=off answered %v", m)
+	}
+	if pid, ok := r.serverPID(); ok {
+		t.Errorf("with BG_CALL_SERVER=off a server was started (pid %d)", pid)
+	}
+	out, _, code := r.run("bg-status", `{}`, "BG_CALL_SERVER=yes please")
+	if code != 1 || !strings.Contains(out, `"error":"BG_CALL_SERVER=yes please: want on or off"`) {
+		t.Errorf("BG_CALL_SERVER=yes please: exit %d, %q", code, out)
+	}
+}
