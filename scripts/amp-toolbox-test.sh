@@ -130,4 +130,42 @@ out=$(echo '{"task_id":"nope"}' | "$amp" tools use tb__bg_status 2>&1 || true)
 grep -q 'invalid task_id' <<<"$out" || fail "bad call: $out"
 echo "   $(grep -o 'task_id: invalid task_id[^"\\]*' <<<"$out" | head -1)"
 
+echo "== bgtask install --resident: the same calls through the call server"
+"$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none --resident >"$work/install-resident.log" 2>&1 || {
+	cat "$work/install-resident.log" >&2
+	fail "bgtask install --resident"
+}
+[ "$(readlink "$AMP_TOOLBOX/bg-run")" = "$HOME/.local/bin/bgtask-call" ] || fail "after --resident, bg-run links to $(readlink "$AMP_TOOLBOX/bg-run")"
+# listening: whether a call server of the installed bgtask-tool listens
+# (its abstract address is in /proc/net/unix).
+listening() { grep -q '@amp-bg-tasks-call-' /proc/net/unix; }
+for i in $(seq 1 20); do
+	list=$("$amp" tools list </dev/null 2>&1) || fail "amp tools list: $list"
+	for tool in bg_run bg_status bg_output bg_stop bg_send; do
+		n=$(grep -c "tb__$tool " <<<"$list" || true)
+		[ "$n" = 1 ] || fail "--resident, run $i: $tool listed $n times (want once):
+$list"
+	done
+	[ "$i" -gt 1 ] || for _ in $(seq 100); do listening && break; sleep 0.1; done
+	[ "$i" -eq 1 ] || listening || fail "no call server listens after $i listings"
+done
+echo "   20/20 runs listed each tool once, the descriptions coming from the call server"
+use bg_run '{"command":"echo \"error: resident at src/app.ts:9\" >&2; exit 4","label":"resident","wait_seconds":30}' |
+	check 'r.status === "failed" && r.exit_code === 4'
+rid=$(use bg_status '{}' | check 'true' 'r.tasks.find(t => t.label === "resident").task_id')
+use bg_output "{\"task_id\":\"$rid\",\"filter\":\"error\",\"since\":false}" |
+	check 'JSON.stringify(r.stderr).includes("src/app.ts:9")'
+out=$(echo '{"task_id":"nope"}' | "$amp" tools use tb__bg_status 2>&1 || true)
+grep -q 'invalid task_id' <<<"$out" || fail "--resident, bad call: $out"
+server=$(pgrep -f "$HOME/.local/bin/bgtask-tool __callserver" | head -1)
+[ -n "$server" ] || fail "no call server process of the installed bgtask-tool"
+echo "   bg_run, bg_status, bg_output and a bad call answered by the call server (pid $server)"
+"$work/bgtask" install --prefix "$HOME/.local" --toolbox "$AMP_TOOLBOX" --shell none --uninstall >"$work/uninstall.log" 2>&1 || {
+	cat "$work/uninstall.log" >&2
+	fail "bgtask install --uninstall"
+}
+for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$server" 2>/dev/null || fail "the call server (pid $server) runs on after --uninstall"
+echo "   --uninstall ended the call server"
+
 echo "amp-toolbox-test passed (@sourcegraph/amp@$version)"

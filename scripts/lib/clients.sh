@@ -38,8 +38,9 @@ npm_fetch() {
 	}
 }
 
-# build_bgtask DIR: builds bgtask and the lean bgtask-tool of this checkout
-# into DIR, static, as the installer and the release ship them.
+# build_bgtask DIR: builds bgtask, the lean bgtask-tool and bgtask-call of
+# this checkout into DIR, static, as the installer and the release ship
+# them.
 build_bgtask() {
-	(cd "$repo" && CGO_ENABLED=0 go build -o "$1/bgtask" ./cmd/bgtask && CGO_ENABLED=0 go build -o "$1/bgtask-tool" ./cmd/bgtask-tool)
+	(cd "$repo" && CGO_ENABLED=0 go build -o "$1/" ./cmd/bgtask ./cmd/bgtask-tool ./cmd/bgtask-call)
 }
