@@ -1,0 +1,210 @@
+//go:build linux
+
+package callserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
+)
+
+// These tests speak to a real server on a real socket, as bgtask-call
+// does; the handler stands in for the tools (cmd/bgtask-call's tests run
+// the real ones).
+
+// serve starts Serve for a file of its own (its address) with h, and
+// returns the address and what Serve returned, once it returns.
+func serve(t *testing.T, idle time.Duration, h func(context.Context, Call) int) (string, <-chan error) {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "bgtask-tool")
+	if err := os.WriteFile(exe, []byte("a build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := callsock.Address(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ended := make(chan struct{})
+	go func() {
+		done <- Serve(ctx, exe, Options{Idle: idle, Handle: h})
+		close(ended)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ended:
+		case <-time.After(30 * time.Second):
+			t.Error("Serve did not return after its context ended")
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if fd, err := callsock.Dial(addr); err == nil {
+			_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server does not listen")
+		}
+	}
+	return addr, done
+}
+
+// call sends args with three pipes as stdio and returns the exit code
+// and what the server wrote to the stdout and stderr pipes.
+func call(t *testing.T, addr string, args ...string) (code int, stdout, stderr string, err error) {
+	t.Helper()
+	var ends [3][2]*os.File
+	for i := range ends {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[i] = [2]*os.File{r, w}
+	}
+	_ = ends[0][1].Close() // stdin: empty.
+	fd, err := callsock.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	err = callsock.Send(fd, callsock.Request{Args: args, Environ: []string{"A=1"}, Wd: "/"},
+		[3]int{int(ends[0][0].Fd()), int(ends[1][1].Fd()), int(ends[2][1].Fd())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*os.File{ends[0][0], ends[1][1], ends[2][1]} {
+		_ = f.Close() // The server has its copies.
+	}
+	code, err = callsock.Receive(fd)
+	out, _ := io.ReadAll(ends[1][0]) // EOF once the server closed its copy.
+	errOut, _ := io.ReadAll(ends[2][0])
+	return code, string(out), string(errOut), err
+}
+
+func TestACallRunsOnTheCallersDescriptors(t *testing.T) {
+	t.Parallel()
+	addr, _ := serve(t, time.Minute, func(_ context.Context, c Call) int {
+		in, _ := io.ReadAll(c.Stdin)
+		_, _ = io.WriteString(c.Stdout, "out "+strings.Join(c.Args, " ")+" "+strings.Join(c.Environ, " ")+" in="+string(in))
+		_, _ = io.WriteString(c.Stderr, "err "+c.Wd)
+		return 3
+	})
+	code, out, errOut, err := call(t, addr, "bg-status")
+	if err != nil || code != 3 || out != "out bg-status A=1 in=" || errOut != "err /" {
+		t.Errorf("call: exit %d, stdout %q, stderr %q, %v", code, out, errOut, err)
+	}
+}
+
+// What the server does not answer is refused on the caller's stderr,
+// and the handler never sees it.
+func TestTheServerAnswersOnlyRoutedCalls(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int32
+	addr, _ := serve(t, time.Minute, func(context.Context, Call) int { handled.Add(1); return 0 })
+	for _, args := range [][]string{{"bg-run", "__supervise", "a", "b"}, {"bgtask-tool", "status"}} {
+		code, _, errOut, err := call(t, addr, args...)
+		if err != nil || code != 1 || !strings.Contains(errOut, "is not a call this server answers") {
+			t.Errorf("%q: exit %d, stderr %q, %v", args, code, errOut, err)
+		}
+	}
+	if n := handled.Load(); n != 0 {
+		t.Errorf("the handler ran %d times", n)
+	}
+}
+
+// A call that panics ends with exit code 2 and a message; the server
+// answers the next call.
+func TestAPanicEndsOnlyItsCall(t *testing.T) {
+	t.Parallel()
+	addr, _ := serve(t, time.Minute, func(_ context.Context, c Call) int {
+		if c.Args[0] == "bg-stop" {
+			panic("boom")
+		}
+		return 0
+	})
+	if code, _, errOut, err := call(t, addr, "bg-stop"); err != nil || code != 2 || !strings.Contains(errOut, "internal error: boom") {
+		t.Errorf("a panicking call: exit %d, stderr %q, %v", code, errOut, err)
+	}
+	if code, _, _, err := call(t, addr, "bg-status"); err != nil || code != 0 {
+		t.Errorf("the call after it: exit %d, %v", code, err)
+	}
+}
+
+// A server ends once idle, not while a call is in flight, and a second
+// server for the same build is refused.
+func TestIdleEndsTheServerBetweenCalls(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	addr, done := serve(t, 200*time.Millisecond, func(ctx context.Context, c Call) int {
+		if c.Args[0] == "bg-output" {
+			<-release
+		}
+		return 0
+	})
+	answered := make(chan int, 1)
+	go func() {
+		code, _, _, _ := call(t, addr, "bg-output")
+		answered <- code
+	}()
+	time.Sleep(time.Second) // Untimed: five idle periods pass with the call in flight.
+	if fd, err := callsock.Dial(addr); err != nil {
+		t.Fatalf("with a call in flight for five idle periods, the server no longer listens: %v", err)
+	} else {
+		_ = syscall.Close(fd)
+	}
+	if code, _, _, err := call(t, addr, "bg-status"); err != nil || code != 0 {
+		t.Errorf("a call beside the long one: exit %d, %v", code, err)
+	}
+	close(release)
+	if code := <-answered; code != 0 {
+		t.Errorf("the long call: exit %d", code)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve returned %v when idle", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server still runs 30 s after its last call (idle 200 ms)")
+	}
+}
+
+func TestASecondServerIsRefused(t *testing.T) {
+	t.Parallel()
+	exe := filepath.Join(t.TempDir(), "bgtask-tool")
+	if err := os.WriteFile(exe, []byte("a build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- Serve(ctx, exe, Options{Handle: func(context.Context, Call) int { return 0 }}) }()
+	addr, _ := callsock.Address(exe)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if fd, err := callsock.Dial(addr); err == nil {
+			_ = syscall.Close(fd)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first server does not listen")
+		}
+	}
+	if err := Serve(ctx, exe, Options{Handle: func(context.Context, Call) int { return 0 }}); !errors.Is(err, ErrRunning) {
+		t.Errorf("a second Serve for the same build: %v, want ErrRunning", err)
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Errorf("the first Serve returned %v when its context ended", err)
+	}
+}
