@@ -100,7 +100,7 @@ func run(rounds int, before, after string, keep, resident bool) error {
 		}
 		cmds = append(cmds, c...)
 	}
-	groups := len(builds) // Row groups paired below: before and after.
+	paired := len(cmds) // The before and after rows, paired below; the call server's come after them.
 	for _, label := range []string{"before", "after"} {
 		bin, ok := builds[label]
 		if !ok || !resident {
@@ -153,10 +153,7 @@ func run(rounds int, before, after string, keep, resident bool) error {
 	}
 	// After against before, row by row (the same call, the same round).
 	if _, ok := builds["before"]; ok {
-		n := (len(cmds) - 1) / groups
-		if groups != 2 {
-			return nil
-		}
+		n := (paired - 1) / 2
 		fmt.Println("\n| call | after/before, median | p10 | CPU |")
 		fmt.Println("|---|---:|---:|---:|")
 		for i := 1; i <= n; i++ {
@@ -164,6 +161,21 @@ func run(rounds int, before, after string, keep, resident bool) error {
 			name, _ := strings.CutPrefix(cmds[b].name, "before: ")
 			fmt.Printf("| %s | %.2f | %.2f | %.2f |\n", name, quantile(wall[a], .5)/quantile(wall[b], .5),
 				quantile(wall[a], .1)/quantile(wall[b], .1), quantile(cpu[a], .5)/quantile(cpu[b], .5))
+		}
+	}
+	// Through the call server against the same build's process, call by
+	// call (the CPU column is the client's alone: the server's is not
+	// the call's process).
+	if len(cmds) > paired {
+		fmt.Println("\n| call | through the server / as a process, median | p10 |")
+		fmt.Println("|---|---:|---:|")
+		for a := paired; a < len(cmds); a++ {
+			label, call, _ := strings.Cut(cmds[a].name, " via the call server: ")
+			for b := 1; b < paired; b++ {
+				if cmds[b].name == label+": "+call {
+					fmt.Printf("| %s: %s | %.2f | %.2f |\n", label, call, quantile(wall[a], .5)/quantile(wall[b], .5), quantile(wall[a], .1)/quantile(wall[b], .1))
+				}
+			}
 		}
 	}
 	return nil
