@@ -209,6 +209,13 @@ func TestInstallResident(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(bin, toolbox.LeanCommand)); err != nil {
 		t.Errorf("bgtask-call has no %s beside it to hand calls to: %v", toolbox.LeanCommand, err)
 	}
+	doctor := newApp(t, "HOME="+home, "XDG_CONFIG_HOME=", "PATH="+bin+":/usr/bin:/bin", "AMP_TOOLBOX=")
+	var report strings.Builder
+	doctor.Stdout, doctor.Stderr = &report, &report
+	runCLI(t.Context(), doctor, []string{"doctor"})
+	if want := "ok    the toolbox entries run " + filepath.Join(bin, callCommand) + " (install --resident): calls go to the call server of " + filepath.Join(bin, toolbox.LeanCommand) + " (none runs now"; !strings.Contains(report.String(), want) {
+		t.Errorf("doctor lacks %q:\n%s", want, report.String())
+	}
 	out, code = installFrom(t, home, bgtask)
 	if code != toolbox.ExitOK {
 		t.Fatalf("install without --resident: exit %d\n%s", code, out)

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/pelletier/go-toml/v2"
@@ -119,8 +121,31 @@ func (d *doctor) checkAmpToolbox(context.Context) []finding {
 		return append(out, fail("bg-run in "+d.ampToolbox+" leads nowhere: "+err.Error(), "bgtask install"))
 	case filepath.Base(target) == toolbox.LeanCommand:
 		return append(out, pass("the toolbox entries run the lean "+target))
+	case filepath.Base(target) == callCommand:
+		return append(out, d.checkCallServer(target))
 	}
 	return append(out, noteOnly("the toolbox entries run "+target+", not the lean "+toolbox.LeanCommand+" (each tool call starts slower): scripts/install.sh, the npm package and release archives bring it, and so does `bgtask install` of a released bgtask with Go on PATH"))
+}
+
+// checkCallServer: entries linked to bgtask-call (install --resident)
+// hand their calls to the server of the bgtask-tool beside it, which must
+// be there; whether a server runs now is said, as either is fine (the
+// next call starts one).
+func (d *doctor) checkCallServer(call string) finding {
+	tool := filepath.Join(filepath.Dir(call), toolbox.LeanCommand)
+	if !isFile(tool) {
+		return fail("the toolbox entries run "+call+", which has no "+toolbox.LeanCommand+" beside it to hand calls to", "bgtask install --resident")
+	}
+	running := "none runs now; the next call starts one"
+	if addr, err := callsock.Address(tool); err != nil {
+		running = err.Error()
+	} else if fd, err := callsock.Dial(addr); err == nil {
+		if pid, err := callsock.PeerPID(fd); err == nil {
+			running = fmt.Sprintf("one runs, pid %d", pid)
+		}
+		_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
+	}
+	return pass("the toolbox entries run " + call + " (install --resident): calls go to the call server of " + tool + " (" + running + ")")
 }
 
 // checkAgents: each agent's MCP registration.
