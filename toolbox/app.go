@@ -259,8 +259,11 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 				res = safe
 			}
 		}
-		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil {
-			delivery.Undo() // Nobody got these lines.
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil || ctx.Err() != nil {
+			// Nobody got these lines: the write failed, or the caller went
+			// away (a call the call server answers for a process that was
+			// killed meanwhile; a process's own context never ends).
+			delivery.Undo()
 			return ExitError
 		}
 		return code

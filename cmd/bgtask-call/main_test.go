@@ -562,3 +562,48 @@ func TestCallServerSetting(t *testing.T) {
 		t.Errorf("BG_CALL_SERVER=yes please: exit %d, %q", code, out)
 	}
 }
+
+// A caller that goes away during a since-read gets nothing, so nothing
+// is taken from it: the next read of the same reader returns the lines
+// the cancelled call had read.
+func TestAGoneCallerTakesNoLines(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.startServer("1m")
+	out, _, _ := r.run("bg-run", `{"command":"echo one; echo two; sleep 120","timeout":3}`, "AMP_THREAD_ID=reader")
+	var started struct {
+		TaskID string `json:"task_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &started); err != nil || started.TaskID == "" {
+		t.Fatalf("bg_run answered %q: %v", out, err)
+	}
+	r.endTaskAtCleanup(started.TaskID)
+	waitFor(t, "the task's two lines", func() bool {
+		b, _ := os.ReadFile(filepath.Join(r.state, started.TaskID, "stdout"))
+		return strings.Count(string(b), "\n") >= 2
+	})
+	// A read that waits for a line that never comes: it has read "one"
+	// and "two" (not matching) when its caller is killed.
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	c := exec.Command(filepath.Join(r.bin, "bg-output"))
+	c.Env = append(r.env[:len(r.env):len(r.env)], "TOOLBOX_ACTION=execute", "AMP_THREAD_ID=reader")
+	c.Stdin = strings.NewReader(`{"task_id":"` + started.TaskID + `","filter":"never","wait_seconds":60}`)
+	c.Stdout = null
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the read to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
+	time.Sleep(300 * time.Millisecond) // Untimed: let it read the two lines before it waits.
+	_ = c.Process.Kill()               // By pid: ours.
+	_ = c.Wait()
+	var text string
+	waitFor(t, "the next read to get the lines back", func() bool {
+		m := r.answer("bg-output", `{"task_id":"`+started.TaskID+`"}`, "AMP_THREAD_ID=reader")
+		text, _ = m["stdout"].(string)
+		return strings.Contains(text, "one") && strings.Contains(text, "two")
+	})
+}
