@@ -29,9 +29,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 )
 
 func main() {
@@ -96,6 +98,7 @@ func run(quick bool, out string) error {
 		{"bare program", b.bare},
 		{"tool calls", b.toolCalls},
 		{"bg_output on 1, 60 and 200 MB logs", b.outputs},
+		{"the calls through the call server (install --resident)", b.resident},
 		{"capture overhead", b.captureOverhead},
 		{"supervisor memory", b.supervisorRSS},
 	} {
@@ -151,6 +154,7 @@ func (b *bench) build() error {
 		{src, ".", "bare"},
 		{".", "./cmd/bgtask", "bgtask"},
 		{".", "./cmd/bgtask-tool", "bgtask-tool"},
+		{".", "./cmd/bgtask-call", "bgtask-call"},
 	}
 	for _, bd := range builds {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(b.bin, bd.out), bd.pkg)
@@ -355,6 +359,73 @@ func (b *bench) toolCalls() error {
 		b.add(fmt.Sprintf("bg-reaper, nothing to do, %d tasks (every shell start)", n), "bg-reaper", med, bare, 1.5, 0, whyStart+" Then the store's names and its index of ended tasks (one file): a file read only per running task and per ended one the index does not know yet.")
 	}
 	return nil
+}
+
+// resident times the hot calls through the call server, with the goals
+// of issue 23: the toolbox entries link to bgtask-call, and a server of
+// this build (started here, ended here by its pid) answers them. It runs
+// after toolCalls and outputs, whose fixtures it uses.
+func (b *bench) resident() error {
+	entries := filepath.Join(b.tmp, "entries-call")
+	if err := os.MkdirAll(entries, 0o755); err != nil {
+		return err
+	}
+	for _, n := range []string{"bg-run", "bg-status", "bg-output", "bg-reaper"} {
+		if err := os.Symlink(filepath.Join(b.bin, "bgtask-call"), filepath.Join(entries, n)); err != nil {
+			return err
+		}
+	}
+	srv := exec.Command(filepath.Join(b.bin, "bgtask-tool"), callsock.ServeArg, "-idle", "1h")
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = srv.Process.Kill() // Ours, by pid.
+		_ = srv.Wait()
+	}()
+	addr, err := callsock.Address(filepath.Join(b.bin, "bgtask-tool"))
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		fd, err := callsock.Dial(addr)
+		if err == nil {
+			_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the call server does not listen: %w", err)
+		}
+	}
+	entry := func(name string) string { return filepath.Join(entries, name) }
+	const why = "Through the call server: what is left is the call's own work (see BENCHMARKS.md, round 6)."
+	state := filepath.Join(b.tmp, "state-1000")
+	env := []string{"TASKS_DIR=" + state, "TOOLBOX_ACTION=execute"}
+	med, bare, err := b.vsBare(env, b.runs, false, "", entry("bg-reaper"))
+	if err != nil {
+		return err
+	}
+	b.add("through the call server: bg-reaper, nothing to do, 1000 tasks", "bg-reaper -> bgtask-call", med, bare, 1.3, 0, why)
+	med, bare, err = b.vsBare(env, b.runs, true, "", entry("bg-status")+" <"+filepath.Join(b.tmp, "status.json"))
+	if err != nil {
+		return err
+	}
+	b.add("through the call server: bg_status list, 1,000 tasks", "bg-status -> bgtask-call <{}", med, bare, 0, 0.012, why)
+	logs := []string{"TASKS_DIR=" + filepath.Join(b.tmp, "state-logs"), "TOOLBOX_ACTION=execute"}
+	med, bare, err = b.vsBare(logs, max(3, b.runs/5), true, "", entry("bg-output")+" <"+filepath.Join(b.tmp, "out-tail-60.json"))
+	if err != nil {
+		return err
+	}
+	b.add("through the call server: bg_output tail=80, 60 MB log", "bg-output -> bgtask-call <{tail:80, since:false}", med, bare, 1.3, 0, why)
+	runState := filepath.Join(b.tmp, "state-run-call")
+	run := []string{"TASKS_DIR=" + runState, "TOOLBOX_ACTION=execute"}
+	med, bare, err = b.vsBare(run, b.runs, true, "sleep 0.05", entry("bg-run")+" <"+filepath.Join(b.tmp, "run.json"))
+	if err != nil {
+		return err
+	}
+	b.add("through the call server: bg_run latency (a spare supervisor takes the task)", `bg-run -> bgtask-call <{"command":"true","timeout":1}`, med, bare, 2.2, 0,
+		"The server writes the task's folder, the spare reads it, the shell starts, the pid files and the logs are written before bg_run answers: each a few system calls, dear on this VM (BENCHMARKS.md, round 6).")
+	return stopAll(b.bin, runState)
 }
 
 // stopAll stops every running task in state (bench started them all).
