@@ -49,8 +49,7 @@ func serve(t *testing.T, idle time.Duration, h func(context.Context, Call) int) 
 		}
 	})
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if fd, err := callsock.Dial(addr); err == nil {
-			_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
+		if _, err := callsock.Probe(addr); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -158,10 +157,8 @@ func TestIdleEndsTheServerBetweenCalls(t *testing.T) {
 		answered <- code
 	}()
 	time.Sleep(time.Second) // Untimed: five idle periods pass with the call in flight.
-	if fd, err := callsock.Dial(addr); err != nil {
+	if _, err := callsock.Probe(addr); err != nil {
 		t.Fatalf("with a call in flight for five idle periods, the server no longer listens: %v", err)
-	} else {
-		_ = syscall.Close(fd)
 	}
 	if code, _, _, err := call(t, addr, "bg-status"); err != nil || code != 0 {
 		t.Errorf("a call beside the long one: exit %d, %v", code, err)
@@ -192,8 +189,7 @@ func TestASecondServerIsRefused(t *testing.T) {
 	go func() { first <- Serve(ctx, exe, Options{Handle: func(context.Context, Call) int { return 0 }}) }()
 	addr, _ := callsock.Address(exe)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if fd, err := callsock.Dial(addr); err == nil {
-			_ = syscall.Close(fd)
+		if _, err := callsock.Probe(addr); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

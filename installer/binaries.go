@@ -237,12 +237,7 @@ func (in *installer) stopCallServer(tool string) {
 	if err != nil {
 		return
 	}
-	fd, err := callsock.Dial(addr)
-	if err != nil {
-		return
-	}
-	pid, err := callsock.PeerPID(fd)
-	_ = syscall.Close(fd) // A connection without a request: the server answers it with an error.
+	pid, err := callsock.Probe(addr)
 	if err == nil && pid > 0 && syscall.Kill(pid, syscall.SIGTERM) == nil {
 		in.printf("stopped    the call server of %s (pid %d)", tool, pid)
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
@@ -139,11 +138,8 @@ func (d *doctor) checkCallServer(call string) finding {
 	running := "none runs now; the next call starts one"
 	if addr, err := callsock.Address(tool); err != nil {
 		running = err.Error()
-	} else if fd, err := callsock.Dial(addr); err == nil {
-		if pid, err := callsock.PeerPID(fd); err == nil {
-			running = fmt.Sprintf("one runs, pid %d", pid)
-		}
-		_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
+	} else if pid, err := callsock.Probe(addr); err == nil {
+		running = fmt.Sprintf("one runs, pid %d", pid)
 	}
 	return pass("the toolbox entries run " + call + " (install --resident): calls go to the call server of " + tool + " (" + running + ")")
 }

@@ -153,12 +153,7 @@ func (r *rig) addr() string {
 // serverPID is the pid of the server that listens for the rig's build,
 // false if none does.
 func (r *rig) serverPID() (int, bool) {
-	fd, err := callsock.Dial(r.addr())
-	if err != nil {
-		return 0, false
-	}
-	defer syscall.Close(fd)
-	pid, err := callsock.PeerPID(fd)
+	pid, err := callsock.Probe(r.addr())
 	return pid, err == nil
 }
 

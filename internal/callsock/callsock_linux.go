@@ -79,6 +79,18 @@ func SameUser(fd int) error {
 	return nil
 }
 
+// Probe returns the pid of the server that listens at addr, connecting
+// without a request (the server answers such a probe with nothing and
+// goes on); an error when none of this user listens there.
+func Probe(addr string) (int, error) {
+	fd, err := Dial(addr)
+	if err != nil {
+		return 0, err
+	}
+	defer syscall.Close(fd) // Best effort: a probe.
+	return PeerPID(fd)
+}
+
 // PeerPID is the process id of the peer of the connected socket fd.
 func PeerPID(fd int) (int, error) {
 	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)

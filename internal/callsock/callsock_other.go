@@ -19,3 +19,6 @@ func SameUser(fd int) error { return ErrUnsupported }
 
 // PeerPID is not available here: see ErrUnsupported.
 func PeerPID(fd int) (int, error) { return 0, ErrUnsupported }
+
+// Probe is not available here: see ErrUnsupported.
+func Probe(addr string) (int, error) { return 0, ErrUnsupported }

@@ -29,7 +29,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
@@ -388,9 +387,8 @@ func (b *bench) resident() error {
 		return err
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		fd, err := callsock.Dial(addr)
+		_, err := callsock.Probe(addr)
 		if err == nil {
-			_ = syscall.Close(fd) // A probe: the server answers nothing and goes on.
 			break
 		}
 		if time.Now().After(deadline) {

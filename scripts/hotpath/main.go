@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/benchdata"
@@ -298,9 +297,8 @@ func startResident(tmp, label, bin string) (entries string, stop func(), err err
 		return "", nil, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		fd, err := callsock.Dial(addr)
+		_, err := callsock.Probe(addr)
 		if err == nil {
-			_ = syscall.Close(fd) // A connection without a request: the server answers it with an error and goes on.
 			return entries, stop, nil
 		}
 		if time.Now().After(deadline) {
