@@ -63,11 +63,23 @@ type Options struct {
 // ErrRunning reports that a server for this build already listens.
 var ErrRunning = errors.New("call server: one is already running for this build")
 
+// shutdownGrace bounds how long a server that was told to stop (its
+// context ended: SIGTERM, --uninstall) waits for the calls in flight; a
+// call still running then fails for its caller with an error that says
+// so, as one whose server was killed does.
+const shutdownGrace = 10 * time.Second
+
 // Serve listens at the address of the executable exe (see
 // callsock.Address; it must be the program running, or clients of it
 // would not find this server) and answers calls until it has been idle
 // for o.Idle or ctx ends. It returns ErrRunning when another server
 // listens there already.
+//
+// A call runs until it is done or its caller goes away, whatever
+// happens to ctx: when ctx ends, the server stops taking calls and waits
+// for those in flight, at most shutdownGrace. A call whose caller went
+// away no longer counts as in flight (it may be blocked on the caller's
+// pipes for ever): it keeps neither an idle server nor a stopping one up.
 func Serve(ctx context.Context, exe string, o Options) error {
 	if o.Handle == nil {
 		return errors.New("call server: no handler")
@@ -77,6 +89,10 @@ func Serve(ctx context.Context, exe string, o Options) error {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	self, err := readContext(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("call server: read its own process context: %w", err)
 	}
 	addr, err := callsock.Address(exe)
 	if err != nil {
@@ -95,9 +111,17 @@ func Serve(ctx context.Context, exe string, o Options) error {
 	stopped := context.AfterFunc(ctx, stop)
 	defer stopped()
 
-	s := &server{o: o, bufs: sync.Pool{New: func() any { b := make([]byte, maxRequest); return &b }}}
-	var calls sync.WaitGroup
-	defer calls.Wait() // Calls in flight end on their own: their clients wait for them.
+	s := &server{o: o, self: self, bufs: sync.Pool{New: func() any { b := make([]byte, maxRequest); return &b }}}
+	var connected sync.WaitGroup // calls whose caller is still there
+	defer func() {
+		done := make(chan struct{})
+		go func() { connected.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(shutdownGrace):
+			fmt.Fprintln(o.Log, "call server: stopping with calls in flight")
+		}
+	}()
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
@@ -109,11 +133,11 @@ func Serve(ctx context.Context, exe string, o Options) error {
 			return fmt.Errorf("call server: accept: %w", err)
 		}
 		idle.busy()
-		calls.Add(1)
+		connected.Add(1)
+		gone := sync.OnceFunc(func() { idle.done(); connected.Done() })
 		go func() {
-			defer calls.Done()
-			defer idle.done()
-			s.serveConn(ctx, c)
+			defer gone()
+			s.serveConn(c, gone)
 			if o.AfterCall != nil {
 				o.AfterCall()
 			}
@@ -128,21 +152,28 @@ const maxRequest = 256 << 10
 // server is one Serve's state shared by its calls.
 type server struct {
 	o Options
+	// self is the server's process context: callers must share it.
+	self procContext
 	// bufs hold requests as they are read: a fresh 256 KB per call would
 	// cost a call 64 page faults, which on a VM is most of its time.
 	bufs sync.Pool
 }
 
-// serveConn answers the one call on c.
-func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
+// serveConn answers the one call on c: "+" once it takes the call, then
+// the exit code; or "-" and why it will not run it (the client then runs
+// it itself). gone is called when the caller goes away, and may be
+// called again.
+func (s *server) serveConn(c *net.UnixConn, gone func()) {
 	o := s.o
 	defer c.Close() // Best effort: the answer is sent, or cannot be.
-	code := 1
-	defer func() { _, _ = c.Write(callsock.EncodeExit(code)) }() // Best effort: a client gone needs no answer.
-
-	var sameUser error
+	var peer error
+	pid := 0
 	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) { sameUser = callsock.SameUser(int(fd)) })
+		_ = raw.Control(func(fd uintptr) {
+			if peer = callsock.SameUser(int(fd)); peer == nil {
+				pid, peer = callsock.PeerPID(int(fd))
+			}
+		})
 	}
 	bufp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bufp)
@@ -155,18 +186,18 @@ func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
 			_ = f.Close() // Best effort: the caller sees EOF once every copy is closed.
 		}
 	}()
-	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
-		err = errors.New("request truncated")
-	}
 	if err == nil && n == 0 && oobn == 0 {
 		return // A probe (is a server up, whose?) that sends nothing.
+	}
+	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
+		err = errors.New("request truncated")
 	}
 	var req callsock.Request
 	if err == nil {
 		req, err = callsock.Decode(buf[:n])
 	}
-	if err == nil && sameUser != nil {
-		err = sameUser
+	if err == nil && peer != nil {
+		err = peer
 	}
 	if err == nil && len(files) != 3 {
 		err = fmt.Errorf("request came with %d file descriptors, not 3", len(files))
@@ -174,15 +205,26 @@ func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
 	if err == nil && !callsock.Routed(req.Args) {
 		err = fmt.Errorf("%q is not a call this server answers", req.Args)
 	}
-	if err != nil {
-		fmt.Fprintln(o.Log, "call server:", err)
-		if len(files) == 3 {
-			fmt.Fprintln(files[2], "bgtask-call:", err)
+	if err == nil {
+		var theirs procContext
+		if theirs, err = readContext(pid); err == nil {
+			if item := s.self.differs(theirs); item != "" {
+				err = fmt.Errorf("the caller runs with another %s than the server", item)
+			}
 		}
+	}
+	if err != nil {
+		fmt.Fprintln(o.Log, "call server: not taken:", err)
+		_, _ = c.Write(callsock.EncodeRefusal(err.Error())) // Best effort: a client gone runs nothing.
 		return
 	}
+	if _, err := c.Write(callsock.EncodeTaken()); err != nil {
+		return // Gone before the call began: nothing ran.
+	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The call's context ends when its caller goes away, not with the
+	// server's: a call is never cut short for the server's sake.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		// The client sends nothing more: a read ends when it goes away
@@ -190,8 +232,14 @@ func (s *server) serveConn(ctx context.Context, c *net.UnixConn) {
 		var b [1]byte
 		_, _ = c.Read(b[:])
 		cancel()
+		gone()
 	}()
-	code = handle(ctx, o.Handle, Call{Request: req, Stdin: files[0], Stdout: files[1], Stderr: files[2]})
+	code := handle(ctx, o.Handle, Call{Request: req, Stdin: files[0], Stdout: files[1], Stderr: files[2]})
+	for _, f := range files {
+		_ = f.Close() // Before the answer: the caller sees the end of output before the client exits.
+	}
+	files = nil
+	_, _ = c.Write(callsock.EncodeExit(code)) // Best effort: a client gone needs no answer.
 }
 
 // handle runs h, turning a panic into exit code 2 and a message on the

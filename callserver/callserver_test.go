@@ -85,7 +85,10 @@ func call(t *testing.T, addr string, args ...string) (code int, stdout, stderr s
 	for _, f := range []*os.File{ends[0][0], ends[1][1], ends[2][1]} {
 		_ = f.Close() // The server has its copies.
 	}
-	code, err = callsock.Receive(fd)
+	code, taken, err := callsock.Answer(fd)
+	if err == nil && !taken {
+		err = errors.New("not taken")
+	}
 	out, _ := io.ReadAll(ends[1][0]) // EOF once the server closed its copy.
 	errOut, _ := io.ReadAll(ends[2][0])
 	return code, string(out), string(errOut), err
@@ -105,16 +108,17 @@ func TestACallRunsOnTheCallersDescriptors(t *testing.T) {
 	}
 }
 
-// What the server does not answer is refused on the caller's stderr,
-// and the handler never sees it.
+// What the server does not answer is refused, so that the client runs
+// it itself, and the handler never sees it.
 func TestTheServerAnswersOnlyRoutedCalls(t *testing.T) {
 	t.Parallel()
 	var handled atomic.Int32
 	addr, _ := serve(t, time.Minute, func(context.Context, Call) int { handled.Add(1); return 0 })
 	for _, args := range [][]string{{"bg-run", "__supervise", "a", "b"}, {"bgtask-tool", "status"}} {
-		code, _, errOut, err := call(t, addr, args...)
-		if err != nil || code != 1 || !strings.Contains(errOut, "is not a call this server answers") {
-			t.Errorf("%q: exit %d, stderr %q, %v", args, code, errOut, err)
+		_, _, _, err := call(t, addr, args...)
+		var refused *callsock.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Why, "is not a call this server answers") {
+			t.Errorf("%q: %v, want a refusal", args, err)
 		}
 	}
 	if n := handled.Load(); n != 0 {

@@ -229,16 +229,29 @@ func (in *installer) installCall(hot string) (string, error) {
 	return callCommand, nil
 }
 
-// stopCallServer ends the call server of the bgtask-tool at tool, if one
-// runs (a --resident install's): it would otherwise run on from a
-// removed file until it is idle. Best effort.
-func (in *installer) stopCallServer(tool string) {
-	addr, err := callsock.Address(tool)
+// stopCallServers ends the call servers of the bgtask-tool at tool, if
+// any run (a --resident install's): the current build's, and those of
+// earlier builds still running from a file since replaced, which would
+// otherwise run on until idle. Best effort.
+func (in *installer) stopCallServers(tool string) {
+	addrs, err := callsock.Listening()
 	if err != nil {
 		return
 	}
-	pid, err := callsock.Probe(addr)
-	if err == nil && pid > 0 && syscall.Kill(pid, syscall.SIGTERM) == nil {
-		in.printf("stopped    the call server of %s (pid %d)", tool, pid)
+	if real, err := filepath.EvalSymlinks(tool); err == nil {
+		tool = real // As /proc names a server's program.
+	}
+	for _, addr := range addrs {
+		pid, err := callsock.Probe(addr)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || strings.TrimSuffix(exe, " (deleted)") != tool {
+			continue // Another install's.
+		}
+		if syscall.Kill(pid, syscall.SIGTERM) == nil {
+			in.printf("stopped    the call server of %s (pid %d)", tool, pid)
+		}
 	}
 }

@@ -3,12 +3,16 @@ package installer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
@@ -237,4 +241,87 @@ func TestInstallResident(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, ".local")); !os.IsNotExist(err) {
 		t.Errorf("uninstall left %s: %v", filepath.Join(home, ".local"), err)
 	}
+}
+
+// --uninstall ends the call servers of the installed bgtask-tool: the
+// current build's and an earlier one's, still running from a file since
+// replaced; a server of another install runs on.
+func TestUninstallStopsTheCallServers(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the call server runs on Linux only")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, other := t.TempDir(), t.TempDir()
+	tool := filepath.Join(bin, toolbox.LeanCommand)
+	install := func(path string) {
+		t.Helper()
+		b, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+".new", b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil { // As installs replace a file.
+			t.Fatal(err)
+		}
+	}
+	start := func(path string) *exec.Cmd {
+		t.Helper()
+		c := exec.Command(path)
+		c.Env = append(os.Environ(), helpers.EnvFor("call-server"))
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = c.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			_ = c.Process.Kill() // Ours, by pid.
+			<-exited
+		})
+		addr, err := callsock.Address(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasktest.WaitFor(t, "the server of "+path+" to listen", func() bool {
+			pid, err := callsock.Probe(addr)
+			return err == nil && pid == c.Process.Pid
+		})
+		return c
+	}
+	install(tool)
+	old := start(tool)
+	install(tool) // An upgrade: the old server runs on from a removed file.
+	current := start(tool)
+	install(filepath.Join(other, toolbox.LeanCommand))
+	elsewhere := start(filepath.Join(other, toolbox.LeanCommand))
+
+	var out strings.Builder
+	in := &installer{out: &out}
+	in.stopCallServers(tool)
+	for _, c := range []*exec.Cmd{old, current} {
+		tasktest.WaitFor(t, fmt.Sprintf("the server %d to end", c.Process.Pid), func() bool {
+			return syscall.Kill(c.Process.Pid, 0) != nil || isZombie(c.Process.Pid)
+		})
+		if !strings.Contains(out.String(), fmt.Sprintf("(pid %d)", c.Process.Pid)) {
+			t.Errorf("the uninstall does not say it stopped %d:\n%s", c.Process.Pid, out.String())
+		}
+	}
+	if syscall.Kill(elsewhere.Process.Pid, 0) != nil || isZombie(elsewhere.Process.Pid) {
+		t.Error("the server of another install was stopped")
+	}
+}
+
+// isZombie reports whether pid has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
 }

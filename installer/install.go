@@ -463,7 +463,7 @@ func (in *installer) uninstall() (err error) {
 		in.printf("Nothing to uninstall: no install recorded in %s.", p.manifest)
 		return nil
 	}
-	in.stopCallServer(filepath.Join(p.bin, toolbox.LeanCommand))
+	in.stopCallServers(filepath.Join(p.bin, toolbox.LeanCommand))
 	var errs []error
 	for _, f := range in.m.Files {
 		if err := in.removeFile(f); err != nil {

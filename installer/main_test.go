@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/callserver"
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
@@ -20,6 +23,7 @@ import (
 // the toolbox entries and as a task's supervisor: see toolboxtest.Main.
 func TestMain(m *testing.M) {
 	helpers.Register("amp-at-probe", ampAtProbe)
+	helpers.Register("call-server", callServer)
 	toolboxtest.Main(m, &helpers, cli.Main, Commands()...)
 }
 
@@ -43,6 +47,22 @@ func ampAtProbe([]string) int {
 		return 2
 	}
 	fmt.Println("Usage: amp tools [command]\n\nCommands:\n  list    list the tools")
+	return 0
+}
+
+// callServer runs a call server of this program (whatever file it runs
+// from) until SIGTERM; it answers no call.
+func callServer([]string) int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := callserver.Serve(ctx, exe, callserver.Options{Handle: func(context.Context, callserver.Call) int { return 1 }}); err != nil {
+		fmt.Fprintln(os.Stderr, "call-server:", err)
+		return 2
+	}
 	return 0
 }
 

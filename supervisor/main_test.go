@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 )
@@ -26,6 +27,9 @@ func TestMain(m *testing.M) {
 		os.Args = []string{os.Args[0], SuperviseArg, staging, dir}
 	}
 	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
+		if d, err := time.ParseDuration(os.Getenv(slowReportEnv)); err == nil {
+			time.Sleep(d)
+		}
 		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"), Ahead: ahead,
 			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
 			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
@@ -44,6 +48,11 @@ func TestMain(m *testing.M) {
 }
 
 var helpers helperproc.Registry
+
+// slowReportEnv makes the test binary, as a supervisor, wait that long
+// (a duration) before it starts, so before it reports the command
+// running.
+const slowReportEnv = "BGTEST_SLOW_REPORT"
 
 // crashTimes FILE N prints a line, then exits 3 the first N times it is
 // run (counted in FILE) and stays up after, printing "up".

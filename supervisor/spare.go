@@ -131,7 +131,7 @@ func (s *spare) discard() {
 // assign gives the spare its task and waits for its report, as spawn
 // does for a supervisor it starts. sent is false when the spare got
 // nothing (it had ended): the caller may then spawn one.
-func (s *spare) assign(ctx context.Context, staging, dir string, env []string) (sent bool, err error) {
+func (s *spare) assign(staging, dir string, env []string) (sent bool, err error) {
 	defer s.ready.Close() // Best effort, once the report is read.
 	var job strings.Builder
 	job.WriteString(staging + "\x00" + dir + "\x00")
@@ -145,31 +145,25 @@ func (s *spare) assign(ctx context.Context, staging, dir string, env []string) (
 	if err != nil {
 		return false, fmt.Errorf("give a spare supervisor its task: %w", err)
 	}
-	return true, awaitReport(ctx, s.ready, s.cmd.Process)
+	return true, awaitReport(s.ready)
 }
 
 // awaitReport reads a supervisor's one-line report from ready: nil once
 // the command runs, or why it could not start it. A supervisor that
-// closes the pipe without one has exited.
-func awaitReport(ctx context.Context, ready io.Reader, p *os.Process) error {
-	msg := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(ready).ReadString('\n')
-		msg <- strings.TrimSpace(line)
-	}()
-	select {
-	case m := <-msg:
-		switch {
-		case m == "ok":
-			return nil
-		case m == "":
-			return fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
-		default:
-			return errors.New(m)
-		}
-	case <-ctx.Done():
-		_ = p.Kill() // Best effort: it has not started anything we know of.
-		return ctx.Err()
+// closes the pipe without one has exited. It waits for the report even
+// when the caller has gone (a killed client, a cancelled MCP call): the
+// supervisor may have started the command already, and it records the
+// task whole or not at all; cutting the wait short would leave a command
+// that no record names, or a record without its supervisor.
+func awaitReport(ready io.Reader) error {
+	line, _ := bufio.NewReader(ready).ReadString('\n')
+	switch m := strings.TrimSpace(line); {
+	case m == "ok":
+		return nil
+	case m == "":
+		return fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
+	default:
+		return errors.New(m)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,5 +102,30 @@ func TestASpareWithoutATaskExits(t *testing.T) {
 	sp.Fill()
 	if sp.spare != nil {
 		t.Error("closed Spares started another")
+	}
+}
+
+// A start whose caller goes away while the supervisor starts the command
+// is not undone: the supervisor may have started it already, and the
+// task is recorded whole, as it is when nobody goes away.
+func TestAStartOutlivesItsCaller(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel) // During the supervisor's 300 ms before its report.
+	task, err := s.Start(ctx, Request{Command: "echo started", Cwd: t.TempDir(), Env: append(os.Environ(), slowReportEnv+"=300ms")})
+	if err != nil {
+		t.Fatalf("Start whose caller went away meanwhile: %v", err)
+	}
+	end := waitEnded(t, s, task.ID)
+	if end.Status != StatusCompleted {
+		t.Errorf("the task ended %s, want completed", end.Status)
+	}
+	if out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout")); !strings.Contains(string(out), "started") {
+		t.Errorf("its output is %q", out)
+	}
+	if _, err := s.Start(ctx, Request{Command: "echo late", Cwd: t.TempDir(), Env: os.Environ()}); err == nil {
+		t.Error("a start whose caller had gone already went ahead")
 	}
 }

@@ -66,6 +66,9 @@ func (e *StartError) Unwrap() error { return e.Err }
 // own session, SIGHUP ignored): it outlives the caller.
 func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	fail := func(err error) (*Task, error) { return nil, &StartError{Command: r.Command, Err: err} }
+	if err := ctx.Err(); err != nil {
+		return fail(err) // The caller is gone already: start nothing. Once begun, a start is not undone (see awaitReport).
+	}
 	if strings.TrimSpace(r.Command) == "" {
 		return fail(errors.New("empty command"))
 	}
@@ -130,7 +133,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		cleanup()
 		return fail(err)
 	}
-	if err := s.startSupervisor(ctx, exe, staging, dir, r.Env); err != nil {
+	if err := s.startSupervisor(exe, staging, dir, r.Env); err != nil {
 		cleanup()
 		return fail(err)
 	}
@@ -139,7 +142,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 
 // spawn starts the supervisor and waits for its one-line report on a pipe:
 // "ok" once the command runs, or the reason it could not start it.
-func spawn(ctx context.Context, exe, staging, dir string, env []string) error {
+func spawn(exe, staging, dir string, env []string) error {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
@@ -164,20 +167,20 @@ func spawn(ctx context.Context, exe, staging, dir string, env []string) error {
 	// Reap it whenever it ends, for callers that live on (an MCP server):
 	// a CLI caller exits first and the supervisor is reparented.
 	go func() { _ = cmd.Wait() }()
-	return awaitReport(ctx, rd, cmd.Process)
+	return awaitReport(rd)
 }
 
 // startSupervisor gives the task its supervisor: a spare one when the
 // store has one waiting for exe, else one it starts. Either way it
 // returns once the command runs, or why it could not start.
-func (s Store) startSupervisor(ctx context.Context, exe, staging, dir string, env []string) error {
+func (s Store) startSupervisor(exe, staging, dir string, env []string) error {
 	if sp := s.Spares.take(exe); sp != nil {
 		if env == nil {
 			env = os.Environ()
 		}
-		if sent, err := sp.assign(ctx, staging, dir, env); sent {
+		if sent, err := sp.assign(staging, dir, env); sent {
 			return err
 		}
 	}
-	return spawn(ctx, exe, staging, dir, env)
+	return spawn(exe, staging, dir, env)
 }

@@ -247,6 +247,9 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 		if err != nil {
 			return writeError(a.Stdout, fmt.Errorf("read input: %w", err))
 		}
+		if ctx.Err() != nil {
+			return ExitError // The caller went away while its input came (see gone below): run nothing.
+		}
 		ctx, delivery := WithDelivery(ctx)
 		res, err := a.Execute(ctx, t, raw)
 		code := ExitOK
@@ -259,11 +262,17 @@ func (a *App) ServeToolbox(ctx context.Context, t *Tool, action string) ExitCode
 				res = safe
 			}
 		}
-		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil || ctx.Err() != nil {
-			// Nobody got these lines: the write failed, or the caller went
-			// away (a call the call server answers for a process that was
-			// killed meanwhile; a process's own context never ends).
+		// gone: the caller went away during the call, which only a call
+		// the call server answers for a process can see (a process's own
+		// context never ends): as a killed process would have, write
+		// nothing, and take no lines from it.
+		gone := func() bool { return ctx.Err() != nil }
+		if gone() {
 			delivery.Undo()
+			return ExitError
+		}
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", bytes.TrimSpace(res)); err != nil || gone() {
+			delivery.Undo() // Nobody got these lines.
 			return ExitError
 		}
 		return code

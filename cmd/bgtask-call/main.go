@@ -42,15 +42,21 @@ func run(args []string) int {
 	case "off":
 		use = false
 	default:
-		return refuse("BG_CALL_SERVER=" + v + ": want on or off")
+		if os.Getenv("TOOLBOX_ACTION") == "execute" {
+			return refuse("BG_CALL_SERVER=" + v + ": want on or off")
+		}
+		use = false // A description is no call: Amp must not lose the tool over a setting.
 	}
 	if use && callsock.Routed(args) {
-		if code, sent, err := call(tool, args); sent {
-			if err != nil {
-				return lost(err)
-			}
+		code, taken, err := call(tool, args)
+		switch {
+		case taken && err == nil:
 			return code
-		} else if err == syscall.ECONNREFUSED {
+		case taken:
+			return lost(err)
+		case err == syscall.ECONNREFUSED && !isReaper(args[0]):
+			// None runs: one for the next call. Not for a shell's
+			// bg-reaper: a terminal opened is no reason to keep a server.
 			start(tool)
 		}
 	}
@@ -75,11 +81,11 @@ func beside(name string) (string, error) {
 	return name, nil
 }
 
-// call hands args to the server for tool. sent is false when the
-// server got nothing (none runs, or it is not this user's): the caller
-// may then run the call itself. err is syscall.ECONNREFUSED when no
-// server listens.
-func call(tool string, args []string) (code int, sent bool, err error) {
+// call hands args to the server for tool. taken is false when the call
+// did not run there (none runs, it is not this user's, it refused the
+// call, it ended before taking it): the caller may then run it itself.
+// err is syscall.ECONNREFUSED when no server listens.
+func call(tool string, args []string) (code int, taken bool, err error) {
 	addr, err := callsock.Address(tool)
 	if err != nil {
 		return 0, false, err
@@ -88,12 +94,22 @@ func call(tool string, args []string) (code int, sent bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	wd, _ := os.Getwd() // Best effort: as a process, a tool resolves cwd from it or not at all.
+	defer syscall.Close(fd) // Best effort: we exit next.
+	wd, _ := os.Getwd()     // Best effort: as a process, a tool resolves cwd from it or not at all.
 	if err := callsock.Send(fd, callsock.Request{Args: args, Environ: os.Environ(), Wd: wd}, [3]int{0, 1, 2}); err != nil {
 		return 0, false, err // A datagram arrives whole or not at all.
 	}
-	code, err = callsock.Receive(fd)
-	return code, true, err
+	return callsock.Answer(fd)
+}
+
+// isReaper reports whether name (args[0]) is bg-reaper's.
+func isReaper(name string) bool {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			return name[i+1:] == callsock.Reaper
+		}
+	}
+	return name == callsock.Reaper
 }
 
 // refuse reports what stops a call: as an answer when it is a tool's

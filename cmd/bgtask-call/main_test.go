@@ -602,3 +602,81 @@ func TestAGoneCallerTakesNoLines(t *testing.T) {
 		return strings.Contains(text, "one") && strings.Contains(text, "two")
 	})
 }
+
+// A caller whose process context differs from the server's (a sandbox's
+// namespaces, another umask, another nice level, ...) is not served: its
+// call runs as a process of its own, in its own context, as it would
+// without the server.
+func TestACallerInAnotherContextRunsItsOwnCall(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.startServer("1m")
+	for _, tc := range []struct{ name, wrap, command, want string }{
+		{"umask", `umask 077; exec "$0"`, `touch f && stat -c %a f`, "600"},
+		{"nice", `exec nice -n 7 "$0"`, `nice`, "7"},
+	} {
+		dir := t.TempDir()
+		c := exec.Command("sh", "-c", tc.wrap, filepath.Join(r.bin, "bg-run"))
+		c.Env = append(r.env[:len(r.env):len(r.env)], "TOOLBOX_ACTION=execute")
+		c.Stdin = strings.NewReader(`{"command":"` + tc.command + `","cwd":"` + dir + `","wait_seconds":30}`)
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("%s: %v (%s)", tc.name, err, out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("%s: answer %q: %v", tc.name, out, err)
+		}
+		if got, _ := m["stdout"].(string); strings.TrimSpace(got) != tc.want {
+			t.Errorf("%s: the command printed %q, want %q: it ran in the server's context, not its caller's", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A caller killed during its call gets nothing written to its stdout
+// afterwards, as a killed process writes nothing.
+func TestAGoneCallerGetsNoAnswer(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.startServer("1m")
+	out, _, _ := r.run("bg-run", `{"command":"sleep 2; echo late","timeout":3}`)
+	var started struct {
+		TaskID string `json:"task_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &started); err != nil || started.TaskID == "" {
+		t.Fatalf("bg_run answered %q: %v", out, err)
+	}
+	r.endTaskAtCleanup(started.TaskID)
+	answer := filepath.Join(t.TempDir(), "answer")
+	f, err := os.Create(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := exec.Command(filepath.Join(r.bin, "bg-status"))
+	c.Env = append(r.env[:len(r.env):len(r.env)], "TOOLBOX_ACTION=execute")
+	c.Stdin = strings.NewReader(`{"task_id":"` + started.TaskID + `","wait_seconds":30}`)
+	c.Stdout = f
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
+	_ = c.Process.Kill() // By pid: ours.
+	_ = c.Wait()
+	// The task ends within 2 s, which ends the wait: an answer would be
+	// written then.
+	waitTaskEnded(t, r, started.TaskID)
+	time.Sleep(500 * time.Millisecond) // Untimed: the server's answer, if it wrote one, is written by now.
+	if b, _ := os.ReadFile(answer); len(b) > 0 {
+		t.Errorf("the killed caller's stdout got %q", b)
+	}
+}
+
+// waitTaskEnded waits until task id has ended.
+func waitTaskEnded(t *testing.T, r *rig, id string) {
+	t.Helper()
+	waitFor(t, id+" to end", func() bool {
+		b, err := os.ReadFile(filepath.Join(r.state, id, "status"))
+		return err == nil && strings.TrimSpace(string(b)) != "running"
+	})
+}

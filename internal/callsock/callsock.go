@@ -136,8 +136,25 @@ func Decode(b []byte) (Request, error) {
 	return r, nil
 }
 
-// EncodeExit is the server's answer: the call's exit code.
+// The server answers a request with two messages: EncodeTaken once it
+// runs the call, then EncodeExit when the call is done; or with one,
+// EncodeRefusal, when it will not run it (the client may then run it
+// itself: nothing of it ran). A client that gets neither (the server
+// ended first) knows the call did not run.
+
+// EncodeTaken says the server runs the call.
+func EncodeTaken() []byte { return []byte{'+'} }
+
+// EncodeRefusal says the server will not run the call, and why.
+func EncodeRefusal(why string) []byte { return append([]byte{'-'}, why...) }
+
+// EncodeExit is the server's last answer: the call's exit code.
 func EncodeExit(code int) []byte { return strconv.AppendInt(nil, int64(code), 10) }
+
+// RefusedError is a call the server did not take; Why says why.
+type RefusedError struct{ Why string }
+
+func (e *RefusedError) Error() string { return "call server: not taken: " + e.Why }
 
 // DecodeExit is EncodeExit's inverse.
 func DecodeExit(b []byte) (int, error) {

@@ -2,7 +2,10 @@ package callsock
 
 import (
 	"errors"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -24,6 +27,24 @@ func Address(exe string) (string, error) {
 		b = strconv.AppendUint(b, n, 10)
 	}
 	return string(b), nil
+}
+
+// Listening returns the addresses at which call servers of this user
+// listen, of any build, from /proc/net/unix (of this network namespace).
+func Listening() ([]string, error) {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, err
+	}
+	prefix := "@amp-bg-tasks-call-" + strconv.Itoa(syscall.Getuid()) + "-"
+	var addrs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 8 && strings.HasPrefix(f[7], prefix) && !slices.Contains(addrs, f[7]) {
+			addrs = append(addrs, f[7])
+		}
+	}
+	return addrs, nil
 }
 
 // PathError is an Address that could not be made.
@@ -111,21 +132,39 @@ func Send(fd int, r Request, stdio [3]int) error {
 	}
 }
 
-// Receive reads the server's answer on fd: the exit code of the call.
-// An error means the server ended before it answered.
-func Receive(fd int) (int, error) {
-	var b [8]byte
+// Answer waits for the server's answer on fd. taken is false when the
+// call did not run (refused: the error is a *RefusedError; or the server
+// ended before taking it); otherwise code is the call's exit code, or
+// the error says the server ended during the call.
+func Answer(fd int) (code int, taken bool, err error) {
+	var b [512]byte
+	n, err := readMsg(fd, b[:])
+	switch {
+	case err != nil:
+		return 0, false, err
+	case n == 0:
+		return 0, false, errors.New("call server: ended before it took the call")
+	case b[0] == '-':
+		return 0, false, &RefusedError{Why: string(b[1:n])}
+	case b[0] != '+' || n != 1:
+		return 0, false, errors.New("call server: an answer that is not this protocol's")
+	}
+	if n, err = readMsg(fd, b[:]); err != nil {
+		return 0, true, err
+	}
+	if n == 0 {
+		return 0, true, errors.New("call server: ended before it answered")
+	}
+	code, err = DecodeExit(b[:n])
+	return code, true, err
+}
+
+// readMsg reads one message from fd, retrying when interrupted.
+func readMsg(fd int, b []byte) (int, error) {
 	for {
-		n, err := syscall.Read(fd, b[:])
-		if err == syscall.EINTR {
-			continue
+		n, err := syscall.Read(fd, b)
+		if err != syscall.EINTR {
+			return n, err
 		}
-		if err != nil {
-			return 0, err
-		}
-		if n == 0 {
-			return 0, errors.New("call server: ended before it answered")
-		}
-		return DecodeExit(b[:n])
 	}
 }

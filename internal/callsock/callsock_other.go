@@ -11,8 +11,8 @@ func Dial(addr string) (int, error) { return -1, ErrUnsupported }
 // Send is not available here: see ErrUnsupported.
 func Send(fd int, r Request, stdio [3]int) error { return ErrUnsupported }
 
-// Receive is not available here: see ErrUnsupported.
-func Receive(fd int) (int, error) { return 0, ErrUnsupported }
+// Answer is not available here: see ErrUnsupported.
+func Answer(fd int) (code int, taken bool, err error) { return 0, false, ErrUnsupported }
 
 // SameUser is not available here: see ErrUnsupported.
 func SameUser(fd int) error { return ErrUnsupported }
@@ -22,3 +22,6 @@ func PeerPID(fd int) (int, error) { return 0, ErrUnsupported }
 
 // Probe is not available here: see ErrUnsupported.
 func Probe(addr string) (int, error) { return 0, ErrUnsupported }
+
+// Listening is not available here: see ErrUnsupported.
+func Listening() ([]string, error) { return nil, ErrUnsupported }
