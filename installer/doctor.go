@@ -12,6 +12,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/pathlook"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 
 	"github.com/pelletier/go-toml/v2"
@@ -251,15 +252,7 @@ func (d *doctor) checkShells(context.Context) []finding {
 }
 
 // lookPath finds an executable in the PATH the user gave us.
-func lookPath(name, path string) string {
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
+func lookPath(name, path string) string { return pathlook.Find(name, path) }
 
 // registeredEntry returns our MCP server's entry in c's configuration,
 // nil when there is none.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/pathlook"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -68,7 +69,7 @@ func (a *App) probeOnce(ctx context.Context, t *supervisor.Task, v *stack.Servic
 		}
 		return fmt.Sprintf("%s: status %d", url, code)
 	}
-	cmd := exec.CommandContext(ctx, probeShell(), "-c", p.Exec)
+	cmd := exec.CommandContext(ctx, a.probeShell(), "-c", p.Exec)
 	cmd.Dir, cmd.Env = v.Dir, append(slices.Clone(a.Environ), v.Env...)
 	cmd.WaitDelay = time.Second // A grandchild holding nothing of ours is not waited for.
 	err := cmd.Run()
@@ -81,9 +82,10 @@ func (a *App) probeOnce(ctx context.Context, t *supervisor.Task, v *stack.Servic
 	return fmt.Sprintf("%q: %v", p.Exec, err)
 }
 
-// probeShell is bash, or sh where bash is missing, as for tasks.
-func probeShell() string {
-	if p, err := exec.LookPath("bash"); err == nil {
+// probeShell is bash, or sh where bash is missing, as for tasks: in the
+// caller's PATH, which is not this process's in the call server.
+func (a *App) probeShell() string {
+	if p := pathlook.Find("bash", a.Getenv("PATH")); p != "" {
 		return p
 	}
 	return "/bin/sh"

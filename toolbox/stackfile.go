@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/pathlook"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
 )
 
@@ -56,7 +57,7 @@ func (a *App) loadStack(ctx context.Context, dir string) (*stack.Stack, error) {
 	if a.ParseStack != nil {
 		return stack.Load(file, a.Getenv, a.ParseStack)
 	}
-	full, err := fullBuild()
+	full, err := a.fullBuild()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -75,16 +76,17 @@ func (a *App) loadStack(ctx context.Context, dir string) (*stack.Stack, error) {
 	return out.Stack, nil
 }
 
-// fullBuild finds the full bgtask: beside this program, else on PATH.
-func fullBuild() (string, error) {
+// fullBuild finds the full bgtask: beside this program, else on the
+// caller's PATH.
+func (a *App) fullBuild() (string, error) {
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), "bgtask")
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 && p != self {
 			return p, nil
 		}
 	}
-	p, err := exec.LookPath("bgtask")
-	if err != nil {
+	p := pathlook.Find("bgtask", a.Getenv("PATH"))
+	if p == "" {
 		return "", errors.New("process-compose files are read by the full bgtask, which is neither beside this program nor on PATH")
 	}
 	return p, nil
