@@ -9,9 +9,11 @@
 // request (see package callsock); the server runs the call on them, as
 // the process would have, and answers with the exit code after closing
 // its copies, so the caller sees the end of output before the client
-// exits. A client that goes away (killed by its agent's timeout) cancels
-// its call. The server ends once it has been idle for Options.Idle, or
-// when its context ends, after the calls in flight.
+// exits. It takes only calls of its own user and process context (see
+// context_linux.go) and says so before it runs one; a call it refuses
+// runs as a process. A client that goes away (killed by its agent's
+// timeout) cancels its call. The server ends once it has been idle for
+// Options.Idle, or when its context ends, after the calls in flight.
 //
 // It does not decide what a call does (Options.Handle does: package cli
 // runs it as the process would have), nor start itself (the client
