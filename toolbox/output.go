@@ -57,6 +57,9 @@ type OutputInput struct {
 	Raw         bool    `param:"raw"`
 }
 
+// emptyText reports whether a stream's text is absent or empty.
+func emptyText(s *string) bool { return s == nil || *s == "" }
+
 // DigestMaxLines is max_lines' default for view=digest: a digest of a
 // failed run's log costs about 2,000 tokens.
 const DigestMaxLines = 150
@@ -157,12 +160,18 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		meta.Warning = strings.Join(warnings, "; ")
 		*s.text, *s.meta = &text, meta
 	}
-	if stream == "both" && res.Stdout == nil && res.Stderr == nil {
+	switch {
+	case stream == "both" && res.Stdout == nil && res.Stderr == nil:
 		if t.Status == supervisor.StatusRunning {
 			res.Message = joinNotes(res.Message, "It has printed nothing yet.")
 		} else {
 			res.Message = joinNotes(res.Message, "It printed nothing.")
 		}
+	case in.Since && in.WaitSeconds == 0 && emptyText(res.Stdout) && emptyText(res.Stderr):
+		// Said, as a wait that found nothing says it: an answer of empty
+		// streams reads as if something were cut off. (A wait says it
+		// its own way, with how long it waited.)
+		res.Message = joinNotes(res.Message, "Nothing new since the last read.")
 	}
 	if !t.Interactive || t.Status != supervisor.StatusRunning {
 		return res, nil

@@ -27,6 +27,9 @@ func TestOutputStreamsCursorsAndThreads(t *testing.T) {
 	if *again.Stdout != "" || *again.Stderr != "" {
 		t.Fatalf("second since read returned old lines: %+v", again)
 	}
+	if again.Message != "Nothing new since the last read." {
+		t.Errorf("a since-read with nothing new says %q", again.Message)
+	}
 
 	// Another thread has its own cursor, and sees everything on its first read.
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-0190-other")
