@@ -617,6 +617,11 @@ func WrittenWithin(path string, d time.Duration) bool {
 	return writtenSince(fi, time.Now().Add(-d), func() (os.FileInfo, error) { return os.Stat(path) })
 }
 
+// EndsPartial reports whether the stream ends with a line without
+// newline (a prompt, or a line being written): Stats counts newlines, so
+// that line is not in its Lines.
+func (s *Stream) EndsPartial() bool { return s.partial(s.end()) }
+
 // partial reports whether the stream ends with a line still without newline.
 func (s *Stream) partial(end Pos) bool {
 	for i := len(s.parts) - 1; i >= 0; i-- {

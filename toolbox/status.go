@@ -191,6 +191,9 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 			return TaskDetail{}, err
 		}
 		stats := st.Stats()
+		if st.EndsPartial() {
+			stats.Lines++ // A prompt is a line too, as bg_output counts it.
+		}
 		_ = st.Close() // Read only.
 		*s.lines, *s.bytes = stats.Lines, stats.Bytes
 	}
