@@ -201,9 +201,16 @@ func (a *App) tellWaitEnd(ctx context.Context, res *RunResult, t *supervisor.Tas
 		// the agent's next since-read shows what happens after ready (an
 		// edit's verdict), not the banner and a stale "0 errors".
 		res.Stdout, res.Stderr = a.startupOutput(ctx, t, w.Matched)
-		res.Message = fmt.Sprintf("%s is ready; it keeps running.", t.Label)
+		// A command that printed what was awaited may end right after:
+		// its status is read again rather than said to run on.
+		keeps := "it keeps running."
+		if cur, err := a.LoadTask(ctx, t.ID); err == nil && cur.Status != supervisor.StatusRunning {
+			res.Status, res.ExitCode = cur.Status, cur.ExitCode
+			keeps = fmt.Sprintf("it has ended since (%s).", endWords(cur))
+		}
+		res.Message = fmt.Sprintf("%s is ready; %s", t.Label, keeps)
 		if wait.url != "" && res.HTTPStatus == 0 {
-			res.Message = fmt.Sprintf("%s is ready: port %d accepts connections (https: no request was made, so no status); it keeps running.", t.Label, res.Port)
+			res.Message = fmt.Sprintf("%s is ready: port %d accepts connections (https: no request was made, so no status); %s", t.Label, res.Port, keeps)
 		}
 		if res.Stdout != nil || res.Stderr != nil {
 			res.Message += " Its start-up output follows; bg_output shows what comes next."
@@ -211,10 +218,7 @@ func (a *App) tellWaitEnd(ctx context.Context, res *RunResult, t *supervisor.Tas
 	case t.Status != supervisor.StatusRunning:
 		res.ExitCode = t.ExitCode
 		res.Stdout, res.Stderr = a.outputOf(t, capture.ReadOptions{Clean: capture.Options{Digest: true, MaxLines: 60, Cwd: t.Cwd}})
-		what := t.Status
-		if t.ExitCode != nil {
-			what = fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
-		}
+		what := endWords(t)
 		if wait.hasCondition() {
 			res.Message = fmt.Sprintf("%s ended (%s) before it was ready; the digest of its output follows.", t.Label, what) +
 				a.portHint(ctx, t.ID, wait.ports(t.Command), res.Stderr, res.Stdout)
@@ -235,6 +239,14 @@ func (a *App) tellWaitEnd(ctx context.Context, res *RunResult, t *supervisor.Tas
 		res.Message = fmt.Sprintf("Not ready after %gs: %s keeps running as %s. %s Wait more with bg_output task_id=%s wait_seconds=30.",
 			wait.seconds, t.Label, t.ID, lastLinesNote(res.Stdout, res.Stderr), t.ID)
 	}
+}
+
+// endWords says how t ended: "failed, exit 1", "killed".
+func endWords(t *supervisor.Task) string {
+	if t.ExitCode != nil {
+		return fmt.Sprintf("%s, exit %d", t.Status, *t.ExitCode)
+	}
+	return t.Status
 }
 
 // lastLinesNote says whether a timed-out wait's answer carries lines.
