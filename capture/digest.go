@@ -413,11 +413,16 @@ type selection struct {
 	// their anchor marked with how many there are (nearCount).
 	near      []string
 	nearCount map[string]int
-	nearShown map[string]bool
-	seen      map[string]bool // anchor lines shown
-	end       int             // see logEnd
-	tail      block           // the last lines, always shown
-	budget    int             // lines for blocks and the failure index
+	// nearFirst is the anchor line of the first block of each near key
+	// (strictly masked: see nearKey), nearVaries whether another's
+	// differs from it (see repeatMark).
+	nearFirst  map[string]string
+	nearVaries map[string]bool
+	nearShown  map[string]bool
+	seen       map[string]bool // anchor lines shown
+	end        int             // see logEnd
+	tail       block           // the last lines, always shown
+	budget     int             // lines for blocks and the failure index
 	// failReserve of the budget is kept for the failure index: each
 	// failure's name and first location come before any context.
 	failReserve int
@@ -432,15 +437,17 @@ type selection struct {
 func newSelection(text []string, kinds []lineKind, summary []bool, blocks []block, maxLines int) *selection {
 	n := len(text)
 	s := &selection{
-		text:      text,
-		kinds:     kinds,
-		blocks:    blocks,
-		chosen:    make([]bool, len(blocks)),
-		near:      make([]string, len(blocks)),
-		nearCount: map[string]int{},
-		nearShown: map[string]bool{},
-		seen:      map[string]bool{},
-		end:       logEnd(text),
+		text:       text,
+		kinds:      kinds,
+		blocks:     blocks,
+		chosen:     make([]bool, len(blocks)),
+		near:       make([]string, len(blocks)),
+		nearCount:  map[string]int{},
+		nearFirst:  map[string]string{},
+		nearVaries: map[string]bool{},
+		nearShown:  map[string]bool{},
+		seen:       map[string]bool{},
+		end:        logEnd(text),
 	}
 	tailLen := max(1, maxLines/digestTailShare)
 	s.tail = block{from: max(0, s.end-tailLen), to: s.end, kind: kindSummary, first: s.end - 1}
@@ -459,8 +466,15 @@ func newSelection(text []string, kinds []lineKind, summary []bool, blocks []bloc
 			for i := b.first; i < b.to; i++ {
 				key = append(nearKey(key, text[i], summary[i] || i > b.first), '\n')
 			}
-			s.near[bi] = string(key)
-			s.nearCount[s.near[bi]]++
+			k := string(key)
+			s.near[bi] = k
+			s.nearCount[k]++
+			anchor := string(nearKey(nil, text[b.first], true))
+			if first, ok := s.nearFirst[k]; !ok {
+				s.nearFirst[k] = anchor
+			} else if first != anchor {
+				s.nearVaries[k] = true
+			}
 		}
 	}
 	return s
@@ -633,7 +647,7 @@ func (s *selection) render(index []string, suffix map[int]string) (out []string,
 			for i := b.from; i < b.to; i++ {
 				l := s.text[i] + suffix[i]
 				if i == b.first && b.near != "" && s.nearCount[b.near] > 1 {
-					l += fmt.Sprintf(" [× %d]", s.nearCount[b.near])
+					l += repeatMark(s.nearCount[b.near], s.nearVaries[b.near])
 				}
 				out = append(out, l)
 			}

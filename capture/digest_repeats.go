@@ -48,6 +48,7 @@ func dedupeUnits(text []string, kinds []lineKind, summary []bool) []string {
 	// repeat (the next message, unmarked) stays.
 	first := map[string]unit{}
 	count := map[int]int{}
+	varies := map[int]bool{} // a repeat's first line differs from the first unit's (its numbers)
 	drop := make([]bool, len(text))
 	for _, u := range units {
 		f, ok := first[masked[u.from]]
@@ -63,6 +64,7 @@ func dedupeUnits(text []string, kinds []lineKind, summary []bool) []string {
 			continue // Not the same problem, only the same first line.
 		}
 		count[f.from]++
+		varies[f.from] = varies[f.from] || strict[u.from] != strict[f.from] // Its plain numbers; times and ids may differ.
 		for i := u.from; i < u.from+n; i++ {
 			drop[i] = true
 		}
@@ -75,12 +77,24 @@ func dedupeUnits(text []string, kinds []lineKind, summary []bool) []string {
 		switch {
 		case drop[i]:
 		case count[i] > 0:
-			out = append(out, fmt.Sprintf("%s [× %d]", l, count[i]+1))
+			out = append(out, l+repeatMark(count[i]+1, varies[i]))
 		default:
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// repeatMark is the mark of a problem shown once for n: " [× 3]", or
+// " [× 3, numbers vary]" when the others' lines differ from the one shown
+// in their plain numbers ("retry 5" for "retry 5" to "retry 30"), which
+// the agent must not read as the same line three times. Numbers that are
+// times, durations or ids differ in every repeat and are not counted.
+func repeatMark(n int, varies bool) string {
+	if varies {
+		return fmt.Sprintf(" [× %d, numbers vary]", n)
+	}
+	return fmt.Sprintf(" [× %d]", n)
 }
 
 // collapseAll folds the repeats of lines as the default read does (see

@@ -456,6 +456,40 @@ func TestDigestTellsApartWhatOnlyLocationsOrCountsTellApart(t *testing.T) {
 	}
 }
 
+// A problem shown once for several says whether the others' numbers
+// differ ("retry 5" for "retry 5" to "retry 30"), which an agent must
+// not read as one line repeated; times and durations that differ do not
+// count. Both in a short log and in a long one.
+func TestDigestSaysWhenRepeatsNumbersVary(t *testing.T) {
+	t.Parallel()
+	var problems []string
+	for _, n := range []int{5, 10, 15, 20, 25, 30} {
+		problems = append(problems, fmt.Sprintf("error: upload attempt %d refused", n),
+			"    at upload (src/up.js:10:5)", "retrying the upload")
+	}
+	for i := 0; i < 3; i++ {
+		problems = append(problems, fmt.Sprintf("[10:00:0%d] error: cache miss for key settings (took %dms)", i, 10+i),
+			"    at load (src/cache.js:4:2)", "falling back to defaults")
+	}
+	var long []string
+	for i := 0; i < 300; i++ {
+		long = append(long, fmt.Sprintf("compiling module_%c%c", 'a'+i%26, 'a'+i/26%26))
+	}
+	long = append(long, problems...)
+	for _, in := range [][]string{problems, long} {
+		out, err := Clean([]byte(strings.Join(in, "\n")+"\n"), Options{Digest: true, MaxLines: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(out, "\n")
+		for _, want := range []string{"error: upload attempt 5 refused [× 6, numbers vary]", "error: cache miss for key settings (took 10ms) [× 3]\n"} {
+			if !strings.Contains(text+"\n", want) {
+				t.Errorf("%d lines in: %q missing:\n%s", len(in), want, text)
+			}
+		}
+	}
+}
+
 // TestDigestKeepsCorpusProblems: on the real logs, the digest at its
 // default budget loses no problem line of a .keep file (a line the
 // digest itself classifies as an error), nor a line that says what an
