@@ -421,12 +421,12 @@ func TestWithoutAServerACallRunsItselfAndStartsOne(t *testing.T) {
 }
 
 // A caller that goes away (an agent's timeout kills it) cancels its
-// call: a server idle for 300 ms after it ends, long before the call's
+// call: a server idle for 2 s after it ends, long before the call's
 // own wait of 60 s.
 func TestAGoneCallerCancelsItsCall(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	srv := r.startServer("300ms")
+	srv := r.startServer("2s")
 	ended := make(chan struct{})
 	go func() {
 		for {
@@ -469,7 +469,7 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The call is under way once the client waits on its connection
-	// (the server is up for 300 ms after bg_run: if it ended before
+	// (the server is up for 2 s after bg_run: if it ended before
 	// this call came, the call runs as a process and this test shows
 	// nothing, so that is checked).
 	waitFor(t, "bg_status to wait in the server", func() bool {
@@ -477,7 +477,7 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 	})
 	select {
 	case <-ended:
-		t.Fatal("the server ended before the call came: the machine is too slow for this test's 300 ms")
+		t.Fatal("the server ended before the call came: the machine is too slow for this test's 2 s")
 	default:
 	}
 	_ = c.Process.Kill() // By pid: ours.
