@@ -96,6 +96,9 @@ func Serve(ctx context.Context, exe string, o Options) error {
 	if err != nil {
 		return fmt.Errorf("call server: read its own process context: %w", err)
 	}
+	if why := self.sandboxed(); why != "" {
+		return fmt.Errorf("call server: it would run under %s, which no caller could be told apart from", why)
+	}
 	addr, err := callsock.Address(exe)
 	if err != nil {
 		return err
@@ -210,7 +213,9 @@ func (s *server) serveConn(c *net.UnixConn, gone func()) {
 	if err == nil {
 		var theirs procContext
 		if theirs, err = readContext(pid); err == nil {
-			if item := s.self.differs(theirs); item != "" {
+			if why := theirs.sandboxed(); why != "" {
+				err = fmt.Errorf("the caller runs under %s, which the server cannot match", why)
+			} else if item := s.self.differs(theirs); item != "" {
 				err = fmt.Errorf("the caller runs with another %s than the server", item)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -16,11 +17,46 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 )
 
 // These tests speak to a real server on a real socket, as bgtask-call
 // does; the handler stands in for the tools (cmd/bgtask-call's tests run
-// the real ones).
+// the real ones). The test binary also plays a client in another
+// process context (see helpers).
+
+func TestMain(m *testing.M) {
+	helpers.Register("call", callHelper)
+	helpers.Main(m)
+}
+
+var helpers helperproc.Registry
+
+// callHelper ADDR ARGS... calls the server at ADDR with ARGS on its own
+// stdio, as bgtask-call does, and prints how it went: "taken N" or
+// "refused: why".
+func callHelper(args []string) int {
+	fd, err := callsock.Dial(args[0])
+	if err != nil {
+		fmt.Println("dial:", err)
+		return 1
+	}
+	if err := callsock.Send(fd, callsock.Request{Args: args[1:], Wd: "/"}, [3]int{0, 1, 2}); err != nil {
+		fmt.Println("send:", err)
+		return 1
+	}
+	code, taken, err := callsock.Answer(fd)
+	var refused *callsock.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		fmt.Println("refused:", refused.Why)
+	case taken && err == nil:
+		fmt.Println("taken", code)
+	default:
+		fmt.Println("lost:", err)
+	}
+	return 0
+}
 
 // serve starts Serve for a file of its own (its address) with h, and
 // returns the address and what Serve returned, once it returns.
@@ -211,5 +247,48 @@ func TestASecondServerIsRefused(t *testing.T) {
 	cancel()
 	if err := <-first; err != nil {
 		t.Errorf("the first Serve returned %v when its context ended", err)
+	}
+}
+
+// A caller whose process context is not the server's is refused, and
+// told why, whatever address it dialled (a client in another context
+// computes another address: these callers dial the server's own). A
+// caller under no_new_privs (a sandbox, as Landlock's) is refused even
+// though /proc shows nothing else of its sandbox.
+func TestACallerOfAnotherContextIsRefused(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int32
+	addr, _ := serve(t, time.Minute, func(context.Context, Call) int { handled.Add(1); return 0 })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		wrap []string
+		want string
+	}{
+		{nil, "taken 0"},
+		{[]string{"nice", "-n", "7"}, "refused: the caller runs with another nice than the server"},
+		{[]string{"setpriv", "--no-new-privs"}, "refused: the caller runs under no_new_privs (as Landlock needs), which the server cannot match"},
+	} {
+		if len(tc.wrap) > 0 {
+			if _, err := exec.LookPath(tc.wrap[0]); err != nil {
+				t.Logf("skipping the caller run with %s: not installed (Debian package util-linux or coreutils)", tc.wrap[0])
+				continue
+			}
+		}
+		argv := append(append(tc.wrap, exe), addr, "bg-status")
+		c := exec.Command(argv[0], argv[1:]...)
+		c.Env = append(os.Environ(), helpers.EnvFor("call"))
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("%q: %v (%s)", argv[:len(tc.wrap)], err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != tc.want {
+			t.Errorf("a caller run with %q: %q, want %q", tc.wrap, got, tc.want)
+		}
+	}
+	if n := handled.Load(); n != 1 { // The nice and setpriv callers never reach it.
+		t.Errorf("the handler ran %d times, want once (the caller of the server's own context)", n)
 	}
 }

@@ -2,9 +2,12 @@ package callserver
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // A call must run where its caller would have run it: a process of the
@@ -29,8 +32,11 @@ func readContext(pid int) (procContext, error) {
 	}
 	dir := fmt.Sprintf("/proc/%d", pid)
 	var c procContext
-	for _, ns := range []string{"mnt", "pid", "net", "ipc", "uts", "user", "cgroup"} {
+	for _, ns := range []string{"mnt", "pid", "net", "ipc", "uts", "user", "cgroup", "time"} {
 		l, err := os.Readlink(dir + "/ns/" + ns)
+		if errors.Is(err, fs.ErrNotExist) && ns == "time" {
+			continue // A kernel before 5.6 has none; then neither end has one.
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +61,7 @@ func readContext(pid int) (procContext, error) {
 	for _, line := range strings.Split(string(status), "\n") {
 		name, _, _ := strings.Cut(line, ":")
 		switch name {
-		case "Umask", "Gid", "Groups", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb":
+		case "Umask", "Gid", "Groups", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "Cpus_allowed_list", "Mems_allowed_list":
 			c = append(c, line)
 		}
 	}
@@ -63,12 +69,42 @@ func readContext(pid int) (procContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Fields after the command's name, which may hold anything: the
-	// 19th field of the line (nice) is the 17th after it.
-	if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 16 {
-		c = append(c, "nice "+f[16])
+	// Fields after the command's name, which may hold anything: field n
+	// of the line (numbered from 1 in proc(5)) is field n-3 after it:
+	// nice (19), rt_priority (40), policy (41).
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 39 {
+		return nil, fmt.Errorf("%s/stat: %d fields", dir, len(f)+2)
 	}
+	c = append(c, "nice "+f[16], "rt_priority "+f[37], "policy "+f[38])
+	// The I/O priority (ionice) is in no /proc file.
+	prio, _, errno := syscall.Syscall(syscall.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(pid), 0)
+	if errno != 0 {
+		return nil, fmt.Errorf("ioprio_get %d: %w", pid, errno)
+	}
+	c = append(c, fmt.Sprintf("ioprio %d", prio))
 	return c, nil
+}
+
+// ioprioWhoProcess is IOPRIO_WHO_PROCESS: ioprio_get of one process.
+const ioprioWhoProcess = 1
+
+// sandboxed says why the process of context c runs in a sandbox that
+// /proc cannot describe, "" when it does not: a seccomp filter (two
+// filters read the same there) or no_new_privs (which Landlock needs,
+// and whose rules /proc does not show). A server cannot tell that a
+// caller's sandbox is its own, so such a caller is never served, and a
+// server in one serves nobody.
+func (c procContext) sandboxed() string {
+	for _, item := range c {
+		switch item {
+		case "NoNewPrivs:\t1":
+			return "no_new_privs (as Landlock needs)"
+		case "Seccomp:\t1", "Seccomp:\t2":
+			return "a seccomp filter"
+		}
+	}
+	return ""
 }
 
 // differs names the first item in which c and o differ, "" when none.

@@ -11,3 +11,5 @@ type procContext []string
 func readContext(pid int) (procContext, error) { return nil, callsock.ErrUnsupported }
 
 func (c procContext) differs(o procContext) string { return "" }
+
+func (c procContext) sandboxed() string { return "" }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
@@ -250,8 +251,19 @@ func (in *installer) stopCallServers(tool string) {
 		if err != nil || strings.TrimSuffix(exe, " (deleted)") != tool {
 			continue // Another install's.
 		}
-		if syscall.Kill(pid, syscall.SIGTERM) == nil {
-			in.printf("stopped    the call server of %s (pid %d)", tool, pid)
+		if syscall.Kill(pid, syscall.SIGTERM) != nil {
+			continue
 		}
+		// Said once it is gone: it first waits for the calls in flight
+		// (callserver.Serve, 10 s at most).
+		deadline := time.Now().Add(15 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			in.printf("note       the call server of %s (pid %d) is still stopping", tool, pid)
+			continue
+		}
+		in.printf("stopped    the call server of %s (pid %d)", tool, pid)
 	}
 }

@@ -157,9 +157,19 @@ func (r *rig) serverPID() (int, bool) {
 	return pid, err == nil
 }
 
+// endServer ends every server of the rig's build, by pid: a caller in
+// another context (another umask, nice level, cgroup) has a server of
+// its own, at another address.
 func (r *rig) endServer() {
-	if pid, ok := r.serverPID(); ok {
-		_ = syscall.Kill(pid, syscall.SIGKILL) // Best effort: ours, by pid.
+	addrs, _ := callsock.Listening()
+	for _, addr := range addrs {
+		pid, err := callsock.Probe(addr)
+		if err != nil {
+			continue
+		}
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.TrimSuffix(exe, " (deleted)") == filepath.Join(r.bin, "bgtask-tool") {
+			_ = syscall.Kill(pid, syscall.SIGKILL) // Best effort: ours, by pid.
+		}
 	}
 }
 

@@ -11,22 +11,59 @@ import (
 
 // Address is the abstract Unix socket address ("@" first, as package
 // net and syscall write it) of the server for the executable at exe:
-// the user's, and that file's as it is now. Abstract addresses leave no
-// file behind when a server ends.
+// the user's, that file's as it is now, and the calling process's
+// context as far as it can be read cheaply (contextTag). Abstract
+// addresses leave no file behind when a server ends.
+//
+// The context is in the address so that callers in different contexts
+// (two terminals' systemd scopes, a sandbox, another umask) each get a
+// server of their own instead of one that refuses them: a server takes
+// only calls of its whole context, which it checks itself (package
+// callserver), whatever address a caller used.
 func Address(exe string) (string, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(exe, &st); err != nil {
 		return "", &PathError{Op: "stat", Path: exe, Err: err}
 	}
-	b := make([]byte, 0, 96)
+	b := make([]byte, 0, 108)
 	b = append(b, "@amp-bg-tasks-call-"...)
-	for i, n := range []uint64{uint64(syscall.Getuid()), st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec)} {
+	for i, n := range []uint64{uint64(syscall.Getuid()), st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec), contextTag()} {
 		if i > 0 {
 			b = append(b, '-')
 		}
-		b = strconv.AppendUint(b, n, 10)
+		b = strconv.AppendUint(b, n, 36)
 	}
 	return string(b), nil
+}
+
+// contextTag hashes (FNV-1a) what of this process's context a client
+// can read in a few system calls: its cgroup, its mount namespace, its
+// umask and its nice level.
+func contextTag() uint64 {
+	h := uint64(14695981039346656037)
+	add := func(b []byte) {
+		for _, c := range b {
+			h = (h ^ uint64(c)) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211 // A separator: "ab"+"c" is not "a"+"bc".
+	}
+	var buf [512]byte
+	if fd, err := syscall.Open("/proc/self/cgroup", syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err == nil {
+		n, _ := syscall.Read(fd, buf[:])
+		syscall.Close(fd)
+		add(buf[:max(n, 0)])
+	}
+	var ns syscall.Stat_t
+	if syscall.Stat("/proc/self/ns/mnt", &ns) == nil {
+		add(strconv.AppendUint(buf[:0], ns.Ino, 10))
+	}
+	mask := syscall.Umask(0)
+	syscall.Umask(mask) // Read, not changed: nothing is created between the two.
+	add(strconv.AppendInt(buf[:0], int64(mask), 8))
+	if prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+		add(strconv.AppendInt(buf[:0], int64(prio), 10))
+	}
+	return h
 }
 
 // Listening returns the addresses at which call servers of this user
