@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -290,5 +291,20 @@ func TestACallerOfAnotherContextIsRefused(t *testing.T) {
 	}
 	if n := handled.Load(); n != 1 { // The nice and setpriv callers never reach it.
 		t.Errorf("the handler ran %d times, want once (the caller of the server's own context)", n)
+	}
+}
+
+// A listening server is found by callsock.Listening (as --uninstall
+// finds them), for any user: the address and the listing agree on how
+// they write the uid.
+func TestAServerIsListed(t *testing.T) {
+	t.Parallel()
+	addr, _ := serve(t, time.Minute, func(context.Context, Call) int { return 0 })
+	addrs, err := callsock.Listening()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(addrs, addr) {
+		t.Errorf("Listening() = %q, without the server at %q", addrs, addr)
 	}
 }

@@ -25,15 +25,17 @@ func Address(exe string) (string, error) {
 	if err := syscall.Stat(exe, &st); err != nil {
 		return "", &PathError{Op: "stat", Path: exe, Err: err}
 	}
-	b := make([]byte, 0, 108)
-	b = append(b, "@amp-bg-tasks-call-"...)
-	for i, n := range []uint64{uint64(syscall.Getuid()), st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec), contextTag()} {
-		if i > 0 {
-			b = append(b, '-')
-		}
-		b = strconv.AppendUint(b, n, 36)
+	b := append(append(userPrefix(), '-'), strconv.FormatUint(st.Dev, 36)...)
+	for _, n := range []uint64{st.Ino, uint64(st.Size), uint64(st.Mtim.Sec), uint64(st.Mtim.Nsec), contextTag()} {
+		b = strconv.AppendUint(append(b, '-'), n, 36) // Base 36: the address has 107 bytes at most.
 	}
 	return string(b), nil
+}
+
+// userPrefix begins the addresses of this user's servers: the uid in
+// decimal, as people read it in /proc/net/unix.
+func userPrefix() []byte {
+	return strconv.AppendInt([]byte("@amp-bg-tasks-call-"), int64(syscall.Getuid()), 10)
 }
 
 // contextTag hashes (FNV-1a) what of this process's context a client
@@ -73,7 +75,7 @@ func Listening() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := "@amp-bg-tasks-call-" + strconv.Itoa(syscall.Getuid()) + "-"
+	prefix := string(userPrefix()) + "-"
 	var addrs []string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
