@@ -5,12 +5,14 @@
 // of bgtask-tool. It is installed in place of the links to bgtask-tool,
 // beside it, by `bgtask install --resident`.
 //
-// When no server answers it runs the call itself, by becoming the
-// bgtask-tool beside it (exec, same arguments and environment), and
-// starts a server for the next call. It never runs a call twice: once
-// the request is sent, a server that ends before answering is reported,
-// not retried. Anything that is not a toolbox entry or bg-reaper (a
-// task's supervisor, the command line) goes straight to bgtask-tool.
+// When no server takes the call (none runs, or it refused the call: see
+// package callserver for whom it serves) it runs the call itself, by
+// becoming the bgtask-tool beside it (exec, same arguments and
+// environment), and, when none ran, starts a server for the next call.
+// It never runs a call twice: a call the server took and did not finish
+// is reported, not retried. Anything that is not a toolbox entry or
+// bg-reaper (a task's supervisor, the command line) goes straight to
+// bgtask-tool.
 //
 // It links package syscall and little else, since its start is the
 // floor of every call.
@@ -54,7 +56,7 @@ func run(args []string) int {
 			return code
 		case taken:
 			return lost(err)
-		case err == syscall.ECONNREFUSED && !isReaper(args[0]):
+		case err == syscall.ECONNREFUSED && callsock.Name(args[0]) != callsock.Reaper:
 			// None runs: one for the next call. Not for a shell's
 			// bg-reaper: a terminal opened is no reason to keep a server.
 			start(tool)
@@ -100,16 +102,6 @@ func call(tool string, args []string) (code int, taken bool, err error) {
 		return 0, false, err // A datagram arrives whole or not at all.
 	}
 	return callsock.Answer(fd)
-}
-
-// isReaper reports whether name (args[0]) is bg-reaper's.
-func isReaper(name string) bool {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return name[i+1:] == callsock.Reaper
-		}
-	}
-	return name == callsock.Reaper
 }
 
 // refuse reports what stops a call: as an answer when it is a tool's

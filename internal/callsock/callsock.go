@@ -55,7 +55,7 @@ func Routed(args []string) bool {
 	if len(args) == 0 {
 		return false
 	}
-	name := args[0][strings.LastIndexByte(args[0], '/')+1:]
+	name := Name(args[0])
 	if name == Reaper {
 		for _, a := range args[1:] {
 			if strings.HasPrefix(a, "__") {
@@ -71,6 +71,10 @@ func Routed(args []string) bool {
 	}
 	return false
 }
+
+// Name is the name a program was called by, from its args[0] (a path or
+// not): "bg-run" for "/home/u/.config/amp/tools/bg-run".
+func Name(arg0 string) string { return arg0[strings.LastIndexByte(arg0, '/')+1:] }
 
 // ToolEntries returns the toolbox entries a server answers.
 func ToolEntries() []string { return append([]string(nil), toolEntries...) }
