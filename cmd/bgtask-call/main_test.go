@@ -21,6 +21,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/callsock"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/gocmd"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 )
 
 // These tests run the real programs: bgtask-call and bgtask-tool, built
@@ -190,21 +191,11 @@ func (r *rig) startServer(idle string) *exec.Cmd {
 		_ = c.Process.Kill() // Best effort: ours, by pid.
 		<-exited
 	})
-	waitFor(r.t, "the server to listen", func() bool {
+	tasktest.WaitFor(r.t, "the server to listen", func() bool {
 		pid, ok := r.serverPID()
 		return ok && pid == c.Process.Pid
 	})
 	return c
-}
-
-// waitFor polls cond until it holds, for at most 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // parentOf is the parent pid of pid, from /proc.
@@ -292,7 +283,7 @@ func TestCallsRunInTheServerAsTheProcessWould(t *testing.T) {
 	srv := r.startServer("1m")
 
 	var spare int
-	waitFor(t, "the server's spare supervisor", func() bool {
+	tasktest.WaitFor(t, "the server's spare supervisor", func() bool {
 		s := sparesOf(srv.Process.Pid)
 		if len(s) == 1 {
 			spare = s[0]
@@ -329,13 +320,13 @@ func TestCallsRunInTheServerAsTheProcessWould(t *testing.T) {
 	if watchdog != spare {
 		t.Errorf("the task's supervisor is %d, not the spare %d that waited for it", watchdog, spare)
 	}
-	waitFor(t, "a new spare for the next task", func() bool {
+	tasktest.WaitFor(t, "a new spare for the next task", func() bool {
 		s := sparesOf(srv.Process.Pid)
 		return len(s) == 2 && slices.Contains(s, spare) // The one that took the task keeps its command line.
 	})
 
 	var text string
-	waitFor(t, "the task's line", func() bool {
+	tasktest.WaitFor(t, "the task's line", func() bool {
 		m := r.answer("bg-output", `{"task_id":"`+started.TaskID+`","since":false}`)
 		text, _ = m["stdout"].(string)
 		return strings.Contains(text, "hello in")
@@ -401,7 +392,7 @@ func TestWithoutAServerACallRunsItselfAndStartsOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pid int
-	waitFor(t, "a server started by the first call", func() bool {
+	tasktest.WaitFor(t, "a server started by the first call", func() bool {
 		var ok bool
 		pid, ok = r.serverPID()
 		return ok
@@ -482,7 +473,7 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 	// (the server is up for 2 s after bg_run: if it ended before
 	// this call came, the call runs as a process and this test shows
 	// nothing, so that is checked).
-	waitFor(t, "bg_status to wait in the server", func() bool {
+	tasktest.WaitFor(t, "bg_status to wait in the server", func() bool {
 		return holdsSocket(c.Process.Pid)
 	})
 	select {
@@ -499,7 +490,7 @@ func TestAGoneCallerCancelsItsCall(t *testing.T) {
 	}
 	// Its spare supervisor ends with it (reparented, so found by its
 	// command line and the rig's binary).
-	waitFor(t, "the ended server's spare to exit", func() bool {
+	tasktest.WaitFor(t, "the ended server's spare to exit", func() bool {
 		return !spareOfRig(r, watchdog)
 	})
 }
@@ -538,7 +529,7 @@ func TestAnUpgradeIsNotAnsweredByTheOldServer(t *testing.T) {
 		t.Fatalf("bg_status after the upgrade answered %v", m)
 	}
 	var pid int
-	waitFor(t, "a server of the new build", func() bool {
+	tasktest.WaitFor(t, "a server of the new build", func() bool {
 		var ok bool
 		pid, ok = r.serverPID()
 		return ok
@@ -583,7 +574,7 @@ func TestAGoneCallerTakesNoLines(t *testing.T) {
 		t.Fatalf("bg_run answered %q: %v", out, err)
 	}
 	r.endTaskAtCleanup(started.TaskID)
-	waitFor(t, "the task's two lines", func() bool {
+	tasktest.WaitFor(t, "the task's two lines", func() bool {
 		b, _ := os.ReadFile(filepath.Join(r.state, started.TaskID, "stdout"))
 		return strings.Count(string(b), "\n") >= 2
 	})
@@ -601,12 +592,12 @@ func TestAGoneCallerTakesNoLines(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the read to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
+	tasktest.WaitFor(t, "the read to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
 	time.Sleep(300 * time.Millisecond) // Untimed: let it read the two lines before it waits.
 	_ = c.Process.Kill()               // By pid: ours.
 	_ = c.Wait()
 	var text string
-	waitFor(t, "the next read to get the lines back", func() bool {
+	tasktest.WaitFor(t, "the next read to get the lines back", func() bool {
 		m := r.answer("bg-output", `{"task_id":"`+started.TaskID+`"}`, "AMP_THREAD_ID=reader")
 		text, _ = m["stdout"].(string)
 		return strings.Contains(text, "one") && strings.Contains(text, "two")
@@ -670,7 +661,7 @@ func TestAGoneCallerGetsNoAnswer(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the call to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
+	tasktest.WaitFor(t, "the call to wait in the server", func() bool { return holdsSocket(c.Process.Pid) })
 	_ = c.Process.Kill() // By pid: ours.
 	_ = c.Wait()
 	// The task ends within 2 s, which ends the wait: an answer would be
@@ -685,7 +676,7 @@ func TestAGoneCallerGetsNoAnswer(t *testing.T) {
 // waitTaskEnded waits until task id has ended.
 func waitTaskEnded(t *testing.T, r *rig, id string) {
 	t.Helper()
-	waitFor(t, id+" to end", func() bool {
+	tasktest.WaitFor(t, id+" to end", func() bool {
 		b, err := os.ReadFile(filepath.Join(r.state, id, "status"))
 		return err == nil && strings.TrimSpace(string(b)) != "running"
 	})
