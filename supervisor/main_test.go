@@ -18,19 +18,20 @@ import (
 // and the commands tasks run (the helpers registered here).
 func TestMain(m *testing.M) {
 	var ahead *Ahead
+	var record []string
 	if len(os.Args) == 3 && os.Args[1] == SuperviseArg && os.Args[2] == SpareArg {
 		ahead = PrepareSpare(context.Background())
-		staging, dir, err := TakeJob()
+		job, err := ahead.TakeJob()
 		if err != nil {
 			os.Exit(0) // No job: its Spares closed.
 		}
-		os.Args = []string{os.Args[0], SuperviseArg, staging, dir}
+		os.Args, record = []string{os.Args[0], SuperviseArg, job.Staging, job.Dir}, job.Record
 	}
 	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
 		if d, err := time.ParseDuration(os.Getenv(slowReportEnv)); err == nil {
 			time.Sleep(d)
 		}
-		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Ready: os.NewFile(3, "ready"), Ahead: ahead,
+		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Record: record, Ready: os.NewFile(3, "ready"), Ahead: ahead,
 			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
 			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
 			OnFinish: func(_ context.Context, t *Task) {

@@ -236,9 +236,10 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 // grace period and a SIGKILL round.
 const overdueSlack = 5 * time.Minute
 
-// reapStaging removes what a bg_run that died mid-way left behind: its
-// staging folder and the empty folder it reserved, after a minute (a live
-// bg_run needs milliseconds).
+// reapStaging removes what a bg_run or a restart that died mid-way left
+// behind: its staging folder and the empty folder a restart reserves (as
+// starts of earlier versions did), after a minute (a live one needs
+// milliseconds).
 func (s Store) reapStaging(name string, now time.Time, dryRun bool) {
 	fi, err := os.Lstat(filepath.Join(s.Dir, name))
 	if err != nil || !fi.IsDir() || now.Sub(fi.ModTime()) < time.Minute || dryRun {

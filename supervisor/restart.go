@@ -121,7 +121,7 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
 	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: ended %s (exit %d), restarted on request]", RestartMarker, restarts, t.Status, code))
-	if err := s.startSupervisor(exe, staging, t.Dir, r.Env); err != nil {
+	if _, err := s.startSupervisor(exe, Job{Staging: staging, Dir: t.Dir, Env: r.Env}); err != nil {
 		undo()
 		_ = writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts)) // Best effort: it did not restart.
 		return t, &StartError{Command: t.Command, Err: err}

@@ -53,6 +53,9 @@ type Supervisor struct {
 	// Ahead, when set, is what a spare prepared while it waited for its
 	// task (see PrepareSpare); the first run uses it.
 	Ahead *Ahead
+	// Record, when set, is the new task's record, which Staging does not
+	// hold yet (a spare's job: see Job).
+	Record []string
 }
 
 // Run supervises the task until it ends and returns after recording how.
@@ -70,8 +73,12 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 	if f, ok := sv.Ready.(*os.File); ok {
 		keep = int(f.Fd())
 	}
-	closeInherited(keep)
-	sig := listenSignals()
+	if sv.Ahead == nil {
+		// A spare was started by its server with the ready and job
+		// pipes alone, and has closed the job's.
+		closeInherited(keep)
+	}
+	sig := sv.Ahead.signals()
 	defer sig.stopListening()
 
 	s, err := sv.begin(ctx)
@@ -212,7 +219,7 @@ func (sv *Supervisor) runOnce(ctx context.Context, s *session, sig *signals) (st
 	go func() { copied <- pump(run.masters[0], s.out, s.capErr.report("stdout")) }()
 	go func() { copied <- pump(run.masters[1], s.errW, s.capErr.report("stderr")) }()
 	if !s.ready {
-		_, _ = io.WriteString(sv.Ready, "ok\n") // Best effort, as above.
+		_, _ = io.WriteString(sv.Ready, okReport(s.t)) // Best effort, as above.
 		_ = sv.Ready.Close()
 		s.ready = true
 	}
@@ -340,9 +347,23 @@ func (r *running) drain(copied <-chan error, l *log.Logger) {
 }
 
 // start starts the command under two PTYs, records its pid and ours, and
-// moves the task folder into place.
+// moves the task folder into place. A record given with the job (a
+// spare's, see Job) is written into the staging folder while the command
+// starts: the folder is only seen once it moves, so the order of its
+// files does not matter, and the disk's work overlaps the shell's start.
 func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
-	t, err := readTask(sv.Staging)
+	var t *Task
+	var err error
+	var recorded chan error
+	if sv.Record != nil {
+		t, err = readRecord(sv.Staging, sv.Record)
+		recorded = make(chan error, 1)
+		if err == nil {
+			go func() { recorded <- writeStaging(sv.Staging, sv.Record...) }()
+		}
+	} else {
+		t, err = readTask(sv.Staging)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read task: %w", err)
 	}
@@ -350,23 +371,29 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	if t.Interactive {
 		_ = os.Remove(filepath.Join(sv.Staging, fileInput)) // A run before this one's (Store.Restart); absent is fine.
 		if err := makeInput(sv.Staging); err != nil {
-			return nil, nil, err
+			return nil, nil, errors.Join(err, wait(recorded))
 		}
 	}
 	run, err := sv.launch(ctx, t, filepath.Base(sv.Dir))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Join(err, wait(recorded))
 	}
-	self, err := sv.Ahead.self(ctx)
+	err = wait(recorded)
+	self, serr := sv.Ahead.self(ctx)
+	if err == nil {
+		err = serr
+	}
 	if err == nil {
 		err = writeStaging(sv.Staging,
 			filePID, strconv.Itoa(run.root.PID), filePIDStart, strconv.FormatInt(run.root.Start, 10),
 			fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10))
 	}
 	if err == nil {
-		// Onto the empty folder Store.Start reserved: the task appears
-		// complete, pid included, or not at all. rename(2) replaces an
-		// empty directory; os.Rename refuses to, hence the syscall.
+		// The task appears complete, pid included, or not at all: under
+		// a name no folder holds (Store.Start) or onto the empty folder
+		// that holds it during a restart (Store.Restart). rename(2)
+		// replaces an empty folder but never one that holds files;
+		// os.Rename refuses any, hence the syscall.
 		err = syscall.Rename(sv.Staging, sv.Dir)
 	}
 	if err != nil {
@@ -377,6 +404,14 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	}
 	t.Dir, t.ID, t.Root, t.Watchdog = sv.Dir, filepath.Base(sv.Dir), run.root, self
 	return t, run, nil
+}
+
+// wait returns what done yields; nil for a nil channel (nothing to wait for).
+func wait(done <-chan error) error {
+	if done == nil {
+		return nil
+	}
+	return <-done
 }
 
 // launch starts t's command under two fresh PTYs, as task id.

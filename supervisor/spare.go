@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -128,60 +130,84 @@ func (s *spare) discard() {
 	_, _ = s.job.Close(), s.ready.Close() // It sees EOF and exits.
 }
 
-// assign gives the spare its task and waits for its report, as spawn
+// assign gives the spare its job and waits for its report, as spawn
 // does for a supervisor it starts. sent is false when the spare got
 // nothing (it had ended): the caller may then spawn one.
-func (s *spare) assign(staging, dir string, env []string) (sent bool, err error) {
+func (s *spare) assign(j Job) (report []string, sent bool, err error) {
 	defer s.ready.Close() // Best effort, once the report is read.
-	var job strings.Builder
-	job.WriteString(staging + "\x00" + dir + "\x00")
-	for _, kv := range env {
-		job.WriteString(kv + "\x00")
+	b, err := j.encode()
+	if err != nil {
+		s.discard()
+		return nil, false, err
 	}
-	_, err = io.WriteString(s.job, job.String())
+	_, err = s.job.Write(b)
 	if cerr := s.job.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return false, fmt.Errorf("give a spare supervisor its task: %w", err)
+		return nil, false, fmt.Errorf("give a spare supervisor its task: %w", err)
 	}
-	return true, awaitReport(s.ready)
+	report, err = awaitReport(s.ready)
+	return report, true, err
 }
 
-// awaitReport reads a supervisor's one-line report from ready: nil once
-// the command runs, or why it could not start it. A supervisor that
-// closes the pipe without one has exited. It waits for the report even
-// when the caller has gone (a killed client, a cancelled MCP call): the
+// awaitReport reads a supervisor's one-line report from ready: "ok" once
+// the command runs, with the pid files' names and values (name=value) it
+// recorded, or why it could not start it. A supervisor that closes the
+// pipe without one has exited. It waits for the report even when the
+// caller has gone (a killed client, a cancelled MCP call): the
 // supervisor may have started the command already, and it records the
 // task whole or not at all; cutting the wait short would leave a command
 // that no record names, or a record without its supervisor.
-func awaitReport(ready io.Reader) error {
+func awaitReport(ready io.Reader) (record []string, err error) {
 	line, _ := bufio.NewReader(ready).ReadString('\n')
-	switch m := strings.TrimSpace(line); {
-	case m == "ok":
-		return nil
-	case m == "":
-		return fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
+	f := strings.Fields(line)
+	switch {
+	case len(f) > 0 && f[0] == "ok":
+		for _, kv := range f[1:] {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				record = append(record, k, v)
+			}
+		}
+		return record, nil
+	case len(f) == 0:
+		return nil, fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
 	default:
-		return errors.New(m)
+		return nil, errors.New(strings.TrimSpace(line))
 	}
 }
 
+// okReport is the report of a supervisor whose command runs, with what
+// it recorded of t beyond the record it was given: the pid files.
+func okReport(t *Task) string {
+	return fmt.Sprintf("ok %s=%d %s=%d %s=%d %s=%d\n", filePID, t.Root.PID, filePIDStart, t.Root.Start,
+		fileWatchdog, t.Watchdog.PID, fileWatchdogStart, t.Watchdog.Start)
+}
+
 // Ahead is what a spare prepares while it waits, so that its task's
-// start does not wait for it: its own process record and the two PTYs
-// of the first run.
+// start does not wait for it: its own process record, the two PTYs of
+// the first run, and its signal handlers.
 type Ahead struct {
 	me      procs.Proc
 	masters [2]*os.File
 	ttys    [2]*os.File
+	sig     *signals
 }
 
 // PrepareSpare prepares what it can of a task's start before the task is
 // known. Best effort: what fails here is done at the start, as usual.
+// Each step is one a start would otherwise wait for; on this project's
+// 2-core test VM the signal handlers alone took a millisecond (the
+// runtime starts a thread for them), the pidfd probe another fraction.
 func PrepareSpare(ctx context.Context) *Ahead {
-	a := &Ahead{}
+	a := &Ahead{sig: listenSignals()}
 	if me, err := procs.Lookup(ctx, os.Getpid()); err == nil {
 		a.me = me
+	}
+	// os/exec probes once per process whether pidfds work (a clone of
+	// its own) before the first start: probe now, as FindProcess does.
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Release() // Best effort: the probe is what was wanted.
 	}
 	for i := range 2 {
 		m, tty, err := openPTY()
@@ -203,40 +229,147 @@ func (a *Ahead) self(ctx context.Context) (procs.Proc, error) {
 	return procs.Lookup(ctx, os.Getpid())
 }
 
+// signals returns the handlers listened to ahead, or listens now.
+func (a *Ahead) signals() *signals {
+	if a != nil && a.sig != nil {
+		return a.sig
+	}
+	return listenSignals()
+}
+
+// Job is a spare's task, as its server's Store.Start hands it over.
+type Job struct {
+	// Staging and Dir are the task's staging folder and its folder, as a
+	// supervisor started for a task has them in its arguments.
+	Staging, Dir string
+	// Env is the caller's environment, which the spare takes as its own.
+	Env []string
+	// Record is the new task's record, pairs of a file's name and its
+	// value, which the supervisor writes into Staging while the command
+	// starts; nil when Staging holds the record already (a restart).
+	Record []string
+}
+
+// encode writes j as NUL-terminated fields: the folders, the environment,
+// an empty field, the record's names and values. No field may hold a NUL
+// (paths, environment entries and Store.Start's values cannot).
+func (j Job) encode() ([]byte, error) {
+	if len(j.Record)%2 != 0 {
+		return nil, errors.New("a job's record has a name without a value")
+	}
+	var b bytes.Buffer
+	add := func(f string) error {
+		if strings.IndexByte(f, 0) >= 0 {
+			return fmt.Errorf("a job's field holds a NUL byte: %q", f)
+		}
+		b.WriteString(f)
+		b.WriteByte(0)
+		return nil
+	}
+	errs := []error{add(j.Staging), add(j.Dir)}
+	for _, kv := range j.Env {
+		if kv != "" { // Not the separator; an empty entry names no variable.
+			errs = append(errs, add(kv))
+		}
+	}
+	errs = append(errs, add(""))
+	for _, f := range j.Record {
+		errs = append(errs, add(f))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// decodeJob reads what encode wrote.
+func decodeJob(b []byte) (Job, error) {
+	if len(b) == 0 || b[len(b)-1] != 0 {
+		return Job{}, fmt.Errorf("a job that does not end its last field: %q", b)
+	}
+	fields := strings.Split(string(b[:len(b)-1]), "\x00")
+	sep := slices.Index(fields, "")
+	if len(fields) < 3 || sep < 2 || !filepath.IsAbs(fields[0]) || !filepath.IsAbs(fields[1]) {
+		return Job{}, fmt.Errorf("a job that names no folders: %q", b)
+	}
+	j := Job{Staging: fields[0], Dir: fields[1]}
+	if sep > 2 {
+		j.Env = fields[2:sep]
+	}
+	if rec := fields[sep+1:]; len(rec) > 0 {
+		if len(rec)%2 != 0 {
+			return Job{}, fmt.Errorf("a job's record has a name without a value: %q", rec[len(rec)-1])
+		}
+		for i := 0; i < len(rec); i += 2 {
+			if !recordName(rec[i]) {
+				return Job{}, fmt.Errorf("a job's record names %q, not a file of a task's record", rec[i])
+			}
+		}
+		j.Record = rec
+	}
+	return j, nil
+}
+
+// recordName reports whether name can be a record file's name: a plain
+// name in the task's folder.
+func recordName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsRune(name, '/')
+}
+
 // TakeJob is a spare supervisor's wait for its task: it reads the job
-// from its job pipe, makes the caller's environment its own, sends its
+// from its job pipe, makes the caller's environment its own and sends its
 // stdout and stderr to the task's supervisor log (as spawn does for a
-// supervisor it starts) and returns the staging and task folders. An
-// error means no job came (the server ended): the spare exits.
-func TakeJob() (staging, dir string, err error) {
+// supervisor it starts). An error means no job came: the server ended,
+// or a stop signal came first; the spare exits.
+func (a *Ahead) TakeJob() (Job, error) {
 	f := os.NewFile(spareJobFD, "job")
-	b, err := io.ReadAll(f)
-	_ = f.Close() // Read whole; nothing more comes.
+	type read struct {
+		b   []byte
+		err error
+	}
+	got := make(chan read, 1)
+	go func() {
+		b, err := io.ReadAll(f)
+		_ = f.Close() // Read whole; nothing more comes.
+		got <- read{b, err}
+	}()
+	var r read
+	select {
+	case r = <-got:
+	case s := <-a.signals().stop:
+		// What the signal would have done had it not been listened to
+		// ahead: end the spare.
+		return Job{}, fmt.Errorf("stopped by %v before a job came", s)
+	}
+	if r.err != nil {
+		return Job{}, fmt.Errorf("read the job: %w", r.err)
+	}
+	if len(r.b) == 0 {
+		return Job{}, errors.New("no job came")
+	}
+	j, err := decodeJob(r.b)
 	if err != nil {
-		return "", "", fmt.Errorf("read the job: %w", err)
+		return Job{}, err
 	}
-	if len(b) == 0 {
-		return "", "", errors.New("no job came")
-	}
-	fields := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-	if len(fields) < 2 || !filepath.IsAbs(fields[0]) || !filepath.IsAbs(fields[1]) {
-		return "", "", fmt.Errorf("a job that names no folders: %q", b)
+	select {
+	case <-a.signals().again: // Nobody restarts a spare: not the task's.
+	default:
 	}
 	os.Clearenv()
-	for _, kv := range fields[2:] {
+	for _, kv := range j.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
 			_ = os.Setenv(k, v) // A name the caller's environment held: it takes.
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(fields[0], FileSupervisorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(filepath.Join(j.Staging, FileSupervisorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return "", "", fmt.Errorf("open the supervisor log: %w", err)
+		return Job{}, fmt.Errorf("open the supervisor log: %w", err)
 	}
 	defer logf.Close() // Dup'ed onto stdout and stderr.
 	for _, fd := range []int{1, 2} {
 		if err := unix.Dup2(int(logf.Fd()), fd); err != nil {
-			return "", "", fmt.Errorf("send output to the supervisor log: %w", err)
+			return Job{}, fmt.Errorf("send output to the supervisor log: %w", err)
 		}
 	}
-	return fields[0], fields[1], nil
+	return j, nil
 }

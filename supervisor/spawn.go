@@ -72,6 +72,9 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	if strings.TrimSpace(r.Command) == "" {
 		return fail(errors.New("empty command"))
 	}
+	if strings.IndexByte(r.Command, 0) >= 0 || strings.IndexByte(r.Label, 0) >= 0 {
+		return fail(errors.New("a NUL byte in the command or label: no program can take it"))
+	}
 	if !filepath.IsAbs(r.Cwd) {
 		return fail(fmt.Errorf("cwd %q is not absolute", r.Cwd))
 	}
@@ -86,18 +89,12 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		}
 	}
 	now := time.Now()
-	id, dir, err := s.newID(now)
+	id, dir, staging, err := s.newID(now)
 	if err != nil {
 		return fail(err)
 	}
-	staging := filepath.Join(s.Dir, ".staging-"+id)
 	cleanup := func() {
-		_ = os.RemoveAll(staging) // Best effort: leftovers are skipped by List.
-		_ = os.Remove(dir)        // Only if still the empty reservation.
-	}
-	if err := os.Mkdir(staging, 0o700); err != nil {
-		cleanup()
-		return fail(fmt.Errorf("create task folder: %w", err))
+		_ = os.RemoveAll(staging) // Best effort: leftovers are skipped by List, removed by the reaper.
 	}
 	label := r.Label
 	if label == "" {
@@ -129,29 +126,32 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		kv = append(kv, fileRestart, p.Policy, fileMaxRestarts, strconv.Itoa(p.Max),
 			fileBackoff, strconv.FormatFloat(p.Backoff.Seconds(), 'f', -1, 64))
 	}
-	if err := writeStaging(staging, kv...); err != nil {
+	report, err := s.startSupervisor(exe, Job{Staging: staging, Dir: dir, Env: r.Env, Record: kv})
+	if err != nil {
 		cleanup()
 		return fail(err)
 	}
-	if err := s.startSupervisor(exe, staging, dir, r.Env); err != nil {
-		cleanup()
-		return fail(err)
+	if report == nil {
+		return s.Load(id) // A supervisor that reports no pids (none does now; reading is the safe side).
 	}
-	return s.Load(id)
+	// The record the supervisor was given and the pid files it reports
+	// are the folder's files: read as Load would read them, without
+	// reading them back.
+	return readRecord(dir, append(kv, report...))
 }
 
-// spawn starts the supervisor and waits for its one-line report on a pipe:
-// "ok" once the command runs, or the reason it could not start it.
-func spawn(exe, staging, dir string, env []string) error {
+// spawn starts the supervisor and waits for its one-line report on a pipe
+// (see awaitReport).
+func spawn(exe, staging, dir string, env []string) ([]string, error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	defer func() { _ = rd.Close() }() // Read side only.
 	logf, err := os.OpenFile(filepath.Join(staging, FileSupervisorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		_ = wr.Close() // Best effort.
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	cmd := exec.Command(exe, SuperviseArg, staging, dir)
 	cmd.Env = env
@@ -162,7 +162,7 @@ func spawn(exe, staging, dir string, env []string) error {
 	_ = wr.Close()   // Ours is not needed: EOF must mean the supervisor closed or died.
 	_ = logf.Close() // The supervisor has its own copy.
 	if err != nil {
-		return fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
 	// Reap it whenever it ends, for callers that live on (an MCP server):
 	// a CLI caller exits first and the supervisor is reparented.
@@ -170,17 +170,24 @@ func spawn(exe, staging, dir string, env []string) error {
 	return awaitReport(rd)
 }
 
-// startSupervisor gives the task its supervisor: a spare one when the
+// startSupervisor gives job's task its supervisor: a spare one when the
 // store has one waiting for exe, else one it starts. Either way it
-// returns once the command runs, or why it could not start.
-func (s Store) startSupervisor(exe, staging, dir string, env []string) error {
+// returns once the command runs, with the supervisor's report (see
+// awaitReport), or why it could not start. A spare writes the job's
+// record into the staging folder while the command starts; a supervisor
+// started for the task finds it written there.
+func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
 	if sp := s.Spares.take(exe); sp != nil {
-		if env == nil {
-			env = os.Environ()
+		j := job
+		if j.Env == nil {
+			j.Env = os.Environ()
 		}
-		if sent, err := sp.assign(staging, dir, env); sent {
-			return err
+		if report, sent, err := sp.assign(j); sent {
+			return report, err
 		}
 	}
-	return spawn(exe, staging, dir, env)
+	if err := writeStaging(job.Staging, job.Record...); err != nil {
+		return nil, err
+	}
+	return spawn(exe, job.Staging, job.Dir, job.Env)
 }

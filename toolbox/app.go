@@ -309,17 +309,19 @@ func writeError(w io.Writer, err error) ExitCode {
 func superviseMain(args []string, stderr io.Writer) ExitCode {
 	logger := log.New(stderr, "supervisor: ", log.LstdFlags|log.LUTC)
 	var ahead *supervisor.Ahead
-	if len(args) == 1 && args[0] == supervisor.SpareArg {
+	var job supervisor.Job
+	switch {
+	case len(args) == 1 && args[0] == supervisor.SpareArg:
 		// A spare (see supervisor.Spares): its task, and its caller's
 		// environment, come now; stderr goes to the task's log then.
 		ahead = supervisor.PrepareSpare(context.Background())
-		staging, dir, err := supervisor.TakeJob()
-		if err != nil {
-			return ExitOK // Its server ended before it had a task for it.
+		var err error
+		if job, err = ahead.TakeJob(); err != nil {
+			return ExitOK // Its server ended, or it was stopped, before it had a task.
 		}
-		args = []string{staging, dir}
-	}
-	if len(args) != 2 {
+	case len(args) == 2:
+		job = supervisor.Job{Staging: args[0], Dir: args[1]}
+	default:
 		logger.Printf("usage: %s <staging> <task folder>", supervisor.SuperviseArg)
 		return ExitError
 	}
@@ -331,7 +333,7 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		logger.Print(err)
 	}
 	sv := &supervisor.Supervisor{
-		Staging: args[0], Dir: args[1],
+		Staging: job.Staging, Dir: job.Dir, Record: job.Record,
 		Ready: os.NewFile(3, "ready"),
 		Env:   a.Environ,
 		Grace: settings.KillGrace,

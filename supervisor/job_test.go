@@ -1,0 +1,212 @@
+package supervisor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+)
+
+// stopAtCleanup stops task id of s, if it still runs, when the test ends.
+func stopAtCleanup(t *testing.T, s Store, id string) {
+	t.Cleanup(func() {
+		if cur, err := s.Load(id); err == nil && cur.Status == StatusRunning {
+			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
+		}
+	})
+}
+
+// What Start answers is what Load reads of the task afterwards: the
+// record it was given and the pids its supervisor reported, which it
+// does not read back. Both supervisors: one started for the task (the
+// record written before it starts) and a spare (which writes the record
+// while the command starts).
+func TestStartAnswersWhatLoadReads(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) Store
+	}{
+		{"a supervisor started for the task", func(t *testing.T) Store { return Store{Dir: t.TempDir()} }},
+		{"a spare", func(t *testing.T) Store { s, _, _ := spareStore(t, os.Environ()); return s }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := tc.store(t)
+			task, err := s.Start(context.Background(), Request{
+				Command: helpers.Shell("hang"), Label: "  a label with spaces ", Cwd: t.TempDir(), Env: os.Environ(),
+				Timeout: 90 * time.Minute, Notify: "always", Log: capture.WriterOptions{MaxBytes: 1 << 20, Backups: 3},
+				Restarts: 2, Restart: RestartPolicy{Policy: RestartOnFailure, Max: 4, Backoff: 1500 * time.Millisecond},
+				Stack: "/projects/shop/stack.yaml",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stopAtCleanup(t, s, task.ID)
+			loaded, err := s.Load(task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(task, loaded) {
+				t.Errorf("Start answered\n%+v\nLoad reads\n%+v", *task, *loaded)
+			}
+			if task.Root.PID == 0 || task.Watchdog.PID == 0 || task.Root.Start == 0 {
+				t.Errorf("the answer records no pids: %+v, %+v", task.Root, task.Watchdog)
+			}
+		})
+	}
+}
+
+// A task's folder appears whole or not at all: while its supervisor
+// starts, no folder of its id is listed, even an empty one.
+func TestAStartingTaskIsNotListed(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	started := make(chan *Task, 1)
+	go func() {
+		task, err := s.Start(context.Background(), Request{Command: "exit 0", Cwd: t.TempDir(), Env: append(os.Environ(), slowReportEnv+"=300ms")})
+		if err != nil {
+			t.Error(err)
+		}
+		started <- task
+	}()
+	poll(t, 30*time.Second, "a staging folder", func() bool {
+		names, _ := filepath.Glob(filepath.Join(s.Dir, ".staging-*"))
+		return len(names) > 0
+	})
+	if tasks, err := s.List(); err != nil || len(tasks) != 0 {
+		t.Errorf("while it starts, List gives %d tasks (%v)", len(tasks), err)
+	}
+	ents, _ := os.ReadDir(s.Dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "task-") {
+			t.Errorf("the store holds %s before the task started", e.Name())
+		}
+	}
+	if task := <-started; task != nil {
+		waitEnded(t, s, task.ID)
+	}
+}
+
+// A command or label with a NUL byte is refused before anything is made:
+// no program takes one in its arguments.
+func TestStartRefusesANulByte(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	for _, r := range []Request{
+		{Command: "echo a\x00b", Cwd: t.TempDir()},
+		{Command: "echo ab", Label: "a\x00b", Cwd: t.TempDir()},
+	} {
+		if _, err := s.Start(context.Background(), r); err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("Start(%q, label %q) = %v, want a NUL refusal", r.Command, r.Label, err)
+		}
+	}
+	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
+		t.Errorf("a refused start left %d entries in the store", len(ents))
+	}
+}
+
+// A spare runs a restart too: the record is in the staging folder then,
+// and the job carries none.
+func TestASpareRunsARestart(t *testing.T) {
+	t.Parallel()
+	s, sp, _ := spareStore(t, os.Environ())
+	task, err := s.Start(context.Background(), Request{Command: "echo run", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := waitEnded(t, s, task.ID)
+	sp.Fill()
+	sp.mu.Lock()
+	spare := sp.spare.cmd.Process.Pid
+	sp.mu.Unlock()
+	again, err := s.Restart(context.Background(), ended, RestartRequest{Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Watchdog.PID != spare {
+		t.Errorf("the restart's supervisor is %d, not the spare %d", again.Watchdog.PID, spare)
+	}
+	end := waitEnded(t, s, task.ID)
+	if end.Status != StatusCompleted || end.Restarts != 1 {
+		t.Errorf("after the restart: %s, %d restarts", end.Status, end.Restarts)
+	}
+	out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout"))
+	if n := strings.Count(string(out), "run"); n != 2 {
+		t.Errorf("stdout holds %d runs, want 2: %q", n, out)
+	}
+}
+
+// A spare listens to its signals while it waits: a stop still ends it
+// before it has a task, as it would have ended it unlistened.
+func TestAStoppedSpareExits(t *testing.T) {
+	t.Parallel()
+	_, _, spare := spareStore(t, os.Environ())
+	// It may still be starting: its signals are only its own once it
+	// listens, and before that SIGTERM ends it as well.
+	if err := syscall.Kill(spare, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "the stopped spare to exit", func() bool { return !alive(spare) })
+}
+
+// A job reads back as it was written, whatever its values hold but NUL.
+func TestJobRoundTrip(t *testing.T) {
+	for _, j := range []Job{
+		{Staging: "/s/.staging-1", Dir: "/s/task-1"},
+		{Staging: "/s/.staging-1", Dir: "/s/task-1", Env: []string{"A=1", "B=", "C=x=y"}},
+		{Staging: "/s/.staging-1", Dir: "/s/task-1", Env: []string{"A=1"}, Record: []string{"command", "echo 'a\nb'", "notify", "", "label", " x "}},
+		{Staging: "/s/.staging-1", Dir: "/s/task-1", Record: []string{"notify", ""}},
+	} {
+		b, err := j.encode()
+		if err != nil {
+			t.Fatalf("encode %+v: %v", j, err)
+		}
+		got, err := decodeJob(b)
+		if err != nil {
+			t.Fatalf("decode %q: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, j) {
+			t.Errorf("round trip of %+v gives %+v", j, got)
+		}
+	}
+	for _, bad := range []Job{
+		{Staging: "/s/a", Dir: "/s/b", Record: []string{"command"}},
+		{Staging: "/s/a", Dir: "/s/b", Record: []string{"command", "a\x00b"}},
+	} {
+		if _, err := bad.encode(); err == nil {
+			t.Errorf("encode %+v: no error", bad)
+		}
+	}
+	for _, bad := range []string{"", "/s/a\x00/s/b", "/s/a\x00/s/b\x00", "rel\x00/s/b\x00\x00", "/s/a\x00/s/b\x00\x00../x\x00v\x00", "/s/a\x00/s/b\x00\x00name\x00"} {
+		if j, err := decodeJob([]byte(bad)); err == nil {
+			t.Errorf("decode %q = %+v, want an error", bad, j)
+		}
+	}
+}
+
+func FuzzDecodeJob(f *testing.F) {
+	for _, s := range []string{"/s/a\x00/s/b\x00\x00", "/s/a\x00/s/b\x00A=1\x00\x00command\x00true\x00", "\x00\x00\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := decodeJob(b)
+		if err != nil {
+			return
+		}
+		again, err := j.encode()
+		if err != nil {
+			t.Fatalf("a decoded job does not encode: %+v: %v", j, err)
+		}
+		j2, err := decodeJob(again)
+		if err != nil || !reflect.DeepEqual(j, j2) {
+			t.Fatalf("%q decodes to %+v, which encodes to %q, which decodes to %+v (%v)", b, j, again, j2, err)
+		}
+	})
+}
