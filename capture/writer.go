@@ -107,8 +107,13 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", stream, err)
 	}
+	fi, err := f.Stat()
 	_ = f.Close() // Nothing written.
-	if fi, err := os.Stat(w.lj.Filename); err == nil {
+	w.last = '\n'
+	if err == nil && fi.Size() > 0 {
+		// A stream written before (a restart, a supervisor's second
+		// writer): carry on its counts. A new one, every task's first
+		// run, needs no reading (bg_run waits for this).
 		w.size = fi.Size()
 		if w.lines, err = countLines(w.lj.Filename); err != nil {
 			return nil, err
