@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,5 +315,59 @@ func TestParallelCallsOfOneReaderTellAnEndOnce(t *testing.T) {
 		if n := len(slices.DeleteFunc(slices.Clone(told), func(c int) bool { return c == 0 })); n != 1 {
 			t.Fatalf("round %d: the end of %s was told %v times across 6 parallel calls, want once", round, id, told)
 		}
+	}
+}
+
+// A memory that only gains keys is saved by appending them, in place: a
+// reader of the file finds the same memory as after a rewrite. One that
+// drops a key, or starts again, is rewritten whole.
+func TestNoticeMemoryAppendsWhatItGains(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "reader")
+	since := time.Date(2026, 12, 7, 16, 0, 0, 123, time.UTC)
+	first := &noticeState{path: path, since: since, seen: []string{"task-1796660000-aaaaaaaa 1796660001", "task-1796660000-bbbbbbbb"}}
+	if err := first.save(); err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	load := func() *noticeState {
+		st, err := loadNoticeState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	was, before := inode(), tasktest.ReadFile(t, path)
+
+	onDisk := load()
+	gained := onDisk.clone()
+	gained.seen = append(gained.seen, "task-1796660002-cccccccc 1796660003")
+	if err := gained.saveOver(onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if got := tasktest.ReadFile(t, path); got != before+"task-1796660002-cccccccc 1796660003\n" || inode() != was {
+		t.Errorf("a gain was not appended in place: %q", got)
+	}
+	if got := load(); !got.since.Equal(since) || !slices.Equal(got.seen, gained.seen) {
+		t.Errorf("read back: %v %q, want %v %q", got.since, got.seen, since, gained.seen)
+	}
+
+	onDisk = load()
+	dropped := onDisk.clone()
+	dropped.seen = dropped.seen[1:]
+	if err := dropped.saveOver(onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); !slices.Equal(got.seen, dropped.seen) || got.lines != len(dropped.seen)+1 {
+		t.Errorf("a memory that dropped a key reads %q (%d lines), want %q", got.seen, got.lines, dropped.seen)
+	}
+	if inode() == was {
+		t.Error("a memory that dropped a key was not rewritten")
 	}
 }
