@@ -253,15 +253,25 @@ func (st *noticeState) saveOver(onDisk *noticeState) error {
 	if onDisk == nil || !onDisk.whole || !st.since.Equal(onDisk.since) || onDisk.lines != len(onDisk.seen)+1 {
 		return st.save() // Another start, or lines no reader takes (written whole, they go).
 	}
-	for _, k := range onDisk.seen {
-		if !slices.Contains(st.seen, k) {
+	// Sets, not slices: a long session's memory holds hundreds of keys.
+	has := func(keys []string) map[string]bool {
+		m := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			m[k] = true
+		}
+		return m
+	}
+	mine, theirs := has(st.seen), has(onDisk.seen)
+	for k := range theirs {
+		if !mine[k] {
 			return st.save()
 		}
 	}
 	var add strings.Builder
 	for _, k := range st.seen {
-		if !slices.Contains(onDisk.seen, k) {
+		if !theirs[k] {
 			add.WriteString(k + "\n")
+			theirs[k] = true // Once, should st hold it twice.
 		}
 	}
 	if add.Len() == 0 {
