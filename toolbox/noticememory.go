@@ -160,7 +160,11 @@ func (a *App) rememberEnds(m *endMemory, known []string, telling []Notice) ([]No
 		return nil, err
 	}
 	// What parallel calls added since this one read the memory: told.
-	added := slices.DeleteFunc(slices.Clone(now.seen), func(k string) bool { return slices.Contains(m.loaded, k) })
+	loaded := make(map[string]bool, len(m.loaded)) // A set: a long session's memory holds hundreds of keys.
+	for _, k := range m.loaded {
+		loaded[k] = true
+	}
+	added := slices.DeleteFunc(slices.Clone(now.seen), func(k string) bool { return loaded[k] })
 	telling = slices.DeleteFunc(telling, func(n Notice) bool { return slices.Contains(added, m.noticed[n.TaskID]) })
 	m.own.seen = append(m.keep, m.seen...)
 	for _, k := range added {
