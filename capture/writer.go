@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,28 +93,37 @@ func NewWriter(dir, stream string, o WriterOptions) (*Writer, error) {
 			MaxBackups: keep,
 		},
 	}
-	// The guard against same-millisecond backups must also cover the
-	// backups of an earlier Writer on this stream.
-	existing, err := backups(dir, stream)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(existing); n > 0 {
-		w.lastBackup, _ = backupTime(stream, existing[n-1])
-	}
 	// Create the file now: people and scripts expect stdout and stderr to
 	// exist from the start, and lumberjack would wait for the first byte.
-	f, err := os.OpenFile(w.lj.Filename, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// A stream that had neither a file nor an index is new (every task's
+	// first run): nothing of it is read back, as bg_run waits for this.
+	f, err := os.OpenFile(w.lj.Filename, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	isNew := err == nil && index == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(w.lj.Filename, os.O_WRONLY|os.O_APPEND, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", stream, err)
 	}
 	fi, err := f.Stat()
 	_ = f.Close() // Nothing written.
 	w.last = '\n'
+	if isNew {
+		return w, nil
+	}
+	// The guard against same-millisecond backups must also cover the
+	// backups of an earlier Writer on this stream. (A rotation leaves a
+	// file and an index: a new stream has no backups.)
+	existing, err2 := backups(dir, stream)
+	if err2 != nil {
+		return nil, err2
+	}
+	if n := len(existing); n > 0 {
+		w.lastBackup, _ = backupTime(stream, existing[n-1])
+	}
 	if err == nil && fi.Size() > 0 {
 		// A stream written before (a restart, a supervisor's second
-		// writer): carry on its counts. A new one, every task's first
-		// run, needs no reading (bg_run waits for this).
+		// writer): carry on its counts.
 		w.size = fi.Size()
 		if w.lines, err = countLines(w.lj.Filename); err != nil {
 			return nil, err
