@@ -354,18 +354,25 @@ func (r *running) drain(copied <-chan error, l *log.Logger) {
 func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	var t *Task
 	var err error
-	var recorded chan error
 	if sv.Record != nil {
 		t, err = readRecord(sv.Staging, sv.Record)
-		recorded = make(chan error, 1)
-		if err == nil {
-			go func() { recorded <- writeStaging(sv.Staging, sv.Record...) }()
-		}
 	} else {
 		t, err = readTask(sv.Staging)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read task: %w", err)
+	}
+	self, err := sv.Ahead.self(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record task: %w", err)
+	}
+	watchdog := []string{fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10)}
+	var recorded chan error
+	if sv.Record != nil {
+		recorded = make(chan error, 1)
+		kv := append(slices.Clip(sv.Record), watchdog...)
+		go func() { recorded <- writeStaging(sv.Staging, kv...) }()
+		watchdog = nil // Written with the record.
 	}
 	t.Dir = sv.Staging
 	if t.Interactive {
@@ -379,14 +386,9 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 		return nil, nil, errors.Join(err, wait(recorded))
 	}
 	err = wait(recorded)
-	self, serr := sv.Ahead.self(ctx)
 	if err == nil {
-		err = serr
-	}
-	if err == nil {
-		err = writeStaging(sv.Staging,
-			filePID, strconv.Itoa(run.root.PID), filePIDStart, strconv.FormatInt(run.root.Start, 10),
-			fileWatchdog, strconv.Itoa(self.PID), fileWatchdogStart, strconv.FormatInt(self.Start, 10))
+		err = writeStaging(sv.Staging, append([]string{
+			filePID, strconv.Itoa(run.root.PID), filePIDStart, strconv.FormatInt(run.root.Start, 10)}, watchdog...)...)
 	}
 	if err == nil {
 		// The task appears complete, pid included, or not at all: under

@@ -361,13 +361,15 @@ func (a *Ahead) TakeJob() (Job, error) {
 			_ = os.Setenv(k, v) // A name the caller's environment held: it takes.
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(j.Staging, FileSupervisorLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// A descriptor of its own, not an *os.File: only dup'ed (os.OpenFile
+	// would also register it with the poller, and undo that).
+	logfd, err := unix.Open(filepath.Join(j.Staging, FileSupervisorLog), unix.O_CREAT|unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return Job{}, fmt.Errorf("open the supervisor log: %w", err)
 	}
-	defer logf.Close() // Dup'ed onto stdout and stderr.
+	defer unix.Close(logfd) // Dup'ed onto stdout and stderr.
 	for _, fd := range []int{1, 2} {
-		if err := unix.Dup2(int(logf.Fd()), fd); err != nil {
+		if err := unix.Dup2(logfd, fd); err != nil {
 			return Job{}, fmt.Errorf("send output to the supervisor log: %w", err)
 		}
 	}
