@@ -2,10 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -209,4 +211,45 @@ func FuzzDecodeJob(f *testing.F) {
 			t.Fatalf("%q decodes to %+v, which encodes to %q, which decodes to %+v (%v)", b, j, again, j2, err)
 		}
 	})
+}
+
+// Starts in parallel in one store, in the same second, each get a folder
+// of their own, whole, and run their own command: one of them on the
+// spare, the others on supervisors started for them.
+func TestParallelStartsGetFoldersOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	s, _, _ := spareStore(t, os.Environ())
+	const n = 12
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			task, err := s.Start(context.Background(), Request{Command: fmt.Sprintf("echo start-%d", i), Cwd: t.TempDir(), Env: os.Environ()})
+			if err != nil {
+				t.Errorf("start %d: %v", i, err)
+				return
+			}
+			ids[i] = task.ID
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if id == "" {
+			continue // Reported above.
+		}
+		if seen[id] {
+			t.Errorf("two starts got %s", id)
+		}
+		seen[id] = true
+		end := waitEnded(t, s, id)
+		if out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout")); !strings.Contains(string(out), fmt.Sprintf("start-%d\r\n", i)) && !strings.Contains(string(out), fmt.Sprintf("start-%d\n", i)) {
+			t.Errorf("%s printed %q, want start-%d", id, out, i)
+		}
+	}
+	if tasks, err := s.List(); err != nil || len(tasks) != len(seen) {
+		t.Errorf("List gives %d tasks (%v), want %d", len(tasks), err, len(seen))
+	}
 }
