@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 )
 
 // A call must run where its caller would have run it: a process of the
@@ -86,33 +88,9 @@ func readContext(pid int) (procContext, error) {
 	return c, nil
 }
 
-// readProc reads a /proc file with open, read and close alone, which is
-// what each call pays for: os.ReadFile also stats the file and tries,
-// and undoes, its registration with the poller, twice the system calls.
-func readProc(path string) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd) // Read only.
-	b := make([]byte, 0, 2048)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := syscall.Read(fd, b[len(b):cap(b)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return b, nil
-		}
-		b = b[:len(b)+n]
-	}
-}
+// readProc reads a /proc file with open, read and close alone (see
+// smallfile), which is what each call pays for.
+func readProc(path string) ([]byte, error) { return smallfile.Read(path, 2048, 64<<10) }
 
 // ioprioWhoProcess is IOPRIO_WHO_PROCESS: ioprio_get of one process.
 const ioprioWhoProcess = 1

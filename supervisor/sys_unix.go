@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 )
 
 // detached puts the supervisor in a session of its own: no controlling
@@ -50,36 +52,10 @@ func diskFull(dir string) bool {
 // command line.
 const metaLimit = 1 << 20
 
-// readMeta reads one of a task's metadata files with system calls only
-// (open, read until EOF, close): os.ReadFile also stats the file and
-// offers it to the poller, three times the calls, and a task's status
-// takes a dozen such files. Symlinks are not followed. Errors are the
-// system's (errors.Is(err, fs.ErrNotExist) for a missing file).
-func readMeta(path string) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer func() { _ = syscall.Close(fd) }() // Read only.
-	buf := make([]byte, 0, 128)
-	for len(buf) < metaLimit {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			break
-		}
-		buf = buf[:len(buf)+n]
-	}
-	return buf, nil
-}
+// readMeta reads one of a task's metadata files (see smallfile: a task's
+// status takes a dozen such files). Symlinks are not followed. Errors are
+// the system's (errors.Is(err, fs.ErrNotExist) for a missing file).
+func readMeta(path string) ([]byte, error) { return smallfile.Read(path, 128, metaLimit) }
 
 // writeMeta creates (or truncates) path with data, with system calls
 // only, for the same reason as readMeta: bg_run writes ten such files

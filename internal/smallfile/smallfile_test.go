@@ -1,0 +1,54 @@
+//go:build unix
+
+package smallfile
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	long := bytes.Repeat([]byte("0123456789"), 1000)
+	for _, tc := range []struct {
+		name        string
+		content     []byte
+		hint, limit int
+		want        []byte
+	}{
+		{"empty", nil, 128, 1 << 20, []byte{}},
+		{"a value", []byte("running\n"), 128, 1 << 20, []byte("running\n")},
+		{"grows past its hint", long, 16, 1 << 20, long},
+		{"cut at the limit", long, 128, 4000, long[:4000]},
+		{"a hint above the limit", long, 1 << 20, 100, long[:100]},
+	} {
+		got, err := Read(write(tc.name, tc.content), tc.hint, tc.limit)
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: got %d bytes (%v), want %d", tc.name, len(got), err, len(tc.want))
+		}
+	}
+	if _, err := Read(filepath.Join(dir, "missing"), 128, 1<<20); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v, want fs.ErrNotExist", err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(write("target", []byte("x")), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(link, 128, 1<<20); err == nil {
+		t.Error("a symlink was followed")
+	}
+	if b, err := Read("/proc/self/status", 2048, 64<<10); err == nil && !bytes.Contains(b, []byte("Umask:")) {
+		t.Errorf("/proc/self/status reads %q", b)
+	}
+}
