@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -235,85 +233,6 @@ func (a *Ahead) signals() *signals {
 		return a.sig
 	}
 	return listenSignals()
-}
-
-// Job is a spare's task, as its server's Store.Start hands it over.
-type Job struct {
-	// Staging and Dir are the task's staging folder and its folder, as a
-	// supervisor started for a task has them in its arguments.
-	Staging, Dir string
-	// Env is the caller's environment, which the spare takes as its own.
-	Env []string
-	// Record is the new task's record, pairs of a file's name and its
-	// value, which the supervisor writes into Staging while the command
-	// starts; nil when Staging holds the record already (a restart).
-	Record []string
-}
-
-// encode writes j as NUL-terminated fields: the folders, the environment,
-// an empty field, the record's names and values. No field may hold a NUL
-// (paths, environment entries and Store.Start's values cannot).
-func (j Job) encode() ([]byte, error) {
-	if len(j.Record)%2 != 0 {
-		return nil, errors.New("a job's record has a name without a value")
-	}
-	var b bytes.Buffer
-	add := func(f string) error {
-		if strings.IndexByte(f, 0) >= 0 {
-			return fmt.Errorf("a job's field holds a NUL byte: %q", f)
-		}
-		b.WriteString(f)
-		b.WriteByte(0)
-		return nil
-	}
-	errs := []error{add(j.Staging), add(j.Dir)}
-	for _, kv := range j.Env {
-		if kv != "" { // Not the separator; an empty entry names no variable.
-			errs = append(errs, add(kv))
-		}
-	}
-	errs = append(errs, add(""))
-	for _, f := range j.Record {
-		errs = append(errs, add(f))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// decodeJob reads what encode wrote.
-func decodeJob(b []byte) (Job, error) {
-	if len(b) == 0 || b[len(b)-1] != 0 {
-		return Job{}, fmt.Errorf("a job that does not end its last field: %q", b)
-	}
-	fields := strings.Split(string(b[:len(b)-1]), "\x00")
-	sep := slices.Index(fields, "")
-	if len(fields) < 3 || sep < 2 || !filepath.IsAbs(fields[0]) || !filepath.IsAbs(fields[1]) {
-		return Job{}, fmt.Errorf("a job that names no folders: %q", b)
-	}
-	j := Job{Staging: fields[0], Dir: fields[1]}
-	if sep > 2 {
-		j.Env = fields[2:sep]
-	}
-	if rec := fields[sep+1:]; len(rec) > 0 {
-		if len(rec)%2 != 0 {
-			return Job{}, fmt.Errorf("a job's record has a name without a value: %q", rec[len(rec)-1])
-		}
-		for i := 0; i < len(rec); i += 2 {
-			if !recordName(rec[i]) {
-				return Job{}, fmt.Errorf("a job's record names %q, not a file of a task's record", rec[i])
-			}
-		}
-		j.Record = rec
-	}
-	return j, nil
-}
-
-// recordName reports whether name can be a record file's name: a plain
-// name in the task's folder.
-func recordName(name string) bool {
-	return name != "" && name != "." && name != ".." && !strings.ContainsRune(name, '/')
 }
 
 // TakeJob is a spare supervisor's wait for its task: it reads the job
