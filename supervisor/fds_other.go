@@ -4,4 +4,4 @@ package supervisor
 
 // closeInherited closes the descriptors inherited from the caller (see
 // fds_linux.go). Without /proc, it tries the usual range.
-func closeInherited(keep int) { closeInheritedUpTo(1024, keep) }
+func closeInherited(keep ...int) { closeInheritedUpTo(1024, keep...) }

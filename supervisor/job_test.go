@@ -253,3 +253,33 @@ func TestParallelStartsGetFoldersOfTheirOwn(t *testing.T) {
 		t.Errorf("List gives %d tasks (%v), want %d", len(tasks), err, len(seen))
 	}
 }
+
+// A command has stdin, stdout and stderr, and no descriptor of its
+// supervisor's (its ready pipe, its server's): with a spare and without.
+func TestACommandInheritsNoDescriptorOfItsSupervisor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) Store
+	}{
+		{"a supervisor started for the task", func(t *testing.T) Store { return Store{Dir: t.TempDir()} }},
+		{"a spare", func(t *testing.T) Store { s, _, _ := spareStore(t, os.Environ()); return s }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := tc.store(t)
+			// ls lists the descriptors of the shell, which started it
+			// (not the last command: the shell does not exec ls in its
+			// place), into a file the shell does not hold.
+			task, err := s.Start(context.Background(), Request{Command: `ls /proc/$$/fd > fds; echo fds: $(sort -n fds)`, Cwd: t.TempDir(), Env: os.Environ()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := waitEnded(t, s, task.ID)
+			out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout"))
+			if got := strings.TrimSpace(string(out)); got != "fds: 0 1 2" {
+				t.Errorf("the command's descriptors: %q, want fds: 0 1 2", got)
+			}
+		})
+	}
+}

@@ -74,9 +74,7 @@ func (sv *Supervisor) Run(ctx context.Context) error {
 		keep = int(f.Fd())
 	}
 	if sv.Ahead == nil {
-		// A spare was started by its server with the ready and job
-		// pipes alone, and has closed the job's.
-		closeInherited(keep)
+		closeInherited(keep) // A spare did while it waited (PrepareSpare).
 	}
 	sig := sv.Ahead.signals()
 	defer sig.stopListening()

@@ -31,8 +31,12 @@ import (
 // SpareArg follows SuperviseArg for a spare supervisor.
 const SpareArg = "__spare"
 
-// spareJobFD is the job pipe's descriptor in a spare.
-const spareJobFD = 4
+// spareReadyFD and spareJobFD are the ready and job pipes' descriptors in
+// a spare.
+const (
+	spareReadyFD = 3
+	spareJobFD   = 4
+)
 
 // Spares keeps one spare supervisor of the executable Exe waiting. Its
 // methods are safe for concurrent use.
@@ -198,6 +202,9 @@ type Ahead struct {
 // 2-core test VM the signal handlers alone took a millisecond (the
 // runtime starts a thread for them), the pidfd probe another fraction.
 func PrepareSpare(ctx context.Context) *Ahead {
+	// Its ready and job pipes are its own, and must not reach the
+	// command; whatever else it inherited is not.
+	closeInherited(spareReadyFD, spareJobFD)
 	a := &Ahead{sig: listenSignals()}
 	if me, err := procs.Lookup(ctx, os.Getpid()); err == nil {
 		a.me = me

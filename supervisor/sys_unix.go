@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"io/fs"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -19,16 +20,16 @@ func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true}
 
 // closeInheritedUpTo is closeInherited for descriptors 3 to n-1, for
 // systems where the open ones cannot be listed.
-func closeInheritedUpTo(n, keep int) {
+func closeInheritedUpTo(n int, keep ...int) {
 	for fd := 3; fd < n; fd++ {
-		closeIfInherited(fd, keep)
+		closeIfInherited(fd, keep...)
 	}
 }
 
 // closeIfInherited closes fd when it lacks close-on-exec (so it came from
-// the caller), unless it is keep, which is made close-on-exec instead.
-func closeIfInherited(fd, keep int) {
-	if fd == keep {
+// the caller), unless it is in keep, which is made close-on-exec instead.
+func closeIfInherited(fd int, keep ...int) {
+	if slices.Contains(keep, fd) {
 		syscall.CloseOnExec(fd)
 		return
 	}
