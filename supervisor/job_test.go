@@ -146,16 +146,68 @@ func TestASpareRunsARestart(t *testing.T) {
 }
 
 // A spare listens to its signals while it waits: a stop still ends it
-// before it has a task, as it would have ended it unlistened.
+// before it has a task, as it would have ended it unlistened, and the
+// next start gets a supervisor of its own.
 func TestAStoppedSpareExits(t *testing.T) {
 	t.Parallel()
-	_, _, spare := spareStore(t, os.Environ())
+	s, _, spare := spareStore(t, os.Environ())
 	// It may still be starting: its signals are only its own once it
 	// listens, and before that SIGTERM ends it as well.
 	if err := syscall.Kill(spare, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, 30*time.Second, "the stopped spare to exit", func() bool { return !alive(spare) })
+	task, err := s.Start(context.Background(), Request{Command: "echo after", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatalf("a start after its spare was stopped: %v", err)
+	}
+	if task.Watchdog.PID == spare {
+		t.Error("the stopped spare is the task's supervisor")
+	}
+	waitEnded(t, s, task.ID)
+}
+
+// A spare stopped as its job comes declines it (or takes it, when the
+// job came first, and the stop then ends the task): either way the start
+// does not fail. A trial saw "supervisor exited before starting the
+// command" 5 times in 6.
+func TestASpareStoppedAsItsJobComesDoesNotFailTheStart(t *testing.T) {
+	t.Parallel()
+	s, _, spare := spareStore(t, os.Environ())
+	// Once it listens (its stop then declines): a spare that has not
+	// started yet would be ended by the stop, which another test covers.
+	poll(t, 30*time.Second, "the spare to wait for its job", func() bool {
+		// A thread of it reads the job pipe: it is past PrepareSpare.
+		ws, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", spare))
+		for _, w := range ws {
+			if b, _ := os.ReadFile(w); strings.Contains(string(b), "pipe_read") || strings.Contains(string(b), "pipe_wait") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := syscall.Kill(spare, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	var task *Task
+	go func() {
+		var err error
+		task, err = s.Start(context.Background(), Request{Command: "echo started", Cwd: t.TempDir(), Env: os.Environ()})
+		started <- err
+	}()
+	// The job is written just after the staging folder is made; a stop
+	// before it reaches the spare must not fail the start either.
+	poll(t, 30*time.Second, "the start's staging folder", func() bool {
+		names, _ := filepath.Glob(filepath.Join(s.Dir, ".staging-*"))
+		return len(names) > 0
+	})
+	_ = syscall.Kill(spare, syscall.SIGTERM)
+	_ = syscall.Kill(spare, syscall.SIGCONT)
+	if err := <-started; err != nil {
+		t.Fatalf("the start failed: %v", err)
+	}
+	waitEnded(t, s, task.ID)
 }
 
 // A job reads back as it was written, whatever its values hold but NUL.

@@ -150,8 +150,17 @@ func (s *spare) assign(j Job) (report []string, sent bool, err error) {
 		return nil, false, fmt.Errorf("give a spare supervisor its task: %w", err)
 	}
 	report, err = awaitReport(s.ready)
+	if errors.Is(err, errDeclined) {
+		return nil, false, err // It started nothing: a supervisor of its own, then.
+	}
 	return report, true, err
 }
+
+// declinedReport is the report of a spare that was stopped as its job
+// came, and started nothing.
+const declinedReport = "declined"
+
+var errDeclined = errors.New("the spare supervisor was stopped as its task came")
 
 // awaitReport reads a supervisor's one-line report from ready: "ok" once
 // the command runs, with the pid files' names and values (name=value) it
@@ -174,6 +183,8 @@ func awaitReport(ready io.Reader) (record []string, err error) {
 		return record, nil
 	case len(f) == 0:
 		return nil, fmt.Errorf("supervisor exited before starting the command (see %s)", FileSupervisorLog)
+	case len(f) == 1 && f[0] == declinedReport:
+		return nil, errDeclined
 	default:
 		return nil, errors.New(strings.TrimSpace(line))
 	}
@@ -259,13 +270,27 @@ func (a *Ahead) TakeJob() (Job, error) {
 		_ = f.Close() // Read whole; nothing more comes.
 		got <- read{b, err}
 	}()
+	// A stop signal before the job is taken (or with it) ends the spare,
+	// as it would have had it not been listened to ahead. Its report
+	// declines the job, come or to come, so that its server starts a
+	// supervisor for it: the report waits in the pipe for a server that
+	// has not sent it yet.
+	decline := func(s os.Signal) (Job, error) {
+		ready := os.NewFile(spareReadyFD, "ready")
+		_, _ = io.WriteString(ready, declinedReport+"\n") // Best effort: a server gone needs no answer.
+		_ = ready.Close()
+		return Job{}, fmt.Errorf("stopped by %v before it took a job", s)
+	}
 	var r read
 	select {
 	case r = <-got:
 	case s := <-a.signals().stop:
-		// What the signal would have done had it not been listened to
-		// ahead: end the spare.
-		return Job{}, fmt.Errorf("stopped by %v before a job came", s)
+		return decline(s)
+	}
+	select {
+	case s := <-a.signals().stop: // Came with the job.
+		return decline(s)
+	default:
 	}
 	if r.err != nil {
 		return Job{}, fmt.Errorf("read the job: %w", r.err)
