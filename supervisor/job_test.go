@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 )
@@ -101,12 +102,15 @@ func TestAStartingTaskIsNotListed(t *testing.T) {
 func TestStartRefusesANulByte(t *testing.T) {
 	t.Parallel()
 	s := Store{Dir: t.TempDir()}
-	for _, r := range []Request{
-		{Command: "echo a\x00b", Cwd: t.TempDir()},
-		{Command: "echo ab", Label: "a\x00b", Cwd: t.TempDir()},
+	for _, tc := range []struct {
+		r    Request
+		name string
+	}{
+		{Request{Command: "echo a\x00b", Cwd: t.TempDir()}, "command"},
+		{Request{Command: "echo ab", Label: "a\x00b", Cwd: t.TempDir()}, "label"},
 	} {
-		if _, err := s.Start(context.Background(), r); err == nil || !strings.Contains(err.Error(), "NUL") {
-			t.Errorf("Start(%q, label %q) = %v, want a NUL refusal", r.Command, r.Label, err)
+		if _, err := s.Start(context.Background(), tc.r); err == nil || !strings.Contains(err.Error(), tc.name+": holds a NUL byte") {
+			t.Errorf("Start(%q, label %q) = %v, want a NUL refusal naming %s", tc.r.Command, tc.r.Label, err, tc.name)
 		}
 	}
 	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
@@ -333,5 +337,21 @@ func TestACommandInheritsNoDescriptorOfItsSupervisor(t *testing.T) {
 				t.Errorf("the command's descriptors: %q, want fds: 0 1 2", got)
 			}
 		})
+	}
+}
+
+// A start's error says a long command back cut, not whole: one too long
+// for the system (E2BIG) repeated 200 KB.
+func TestAStartErrorCutsALongCommand(t *testing.T) {
+	long := "echo " + strings.Repeat("é", 100_000)
+	msg := (&StartError{Command: long, Err: syscall.E2BIG}).Error()
+	if len(msg) > 400 || !strings.Contains(msg, "(200005 bytes)") || !strings.Contains(msg, syscall.E2BIG.Error()) {
+		t.Errorf("%d bytes: %.300q", len(msg), msg)
+	}
+	if !utf8.ValidString(msg) {
+		t.Error("the cut split a character")
+	}
+	if short := (&StartError{Command: "echo hi", Err: syscall.E2BIG}).Error(); short != `start "echo hi": `+syscall.E2BIG.Error() {
+		t.Errorf("a short command: %q", short)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 )
@@ -57,7 +58,22 @@ type StartError struct {
 	Err     error
 }
 
-func (e *StartError) Error() string { return fmt.Sprintf("start %q: %v", e.Command, e.Err) }
+func (e *StartError) Error() string {
+	cmd := e.Command
+	if len(cmd) > maxCommandShown {
+		// A command too long for the system (E2BIG) is not said back whole.
+		cut := maxCommandShown
+		for cut > 0 && !utf8.RuneStart(cmd[cut]) {
+			cut--
+		}
+		cmd = fmt.Sprintf("%s… (%d bytes)", cmd[:cut], len(cmd))
+	}
+	return fmt.Sprintf("start %q: %v", cmd, e.Err)
+}
+
+// maxCommandShown is how much of a command an error repeats.
+const maxCommandShown = 200
+
 func (e *StartError) Unwrap() error { return e.Err }
 
 // Start creates a task and starts its supervisor, which starts the command.
@@ -72,8 +88,10 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 	if strings.TrimSpace(r.Command) == "" {
 		return fail(errors.New("empty command"))
 	}
-	if strings.IndexByte(r.Command, 0) >= 0 || strings.IndexByte(r.Label, 0) >= 0 {
-		return fail(errors.New("a NUL byte in the command or label: no program can take it"))
+	for name, v := range map[string]string{"command": r.Command, "label": r.Label} {
+		if strings.IndexByte(v, 0) >= 0 {
+			return fail(fmt.Errorf("%s: holds a NUL byte (\\u0000), which no program takes in its arguments", name))
+		}
 	}
 	if !filepath.IsAbs(r.Cwd) {
 		return fail(fmt.Errorf("cwd %q is not absolute", r.Cwd))
