@@ -276,9 +276,12 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 		at := r.FinishedAt
 		switch {
 		case m.first:
-			// Not read (a first call tells nothing): when the index does
-			// not date it, the id alone is kept, until a listing dates it
-			// as old news and it leaves the memory.
+			// Not read (a first call tells nothing), but dated: a key of
+			// the id alone would stand for every end of it, and the ends
+			// of its later runs (bgtask restart) would never be told.
+			if at.IsZero() {
+				at = a.Store.EndedAt(r.ID) // Not in the ended index yet: one small file.
+			}
 		case r.ID == about:
 			if at.IsZero() {
 				at = a.Store.EndedAt(r.ID)

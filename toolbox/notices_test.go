@@ -371,3 +371,31 @@ func TestNoticeMemoryAppendsWhatItGains(t *testing.T) {
 		t.Error("a memory that dropped a key was not rewritten")
 	}
 }
+
+// A reader whose first call comes just after a task ended (before the
+// ended index dates it) is still told the ends of the task's later runs:
+// its memory keeps that end with its time, not the id alone, which stood
+// for every end (a trial's finding).
+func TestAReadersFirstCallDatesTheEndsItSkips(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := execute(t, a, RunTool(), `{"command":"exit 1","label":"once"}`)
+	id := r["task_id"].(string)
+	tasktest.WaitEnd(t, a.Store, id)
+
+	reader := newTestApp(t)
+	reader.Store = a.Store
+	reader.Getenv = withEnv(reader.Getenv, "AMP_THREAD_ID", "T-late")
+	if got := noticesOf(execute(t, reader, StatusTool(), `{}`)); len(got) != 0 {
+		t.Fatalf("a first call told %q", got)
+	}
+	first := a.Store.EndedAt(id)
+	tasktest.WaitFor(t, "a new second", func() bool { return time.Now().Truncate(time.Second).After(first) })
+	if _, _, err := a.Restart(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	tasktest.WaitFor(t, "the second run's end", func() bool { return a.Store.EndedAt(id).After(first) })
+	if got := noticesOf(execute(t, reader, StatusTool(), `{}`)); len(got) != 1 || !strings.Contains(got[0], id) {
+		t.Fatalf("the second run's end was told %q, want once", got)
+	}
+}
