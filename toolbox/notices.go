@@ -230,7 +230,8 @@ func (a *App) notices(ctx context.Context, about string) (out []Notice, told fun
 	out = append(out, restarting...)
 	return out, func(known []string, telling []Notice) ([]Notice, error) {
 		telling, err := a.rememberEnds(m, known, telling)
-		return telling, errors.Join(err, toldRestarts())
+		telling, rerr := toldRestarts(telling)
+		return telling, errors.Join(err, rerr)
 	}, nil
 }
 
@@ -309,9 +310,12 @@ func (a *App) endedSince(ctx context.Context, m *endMemory, about string, now ti
 // policy ran its command again: "worker exited (exit 2) and is
 // restarting". Its end, if its policy gives up, is an ordinary notice.
 // Per running task it reads one small file (restarts); the ids told are
-// kept in <notice memory>.restarting while they run.
-func (a *App) restartNotices(ctx context.Context, about string) ([]Notice, func() error) {
-	none := func() error { return nil }
+// kept in <notice memory>.restarting while they run. told saves that
+// memory, read again under the lock the ended notices take: of parallel
+// calls of one reader, one tells a restart (it returns telling without
+// what another told meanwhile).
+func (a *App) restartNotices(ctx context.Context, about string) ([]Notice, func(telling []Notice) ([]Notice, error)) {
+	none := func(telling []Notice) ([]Notice, error) { return telling, nil }
 	st, err := loadNoticeState(a.noticePath(ctx) + ".restarting")
 	if err != nil {
 		return nil, none
@@ -345,12 +349,31 @@ func (a *App) restartNotices(ctx context.Context, about string) ([]Notice, func(
 	if len(out) == 0 && len(keep) == len(st.seen) {
 		return out, none
 	}
-	return out, func() error {
+	return out, func(telling []Notice) ([]Notice, error) {
+		unlock, err := supervisor.LockFolder(filepath.Dir(st.path))
+		if err != nil {
+			return telling, err
+		}
+		defer unlock()
+		now, err := loadNoticeState(st.path)
+		if err != nil {
+			return telling, err
+		}
+		for _, id := range now.seen {
+			if slices.Contains(st.seen, id) {
+				continue
+			}
+			// Told by a parallel call since this one read the memory.
+			telling = slices.DeleteFunc(telling, func(n Notice) bool { return n.TaskID == id && n.Status == notify.StatusRestarting })
+			if !slices.Contains(keep, id) {
+				keep = append(keep, id)
+			}
+		}
 		if st.since.IsZero() {
 			st.since = a.Now()
 		}
 		st.seen = keep
-		return st.save()
+		return telling, st.save()
 	}
 }
 

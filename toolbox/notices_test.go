@@ -399,3 +399,35 @@ func TestAReadersFirstCallDatesTheEndsItSkips(t *testing.T) {
 		t.Fatalf("the second run's end was told %q, want once", got)
 	}
 }
+
+// Of parallel calls of one reader, one tells a task restarting (a trial
+// saw it told twice in 2 batches of 10).
+func TestParallelCallsOfOneReaderTellARestartOnce(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-restarts")
+	execute(t, a, StatusTool(), `{}`) // First call.
+	flag := filepath.Join(t.TempDir(), "crashed")
+	cmd := fmt.Sprintf("if [ -e %s ]; then %s; fi; touch %s; exit 3", flag, helpers.Shell("hang"), flag)
+	raw, _ := json.Marshal(map[string]any{"command": cmd, "label": "worker", "restart": "on_failure", "backoff_seconds": 0.1})
+	r := execute(t, a, RunTool(), string(raw))
+	id := r["task_id"].(string)
+	tasktest.WaitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
+	told := noticesOf(r) // bg_run's own answer may tell it (see TestNoticeOfRestarting).
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := noticesOf(execute(t, a, StatusTool(), `{}`))
+			mu.Lock()
+			told = append(told, got...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(told) != 1 || !strings.HasPrefix(told[0], "worker exited (exit 3) and is restarting") {
+		t.Fatalf("told %q, want the restart once", told)
+	}
+}
