@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -353,5 +355,46 @@ func TestAStartErrorCutsALongCommand(t *testing.T) {
 	}
 	if short := (&StartError{Command: "echo hi", Err: syscall.E2BIG}).Error(); short != `start "echo hi": `+syscall.E2BIG.Error() {
 		t.Errorf("a short command: %q", short)
+	}
+}
+
+// An empty folder a dead restart (or an earlier version's start) left
+// under a task's id is removed by the reaper once it is a minute old and
+// no staging folder stands for it; nothing else lists it (a trial's
+// finding: it stayed for good).
+func TestTheReaperRemovesAnAbandonedReservation(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	old := time.Now().Add(-2 * time.Minute)
+	mk := func(name string, at time.Time) string {
+		p := filepath.Join(s.Dir, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	abandoned := mk("task-1796600000-0000000a", old)
+	young := mk("task-1796600000-0000000b", time.Now())
+	underway := mk("task-1796600000-0000000c", old)
+	mk(".staging-task-1796600000-0000000c", time.Now())
+	if _, err := s.Reap(context.Background(), ReapOptions{MaxAge: time.Hour, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abandoned); err != nil {
+		t.Fatal("a dry run removed a reservation")
+	}
+	if _, err := s.Reap(context.Background(), ReapOptions{MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abandoned); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the abandoned reservation is still there (%v)", err)
+	}
+	for _, kept := range []string{young, underway} {
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(kept), err)
+		}
 	}
 }

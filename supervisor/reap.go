@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,8 @@ func (s Store) reapTask(ctx context.Context, name string, now func() time.Time, 
 	}
 	switch status := readOne(dir, fileStatus); status {
 	case "":
-		return ReapAction{}, false, false // Reserved folder of a task being created.
+		s.reapReservation(name, now(), o.DryRun)
+		return ReapAction{}, false, false
 	case StatusRunning:
 		t, err := readTask(dir)
 		if err != nil {
@@ -249,6 +251,22 @@ func (s Store) reapStaging(name string, now time.Time, dryRun bool) {
 	if name, ok := strings.CutPrefix(name, ".staging-"); ok {
 		_ = os.Remove(filepath.Join(s.Dir, name)) // Only if empty.
 	}
+}
+
+// reapReservation removes the empty folder a restart (or a start of an
+// earlier version) reserved under a task's id and left behind when it
+// died: after a minute, and when no staging folder stands for it.
+// Nothing else lists it (it has no status), so nothing else removes it.
+func (s Store) reapReservation(name string, now time.Time, dryRun bool) {
+	dir := filepath.Join(s.Dir, name)
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || now.Sub(fi.ModTime()) < time.Minute || dryRun {
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(s.Dir, ".staging-"+name)); !errors.Is(err, fs.ErrNotExist) {
+		return // Its start or restart is under way (or its staging is the reaper's to remove first).
+	}
+	_ = os.Remove(dir) // Only if empty; best effort: retried next time.
 }
 
 func readOne(dir, name string) string {
