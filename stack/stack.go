@@ -25,6 +25,7 @@ func Find(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find stack file: %w", err)
 	}
+	from := dir
 	for {
 		for _, n := range fileNames {
 			p := filepath.Join(dir, n)
@@ -34,7 +35,7 @@ func Find(dir string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%w (from %s)", ErrNoFile, dir)
+			return "", fmt.Errorf("%w (from %s)", ErrNoFile, from)
 		}
 		dir = parent
 	}

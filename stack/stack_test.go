@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -78,8 +79,8 @@ func TestFind(t *testing.T) {
 	dir := t.TempDir()
 	deep := filepath.Join(dir, "a", "b", "c")
 	must(t, os.MkdirAll(deep, 0o700))
-	if _, err := Find(deep); !errors.Is(err, ErrNoFile) {
-		t.Fatalf("Find with no file = %v", err)
+	if _, err := Find(deep); !errors.Is(err, ErrNoFile) || !strings.Contains(err.Error(), "(from "+deep+")") {
+		t.Fatalf("Find with no file = %v, want ErrNoFile naming the folder it looked from", err)
 	}
 	must(t, os.WriteFile(filepath.Join(dir, "Procfile"), []byte("web: x\n"), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, "a", "Procfile"), []byte("web: x\n"), 0o600))
