@@ -18,6 +18,17 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 )
 
+// bothSupervisors are the stores of tests that hold for either kind of
+// supervisor: one started for the task (its record written before it
+// starts) and a spare (which writes it while the command starts).
+var bothSupervisors = []struct {
+	name  string
+	store func(t *testing.T) Store
+}{
+	{"a supervisor started for the task", func(t *testing.T) Store { return Store{Dir: t.TempDir()} }},
+	{"a spare", func(t *testing.T) Store { s, _, _ := spareStore(t, os.Environ()); return s }},
+}
+
 // stopAtCleanup stops task id of s, if it still runs, when the test ends.
 func stopAtCleanup(t *testing.T, s Store, id string) {
 	t.Cleanup(func() {
@@ -34,13 +45,7 @@ func stopAtCleanup(t *testing.T, s Store, id string) {
 // while the command starts).
 func TestStartAnswersWhatLoadReads(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) Store
-	}{
-		{"a supervisor started for the task", func(t *testing.T) Store { return Store{Dir: t.TempDir()} }},
-		{"a spare", func(t *testing.T) Store { s, _, _ := spareStore(t, os.Environ()); return s }},
-	} {
+	for _, tc := range bothSupervisors {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := tc.store(t)
@@ -316,13 +321,7 @@ func TestParallelStartsGetFoldersOfTheirOwn(t *testing.T) {
 // supervisor's (its ready pipe, its server's): with a spare and without.
 func TestACommandInheritsNoDescriptorOfItsSupervisor(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) Store
-	}{
-		{"a supervisor started for the task", func(t *testing.T) Store { return Store{Dir: t.TempDir()} }},
-		{"a spare", func(t *testing.T) Store { s, _, _ := spareStore(t, os.Environ()); return s }},
-	} {
+	for _, tc := range bothSupervisors {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := tc.store(t)

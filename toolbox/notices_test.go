@@ -169,17 +169,26 @@ func TestNoticeOfGivingUp(t *testing.T) {
 	}
 }
 
-// A command its restart policy runs again is told once as restarting,
-// with the exit code, while it runs on under the same id.
-func TestNoticeOfRestarting(t *testing.T) {
-	t.Parallel()
-	a := newTestApp(t)
+// startRestarted starts "worker", which its restart policy runs again
+// after it exits 3 once, and returns bg_run's answer and the task's id
+// once it has restarted. Its second run hangs.
+func startRestarted(t *testing.T, a *App) (map[string]any, string) {
+	t.Helper()
 	flag := filepath.Join(t.TempDir(), "crashed")
 	cmd := fmt.Sprintf("if [ -e %s ]; then %s; fi; touch %s; exit 3", flag, helpers.Shell("hang"), flag)
 	raw, _ := json.Marshal(map[string]any{"command": cmd, "label": "worker", "restart": "on_failure", "backoff_seconds": 0.1})
 	r := execute(t, a, RunTool(), string(raw))
 	id := r["task_id"].(string)
 	tasktest.WaitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
+	return r, id
+}
+
+// A command its restart policy runs again is told once as restarting,
+// with the exit code, while it runs on under the same id.
+func TestNoticeOfRestarting(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r, _ := startRestarted(t, a)
 	// bg_run gathers notices while its supervisor starts: on a loaded
 	// machine that scan can run after the first restart, and then bg_run's
 	// own answer is where the notice is told.
@@ -407,12 +416,7 @@ func TestParallelCallsOfOneReaderTellARestartOnce(t *testing.T) {
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-restarts")
 	execute(t, a, StatusTool(), `{}`) // First call.
-	flag := filepath.Join(t.TempDir(), "crashed")
-	cmd := fmt.Sprintf("if [ -e %s ]; then %s; fi; touch %s; exit 3", flag, helpers.Shell("hang"), flag)
-	raw, _ := json.Marshal(map[string]any{"command": cmd, "label": "worker", "restart": "on_failure", "backoff_seconds": 0.1})
-	r := execute(t, a, RunTool(), string(raw))
-	id := r["task_id"].(string)
-	tasktest.WaitFor(t, "the restart", func() bool { return a.Store.RestartsOf(id) == 1 })
+	r, _ := startRestarted(t, a)
 	told := noticesOf(r) // bg_run's own answer may tell it (see TestNoticeOfRestarting).
 	var mu sync.Mutex
 	var wg sync.WaitGroup
