@@ -187,8 +187,32 @@ func TestASpareStoppedAsItsJobComesDoesNotFailTheStart(t *testing.T) {
 	s, _, spare := spareStore(t, os.Environ())
 	// Once it listens (its stop then declines): a spare that has not
 	// started yet would be ended by the stop, which another test covers.
+	waitForItsJob(t, spare)
+	started := make(chan error, 1)
+	var task *Task
+	go func() {
+		var err error
+		task, err = s.Start(context.Background(), Request{Command: "echo started", Cwd: t.TempDir(), Env: os.Environ()})
+		started <- err
+	}()
+	// The job is written just after the staging folder is made: the stop
+	// comes with it, or just before or after (the start may be over).
+	poll(t, 30*time.Second, "the start's staging folder", func() bool {
+		names, _ := filepath.Glob(filepath.Join(s.Dir, ".staging-*"))
+		return len(names) > 0 || len(started) > 0
+	})
+	_ = syscall.Kill(spare, syscall.SIGTERM)
+	if err := <-started; err != nil {
+		t.Fatalf("the start failed: %v", err)
+	}
+	waitEnded(t, s, task.ID)
+}
+
+// waitForItsJob waits until spare waits for its job: a thread of it reads
+// the job pipe, so it is past PrepareSpare.
+func waitForItsJob(t *testing.T, spare int) {
+	t.Helper()
 	poll(t, 30*time.Second, "the spare to wait for its job", func() bool {
-		// A thread of it reads the job pipe: it is past PrepareSpare.
 		ws, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", spare))
 		for _, w := range ws {
 			if b, _ := os.ReadFile(w); strings.Contains(string(b), "pipe_read") || strings.Contains(string(b), "pipe_wait") {
@@ -197,28 +221,32 @@ func TestASpareStoppedAsItsJobComesDoesNotFailTheStart(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A stopped spare (SIGSTOP, a debugger) is passed over: the start gets a
+// supervisor of its own at once, where it waited until the spare was
+// continued (a trial's finding: 10 minutes). Continued, the spare exits.
+func TestAFrozenSpareIsPassedOver(t *testing.T) {
+	t.Parallel()
+	s, _, spare := spareStore(t, os.Environ())
+	waitForItsJob(t, spare)
 	if err := syscall.Kill(spare, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan error, 1)
-	var task *Task
-	go func() {
-		var err error
-		task, err = s.Start(context.Background(), Request{Command: "echo started", Cwd: t.TempDir(), Env: os.Environ()})
-		started <- err
-	}()
-	// The job is written just after the staging folder is made; a stop
-	// before it reaches the spare must not fail the start either.
-	poll(t, 30*time.Second, "the start's staging folder", func() bool {
-		names, _ := filepath.Glob(filepath.Join(s.Dir, ".staging-*"))
-		return len(names) > 0
-	})
-	_ = syscall.Kill(spare, syscall.SIGTERM)
-	_ = syscall.Kill(spare, syscall.SIGCONT)
-	if err := <-started; err != nil {
-		t.Fatalf("the start failed: %v", err)
+	t.Cleanup(func() { _ = syscall.Kill(spare, syscall.SIGCONT) }) // Best effort: it exits then.
+	poll(t, 30*time.Second, "the spare to stop", func() bool { return stopped(spare) })
+	task, err := s.Start(context.Background(), Request{Command: "echo started", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Watchdog.PID == spare {
+		t.Error("the stopped spare is the task's supervisor")
 	}
 	waitEnded(t, s, task.ID)
+	if err := syscall.Kill(spare, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "the continued spare to exit", func() bool { return !alive(spare) })
 }
 
 // A job reads back as it was written, whatever its values hold but NUL.
@@ -396,4 +424,50 @@ func TestTheReaperRemovesAnAbandonedReservation(t *testing.T) {
 			t.Errorf("%s was removed: %v", filepath.Base(kept), err)
 		}
 	}
+}
+
+// A spare that a stop reaches with its job (both wait when it is
+// continued) declines the job in its report, or takes it when it read the
+// job first; it never exits without a report (which failed the start).
+func TestASpareStoppedWithItsJobDeclinesIt(t *testing.T) {
+	t.Parallel()
+	s, sp, spare := spareStore(t, os.Environ())
+	waitForItsJob(t, spare)
+	exe, _ := os.Executable()
+	taken := sp.take(exe)
+	id, dir, staging, err := s.newID(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwd := t.TempDir()
+	job := Job{Staging: staging, Dir: dir, Env: os.Environ(), Record: []string{
+		fileCommand, "echo taken", fileLabel, id, fileCwd, cwd, fileStartedAt, time.Now().UTC().Format(TimeLayout), fileStatus, StatusRunning}}
+	if err := syscall.Kill(spare, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// What assign does, in steps: the job is in the pipe before the stop.
+	b, err := job.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := taken.job.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	_ = taken.job.Close() // All written.
+	_ = syscall.Kill(spare, syscall.SIGTERM)
+	_ = syscall.Kill(spare, syscall.SIGCONT)
+	_, err = awaitReport(taken.ready)
+	_ = taken.ready.Close() // Read.
+	switch {
+	case errors.Is(err, errDeclined):
+		// Declined: nothing started.
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a declined job left its task folder: %v", err)
+		}
+	case err == nil:
+		waitEnded(t, s, id) // Taken, then ended by the stop.
+	default:
+		t.Errorf("the report: %v; want a declined job or a started one", err)
+	}
+	_ = os.RemoveAll(staging) // Best effort: Start would.
 }

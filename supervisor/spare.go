@@ -127,6 +127,11 @@ func startSpare(exe string, env []string) (*spare, error) {
 	return &spare{cmd: cmd, ready: readyR, job: jobW}, nil
 }
 
+// frozen reports whether the spare is stopped (SIGSTOP, a debugger): a
+// job given to it would wait, and its start with it, until it is
+// continued (a trial's finding: 10 minutes).
+func (s *spare) frozen() bool { return stopped(s.cmd.Process.Pid) }
+
 // discard ends a spare that will get no job.
 func (s *spare) discard() {
 	_, _ = s.job.Close(), s.ready.Close() // It sees EOF and exits.

@@ -195,7 +195,9 @@ func spawn(exe, staging, dir string, env []string) ([]string, error) {
 // record into the staging folder while the command starts; a supervisor
 // started for the task finds it written there.
 func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
-	if sp := s.Spares.take(exe); sp != nil {
+	if sp := s.Spares.take(exe); sp != nil && sp.frozen() {
+		sp.discard() // It exits once continued: its job pipe is closed.
+	} else if sp != nil {
 		j := job
 		if j.Env == nil {
 			j.Env = os.Environ()
