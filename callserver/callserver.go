@@ -29,6 +29,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -139,10 +140,11 @@ func Serve(ctx context.Context, exe string, o Options) error {
 		}
 		idle.busy()
 		connected.Add(1)
-		gone := sync.OnceFunc(func() { idle.done(); connected.Done() })
+		var asked atomic.Bool // a call came, not a probe
+		gone := sync.OnceFunc(func() { idle.done(asked.Load()); connected.Done() })
 		go func() {
 			defer gone()
-			s.serveConn(c, gone)
+			s.serveConn(c, gone, &asked)
 			if o.AfterCall != nil {
 				o.AfterCall()
 			}
@@ -168,7 +170,7 @@ type server struct {
 // the exit code; or "-" and why it will not run it (the client then runs
 // it itself). gone is called when the caller goes away, and may be
 // called again.
-func (s *server) serveConn(c *net.UnixConn, gone func()) {
+func (s *server) serveConn(c *net.UnixConn, gone func(), asked *atomic.Bool) {
 	o := s.o
 	defer c.Close() // Best effort: the answer is sent, or cannot be.
 	var peer error
@@ -191,9 +193,10 @@ func (s *server) serveConn(c *net.UnixConn, gone func()) {
 			_ = f.Close() // Best effort: the caller sees EOF once every copy is closed.
 		}
 	}()
-	if err == nil && n == 0 && oobn == 0 {
+	if n == 0 && oobn == 0 && (err == nil || errors.Is(err, io.EOF)) {
 		return // A probe (is a server up, whose?) that sends nothing.
 	}
+	asked.Store(true)
 	if err == nil && flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
 		err = errors.New("request truncated")
 	}
@@ -282,16 +285,21 @@ func receivedFiles(oob []byte) []*os.File {
 	return files
 }
 
-// idleTimer calls stop once no call has been in flight for d.
+// idleTimer calls stop once no call has been in flight for d. A probe
+// (a connection that asks nothing: `--uninstall` and `doctor` probe every
+// server they find) holds it while it lasts, but does not count as a
+// call: probes alone never keep a server up (one here stayed up for hours
+// while tests probed it).
 type idleTimer struct {
 	mu     sync.Mutex
 	d      time.Duration
 	active int
+	last   time.Time // when the last call ended, or the server started
 	t      *time.Timer
 }
 
 func newIdleTimer(d time.Duration, stop func()) *idleTimer {
-	return &idleTimer{d: d, t: time.AfterFunc(d, stop)}
+	return &idleTimer{d: d, last: time.Now(), t: time.AfterFunc(d, stop)}
 }
 
 func (it *idleTimer) busy() {
@@ -301,11 +309,16 @@ func (it *idleTimer) busy() {
 	it.t.Stop()
 }
 
-func (it *idleTimer) done() {
+// done ends what busy began: a call, or a probe (call false).
+func (it *idleTimer) done(call bool) {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	it.active--
+	now := time.Now()
+	if call {
+		it.last = now
+	}
 	if it.active == 0 {
-		it.t.Reset(it.d)
+		it.t.Reset(it.last.Add(it.d).Sub(now)) // At once when that is past.
 	}
 }

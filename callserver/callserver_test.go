@@ -223,6 +223,28 @@ func TestIdleEndsTheServerBetweenCalls(t *testing.T) {
 	}
 }
 
+// Probes (is a server up, whose?) are no calls: a server probed again and
+// again still ends when idle. One stayed up for hours while the tests of
+// --uninstall probed every server on the machine.
+func TestProbesDoNotKeepTheServerUp(t *testing.T) {
+	t.Parallel()
+	addr, done := serve(t, 500*time.Millisecond, func(context.Context, Call) int { return 0 })
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v when idle", err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("the server still runs 30 s on (idle 500 ms), probed every 100 ms")
+		case <-time.After(100 * time.Millisecond):
+			_, _ = callsock.Probe(addr) // Best effort: refused once it has ended.
+		}
+	}
+}
+
 func TestASecondServerIsRefused(t *testing.T) {
 	t.Parallel()
 	exe := filepath.Join(t.TempDir(), "bgtask-tool")
