@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 		if d, err := time.ParseDuration(os.Getenv(slowReportEnv)); err == nil {
 			time.Sleep(d)
 		}
+		if stream := os.Getenv(blockLogEnv); stream != "" {
+			_ = os.Mkdir(filepath.Join(os.Args[2], stream), 0o700) // The test sees what it gets.
+		}
 		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Record: record, Ready: os.NewFile(3, "ready"), Ahead: ahead,
 			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
 			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
@@ -54,6 +57,11 @@ var helpers helperproc.Registry
 // (a duration) before it starts, so before it reports the command
 // running.
 const slowReportEnv = "BGTEST_SLOW_REPORT"
+
+// blockLogEnv makes the test binary, as a supervisor, put a folder where
+// the task's log of that stream (stdout, stderr) would go, so that the
+// log cannot be opened.
+const blockLogEnv = "BGTEST_BLOCK_LOG"
 
 // crashTimes FILE N prints a line, then exits 3 the first N times it is
 // run (counted in FILE) and stays up after, printing "up".

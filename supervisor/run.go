@@ -140,12 +140,19 @@ type session struct {
 	input      *switchWriter // the terminal bg_send writes to: the current run's
 	capErr     *captureErrors
 	timeout    <-chan time.Time // the auto-kill; nil for none
-	ready      bool             // "ok" was sent to the bg_run that started us
 	end        func()           // releases what begin set up, after the outcome is recorded
 }
 
-// begin starts the command and opens its logs. On failure it has told
-// Ready why, and left no running process.
+// begin starts the command, tells Ready so, then opens its logs. On a
+// failure to start it has told Ready why, and left no running process.
+//
+// The report goes before the logs are opened, which is most of a start's
+// disk work after the record (two streams and capture_error's blank
+// file, about 1 ms of a bg_run on the test VM): the caller needs only
+// the record, whole and renamed into place, and the command's output
+// waits in its terminal until the pumps copy it. A log that cannot be
+// opened then does not undo a command that runs: its output is dropped
+// and counted in capture_error, as when a log cannot be written later.
 func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 	t, run, err := sv.start(ctx)
 	if err != nil {
@@ -153,18 +160,16 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 		_ = sv.Ready.Close()
 		return nil, err
 	}
-	outW, err1 := capture.NewWriter(t.Dir, "stdout", t.Log)
-	errW, err2 := capture.NewWriter(t.Dir, "stderr", t.Log)
-	if err := errors.Join(err1, err2); err != nil {
-		_, _ = fmt.Fprintf(sv.Ready, "open logs: %v\n", err)
-		_ = sv.Ready.Close()
-		sv.kill(ctx, t)
-		_ = run.child.Wait()
-		_ = Finish(t, StatusFailed, nil, time.Now())
-		return nil, err
-	}
-	s := &session{t: t, run: run, outW: outW, errW: errW, out: &lineEnd{w: outW, last: '\n'}, input: &switchWriter{}}
+	_, _ = io.WriteString(sv.Ready, okReport(t)) // Best effort, as above.
+	_ = sv.Ready.Close()
+	s := &session{t: t, run: run, input: &switchWriter{}}
 	var ends []func()
+	s.capErr = &captureErrors{dir: t.Dir}
+	s.capErr.prepare()
+	ends = append(ends, s.capErr.close)
+	s.outW = sv.openLog(t, "stdout", s.capErr)
+	s.errW = sv.openLog(t, "stderr", s.capErr)
+	s.out = &lineEnd{w: s.outW, last: '\n'}
 	if t.Interactive {
 		stopInput, err := feedInput(t.Dir, s.input)
 		if err != nil {
@@ -173,9 +178,6 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 			ends = append(ends, stopInput)
 		}
 	}
-	s.capErr = &captureErrors{dir: t.Dir}
-	s.capErr.prepare()
-	ends = append(ends, s.capErr.close)
 	if dl := t.Deadline(); !dl.IsZero() {
 		timer := time.NewTimer(time.Until(dl))
 		ends = append(ends, func() { timer.Stop() })
@@ -188,6 +190,26 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 	}
 	return s, nil
 }
+
+// openLog opens t's log of stream; one that cannot be opened is recorded
+// in capture_error at once, and its writer drops all it is given.
+func (sv *Supervisor) openLog(t *Task, stream string, capErr *captureErrors) io.WriteCloser {
+	w, err := capture.NewWriter(t.Dir, stream, t.Log)
+	if err == nil {
+		return w
+	}
+	err = fmt.Errorf("open the log: %w", err)
+	sv.Log.Printf("%s: %v; its output is dropped", stream, err)
+	capErr.report(stream)(0, err)
+	return droppingLog{err}
+}
+
+// droppingLog stands for a log that could not be opened: every write
+// fails with why, which the pumps count as dropped.
+type droppingLog struct{ err error }
+
+func (d droppingLog) Write([]byte) (int, error) { return 0, d.err }
+func (d droppingLog) Close() error              { return nil }
 
 // supervise runs the command, and again as its restart policy or a
 // restart request says, until it ends for good; status is "" when it
@@ -216,11 +238,6 @@ func (sv *Supervisor) runOnce(ctx context.Context, s *session, sig *signals) (st
 	copied := make(chan error, 2)
 	go func() { copied <- pump(run.masters[0], s.out, s.capErr.report("stdout")) }()
 	go func() { copied <- pump(run.masters[1], s.errW, s.capErr.report("stderr")) }()
-	if !s.ready {
-		_, _ = io.WriteString(sv.Ready, okReport(s.t)) // Best effort, as above.
-		_ = sv.Ready.Close()
-		s.ready = true
-	}
 	exited := make(chan error, 1)
 	go func() { exited <- run.child.Wait() }()
 	done := false

@@ -129,3 +129,26 @@ func TestAStartOutlivesItsCaller(t *testing.T) {
 		t.Error("a start whose caller had gone already went ahead")
 	}
 }
+
+// A log that cannot be opened does not undo a start that was reported:
+// the command runs on, its output on that stream is dropped and counted,
+// and capture_error says why, from the start.
+func TestALogThatCannotBeOpenedDropsItsOutput(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	task, err := s.Start(context.Background(), Request{Command: "echo out; echo err >&2", Cwd: t.TempDir(),
+		Env: append(os.Environ(), blockLogEnv+"=stdout")})
+	if err != nil {
+		t.Fatalf("Start with a log that cannot be opened: %v", err)
+	}
+	end := waitEnded(t, s, task.ID)
+	if end.Status != StatusCompleted {
+		t.Errorf("the task ended %s, want completed", end.Status)
+	}
+	if out, _ := os.ReadFile(filepath.Join(end.Dir, "stderr")); !strings.Contains(string(out), "err") {
+		t.Errorf("the other stream's log holds %q, want its output", out)
+	}
+	if !strings.Contains(end.CaptureError, "stdout: open the log") || !strings.Contains(end.CaptureError, "bytes dropped") {
+		t.Errorf("capture_error says %q, want why stdout's log is missing", end.CaptureError)
+	}
+}
