@@ -25,12 +25,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 	if err != nil {
 		t.Skip("needs python3 (Debian package python3)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close() // Free for the server.
+	addr, port := tasktest.FreeAddr(t)
 	dir := t.TempDir()
 	srv := exec.Command(py, "-m", "http.server", strconv.Itoa(port), "--bind", "127.0.0.1")
 	srv.Dir = dir
@@ -40,7 +35,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL); _ = srv.Wait() })
 	tasktest.WaitFor(t, "http.server to listen", func() bool {
-		c, err := net.Dial("tcp", l.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			_ = c.Close()
 		}
@@ -86,7 +81,7 @@ func TestPortHeldByAnotherProgram(t *testing.T) {
 	// Our own task on a port is named as ours.
 	_ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL)
 	_ = srv.Wait()
-	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("serve", l.Addr().String(), "0s"), "label": "api", "wait_port": port})
+	r := toolboxtest.StartTask(t, a, map[string]any{"command": helpers.Shell("serve", addr, "0s"), "label": "api", "wait_port": port})
 	out, errOut, code = runCLI(t, a, "port", strconv.Itoa(port))
 	if code != toolbox.ExitOK || !strings.Contains(out, "api ("+r.TaskID+")") || !strings.Contains(errOut, "bgtask restart "+r.TaskID) {
 		t.Errorf("bgtask port on our task: exit %d\n%s%s", code, out, errOut)

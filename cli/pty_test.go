@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -117,13 +116,7 @@ func TestRunFlagsInATerminal(t *testing.T) {
 
 	// --wait-port and --wait-url, then a duplicate label: the advice
 	// names the flag a person types (--replace), and --replace works.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close() // Free for the server.
+	addr, port := tasktest.FreeAddr(t)
 	serve := helpers.Shell("serve", addr, "0s")
 	out, code = ptyCLI(t, a, "run", "--label", "web", "--wait-port", fmt.Sprint(port), "--", serve)
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("web is ready: listening on port %d", port)) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
@@ -47,12 +46,7 @@ func TestWatchBurstReadyRestart(t *testing.T) {
 	}
 
 	// A server: ready once it listens, again after a restart, ended by a stop.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close() // Free for the server.
+	addr, _ := tasktest.FreeAddr(t)
 	r := toolboxtest.StartTask(t, a, map[string]any{"label": "api", "command": helpers.Shell("serve", addr, "0s")})
 	buf := &syncBuffer{}
 	wa := *a // Its own streams: runCLI's are the test's.

@@ -18,57 +18,18 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
 
-func freeAddr(t *testing.T) (addr string, port int) {
-	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr, port = l.Addr().String(), l.Addr().(*net.TCPAddr).Port
-		_ = l.Close() // Best effort: the port is what is wanted.
-		if portsHandedOut.claim(port) {
-			return addr, port
-		}
-	}
-}
+// freeAddr returns a free address of 127.0.0.1 for a test's server.
+func freeAddr(t *testing.T) (addr string, port int) { return tasktest.FreeAddr(t) }
 
-// listenFree listens on a free port of 127.0.0.1 that freeAddr never
-// handed out (nor will), for a test that serves in process.
+// listenFree listens on a free port of 127.0.0.1, for a test that serves
+// in process: one of the kernel's choosing, which freeAddr never hands out.
 func listenFree(t *testing.T) net.Listener {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if portsHandedOut.claim(l.Addr().(*net.TCPAddr).Port) {
-			return l
-		}
-		_ = l.Close() // Handed out to a test that will serve it: take another.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// portsHandedOut remembers the ports freeAddr gave this test process: the
-// kernel may give a port just closed to the next bind, and two parallel
-// tests starting servers on one port see "already accepting connections"
-// (TestPortHintWithoutPortInMessage did, once, in .ci/run).
-var portsHandedOut = &portSet{seen: map[int]bool{}}
-
-type portSet struct {
-	mu   sync.Mutex
-	seen map[int]bool
-}
-
-// claim reports whether port was not handed out before, and marks it.
-func (s *portSet) claim(port int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.seen[port] {
-		return false
-	}
-	s.seen[port] = true
-	return true
+	return l
 }
 
 func TestBgRunWaitsUntilReady(t *testing.T) {

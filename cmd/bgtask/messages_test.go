@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/amp-bg-tasks/amp-bg-tasks/cli"
 	"github.com/amp-bg-tasks/amp-bg-tasks/installer"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/toolboxtest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/mcpserver"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
@@ -85,20 +85,12 @@ func TestMessagesInPeoplesWords(t *testing.T) {
 	must(true, "run", "--label", "fine", "--wait-seconds", "30", "--", "echo fine")
 	// A server that cannot bind its port because a task of ours holds it:
 	// the hint names that task, and the flags to replace it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, port := l.Addr().String(), strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close() // Free for the server.
+	addr, p := tasktest.FreeAddr(t)
+	port := strconv.Itoa(p)
 	must(true, "run", "--label", "api", "--wait-port", port, "--", helpers.Shell("serve", addr, "0s"))
 	must(false, "run", "--label", "api2", "--wait-port", port, "--", helpers.Shell("serve", addr, "0s")) // Refused: held.
-	l, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
+	_, p = tasktest.FreeAddr(t)
+	other := strconv.Itoa(p)
 	if text := must(false, "run", "--label", "api2", "--wait-port", other, "--", helpers.Shell("serve", addr, "0s", "crash")); !strings.Contains(text, "is held by your task") {
 		t.Errorf("a run that could not bind a port our task holds does not say so:\n%s", text)
 	}
