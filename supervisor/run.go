@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/promptwake"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
 
@@ -459,7 +461,12 @@ func (sv *Supervisor) launch(ctx context.Context, t *Task, id string) (*running,
 	// Otherwise stdin stays nil: /dev/null. Setctty makes stdout's terminal
 	// the controlling one; Ctty is a descriptor number in the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	// The thread that forks is the one the command's exec wakes: it asks
+	// to be run at once then, not after the shell's start-up.
+	runtime.LockOSThread()
+	promptwake.Thread()
 	err = cmd.Start()
+	runtime.UnlockOSThread()
 	closeAll(ttys[:]) // The child has them; ours would hide its end of output.
 	if err != nil {
 		closeAll(r.masters[:])
