@@ -161,3 +161,45 @@ func TestRestartPolicyWants(t *testing.T) {
 		t.Error("Check accepted sometimes")
 	}
 }
+
+// While an ended task is started again, its folder is moved aside until
+// the new run's supervisor puts it back: Load, asked all along, waits for
+// it and never says the task does not exist.
+func TestATaskBeingRestartedIsNeverMissing(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	task, err := s.Start(context.Background(), Request{Command: "echo run", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := waitEnded(t, s, task.ID)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Restart(context.Background(), ended, RestartRequest{Env: os.Environ()})
+		done <- err
+	}()
+	loads, staged := 0, 0
+	for restarting := true; restarting; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			restarting = false
+		default:
+		}
+		if _, err := os.Lstat(filepath.Join(s.Dir, ".staging-"+task.ID)); err == nil {
+			staged++
+		}
+		if _, err := s.Load(task.ID); err != nil {
+			t.Fatalf("Load during the restart, after %d loads: %v", loads, err)
+		}
+		loads++
+	}
+	if staged == 0 {
+		t.Logf("the restart ended before a load saw its staging folder (%d loads)", loads)
+	}
+	if end := waitEnded(t, s, task.ID); end.Restarts != 1 {
+		t.Errorf("after the restart: %d restarts", end.Restarts)
+	}
+}

@@ -231,7 +231,10 @@ func (t *Task) Name() string {
 	return fmt.Sprintf("%s (%s)", t.Label, t.ID)
 }
 
-// Load reads task id.
+// Load reads task id. A task whose record is on its way into place is
+// waited for, rather than said not to exist: a restart moves the folder
+// aside as the staging folder, and the new run's supervisor renames it
+// back once the command runs again, a few milliseconds later.
 func (s Store) Load(id string) (*Task, error) {
 	dir, err := s.Path(id)
 	if err != nil {
@@ -240,6 +243,30 @@ func (s Store) Load(id string) (*Task, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
+	t, err := loadDir(id, dir)
+	if !errors.Is(err, ErrNoTask) {
+		return t, err
+	}
+	staging := filepath.Join(s.Dir, ".staging-"+id)
+	for deadline := time.Now().Add(stagedWait); ; time.Sleep(5 * time.Millisecond) {
+		if _, serr := os.Lstat(staging); serr != nil {
+			return loadDir(id, dir) // None under way, or it just ended.
+		}
+		if t, err := loadDir(id, dir); !errors.Is(err, ErrNoTask) {
+			return t, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("task %s is being started again, and its new run has not recorded itself after %s (its record is in %s)", id, stagedWait, staging)
+		}
+	}
+}
+
+// stagedWait bounds Load's wait for a record on its way into place: a
+// supervisor's start, on a loaded box.
+const stagedWait = 5 * time.Second
+
+// loadDir reads the task in dir; ErrNoTask when no record is there.
+func loadDir(id, dir string) (*Task, error) {
 	if err := checkTaskDir(dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNoTask, id)
