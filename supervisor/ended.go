@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
 
@@ -68,7 +69,7 @@ func (l endedLine) status(data []byte) []byte {
 // readEnded returns the index; an empty one when there is none or it
 // cannot be read.
 func (s Store) readEnded() endedIndex {
-	data, err := readSized(filepath.Join(s.Dir, endedIndexFile))
+	data, err := smallfile.ReadSized(filepath.Join(s.Dir, endedIndexFile), 64<<20)
 	if err != nil {
 		return endedIndex{}
 	}

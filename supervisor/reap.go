@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
@@ -280,7 +281,7 @@ func readTime(dir string, names ...string) time.Time {
 	for _, name := range names {
 		path := filepath.Join(dir, name)
 		s := ""
-		switch n, full, err := readMetaOnce(path, buf[:]); {
+		switch n, full, err := smallfile.ReadInto(path, buf[:]); {
 		case err != nil:
 			continue
 		case full:

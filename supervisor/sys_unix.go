@@ -88,72 +88,10 @@ func writeMeta(path string, data []byte, perm uint32) error {
 // poller, which doubles the cost of listing a thousand tasks. "" when the
 // file is missing or unreadable.
 func readSmall(path string) string {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = syscall.Close(fd) }() // Read only.
 	var buf [128]byte
-	n, err := syscall.Read(fd, buf[:])
-	if err != nil || n <= 0 {
+	n, _, err := smallfile.ReadInto(path, buf[:])
+	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(buf[:n]))
-}
-
-// readMetaOnce reads path with one read into buf: the reaper reads a
-// time this way on every shell start. full says the file may hold more
-// than buf (the read filled it); a shorter read of a regular file ends
-// it.
-func readMetaOnce(path string, buf []byte) (n int, full bool, err error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return 0, false, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer func() { _ = syscall.Close(fd) }() // Read only.
-	for {
-		n, err = syscall.Read(fd, buf)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return 0, false, &fs.PathError{Op: "read", Path: path, Err: err}
-	}
-	return n, n == len(buf), nil
-}
-
-// readSized reads a file whose size is known before it is read (an
-// index of a thousand lines) into one buffer of that size: readMeta's
-// growing buffer copied and threw away twice the file. Symlinks are not
-// followed; a file that grows meanwhile is read up to its size then.
-func readSized(path string) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer func() { _ = syscall.Close(fd) }() // Read only.
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if st.Size < 0 || st.Size > 64<<20 {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EFBIG}
-	}
-	buf := make([]byte, st.Size)
-	n := 0
-	for n < len(buf) {
-		m, err := syscall.Read(fd, buf[n:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return buf[:n], nil
 }

@@ -8,7 +8,10 @@
 // caller) read dozens of such files per call.
 //
 // It does not follow a final symlink, and reads at most a given number of
-// bytes: it is not for files of unknown size.
+// bytes: it is not for files of unknown size. Three readers share this:
+// Read (a growing buffer, up to a limit), ReadInto (one read into the
+// caller's buffer: a time read on every shell start) and ReadSized (one
+// buffer of the file's size, for a file of a thousand lines).
 package smallfile
 
 import (
@@ -43,4 +46,60 @@ func Read(path string, hint, limit int) ([]byte, error) {
 		buf = buf[:len(buf)+n]
 	}
 	return buf, nil
+}
+
+// ReadInto reads path with one read into buf and returns how many bytes
+// it read. full says the file may hold more than buf (the read filled
+// it); a shorter read of a regular file ends it.
+func ReadInto(path string, buf []byte) (n int, full bool, err error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() { _ = syscall.Close(fd) }() // Read only.
+	for {
+		n, err = syscall.Read(fd, buf)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return n, n == len(buf), nil
+}
+
+// ReadSized reads a file whose size is known before it is read into one
+// buffer of that size: Read's growing buffer copies and throws away
+// twice the file. A file larger than limit is refused (EFBIG); one that
+// grows meanwhile is read up to the size it had.
+func ReadSized(path string, limit int64) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() { _ = syscall.Close(fd) }() // Read only.
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size < 0 || st.Size > limit {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EFBIG}
+	}
+	buf := make([]byte, st.Size)
+	n := 0
+	for n < len(buf) {
+		m, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], nil
 }

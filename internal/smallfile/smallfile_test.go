@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -50,5 +51,48 @@ func TestRead(t *testing.T) {
 	}
 	if b, err := Read("/proc/self/status", 2048, 64<<10); err == nil && !bytes.Contains(b, []byte("Umask:")) {
 		t.Errorf("/proc/self/status reads %q", b)
+	}
+}
+
+func TestReadIntoAndReadSized(t *testing.T) {
+	dir := t.TempDir()
+	long := bytes.Repeat([]byte("0123456789"), 1000)
+	for _, tc := range []struct {
+		name    string
+		content []byte
+	}{{"empty", nil}, {"a time", []byte("2026-12-07T19:02:33.000Z\n")}, {"long", long}} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, tc.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var buf [64]byte
+		n, full, err := ReadInto(p, buf[:])
+		want := tc.content[:min(len(tc.content), len(buf))]
+		if err != nil || !bytes.Equal(buf[:n], want) || full != (len(tc.content) >= len(buf)) {
+			t.Errorf("ReadInto %s: %q full=%v (%v), want %q full=%v", tc.name, buf[:n], full, err, want, len(tc.content) >= len(buf))
+		}
+		got, err := ReadSized(p, 1<<20)
+		if err != nil || !bytes.Equal(got, tc.content) {
+			t.Errorf("ReadSized %s: %d bytes (%v), want %d", tc.name, len(got), err, len(tc.content))
+		}
+	}
+	if _, err := ReadSized(filepath.Join(dir, "long"), 100); !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("ReadSized over its limit: %v, want EFBIG", err)
+	}
+	for _, f := range []func(string) error{
+		func(p string) error { _, _, err := ReadInto(p, make([]byte, 8)); return err },
+		func(p string) error { _, err := ReadSized(p, 1<<20); return err },
+	} {
+		if err := f(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a missing file: %v, want fs.ErrNotExist", err)
+		}
+		link := filepath.Join(dir, "link")
+		_ = os.Remove(link)
+		if err := os.Symlink(filepath.Join(dir, "long"), link); err != nil {
+			t.Fatal(err)
+		}
+		if err := f(link); err == nil {
+			t.Error("a symlink was followed")
+		}
 	}
 }
