@@ -79,8 +79,15 @@ func cliStatus(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []str
 		if d.Restart != "" {
 			r += "; restart: " + d.Restart
 		}
+		if d.MaxRestarts != nil && *d.MaxRestarts > 0 {
+			r += fmt.Sprintf(", at most %d", *d.MaxRestarts)
+		}
+		if d.BackoffSeconds != nil && d.Restart != "" {
+			r += fmt.Sprintf(", %gs apart", *d.BackoffSeconds)
+		}
 		row("restarts", r)
 	}
+	row("notify", d.Notify)
 	row("auto-kill", d.AutoKill)
 	row("supervisor", d.Supervisor)
 	row("record", strings.Join(d.RecordUnreadable, "; "))

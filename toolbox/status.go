@@ -104,6 +104,14 @@ type TaskDetail struct {
 	StdoutBytes    int64   `json:"stdout_bytes"`
 	StderrBytes    int64   `json:"stderr_bytes"`
 	LogDir         string  `json:"log_dir"`
+	// The restart policy's limits, when the task has one: at most
+	// MaxRestarts restarts by the policy (0: no limit), BackoffSeconds
+	// before each.
+	MaxRestarts    *int     `json:"max_restarts,omitempty"`
+	BackoffSeconds *float64 `json:"backoff_seconds,omitempty"`
+	// Notify is when the end sends a desktop notification (failure,
+	// always, never); empty when the environment decides (BG_NOTIFY).
+	Notify string `json:"notify,omitempty"`
 	// For a running task, from its process tree:
 	Processes int    `json:"processes,omitempty"`
 	QuietFor  string `json:"quiet_for,omitempty"` // since its last output
@@ -160,7 +168,11 @@ func taskDetail(ctx context.Context, a *App, in StatusInput) (TaskDetail, error)
 		w, t = a.waitRun(ctx, t, waitSpec{seconds: wait})
 		left = w.WaitLeft
 	}
-	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.Timeout.Minutes(), LogDir: t.Dir}
+	d := TaskDetail{TaskSummary: a.summarize(t), Cwd: t.Cwd, ExitCode: t.ExitCode, TimeoutMinutes: t.Timeout.Minutes(), LogDir: t.Dir, Notify: t.Notify}
+	if t.Restart.On() {
+		limit, backoff := t.Restart.Max, t.Restart.Backoff.Seconds()
+		d.MaxRestarts, d.BackoffSeconds = &limit, &backoff
+	}
 	if left > 0 && t.Status == supervisor.StatusRunning {
 		d.WaitLeft = left
 		d.Message = "Still running. " + waitMore(fmt.Sprintf("bg_status task_id=%s wait_seconds=%g", t.ID, left))

@@ -51,3 +51,21 @@ func TestStatusListIsBoundedAndStatusWaits(t *testing.T) {
 		t.Fatalf("after waiting: %s", d.Status)
 	}
 }
+
+// A task's detail shows its restart policy's limits and its notify
+// setting, as bg_run took them; a task without them shows none.
+func TestStatusShowsRestartLimitsAndNotify(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := startTask(t, a, map[string]any{"command": "sleep 30", "restart": "on_failure", "max_restarts": 2, "backoff_seconds": 0.5, "notify": "never"})
+	d := call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	if d.MaxRestarts == nil || *d.MaxRestarts != 2 || d.BackoffSeconds == nil || *d.BackoffSeconds != 0.5 || d.Notify != "never" {
+		t.Errorf("detail of a task with restart limits and notify=never: max_restarts %v, backoff_seconds %v, notify %q", d.MaxRestarts, d.BackoffSeconds, d.Notify)
+	}
+	call[StopResult](t, a, StopTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID))
+	plain := startTask(t, a, map[string]any{"command": "true"})
+	d = call[TaskDetail](t, a, StatusTool(), fmt.Sprintf(`{"task_id":%q}`, plain.TaskID))
+	if d.MaxRestarts != nil || d.BackoffSeconds != nil || d.Notify != "" {
+		t.Errorf("detail of a plain task: max_restarts %v, backoff_seconds %v, notify %q", d.MaxRestarts, d.BackoffSeconds, d.Notify)
+	}
+}
