@@ -145,8 +145,9 @@ type session struct {
 	end        func()           // releases what begin set up, after the outcome is recorded
 }
 
-// begin starts the command, tells Ready so, then opens its logs. On a
-// failure to start it has told Ready why, and left no running process.
+// begin starts the command, reads its input (an interactive task's),
+// tells Ready so, then opens its logs. On a failure to start it has told
+// Ready why, and left no running process.
 //
 // The report goes before the logs are opened, which is most of a start's
 // disk work after the record (two streams and capture_error's blank
@@ -162,17 +163,11 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 		_ = sv.Ready.Close()
 		return nil, err
 	}
-	_, _ = io.WriteString(sv.Ready, okReport(t)) // Best effort, as above.
-	_ = sv.Ready.Close()
-	s := &session{t: t, run: run, input: &switchWriter{}}
+	s := &session{t: t, run: run, input: &switchWriter{w: run.masters[0]}}
 	var ends []func()
-	s.capErr = &captureErrors{dir: t.Dir}
-	s.capErr.prepare()
-	ends = append(ends, s.capErr.close)
-	s.outW = sv.openLog(t, "stdout", s.capErr)
-	s.errW = sv.openLog(t, "stderr", s.capErr)
-	s.out = &lineEnd{w: s.outW, last: '\n'}
 	if t.Interactive {
+		// Before the report, and into the terminal already: a bg_send
+		// right after bg_run must find its input read, and delivered.
 		stopInput, err := feedInput(t.Dir, s.input)
 		if err != nil {
 			sv.Log.Printf("input: %v", err) // The task runs on; Send will say nobody reads.
@@ -180,6 +175,14 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 			ends = append(ends, stopInput)
 		}
 	}
+	_, _ = io.WriteString(sv.Ready, okReport(t)) // Best effort, as above.
+	_ = sv.Ready.Close()
+	s.capErr = &captureErrors{dir: t.Dir}
+	s.capErr.prepare()
+	ends = append(ends, s.capErr.close)
+	s.outW = sv.openLog(t, "stdout", s.capErr)
+	s.errW = sv.openLog(t, "stderr", s.capErr)
+	s.out = &lineEnd{w: s.outW, last: '\n'}
 	if dl := t.Deadline(); !dl.IsZero() {
 		timer := time.NewTimer(time.Until(dl))
 		ends = append(ends, func() { timer.Stop() })

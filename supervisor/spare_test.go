@@ -152,3 +152,31 @@ func TestALogThatCannotBeOpenedDropsItsOutput(t *testing.T) {
 		t.Errorf("capture_error says %q, want why stdout's log is missing", end.CaptureError)
 	}
 }
+
+// An interactive task takes input as soon as bg_run has answered: its
+// input is read before the start is reported, not after.
+func TestAnInteractiveTaskReadsInputOnceStarted(t *testing.T) {
+	t.Parallel()
+	for _, spare := range []bool{false, true} {
+		s := Store{Dir: t.TempDir()}
+		if spare {
+			s, _, _ = spareStore(t, os.Environ())
+		}
+		for i := range 10 {
+			task, err := s.Start(context.Background(), Request{Command: `read -r line; echo "got $line"`, Cwd: t.TempDir(), Env: os.Environ(), Interactive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Send(task, []byte("hello\n")); err != nil {
+				t.Fatalf("spare %v, start %d: a send just after the start: %v", spare, i, err)
+			}
+			end := waitEnded(t, s, task.ID)
+			if out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout")); !strings.Contains(string(out), "got hello") {
+				t.Errorf("spare %v, start %d: the task printed %q", spare, i, out)
+			}
+			if spare {
+				s.Spares.Fill()
+			}
+		}
+	}
+}
