@@ -83,8 +83,14 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 			return t, fmt.Errorf("find own executable: %w", err)
 		}
 	}
-	// The folder moves aside as the staging folder a start fills, and
-	// an empty one is reserved in its place, as Start does.
+	// The folder moves aside as the staging folder a start fills, and the
+	// new run's supervisor renames it back once the command runs (Load
+	// waits for it meanwhile). No empty folder is reserved in its place:
+	// a reader that loaded the task before the move writes its cursors
+	// there, and a folder that holds files cannot be renamed onto, so
+	// the task stayed in its staging folder for good (a trial's finding,
+	// once in 12 to 39 restarts under readers). Nothing creates the
+	// folder meanwhile; the staging folder keeps the id from new starts.
 	// The ended index must not list it as ended once it runs: it is
 	// dropped, and kept out until the folder no longer says it ended.
 	unlock, err := s.forgetEnded(t.ID)
@@ -92,19 +98,27 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
 	staging := filepath.Join(s.Dir, ".staging-"+t.ID)
-	if err := os.Rename(t.Dir, staging); err != nil {
-		unlock()
+	err = os.Rename(t.Dir, staging)
+	unlock()
+	if err != nil {
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
 	undo := func() {
-		_ = os.Remove(t.Dir)          // The empty reservation, if made.
-		_ = os.Rename(staging, t.Dir) // Best effort: the record as it was.
-	}
-	err = os.Mkdir(t.Dir, 0o700)
-	unlock()
-	if err != nil {
-		undo()
-		return t, fmt.Errorf("restart %s: %w", t.ID, err)
+		// The record as it was, then back in place; best effort.
+		old := []string{fileRestarts, strconv.Itoa(t.Restarts), fileStartedAt, t.StartedAt.UTC().Format(TimeLayout)}
+		if !t.FinishedAt.IsZero() {
+			old = append(old, fileFinishedAt, t.FinishedAt.UTC().Format(TimeLayout))
+		}
+		if t.ExitCode != nil {
+			old = append(old, fileExitCode, strconv.Itoa(*t.ExitCode))
+		}
+		if t.LastExitCode != nil {
+			old = append(old, fileLastExitCode, strconv.Itoa(*t.LastExitCode))
+		} else {
+			_ = os.Remove(filepath.Join(staging, fileLastExitCode)) // Absent is fine.
+		}
+		_ = writeStaging(staging, append(old, fileStatus, t.Status)...)
+		_ = os.Rename(staging, t.Dir)
 	}
 	for _, f := range []string{fileFinishedAt, fileExitCode} {
 		_ = os.Remove(filepath.Join(staging, f)) // Absent is fine.
@@ -123,7 +137,6 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: ended %s (exit %d), restarted on request]", RestartMarker, restarts, t.Status, code))
 	if _, err := s.startSupervisor(exe, Job{Staging: staging, Dir: t.Dir, Env: r.Env}); err != nil {
 		undo()
-		_ = writeFiles(t.Dir, fileRestarts, strconv.Itoa(t.Restarts)) // Best effort: it did not restart.
 		return t, &StartError{Command: t.Command, Err: err}
 	}
 	return s.Load(t.ID)
