@@ -43,8 +43,8 @@ func (s Store) endThroughSupervisor(ctx context.Context, t *Task, sig syscall.Si
 	if err != nil {
 		return t, err
 	}
-	if cur.Status != StatusRunning {
-		return cur, nil
+	if cur.Status != StatusRunning || cur.Watchdog != t.Watchdog {
+		return cur, nil // Recorded, or run again meanwhile (a restart): its new run is not what was asked to end.
 	}
 	switch how {
 	case waitStuck:
@@ -177,7 +177,9 @@ func (s Store) Settle(ctx context.Context, t *Task) (*Task, error) {
 	// The supervisor may have recorded the end just before exiting: only
 	// a status read after it was seen dead is final.
 	cur, err := s.Load(t.ID)
-	if err != nil || cur.Status != StatusRunning {
+	if err != nil || cur.Status != StatusRunning || cur.Watchdog != t.Watchdog {
+		// Recorded, or run again meanwhile under a supervisor of its
+		// own (a restart, which Load waited for): not ours to settle.
 		return cur, err
 	}
 	at := time.Now()

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,7 +99,53 @@ type OutputResult struct {
 	Message  string  `json:"message,omitempty"`
 }
 
+// readOnce is one read of a task's output. A restart moves the task's
+// folder aside while its new run starts, and back: a read it cut short
+// puts back the cursors it moved and reads again, once, after Load has
+// waited for the folder.
 func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
+	res, err := readAttempt(ctx, a, in)
+	var away *folderAway
+	if !errors.As(err, &away) {
+		return res, err
+	}
+	for _, m := range slices.Backward(away.moved) {
+		_, _ = capture.UndoCursor(away.dir, m) // Best effort: a cursor moved on since stays.
+	}
+	if _, lerr := a.Store.Load(away.id); lerr == nil {
+		res, err = readAttempt(ctx, a, in)
+	}
+	if errors.As(err, &away) {
+		// Cleaned up while we read it, or moved again.
+		return OutputResult{}, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, away.id)}
+	}
+	return res, err
+}
+
+// folderAway is a read cut short because the task's folder was gone:
+// removed, or moved aside by a restart; moved are the cursors it moved.
+type folderAway struct {
+	id, dir string
+	moved   []capture.CursorMove
+}
+
+func (e *folderAway) Error() string { return "the folder of " + e.id + " went away during the read" }
+
+// folderGone reports whether a read of the task folder dir that failed
+// with err, or could not save its cursor (cursorErr), found the folder
+// gone: a file it opens or creates there was missing, or the folder is.
+func folderGone(dir string, err, cursorErr error) bool {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(cursorErr, fs.ErrNotExist) {
+		return true
+	}
+	if err == nil {
+		return false
+	}
+	_, statErr := os.Stat(dir)
+	return errors.Is(statErr, fs.ErrNotExist)
+}
+
+func readAttempt(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
 	t, err := a.LoadTask(ctx, in.TaskID)
 	if err != nil {
 		return OutputResult{}, err
@@ -122,6 +169,7 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 	// on stdout (printf, Node's readline) or stderr (bash's read -p,
 	// Python's input()). As each read decided, for the streams read.
 	partial := map[string]bool{}
+	var moved []capture.CursorMove // by this read, put back if it is cut short
 	read := map[string]bool{}
 	stream := in.Stream
 	for _, s := range []struct {
@@ -134,15 +182,19 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
 		noteMove(ctx, t.Dir, r.Moved)
+		if r.Moved != nil {
+			moved = append(moved, *r.Moved)
+		}
 		partial[s.name], read[s.name] = r.QuietPartial, true
 		if err == nil && stream == "both" && r.TotalLines == 0 {
 			continue // A stream that never said anything: absent, as one not asked for.
 		}
+		if folderGone(t.Dir, err, r.CursorErr) {
+			// Not answered: a cursor the read could not save would
+			// repeat its lines, and a moved one is put back (readOnce).
+			return OutputResult{}, &folderAway{id: t.ID, dir: t.Dir, moved: moved}
+		}
 		if err != nil {
-			if _, statErr := os.Stat(t.Dir); errors.Is(statErr, fs.ErrNotExist) {
-				// Cleaned up while we read it.
-				return OutputResult{}, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, t.ID)}
-			}
 			return OutputResult{}, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
 		}
 		if strings.Contains(t.CaptureError, s.name+":") {
