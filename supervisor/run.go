@@ -390,7 +390,7 @@ func (sv *Supervisor) start(ctx context.Context) (*Task, *running, error) {
 	var recorded chan error
 	if sv.Record != nil {
 		recorded = make(chan error, 1)
-		kv := append(slices.Clip(sv.Record), watchdog...)
+		kv := withBlankCaptureError(append(slices.Clip(sv.Record), watchdog...))
 		go func() { recorded <- writeStaging(sv.Staging, kv...) }()
 		watchdog = nil // Written with the record.
 	}
@@ -599,22 +599,41 @@ const captureErrorSize = 1024
 // captureErrorEvery bounds how often a growing count is written.
 const captureErrorEvery = time.Second
 
-// prepare makes the blank capture_error file, best effort: without it the
-// message is written the usual way, which a full disk may refuse.
+// prepare opens the blank capture_error file that the start wrote with
+// the record, or makes it, best effort: without it the message is
+// written the usual way, which a full disk may refuse.
 func (c *captureErrors) prepare() {
-	f, err := os.OpenFile(filepath.Join(c.dir, fileCaptureError), os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(c.dir, fileCaptureError), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
-	if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+	b, err := io.ReadAll(io.LimitReader(f, captureErrorSize+1))
+	switch {
+	case err != nil:
+		_ = f.Close() // Best effort: written the usual way then.
+		return
+	case len(b) == 0:
+		if _, err := f.Write(blankCaptureError()); err != nil {
+			_ = f.Close() // Best effort: written the usual way then.
+			return
+		}
+	case len(b) != captureErrorSize || len(bytes.Trim(b, "\n")) > 0:
 		_ = f.Close() // An earlier run's message (Store.Restart): kept, and replaced the usual way.
 		return
 	}
-	if _, err := f.Write(bytes.Repeat([]byte{'\n'}, captureErrorSize)); err != nil {
-		_ = f.Close() // Best effort: written the usual way then.
-		return
-	}
 	c.f = f
+}
+
+// blankCaptureError is capture_error as prepared: no message, room for one.
+func blankCaptureError() []byte { return bytes.Repeat([]byte{'\n'}, captureErrorSize) }
+
+// withBlankCaptureError adds a blank capture_error to a new task's
+// record (name/value pairs, as writeStaging takes them). It is made with
+// the record, before the start is reported: a disk out of room or inodes
+// fails the start then, rather than leaving a task whose logs could not
+// be opened with no room to say so (a trial's finding).
+func withBlankCaptureError(kv []string) []string {
+	return append(slices.Clip(kv), fileCaptureError, string(blankCaptureError()[1:])) // writeStaging ends it with the last newline.
 }
 
 func (c *captureErrors) close() {

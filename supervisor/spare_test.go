@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -177,6 +178,30 @@ func TestAnInteractiveTaskReadsInputOnceStarted(t *testing.T) {
 			if spare {
 				s.Spares.Fill()
 			}
+		}
+	}
+}
+
+// A new task's capture_error is made blank with its record, before the
+// start is answered, with a spare and without: a disk that has no room
+// left for it fails the start instead of hiding why output is missing.
+func TestCaptureErrorIsMadeWithTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, spare := range []bool{false, true} {
+		s := Store{Dir: t.TempDir()}
+		if spare {
+			s, _, _ = spareStore(t, os.Environ())
+		}
+		task, err := s.Start(context.Background(), Request{Command: "sleep 0.2", Cwd: t.TempDir(), Env: os.Environ()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(task.Dir, fileCaptureError))
+		if err != nil || len(b) != captureErrorSize || len(bytes.Trim(b, "\n")) != 0 {
+			t.Errorf("spare %v: capture_error just after the start: %d bytes, %q... (%v), want %d blank ones", spare, len(b), b[:min(len(b), 20)], err, captureErrorSize)
+		}
+		if end := waitEnded(t, s, task.ID); end.CaptureError != "" {
+			t.Errorf("spare %v: a task that lost nothing has capture_error %q", spare, end.CaptureError)
 		}
 	}
 }

@@ -206,8 +206,10 @@ func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
 			return report, err
 		}
 	}
-	if err := writeStaging(job.Staging, job.Record...); err != nil {
-		return nil, err
+	if job.Record != nil { // A new task's; a restart's is in staging already.
+		if err := writeStaging(job.Staging, withBlankCaptureError(job.Record)...); err != nil {
+			return nil, err
+		}
 	}
 	return spawn(exe, job.Staging, job.Dir, job.Env)
 }
