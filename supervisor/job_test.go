@@ -471,3 +471,46 @@ func TestASpareStoppedWithItsJobDeclinesIt(t *testing.T) {
 	}
 	_ = os.RemoveAll(staging) // Best effort: Start would.
 }
+
+// A restart that died before its new supervisor put the task's folder
+// back leaves the whole record, logs and all, in its staging folder: the
+// reaper puts it back once it is a minute old, instead of removing the
+// task with it. A staging folder without a whole record goes.
+func TestTheReaperPutsBackAnAbandonedRestart(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	task, err := s.Start(context.Background(), Request{Command: "echo kept", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, s, task.ID)
+	old := time.Now().Add(-2 * time.Minute)
+	staging := filepath.Join(s.Dir, ".staging-"+task.ID)
+	if err := os.Rename(task.Dir, staging); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(s.Dir, ".staging-task-1796600000-0000000d")
+	if err := os.Mkdir(partial, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{staging, partial} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Reap(context.Background(), ReapOptions{MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Load(task.ID)
+	if err != nil {
+		t.Fatalf("the abandoned restart's task: %v", err)
+	}
+	if out, _ := os.ReadFile(filepath.Join(back.Dir, "stdout")); !strings.Contains(string(out), "kept") {
+		t.Errorf("its log holds %q", out)
+	}
+	for _, gone := range []string{staging, partial} {
+		if _, err := os.Lstat(gone); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there (%v)", filepath.Base(gone), err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
@@ -239,19 +240,28 @@ func (s Store) reapRunning(ctx context.Context, t *Task, now time.Time, o ReapOp
 // grace period and a SIGKILL round.
 const overdueSlack = 5 * time.Minute
 
-// reapStaging removes what a bg_run or a restart that died mid-way left
-// behind: its staging folder and the empty folder a restart reserves (as
-// starts of earlier versions did), after a minute (a live one needs
-// milliseconds).
+// reapStaging deals with what a bg_run or a restart that died mid-way
+// left behind, after a minute (a live one needs milliseconds, and writes
+// into its staging folder, which makes it young): a staging folder that
+// holds a whole record, as a restart's does (the task's folder, moved
+// aside, logs and all), is put back in place, where the next look
+// settles it (its supervisor is gone); anything else is removed, with the
+// empty folder a restart reserved in earlier versions.
 func (s Store) reapStaging(name string, now time.Time, dryRun bool) {
-	fi, err := os.Lstat(filepath.Join(s.Dir, name))
+	path := filepath.Join(s.Dir, name)
+	fi, err := os.Lstat(path)
 	if err != nil || !fi.IsDir() || now.Sub(fi.ModTime()) < time.Minute || dryRun {
 		return
 	}
-	_ = os.RemoveAll(filepath.Join(s.Dir, name)) // Best effort: retried next time.
-	if name, ok := strings.CutPrefix(name, ".staging-"); ok {
-		_ = os.Remove(filepath.Join(s.Dir, name)) // Only if empty.
+	id, staged := strings.CutPrefix(name, ".staging-")
+	if staged && taskid.Valid(id) {
+		dir := filepath.Join(s.Dir, id)
+		_ = os.Remove(dir) // An empty reservation, if any; never one that holds files.
+		if _, err := readTask(path); err == nil && syscall.Rename(path, dir) == nil {
+			return
+		}
 	}
+	_ = os.RemoveAll(path) // Best effort: retried next time.
 }
 
 // reapReservation removes the empty folder a restart (or a start of an
