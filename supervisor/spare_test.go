@@ -164,10 +164,16 @@ func TestAnInteractiveTaskReadsInputOnceStarted(t *testing.T) {
 			s, _, _ = spareStore(t, os.Environ())
 		}
 		for i := range 10 {
-			task, err := s.Start(context.Background(), Request{Command: `read -r line; echo "got $line"`, Cwd: t.TempDir(), Env: os.Environ(), Interactive: true})
+			task, err := s.Start(context.Background(), Request{Command: `read -r line; echo "got $line"`, Cwd: t.TempDir(), Env: os.Environ(), Interactive: true, Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() {
+				// A task whose input was lost would wait for its timeout.
+				if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
+					_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
+				}
+			})
 			if err := Send(task, []byte("hello\n")); err != nil {
 				t.Fatalf("spare %v, start %d: a send just after the start: %v", spare, i, err)
 			}
