@@ -489,11 +489,28 @@ func TestTheReaperPutsBackAnAbandonedRestart(t *testing.T) {
 	if err := os.Rename(task.Dir, staging); err != nil {
 		t.Fatal(err)
 	}
+	// One wedged by an earlier version: a reader's cursor in the folder
+	// it reserved. Its record is kept, not removed.
+	wedged, err := s.Start(context.Background(), Request{Command: "echo wedged", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, s, wedged.ID)
+	wedgedStaging := filepath.Join(s.Dir, ".staging-"+wedged.ID)
+	if err := os.Rename(wedged.Dir, wedgedStaging); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(wedged.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wedged.Dir, ".cursor_stdout"), []byte("1 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	partial := filepath.Join(s.Dir, ".staging-task-1796600000-0000000d")
 	if err := os.Mkdir(partial, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{staging, partial} {
+	for _, p := range []string{staging, partial, wedgedStaging} {
 		if err := os.Chtimes(p, old, old); err != nil {
 			t.Fatal(err)
 		}
@@ -512,5 +529,8 @@ func TestTheReaperPutsBackAnAbandonedRestart(t *testing.T) {
 		if _, err := os.Lstat(gone); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s is still there (%v)", filepath.Base(gone), err)
 		}
+	}
+	if out, err := os.ReadFile(filepath.Join(wedgedStaging, "stdout")); err != nil || !strings.Contains(string(out), "wedged") {
+		t.Errorf("the wedged task's record was not kept: %q (%v)", out, err)
 	}
 }

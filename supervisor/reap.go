@@ -257,7 +257,11 @@ func (s Store) reapStaging(name string, now time.Time, dryRun bool) {
 	if staged && taskid.Valid(id) {
 		dir := filepath.Join(s.Dir, id)
 		_ = os.Remove(dir) // An empty reservation, if any; never one that holds files.
-		if _, err := readTask(path); err == nil && syscall.Rename(path, dir) == nil {
+		if _, err := readTask(path); err == nil {
+			// Never removed: a folder in the way (readers' cursors in
+			// the empty folder earlier versions reserved) keeps it
+			// where it is, which Load's error names.
+			_ = syscall.Rename(path, dir) // Best effort: retried next time.
 			return
 		}
 	}
