@@ -57,11 +57,24 @@ type Options struct {
 	Handle func(ctx context.Context, c Call) int
 	// Log receives what goes wrong outside a call (nil: discarded).
 	Log io.Writer
-	// AfterCall, when set, runs after each call has been answered, for
-	// the server's housekeeping (a spare supervisor for the next task)
-	// that no caller should wait for.
+	// AfterCall, when set, runs after each call has been answered and
+	// its caller has gone (or had LeaveWait to), for the server's
+	// housekeeping (a spare supervisor for the next task) that no caller
+	// should wait for, not even while it exits.
 	AfterCall func()
+	// LeaveWait bounds how long AfterCall waits for an answered caller
+	// to go; 0 means DefaultLeaveWait.
+	LeaveWait time.Duration
 }
+
+// DefaultLeaveWait is how long a call's housekeeping waits for its
+// caller to go once answered. A client exits at once; starting a spare
+// (the exec of this program, then its runtime's start) while it does
+// would take a CPU from its exit on a small machine, and the exit is
+// part of what the caller waits for (bg_run's time through the server:
+// see BENCHMARKS.md, round 9). A client that stays connected delays the
+// housekeeping this long, no more.
+const DefaultLeaveWait = 100 * time.Millisecond
 
 // ErrRunning reports that a server for this build already listens.
 var ErrRunning = errors.New("call server: one is already running for this build")
@@ -145,7 +158,7 @@ func Serve(ctx context.Context, exe string, o Options) error {
 		go func() {
 			defer gone()
 			s.serveConn(c, gone, &asked)
-			if o.AfterCall != nil {
+			if o.AfterCall != nil && asked.Load() { // Not after a probe: no call, no housekeeping.
 				o.AfterCall()
 			}
 		}()
@@ -236,6 +249,7 @@ func (s *server) serveConn(c *net.UnixConn, gone func(), asked *atomic.Bool) {
 	// server's: a call is never cut short for the server's sake.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	left := make(chan struct{})
 	go func() {
 		// The client sends nothing more: a read ends when it goes away
 		// (or when the answer is sent and c closes).
@@ -243,13 +257,29 @@ func (s *server) serveConn(c *net.UnixConn, gone func(), asked *atomic.Bool) {
 		_, _ = c.Read(b[:])
 		cancel()
 		gone()
+		close(left)
 	}()
 	code := handle(ctx, o.Handle, Call{Request: req, Stdin: files[0], Stdout: files[1], Stderr: files[2]})
 	for _, f := range files {
 		_ = f.Close() // Before the answer: the caller sees the end of output before the client exits.
 	}
 	files = nil
-	_, _ = c.Write(callsock.EncodeExit(code)) // Best effort: a client gone needs no answer.
+	if _, err := c.Write(callsock.EncodeExit(code)); err != nil {
+		return // A client gone needs no answer, nor to be waited for.
+	}
+	// The caller exits on the answer: the housekeeping after the call
+	// (AfterCall) waits for its end of c to close, which comes with its
+	// exit, after the exit's unmapping of its memory.
+	bound := o.LeaveWait
+	if bound <= 0 {
+		bound = DefaultLeaveWait
+	}
+	leave := time.NewTimer(bound)
+	defer leave.Stop()
+	select {
+	case <-left:
+	case <-leave.C:
+	}
 }
 
 // handle runs h, turning a panic into exit code 2 and a message on the

@@ -63,6 +63,12 @@ func callHelper(args []string) int {
 // returns the address and what Serve returned, once it returns.
 func serve(t *testing.T, idle time.Duration, h func(context.Context, Call) int) (string, <-chan error) {
 	t.Helper()
+	return serveWith(t, Options{Idle: idle, Handle: h})
+}
+
+// serveWith is serve with all of Options.
+func serveWith(t *testing.T, o Options) (string, <-chan error) {
+	t.Helper()
 	exe := filepath.Join(t.TempDir(), "bgtask-tool")
 	if err := os.WriteFile(exe, []byte("a build"), 0o755); err != nil {
 		t.Fatal(err)
@@ -75,7 +81,7 @@ func serve(t *testing.T, idle time.Duration, h func(context.Context, Call) int) 
 	done := make(chan error, 1)
 	ended := make(chan struct{})
 	go func() {
-		done <- Serve(ctx, exe, Options{Idle: idle, Handle: h})
+		done <- Serve(ctx, exe, o)
 		close(ended)
 	}()
 	t.Cleanup(func() {
@@ -144,6 +150,54 @@ func TestACallRunsOnTheCallersDescriptors(t *testing.T) {
 	code, out, errOut, err := call(t, addr, "bg-status")
 	if err != nil || code != 3 || out != "out bg-status A=1 in=" || errOut != "err /" {
 		t.Errorf("call: exit %d, stdout %q, stderr %q, %v", code, out, errOut, err)
+	}
+}
+
+// The housekeeping after a call waits for its caller to go (its end of
+// the connection closes as it exits), so as not to slow the exit; a
+// caller that stays connected delays it by LeaveWait, no more.
+func TestHousekeepingWaitsForTheCallerToGo(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		wait  time.Duration
+		close bool // the caller closes its end once answered
+	}{
+		{"a caller that goes", time.Hour, true},
+		{"a caller that stays", 10 * time.Millisecond, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			after := make(chan struct{}, 1)
+			addr, _ := serveWith(t, Options{Idle: time.Minute, LeaveWait: c.wait,
+				Handle:    func(context.Context, Call) int { return 0 },
+				AfterCall: func() { after <- struct{}{} },
+			})
+			fd, err := callsock.Dial(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer syscall.Close(fd)
+			if err := callsock.Send(fd, callsock.Request{Args: []string{"bg-status"}, Wd: "/"}, [3]int{0, 1, 2}); err != nil {
+				t.Fatal(err)
+			}
+			if _, taken, err := callsock.Answer(fd); !taken || err != nil {
+				t.Fatalf("the call was not answered: taken %v, %v", taken, err)
+			}
+			if c.close {
+				select {
+				case <-after:
+					t.Fatal("the housekeeping ran while the answered caller was still connected")
+				case <-time.After(50 * time.Millisecond):
+				}
+				syscall.Close(fd)
+			}
+			select {
+			case <-after:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the housekeeping never ran")
+			}
+		})
 	}
 }
 

@@ -96,12 +96,20 @@ func call(tool string, args []string) (code int, taken bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	defer syscall.Close(fd) // Best effort: we exit next.
-	wd, _ := os.Getwd()     // Best effort: as a process, a tool resolves cwd from it or not at all.
+	wd, _ := os.Getwd() // Best effort: as a process, a tool resolves cwd from it or not at all.
 	if err := callsock.Send(fd, callsock.Request{Args: args, Environ: os.Environ(), Wd: wd}, [3]int{0, 1, 2}); err != nil {
+		syscall.Close(fd)    // Best effort: the call runs here instead.
 		return 0, false, err // A datagram arrives whole or not at all.
 	}
-	return callsock.Answer(fd)
+	code, taken, err = callsock.Answer(fd)
+	if !taken {
+		syscall.Close(fd) // Best effort: the call runs here instead.
+	}
+	// A call taken leaves fd open: the exit closes it, after unmapping
+	// this process's memory, and that close is what tells the server
+	// it may start its housekeeping (a spare supervisor) without
+	// slowing the exit.
+	return code, taken, err
 }
 
 // refuse reports what stops a call: as an answer when it is a tool's
