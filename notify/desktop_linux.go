@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
 	"github.com/godbus/dbus/v5"
 )
 
@@ -147,30 +148,19 @@ func bindProcessBus(addr string) error {
 // autolaunch: DBUS_SESSION_BUS_ADDRESS, else the socket $XDG_RUNTIME_DIR/bus
 // that systemd user sessions provide.
 func sessionBusAddress(env []string) (string, error) {
-	if addr := lookupEnv(env, "DBUS_SESSION_BUS_ADDRESS"); addr != "" {
+	if addr := envlist.Get(env, "DBUS_SESSION_BUS_ADDRESS"); addr != "" {
 		if strings.HasPrefix(addr, "autolaunch:") {
 			return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS=%s would start one", ErrNoSessionBus, addr)
 		}
 		return addr, nil
 	}
-	if dir := lookupEnv(env, "XDG_RUNTIME_DIR"); dir != "" {
+	if dir := envlist.Get(env, "XDG_RUNTIME_DIR"); dir != "" {
 		path := filepath.Join(dir, "bus")
 		if fi, err := os.Stat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
 			return "unix:path=" + dbus.EscapeBusAddressValue(path), nil
 		}
 	}
 	return "", fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus is not a socket", ErrNoSessionBus)
-}
-
-// lookupEnv returns the value of the last key=value entry of env, as
-// os/exec and getenv(3) implementations that dedupe do.
-func lookupEnv(env []string, key string) string {
-	for _, kv := range slices.Backward(env) {
-		if v, ok := strings.CutPrefix(kv, key+"="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
 )
 
 // Procfile ports, as foreman, honcho and node-foreman give them: the
@@ -22,7 +24,7 @@ const (
 // DefaultBasePort.
 func parseProcfile(path string, b []byte, env []string, getenv func(string) string) (*Stack, error) {
 	base := DefaultBasePort
-	port, where := lookupEnv(env, "PORT"), ".env"
+	port, where := envlist.Get(env, "PORT"), ".env"
 	if port == "" && getenv != nil {
 		port, where = getenv("PORT"), "the environment"
 	}
@@ -88,14 +90,4 @@ func Clip(s string) string {
 		return s[:57] + "..."
 	}
 	return s
-}
-
-// lookupEnv is the last value of key in KEY=VALUE pairs.
-func lookupEnv(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, _ := strings.Cut(env[i], "="); k == key {
-			return v
-		}
-	}
-	return ""
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
 )
 
 func noEnv(string) string { return "" }
@@ -48,8 +50,8 @@ func TestProcfile(t *testing.T) {
 				t.Fatalf("names = %q", got)
 			}
 			for i, v := range s.Services {
-				if v.Port != tc.wantPort[i] || lookupEnv(v.Env, "PORT") != strconv.Itoa(tc.wantPort[i]) {
-					t.Errorf("%s: Port %d, env PORT %q; want %d", v.Name, v.Port, lookupEnv(v.Env, "PORT"), tc.wantPort[i])
+				if v.Port != tc.wantPort[i] || envlist.Get(v.Env, "PORT") != strconv.Itoa(tc.wantPort[i]) {
+					t.Errorf("%s: Port %d, env PORT %q; want %d", v.Name, v.Port, envlist.Get(v.Env, "PORT"), tc.wantPort[i])
 				}
 				if v.Dir != dir || v.Probe != nil || v.Restart.Policy != RestartNo {
 					t.Errorf("%s: %+v", v.Name, v)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/helperproc"
 )
 
@@ -19,26 +20,31 @@ import (
 func TestMain(m *testing.M) {
 	var ahead *Ahead
 	var record []string
+	env := os.Environ()
 	if len(os.Args) == 3 && os.Args[1] == SuperviseArg && os.Args[2] == SpareArg {
 		ahead = PrepareSpare(context.Background())
 		job, err := ahead.TakeJob()
 		if err != nil {
 			os.Exit(0) // No job: its Spares closed.
 		}
-		os.Args, record = []string{os.Args[0], SuperviseArg, job.Staging, job.Dir}, job.Record
+		os.Args, record, env = []string{os.Args[0], SuperviseArg, job.Staging, job.Dir}, job.Record, job.Env
 	}
 	if len(os.Args) > 3 && os.Args[1] == SuperviseArg {
-		if d, err := time.ParseDuration(os.Getenv(slowReportEnv)); err == nil {
+		if d, err := time.ParseDuration(envlist.Get(env, slowReportEnv)); err == nil {
 			time.Sleep(d)
 		}
-		if stream := os.Getenv(blockLogEnv); stream != "" {
+		if stream := envlist.Get(env, blockLogEnv); stream != "" {
 			_ = os.Mkdir(filepath.Join(os.Args[2], stream), 0o700) // The test sees what it gets.
 		}
 		sv := &Supervisor{Staging: os.Args[2], Dir: os.Args[3], Record: record, Ready: os.NewFile(3, "ready"), Ahead: ahead,
-			Env: os.Environ(), Log: log.New(os.Stderr, "supervisor: ", 0),
+			Env: env, Log: log.New(os.Stderr, "supervisor: ", 0),
 			OnRestart: func(_ context.Context, t *Task) { appendLine(filepath.Join(t.Dir, "events"), "restarting") },
 			OnFinish: func(_ context.Context, t *Task) {
 				appendLine(filepath.Join(t.Dir, "events"), fmt.Sprintf("finished %s after %d restarts", t.Status, t.Restarts))
+				if v := os.Getenv(callerSaysEnv); v != "" {
+					// What a notification would read from the environment.
+					appendLine(filepath.Join(t.Dir, "events"), "the supervisor's environment says "+v)
+				}
 			},
 		}
 		if err := sv.Run(context.Background()); err != nil {

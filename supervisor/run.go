@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/pathlook"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/promptwake"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
@@ -40,7 +42,8 @@ type Supervisor struct {
 	// Ready receives one line, "ok" or why the command did not start, and
 	// is closed; the bg_run that started us is waiting on it.
 	Ready io.WriteCloser
-	// Env is the environment the command inherits (plus BG_TASK_ID).
+	// Env is the environment the command inherits (plus BG_TASK_ID); the
+	// shell (bash, or sh without it) is found on its PATH.
 	Env []string
 	// Grace is the time between SIGTERM and SIGKILL when the tree is
 	// killed; zero means procs.DefaultGrace.
@@ -177,6 +180,7 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 	}
 	_, _ = io.WriteString(sv.Ready, okReport(t)) // Best effort, as above.
 	_ = sv.Ready.Close()
+	sv.Ahead.adoptEnv()
 	s.capErr = &captureErrors{dir: t.Dir}
 	s.capErr.prepare()
 	ends = append(ends, s.capErr.close)
@@ -452,7 +456,7 @@ func (sv *Supervisor) launch(ctx context.Context, t *Task, id string) (*running,
 			}
 		}
 	}
-	cmd := exec.Command(shell(), "-c", t.Command)
+	cmd := exec.Command(shell(sv.Env), "-c", t.Command)
 	cmd.Dir = t.Cwd
 	cmd.Env = commandEnv(sv.Env, id)
 	cmd.Stdout, cmd.Stderr = ttys[0], ttys[1]
@@ -822,9 +826,11 @@ func protocolVar(name string) bool {
 	return false
 }
 
-// shell is bash, or sh where bash is missing.
-func shell() string {
-	if p, err := exec.LookPath("bash"); err == nil {
+// shell is bash, found on env's PATH, or sh where bash is missing. It
+// reads env, not the process's environment, which a spare has not made
+// the caller's yet when it starts the command (see Ahead.adoptEnv).
+func shell(env []string) string {
+	if p := pathlook.Find("bash", envlist.Get(env, "PATH")); p != "" {
 		return p
 	}
 	return "/bin/sh"

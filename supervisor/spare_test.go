@@ -44,14 +44,20 @@ func waitEnded(t *testing.T, s Store, id string) *Task {
 	return task
 }
 
+// callerSaysEnv is a variable whose value the test supervisor's OnFinish
+// records from its own environment, as a notification would read it.
+const callerSaysEnv = "SPARE_SAYS"
+
 // A spare takes the next task as its supervisor, with the caller's
-// environment (not the one it was started with) and the task's log.
+// environment (not the one it was started with: for the command, the
+// shell it is found on PATH and the supervisor's own notifications) and
+// the task's log.
 func TestASpareTakesTheNextTask(t *testing.T) {
 	t.Parallel()
-	s, sp, spare := spareStore(t, append(os.Environ(), "SPARE_SAYS=the server"))
+	s, sp, spare := spareStore(t, append(os.Environ(), callerSaysEnv+"=the server"))
 	exe, _ := os.Executable()
 	task, err := s.Start(context.Background(), Request{Command: `echo "$SPARE_SAYS"`, Cwd: t.TempDir(),
-		Env: append(os.Environ(), "SPARE_SAYS=the caller")})
+		Env: append(os.Environ(), callerSaysEnv+"=the caller")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +74,37 @@ func TestASpareTakesTheNextTask(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(end.Dir, FileSupervisorLog)); err != nil {
 		t.Errorf("the spare's own output does not go to the task's log: %v", err)
+	}
+	var events []byte
+	poll(t, 30*time.Second, "the task's OnFinish", func() bool {
+		events, _ = os.ReadFile(filepath.Join(end.Dir, "events"))
+		return bytes.Contains(events, []byte("finished"))
+	})
+	if !bytes.Contains(events, []byte("the supervisor's environment says the caller\n")) {
+		t.Errorf("events %q: the supervisor did not take the caller's environment for what it does after the start", events)
+	}
+
+	// The shell is the caller's: bash on the caller's PATH.
+	bin := t.TempDir()
+	fake := "#!/bin/sh\necho \"the caller's bash ran: $*\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "bash"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sp.Fill()
+	sp.mu.Lock()
+	spare = sp.spare.cmd.Process.Pid
+	sp.mu.Unlock()
+	task, err = s.Start(context.Background(), Request{Command: "echo not this", Cwd: t.TempDir(),
+		Env: append(os.Environ(), "PATH="+bin+string(filepath.ListSeparator)+os.Getenv("PATH"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Watchdog.PID != spare {
+		t.Errorf("the second task's supervisor is %d, not the spare %d", task.Watchdog.PID, spare)
+	}
+	end = waitEnded(t, s, task.ID)
+	if out, _ := os.ReadFile(filepath.Join(end.Dir, "stdout")); !bytes.Contains(out, []byte("the caller's bash ran: -c echo not this")) {
+		t.Errorf("the command printed %q, want it run by the bash on the caller's PATH", out)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/envlist"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/remote"
 	"github.com/amp-bg-tasks/amp-bg-tasks/stack"
@@ -326,6 +327,11 @@ func superviseMain(args []string, stderr io.Writer) ExitCode {
 		return ExitError
 	}
 	a := &App{Getenv: os.Getenv, Environ: os.Environ()}
+	if job.Env != nil {
+		// A spare's: the caller's environment, which becomes the
+		// process's own only once the command runs (supervisor.Ahead).
+		a = &App{Getenv: func(k string) string { return envlist.Get(job.Env, k) }, Environ: job.Env}
+	}
 	// bg_run checked the settings in this environment before starting
 	// the task: a bad one here is only logged, the defaults stand in.
 	settings, err := a.Settings()
