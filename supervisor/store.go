@@ -256,7 +256,8 @@ func (s Store) Load(id string) (*Task, error) {
 			return t, err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("task %s is being started again, and its new run has not recorded itself after %s (its record is in %s)", id, stagedWait, staging)
+			// A new task's start and a restart look alike here.
+			return nil, fmt.Errorf("task %s is being started (or started again), and has not recorded itself after %s (its record is in %s)", id, stagedWait, staging)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package toolbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -126,5 +127,49 @@ func TestSSHCallerToolStopsWithItsCaller(t *testing.T) {
 	}
 	if got := deref(call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)).Stdout); got != "first" {
 		t.Errorf("the next since-read: %q, want the line the stopped tools did not deliver", got)
+	}
+}
+
+// A read made again (readOnce, when a restart moved the folder away)
+// undoes its attempt's cursor moves, not the call's other ones; the
+// call's record holds the attempt's moves too, so an answer not
+// delivered puts back what the read made again took.
+func TestAnAttemptsMovesAreTheCalls(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID=")
+	r := startTask(t, a, map[string]any{"command": "echo one; echo two >&2"})
+	tasktest.WaitEnd(t, a.Store, r.TaskID)
+	read := func(ctx context.Context, stream string) string {
+		t.Helper()
+		res, err := readAttempt(ctx, a, OutputInput{TaskID: r.TaskID, Stream: stream, Since: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stream == "stdout" {
+			return deref(res.Stdout)
+		}
+		return deref(res.Stderr)
+	}
+	ctx, call := WithDelivery(t.Context())
+	if got := read(ctx, "stderr"); got != "two" { // the call's, before the attempt
+		t.Fatalf("stderr: %q", got)
+	}
+	actx, attempt := withAttempt(ctx)
+	if got := read(actx, "stdout"); got != "one" {
+		t.Fatalf("stdout: %q", got)
+	}
+	attempt.Undo()
+	if got := read(actx, "stderr"); got != "" {
+		t.Errorf("stderr after the attempt was undone: %q, want nothing new: the call's own move stays", got)
+	}
+	if got := read(actx, "stdout"); got != "one" {
+		t.Errorf("stdout read again after the attempt was undone: %q, want the line again", got)
+	}
+	call.Undo()
+	if got := read(t.Context(), "stdout"); got != "one" {
+		t.Errorf("stdout after the call was undone: %q, want the line again: the attempt's move is the call's", got)
+	}
+	if got := read(t.Context(), "stderr"); got != "two" {
+		t.Errorf("stderr after the call was undone: %q, want the line again", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -104,14 +103,13 @@ type OutputResult struct {
 // puts back the cursors it moved and reads again, once, after Load has
 // waited for the folder.
 func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error) {
-	res, err := readAttempt(ctx, a, in)
+	actx, attempt := withAttempt(ctx)
+	res, err := readAttempt(actx, a, in)
 	var away *folderAway
 	if !errors.As(err, &away) {
 		return res, err
 	}
-	for _, m := range slices.Backward(away.moved) {
-		_, _ = capture.UndoCursor(away.dir, m) // Best effort: a cursor moved on since stays.
-	}
+	attempt.Undo()
 	if _, lerr := a.Store.Load(away.id); lerr == nil {
 		res, err = readAttempt(ctx, a, in)
 	}
@@ -123,11 +121,8 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 }
 
 // folderAway is a read cut short because the task's folder was gone:
-// removed, or moved aside by a restart; moved are the cursors it moved.
-type folderAway struct {
-	id, dir string
-	moved   []capture.CursorMove
-}
+// removed, or moved aside by a restart.
+type folderAway struct{ id string }
 
 func (e *folderAway) Error() string { return "the folder of " + e.id + " went away during the read" }
 
@@ -169,7 +164,6 @@ func readAttempt(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 	// on stdout (printf, Node's readline) or stderr (bash's read -p,
 	// Python's input()). As each read decided, for the streams read.
 	partial := map[string]bool{}
-	var moved []capture.CursorMove // by this read, put back if it is cut short
 	read := map[string]bool{}
 	stream := in.Stream
 	for _, s := range []struct {
@@ -181,10 +175,7 @@ func readAttempt(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 			continue
 		}
 		r, err := capture.Read(t.Dir, s.name, opts)
-		noteMove(ctx, t.Dir, r.Moved)
-		if r.Moved != nil {
-			moved = append(moved, *r.Moved)
-		}
+		noteMove(ctx, t.Dir, r.Moved) // Put back if the read is cut short (readOnce).
 		partial[s.name], read[s.name] = r.QuietPartial, true
 		if err == nil && stream == "both" && r.TotalLines == 0 {
 			continue // A stream that never said anything: absent, as one not asked for.
@@ -192,7 +183,7 @@ func readAttempt(ctx context.Context, a *App, in OutputInput) (OutputResult, err
 		if folderGone(t.Dir, err, r.CursorErr) {
 			// Not answered: a cursor the read could not save would
 			// repeat its lines, and a moved one is put back (readOnce).
-			return OutputResult{}, &folderAway{id: t.ID, dir: t.Dir, moved: moved}
+			return OutputResult{}, &folderAway{id: t.ID}
 		}
 		if err != nil {
 			return OutputResult{}, fmt.Errorf("read %s of %s: %w", s.name, t.ID, err)
