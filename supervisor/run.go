@@ -698,12 +698,15 @@ func (c *captureErrors) writeLocked() {
 	c.written = writeFiles(c.dir, fileCaptureError, msg) == nil
 }
 
-// record records the outcome and the capture error, waiting for space when the disk is full:
-// it frees what it can of the task's own logs first (the oldest rotated
-// segments, then the current files, leaving a line that marks the gap),
-// then retries
-// with a growing pause (a person may free space), for up to a day. An
-// outcome recorded late is better than one lost.
+// record records the outcome and the capture error. On a full disk (no
+// space or no inodes for Finish's new files) it frees the task's oldest
+// rotated log segments, one at a time; with none left, it writes the
+// status in place, with the exit code and end time if they fit
+// (finishInPlace), so that the current output is kept and the task does
+// not stay "running". Only when even that fails does it empty the
+// current files (leaving a line that marks the gap), and then retry with
+// a growing pause (a person may free space), for up to a day. An outcome
+// recorded late is better than one lost.
 //
 // The capture error goes first, so whoever sees the final status also sees
 // what output is missing.
@@ -726,6 +729,11 @@ func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors
 		if freed := freeOldestSegment(t.Dir); freed != "" {
 			sv.Log.Printf("disk full: removed %s to record the outcome", freed)
 			continue
+		}
+		// Before the current output goes: the status, in place.
+		if missing, ierr := finishInPlace(t, status, code, at); ierr == nil {
+			sv.Log.Printf("disk full (%v): recorded %s in place; not recorded: %q", err, status, missing)
+			return nil
 		}
 		if freed := discardCurrent(t.Dir, discarded); freed != "" {
 			sv.Log.Printf("disk full: %s to record the outcome", freed)

@@ -604,6 +604,40 @@ func writeFiles(dir string, kv ...string) error {
 	return nil
 }
 
+// finishInPlace records how a task ended where Finish cannot: on a disk
+// with no room (space or inodes) for the new files it renames into
+// place. The status goes into the file that says "running", in place
+// (see writeInPlace); the exit code and the end time, first, as new
+// files where there is room. It returns what it could not record beside
+// the status, and an error when the status itself could not be written.
+func finishInPlace(t *Task, status string, exitCode *int, at time.Time) (missing []string, err error) {
+	var kv []string
+	if !at.IsZero() {
+		kv = append(kv, fileFinishedAt, at.UTC().Format(TimeLayout))
+	}
+	if exitCode != nil {
+		kv = append(kv, fileExitCode, strconv.Itoa(*exitCode))
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		path := filepath.Join(t.Dir, kv[i])
+		if err := writeMeta(path, []byte(kv[i+1]+"\n"), 0o600); err != nil {
+			_ = os.Remove(path) // Best effort: an empty file reads as none, but is litter.
+			missing = append(missing, kv[i])
+		}
+	}
+	if err := writeInPlace(filepath.Join(t.Dir, fileStatus), []byte(status+"\n")); err != nil {
+		return missing, fmt.Errorf("record end of %s in place: %w", t.ID, err)
+	}
+	t.Status = status
+	if !slices.Contains(missing, fileExitCode) {
+		t.ExitCode = exitCode
+	}
+	if !at.IsZero() && !slices.Contains(missing, fileFinishedAt) {
+		t.FinishedAt = at.UTC().Truncate(time.Second)
+	}
+	return missing, nil
+}
+
 // Finish records how a task ended: exit code and end time first, status
 // last, so whoever sees the final status also sees the rest.
 //

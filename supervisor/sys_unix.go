@@ -46,7 +46,7 @@ func diskFull(dir string) bool {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return false
 	}
-	return uint64(st.Bavail)*uint64(st.Bsize) < 64<<10
+	return uint64(st.Bavail)*uint64(st.Bsize) < 64<<10 || st.Files > 0 && st.Ffree == 0
 }
 
 // metaLimit bounds a metadata file read: the longest, command, is a
@@ -76,6 +76,37 @@ func writeMeta(path string, data []byte, perm uint32) error {
 			return &fs.PathError{Op: "write", Path: path, Err: err}
 		}
 		data = data[n:]
+	}
+	if err := syscall.Close(fd); err != nil {
+		return &fs.PathError{Op: "close", Path: path, Err: err}
+	}
+	return nil
+}
+
+// writeInPlace overwrites the file at path with data, in the file itself:
+// no new file, so no inode, and no new block for data no longer than
+// the one the file has. Not atomic (a reader may see the old bytes and
+// the new ones mixed for an instant): the way to record an outcome when
+// the disk has no room for writeFiles' new files, and no other.
+func writeInPlace(path string, data []byte) error {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	for off := 0; off < len(data); {
+		n, err := syscall.Pwrite(fd, data[off:], int64(off))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			_ = syscall.Close(fd) // The write error is what matters.
+			return &fs.PathError{Op: "write", Path: path, Err: err}
+		}
+		off += n
+	}
+	if err := syscall.Ftruncate(fd, int64(len(data))); err != nil {
+		_ = syscall.Close(fd) // The truncate error is what matters.
+		return &fs.PathError{Op: "truncate", Path: path, Err: err}
 	}
 	if err := syscall.Close(fd); err != nil {
 		return &fs.PathError{Op: "close", Path: path, Err: err}
