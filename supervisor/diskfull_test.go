@@ -2,15 +2,14 @@ package supervisor
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smalldisk"
 )
 
 // On a disk with no room for the outcome's new files, and no rotated log
@@ -23,14 +22,15 @@ func TestTheOutcomeIsRecordedInPlaceOnAFullDisk(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		mount string // tmpfs options
-		fill  func(t *testing.T, dir string)
+		fill  func(t testing.TB, path string)
 	}{
-		{"no space", "size=1m", fillSpace},
-		{"no inodes", "size=16m,nr_inodes=64", fillInodes},
+		{"no space", "size=1m", func(t testing.TB, path string) { smalldisk.FillSpace(t, path, 0) }},
+		{"no inodes", "size=16m,nr_inodes=64", smalldisk.FillInodes},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := Store{Dir: mountSmallTmpfs(t, c.mount)}
+			s := Store{Dir: t.TempDir()}
+			smalldisk.Mount(t, s.Dir, c.mount, nil)
 			task, err := s.Start(context.Background(), Request{Command: "echo before the disk filled; " + helpers.Shell("hang"), Cwd: t.TempDir(), Env: os.Environ(), Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
@@ -59,63 +59,5 @@ func TestTheOutcomeIsRecordedInPlaceOnAFullDisk(t *testing.T) {
 				t.Errorf("stdout after the outcome was recorded: %q; want the output kept", b)
 			}
 		})
-	}
-}
-
-// mountSmallTmpfs mounts a tmpfs with opts on a folder of the test until
-// it ends, or skips the test where that is not possible.
-func mountSmallTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: -short")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small tmpfs here (needs root and mount(8), from util-linux; CI runs it): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		var out []byte
-		var err error
-		for range 50 {
-			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond) // Busy: a process is still closing its files.
-		}
-		t.Errorf("umount: %v %s", err, out)
-		_ = exec.Command("umount", "-l", dir).Run() // Best effort: detach it at least.
-	})
-	return dir
-}
-
-// fillSpace fills the file system holding path with the file path.
-func fillSpace(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }() // Written or failed below already.
-	for err == nil {
-		_, err = f.Write(make([]byte, 4<<10))
-	}
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("filling the disk: %v", err)
-	}
-}
-
-// fillInodes takes the file system's last inodes with empty files named
-// after path.
-func fillInodes(t *testing.T, path string) {
-	t.Helper()
-	for i := 0; ; i++ {
-		f, err := os.Create(fmt.Sprintf("%s-%d", path, i))
-		if errors.Is(err, syscall.ENOSPC) {
-			return
-		}
-		if err != nil {
-			t.Fatalf("taking the inodes: %v", err)
-		}
-		_ = f.Close() // Empty.
 	}
 }

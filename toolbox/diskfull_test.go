@@ -2,17 +2,14 @@ package toolbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smalldisk"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
@@ -75,7 +72,7 @@ func TestStopOnAFullDisk(t *testing.T) {
 	mountTmpfs(t, a)
 	r := startTask(t, a, map[string]any{"command": helpers.Shell("hang") + " >/dev/null", "timeout": 0})
 	filler := filepath.Join(a.Store.Dir, "filler")
-	fillDisk(t, filler, 0)
+	smalldisk.FillSpace(t, filler, 0)
 	began := time.Now()
 	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 	if err != nil {
@@ -123,54 +120,12 @@ func TestCaptureErrorWhileTheDiskIsFull(t *testing.T) {
 }
 
 // mountTmpfs puts a 2 MB tmpfs on the app's state folder until the test
-// ends, or skips the test where that is not possible.
+// ends, or skips the test where that is not possible. The cleanup runs
+// after the test body, before newTestApp's: it ends what is still running
+// first (a supervisor finishing its notification holds the folder).
 func mountTmpfs(t *testing.T, a *App) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("slow: -short")
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", a.Store.Dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a 2 MB tmpfs here (needs root; CI runs it): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		// Runs after the test body, before newTestApp's cleanup: end
-		// what is still running first (a supervisor finishing its
-		// notification holds the folder), then unmount.
-		tasktest.EndAll(t, a.Store)
-		var out []byte
-		var err error
-		for range 50 {
-			if out, err = exec.Command("umount", a.Store.Dir).CombinedOutput(); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond) // Busy: a process is still closing its files.
-		}
-		t.Errorf("umount: %v %s", err, out)
-		_ = exec.Command("umount", "-l", a.Store.Dir).Run() // Best effort: detach it at least.
-	})
-}
-
-// fillDisk fills the file system holding path with the file path until
-// only free bytes are left.
-func fillDisk(t *testing.T, path string, free int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }() // Written or failed below already.
-	var n int64
-	for err == nil {
-		var w int
-		w, err = f.Write(make([]byte, 4<<10))
-		n += int64(w)
-	}
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("filling the disk: %v", err)
-	}
-	if err := f.Truncate(max(n-free, 0)); err != nil {
-		t.Fatal(err)
-	}
+	smalldisk.Mount(t, a.Store.Dir, "size=2m", func() { tasktest.EndAll(t, a.Store) })
 }
 
 // On a nearly full disk (under the 64 KB that counts as full, but room
@@ -187,7 +142,7 @@ func TestStopOnANearlyFullDiskWaitsForTheGracePeriod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fillDisk(t, filepath.Join(a.Store.Dir, "filler"), 40<<10)
+	smalldisk.FillSpace(t, filepath.Join(a.Store.Dir, "filler"), 40<<10)
 
 	res, err := a.Call(t.Context(), StopTool(), []byte(fmt.Sprintf(`{"task_id":%q}`, r.TaskID)))
 	if err != nil {
