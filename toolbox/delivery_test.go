@@ -173,3 +173,38 @@ func TestAnAttemptsMovesAreTheCalls(t *testing.T) {
 		t.Errorf("stderr after the call was undone: %q, want the line again", got)
 	}
 }
+
+// A read cut short by a restart (its folder moved aside) undoes its
+// attempt's moves once the folder is back: the cursors are in it, and an
+// undo while it is away finds none (a trial's finding: the reader lost
+// the lines the cut-short attempt had passed).
+func TestACutShortReadIsUndoneOnceTheFolderIsBack(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, "AMP_THREAD_ID=", "AGENT_THREAD_ID=", "AMP_CURRENT_THREAD_ID=")
+	r := startTask(t, a, map[string]any{"command": "echo one"})
+	task := tasktest.WaitEnd(t, a.Store, r.TaskID)
+	in := OutputInput{TaskID: r.TaskID, Stream: "stdout", Since: true}
+	actx, attempt := withAttempt(t.Context())
+	if res, err := readAttempt(actx, a, in); err != nil || deref(res.Stdout) != "one" {
+		t.Fatalf("the attempt: %+v, %v", res, err)
+	}
+	// As a restart does: the folder moves aside, and back a moment later.
+	staging := filepath.Join(a.Store.Dir, ".staging-"+r.TaskID)
+	if err := os.Rename(task.Dir, staging); err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond) // The new run's start, as seen by the reader.
+		back <- os.Rename(staging, task.Dir)
+	}()
+	if err := a.undoWhenBack(r.TaskID, attempt); err != nil {
+		t.Fatalf("the task while its folder came back: %v", err)
+	}
+	if err := <-back; err != nil {
+		t.Fatal(err)
+	}
+	if res, err := readAttempt(t.Context(), a, in); err != nil || deref(res.Stdout) != "one" {
+		t.Errorf("the read made again: %q, %v; want the line the cut-short attempt had passed", deref(res.Stdout), err)
+	}
+}

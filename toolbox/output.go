@@ -109,8 +109,7 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 	if !errors.As(err, &away) {
 		return res, err
 	}
-	attempt.Undo()
-	if _, lerr := a.Store.Load(away.id); lerr == nil {
+	if a.undoWhenBack(away.id, attempt) == nil {
 		res, err = readAttempt(ctx, a, in)
 	}
 	if errors.As(err, &away) {
@@ -118,6 +117,17 @@ func readOnce(ctx context.Context, a *App, in OutputInput) (OutputResult, error)
 		return OutputResult{}, &InputError{Param: "task_id", Msg: fmt.Sprintf("%v: %s", supervisor.ErrNoTask, away.id)}
 	}
 	return res, err
+}
+
+// undoWhenBack waits (Load) for task id's folder, which a restart moved
+// aside, to be back, and then undoes the cursor moves of an attempt cut
+// short by the move: the cursors are in the folder, so that an undo while
+// it is away finds none (a trial's finding: lines lost to the reader).
+// An error means the task is gone.
+func (a *App) undoWhenBack(id string, attempt *Delivery) error {
+	_, err := a.Store.Load(id)
+	attempt.Undo() // Best effort, as a Delivery's undo is: a task gone has no cursor.
+	return err
 }
 
 // folderAway is a read cut short because the task's folder was gone:
