@@ -61,3 +61,28 @@ func TestTheOutcomeIsRecordedInPlaceOnAFullDisk(t *testing.T) {
 		})
 	}
 }
+
+// A task whose policy runs it again keeps running on a full disk: the new
+// run's pid files, which the task has, are overwritten in place. Before,
+// the new run was killed ("could not start again") and the task recorded
+// as failed, whatever its command's exit.
+func TestARestartPolicyRunsOnAFullDisk(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	smalldisk.Mount(t, s.Dir, "size=1m", nil)
+	task, err := s.Start(context.Background(), Request{Command: "sleep 0.5", Cwd: t.TempDir(), Env: os.Environ(), Timeout: time.Minute,
+		Restart: RestartPolicy{Policy: RestartAlways, Max: 2, Backoff: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
+			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
+		}
+	})
+	smalldisk.FillSpace(t, filepath.Join(s.Dir, "filler"), 0)
+	end := waitEnded(t, s, task.ID)
+	if end.Status != StatusCompleted || end.Root.PID == task.Root.PID {
+		t.Errorf("on a full disk: status %s, pid %d (first run's %d); want completed, after runs of its own", end.Status, end.Root.PID, task.Root.PID)
+	}
+}

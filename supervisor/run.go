@@ -290,7 +290,8 @@ func (sv *Supervisor) restart(ctx context.Context, s *session, sig *signals, cod
 	t := s.t
 	c := code
 	t.LastExitCode = &c
-	if err := writeFiles(t.Dir, fileLastExitCode, strconv.Itoa(code)); err != nil {
+	if err := writeFiles(t.Dir, fileLastExitCode, strconv.Itoa(code)); err != nil &&
+		(!noRoom(err) || len(writeOnFullDisk(t.Dir, fileLastExitCode, strconv.Itoa(code))) > 0) {
 		sv.Log.Printf("record exit code: %v", err) // bg_status shows it a restart late.
 	}
 	pause := time.Duration(0)
@@ -324,8 +325,19 @@ func (sv *Supervisor) restart(ctx context.Context, s *session, sig *signals, cod
 	if err == nil {
 		t.Root = next.root
 		t.Restarts++
-		err = writeFiles(t.Dir, filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10),
-			fileRestarts, strconv.Itoa(t.Restarts))
+		kv := []string{filePID, strconv.Itoa(next.root.PID), filePIDStart, strconv.FormatInt(next.root.Start, 10),
+			fileRestarts, strconv.Itoa(t.Restarts)}
+		err = writeFiles(t.Dir, kv...)
+		if noRoom(err) {
+			// A full disk does not end a task its policy runs again: its
+			// pid files, which it has, are overwritten in place (the
+			// count of restarts too, from the second on).
+			missing := writeOnFullDisk(t.Dir, kv...)
+			if !slices.Contains(missing, filePID) && !slices.Contains(missing, filePIDStart) {
+				sv.Log.Printf("disk full (%v): the new run recorded in place; not recorded: %q", err, missing)
+				err = nil
+			}
+		}
 		if err != nil {
 			_ = syscall.Kill(-next.child.Process.Pid, syscall.SIGKILL) // It cannot be found by its pid.
 			_ = next.child.Wait()
@@ -723,7 +735,7 @@ func (sv *Supervisor) record(ctx context.Context, t *Task, capErr *captureErrors
 		}
 		capErr.flush()
 		err := Finish(t, status, code, at)
-		if err == nil || !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) || time.Now().After(deadline) {
+		if err == nil || !noRoom(err) || time.Now().After(deadline) {
 			return err
 		}
 		if freed := freeOldestSegment(t.Dir); freed != "" {

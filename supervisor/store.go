@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
@@ -606,10 +607,10 @@ func writeFiles(dir string, kv ...string) error {
 
 // finishInPlace records how a task ended where Finish cannot: on a disk
 // with no room (space or inodes) for the new files it renames into
-// place. The status goes into the file that says "running", in place
-// (see writeInPlace); the exit code and the end time, first, as new
-// files where there is room. It returns what it could not record beside
-// the status, and an error when the status itself could not be written.
+// place. The exit code and the end time go first, where there is room
+// (writeOnFullDisk); the status last, into the file that says "running",
+// in place. It returns what it could not record beside the status, and
+// an error when the status itself could not be written.
 func finishInPlace(t *Task, status string, exitCode *int, at time.Time) (missing []string, err error) {
 	var kv []string
 	if !at.IsZero() {
@@ -618,13 +619,7 @@ func finishInPlace(t *Task, status string, exitCode *int, at time.Time) (missing
 	if exitCode != nil {
 		kv = append(kv, fileExitCode, strconv.Itoa(*exitCode))
 	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		path := filepath.Join(t.Dir, kv[i])
-		if err := writeMeta(path, []byte(kv[i+1]+"\n"), 0o600); err != nil {
-			_ = os.Remove(path) // Best effort: an empty file reads as none, but is litter.
-			missing = append(missing, kv[i])
-		}
-	}
+	missing = writeOnFullDisk(t.Dir, kv...)
 	if err := writeInPlace(filepath.Join(t.Dir, fileStatus), []byte(status+"\n")); err != nil {
 		return missing, fmt.Errorf("record end of %s in place: %w", t.ID, err)
 	}
@@ -637,6 +632,32 @@ func finishInPlace(t *Task, status string, exitCode *int, at time.Time) (missing
 	}
 	return missing, nil
 }
+
+// writeOnFullDisk writes name/value files into dir where writeFiles
+// cannot, on a disk with no room for the new files it renames into
+// place: a file that exists is overwritten in place (writeInPlace: no
+// inode, no block), one that does not is created if there is room. Not
+// atomic. It returns the names it could not write.
+func writeOnFullDisk(dir string, kv ...string) (missing []string) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		path := filepath.Join(dir, kv[i])
+		data := []byte(kv[i+1] + "\n")
+		err := writeInPlace(path, data)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = writeMeta(path, data, 0o600); err != nil {
+				_ = os.Remove(path) // Best effort: an empty file reads as none, but is litter.
+			}
+		}
+		if err != nil {
+			missing = append(missing, kv[i])
+		}
+	}
+	return missing
+}
+
+// noRoom reports whether err is a write's on a disk with no room left
+// (space, inodes, or the user's quota).
+func noRoom(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) }
 
 // Finish records how a task ended: exit code and end time first, status
 // last, so whoever sees the final status also sees the rest.
