@@ -287,8 +287,9 @@ func (a *Ahead) signals() *signals {
 // from its job pipe and sends its stdout and stderr to the task's
 // supervisor log (as spawn does for a supervisor it starts). The
 // caller's environment (Job.Env) becomes the process's own once the
-// command runs: until then, pass it as Supervisor.Env. An error means no job came: the server ended,
-// or a stop signal came first; the spare exits.
+// command runs: until then, pass it as Supervisor.Env. An error means no
+// job came: the server ended, or a stop signal came first; the spare
+// exits.
 func (a *Ahead) TakeJob() (Job, error) {
 	f := os.NewFile(spareJobFD, "job")
 	type read struct {
