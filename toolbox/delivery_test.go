@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +109,9 @@ func TestSSHCallerToolStopsWithItsCaller(t *testing.T) {
 		// Waits for a line that never comes.
 		fmt.Fprintf(stdin, `{"task_id":%q,"filter":"never printed","wait_seconds":600}`+"\n", r.TaskID)
 		time.Sleep(300 * time.Millisecond) // Into its wait; earlier, it never reads at all.
+		// A test run with SIGHUP ignored (under nohup) passes that on to
+		// the tool, until it listens for SIGHUP: one sent before is lost.
+		tasktest.WaitFor(t, "the tool to listen for SIGHUP", func() bool { return !ignores(c.Process.Pid, syscall.SIGHUP) })
 		start := time.Now()
 		if how == "SIGHUP" {
 			_ = c.Process.Signal(syscall.SIGHUP)
@@ -128,6 +132,22 @@ func TestSSHCallerToolStopsWithItsCaller(t *testing.T) {
 	if got := deref(call[OutputResult](t, a, OutputTool(), fmt.Sprintf(`{"task_id":%q}`, r.TaskID)).Stdout); got != "first" {
 		t.Errorf("the next since-read: %q, want the line the stopped tools did not deliver", got)
 	}
+}
+
+// ignores reports whether process pid ignores sig (its SigIgn mask in
+// /proc); false once it has exited, or where /proc cannot say.
+func ignores(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && mask&(1<<(sig-1)) != 0
+		}
+	}
+	return false
 }
 
 // A read made again (readOnce, when a restart moved the folder away)
