@@ -58,6 +58,20 @@ func TestTheOutcomeIsRecordedInPlaceOnAFullDisk(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout")); !strings.Contains(string(b), "before the disk filled") {
 				t.Errorf("stdout after the outcome was recorded: %q; want the output kept", b)
 			}
+			// With no finished_at, the end is when the status was
+			// written: for the notices, and for the reaper, which would
+			// otherwise date it by its start (made two hours old here,
+			// in place).
+			if got.FinishedAt.IsZero() || time.Since(got.FinishedAt) > time.Minute {
+				t.Errorf("finished at %v, want about now", got.FinishedAt)
+			}
+			long := time.Now().Add(-2 * time.Hour).UTC().Format(TimeLayout)
+			if err := writeInPlace(filepath.Join(task.Dir, fileStartedAt), []byte(long+"\n")); err != nil {
+				t.Fatal(err)
+			}
+			if acts, err := s.Reap(context.Background(), ReapOptions{MaxAge: time.Hour, DryRun: true}); err != nil || len(acts) != 0 {
+				t.Errorf("the reaper, for tasks ended over an hour ago: %+v, %v; want nothing: it ended just now", acts, err)
+			}
 		})
 	}
 }
@@ -84,5 +98,32 @@ func TestARestartPolicyRunsOnAFullDisk(t *testing.T) {
 	end := waitEnded(t, s, task.ID)
 	if end.Status != StatusCompleted || end.Root.PID == task.Root.PID {
 		t.Errorf("on a full disk: status %s, pid %d (first run's %d); want completed, after runs of its own", end.Status, end.Root.PID, task.Root.PID)
+	}
+}
+
+// bgtask restart of a running task on a full disk answers once the new
+// run is recorded: its pid files, written in place, say so, where the
+// count of restarts (a file the task did not have yet) cannot. Before,
+// it answered "did not restart it" after its wait, though it had.
+func TestARestartOnRequestOnAFullDisk(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	smalldisk.Mount(t, s.Dir, "size=1m", nil)
+	task, err := s.Start(context.Background(), Request{Command: helpers.Shell("hang"), Cwd: t.TempDir(), Env: os.Environ(), Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
+			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
+		}
+	})
+	smalldisk.FillSpace(t, filepath.Join(s.Dir, "filler"), 0)
+	again, err := s.Restart(context.Background(), task, RestartRequest{Env: os.Environ(), Grace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("restart on a full disk: %v", err)
+	}
+	if again.Status != StatusRunning || again.Restarts != 1 || again.Root.PID == task.Root.PID {
+		t.Errorf("after the restart: status %s, restarts %d, pid %d (before %d); want running, 1, a new pid", again.Status, again.Restarts, again.Root.PID, task.Root.PID)
 	}
 }

@@ -254,7 +254,7 @@ func (s Store) rememberEnded(ids []string, present func(id string) bool) {
 		if !endedStatus(status) {
 			continue
 		}
-		idx[id] = endedEntry{Status: status, FinishedAt: readTime(dir, fileFinishedAt)}
+		idx[id] = endedEntry{Status: status, FinishedAt: endedAt(dir, readTime(dir, fileFinishedAt))}
 	}
 	_ = s.writeEnded(idx) // Best effort: see above.
 }

@@ -156,7 +156,7 @@ func (s Store) reapTask(ctx context.Context, name string, now func() time.Time, 
 		a, ok := s.reapRunning(ctx, t, now(), o)
 		return a, false, ok
 	}
-	end := finished
+	end := endedAt(dir, finished)
 	if end.IsZero() {
 		end = readTime(dir, fileStartedAt)
 	}

@@ -56,6 +56,14 @@ func (s Store) awaitRestart(ctx context.Context, t *Task, grace time.Duration) (
 		if cur.Restarts > t.Restarts || cur.Status != StatusRunning {
 			return cur, nil
 		}
+		if cur.Root.PID != t.Root.PID && cur.Root.Start != t.Root.Start {
+			// Run again, on a full disk: the pid files were written in
+			// place, and the count of restarts, a file the task did not
+			// have yet, could not be. (Both pid files new: not one read
+			// between the writes of a usual restart.)
+			cur.Restarts = t.Restarts + 1
+			return cur, nil
+		}
 		select {
 		case <-ctx.Done():
 			return cur, ctx.Err()

@@ -459,6 +459,9 @@ func (r fileReader) task() (*Task, error) {
 		t.StartedAt = idTime(t.ID)
 	}
 	t.FinishedAt, _ = time.Parse(TimeLayout, r.opt(fileFinishedAt))
+	if t.FinishedAt.IsZero() && t.Watchdog.PID != 0 && endedStatus(t.Status) && r.fields == nil {
+		t.FinishedAt = statusWritten(r.dir) // Recorded on a full disk (see endedAt).
+	}
 	if s := r.opt(fileTimeout); s != "" {
 		m, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(m) || math.IsInf(m, 0) || m < 0 {
@@ -653,6 +656,28 @@ func writeOnFullDisk(dir string, kv ...string) (missing []string) {
 		}
 	}
 	return missing
+}
+
+// endedAt is when the task in dir, recorded as ended, ended: finished,
+// its finished_at, or for a task whose supervisor could record the
+// status alone (a full disk: finishInPlace), the time that status was
+// written. Zero when neither is known: a task nobody supervised (no
+// watchdog_pid) gets no end invented.
+func endedAt(dir string, finished time.Time) time.Time {
+	if !finished.IsZero() || readSmall(filepath.Join(dir, fileWatchdog)) == "" {
+		return finished
+	}
+	return statusWritten(dir)
+}
+
+// statusWritten is when dir's status file was last written, to the
+// second as finished_at records it; zero if it cannot be read.
+func statusWritten(dir string) time.Time {
+	fi, err := os.Lstat(filepath.Join(dir, fileStatus))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime().UTC().Truncate(time.Second)
 }
 
 // noRoom reports whether err is a write's on a disk with no room left

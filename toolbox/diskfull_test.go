@@ -3,6 +3,7 @@ package toolbox
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,5 +154,28 @@ func TestStopOnANearlyFullDiskWaitsForTheGracePeriod(t *testing.T) {
 	}
 	if left := tasktest.MarkerProcs(t, task.ID); len(left) != 0 {
 		t.Fatalf("still alive: %v", left)
+	}
+}
+
+// A task that ends on a full disk, recorded without finished_at (no room
+// for the file), is still told to its reader: its end is when its status
+// was written. Before, a zero end counted as old news and was never told.
+func TestAnEndOnAFullDiskIsTold(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	mountTmpfs(t, a)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-full")
+	gate := filepath.Join(t.TempDir(), "go")
+	r := execute(t, a, RunTool(), `{"command":"until [ -e `+gate+` ]; do sleep 0.02; done; exit 2","label":"on a full disk"}`)
+	id := r["task_id"].(string)
+	smalldisk.FillSpace(t, filepath.Join(a.Store.Dir, "filler"), 0)
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if task := tasktest.WaitEnd(t, a.Store, id); task.Status != supervisor.StatusFailed {
+		t.Fatalf("status %s, want failed", task.Status)
+	}
+	if got := noticesOf(execute(t, a, StatusTool(), `{}`)); len(got) != 1 || !strings.HasPrefix(got[0], "on a full disk failed") {
+		t.Errorf("notices %q, want the failure told", got)
 	}
 }
