@@ -89,11 +89,7 @@ func TestARestartPolicyRunsOnAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
-			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
-		}
-	})
+	stopAtCleanup(t, s, task.ID)
 	smalldisk.FillSpace(t, filepath.Join(s.Dir, "filler"), 0)
 	end := waitEnded(t, s, task.ID)
 	if end.Status != StatusCompleted || end.Root.PID == task.Root.PID {
@@ -113,11 +109,7 @@ func TestARestartOnRequestOnAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
-			_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
-		}
-	})
+	stopAtCleanup(t, s, task.ID)
 	smalldisk.FillSpace(t, filepath.Join(s.Dir, "filler"), 0)
 	again, err := s.Restart(context.Background(), task, RestartRequest{Env: os.Environ(), Grace: 100 * time.Millisecond})
 	if err != nil {

@@ -205,12 +205,7 @@ func TestAnInteractiveTaskReadsInputOnceStarted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				// A task whose input was lost would wait for its timeout.
-				if cur, err := s.Load(task.ID); err == nil && cur.Status == StatusRunning {
-					_, _ = s.Stop(context.Background(), cur, 100*time.Millisecond) // Best effort, by its supervisor.
-				}
-			})
+			stopAtCleanup(t, s, task.ID) // A task whose input was lost would wait for its timeout.
 			if err := Send(task, []byte("hello\n")); err != nil {
 				t.Fatalf("spare %v, start %d: a send just after the start: %v", spare, i, err)
 			}
