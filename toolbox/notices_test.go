@@ -403,7 +403,12 @@ func TestAReadersFirstCallDatesTheEndsItSkips(t *testing.T) {
 	if _, _, err := a.Restart(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
-	tasktest.WaitFor(t, "the second run's end", func() bool { return a.Store.EndedAt(id).After(first) })
+	tasktest.WaitFor(t, "the second run's end", func() bool {
+		// finished_at is written before the status: both, or the
+		// reader may still see it running.
+		cur, err := a.Store.Load(id)
+		return a.Store.EndedAt(id).After(first) && err == nil && cur.Status != supervisor.StatusRunning
+	})
 	if got := noticesOf(execute(t, reader, StatusTool(), `{}`)); len(got) != 1 || !strings.Contains(got[0], id) {
 		t.Fatalf("the second run's end was told %q, want once", got)
 	}
