@@ -28,6 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	helpers.Register("call", callHelper)
+	helpers.Register("hang", helperproc.Hang)
 	helpers.Main(m)
 }
 

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 )
@@ -28,14 +29,33 @@ type procContext []string
 
 // readContext reads the context of process pid; an error when it is not
 // visible here (another pid namespace) or is gone.
+//
+// Every call through the server pays for this, so it resolves
+// /proc/<pid> once (an O_PATH descriptor the reads are relative to) and
+// asks the scheduler's settings with one system call (sched_getattr)
+// rather than have the kernel format /proc/<pid>/stat's 52 fields for
+// three of them.
 func readContext(pid int) (procContext, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("the caller's process is not visible from the server")
 	}
-	dir := fmt.Sprintf("/proc/%d", pid)
-	var c procContext
+	path := "/proc/" + strconv.Itoa(pid)
+	dir, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer func() { _ = unix.Close(dir) }() // Read only.
+	c := make(procContext, 0, 32)
+	var buf [256]byte
+	link := func(name string) (string, error) {
+		n, err := unix.Readlinkat(dir, name, buf[:])
+		if err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: path + "/" + name, Err: err}
+		}
+		return string(buf[:n]), nil
+	}
 	for _, ns := range []string{"mnt", "pid", "net", "ipc", "uts", "user", "cgroup", "time"} {
-		l, err := os.Readlink(dir + "/ns/" + ns)
+		l, err := link("ns/" + ns)
 		if errors.Is(err, fs.ErrNotExist) && ns == "time" {
 			continue // A kernel before 5.6 has none; then neither end has one.
 		}
@@ -44,43 +64,36 @@ func readContext(pid int) (procContext, error) {
 		}
 		c = append(c, "ns/"+ns+" "+l)
 	}
-	root, err := os.Readlink(dir + "/root")
+	root, err := link("root")
 	if err != nil {
 		return nil, err
 	}
 	c = append(c, "root "+root)
 	for _, f := range []string{"cgroup", "limits", "oom_score_adj"} {
-		b, err := readProc(dir + "/" + f)
+		b, err := readProc(dir, path, f)
 		if err != nil {
 			return nil, err
 		}
 		c = append(c, f+" "+string(b))
 	}
-	status, err := readProc(dir + "/status")
+	status, err := readProc(dir, path, "status")
 	if err != nil {
 		return nil, err
 	}
-	for _, line := range strings.Split(string(status), "\n") {
+	for line := range strings.SplitSeq(string(status), "\n") {
 		name, _, _ := strings.Cut(line, ":")
 		switch name {
 		case "Umask", "Gid", "Groups", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "Cpus_allowed_list", "Mems_allowed_list":
 			c = append(c, line)
 		}
 	}
-	stat, err := readProc(dir + "/stat")
+	sched, err := readSched(pid, dir, path)
 	if err != nil {
 		return nil, err
 	}
-	// Fields after the command's name, which may hold anything: field n
-	// of the line (numbered from 1 in proc(5)) is field n-3 after it:
-	// nice (19), rt_priority (40), policy (41).
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 39 {
-		return nil, fmt.Errorf("%s/stat: %d fields", dir, len(f)+2)
-	}
-	c = append(c, "nice "+f[16], "rt_priority "+f[37], "policy "+f[38])
+	c = append(c, sched...)
 	// The I/O priority (ionice) is in no /proc file.
-	prio, _, errno := syscall.Syscall(syscall.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(pid), 0)
+	prio, _, errno := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(pid), 0)
 	if errno != 0 {
 		return nil, fmt.Errorf("ioprio_get %d: %w", pid, errno)
 	}
@@ -88,9 +101,61 @@ func readContext(pid int) (procContext, error) {
 	return c, nil
 }
 
-// readProc reads a /proc file with open, read and close alone (see
-// smallfile), which is what each call pays for.
-func readProc(path string) ([]byte, error) { return smallfile.Read(path, 2048, 64<<10) }
+// readSched is the scheduling of process pid (whose /proc folder is open
+// as dir): its policy and its flags (reset-on-fork), nice, real-time
+// priority and deadline and utilisation settings, from sched_getattr;
+// where that is refused (a kernel before 3.14, a seccomp filter that
+// does not know it), nice, real-time priority and policy from stat.
+// Both ends of a comparison read it alike: the server reads its own
+// context with this.
+func readSched(pid, dir int, path string) ([]string, error) {
+	items, err := schedAttr(pid)
+	if err == nil || errors.Is(err, unix.ESRCH) {
+		return items, err
+	}
+	return schedFromStat(dir, path)
+}
+
+// schedAttr is readSched's sched_getattr: policy, nice and real-time
+// priority named as schedFromStat names them, then what only it tells.
+func schedAttr(pid int) ([]string, error) {
+	a, err := unix.SchedGetAttr(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sched_getattr %d: %w", pid, err)
+	}
+	return []string{
+		fmt.Sprint("nice ", int32(a.Nice)), fmt.Sprint("rt_priority ", a.Priority), fmt.Sprint("policy ", a.Policy),
+		fmt.Sprint("sched_flags ", a.Flags), fmt.Sprint("sched_deadline ", a.Runtime, " ", a.Deadline, " ", a.Period),
+		fmt.Sprint("uclamp ", a.Util_min, " ", a.Util_max),
+	}, nil
+}
+
+// schedFromStat is readSched's fallback: the fields of /proc/<pid>/stat
+// (its folder open as dir) after the command's name, which may hold
+// anything: field n of the line (numbered from 1 in proc(5)) is field
+// n-3 after it: nice (19), rt_priority (40), policy (41).
+func schedFromStat(dir int, path string) ([]string, error) {
+	stat, err := readProc(dir, path, "stat")
+	if err != nil {
+		return nil, err
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 39 {
+		return nil, fmt.Errorf("%s/stat: %d fields", path, len(f)+2)
+	}
+	return []string{"nice " + f[16], "rt_priority " + f[37], "policy " + f[38]}, nil
+}
+
+// readProc reads the file name of the /proc folder open as dir (path)
+// with open, read and close alone (see smallfile), which is what each
+// call pays for.
+func readProc(dir int, path, name string) ([]byte, error) {
+	b, err := smallfile.ReadIn(dir, name, 2048, 64<<10)
+	if pe, ok := err.(*fs.PathError); ok {
+		pe.Path = path + "/" + name
+	}
+	return b, err
+}
 
 // ioprioWhoProcess is IOPRIO_WHO_PROCESS: ioprio_get of one process.
 const ioprioWhoProcess = 1

@@ -9,9 +9,10 @@
 //
 // It does not follow a final symlink, and reads at most a given number of
 // bytes: it is not for files of unknown size. Three readers share this:
-// Read (a growing buffer, up to a limit), ReadInto (one read into the
-// caller's buffer: a time read on every shell start) and ReadSized (one
-// buffer of the file's size, for a file of a thousand lines).
+// Read (a growing buffer, up to a limit; ReadIn, on Linux, in an open
+// folder), ReadInto (one read into the caller's buffer: a time read on
+// every shell start) and ReadSized (one buffer of the file's size, for a
+// file of a thousand lines).
 package smallfile
 
 import (
@@ -27,6 +28,12 @@ func Read(path string, hint, limit int) ([]byte, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
+	return readAll(fd, path, hint, limit)
+}
+
+// readAll reads fd, the open file path, to its end or limit, and closes
+// it.
+func readAll(fd int, path string, hint, limit int) ([]byte, error) {
 	defer func() { _ = syscall.Close(fd) }() // Read only.
 	buf := make([]byte, 0, min(hint, limit))
 	for len(buf) < limit {
