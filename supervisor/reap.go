@@ -71,17 +71,21 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
-	if err := s.Check(); err != nil {
+	fi, err := s.checkStat()
+	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
-	idx := s.readEnded()
-	names, err := s.reapCandidates(idx, now().Add(-o.MaxAge).Unix())
+	if fi == nil {
+		return nil, nil // No store yet: nothing ever ran.
+	}
+	names, err := s.reapNames(fi, now().Add(-o.MaxAge).Unix(), !o.DryRun)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reap: list tasks: %w", err)
 	}
+	var idx *endedIndex // read when a task ended recently, to tell whether it knows
 	var out []ReapAction
 	var fresh []string // ended recently, not in the index yet
 	for _, name := range names {
@@ -94,6 +98,10 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 		}
 		a, recent, ok := s.reapTask(ctx, name, now, o)
 		if recent {
+			if idx == nil {
+				x := s.readEnded()
+				idx = &x
+			}
 			if _, known := idx.find([]byte(name)); !known {
 				fresh = append(fresh, name)
 			}
@@ -108,23 +116,43 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	return out, nil
 }
 
+// reapNames lists the names in the store that Reap must look at (see
+// reapCandidates): the reap list's, when it holds for this store (fi)
+// and recent (see reaplist.go), else from a listing, which it remembers
+// when remember says it may write.
+func (s Store) reapNames(fi fs.FileInfo, recent int64, remember bool) ([]string, error) {
+	store, index := s.stamps(fi)
+	if names, ok := s.readReapList(store, index, recent); ok {
+		return names, nil
+	}
+	names, oldest, err := s.reapCandidates(s.readEnded(), recent)
+	if err == nil && remember {
+		s.rememberReapList(reapList{store: store, index: index, oldest: oldest, names: names}, time.Now())
+	}
+	return names, err
+}
+
 // reapCandidates lists the names in the store that Reap must look at,
 // oldest first: all but the tasks the ended index says ended at or after
 // recent (unix seconds), which most are on most shell starts, and which
-// are skipped without a string made of their names.
-func (s Store) reapCandidates(idx endedIndex, recent int64) ([]string, error) {
-	var names []string
-	err := eachName(s.Dir, storeListBuf, func(name []byte, maybeDir bool) {
+// are skipped without a string made of their names. oldest is the
+// earliest end of those skipped (unix seconds; 0 when none is): the
+// listing holds until recent passes it.
+func (s Store) reapCandidates(idx endedIndex, recent int64) (names []string, oldest int64, err error) {
+	err = eachName(s.Dir, storeListBuf, func(name []byte, maybeDir bool) {
 		if !maybeDir {
 			return
 		}
 		if l, ok := idx.find(name); ok && l.finishedAtSec != 0 && l.finishedAtSec >= recent {
+			if oldest == 0 || l.finishedAtSec < oldest {
+				oldest = l.finishedAtSec
+			}
 			return
 		}
 		names = append(names, string(name))
 	})
 	slices.Sort(names)
-	return names, err
+	return names, oldest, err
 }
 
 // reapTask decides, and unless o.DryRun does, what the reaper does with

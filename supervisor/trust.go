@@ -30,14 +30,21 @@ func (e *UntrustedError) Is(target error) bool { return target == ErrUntrusted }
 // group or others may write to. A folder that does not exist yet is fine:
 // Start creates it 0700.
 func (s Store) Check() error {
+	_, err := s.checkStat()
+	return err
+}
+
+// checkStat is Check that also returns what it read of the folder: nil
+// when there is none yet.
+func (s Store) checkStat() (fs.FileInfo, error) {
 	fi, err := os.Stat(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("check state folder: %w", err)
+		return nil, fmt.Errorf("check state folder: %w", err)
 	}
-	return trusted(s.Dir, fi)
+	return fi, trusted(s.Dir, fi)
 }
 
 // checkTaskDir refuses a task folder that is a symlink, not the caller's
