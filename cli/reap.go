@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/reaplist"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 	"github.com/amp-bg-tasks/amp-bg-tasks/toolbox"
 )
 
-// defaultReapMaxAge is bg-reaper's --max-age in minutes: three hours.
-const defaultReapMaxAge = 180
+// defaultReapMaxAge is bg-reaper's --max-age in minutes (the call
+// client, cmd/bgtask-call, reads the same).
+const defaultReapMaxAge = reaplist.DefaultMaxAgeMinutes
 
 // cliReap is `bgtask reap` and `bg-reaper`: run on every shell start, it
 // prints one line per action and nothing when there is nothing to do.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/reaplist"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/smallfile"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 )
@@ -33,7 +34,7 @@ import (
 // is never remembered as an end. Ids whose folders are gone are dropped
 // on the next write.
 const (
-	endedIndexFile = ".ended"
+	endedIndexFile = reaplist.EndedIndex
 	endedLockFile  = ".ended.lock"
 )
 

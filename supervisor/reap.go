@@ -116,22 +116,6 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	return out, nil
 }
 
-// reapNames lists the names in the store that Reap must look at (see
-// reapCandidates): the reap list's, when it holds for this store (fi)
-// and recent (see reaplist.go), else from a listing, which it remembers
-// when remember says it may write.
-func (s Store) reapNames(fi fs.FileInfo, recent int64, remember bool) ([]string, error) {
-	store, index := s.stamps(fi)
-	if names, ok := s.readReapList(store, index, recent); ok {
-		return names, nil
-	}
-	names, oldest, err := s.reapCandidates(s.readEnded(), recent)
-	if err == nil && remember {
-		s.rememberReapList(reapList{store: store, index: index, oldest: oldest, names: names}, time.Now())
-	}
-	return names, err
-}
-
 // reapCandidates lists the names in the store that Reap must look at,
 // oldest first: all but the tasks the ended index says ended at or after
 // recent (unix seconds), which most are on most shell starts, and which

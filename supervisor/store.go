@@ -17,6 +17,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/statedir"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
 )
@@ -85,22 +86,7 @@ type Store struct {
 // TASKS_DIR is an error: each call would keep its tasks in the folder it
 // runs from, and lose sight of the others. A relative XDG_STATE_HOME is
 // ignored, as the XDG specification says.
-func DefaultDir(getenv func(string) string) (string, error) {
-	if d := getenv("TASKS_DIR"); d != "" {
-		if !filepath.IsAbs(d) {
-			return "", fmt.Errorf("TASKS_DIR=%q is not an absolute path: set it to one, such as $HOME/.local/state/amp-bg-tasks", d)
-		}
-		return d, nil
-	}
-	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "amp-bg-tasks"), nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return "", errors.New("no state folder: set TASKS_DIR or HOME")
-	}
-	return filepath.Join(home, ".local", "state", "amp-bg-tasks"), nil
-}
+func DefaultDir(getenv func(string) string) (string, error) { return statedir.Default(getenv) }
 
 // ErrNoTask reports a well-formed id with no task folder.
 var ErrNoTask = errors.New("no such task")

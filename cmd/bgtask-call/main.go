@@ -14,6 +14,9 @@
 // bg-reaper (a task's supervisor, the command line) goes straight to
 // bgtask-tool.
 //
+// A shell's bg-reaper that has nothing to do (the reaper's list of a
+// quiet store says so: see package reaplist) ends here, without a call.
+//
 // It links package syscall and little else, since its start is the
 // floor of every call.
 package main
@@ -48,6 +51,9 @@ func run(args []string) int {
 			return refuse("BG_CALL_SERVER=" + v + ": want on or off")
 		}
 		use = false // A description is no call: Amp must not lose the tool over a setting.
+	}
+	if nothingToReap(args) {
+		return 0 // A shell's start, and nothing for the reaper: no call.
 	}
 	if use && callsock.Routed(args) {
 		code, taken, err := call(tool, args)
