@@ -89,12 +89,12 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	var out []ReapAction
 	var fresh []string // ended recently, not in the index yet
 	for _, name := range names {
-		if strings.HasPrefix(name, ".staging-") || strings.HasPrefix(name, ".removing-") {
+		if leftover(name) {
 			s.reapStaging(name, now(), o.DryRun)
 			continue
 		}
 		if !taskid.Valid(name) {
-			continue
+			continue // Not from a listing (see reapable): from a damaged list.
 		}
 		a, recent, ok := s.reapTask(ctx, name, now, o)
 		if recent {
@@ -133,10 +133,23 @@ func (s Store) reapCandidates(idx endedIndex, recent int64) (names []string, old
 			}
 			return
 		}
-		names = append(names, string(name))
+		if reapable(name) {
+			names = append(names, string(name))
+		}
 	})
 	slices.Sort(names)
 	return names, oldest, err
+}
+
+// reapable reports whether the reaper looks at the store's folder name: a
+// task's, or what a start or a removal left (see reapStaging); not the
+// store's own folders (.notices, .cache) nor anything else.
+func reapable[T string | []byte](name T) bool { return leftover(name) || taskid.Valid(name) }
+
+// leftover reports a folder a start (.staging-) or a removal (.removing-)
+// may leave behind.
+func leftover[T string | []byte](name T) bool {
+	return strings.HasPrefix(string(name), ".staging-") || strings.HasPrefix(string(name), ".removing-")
 }
 
 // reapTask decides, and unless o.DryRun does, what the reaper does with

@@ -47,6 +47,9 @@ func TestTheReaperRemembersAQuietStoresListing(t *testing.T) {
 	now := time.Now().UTC()
 	writeEnded(t, s, "task-1700000000-aaaa0001", StatusFailed, now.Add(-time.Minute))
 	writeEnded(t, s, "task-1700000001-aaaa0002", StatusCompleted, now.Add(-2*time.Minute))
+	if err := os.Mkdir(filepath.Join(s.Dir, ".notices"), 0o700); err != nil { // As bg_status makes it.
+		t.Fatal(err)
+	}
 	day := ReapOptions{MaxAge: 24 * time.Hour}
 	if acts := reapList1(t, s, day); len(acts) != 0 { // Learns both ends: the index is written.
 		t.Fatalf("first reap: %v", acts)
@@ -62,6 +65,17 @@ func TestTheReaperRemembersAQuietStoresListing(t *testing.T) {
 	}
 	quietStore(t, s, quiet) // Making the cache folder changed it.
 	reapList1(t, s, day)
+	// The store's own folders are nothing the reaper looks at: the list
+	// of a store of ended tasks alone names nothing, which is what lets
+	// the call client answer a shell's reaper (reaplist.NothingToDo).
+	if data, err := os.ReadFile(filepath.Join(s.Dir, reaplist.CacheDir, reaplist.File)); err != nil {
+		t.Fatal(err)
+	} else if l, ok := reaplist.Parse(data); !ok || len(l.Names) != 0 {
+		t.Fatalf("the reap list of a store of ended tasks: %q (parsed: %v), want no names", data, ok)
+	}
+	if !reaplist.NothingToDo(s.Dir, day.MaxAge, now) {
+		t.Fatal("the reap list of a store of ended tasks does not say there is nothing to do")
+	}
 	old := "task-1600000000-bbbb0001"
 	plant := func() {
 		writeEnded(t, s, old, StatusFailed, now.Add(-48*time.Hour))
