@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -76,4 +77,22 @@ func (c *RecordCache) forget(id string) {
 	c.mu.Lock()
 	delete(c.m, id)
 	c.mu.Unlock()
+}
+
+// LoadEnded is s.Load(id), from the cache when the task has ended and its
+// folder has not changed since its record was remembered. A running
+// task's record is read whole every time: its supervisor writes some of
+// it in place (capture_error), which the folder's time does not show.
+// An ended task's record no longer changes but through a restart (the
+// folder is replaced, or its status written again) or a full disk's end
+// (its status written last, in place).
+func (c *RecordCache) LoadEnded(s Store, id string) (*Task, error) {
+	dir, err := s.Path(id)
+	if err != nil {
+		return nil, err
+	}
+	if status := readSmall(filepath.Join(dir, fileStatus)); endedStatus(status) {
+		return c.Load(s, id, status)
+	}
+	return s.Load(id)
 }

@@ -69,3 +69,59 @@ func TestRecordCache(t *testing.T) {
 		t.Fatal("removed task loaded from the cache")
 	}
 }
+
+// LoadEnded reads a running task's record whole every time (its
+// supervisor writes capture_error in place, which the folder's time does
+// not show), and an ended one's once while its folder and status stand.
+func TestRecordCacheLoadEnded(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id := "task-1700000000-0000bbbb"
+	dir := filepath.Join(s.Dir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	write := func(kv ...string) { // In place, the folder's time put back.
+		t.Helper()
+		for i := 0; i+1 < len(kv); i += 2 {
+			if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := NewRecordCache()
+	captureError := func() string {
+		t.Helper()
+		task, err := c.LoadEnded(s, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task.CaptureError
+	}
+	write(fileStatus, StatusRunning, fileStartedAt, old.UTC().Format(TimeLayout), fileCaptureError, "")
+	if got := captureError(); got != "" {
+		t.Fatalf("capture_error %q, want none yet", got)
+	}
+	write(fileCaptureError, "stdout: no space left on device")
+	if got := captureError(); got != "stdout: no space left on device" {
+		t.Fatalf("running: capture_error %q, want the one written in place", got)
+	}
+	write(fileStatus, StatusFailed)
+	if got := captureError(); got != "stdout: no space left on device" {
+		t.Fatalf("ended: capture_error %q", got)
+	}
+	write(fileCaptureError, "changed in place") // Nothing does this to an ended task; the cache does not see it.
+	if got := captureError(); got != "stdout: no space left on device" {
+		t.Fatalf("ended, unchanged folder and status: capture_error %q, want the remembered one", got)
+	}
+	write(fileStatus, StatusRunning) // Restarted in place (a full disk's restart).
+	if got := captureError(); got != "changed in place" {
+		t.Fatalf("running again: capture_error %q, want the record read again", got)
+	}
+}

@@ -298,7 +298,11 @@ func lastOutput(dir string) time.Time {
 
 // loadTask loads a task and settles it (see Store.Settle).
 func (a *App) LoadTask(ctx context.Context, id string) (*supervisor.Task, error) {
-	t, err := a.Store.Load(id)
+	load := a.Store.Load
+	if a.Records != nil { // The call server's: an ended task's record is read once.
+		load = func(id string) (*supervisor.Task, error) { return a.Records.LoadEnded(a.Store, id) }
+	}
+	t, err := load(id)
 	if errors.Is(err, taskid.ErrInvalidID) || errors.Is(err, supervisor.ErrNoTask) {
 		return nil, &InputError{Param: "task_id", Msg: err.Error()}
 	}
