@@ -9,20 +9,22 @@ import (
 
 // TestRecordCache: a record is read again when its folder changed (every
 // write renames a file into it) or its status differs, and not otherwise.
-func TestRecordCache(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
+// cachedTask makes a store with the folder of task id, and returns what
+// sets its files in place (as the original tool does, and a supervisor
+// does capture_error) and puts the folder's time back an hour: out of the
+// racy window, and unchanged.
+func cachedTask(t *testing.T, id string) (s Store, dir string, old time.Time, write func(kv ...string)) {
+	t.Helper()
+	s = Store{Dir: t.TempDir()}
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	id := "task-1700000000-0000aaaa"
-	dir := filepath.Join(s.Dir, id)
+	dir = filepath.Join(s.Dir, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-time.Hour)
-	// write sets files in place, as the original tool does, and puts the
-	// folder's time back an hour: out of the racy window, and unchanged.
-	write := func(kv ...string) {
+	old = time.Now().Add(-time.Hour)
+	write = func(kv ...string) {
 		t.Helper()
 		for i := 0; i+1 < len(kv); i += 2 {
 			if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
@@ -33,6 +35,12 @@ func TestRecordCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return s, dir, old, write
+}
+
+func TestRecordCache(t *testing.T) {
+	id := "task-1700000000-0000aaaa"
+	s, dir, old, write := cachedTask(t, id)
 	write(fileStatus, StatusRunning, fileLabel, "a", fileStartedAt, old.UTC().Format(TimeLayout))
 	c := NewRecordCache()
 	label := func(status string) string {
@@ -74,27 +82,8 @@ func TestRecordCache(t *testing.T) {
 // supervisor writes capture_error in place, which the folder's time does
 // not show), and an ended one's once while its folder and status stand.
 func TestRecordCacheLoadEnded(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
-	if err := os.Chmod(s.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	id := "task-1700000000-0000bbbb"
-	dir := filepath.Join(s.Dir, id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour)
-	write := func(kv ...string) { // In place, the folder's time put back.
-		t.Helper()
-		for i := 0; i+1 < len(kv); i += 2 {
-			if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Chtimes(dir, old, old); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, _, old, write := cachedTask(t, id)
 	c := NewRecordCache()
 	captureError := func() string {
 		t.Helper()
