@@ -29,7 +29,7 @@ func cliReap(ctx context.Context, a *toolbox.App, fs *flag.FlagSet, args []strin
 	if fs.NArg() > 0 {
 		return ErrUsage
 	}
-	if *maxAge < 0 {
+	if !(*maxAge >= 0) { // NaN too.
 		return fmt.Errorf("--max-age must be at least 0 minutes, got %g", *maxAge)
 	}
 	actions, warnings, err := a.Reap(ctx, supervisor.Minutes(*maxAge), *dryRun)

@@ -276,3 +276,25 @@ func TestReapNegativeMaxAgeSaysWhy(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// A huge --max-age means "never", not a negative age that would remove
+// every task at once; NaN is refused.
+func TestReaperMaxAgeBeyondRange(t *testing.T) {
+	t.Parallel()
+	a := toolboxtest.NewApp(t)
+	done := toolboxtest.StartTask(t, a, map[string]any{"command": "echo done"})
+	tasktest.WaitEnd(t, a.Store, done.TaskID)
+	for _, maxAge := range []string{"1e9", "inf"} {
+		if out := reap(t, a, "--max-age", maxAge); out != "" {
+			t.Errorf("--max-age %s printed %q, want nothing done", maxAge, out)
+		}
+	}
+	if _, err := a.Store.Load(done.TaskID); err != nil {
+		t.Fatalf("after a huge --max-age: %v", err)
+	}
+	var errOut bytes.Buffer
+	a.Stdout, a.Stderr = &bytes.Buffer{}, &errOut
+	if code := Run(context.Background(), a, "bg-reaper", []string{"reap", "--max-age", "nan"}); code == toolbox.ExitOK || !strings.Contains(errOut.String(), "--max-age") {
+		t.Errorf("--max-age nan: exit %d, %q", code, errOut.String())
+	}
+}

@@ -71,6 +71,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
+	checked := time.Now() // The real clock, whatever o.Now says: see reaplist.Remembered.
 	fi, err := s.checkStat()
 	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
@@ -78,7 +79,7 @@ func (s Store) Reap(ctx context.Context, o ReapOptions) ([]ReapAction, error) {
 	if fi == nil {
 		return nil, nil // No store yet: nothing ever ran.
 	}
-	names, err := s.reapNames(fi, now().Add(-o.MaxAge).Unix(), !o.DryRun)
+	names, err := s.reapNames(fi, checked, now().Add(-o.MaxAge).Unix(), !o.DryRun)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

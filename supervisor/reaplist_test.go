@@ -163,3 +163,75 @@ func TestTheReaperListsPastABadList(t *testing.T) {
 		}
 	}
 }
+
+// A listing is remembered only if the store was quiet when its stamps
+// were read, whatever the time when the list is written: a reaper held up
+// between the two (stopped, a laptop's sleep, a loaded box) must not
+// remember a listing that may have missed a change made in the same
+// grain of the file system's clock as the stamps it read (helper-22's
+// trial: an orphan hidden from every later reaper on 1-second
+// timestamps). Nor is a list read from, or written into, a cache folder
+// that is a symlink: another user could plant a list there.
+func TestTheReaperRemembersOnlyWhatItSawQuiet(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	now := time.Now().UTC()
+	writeEnded(t, s, "task-1700000000-aaaa0001", StatusFailed, now.Add(-time.Minute))
+	day := ReapOptions{MaxAge: 24 * time.Hour}
+	reapList1(t, s, day) // Learns the end: writes the index.
+	if err := os.Mkdir(filepath.Join(s.Dir, reaplist.CacheDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	quiet := now.Add(-time.Minute)
+	quietStore(t, s, quiet)
+	fi, err := os.Stat(s.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stamps read a second after the store's last change: not quiet
+	// then, though long past by the time the list would be written.
+	if _, err := s.reapNames(fi, quiet.Add(time.Second), now.Add(-day.MaxAge).Unix(), true); err != nil {
+		t.Fatal(err)
+	}
+	if reapListExists(s) {
+		t.Fatal("a listing whose stamps were read within the quiet time was remembered")
+	}
+	reapList1(t, s, day)
+	if !reapListExists(s) {
+		t.Fatal("a quiet store's listing was not remembered")
+	}
+
+	// The cache folder replaced by a symlink to a folder holding a list
+	// that names nothing under the store's stamps.
+	list, err := os.ReadFile(filepath.Join(s.Dir, reaplist.CacheDir, reaplist.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, reaplist.File), list, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.Dir, reaplist.CacheDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(s.Dir, reaplist.CacheDir)); err != nil {
+		t.Fatal(err)
+	}
+	old := "task-1600000000-bbbb0001"
+	writeEnded(t, s, old, StatusFailed, now.Add(-48*time.Hour))
+	quietStore(t, s, quiet) // The planted list's stamps hold.
+	if reaplist.NothingToDo(s.Dir, day.MaxAge, now) {
+		t.Error("a list behind a symlinked cache folder says there is nothing to do")
+	}
+	if acts := reapList1(t, s, day); len(acts) != 1 || acts[0].Task.ID != old {
+		t.Fatalf("with the cache folder a symlink: %v, want %s removed", acts, old)
+	}
+	planted := []byte("planted\n")
+	if err := os.WriteFile(filepath.Join(elsewhere, reaplist.File), planted, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quietStore(t, s, quiet) // A reaper that would remember its listing.
+	reapList1(t, s, day)
+	if got, err := os.ReadFile(filepath.Join(elsewhere, reaplist.File)); err != nil || string(got) != string(planted) {
+		t.Errorf("the reaper wrote through the symlinked cache folder: %q, %v", got, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/amp-bg-tasks/amp-bg-tasks/capture"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/atomicfile"
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/minutes"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/statedir"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/taskid"
 	"github.com/amp-bg-tasks/amp-bg-tasks/procs"
@@ -776,14 +777,6 @@ func (s Store) Remove(t *Task) error {
 	return nil
 }
 
-// Minutes is m minutes as a duration: the unit of the task files, the
-// tools' timeout parameter and their JSON. A positive m below a
-// nanosecond is a nanosecond, not zero: a timeout of zero means none, and
-// a tiny one must not mean forever.
-func Minutes(m float64) time.Duration {
-	d := time.Duration(m * float64(time.Minute))
-	if d == 0 && m > 0 {
-		return 1
-	}
-	return d
-}
+// Minutes is m minutes as a duration (see package minutes): the unit of
+// the task files, the tools' timeout parameter and their JSON.
+func Minutes(m float64) time.Duration { return minutes.Duration(m) }

@@ -51,3 +51,21 @@ func TestBadSettingIsAnErrorEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// Every setting is a BG_ variable: the call client answers an idle
+// bg-reaper itself only when none is set (cmd/bgtask-call, reap.go), so
+// that a bad one is still an error. A setting named otherwise would be
+// skipped there.
+func TestSettingsAreAllBGVariables(t *testing.T) {
+	t.Parallel()
+	var read []string
+	_, _ = ReadSettings(func(k string) string { read = append(read, k); return "" })
+	if len(read) == 0 {
+		t.Fatal("ReadSettings read no variable")
+	}
+	for _, k := range read {
+		if !strings.HasPrefix(k, "BG_") || k == "BG_CALL_SERVER" {
+			t.Errorf("ReadSettings reads %s: settings are BG_ variables, and BG_CALL_SERVER is the call client's own", k)
+		}
+	}
+}

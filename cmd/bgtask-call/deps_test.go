@@ -20,7 +20,8 @@ func TestLinksOnlyTheBasics(t *testing.T) {
 	const module = "github.com/amp-bg-tasks/amp-bg-tasks/"
 	allowed := map[string]bool{module + "cmd/bgtask-call": true, module + "internal/callsock": true,
 		// The reaper's everyday answer (reap.go).
-		module + "internal/reaplist": true, module + "internal/statedir": true, module + "internal/smallfile": true}
+		module + "internal/reaplist": true, module + "internal/statedir": true, module + "internal/smallfile": true,
+		module + "internal/minutes": true}
 	refused := []string{"fmt", "reflect", "net", "encoding/json", "regexp", "log", "os/exec", "context"}
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.HasPrefix(dep, module) && !allowed[dep] {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,17 @@ func TestAnIdleReaperEndsInTheClient(t *testing.T) {
 	reap := func(args ...string) (handedOn bool) {
 		t.Helper()
 		_ = os.Remove(marker)
+		var env []string // "BG_ENV=K=V" arguments are the call's environment, not its arguments.
+		args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+			kv, ok := strings.CutPrefix(a, "BG_ENV=")
+			if ok {
+				env = append(env, kv)
+			}
+			return ok
+		})
 		c := exec.Command(filepath.Join(bin, "bg-reaper"), args...)
-		c.Env = append(os.Environ(), "TASKS_DIR="+state, fakeToolEnv+"="+marker, "HOME="+t.TempDir())
+		base := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "BG_") }) // The runner's settings.
+		c.Env = append(append(base, "TASKS_DIR="+state, fakeToolEnv+"="+marker, "HOME="+t.TempDir()), env...)
 		out, err := c.CombinedOutput()
 		if err != nil || len(out) != 0 {
 			t.Fatalf("bg-reaper %q: %v, output %q", args, err, out)
@@ -93,10 +103,17 @@ func TestAnIdleReaperEndsInTheClient(t *testing.T) {
 		{[]string{"--max-age", "-1"}, true},
 		{[]string{"--max-age"}, true},
 		{[]string{"--quiet", "extra"}, true},
+		{[]string{"--max-age", "nan"}, true},
+		{[]string{"--max-age", "1e9"}, false}, // "Never": not a negative age that would remove everything.
+		{[]string{"--max-age", "inf"}, false},
 	} {
 		if got := reap(tc.args...); got != tc.handedOn {
 			t.Errorf("bg-reaper %q with nothing to do: handed on %v, want %v", tc.args, got, tc.handedOn)
 		}
+	}
+	// A setting is read, and a bad one refused, where the reaper runs.
+	if !reap(append(shell, "BG_ENV=BG_KILL_GRACE=bogus")...) {
+		t.Error("BG_KILL_GRACE set: bg-reaper was not handed on")
 	}
 	write("task-1700000000-aaaa0001")
 	if !reap(shell...) {

@@ -105,8 +105,13 @@ func Stamps(dir string, fi fs.FileInfo) (store, index Stamp) {
 
 // Read returns the names of the list of the state folder dir, when it is
 // one for these stamps and still holds for recent: the tasks that ended
-// at or after recent (unix seconds) are the ones a listing skips.
+// at or after recent (unix seconds) are the ones a listing skips. A
+// cache folder that is not a folder of the caller's own, closed to
+// others, holds no list (see OwnCacheDir).
 func Read(dir string, store, index Stamp, recent int64) ([]string, bool) {
+	if !OwnCacheDir(dir) {
+		return nil, false
+	}
 	data, err := smallfile.Read(dir+"/"+CacheDir+"/"+File, 4<<10, 16<<20)
 	if err != nil {
 		return nil, false
@@ -118,10 +123,26 @@ func Read(dir string, store, index Stamp, recent int64) ([]string, bool) {
 	return l.Names, true
 }
 
+// OwnCacheDir reports whether the cache folder of the state folder dir
+// is a folder (not a symlink) of the caller's own that no one else may
+// write: a list from anywhere else could hide tasks from the reaper.
+func OwnCacheDir(dir string) bool {
+	fi, err := os.Lstat(dir + "/" + CacheDir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
+}
+
 // Remembered reports whether a listing under these stamps may be
-// remembered by the clock now: whether both have been quiet (see Quiet).
-func Remembered(store, index Stamp, now time.Time) bool {
-	quiet := now.Add(-Quiet).UnixNano()
+// remembered: whether both had been quiet (see Quiet) when they were
+// read, at stamped. The time is the reading's, not the writing's: a
+// reaper held up between the two (stopped, suspended, a loaded box) must
+// not remember a listing that missed a change made in the same grain of
+// the clock as the stamps it read.
+func Remembered(store, index Stamp, stamped time.Time) bool {
+	quiet := stamped.Add(-Quiet).UnixNano()
 	return store.MtimeNs <= quiet && index.MtimeNs <= quiet
 }
 

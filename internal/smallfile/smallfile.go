@@ -7,8 +7,10 @@
 // paths (bg_status over a thousand tasks, the call server's check of each
 // caller) read dozens of such files per call.
 //
-// It does not follow a final symlink, and reads at most a given number of
-// bytes: it is not for files of unknown size. Three readers share this:
+// It does not follow a final symlink, never waits for a writer (a FIFO
+// found where a file should be reads as empty, or fails, rather than
+// hold up every shell start), and reads at most a given number of bytes:
+// it is not for files of unknown size. Three readers share this:
 // Read (a growing buffer, up to a limit; ReadIn, on Linux, in an open
 // folder), ReadInto (one read into the caller's buffer: a time read on
 // every shell start) and ReadSized (one buffer of the file's size, for a
@@ -20,11 +22,16 @@ import (
 	"syscall"
 )
 
+// openFlags open a file to read: not through a final symlink, and
+// without waiting for a FIFO's writer (for a regular file O_NONBLOCK
+// changes nothing).
+const openFlags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
 // Read returns up to limit bytes of path, growing from a buffer of hint
 // bytes. Errors are the system's, as *fs.PathError
 // (errors.Is(err, fs.ErrNotExist) for a missing file).
 func Read(path string, hint, limit int) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	fd, err := syscall.Open(path, openFlags, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -59,7 +66,7 @@ func readAll(fd int, path string, hint, limit int) ([]byte, error) {
 // it read. full says the file may hold more than buf (the read filled
 // it); a shorter read of a regular file ends it.
 func ReadInto(path string, buf []byte) (n int, full bool, err error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	fd, err := syscall.Open(path, openFlags, 0)
 	if err != nil {
 		return 0, false, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -81,7 +88,7 @@ func ReadInto(path string, buf []byte) (n int, full bool, err error) {
 // twice the file. A file larger than limit is refused (EFBIG); one that
 // grows meanwhile is read up to the size it had.
 func ReadSized(path string, limit int64) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	fd, err := syscall.Open(path, openFlags, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}

@@ -10,7 +10,7 @@ import (
 // another process) resolves the folder once, not once per file. Errors
 // name name alone.
 func ReadIn(dir int, name string, hint, limit int) ([]byte, error) {
-	fd, err := syscall.Openat(dir, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	fd, err := syscall.Openat(dir, name, openFlags, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestRead(t *testing.T) {
@@ -95,4 +96,37 @@ func TestReadIntoAndReadSized(t *testing.T) {
 			t.Error("a symlink was followed")
 		}
 	}
+}
+
+// A FIFO where a file should be (planted, or left by a mistake) never
+// holds a reader up: each reader returns at once, with nothing read.
+func TestAFIFOHoldsNoReaderUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan string, 3)
+	go func() {
+		b, err := Read(path, 64, 1024)
+		done <- "Read: " + string(b) + errText(err)
+		n, _, err := ReadInto(path, make([]byte, 64))
+		done <- "ReadInto: " + string(rune('0'+n)) + errText(err)
+		b, err = ReadSized(path, 1024)
+		done <- "ReadSized: " + string(b) + errText(err)
+	}()
+	for range 3 {
+		select {
+		case got := <-done:
+			t.Log(got)
+		case <-time.After(30 * time.Second):
+			t.Fatal("a reader of a FIFO without a writer has not returned in 30 s")
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (" + err.Error() + ")"
 }
