@@ -12,12 +12,16 @@ import (
 // about twenty small files, and with 200 tasks reading them all made most
 // of top's idle CPU.
 //
-// A record is read again when its folder changed or its status differs
-// from the one the caller just read (Refs). Every record file is written
-// by renaming a new file into the folder (writeFiles), which sets the
-// folder's modification time; a status written in place (by the original
-// tool or by hand) is caught by the status. Only other files rewritten in
-// place, without a status change, go unseen until the folder changes.
+// A record is read again when its folder changed, its status file was
+// written again, or its status differs from the one the caller just read
+// (Refs). Every record file is written by renaming a new file into the
+// folder (writeFiles), which sets the folder's modification time. On a
+// full disk the supervisor writes in place instead, but every run ends by
+// writing its status, which sets the status file's time: a run that
+// started and ended unseen, on a full disk, with the status it had
+// before, is caught by that time. Only other files rewritten in place,
+// with no status written after them (by the original tool or by hand),
+// go unseen until the folder changes.
 type RecordCache struct {
 	mu sync.Mutex
 	m  map[string]cachedRecord
@@ -25,7 +29,8 @@ type RecordCache struct {
 
 type cachedRecord struct {
 	status string
-	mtime  time.Time
+	mtime  time.Time // the folder's
+	smtime time.Time // the status file's
 	task   Task
 }
 
@@ -53,10 +58,14 @@ func (c *RecordCache) Load(s Store, id, status string) (*Task, error) {
 		c.forget(id)
 		return s.Load(id) // Its error says what is wrong.
 	}
+	var smtime time.Time // Zero when there is none: the record says so.
+	if sfi, err := os.Lstat(filepath.Join(dir, fileStatus)); err == nil {
+		smtime = sfi.ModTime()
+	}
 	c.mu.Lock()
 	r, ok := c.m[id]
 	c.mu.Unlock()
-	if ok && r.status == status && r.mtime.Equal(fi.ModTime()) {
+	if ok && r.status == status && r.mtime.Equal(fi.ModTime()) && r.smtime.Equal(smtime) {
 		t := r.task
 		return &t, nil
 	}
@@ -65,9 +74,9 @@ func (c *RecordCache) Load(s Store, id, status string) (*Task, error) {
 		c.forget(id)
 		return nil, err
 	}
-	if t.Status == status && time.Since(fi.ModTime()) > racyWindow {
+	if t.Status == status && time.Since(fi.ModTime()) > racyWindow && time.Since(smtime) > racyWindow {
 		c.mu.Lock()
-		c.m[id] = cachedRecord{status: status, mtime: fi.ModTime(), task: *t}
+		c.m[id] = cachedRecord{status: status, mtime: fi.ModTime(), smtime: smtime, task: *t}
 		c.mu.Unlock()
 	}
 	return t, nil
@@ -84,8 +93,8 @@ func (c *RecordCache) forget(id string) {
 // task's record is read whole every time: its supervisor writes some of
 // it in place (capture_error), which the folder's time does not show.
 // An ended task's record no longer changes but through a restart (the
-// folder is replaced, or its status written again) or a full disk's end
-// (its status written last, in place).
+// folder is replaced, or its status written again, in place on a full
+// disk) or a full disk's end (its status written last, in place).
 func (c *RecordCache) LoadEnded(s Store, id string) (*Task, error) {
 	dir, err := s.Path(id)
 	if err != nil {

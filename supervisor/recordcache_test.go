@@ -12,7 +12,8 @@ import (
 // cachedTask makes a store with the folder of task id, and returns what
 // sets its files in place (as the original tool does, and a supervisor
 // does capture_error) and puts the folder's time back an hour: out of the
-// racy window, and unchanged.
+// racy window, and unchanged. The files written get a time a minute later
+// at each call: each write is a later one, and out of the racy window too.
 func cachedTask(t *testing.T, id string) (s Store, dir string, old time.Time, write func(kv ...string)) {
 	t.Helper()
 	s = Store{Dir: t.TempDir()}
@@ -24,10 +25,16 @@ func cachedTask(t *testing.T, id string) (s Store, dir string, old time.Time, wr
 		t.Fatal(err)
 	}
 	old = time.Now().Add(-time.Hour)
+	at := old
 	write = func(kv ...string) {
 		t.Helper()
+		at = at.Add(time.Minute)
 		for i := 0; i+1 < len(kv); i += 2 {
-			if err := os.WriteFile(filepath.Join(dir, kv[i]), []byte(kv[i+1]+"\n"), 0o600); err != nil {
+			file := filepath.Join(dir, kv[i])
+			if err := os.WriteFile(file, []byte(kv[i+1]+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(file, at, at); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,5 +119,20 @@ func TestRecordCacheLoadEnded(t *testing.T) {
 	write(fileStatus, StatusRunning) // Restarted in place (a full disk's restart).
 	if got := captureError(); got != "changed in place" {
 		t.Fatalf("running again: capture_error %q, want the record read again", got)
+	}
+	write(fileStatus, StatusFailed)
+	if got := captureError(); got != "changed in place" {
+		t.Fatalf("ended again: capture_error %q", got)
+	}
+	// A restart that ran and ended unseen, on a full disk as the run
+	// before: every file written in place, the same status, the folder's
+	// time unchanged. Its end wrote the status last.
+	write(filePID, "4242", fileCaptureError, "run 2: no space left on device", fileStatus, StatusFailed)
+	task, err := c.LoadEnded(s, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.CaptureError != "run 2: no space left on device" || task.Root.PID != 4242 {
+		t.Fatalf("a run ended unseen, in place: capture_error %q, pid %d; want run 2's record read again", task.CaptureError, task.Root.PID)
 	}
 }
