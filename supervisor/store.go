@@ -80,6 +80,10 @@ type Store struct {
 	// Restart give their tasks to (a process answering many calls keeps
 	// them); nil starts a supervisor for each task.
 	Spares *Spares
+	// Prepared, when set, holds staging folders made ahead that Start
+	// writes its new tasks' records into (a process answering many
+	// calls keeps them); nil makes each task's folder during its start.
+	Prepared *PreparedFolders
 }
 
 // DefaultDir is $TASKS_DIR, else ${XDG_STATE_HOME:-$HOME/.local/state}/amp-bg-tasks.
@@ -728,19 +732,33 @@ func (s Store) newID(now time.Time) (id, dir, staging string, err error) {
 	if err := s.Check(); err != nil {
 		return "", "", "", err
 	}
+	ahead := s.Prepared.take(s.Dir)
 	for range 10 {
 		// math/rand/v2's generator is seeded from the system's randomness
 		// at start-up: ids differ across processes without linking
 		// crypto/rand, whose initialisation every tool call would pay.
-		// The folder's mkdir, not the randomness, is what makes it unique.
+		// The folder's mkdir (or rename that replaces nothing), not the
+		// randomness, is what makes it unique.
 		id = fmt.Sprintf("task-%d-%08x", now.Unix(), rand.Uint32())
 		dir, staging = filepath.Join(s.Dir, id), filepath.Join(s.Dir, ".staging-"+id)
-		err = os.Mkdir(staging, 0o700)
+		if ahead != "" {
+			err = renameNoReplace(ahead, staging)
+			if err != nil && !errors.Is(err, os.ErrExist) {
+				_ = os.RemoveAll(ahead) // Best effort: the reaper removes it when old.
+				ahead = ""
+			}
+		}
+		if ahead == "" {
+			err = os.Mkdir(staging, 0o700)
+		}
 		if err == nil {
 			if _, serr := os.Lstat(dir); errors.Is(serr, os.ErrNotExist) {
 				return id, dir, staging, nil
 			}
-			_ = os.Remove(staging) // Best effort: that id is taken.
+			// Best effort: that id is taken. (A folder made ahead is
+			// not made again: ids that collide are rare.)
+			_ = os.RemoveAll(staging)
+			ahead = ""
 			err = os.ErrExist
 			continue
 		}

@@ -87,28 +87,42 @@ type Invocation struct {
 
 // Resident is what a process that answers many calls (the call server)
 // keeps from one call to the next: the records of the tasks it listed,
-// per state folder, and a spare supervisor for the next task (see
-// supervisor.Spares). Calls running at once share it.
+// per state folder, a spare supervisor for the next task (see
+// supervisor.Spares), and a staging folder made ahead for it in each
+// state folder that started one (see supervisor.PreparedFolders). Calls
+// running at once share it.
 type Resident struct {
-	spares  *supervisor.Spares
-	mu      sync.Mutex
-	records map[string]*supervisor.RecordCache
+	spares   *supervisor.Spares
+	prepared *supervisor.PreparedFolders
+	mu       sync.Mutex
+	records  map[string]*supervisor.RecordCache
 }
 
 // NewResident returns a Resident that remembers nothing yet, and starts
 // a spare supervisor of exe (this program) for the first task.
 func NewResident(exe string) *Resident {
-	r := &Resident{spares: supervisor.NewSpares(exe, os.Environ()), records: map[string]*supervisor.RecordCache{}}
+	r := &Resident{
+		spares:   supervisor.NewSpares(exe, os.Environ()),
+		prepared: supervisor.NewPreparedFolders(),
+		records:  map[string]*supervisor.RecordCache{},
+	}
 	r.spares.Fill()
 	return r
 }
 
 // AfterCall is the housekeeping after a call has been answered: a spare
-// supervisor for the next task, if the call took the last one.
-func (r *Resident) AfterCall() { r.spares.Fill() }
+// supervisor for the next task, if the call took the last one, and a
+// staging folder made ahead where the call took one.
+func (r *Resident) AfterCall() {
+	r.spares.Fill()
+	r.prepared.Fill()
+}
 
-// Close ends the spare supervisor.
-func (r *Resident) Close() { r.spares.Close() }
+// Close ends the spare supervisor and removes the folders made ahead.
+func (r *Resident) Close() {
+	r.spares.Close()
+	r.prepared.Close()
+}
 
 // recordsIn is the record cache of the state folder dir.
 func (r *Resident) recordsIn(dir string) *supervisor.RecordCache {
@@ -139,6 +153,7 @@ func (inv Invocation) App() (*App, error) {
 	if inv.Resident != nil {
 		a.Records = inv.Resident.recordsIn(dir)
 		a.Store.Spares = inv.Resident.spares
+		a.Store.Prepared = inv.Resident.prepared
 	}
 	return a, nil
 }

@@ -1,0 +1,193 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// aheadFolders lists the folders made ahead in the state folder dir.
+func aheadFolders(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, preparedPrefix+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// folderFiles reads every file of a task's folder, by name.
+func folderFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = b
+	}
+	return m
+}
+
+// A start takes the folder made ahead, and its task's folder is what it
+// would have been without: the same files, none left empty that a start
+// writes, with a spare supervisor or one started for the task.
+func TestPreparedStartWritesEveryFile(t *testing.T) {
+	if !renameNoReplaceWorks {
+		t.Skip("no folder is made ahead on this platform")
+	}
+	for _, withSpare := range []bool{false, true} {
+		t.Run(map[bool]string{false: "started supervisor", true: "spare"}[withSpare], func(t *testing.T) {
+			t.Parallel()
+			var s Store
+			var sp *Spares
+			if withSpare {
+				s, sp, _ = spareStore(t, os.Environ())
+			} else {
+				s = Store{Dir: t.TempDir()}
+			}
+			s.Prepared = NewPreparedFolders()
+			t.Cleanup(s.Prepared.Close)
+			start := func(command string) *Task {
+				t.Helper()
+				task, err := s.Start(context.Background(), Request{Command: command, Cwd: t.TempDir(), Env: os.Environ()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return waitEnded(t, s, task.ID)
+			}
+			made := start("echo made") // Nothing made ahead yet.
+			if got := aheadFolders(t, s.Dir); len(got) != 0 {
+				t.Fatalf("folders made ahead before any Fill: %q", got)
+			}
+			s.Prepared.Fill()
+			if sp != nil {
+				sp.Fill()
+			}
+			ahead := aheadFolders(t, s.Dir)
+			if len(ahead) != 1 {
+				t.Fatalf("after Fill, folders made ahead: %q, want one", ahead)
+			}
+			prepared := start("echo prepared")
+			if got := aheadFolders(t, s.Dir); len(got) != 0 {
+				t.Fatalf("the start did not take the folder made ahead: %q left", got)
+			}
+			if prepared.Command != "echo prepared" || prepared.Status != StatusCompleted || prepared.Root.PID <= 0 || prepared.Watchdog.PID <= 0 {
+				t.Fatalf("the task started in the folder made ahead: %+v", prepared)
+			}
+			want, got := folderFiles(t, made.Dir), folderFiles(t, prepared.Dir)
+			names := func(m map[string][]byte) []string {
+				return slices.Sorted(func(yield func(string) bool) {
+					for k := range m {
+						if !yield(k) {
+							return
+						}
+					}
+				})
+			}
+			if !slices.Equal(names(want), names(got)) {
+				t.Fatalf("files: %q made, %q prepared", names(want), names(got))
+			}
+			for name, b := range got {
+				if len(b) == 0 && len(want[name]) != 0 {
+					t.Errorf("%s: left empty in the folder made ahead (%q without it)", name, want[name])
+				}
+			}
+			if out := got["stdout"]; !bytes.HasPrefix(out, []byte("prepared")) {
+				t.Errorf("stdout %q", out)
+			}
+		})
+	}
+}
+
+// A folder made ahead is never used once it is old enough for a reaper
+// to take it for a start that died: the start makes its own, and the
+// next Fill removes the old one and makes another.
+func TestAnOldPreparedFolderIsNotUsed(t *testing.T) {
+	if !renameNoReplaceWorks {
+		t.Skip("no folder is made ahead on this platform")
+	}
+	t.Parallel()
+	s := Store{Dir: t.TempDir(), Prepared: NewPreparedFolders()}
+	t.Cleanup(s.Prepared.Close)
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.newID(time.Now()); err != nil { // Asks for one.
+		t.Fatal(err)
+	}
+	s.Prepared.Fill()
+	old := aheadFolders(t, s.Dir)
+	if len(old) != 1 {
+		t.Fatalf("folders made ahead: %q, want one", old)
+	}
+	s.Prepared.mu.Lock()
+	f := s.Prepared.m[s.Dir]
+	f.made = f.made.Add(-preparedFresh)
+	s.Prepared.m[s.Dir] = f
+	s.Prepared.mu.Unlock()
+	_, _, staging, err := s.newID(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(staging); len(ents) != 0 {
+		t.Fatalf("the start used the old folder made ahead: its staging holds %d files", len(ents))
+	}
+	if got := aheadFolders(t, s.Dir); !slices.Equal(got, old) {
+		t.Fatalf("folders made ahead after the start: %q, want the old one %q still", got, old)
+	}
+	s.Prepared.Fill()
+	got := aheadFolders(t, s.Dir)
+	if len(got) != 1 || got[0] == old[0] {
+		t.Fatalf("after Fill: %q; want one, not the old %q", got, old)
+	}
+	s.Prepared.Close()
+	if got := aheadFolders(t, s.Dir); len(got) != 0 {
+		t.Fatalf("after Close: %q left", got)
+	}
+	s.Prepared.Fill()
+	if got := aheadFolders(t, s.Dir); len(got) != 0 {
+		t.Fatalf("a Fill after Close made %q", got)
+	}
+}
+
+// A folder made ahead by a server that died is removed by the reaper
+// once it is a minute old, as any staging folder a start left.
+func TestTheReaperRemovesAnOldPreparedFolder(t *testing.T) {
+	t.Parallel()
+	s := Store{Dir: t.TempDir()}
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path, err := prepareStaging(s.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reap := func() {
+		t.Helper()
+		if _, err := s.Reap(context.Background(), ReapOptions{MaxAge: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reap()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a young folder made ahead: %v", err)
+	}
+	old := time.Now().Add(-stagingGrace - time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	reap()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("an old folder made ahead is still there: %v", err)
+	}
+}
