@@ -39,6 +39,38 @@ func TestPrefaultImageMapsTheProgramIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if after := rssFile(t); after <= before {
+		if image := imageKB(t); before >= image*9/10 {
+			// A run before this one in this process (go test -count=N).
+			t.Skipf("the program's image (%d kB) is mapped in already (%d kB resident)", image, before)
+		}
 		t.Errorf("resident file-backed memory %d kB before, %d kB after: nothing mapped in", before, after)
 	}
+}
+
+// imageKB is the size of this program's read-only mappings of its own
+// file, which prefaultImage maps in, in kB.
+func imageKB(t *testing.T) int {
+	t.Helper()
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != exe || (f[1] != "r-xp" && f[1] != "r--p") {
+			continue
+		}
+		from, to, _ := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(from, 16, 64)
+		end, err2 := strconv.ParseUint(to, 16, 64)
+		if err1 == nil && err2 == nil && end > start {
+			kb += (end - start) / 1024
+		}
+	}
+	return int(kb)
 }
