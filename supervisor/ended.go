@@ -244,20 +244,28 @@ func (s Store) rememberEnded(ids []string, present func(id string) bool) {
 	}
 	defer unlock()
 	idx := s.readEnded().entries()
+	changed := false
 	for id := range idx {
 		if !present(id) {
 			delete(idx, id)
+			changed = true
 		}
 	}
 	for _, id := range ids {
+		if _, ok := idx[id]; ok {
+			continue // Added by another listing meanwhile: ends do not change while indexed (forgetEnded).
+		}
 		dir := filepath.Join(s.Dir, id)
 		status := readSmall(filepath.Join(dir, fileStatus))
 		if !endedStatus(status) {
 			continue
 		}
 		idx[id] = endedEntry{Status: status, FinishedAt: endedAt(dir, readTime(dir, fileFinishedAt))}
+		changed = true
 	}
-	_ = s.writeEnded(idx) // Best effort: see above.
+	if changed {
+		_ = s.writeEnded(idx) // Best effort: see above.
+	}
 }
 
 // writeEnded replaces the index with idx, atomically.

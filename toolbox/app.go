@@ -63,6 +63,11 @@ type App struct {
 	// same caller: a record is read again only when its folder or status
 	// changed (see supervisor.RecordCache); nil reads each afresh.
 	Records *supervisor.RecordCache
+	// Later, when set, takes housekeeping that no caller needs to wait
+	// for, to run after the call has been answered (a process answering
+	// many calls has it: Resident.AfterCall); nil: a process that
+	// answers one call does without it.
+	Later func(func())
 }
 
 // NewApp returns an App for this process's environment.
@@ -96,6 +101,7 @@ type Resident struct {
 	prepared *supervisor.PreparedFolders
 	mu       sync.Mutex
 	records  map[string]*supervisor.RecordCache
+	later    []func() // housekeeping the calls left for AfterCall (App.Later)
 }
 
 // NewResident returns a Resident that remembers nothing yet, and starts
@@ -111,11 +117,26 @@ func NewResident(exe string) *Resident {
 }
 
 // AfterCall is the housekeeping after a call has been answered: a spare
-// supervisor for the next task, if the call took the last one, and a
-// staging folder made ahead where the call took one.
+// supervisor for the next task, if the call took the last one, what the
+// calls left for later (App.Later), and a staging folder made ahead
+// where the call took one.
 func (r *Resident) AfterCall() {
 	r.spares.Fill()
+	r.mu.Lock()
+	later := r.later
+	r.later = nil
+	r.mu.Unlock()
+	for _, f := range later {
+		f()
+	}
 	r.prepared.Fill()
+}
+
+// runLater keeps f for the next AfterCall.
+func (r *Resident) runLater(f func()) {
+	r.mu.Lock()
+	r.later = append(r.later, f)
+	r.mu.Unlock()
 }
 
 // Close ends the spare supervisor and removes the folders made ahead.
@@ -154,6 +175,7 @@ func (inv Invocation) App() (*App, error) {
 		a.Records = inv.Resident.recordsIn(dir)
 		a.Store.Spares = inv.Resident.spares
 		a.Store.Prepared = inv.Resident.prepared
+		a.Later = inv.Resident.runLater
 	}
 	return a, nil
 }

@@ -46,6 +46,9 @@ func (a *App) Execute(ctx context.Context, t *Tool, raw []byte) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
+	if t.Name != StatusTool().Name { // bg_status remembers its listing's ends itself.
+		a.rememberListed(ctx)
+	}
 	g.remote = append(g.remote, sink.all()...)
 	out, err := marshal(res)
 	if err != nil {
@@ -95,6 +98,24 @@ func (a *App) gatherNotices(ctx context.Context, t *Tool, in Input) <-chan gathe
 		got <- gathered{n, remote, told, err}
 	}()
 	return got
+}
+
+// rememberListed puts the ends that this call's listing read one by one
+// (tasks the ended index did not know) into the index, so that the next
+// call's listing reads them from it, and dates the told ends of the
+// reader's memory from it: without it every call read two small files
+// per task ended since the last bg_status, and bg_run waited for them.
+// Only after the answer (App.Later), and only for a call that succeeded:
+// bad input changes nothing.
+func (a *App) rememberListed(ctx context.Context) {
+	if a.Later == nil {
+		return
+	}
+	refs, err := a.refs(ctx)
+	if err != nil {
+		return
+	}
+	a.Later(func() { a.Store.RememberEnded(refs) })
 }
 
 // knownEnds lists the ends the agent knows from this call: what the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-bg-tasks/amp-bg-tasks/internal/reaplist"
 	"github.com/amp-bg-tasks/amp-bg-tasks/internal/tasktest"
 	"github.com/amp-bg-tasks/amp-bg-tasks/supervisor"
 )
@@ -438,5 +439,45 @@ func TestParallelCallsOfOneReaderTellARestartOnce(t *testing.T) {
 	wg.Wait()
 	if len(told) != 1 || !strings.HasPrefix(told[0], "worker exited (exit 3) and is restarting") {
 		t.Fatalf("told %q, want the restart once", told)
+	}
+}
+
+// A call of a process that answers many calls leaves the ends its
+// listing read one by one to the ended index, after its answer: the next
+// call reads them from there. A call that failed leaves nothing.
+func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	var later []func()
+	a.Later = func(f func()) { later = append(later, f) }
+	runLater := func() {
+		for _, f := range later {
+			f()
+		}
+		later = nil
+	}
+	indexed := func(id string) bool {
+		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, reaplist.EndedIndex))
+		return strings.Contains(string(b), id)
+	}
+	id := execute(t, a, RunTool(), `{"command":"exit 3"}`)["task_id"].(string)
+	tasktest.WaitEnd(t, a.Store, id)
+	runLater() // The run's own listing: before its task ended.
+	if indexed(id) {
+		t.Fatal("indexed before a listing saw it end")
+	}
+	if _, err := a.Execute(context.Background(), RunTool(), []byte(`{}`)); err == nil {
+		t.Fatal("bg_run {} did not fail")
+	}
+	if len(later) != 0 {
+		t.Fatalf("a failed call left %d things for later", len(later))
+	}
+	execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)
+	if indexed(id) {
+		t.Fatal("indexed during the call, before its answer")
+	}
+	runLater()
+	if !indexed(id) {
+		t.Fatal("the call's listing did not leave the end to the index")
 	}
 }
