@@ -1,11 +1,14 @@
 package supervisor
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -87,3 +90,46 @@ func decodeJob(b []byte) (Job, error) {
 func recordName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsRune(name, '/')
 }
+
+// frameJob frames an encoded job for the job pipe: its length, a
+// newline, the job. The pipe's end is then no longer the job's, and
+// stays the server's to tell (Ahead.awaitAnswered).
+func frameJob(b []byte) []byte {
+	return append(append(strconv.AppendInt(nil, int64(len(b)), 10), '\n'), b...)
+}
+
+// readJob reads a job from the job pipe r: its length, a newline and the
+// job (framed: the pipe stays open after it), or, from a server of an
+// earlier build, the job alone up to the pipe's end. A job begins with
+// its staging folder's absolute path, never with a digit.
+func readJob(r io.Reader) (b []byte, framed bool, err error) {
+	br := bufio.NewReader(r)
+	first, err := br.Peek(1)
+	if err != nil {
+		if err == io.EOF {
+			err = nil // No job: the server ended.
+		}
+		return nil, false, err
+	}
+	if first[0] < '0' || first[0] > '9' {
+		b, err = io.ReadAll(br)
+		return b, false, err
+	}
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, true, fmt.Errorf("a job's length: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(line, "\n"))
+	if err != nil || n < 0 || n > maxJob {
+		return nil, true, fmt.Errorf("a job's length: %q", line)
+	}
+	b = make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return nil, true, fmt.Errorf("a job of %d bytes: %w", n, err)
+	}
+	return b, true, nil
+}
+
+// maxJob bounds a job's length: an environment and a command, which the
+// system's exec limit (ARG_MAX, 2 MB by default) bounds too.
+const maxJob = 64 << 20

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -300,6 +302,52 @@ func FuzzDecodeJob(f *testing.F) {
 		j2, err := decodeJob(again)
 		if err != nil || !reflect.DeepEqual(j, j2) {
 			t.Fatalf("%q decodes to %+v, which encodes to %q, which decodes to %+v (%v)", b, j, again, j2, err)
+		}
+	})
+}
+
+// readJob takes a framed job and leaves the pipe open after it, takes
+// an earlier build's job up to the pipe's end, and refuses a bad frame.
+func TestReadJob(t *testing.T) {
+	job := "/s/a\x00/s/b\x00\x00command\x00true\x00"
+	for _, c := range []struct {
+		name, in, want string
+		framed, err    bool
+	}{
+		{"framed", string(frameJob([]byte(job))), job, true, false},
+		{"framed, more after it", string(frameJob([]byte(job))) + "more", job, true, false},
+		{"an earlier build's", job, job, false, false},
+		{"no job", "", "", false, false},
+		{"framed, empty", "0\n", "", true, false},
+		{"a length without its end", "12", "", true, true},
+		{"a length that is no number", "1x\n/s/a", "", true, true},
+		{"a length beyond the bound", "99999999999\n", "", true, true},
+		{"a job shorter than its length", "40\n" + job, "", true, true},
+	} {
+		b, framed, err := readJob(strings.NewReader(c.in))
+		if string(b) != c.want || framed != c.framed || (err != nil) != c.err {
+			t.Errorf("%s: readJob(%q) = %q, framed %v, err %v; want %q, framed %v, error %v", c.name, c.in, b, framed, err, c.want, c.framed, c.err)
+		}
+	}
+}
+
+func FuzzReadJob(f *testing.F) {
+	f.Add(frameJob([]byte("/s/a\x00/s/b\x00\x00")))
+	f.Add([]byte("/s/a\x00/s/b\x00\x00"))
+	f.Add([]byte("3\nabc"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b, framed, err := readJob(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		if framed {
+			head, rest, _ := bytes.Cut(in, []byte("\n"))
+			if n, err := strconv.Atoi(string(head)); err != nil || n != len(b) || !bytes.HasPrefix(rest, b) {
+				t.Fatalf("%q: read %q, framed: not the %q bytes its length says", in, b, head)
+			}
+		}
+		if !framed && !bytes.Equal(b, in) {
+			t.Fatalf("%q: read %q, unframed: want the whole input", in, b)
 		}
 	})
 }

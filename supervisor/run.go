@@ -180,6 +180,7 @@ func (sv *Supervisor) begin(ctx context.Context) (*session, error) {
 	}
 	_, _ = io.WriteString(sv.Ready, okReport(t)) // Best effort, as above.
 	_ = sv.Ready.Close()
+	sv.Ahead.awaitAnswered()
 	sv.Ahead.adoptEnv()
 	s.capErr = &captureErrors{dir: t.Dir}
 	s.capErr.prepare()

@@ -108,6 +108,39 @@ func TestASpareTakesTheNextTask(t *testing.T) {
 	}
 }
 
+// A spare that started its task waits, before it opens the task's logs,
+// until its server has answered the caller (Spares.Fill closes its job
+// pipe), or answerWait at most: what follows would take a CPU from the
+// caller's answer.
+func TestASpareWaitsForItsCallerToBeAnswered(t *testing.T) {
+	t.Parallel()
+	s, sp, _ := spareStore(t, os.Environ())
+	task, err := s.Start(context.Background(), Request{Command: "echo hi", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := time.Now()
+	stdout := filepath.Join(task.Dir, "stdout")
+	if _, err := os.Stat(stdout); err == nil && time.Since(answered) < answerWait {
+		t.Fatal("the spare opened its task's log before its caller was answered")
+	}
+	sp.Fill()
+	if end := waitEnded(t, s, task.ID); end.Status != StatusCompleted {
+		t.Fatalf("the task ended %s", end.Status)
+	}
+	if out, _ := os.ReadFile(stdout); !bytes.HasPrefix(out, []byte("hi")) {
+		t.Fatalf("stdout %q: the output that waited in the terminal is lost", out)
+	}
+	// Never answered (a server gone quiet): it goes on after answerWait.
+	task, err = s.Start(context.Background(), Request{Command: "echo again", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := waitEnded(t, s, task.ID); end.Status != StatusCompleted {
+		t.Fatalf("the task ended %s", end.Status)
+	}
+}
+
 // A spare that died while it waited is passed over: the task gets a
 // supervisor started for it.
 func TestADeadSpareIsPassedOver(t *testing.T) {

@@ -215,6 +215,7 @@ func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
 			j.Env = os.Environ()
 		}
 		if report, sent, err := sp.assign(j); sent {
+			s.Spares.hold(sp.job) // Until the caller has its answer.
 			return report, err
 		}
 	}
