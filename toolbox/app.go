@@ -63,10 +63,11 @@ type App struct {
 	// same caller: a record is read again only when its folder or status
 	// changed (see supervisor.RecordCache); nil reads each afresh.
 	Records *supervisor.RecordCache
-	// Later, when set, takes housekeeping that no caller needs to wait
-	// for, to run after the call has been answered (a process answering
-	// many calls has it: Resident.AfterCall); nil: a process that
-	// answers one call does without it.
+	// Later, when set, takes work that no caller needs to wait for, to
+	// run after the call has been answered (a process answering many
+	// calls has it: Resident.AfterCall). Without it, what must be done
+	// is done during the call, and what only saves later calls work
+	// (the ended index) is not done.
 	Later func(func())
 }
 
@@ -121,7 +122,8 @@ func NewResident(exe string) *Resident {
 // calls left for later (App.Later), and a staging folder made ahead
 // where the call took one.
 func (r *Resident) AfterCall() {
-	r.spares.Fill()
+	// What the calls left first: a parallel call may wait for it (a
+	// reader's notice memory, saved under its lock).
 	r.mu.Lock()
 	later := r.later
 	r.later = nil
@@ -129,6 +131,7 @@ func (r *Resident) AfterCall() {
 	for _, f := range later {
 		f()
 	}
+	r.spares.Fill()
 	r.prepared.Fill()
 }
 

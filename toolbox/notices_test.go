@@ -481,3 +481,76 @@ func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
 		t.Fatal("the call's listing did not leave the end to the index")
 	}
 }
+
+// Where a call has App.Later, the reader's memory of what it was told is
+// saved after the answer, under the lock it took to decide: a parallel
+// call of the same reader waits for the save, and tells nothing twice.
+func TestNoticesToldAreSavedAfterTheAnswer(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-later")
+	var mu sync.Mutex
+	var later []func()
+	a.Later = func(f func()) { mu.Lock(); later = append(later, f); mu.Unlock() }
+	runLater := func() {
+		mu.Lock()
+		fs := later
+		later = nil
+		mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	}
+	execute(t, a, StatusTool(), `{}`) // The reader's first call: it tells nothing.
+	runLater()
+	id := execute(t, a, RunTool(), `{"command":"exit 4","label":"short"}`)["task_id"].(string)
+	runLater()
+	tasktest.WaitEnd(t, a.Store, id)
+	if got := noticesOf(execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)); len(got) != 0 {
+		t.Fatalf("notices about the task read: %q", got)
+	}
+	runLater()
+	other := execute(t, a, RunTool(), `{"command":"exit 5","label":"other"}`)["task_id"].(string)
+	runLater()
+	tasktest.WaitEnd(t, a.Store, other)
+	if got := noticesOf(execute(t, a, StatusTool(), `{"task_id":"`+id+`"}`)); len(got) != 1 || !strings.Contains(got[0], "other") {
+		t.Fatalf("first call after the end: notices %q, want the other task's", got)
+	}
+	// Its memory is not saved yet: a parallel call waits for it.
+	second := make(chan []string, 1)
+	go func() {
+		raw, err := a.Execute(context.Background(), StatusTool(), []byte(`{"task_id":"`+id+`"}`))
+		var m map[string]any
+		if err == nil {
+			err = json.Unmarshal(raw, &m)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		second <- noticesOf(m)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(second) == 0 && !aThreadWaitsOnALock() {
+		if time.Now().After(deadline) {
+			t.Fatal("the parallel call neither ended nor waited for the lock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	runLater()
+	if got := <-second; len(got) != 0 {
+		t.Fatalf("the parallel call told %q again", got)
+	}
+	runLater()
+}
+
+// aThreadWaitsOnALock reports whether a thread of this process waits
+// for a file lock (flock).
+func aThreadWaitsOnALock() bool {
+	ws, _ := filepath.Glob("/proc/self/task/*/wchan")
+	for _, w := range ws {
+		if b, _ := os.ReadFile(w); strings.Contains(string(b), "lock") {
+			return true
+		}
+	}
+	return false
+}
