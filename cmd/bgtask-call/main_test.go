@@ -173,8 +173,25 @@ func (r *rig) endServer() {
 		}
 		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.TrimSuffix(exe, " (deleted)") == filepath.Join(r.bin, "bgtask-tool") {
 			_ = syscall.Kill(pid, syscall.SIGKILL) // Best effort: ours, by pid.
+			// Gone before the state folder is removed: its housekeeping
+			// after a call writes there (the ended index, a staging
+			// folder made ahead).
+			tasktest.WaitFor(r.t, "the killed server to end", func() bool { return !running(pid) })
 		}
 	}
+}
+
+// running reports whether pid runs: neither gone nor a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
 
 // startServer starts the rig's server with idle and waits until it
