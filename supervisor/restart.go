@@ -133,16 +133,16 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 	}
 	restarts := t.Restarts + 1
 	kv := []string{fileRestarts, strconv.Itoa(restarts), fileStartedAt, time.Now().UTC().Format(TimeLayout), fileStatus, StatusRunning}
-	code := -1
+	ended := "ended " + t.Status // Its exit code when one is recorded: a stopped or reaped task has none.
 	if t.ExitCode != nil {
-		code = *t.ExitCode
-		kv = append(kv, fileLastExitCode, strconv.Itoa(code))
+		ended += fmt.Sprintf(" (exit %d)", *t.ExitCode)
+		kv = append(kv, fileLastExitCode, strconv.Itoa(*t.ExitCode))
 	}
 	if err := writeStaging(staging, kv...); err != nil {
 		undo()
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
-	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: ended %s (exit %d), restarted on request]", RestartMarker, restarts, t.Status, code))
+	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: %s, restarted on request]", RestartMarker, restarts, ended))
 	if _, err := s.startSupervisor(exe, Job{Staging: staging, Dir: t.Dir, Env: r.Env}); err != nil {
 		undo()
 		return t, &StartError{Command: t.Command, Err: err}

@@ -139,6 +139,34 @@ func TestRestartOnRequest(t *testing.T) {
 	}
 }
 
+// A task whose end recorded no exit code (a full disk records the
+// status alone), restarted on request: its marker says how it ended,
+// without an exit code, not "exit -1".
+func TestARestartMarkerSaysNoExitCodeItHasNot(t *testing.T) {
+	t.Parallel()
+	s, task := startTask(t, helpers.Shell("hang"), RestartPolicy{})
+	if _, err := s.Stop(context.Background(), task, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(task.Dir, fileExitCode)); err != nil {
+		t.Fatal(err)
+	}
+	stopped, err := s.Load(task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stopped.Status != StatusKilled || stopped.ExitCode != nil {
+		t.Fatalf("stopped: status %s, exit code %v; want killed, none", stopped.Status, stopped.ExitCode)
+	}
+	if _, err := s.Restart(context.Background(), stopped, RestartRequest{Env: os.Environ(), Grace: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(task.Dir, "stdout"))
+	if want := RestartMarker + " 1: ended killed, restarted on request]"; !strings.Contains(string(b), want) {
+		t.Errorf("stdout log %q, want the marker %q", b, want)
+	}
+}
+
 func TestRestartPolicyWants(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
