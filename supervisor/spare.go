@@ -109,6 +109,15 @@ func (sp *Spares) hold(job *os.File) {
 	sp.held = append(sp.held, job)
 }
 
+// Answered tells the spares that started tasks since the last call of
+// Answered or Fill that their callers have their answers: they go on
+// (Ahead.awaitAnswered).
+func (sp *Spares) Answered() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.releaseHeld()
+}
+
 // releaseHeld closes the held job pipes; sp.mu is held.
 func (sp *Spares) releaseHeld() {
 	for _, f := range sp.held {

@@ -122,8 +122,10 @@ func NewResident(exe string) *Resident {
 // calls left for later (App.Later), and a staging folder made ahead
 // where the call took one.
 func (r *Resident) AfterCall() {
-	// What the calls left first: a parallel call may wait for it (a
-	// reader's notice memory, saved under its lock).
+	// The spares that started tasks go on first: their commands' output
+	// waits for them. Then what the calls left: a parallel call may wait
+	// for it (a reader's notice memory, saved under its lock).
+	r.spares.Answered()
 	r.mu.Lock()
 	later := r.later
 	r.later = nil
