@@ -123,8 +123,7 @@ func NewResident(exe string) *Resident {
 // where the call took one.
 func (r *Resident) AfterCall() {
 	// The spares that started tasks go on first: their commands' output
-	// waits for them. Then what the calls left: a parallel call may wait
-	// for it (a reader's notice memory, saved under its lock).
+	// waits for them. Then what the calls left.
 	r.spares.Answered()
 	r.mu.Lock()
 	later := r.later

@@ -154,9 +154,9 @@ func (a *App) rememberEnds(m *endMemory, known []string, telling []Notice) ([]No
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	now, err := loadNoticeState(m.own.path)
 	if err != nil {
-		unlock()
 		return nil, err
 	}
 	// What parallel calls added since this one read the memory: told.
@@ -175,26 +175,10 @@ func (a *App) rememberEnds(m *endMemory, known []string, telling []Notice) ([]No
 	if m.first && !now.since.IsZero() && now.since.Before(m.own.since) {
 		m.own.since = now.since // A parallel first call's start stands.
 	}
-	save := func() error {
-		if err := m.own.saveOver(now); err != nil || m.family == nil {
-			return err
-		}
-		return a.shareWithFamily(m.own, m.family)
+	if err := m.own.saveOver(now); err != nil || m.family == nil {
+		return telling, err
 	}
-	if a.Later != nil {
-		// Saved after the answer, the lock held until then: a parallel
-		// call of this reader waits for it, and tells none of these.
-		// (The save is a new file renamed into place: 0.15 ms of
-		// bg_run's time on the test VM.) Not saved (the server died),
-		// they are told again: twice rather than never.
-		a.Later(func() {
-			defer unlock()
-			_ = save() // Best effort, as above.
-		})
-		return telling, nil
-	}
-	defer unlock()
-	return telling, save()
+	return telling, a.shareWithFamily(m.own, m.family)
 }
 
 // shareWithFamily adds what the session with memory own was told to its
