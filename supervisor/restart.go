@@ -143,7 +143,7 @@ func (s Store) restartEnded(ctx context.Context, t *Task, r RestartRequest) (*Ta
 		return t, fmt.Errorf("restart %s: %w", t.ID, err)
 	}
 	appendMarker(filepath.Join(staging, "stdout"), fmt.Sprintf("%s %d: %s, restarted on request]", RestartMarker, restarts, ended))
-	if _, err := s.startSupervisor(exe, Job{Staging: staging, Dir: t.Dir, Env: r.Env}); err != nil {
+	if _, err := s.startSupervisor(exe, Job{Staging: staging, Dir: t.Dir, Env: r.Env}, false); err != nil {
 		undo()
 		return t, &StartError{Command: t.Command, Err: err}
 	}

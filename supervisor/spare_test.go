@@ -115,7 +115,23 @@ func TestASpareTakesTheNextTask(t *testing.T) {
 func TestASpareWaitsForItsCallerToBeAnswered(t *testing.T) {
 	t.Parallel()
 	s, sp, _ := spareStore(t, os.Environ())
-	task, err := s.Start(context.Background(), Request{Command: "echo hi", Cwd: t.TempDir(), Env: os.Environ()})
+	held := func() int {
+		sp.mu.Lock()
+		defer sp.mu.Unlock()
+		return len(sp.held)
+	}
+	// A caller that goes on after the start (a wait on its output): the
+	// spare is not held.
+	task, err := s.Start(context.Background(), Request{Command: "echo first", Cwd: t.TempDir(), Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("a start that does not answer at once holds %d spares", n)
+	}
+	waitEnded(t, s, task.ID)
+	sp.Fill()
+	task, err = s.Start(context.Background(), Request{Command: "echo hi", Cwd: t.TempDir(), Env: os.Environ(), AnswersAtOnce: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +147,11 @@ func TestASpareWaitsForItsCallerToBeAnswered(t *testing.T) {
 	if out, _ := os.ReadFile(stdout); !bytes.HasPrefix(out, []byte("hi")) {
 		t.Fatalf("stdout %q: the output that waited in the terminal is lost", out)
 	}
+	if n := held(); n != 0 {
+		t.Fatalf("Fill left %d spares held", n)
+	}
 	// Never answered (a server gone quiet): it goes on after answerWait.
-	task, err = s.Start(context.Background(), Request{Command: "echo again", Cwd: t.TempDir(), Env: os.Environ()})
+	task, err = s.Start(context.Background(), Request{Command: "echo again", Cwd: t.TempDir(), Env: os.Environ(), AnswersAtOnce: true})
 	if err != nil {
 		t.Fatal(err)
 	}

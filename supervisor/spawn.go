@@ -49,6 +49,13 @@ type Request struct {
 	Restart RestartPolicy
 	// Stack is the stack file declaring the task as a service; "" for none.
 	Stack string
+	// AnswersAtOnce says the caller answers its own caller as soon as
+	// Start returns (bg_run without a wait): a spare supervisor then
+	// waits until Spares.Answered before its logs (Ahead.awaitAnswered),
+	// so as not to take a CPU from that answer. A caller that goes on
+	// (a wait on the task's output, more tasks to start) leaves it
+	// false: the spare goes on at once.
+	AnswersAtOnce bool
 }
 
 // StartError reports that a task could not be started; nothing of it is
@@ -156,7 +163,7 @@ func (s Store) Start(ctx context.Context, r Request) (*Task, error) {
 		kv = append(kv, fileRestart, p.Policy, fileMaxRestarts, strconv.Itoa(p.Max),
 			fileBackoff, strconv.FormatFloat(p.Backoff.Seconds(), 'f', -1, 64))
 	}
-	report, err := s.startSupervisor(exe, Job{Staging: staging, Dir: dir, Env: r.Env, Record: kv})
+	report, err := s.startSupervisor(exe, Job{Staging: staging, Dir: dir, Env: r.Env, Record: kv}, r.AnswersAtOnce)
 	if err != nil {
 		cleanup()
 		return fail(err)
@@ -206,7 +213,10 @@ func spawn(exe, staging, dir string, env []string) ([]string, error) {
 // awaitReport), or why it could not start. A spare writes the job's
 // record into the staging folder while the command starts; a supervisor
 // started for the task finds it written there.
-func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
+//
+// With hold, a spare's job pipe is kept open until Spares.Answered (see
+// Request.AnswersAtOnce); without, it is closed once the report is in.
+func (s Store) startSupervisor(exe string, job Job, hold bool) ([]string, error) {
 	if sp := s.Spares.take(exe); sp != nil && sp.frozen() {
 		sp.discard() // It exits once continued: its job pipe is closed.
 	} else if sp != nil {
@@ -215,7 +225,11 @@ func (s Store) startSupervisor(exe string, job Job) ([]string, error) {
 			j.Env = os.Environ()
 		}
 		if report, sent, err := sp.assign(j); sent {
-			s.Spares.hold(sp.job) // Until the caller has its answer.
+			if hold {
+				s.Spares.hold(sp.job) // Until the caller has its answer.
+			} else {
+				_ = sp.job.Close() // Best effort: it goes on at EOF, or at its bound.
+			}
 			return report, err
 		}
 	}

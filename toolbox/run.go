@@ -109,6 +109,7 @@ func (a *App) StartRun(ctx context.Context, in RunInput, restarts int) (RunResul
 	if err != nil {
 		return RunResult{}, err
 	}
+	req.AnswersAtOnce = !wait.any() // Else its output is what the call waits for.
 	t, err := a.startUnique(ctx, in.Replace, req)
 	if err != nil {
 		return RunResult{}, err
