@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,6 +82,7 @@ func (p *PreparedFolders) take(dir string) string {
 	if p == nil || !renameNoReplaceWorks {
 		return ""
 	}
+	dir = filepath.Clean(dir) // One folder however its path is spelled ("/x/", "/x/.").
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -94,7 +96,7 @@ func (p *PreparedFolders) take(dir string) string {
 	if f.path == "" {
 		return ""
 	}
-	if time.Since(f.made) >= preparedFresh {
+	if time.Since(f.made) >= preparedFresh || !preparedIntact(f.path) {
 		p.discard = append(p.discard, f.path)
 		return ""
 	}
@@ -157,6 +159,32 @@ func (p *PreparedFolders) Close() {
 	for _, path := range gone {
 		_ = os.RemoveAll(path) // Best effort: the reaper removes what is left.
 	}
+}
+
+// preparedIntact reports whether the folder made ahead at path is as
+// prepareStaging left it: a folder of the user's own (not a symbolic
+// link), holding preparedFiles and nothing else, each a plain file.
+// Anything else (a file replaced by a FIFO, whose opening would hang the
+// start, or by a symbolic link; a file planted, which would become part
+// of the task) was not made here: the start makes its own folder. What
+// the files hold is not read: they are opened without following links
+// and without waiting (writeMeta), and a same-user process that writes
+// into them can as well write into the task's folder later.
+func preparedIntact(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() || trusted(path, fi) != nil {
+		return false
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil || len(ents) != len(preparedFiles) {
+		return false
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !slices.Contains(preparedFiles[:], e.Name()) {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareStaging makes a folder ahead in the state folder dir, with

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -189,5 +190,89 @@ func TestTheReaperRemovesAnOldPreparedFolder(t *testing.T) {
 	reap()
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("an old folder made ahead is still there: %v", err)
+	}
+}
+
+// A folder made ahead that is no longer as it was made is not used (a
+// trial's findings: a FIFO hung the start, a symbolic link sent the
+// record elsewhere, a planted file joined the task's record), and the
+// next Fill removes it, never what a link points to.
+func TestATamperedPreparedFolderIsNotUsed(t *testing.T) {
+	if !renameNoReplaceWorks {
+		t.Skip("no folder is made ahead on this platform")
+	}
+	elsewhere := t.TempDir()
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, path string)
+	}{
+		{"a FIFO for a file", func(t *testing.T, path string) {
+			if err := os.Remove(filepath.Join(path, fileStatus)); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(filepath.Join(path, fileStatus), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a symbolic link for a file", func(t *testing.T, path string) {
+			if err := os.Remove(filepath.Join(path, filePID)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join(elsewhere, "pid"), filepath.Join(path, filePID)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a file planted", func(t *testing.T, path string) {
+			if err := os.WriteFile(filepath.Join(path, "stdout"), []byte("planted\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a symbolic link for the folder", func(t *testing.T, path string) {
+			if err := os.RemoveAll(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a folder others may write", func(t *testing.T, path string) {
+			if err := os.Chmod(path, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Store{Dir: t.TempDir(), Prepared: NewPreparedFolders()}
+			t.Cleanup(s.Prepared.Close)
+			if err := os.Chmod(s.Dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := s.newID(time.Now()); err != nil { // Asks for one.
+				t.Fatal(err)
+			}
+			s.Prepared.Fill()
+			ahead := aheadFolders(t, s.Dir)
+			if len(ahead) != 1 {
+				t.Fatalf("folders made ahead: %q, want one", ahead)
+			}
+			c.tamper(t, ahead[0])
+			_, _, staging, err := s.newID(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(staging); err != nil || !fi.IsDir() {
+				t.Fatalf("staging %s: %v, %v", staging, fi, err)
+			}
+			if ents, _ := os.ReadDir(staging); len(ents) != 0 {
+				t.Fatalf("the start took the tampered folder: its staging holds %d files", len(ents))
+			}
+			s.Prepared.Fill()
+			if _, err := os.Lstat(ahead[0]); !os.IsNotExist(err) {
+				t.Errorf("the tampered folder is still there after Fill: %v", err)
+			}
+			if _, err := os.Stat(elsewhere); err != nil {
+				t.Errorf("what a link pointed to was removed: %v", err)
+			}
+		})
 	}
 }

@@ -423,7 +423,7 @@ func (a *Ahead) TakeJob() (Job, error) {
 	a.env = j.Env
 	// A descriptor of its own, not an *os.File: only dup'ed (os.OpenFile
 	// would also register it with the poller, and undo that).
-	logfd, err := unix.Open(filepath.Join(j.Staging, FileSupervisorLog), unix.O_CREAT|unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0o600)
+	logfd, err := unix.Open(filepath.Join(j.Staging, FileSupervisorLog), unix.O_CREAT|unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return Job{}, fmt.Errorf("open the supervisor log: %w", err)
 	}

@@ -62,7 +62,9 @@ func readMeta(path string) ([]byte, error) { return smallfile.Read(path, 128, me
 // only, for the same reason as readMeta: bg_run writes ten such files
 // while the agent waits.
 func writeMeta(path string, data []byte, perm uint32) error {
-	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, perm)
+	// O_NONBLOCK: a FIFO in the folder (planted) fails the write at once
+	// (ENXIO) rather than hang it until a reader comes.
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, perm)
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: path, Err: err}
 	}
