@@ -31,6 +31,13 @@ import (
 // start uses. One that grew too old is removed, and another is made the
 // next time a start asks for one. Every method is safe for concurrent
 // use, and a nil *PreparedFolders prepares nothing.
+//
+// A folder is made ahead only for a state folder whose starts come in a
+// burst: a second start within preparedFresh of the one before (an
+// agent starting a project's servers, a test suite's runs). A script
+// that starts one task in a temporary state folder and removes the
+// folder once answered would otherwise race the folder made after its
+// call (a trial's finding).
 type PreparedFolders struct {
 	mu      sync.Mutex
 	m       map[string]preparedFolder // by state folder
@@ -39,11 +46,13 @@ type PreparedFolders struct {
 }
 
 // preparedFolder is a state folder's folder made ahead: path is "" while
-// none is (a start took it, or it is being made).
+// none is (a start took it, or it is being made, or none is wanted).
 type preparedFolder struct {
 	path   string
 	made   time.Time // before the folder was made: its age is never less than this says
 	making bool
+	wanted bool      // by a burst of starts: Fill makes one
+	asked  time.Time // the last start's
 }
 
 // stagingGrace is how old a staging folder must be before the reaper
@@ -76,8 +85,9 @@ func NewPreparedFolders() *PreparedFolders {
 }
 
 // take returns the folder made ahead for the state folder dir, its time
-// set to now, or "" when none is ready and fresh. Either way dir wants
-// one for its next start (Fill).
+// set to now, or "" when none is ready, fresh and intact. dir wants one
+// for its next start (Fill) when this start took one, or came soon
+// after the one before.
 func (p *PreparedFolders) take(dir string) string {
 	if p == nil || !renameNoReplaceWorks {
 		return ""
@@ -89,23 +99,29 @@ func (p *PreparedFolders) take(dir string) string {
 		return ""
 	}
 	f := p.m[dir]
+	now := time.Now()
+	burst := !f.asked.IsZero() && now.Sub(f.asked) < preparedFresh
+	f.asked = now
 	if f.making {
+		p.m[dir] = f
 		return "" // Its Fill records it when done, for the next start.
 	}
-	p.m[dir] = preparedFolder{}
-	if f.path == "" {
+	path, made := f.path, f.made
+	f.path, f.made, f.wanted = "", time.Time{}, burst
+	defer func() { p.m[dir] = f }()
+	if path == "" {
 		return ""
 	}
-	if time.Since(f.made) >= preparedFresh || !preparedIntact(f.path) {
-		p.discard = append(p.discard, f.path)
+	if now.Sub(made) >= preparedFresh || !preparedIntact(path) {
+		p.discard = append(p.discard, path)
 		return ""
 	}
-	now := time.Now()
-	if err := os.Chtimes(f.path, now, now); err != nil {
-		p.discard = append(p.discard, f.path) // Gone, most likely.
+	if err := os.Chtimes(path, now, now); err != nil {
+		p.discard = append(p.discard, path) // Gone, most likely.
 		return ""
 	}
-	return f.path
+	f.wanted = true // Used: the burst goes on.
+	return path
 }
 
 // Fill removes the folders too old to use, and makes one ahead for each
@@ -117,9 +133,10 @@ func (p *PreparedFolders) Fill() {
 	p.discard = nil
 	var dirs []string
 	for dir, f := range p.m {
-		if f.path == "" && !f.making && !p.closed {
+		if f.wanted && f.path == "" && !f.making && !p.closed {
 			dirs = append(dirs, dir)
-			p.m[dir] = preparedFolder{making: true}
+			f.making, f.wanted = true, false
+			p.m[dir] = f
 		}
 	}
 	p.mu.Unlock()
@@ -131,11 +148,12 @@ func (p *PreparedFolders) Fill() {
 		path, err := prepareStaging(dir)
 		p.mu.Lock()
 		closed := p.closed
-		if err != nil || closed {
-			delete(p.m, dir) // Not again until a start asks.
-		} else {
-			p.m[dir] = preparedFolder{path: path, made: made}
-		}
+		f := p.m[dir]
+		f.making = false
+		if err == nil && !closed {
+			f.path, f.made = path, made
+		} // Else not again until a start asks.
+		p.m[dir] = f
 		p.mu.Unlock()
 		if err == nil && closed {
 			_ = os.RemoveAll(path) // Best effort, as above.

@@ -309,6 +309,18 @@ type TaskRef struct {
 	indexed    bool // Status came from the ended index
 }
 
+// UnindexedEnds counts the ended tasks of refs that the ended index did
+// not know: each cost the listing a small file's read.
+func UnindexedEnds(refs []TaskRef) int {
+	n := 0
+	for _, r := range refs {
+		if !r.indexed && endedStatus(r.Status) {
+			n++
+		}
+	}
+	return n
+}
+
 // RememberEnded adds the ended tasks of refs (a whole listing, as Refs
 // returns it) that the ended index does not know yet, so that the next
 // listing need not read their status; ids whose folders are gone are

@@ -443,8 +443,9 @@ func TestParallelCallsOfOneReaderTellARestartOnce(t *testing.T) {
 }
 
 // A call of a process that answers many calls leaves the ends its
-// listing read one by one to the ended index, after its answer: the next
-// call reads them from there. A call that failed leaves nothing.
+// listing read one by one to the ended index, after its answer, once
+// they are laterIndexMin or more: the next call reads them from there. A
+// call that failed leaves nothing.
 func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
@@ -472,13 +473,19 @@ func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
 	if len(later) != 0 {
 		t.Fatalf("a failed call left %d things for later", len(later))
 	}
+	// Fewer ends to read than laterIndexMin: cheaper read than written.
+	execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)
+	if len(later) != 0 {
+		t.Fatalf("a listing that read %d ends left %d things for later", 1, len(later))
+	}
+	fakeFinished(t, a.Store.Dir, laterIndexMin-1) // With the task: laterIndexMin.
 	execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)
 	if indexed(id) {
 		t.Fatal("indexed during the call, before its answer")
 	}
 	runLater()
 	if !indexed(id) {
-		t.Fatal("the call's listing did not leave the end to the index")
+		t.Fatal("the call's listing did not leave the ends to the index")
 	}
 }
 
