@@ -64,7 +64,14 @@ func TestPreparedStartWritesEveryFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return waitEnded(t, s, task.ID)
+				end := waitEnded(t, s, task.ID)
+				// Its supervisor's last words, after the status: the
+				// folder is whole once they are written.
+				poll(t, 30*time.Second, task.ID+"'s supervisor to finish", func() bool {
+					b, _ := os.ReadFile(filepath.Join(end.Dir, "events"))
+					return bytes.Contains(b, []byte("finished"))
+				})
+				return end
 			}
 			fill := func() {
 				s.Prepared.Fill()
