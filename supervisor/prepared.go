@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PreparedFolders keeps, for each state folder that had a task started
-// through it, one staging folder made ahead: hidden, with every file a
+// PreparedFolders keeps, for each state folder whose tasks are started
+// in a burst (below), one staging folder made ahead: hidden, with every file a
 // new task's record always has, empty. A start renames it to its
 // staging name and writes the record into those files, in place.
 //
@@ -124,9 +124,10 @@ func (p *PreparedFolders) take(dir string) string {
 	return path
 }
 
-// Fill removes the folders too old to use, and makes one ahead for each
-// state folder whose last one was taken. Best effort: a state folder it
-// cannot make one in starts its tasks as without it.
+// Fill removes the folders too old to use or no longer intact, and makes
+// one ahead for each state folder that wants one (see take). Best
+// effort: a state folder it cannot make one in starts its tasks as
+// without it.
 func (p *PreparedFolders) Fill() {
 	p.mu.Lock()
 	gone := p.discard
