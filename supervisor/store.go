@@ -311,14 +311,17 @@ type TaskRef struct {
 
 // UnindexedEnds counts the ended tasks of refs that the ended index did
 // not know: each cost the listing a small file's read.
-func UnindexedEnds(refs []TaskRef) int {
-	n := 0
+func UnindexedEnds(refs []TaskRef) int { return len(unindexedEnds(refs)) }
+
+// unindexedEnds lists the ids of UnindexedEnds.
+func unindexedEnds(refs []TaskRef) []string {
+	var ids []string
 	for _, r := range refs {
 		if !r.indexed && endedStatus(r.Status) {
-			n++
+			ids = append(ids, r.ID)
 		}
 	}
-	return n
+	return ids
 }
 
 // RememberEnded adds the ended tasks of refs (a whole listing, as Refs
@@ -329,12 +332,7 @@ func UnindexedEnds(refs []TaskRef) int {
 // for call it (bg_status); it writes only when a task ended since. Best
 // effort, as the index is only a cache.
 func (s Store) RememberEnded(refs []TaskRef) {
-	var fresh []string
-	for _, r := range refs {
-		if !r.indexed && endedStatus(r.Status) {
-			fresh = append(fresh, r.ID)
-		}
-	}
+	fresh := unindexedEnds(refs)
 	if len(fresh) == 0 {
 		return
 	}

@@ -95,8 +95,8 @@ type Invocation struct {
 // keeps from one call to the next: the records of the tasks it listed,
 // per state folder, a spare supervisor for the next task (see
 // supervisor.Spares), and a staging folder made ahead for it in each
-// state folder that started one (see supervisor.PreparedFolders). Calls
-// running at once share it.
+// state folder whose tasks are started in a burst (see
+// supervisor.PreparedFolders). Calls running at once share it.
 type Resident struct {
 	spares   *supervisor.Spares
 	prepared *supervisor.PreparedFolders
@@ -120,7 +120,7 @@ func NewResident(exe string) *Resident {
 // AfterCall is the housekeeping after a call has been answered: a spare
 // supervisor for the next task, if the call took the last one, what the
 // calls left for later (App.Later), and a staging folder made ahead
-// where the call took one.
+// where starts come in a burst.
 func (r *Resident) AfterCall() {
 	// The spares that started tasks go on first: their commands' output
 	// waits for them. Then what the calls left.
