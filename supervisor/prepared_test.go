@@ -21,6 +21,29 @@ func aheadFolders(t *testing.T, dir string) []string {
 	return m
 }
 
+// storeWithAFolderAhead is a store with PreparedFolders after a burst of
+// two starts' ids (no task started) and a Fill: one folder made ahead,
+// whose path it returns.
+func storeWithAFolderAhead(t *testing.T) (Store, string) {
+	t.Helper()
+	s := Store{Dir: t.TempDir(), Prepared: NewPreparedFolders()}
+	t.Cleanup(s.Prepared.Close)
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // A burst: a second start soon after the first asks for one.
+		if _, _, _, err := s.newID(time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Prepared.Fill()
+	ahead := aheadFolders(t, s.Dir)
+	if len(ahead) != 1 {
+		t.Fatalf("folders made ahead: %q, want one", ahead)
+	}
+	return s, ahead[0]
+}
+
 // folderFiles reads every file of a task's folder, by name.
 func folderFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
@@ -132,21 +155,8 @@ func TestAnOldPreparedFolderIsNotUsed(t *testing.T) {
 		t.Skip("no folder is made ahead on this platform")
 	}
 	t.Parallel()
-	s := Store{Dir: t.TempDir(), Prepared: NewPreparedFolders()}
-	t.Cleanup(s.Prepared.Close)
-	if err := os.Chmod(s.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 { // A burst: a second start soon after the first asks for one.
-		if _, _, _, err := s.newID(time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Prepared.Fill()
-	old := aheadFolders(t, s.Dir)
-	if len(old) != 1 {
-		t.Fatalf("folders made ahead: %q, want one", old)
-	}
+	s, ahead := storeWithAFolderAhead(t)
+	old := []string{ahead}
 	s.Prepared.mu.Lock()
 	f := s.Prepared.m[s.Dir]
 	f.made = f.made.Add(-preparedFresh)
@@ -258,22 +268,9 @@ func TestATamperedPreparedFolderIsNotUsed(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := Store{Dir: t.TempDir(), Prepared: NewPreparedFolders()}
-			t.Cleanup(s.Prepared.Close)
-			if err := os.Chmod(s.Dir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			for range 2 { // A burst: a second start soon after the first asks for one.
-				if _, _, _, err := s.newID(time.Now()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			s.Prepared.Fill()
-			ahead := aheadFolders(t, s.Dir)
-			if len(ahead) != 1 {
-				t.Fatalf("folders made ahead: %q, want one", ahead)
-			}
-			c.tamper(t, ahead[0])
+			s, path := storeWithAFolderAhead(t)
+			ahead := []string{path}
+			c.tamper(t, path)
 			_, _, staging, err := s.newID(time.Now())
 			if err != nil {
 				t.Fatal(err)

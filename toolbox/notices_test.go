@@ -449,14 +449,7 @@ func TestParallelCallsOfOneReaderTellARestartOnce(t *testing.T) {
 func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	var later []func()
-	a.Later = func(f func()) { later = append(later, f) }
-	runLater := func() {
-		for _, f := range later {
-			f()
-		}
-		later = nil
-	}
+	runLater, pending := keepForLater(a)
 	indexed := func(id string) bool {
 		b, _ := os.ReadFile(filepath.Join(a.Store.Dir, reaplist.EndedIndex))
 		return strings.Contains(string(b), id)
@@ -470,13 +463,13 @@ func TestACallLeavesItsListedEndsToTheIndex(t *testing.T) {
 	if _, err := a.Execute(context.Background(), RunTool(), []byte(`{}`)); err == nil {
 		t.Fatal("bg_run {} did not fail")
 	}
-	if len(later) != 0 {
-		t.Fatalf("a failed call left %d things for later", len(later))
+	if n := pending(); n != 0 {
+		t.Fatalf("a failed call left %d things for later", n)
 	}
 	// Fewer ends to read than laterIndexMin: cheaper read than written.
 	execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)
-	if len(later) != 0 {
-		t.Fatalf("a listing that read %d ends left %d things for later", 1, len(later))
+	if n := pending(); n != 0 {
+		t.Fatalf("a listing that read %d ends left %d things for later", 1, n)
 	}
 	fakeFinished(t, a.Store.Dir, laterIndexMin-1) // With the task: laterIndexMin.
 	execute(t, a, OutputTool(), `{"task_id":"`+id+`"}`)
@@ -498,14 +491,7 @@ func TestNoticesLockIsFreeOnceACallAnswers(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
 	a.Getenv = withEnv(a.Getenv, "AMP_THREAD_ID", "T-lock")
-	var later []func()
-	a.Later = func(f func()) { later = append(later, f) }
-	runLater := func() {
-		for _, f := range later {
-			f()
-		}
-		later = nil
-	}
+	runLater, _ := keepForLater(a)
 	t.Cleanup(runLater)
 	execute(t, a, StatusTool(), `{}`) // The reader's first call.
 	runLater()
@@ -528,4 +514,19 @@ func TestNoticesLockIsFreeOnceACallAnswers(t *testing.T) {
 	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatalf("the notices' lock is still held after the answer: %v", err)
 	}
+}
+
+// keepForLater makes a's App.Later keep what calls leave for after their
+// answers, as the call server does until AfterCall: run runs it, pending
+// counts it.
+func keepForLater(a *App) (run func(), pending func() int) {
+	var later []func()
+	a.Later = func(f func()) { later = append(later, f) }
+	run = func() {
+		for _, f := range later {
+			f()
+		}
+		later = nil
+	}
+	return run, func() int { return len(later) }
 }
