@@ -49,8 +49,8 @@ type Spares struct {
 	spare  *spare
 	closed bool
 	// held are the job pipes of spares that started their tasks, kept
-	// open until their callers have their answers (Fill): see
-	// Ahead.awaitAnswered.
+	// open until their callers have their answers (Answered, or Fill):
+	// see Ahead.awaitAnswered.
 	held []*os.File
 }
 
@@ -98,7 +98,7 @@ func (sp *Spares) Close() {
 }
 
 // hold keeps the job pipe of a spare that started its task open until
-// the next Fill or Close.
+// the next Answered, Fill or Close.
 func (sp *Spares) hold(job *os.File) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
